@@ -1,0 +1,21 @@
+# The two commands of the README. Both set up everything they need first.
+.PHONY: demo test setup lint bench clean
+
+RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/imload run chaos/default.toml --out $(RUN_DIR)
+
+test: setup
+	.venv/bin/ruff check imload reference_server locustfiles tests benchmarks
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: setup
+	for b in benchmarks/bench_*.py; do .venv/bin/python $$b --quick; done
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,3 @@
+from imload.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The audit: after the load and the heal, every device reconnects and syncs to the end.
+
+Without it "lost" and "not yet delivered" look the same (ORACLE.md,
+"Recording"). Each device of the journal logs in again as itself, syncs its
+inbox from the highest contiguous useq the journal shows it holding (what a
+well-built client would sync from), acks, and every message it receives is
+recorded as a ``deliver`` event with ``phase = "audit"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from imload.journal import body_digest, event
+from imload.protocol import decode_frame, encode_frame, mint_token
+
+AUDIT_SESSION = 0  # the audit's connection is session 0 of every device
+SYNC_LIMIT = 500
+
+
+@dataclass
+class AuditResult:
+    devices: int = 0
+    synced: int = 0
+    messages: int = 0
+    failed: list[str] = field(default_factory=list)  # "user/device: why"
+
+
+def devices_to_audit(events: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Every device of the journal with the highest contiguous useq it holds."""
+    useqs: dict[tuple[str, str], set[int]] = {}
+    for ev in events:
+        kind = ev["ev"]
+        if kind == "device":
+            useqs.setdefault((ev["user"], ev["device"]), set())
+        elif kind == "deliver" and isinstance(ev.get("useq"), int):
+            useqs.setdefault((ev["user"], ev["device"]), set()).add(ev["useq"])
+    held = {}
+    for key, seen in useqs.items():
+        upto = 0
+        while upto + 1 in seen:
+            upto += 1
+        held[key] = upto
+    return held
+
+
+class _AuditFailed(Exception):
+    pass
+
+
+async def _request(ws: Any, frame: dict[str, Any], want: str) -> dict[str, Any]:
+    await ws.send(encode_frame(frame))
+    while True:
+        reply = decode_frame(await ws.recv())
+        if reply.get("rid") != frame["rid"]:
+            continue  # pushes and other replies
+        if reply["t"] == "error":
+            raise _AuditFailed(f"{frame['t']} answered error {reply.get('code')}: "
+                               f"{reply.get('msg')}")
+        if reply["t"] != want:
+            raise _AuditFailed(f"{frame['t']} answered {reply['t']}, not {want}")
+        return reply
+
+
+async def _audit_one(user: str, device: str, after: int, url: str, secret: str,
+                     record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
+                     open_timeout_s: float) -> int:
+    token = mint_token(secret, user, device)
+    async with connect(url, open_timeout=open_timeout_s, max_size=None,
+                       close_timeout=2) as ws:
+        ok = await _request(ws, {"t": "login", "rid": 1, "token": token,
+                                 "ts": int(time.time() * 1000)}, "login_ok")
+        inbox_seq = ok.get("inbox_seq", 0)
+        record(event("audit", clock(), user=user, device=device, action="start",
+                     inbox_seq=inbox_seq))
+        rid, count, more = 2, 0, True
+        while more:
+            batch = await _request(ws, {"t": "sync", "rid": rid, "after": after,
+                                        "limit": SYNC_LIMIT}, "sync_batch")
+            rid += 1
+            for m in batch.get("msgs", []):
+                body = m.get("body")
+                record(event(
+                    "deliver", clock(), user=user, device=device, session=AUDIT_SESSION,
+                    mid=m.get("mid"), conv=m.get("conv"), seq=m.get("seq"), useq=m.get("useq"),
+                    cmid=m.get("cmid"), digest=body_digest(body) if isinstance(body, str) else None,
+                    via="sync", phase="audit", **{"from": m.get("from"),
+                                                  "from_device": m.get("from_device")}))
+                count += 1
+            upto = batch.get("upto", after)
+            more = bool(batch.get("more")) and upto > after
+            after = max(after, upto)
+        await ws.send(encode_frame({"t": "ack", "upto": after}))
+        record(event("audit", clock(), user=user, device=device, action="done",
+                     inbox_seq=inbox_seq))
+        return count
+
+
+async def _audit_all(held: dict[tuple[str, str], int], urls: list[str], secret: str,
+                     record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
+                     timeout_s: float, concurrency: int,
+                     progress: Callable[[int], None]) -> AuditResult:
+    result = AuditResult(devices=len(held))
+    gate = asyncio.Semaphore(concurrency)
+    deadline = clock() + timeout_s
+
+    async def one(i: int, user: str, device: str, after: int) -> None:
+        async with gate:
+            attempt, why = 0, "no attempt"
+            while clock() < deadline:
+                url = urls[(i + attempt) % len(urls)]
+                attempt += 1
+                try:
+                    remaining = max(0.5, deadline - clock())
+                    result.messages += await asyncio.wait_for(
+                        _audit_one(user, device, after, url, secret, record, clock,
+                                   min(10.0, remaining)), remaining)
+                    result.synced += 1
+                    progress(1)
+                    return
+                except (OSError, WebSocketException, TimeoutError, _AuditFailed,
+                        ValueError) as e:
+                    why = f"{url}: {type(e).__name__}: {e}"
+                    await asyncio.sleep(min(1.0, 0.1 * attempt))
+            result.failed.append(f"{user}/{device}: {why}")
+            progress(1)
+
+    await asyncio.gather(*(one(i, u, d, after) for i, ((u, d), after)
+                           in enumerate(sorted(held.items()))))
+    return result
+
+
+def run_audit(events: Iterable[dict[str, Any]], urls: list[str], secret: str,
+              record: Callable[[dict[str, Any]], None], *, timeout_s: float = 120.0,
+              concurrency: int = 100, clock: Callable[[], float] = time.monotonic,
+              progress: Callable[[int], None] = lambda n: None) -> AuditResult:
+    """Audit every device in ``events`` against ``urls``; bounded by ``timeout_s`` overall."""
+    if not urls:
+        raise ValueError("the audit needs at least one node URL")
+    held = devices_to_audit(events)
+    return asyncio.run(_audit_all(held, urls, secret, record, clock, timeout_s, concurrency,
+                                  progress))

@@ -1,0 +1,136 @@
+"""The ``imload`` command line: orchestration and presentation only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+
+from imload import __version__
+
+EXIT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with one clear line, no traceback
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="imload", description="Load and chaos testing for IM (chat) backends, "
+                "with a checker that proves no acknowledged message was lost.")
+    p.add_argument("--version", action="version", version=f"imload {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario: load + chaos + audit + check")
+    run.add_argument("scenario", help="scenario TOML file (see chaos/)")
+    run.add_argument("--out", required=True, help="run folder for the journal and verdict")
+    run.add_argument("--target", help="target TOML file; overrides the scenario's target")
+    run.add_argument("--keep-cluster", action="store_true",
+                     help="leave a local cluster running after the run (stop it with "
+                          "'imload cluster down --dir OUT/cluster')")
+
+    verify = sub.add_parser("verify", help="check a recorded run folder again")
+    verify.add_argument("dir", help="run folder (holds journal/)")
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    cluster = sub.add_parser("cluster", help="the local reference cluster")
+    csub = cluster.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    up = csub.add_parser("up", help="start Redis, Toxiproxy and N nodes; write DIR/target.toml")
+    up.add_argument("--dir", required=True)
+    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--bug", help="start the nodes with a bug mode (see docs)")
+    for name, text in (("down", "stop every process of the cluster"),
+                       ("status", "show the cluster's processes")):
+        c = csub.add_parser(name, help=text)
+        c.add_argument("--dir", required=True)
+    for name, text in (("kill", "SIGKILL one node"), ("restart", "start a killed node again")):
+        c = csub.add_parser(name, help=text)
+        c.add_argument("--dir", required=True)
+        c.add_argument("--node", required=True)
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from imload.run import run_scenario
+    from imload.scenario import ScenarioError, load_scenario
+    err = Console(stderr=True)
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as e:
+        err.print(f"[red]imload run: {e}[/]", highlight=False)
+        return EXIT_ERROR
+    return run_scenario(scenario, Path(args.out), target_file=args.target, console=err,
+                        keep_cluster=args.keep_cluster)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from imload.check.verdict import check
+    from imload.journal import JournalError, read_journal
+    from imload.report.console import render_verdict
+    folder = Path(args.dir)
+    try:
+        journal = read_journal(folder / "journal" if (folder / "journal").is_dir() else folder)
+    except JournalError as e:
+        Console(stderr=True).print(f"[red]imload verify: {e}[/]", highlight=False)
+        return EXIT_ERROR
+    verdict = check(journal.events, bad_lines=journal.bad_lines)
+    if args.json:
+        sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render_verdict(verdict, Console(), str(folder))
+    return 0 if verdict["passed"] else 1
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from imload.cluster.local import ClusterError, LocalCluster
+    console = Console()
+    err = Console(stderr=True)
+    folder = Path(args.dir)
+    try:
+        if args.action == "up":
+            if args.nodes < 1:
+                err.print("[red]imload cluster up: --nodes must be at least 1[/]")
+                return EXIT_ERROR
+            cluster = LocalCluster(folder, nodes=args.nodes, bug=args.bug)
+            with err.status(f"starting Redis, Toxiproxy and {args.nodes} nodes"):
+                cluster.start()
+            console.print(f"cluster up: target file {folder / 'target.toml'}")
+            console.print(f"stop it with: imload cluster down --dir {folder}")
+            return 0
+        cluster = LocalCluster.load(folder)
+        if args.action == "down":
+            cluster.stop()
+            console.print("cluster down")
+        elif args.action == "status":
+            for name, part in cluster.status().items():
+                state = "[green]up[/]" if part.get("alive") else "[red]down[/]"
+                console.print(f"{name:10} {state}  pid {part.get('pid')}  port {part.get('port')}")
+        elif args.action == "kill":
+            cluster.kill_node(args.node)
+        elif args.action == "restart":
+            cluster.restart_node(args.node)
+        return 0
+    except ClusterError as e:
+        err.print(f"[red]imload cluster {args.action}: {e}[/]", highlight=False)
+        return EXIT_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    if args.command == "cluster" and args.action is None:
+        parser.parse_args(["cluster", "--help"])
+    handlers = {"run": cmd_run, "verify": cmd_verify, "cluster": cmd_cluster}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

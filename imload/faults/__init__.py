@@ -1,0 +1,1 @@
+"""Faults: Toxiproxy toxics, process kills and restarts, and the timeline that runs them."""

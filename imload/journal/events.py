@@ -1,0 +1,71 @@
+"""The journal's event schema.
+
+One event is one flat dict (one JSON line). Every event has ``ev`` (its kind)
+and ``at`` (seconds on the load host's monotonic clock, ``time.monotonic()``,
+the same clock for every process on one host, the chaos timeline included).
+Device events also carry ``user`` and ``device``; ``session`` numbers a
+device's connections from 1 so the checker can tell them apart.
+
+Sends are recorded as Jepsen records operations: every attempt is an invoke
+(``send``), and the logical send (one ``cmid``) ends ok (``send_ok``), fail
+(``send_fail``: the server definitely refused it) or info (``send_info``: the
+outcome is unknown, e.g. the retry budget ran out or the run stopped while it
+was in flight). A timeout is never a fail.
+
+``EVENT_FIELDS`` lists, per kind, the fields beyond ``ev`` and ``at`` that a
+writer must fill. Readers ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+DEVICE = ("user", "device")
+
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    # a device exists in this run (written once, before it first connects)
+    "device": DEVICE,
+    # a connection attempt to ``url``; ``attempt`` counts attempts since the last success
+    "connect": (*DEVICE, "url", "attempt"),
+    # login_ok received: ``node`` serves it, ``acked`` is the server's cursor for the device
+    "connected": (*DEVICE, "session", "node", "inbox_seq", "acked"),
+    # a connection attempt failed (refused, 503, timeout): ``reason``; ``retry_after_ms`` or None
+    "connect_failed": (*DEVICE, "reason", "retry_after_ms"),
+    # an established connection ended: ``reason`` (closed by server + code, error, stop)
+    "disconnected": (*DEVICE, "session", "reason"),
+    # invoke: attempt ``attempt`` (1, 2, ...) to send ``cmid`` to ``conv``; body as a digest
+    "send": (*DEVICE, "session", "cmid", "conv", "digest", "attempt", "ts"),
+    # ok: the server acked ``cmid`` with ``mid`` and ``seq``; ``dup`` when it was a repeat
+    "send_ok": (*DEVICE, "session", "cmid", "conv", "mid", "seq", "dup"),
+    # fail: the server definitely refused ``cmid`` (an error frame naming it)
+    "send_fail": (*DEVICE, "cmid", "conv", "reason"),
+    # info: gave up on ``cmid`` without knowing if it was stored
+    "send_info": (*DEVICE, "cmid", "conv", "reason"),
+    # a message reached the device, ``via`` push or sync, in ``phase`` load or audit
+    "deliver": (*DEVICE, "session", "mid", "conv", "seq", "useq", "from", "from_device",
+                "cmid", "digest", "via", "phase"),
+    # a fault started or stopped: ``action`` start|stop, ``kind``, ``target``, ``fault``
+    # (an id shared by its start and stop) and ``detail`` (a dict of its settings)
+    "fault": ("action", "kind", "target", "fault", "detail"),
+    # the audit of one device: ``action`` start|done, ``inbox_seq`` the newest useq
+    "audit": (*DEVICE, "action", "inbox_seq"),
+    # a phase boundary of the run: ``phase`` load|heal|audit, ``action`` start|end
+    "phase": ("phase", "action"),
+}
+
+
+def event(ev: str, at: float, **fields: Any) -> dict[str, Any]:
+    """Build a journal event, checking that the fields of its kind are present."""
+    need = EVENT_FIELDS.get(ev)
+    if need is None:
+        raise ValueError(f"unknown journal event kind {ev!r}")
+    missing = [f for f in need if f not in fields]
+    if missing:
+        raise ValueError(f"journal event {ev!r} lacks {', '.join(missing)}")
+    return {"ev": ev, "at": at, **fields}
+
+
+def body_digest(body: str) -> str:
+    """A short digest of a message body: the journal keeps digests, not bodies."""
+    return hashlib.blake2b(body.encode(), digest_size=8).hexdigest()

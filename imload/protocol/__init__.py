@@ -1,0 +1,48 @@
+"""The reference wire protocol v1: frames, names and tokens. No I/O.
+
+Shared by the client engine and the reference server; see docs/protocol.md.
+"""
+
+from imload.protocol.frames import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_IDLE,
+    CLOSE_OVERLOADED,
+    CLOSE_REPLACED,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY_BAD,
+    MAX_FRAME_BYTES,
+    FrameError,
+    decode_frame,
+    encode_frame,
+    validate_request,
+)
+from imload.protocol.names import (
+    NameError_,
+    conv_members,
+    direct_conv,
+    is_valid_conv,
+    is_valid_name,
+)
+from imload.protocol.tokens import TokenError, mint_token, verify_token
+
+__all__ = [
+    "CLOSE_AUTH_FAILED",
+    "CLOSE_IDLE",
+    "CLOSE_OVERLOADED",
+    "CLOSE_REPLACED",
+    "CLOSE_TOO_BIG",
+    "CLOSE_TOO_MANY_BAD",
+    "MAX_FRAME_BYTES",
+    "FrameError",
+    "NameError_",
+    "TokenError",
+    "conv_members",
+    "decode_frame",
+    "direct_conv",
+    "encode_frame",
+    "is_valid_conv",
+    "is_valid_name",
+    "mint_token",
+    "validate_request",
+    "verify_token",
+]

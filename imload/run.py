@@ -1,0 +1,260 @@
+"""``imload run``: cluster (or target) → Locust → chaos timeline → heal → audit → check.
+
+Every process the run starts is stopped when it ends, on Ctrl-C and on failure
+too: Locust is terminated, faults are healed, and a local cluster is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from imload.audit import run_audit
+from imload.check.verdict import check
+from imload.cluster.local import ClusterError, LocalCluster
+from imload.cluster.target import Target, TargetError, load_target
+from imload.faults.registry import FaultContext, missing_means
+from imload.faults.timeline import Timeline
+from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
+from imload.journal import JournalWriter, event, read_journal
+from imload.report.console import render_verdict
+from imload.report.verdict_json import write_verdict
+from imload.scenario import Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class RunError(RuntimeError):
+    """The run could not be made (a part would not start, a fault has no means)."""
+
+
+@dataclass
+class Prepared:
+    target: Target
+    target_path: Path
+    cluster: LocalCluster | None
+
+
+def locustfile_path(name: str) -> Path:
+    """A locustfile by path, or by name from the repository's locustfiles/ folder."""
+    p = Path(name)
+    for candidate in (p, REPO / "locustfiles" / f"{name}.py", REPO / "locustfiles" / name):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise RunError(f"no locustfile {name!r} (looked for it as a path and in "
+                   f"{REPO / 'locustfiles'})")
+
+
+def toxiproxy_of(target: Target) -> ToxiproxyAPI | None:
+    return ToxiproxyAPI(target.toxiproxy_api) if target.toxiproxy_api else None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so the same clean-up runs for both."""
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
+                   console: Console) -> Prepared:
+    if target_file or scenario.target != "local":
+        path = Path(target_file or scenario.target)
+        try:
+            return Prepared(load_target(path), path, None)
+        except TargetError as e:
+            raise RunError(str(e)) from None
+    cluster = LocalCluster(out / "cluster", nodes=scenario.cluster.nodes, bug=scenario.cluster.bug)
+    with console.status(f"starting the local cluster ({scenario.cluster.nodes} nodes, Redis, "
+                        "Toxiproxy)"):
+        try:
+            target = cluster.start()
+        except ClusterError as e:
+            raise RunError(f"the local cluster did not start: {e}") from None
+    return Prepared(target, out / "cluster" / "target.toml", cluster)
+
+
+def locust_command(scenario: Scenario, target_path: Path, journal: Path,
+                   run_id: str) -> list[str]:
+    load = scenario.load
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
+           "--headless", "-u", str(load.users), "-r", str(load.spawn_rate),
+           "-t", f"{load.duration_s:g}s", "--stop-timeout", "15", "--only-summary",
+           "--loglevel", "WARNING",
+           "--imload-target", str(target_path), "--imload-journal", str(journal),
+           "--imload-seed", str(scenario.seed), "--imload-run-id", run_id,
+           "--imload-msg-interval", f"{load.msg_interval_s:g}"]
+    if load.population:
+        cmd += ["--imload-population", str(load.population)]
+    if load.processes > 1:
+        cmd += ["--processes", str(load.processes)]
+    return cmd
+
+
+def _stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    if proc.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWriter,
+             timeline: Timeline, console: Console) -> None:
+    """Locust for the scenario's duration while the timeline makes its faults."""
+    journal = out / "journal"
+    run_id = "r" + format(int(time.time() * 1000) % 36**7, "x") + format(os.getpid() % 256, "x")
+    cmd = locust_command(scenario, prepared.target_path, journal, run_id)
+    log = out / "locust.log"
+    duration = scenario.load.duration_s
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=out,
+                                start_new_session=True)
+        t0 = time.monotonic()
+        writer.write(event("phase", t0, phase="load", action="start"))
+        timeline.start(t0)
+        try:
+            with Progress(TextColumn("[bold]load[/]"), BarColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.fields[faults]}"), console=console,
+                          transient=True) as bar:
+                task = bar.add_task("load", total=duration, faults="")
+                limit = duration + 90  # spawn, stop-timeout and journal flush
+                while proc.poll() is None:
+                    elapsed = time.monotonic() - t0
+                    if elapsed > limit:
+                        raise RunError(f"Locust did not stop {limit:.0f} s after it started; "
+                                       f"see {log}")
+                    active = timeline.active
+                    bar.update(task, completed=min(elapsed, duration),
+                               faults=("faults: " + ", ".join(active)) if active else "")
+                    time.sleep(0.2)
+        finally:
+            _stop_process(proc)
+            writer.write(event("phase", time.monotonic(), phase="load", action="end"))
+    if not any(journal.glob("locust-*.jsonl")):
+        raise RunError(f"Locust wrote no journal (exit {proc.returncode}); its log ends:\n"
+                       + _tail(log))
+
+
+def heal(prepared: Prepared, timeline: Timeline, writer: JournalWriter) -> None:
+    writer.write(event("phase", time.monotonic(), phase="heal", action="start"))
+    timeline.heal()
+    if prepared.cluster is not None:
+        for name, part in prepared.cluster.status().items():
+            if name.startswith("n") and not part.get("alive"):
+                with suppress(ClusterError):
+                    prepared.cluster.restart_node(name)
+    writer.write(event("phase", time.monotonic(), phase="heal", action="end"))
+
+
+def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWriter,
+          console: Console) -> list[str]:
+    time.sleep(scenario.audit.quiet_s)
+    writer.flush()
+    events = read_journal(out / "journal").events
+    writer.write(event("phase", time.monotonic(), phase="audit", action="start"))
+    devices = {(e["user"], e["device"]) for e in events if e["ev"] == "device"}
+    with Progress(TextColumn("[bold]audit[/]"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total} devices"), console=console, transient=True) as bar:
+        task = bar.add_task("audit", total=len(devices))
+        result = run_audit(events, [n.url for n in prepared.target.nodes],
+                           prepared.target.secret, writer.write,
+                           timeout_s=scenario.audit.timeout_s,
+                           progress=lambda n: bar.advance(task, n))
+    writer.write(event("phase", time.monotonic(), phase="audit", action="end"))
+    return result.failed
+
+
+def judge(out: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    journal = read_journal(out / "journal")
+    verdict = check(journal.events, bad_lines=journal.bad_lines)
+    verdict.update(extra)
+    if extra.get("errors"):
+        verdict["passed"] = False
+    write_verdict(out / "verdict.json", verdict)
+    return verdict
+
+
+def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
+                 console: Console | None = None, keep_cluster: bool = False) -> int:
+    """Run a scenario into ``out``; return the exit code (0 passed, 1 failed, 2 not run)."""
+    console = console or Console(stderr=True)
+    out.mkdir(parents=True, exist_ok=True)
+    prepared: Prepared | None = None
+    timeline: Timeline | None = None
+    writer = JournalWriter(out / "journal", "run", flush_every=1)
+    try:
+        with _sigterm_as_interrupt():
+            prepared = prepare_target(scenario, out, target_file, console)
+            try:
+                tox = toxiproxy_of(prepared.target)
+            except ToxiproxyError as e:
+                raise RunError(str(e)) from None
+            ctx = FaultContext(nodes={n.name: n for n in prepared.target.nodes}, toxiproxy=tox)
+            reasons = [r for r in (missing_means(s, ctx) for s in scenario.chaos) if r]
+            if reasons:
+                raise RunError("this target cannot make the drill's faults:\n  "
+                               + "\n  ".join(reasons))
+            timeline = Timeline(scenario.chaos, ctx, writer.write)
+            run_load(scenario, prepared, out, writer, timeline, console)
+            heal(prepared, timeline, writer)
+            audit_failed = audit(scenario, prepared, out, writer, console)
+            writer.close()
+            errors = [*timeline.errors, *(f"audit: {f}" for f in audit_failed)]
+            verdict = judge(out, {
+                "scenario": scenario.name, "target": prepared.target.name,
+                "errors": errors,
+                "fault_lateness_ms": {"max": round(max(timeline.lateness_s, default=0) * 1000,
+                                                   1), "count": len(timeline.lateness_s)},
+            })
+            render_verdict(verdict, Console(), str(out))
+            if errors:
+                for e in errors[:10]:
+                    console.print(f"[red]error:[/] {e}")
+                return EXIT_ERROR
+            return EXIT_PASSED if verdict["passed"] else EXIT_FAILED
+    except RunError as e:
+        console.print(f"[red]imload run: {e}[/]")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: healing faults and stopping what the run started[/]")
+        return EXIT_ERROR
+    finally:
+        if timeline is not None:
+            timeline.heal()
+        writer.close()
+        if prepared is not None and prepared.cluster is not None and not keep_cluster:
+            prepared.cluster.stop()

@@ -1,0 +1,153 @@
+"""Scenario files: what load to run, against which target, with which faults.
+
+A scenario is TOML (see chaos/default.toml, every key commented there).
+``load_scenario`` validates it completely before anything starts, and every
+problem is a ``ScenarioError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imload.faults.registry import FAULT_KINDS, FaultSpec, parse_fault
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run as written."""
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    users: int = 100
+    spawn_rate: float = 50.0
+    duration_s: float = 60.0
+    processes: int = 1
+    locustfile: str = "chat"
+    msg_interval_s: float = 2.0
+    population: int | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    nodes: int = 3
+    bug: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    quiet_s: float = 2.0
+    timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    name: str
+    target: str  # "local" or a path to a target file (resolved against the scenario's folder)
+    seed: int
+    load: LoadSpec
+    cluster: ClusterSpec
+    audit: AuditSpec
+    chaos: list[FaultSpec] = field(default_factory=list)
+
+
+_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos"}
+
+
+def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
+    raw = data.get(key, {})
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: [{key}] must be a table")
+    allowed = cls.__dataclass_fields__
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ScenarioError(f"{path}: [{key}] has unknown key(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(allowed)}")
+    values = {}
+    for name, f in allowed.items():
+        if name not in raw:
+            continue
+        value = raw[name]
+        want = f.type if isinstance(f.type, str) else f.type.__name__
+        if "int" in want and "float" not in want:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif "float" in want:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif "str" in want:
+            ok = isinstance(value, str)
+        else:
+            ok = True
+        if not ok:
+            raise ScenarioError(f"{path}: {key}.{name} must be {want.replace(' | None', '')}, "
+                                f"got {value!r}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ScenarioError(f"{path}: {key}.{name} must not be negative, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
+    """Validate parsed TOML ``data`` (read from ``path``) into a Scenario."""
+    unknown = sorted(set(data) - _TOP)
+    if unknown:
+        raise ScenarioError(f"{path}: unknown key(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(_TOP))}")
+    name = data.get("name", path.stem)
+    target = data.get("target", "local")
+    seed = data.get("seed", 1)
+    if not isinstance(name, str):
+        raise ScenarioError(f"{path}: name must be a string")
+    if not isinstance(target, str) or not target:
+        raise ScenarioError(f"{path}: target must be \"local\" or the path of a target file")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ScenarioError(f"{path}: seed must be an integer, got {seed!r}")
+    if target != "local":
+        target = str((path.parent / target).resolve())
+    load = _section(path, data, "load", LoadSpec)
+    if load.users < 1:
+        raise ScenarioError(f"{path}: load.users must be at least 1")
+    if load.duration_s <= 0 or load.spawn_rate <= 0 or load.msg_interval_s <= 0:
+        raise ScenarioError(f"{path}: load.duration_s, spawn_rate and msg_interval_s must be > 0")
+    if load.processes < 1:
+        raise ScenarioError(f"{path}: load.processes must be at least 1")
+    cluster = _section(path, data, "cluster", ClusterSpec)
+    if cluster.nodes < 1:
+        raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
+    audit = _section(path, data, "audit", AuditSpec)
+    raw_chaos = data.get("chaos", [])
+    if not isinstance(raw_chaos, list) or not all(isinstance(c, dict) for c in raw_chaos):
+        raise ScenarioError(f"{path}: chaos must be a list of tables ([[chaos]])")
+    chaos = []
+    for i, step in enumerate(raw_chaos, 1):
+        try:
+            spec = parse_fault(step)
+        except ValueError as e:
+            raise ScenarioError(f"{path}: chaos step {i}: {e}") from None
+        if spec.at_s > load.duration_s:
+            raise ScenarioError(f"{path}: chaos step {i} ({spec.kind}) starts at {spec.at_s} s, "
+                                f"after the load ends ({load.duration_s} s)")
+        chaos.append(spec)
+    return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
+                    audit=audit, chaos=chaos)
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario {p}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
+    return parse_scenario(data, p)
+
+
+__all__ = ["FAULT_KINDS", "AuditSpec", "ClusterSpec", "LoadSpec", "Scenario", "ScenarioError",
+           "load_scenario", "parse_scenario"]

@@ -1,0 +1,52 @@
+"""Bug modes: deliberate faults a node can run with, so a drill can prove the checker catches them.
+
+Each mode is one entry of ``BUGS`` (name -> one-line description) and is read by
+the code it breaks through ``BugSet.has(name)``. To add a mode: add its line
+here, then guard the broken behaviour with ``if self.bugs.has("<name>")`` where
+it lives (``store.py`` for the write path, ``node.py`` for the push path).
+Modes planned for a later issue, with the place each will hook into:
+``no-dedup`` (store.send: skip the (user, cmid) lookup),
+``racy-seq`` (store.send: read-then-write seq outside the script),
+``lww-read`` (store.read: last writer wins instead of max).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+BUGS: dict[str, str] = {
+    "lose-offline": (
+        "a pushed message is removed from the recipient's inbox when the node pushes it, "
+        "so a push lost in flight, or another device that was offline, never gets it"
+    ),
+}
+
+
+class UnknownBug(ValueError):
+    """A bug mode name that is not in ``BUGS``."""
+
+
+class BugSet:
+    """The bug modes a node runs with; empty for a correct node."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        names = frozenset(names)
+        unknown = sorted(names - BUGS.keys())
+        if unknown:
+            raise UnknownBug(f"unknown bug mode {', '.join(unknown)}; known: {known_bugs()}")
+        self.names = names
+
+    def has(self, name: str) -> bool:
+        assert name in BUGS, f"bug mode {name!r} is not registered in BUGS"
+        return name in self.names
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def __repr__(self) -> str:
+        return f"BugSet({sorted(self.names)})"
+
+
+def known_bugs() -> str:
+    """The registered bug modes, comma-separated, for error messages and --help."""
+    return ", ".join(sorted(BUGS))

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Set up everything imload needs on a fresh machine, idempotently:
+#   .venv with the package and its dev dependencies,
+#   redis-server (apt-get when root; otherwise says how),
+#   toxiproxy-server (built with Go into ./bin when not on PATH).
+# A second run skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TOXIPROXY_VERSION=v2.12.0
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
+
+# 1. Python virtualenv and the package.
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $($PY --version 2>&1)"
+  "$PY" -m venv .venv || die "could not create .venv: install python3-venv"
+fi
+stamp=.venv/.imload-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing imload and its dependencies into .venv"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  touch "$stamp"
+else
+  say ".venv is up to date"
+fi
+
+# 2. redis-server.
+if command -v redis-server >/dev/null 2>&1; then
+  say "redis-server: $(command -v redis-server)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing redis-server with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  # The Debian package may start a system service; imload starts its own.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+  pkill -x redis-server >/dev/null 2>&1 || true
+else
+  die "redis-server is missing: install it (sudo apt-get install redis-server) and run again"
+fi
+
+# 3. toxiproxy-server.
+mkdir -p bin
+if command -v toxiproxy-server >/dev/null 2>&1; then
+  say "toxiproxy-server: $(command -v toxiproxy-server)"
+elif [ -x bin/toxiproxy-server ]; then
+  say "toxiproxy-server: $ROOT/bin/toxiproxy-server"
+else
+  command -v go >/dev/null 2>&1 || die "toxiproxy-server is missing and Go is not installed: install Go >= 1.22 or put toxiproxy-server on PATH"
+  say "building toxiproxy-server $TOXIPROXY_VERSION with Go (once)"
+  tmp=$(mktemp -d)
+  GOBIN="$tmp" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" \
+    || { rm -rf "$tmp"; die "go install of toxiproxy failed"; }
+  mv "$tmp/server" bin/toxiproxy-server
+  rm -rf "$tmp"
+fi
+say "ready"

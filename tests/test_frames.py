@@ -1,0 +1,53 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imload.protocol import FrameError, decode_frame, encode_frame, validate_request
+
+
+def err(data: str | bytes) -> FrameError:
+    with pytest.raises(FrameError) as e:
+        validate_request(decode_frame(data))
+    return e.value
+
+
+@pytest.mark.parametrize("data, code, words", [
+    ("not json", "bad_frame", "not JSON"),
+    ("[1, 2]", "bad_frame", "must be a JSON object"),
+    ('{"rid": 1}', "bad_frame", "'t'"),
+    ('{"t": 5}', "bad_frame", "'t'"),
+    ('{"t": "teleport", "rid": 3}', "unknown_type", "teleport"),
+    ('{"t": "send", "rid": 1}', "bad_frame", "missing field 'cmid'"),
+    ('{"t": "send", "rid": 1, "cmid": "c", "conv": "d:a:b", "body": 7}', "bad_frame",
+     "'body' must be str"),
+    ('{"t": "sync", "rid": 1, "after": true}', "bad_frame", "'after' must be integer"),
+    ('{"t": "ping"}', "bad_frame", "'rid' must be an integer"),
+    ('{"t": "send", "rid": 1, "cmid": "", "conv": "d:a:b", "body": ""}', "bad_frame", "1 to 64"),
+    (b'{"t": "ping", "rid": 1}', "bad_frame", "binary"),
+])
+def test_bad_frames_name_what_is_wrong(data: str | bytes, code: str, words: str) -> None:
+    e = err(data)
+    assert e.code == code and words in e.msg
+
+
+def test_error_frame_echoes_rid() -> None:
+    e = err('{"t": "teleport", "rid": 3}')
+    assert e.to_frame() == {"t": "error", "code": "unknown_type", "rid": 3,
+                            "msg": "unknown frame type 'teleport'"}
+    assert "rid" not in err("nope").to_frame()
+
+
+def test_good_requests_pass_and_round_trip() -> None:
+    for frame in ({"t": "login", "rid": 1, "token": "x", "ts": 5},
+                  {"t": "ack", "upto": 4},
+                  {"t": "op", "rid": 2, "opid": "o", "kind": "pin", "args": {}, "extra": 1}):
+        assert decode_frame(encode_frame(frame)) == frame
+        validate_request(frame)
+
+
+@given(st.text(max_size=200))
+def test_any_text_decodes_or_raises_frame_error(text: str) -> None:
+    try:
+        validate_request(decode_frame(text))
+    except FrameError:
+        pass

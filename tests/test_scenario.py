@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from imload.scenario import ScenarioError, load_scenario, parse_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse(data: dict) -> object:
+    return parse_scenario(data, Path("/tmp/s.toml"))
+
+
+def test_default_drill_parses() -> None:
+    s = load_scenario(REPO / "chaos" / "default.toml")
+    assert s.target == "local"
+    assert s.load.users == 100 and s.load.duration_s == 60
+    assert [c.kind for c in s.chaos] == ["latency", "kill"]
+    assert s.chaos[0].attributes == {"latency": 200, "jitter": 50}
+
+
+def test_defaults() -> None:
+    s = parse({})
+    assert s.name == "s" and s.seed == 1 and s.cluster.nodes == 3 and s.chaos == []
+
+
+def test_target_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
+    f = tmp_path / "drill.toml"
+    f.write_text('target = "staging.toml"\n')
+    assert load_scenario(f).target == str(tmp_path / "staging.toml")
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"bogus": 1}, "unknown key(s) bogus"),
+    ({"load": {"users": "many"}}, "load.users must be int"),
+    ({"load": {"users": 0}}, "load.users must be at least 1"),
+    ({"load": {"duration_s": -1}}, "must not be negative"),
+    ({"load": {"speed": 3}}, "[load] has unknown key(s) speed"),
+    ({"seed": "x"}, "seed must be an integer"),
+    ({"cluster": {"nodes": 0}}, "cluster.nodes must be at least 1"),
+    ({"chaos": [{"kind": "meteor", "target": "n1", "at_s": 1}]}, "kind must be one of"),
+    ({"chaos": [{"kind": "latency", "target": "n1", "at_s": 1}]}, "missing latency"),
+    ({"chaos": [{"kind": "kill", "target": "n1"}]}, "at_s"),
+    ({"chaos": [{"kind": "kill", "target": "n1", "at_s": 1, "latency": 3}]}, "unknown key"),
+    ({"chaos": [{"kind": "latency", "target": "n1", "at_s": 1, "latency": 5,
+                 "stream": "sideways"}]}, "stream must be"),
+    ({"chaos": [{"kind": "kill", "target": "n1", "at_s": 999}]}, "after the load ends"),
+    ({"chaos": {"kind": "kill"}}, "list of tables"),
+])
+def test_bad_scenarios_name_the_key(data: dict, words: str) -> None:
+    with pytest.raises(ScenarioError) as e:
+        parse(data)
+    assert words in str(e.value)
+
+
+def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_scenario(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[load\nusers = 3\n")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(bad)
