@@ -1,0 +1,150 @@
+"""How fast is the checker? ``check()`` over a synthetic, clean journal, on one core.
+
+    .venv/bin/python benchmarks/bench_checker.py [--quick] [--messages N] [--users U]
+
+The journal: ``--users`` users (default 10k) with 1 or 2 devices each, each
+user with ~10 contacts; ``--messages`` direct messages (default 1M, 50k with
+--quick), each with its send attempt (1 % retried), its send_ok and one push
+delivery per member device, on one clock, sorted by ``at``, with the fields a
+real journal has. Prints one JSON object per line (ARCHITECTURE.md,
+"Benchmarks"):
+
+- checker_events_per_s, with ``baseline``: a plain pass over the same events
+  that touches one dict per event, and ``ratio`` = checker / baseline;
+- checker_seconds_1M_messages (scaled linearly when the run is smaller);
+- checker_peak_rss_mib (the whole process: journal included) and
+  journal_rss_mib (the peak before the checker ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from imload.check import check  # noqa: E402
+from imload.journal import body_digest  # noqa: E402
+
+
+def synth_journal(messages: int, users: int, seed: int = 7) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    names = [f"u{i}" for i in range(users)]
+    devices = {u: ["phone", "laptop"][: rnd.choice((1, 2))] for u in names}
+    contacts = {u: rnd.sample(names, 10) for u in names}
+    events: list[dict[str, Any]] = []
+    add = events.append
+    t = 1000.0
+    add({"ev": "phase", "at": t, "phase": "load", "action": "start"})
+    for u in names:
+        for d in devices[u]:
+            t += 1e-5
+            add({"ev": "device", "at": t, "user": u, "device": d})
+            add({"ev": "connected", "at": t, "user": u, "device": d, "session": 1,
+                 "node": "n1", "inbox_seq": 0, "acked": 0})
+    seqs: dict[str, int] = {}
+    useqs = dict.fromkeys(names, 0)
+    last_push: dict[str, float] = {}
+    digests = [body_digest(f"body {i}") for i in range(1000)]
+    for i in range(messages):
+        t += 0.0002  # 5k messages/s
+        a = names[rnd.randrange(users)]
+        b = contacts[a][rnd.randrange(10)]
+        if a == b:
+            b = names[(names.index(a) + 1) % users]
+        conv = f"d:{a}:{b}" if a < b else f"d:{b}:{a}"
+        dev = devices[a][rnd.randrange(len(devices[a]))]
+        cmid, mid, digest = f"c{i}", f"m{i}", digests[i % 1000]
+        seq = seqs[conv] = seqs.get(conv, 0) + 1
+        add({"ev": "send", "at": t, "user": a, "device": dev, "session": 1, "cmid": cmid,
+             "conv": conv, "digest": digest, "attempt": 1, "ts": int(t * 1000)})
+        ack_at = t + rnd.uniform(0.002, 0.030)
+        if rnd.random() < 0.01:
+            add({"ev": "send", "at": t + 0.001, "user": a, "device": dev, "session": 1,
+                 "cmid": cmid, "conv": conv, "digest": digest, "attempt": 2,
+                 "ts": int(t * 1000)})
+        add({"ev": "send_ok", "at": ack_at, "user": a, "device": dev, "session": 1,
+             "cmid": cmid, "conv": conv, "mid": mid, "seq": seq, "dup": False})
+        at = max(ack_at + rnd.uniform(0.001, 0.020), last_push.get(conv, 0.0) + 1e-6)
+        last_push[conv] = at
+        for u in (a, b):
+            useqs[u] += 1
+            for d in devices[u]:
+                add({"ev": "deliver", "at": at, "user": u, "device": d, "session": 1,
+                     "mid": mid, "conv": conv, "seq": seq, "useq": useqs[u], "from": a,
+                     "from_device": dev, "cmid": cmid, "digest": digest, "via": "push",
+                     "phase": "load"})
+    add({"ev": "phase", "at": t + 1, "phase": "load", "action": "end"})
+    events.sort(key=lambda e: e["at"])
+    return events
+
+
+def baseline_pass(events: list[dict[str, Any]]) -> dict[str, int]:
+    """The floor: iterate the events and touch one dict per event."""
+    seen: dict[str, int] = {}
+    for e in events:
+        k = e["ev"]
+        seen[k] = seen.get(k, 0) + 1
+    return seen
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def emit(**fields: Any) -> None:
+    sys.stdout.write(orjson.dumps(fields).decode() + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="50k messages instead of 1M")
+    p.add_argument("--messages", type=int, help="number of messages (overrides --quick)")
+    p.add_argument("--users", type=int, default=10_000)
+    args = p.parse_args(argv)
+    messages = args.messages or (50_000 if args.quick else 1_000_000)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    t = time.perf_counter()
+    events = synth_journal(messages, args.users)
+    gen_s = time.perf_counter() - t
+    journal_rss = peak_rss_mib()
+    n = len(events)
+    gc.collect()
+
+    t = time.perf_counter()
+    baseline_pass(events)
+    base_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    verdict = check(events)
+    check_s = time.perf_counter() - t
+    if not verdict["passed"]:
+        print(f"the synthetic journal should pass: {verdict['anomalies']}", file=sys.stderr)
+        return 1
+
+    rate, base_rate = n / check_s, n / base_s
+    context = {"events": n, "messages": messages, "users": args.users}
+    emit(figure="checker_events_per_s", value=round(rate), unit="events/s",
+         baseline=round(base_rate), ratio=round(rate / base_rate, 4), **context)
+    emit(figure="checker_seconds_1M_messages", value=round(check_s * 1_000_000 / messages, 2),
+         unit="s", measured_s=round(check_s, 3), **context)
+    emit(figure="checker_peak_rss_mib", value=round(peak_rss_mib(), 1), unit="MiB",
+         **context)
+    emit(figure="journal_rss_mib", value=round(journal_rss, 1), unit="MiB",
+         generate_s=round(gen_s, 2), **context)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

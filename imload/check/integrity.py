@@ -1,0 +1,82 @@
+"""Is every delivered message one the clients sent, once, intact, and not refused?
+
+- duplicated: one logical send (sender, cmid) stored under two mids, seen in
+  acks or deliveries (server-side dedup failed). Redelivery of the same mid
+  is not an anomaly: ``History.wire_duplicates`` counts it.
+- phantom: a delivered (from, cmid) that no simulated client ever sent.
+- corrupted: a delivery whose body digest differs from the digest sent.
+- aborted: a send the server definitely refused (``send_fail``) that was
+  delivered anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imload.check.cases import Cases, sender_of, who
+from imload.check.history import DELIV_EV, EARLY, END_EV, SEND_EV, Event, History
+from imload.check.sends import send_tally
+
+
+def duplicated_cases(h: History, limit: int = 20) -> Cases:
+    """Logical sends that got more than one mid: one case per logical send."""
+    out = Cases("duplicated", limit)
+    grouped: dict[tuple[str, Any], list[Event]] = {}
+    for first, other in h.cmid_clashes:
+        key = (sender_of(first), first["cmid"])
+        grouped.setdefault(key, [first]).append(other)
+    for (user, cmid), shown in grouped.items():
+        if not out.tally():
+            continue
+        rec = h.record(user, cmid)
+        sent = rec[SEND_EV] if rec is not None else None
+        mids = ", ".join(f"{e['mid']} ({_seen(h, e)})" for e in shown)
+        out.keep(f"{user}'s message {cmid} was stored under {len(shown)} mids: {mids}",
+                 [sent, *shown])
+    return out
+
+
+def phantom_cases(h: History, limit: int = 20) -> Cases:
+    """Delivered messages whose (from, cmid) no client attempted: one case per (from, cmid)."""
+    out = Cases("phantom", limit)
+    for user, cmid, rec in send_tally(h).never_sent:
+        if not out.tally():
+            continue
+        got = rec[DELIV_EV]
+        copies: list[Event] = rec[EARLY] or [got]
+        out.keep(f"{who(got['user'], got['device'])} received mid {got['mid']} (seq "
+                 f"{got['seq']} of {got['conv']}) as {user}/{got['from_device']}'s message "
+                 f"{cmid}, which no simulated client ever sent ({len(copies)} copies)",
+                 copies)
+    return out
+
+
+def corrupted_cases(h: History, limit: int = 20) -> Cases:
+    """Deliveries whose digest differs from the digest sent: one case per delivery."""
+    out = Cases("corrupted", limit)
+    for sent, got in h.digest_mismatches:
+        if out.tally():
+            out.keep(f"{who(got['user'], got['device'])} received {got['from']}'s message "
+                     f"{got['cmid']} (mid {got['mid']}) with digest {got['digest']}, but "
+                     f"{who(sent['user'], sent['device'])} sent digest {sent['digest']}",
+                     [sent, got])
+    return out
+
+
+def aborted_cases(h: History, limit: int = 20) -> Cases:
+    """Sends refused for certain (``send_fail``) that were delivered anyway."""
+    out = Cases("aborted", limit)
+    for user, cmid, rec in send_tally(h).refused_delivered:
+        if not out.tally():
+            continue
+        got, end = rec[DELIV_EV], rec[END_EV]
+        out.keep(f"{user}'s message {cmid} was refused (send_fail: "
+                 f"{end.get('reason') if end is not None else '?'}) yet reached "
+                 f"{who(got['user'], got['device'])} as mid {got['mid']}",
+                 [rec[SEND_EV], end, got])
+    return out
+
+
+def _seen(h: History, e: Event) -> str:
+    where = "acked" if e["ev"] == "send_ok" else f"delivered to {who(e['user'], e['device'])}"
+    return f"{where} at {h.rel(e['at'])}s"

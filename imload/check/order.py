@@ -1,0 +1,75 @@
+"""Does every device see each conversation in one order? The ``order`` anomaly.
+
+Three forms, all counted under ``order`` (ORACLE.md, "order / inconsistent seq"
+and "backwards"):
+
+- a (conv, seq) that names two different mids (in acks or deliveries);
+- a mid that shows up under two different (conv, seq);
+- a device whose *pushed* deliveries of a conversation, within one connection
+  session, go backwards in seq. Sync deliveries are left out: a gap sync
+  legitimately brings older seqs after newer pushes.
+
+Each clash counts once, however many devices saw it.
+"""
+
+from __future__ import annotations
+
+from imload.check.cases import Cases, who
+from imload.check.history import Event, History
+
+
+def order_cases(h: History, limit: int = 20) -> Cases:
+    """Every form of the order anomaly, in one list of cases."""
+    out = Cases("order", limit)
+    seq_clash_cases(h, out)
+    mid_clash_cases(h, out)
+    backwards_cases(h, out)
+    return out
+
+
+def seq_clash_cases(h: History, out: Cases) -> Cases:
+    """One (conv, seq) named by two mids."""
+    for first, other in h.seq_clashes:
+        if out.tally():
+            out.keep(f"seq {first['seq']} of {first['conv']} names two mids: {first['mid']} "
+                     f"({_seen(h, first)}) and {other['mid']} ({_seen(h, other)})",
+                     [first, other])
+    return out
+
+
+def mid_clash_cases(h: History, out: Cases) -> Cases:
+    """One mid under two (conv, seq)."""
+    for first, other in h.mid_clashes:
+        if out.tally():
+            out.keep(f"mid {first['mid']} has two places: seq {first['seq']} of "
+                     f"{first['conv']} ({_seen(h, first)}) and seq {other['seq']} of "
+                     f"{other['conv']} ({_seen(h, other)})",
+                     [first, other])
+    return out
+
+
+def backwards_cases(h: History, out: Cases) -> Cases:
+    """Pushes to one device, in one session and conversation, that go down in seq."""
+    for user, per_user in h.devices.items():
+        for device, log in per_user.items():
+            last: dict[str, Event] = {}
+            for e in log.stream:
+                if e["via"] != "push":
+                    continue
+                conv = e["conv"]
+                prev = last.get(conv)
+                last[conv] = e
+                if (prev is not None and e["seq"] < prev["seq"]
+                        and prev["session"] == e["session"] and out.tally()):
+                    out.keep(f"{who(user, device)}'s pushes of {conv} went backwards in "
+                             f"session {e['session']}: seq {prev['seq']} (mid {prev['mid']}) at "
+                             f"{h.rel(prev['at'])}s, then seq {e['seq']} (mid {e['mid']}) at "
+                             f"{h.rel(e['at'])}s",
+                             [prev, e])
+    return out
+
+
+def _seen(h: History, e: Event) -> str:
+    if e["ev"] == "send_ok":
+        return f"acked to {who(e['user'], e['device'])} at {h.rel(e['at'])}s"
+    return f"delivered to {who(e['user'], e['device'])} at {h.rel(e['at'])}s"

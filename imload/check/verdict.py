@@ -1,0 +1,92 @@
+"""The checker's entry point: a journal's events in, a verdict (a JSON-ready dict) out.
+
+``check`` is pure: no I/O, no clock, no randomness. The verdict is the one
+ARCHITECTURE.md describes::
+
+    {"valid": true | false | "unknown",   # unknown: nothing acked and nothing delivered
+     "passed": bool,                      # valid is true and every SLO held
+     "counts": {...},                     # figures.count_figures
+     "anomalies": {kind: int},            # only the kinds in CHECKS: absent = not checked
+     "examples": {kind: [case, ...]},     # up to max_examples per kind
+     "latency_ms": {"ack": {...}, "e2e": {...}},
+     "faults": [{"fault", "kind", "target", "at_s", "until_s", "detail"}, ...],
+     "phases": {phase: {"start_s", "end_s"}},
+     "slo": [],                           # filled by SLO thresholds, later
+     "journal": {"events": n, "bad_lines": [...], "bad_events": [...]}}
+
+A case is ``{"explain": one sentence, "events": [trimmed journal events]}``.
+Times in ``faults``, ``phases`` and explanations are seconds since the load
+phase started (else since the first event); events keep their journal ``at``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from imload.check.cases import Cases
+from imload.check.delivery import lost_cases, partial_cases
+from imload.check.figures import count_figures
+from imload.check.history import Event, History, build_history
+from imload.check.integrity import aborted_cases, corrupted_cases, duplicated_cases, phantom_cases
+from imload.check.latency import latency_figures
+from imload.check.order import order_cases
+
+# Every anomaly the checker knows, in report order. A new check is one entry here.
+CHECKS: dict[str, Callable[[History, int], Cases]] = {
+    "lost": lost_cases,
+    "partial": partial_cases,
+    "duplicated": duplicated_cases,
+    "phantom": phantom_cases,
+    "corrupted": corrupted_cases,
+    "order": order_cases,
+    "aborted": aborted_cases,
+}
+
+
+def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
+          max_examples: int = 20) -> dict[str, Any]:
+    """Judge one run from its journal events (sorted by ``at``, as ``read_journal`` gives them).
+
+    ``bad_lines`` (the reader's torn or unreadable lines) are passed through to
+    ``verdict["journal"]``; they do not fail the verdict by themselves.
+
+    The cyclic garbage collector is paused while it runs (the index is millions
+    of acyclic containers; the collector would only walk them again and again).
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return verdict_of(build_history(events), bad_lines=bad_lines,
+                          max_examples=max_examples)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
+               max_examples: int = 20) -> dict[str, Any]:
+    """The verdict of an already built history (see ``check``)."""
+    counts = count_figures(h)
+    found = {kind: run(h, max_examples) for kind, run in CHECKS.items()}
+    anomalies = {kind: cases.count for kind, cases in found.items()}
+    valid: bool | str
+    if counts["acked"] == 0 and counts["delivered"] == 0:
+        valid = "unknown"
+    else:
+        valid = not any(anomalies.values())
+    slo: list[dict[str, Any]] = []
+    return {
+        "valid": valid,
+        "passed": valid is True and all(s.get("passed") for s in slo),
+        "counts": counts,
+        "anomalies": anomalies,
+        "examples": {kind: cases.examples for kind, cases in found.items()},
+        "latency_ms": latency_figures(h),
+        "faults": h.faults,
+        "phases": h.phases,
+        "slo": slo,
+        "journal": {"events": h.events, "bad_lines": list(bad_lines),
+                    "bad_events": list(h.malformed)},
+    }

@@ -1,0 +1,114 @@
+"""The engine's plumbing: the action queue, the timers it believes are set, rids.
+
+``EngineCore`` is the base of ``DeviceEngine`` (``engine.py``), which adds the
+connection, inbox and heartbeat, and of ``Sender`` (``sending.py``), the
+outgoing messages. Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+from typing import Any
+
+import orjson
+
+from imload.client.actions import (
+    Action,
+    CancelTimer,
+    Metric,
+    Record,
+    SendFrame,
+    SetTimer,
+)
+from imload.client.backoff import Backoff
+from imload.client.clock import local_ms
+from imload.client.config import EngineConfig
+from imload.journal import body_digest, event
+
+
+class Conn(Enum):
+    IDLE = "idle"              # not started
+    CONNECTING = "connecting"  # Connect issued, waiting for transport_open / _failed
+    LOGGING_IN = "logging_in"  # socket open, login sent
+    ONLINE = "online"          # login_ok received
+    BACKOFF = "backoff"        # waiting for the reconnect timer
+    STOPPED = "stopped"
+
+
+# timer names
+T_RECONNECT, T_LOGIN, T_PING, T_ACK, T_SYNC, T_SENDS = (
+    "reconnect", "login", "ping", "ack", "sync", "sends")
+
+
+def as_int(v: object, default: int = 0) -> int:
+    """``v`` if it is a JSON integer (not a bool), else ``default``."""
+    return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+
+def digest_of(body: object) -> str:
+    """The journal digest of a msg body: text as is, an event body as sorted JSON."""
+    if isinstance(body, str):
+        return body_digest(body)
+    if body is None:
+        return body_digest("")
+    return body_digest(orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode())
+
+
+class EngineCore:
+    def __init__(self, user: str, device: str, *, rng: random.Random,
+                 backoff: Backoff | None, config: EngineConfig | None) -> None:
+        self.user, self.device = user, device
+        self.backoff = backoff or Backoff()
+        self.config = config or EngineConfig()
+        self.phase = "load"              # written into deliver events; the audit sets "audit"
+        self.skew_ms = self.config.skew_ms
+        self.session = 0                 # logins so far; the current session's number
+        self.ignored = 0                 # stale inputs (see the engine's docstring)
+        self.bad_frames = 0              # malformed server frames, skipped
+        self._rng = rng
+        self._conn = Conn.IDLE
+        self._synced = False             # the catch-up sync of this session is done
+        self._sync_rid: int | None = None
+        self._actions: list[Action] = []
+        self._timers: dict[str, float] = {}
+        self._rid = 0
+
+    def actions(self) -> list[Action]:
+        """Drain the actions queued since the last call, in order."""
+        out, self._actions = self._actions, []
+        return out
+
+    @property
+    def timers(self) -> dict[str, float]:
+        """The timers the engine believes are set (a copy)."""
+        return dict(self._timers)
+
+    def local_ms(self, now: float) -> int:
+        """The device's (possibly skewed) local clock, epoch ms."""
+        return local_ms(now, self.config.wall_offset, self.skew_ms)
+
+    def _rec(self, ev: str, now: float, **fields: Any) -> None:
+        self._actions.append(Record(event(ev, now, user=self.user, device=self.device, **fields)))
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self._actions.append(SendFrame(frame))
+
+    def _next_rid(self) -> int:
+        self._rid += 1
+        return self._rid
+
+    def _set_timer(self, name: str, at: float) -> None:
+        self._timers[name] = at
+        self._actions.append(SetTimer(name, at))
+
+    def _cancel(self, name: str) -> None:
+        if self._timers.pop(name, None) is not None:
+            self._actions.append(CancelTimer(name))
+
+    def _metric(self, name: str, seconds: float, error: str | None = None) -> None:
+        self._actions.append(Metric(name, max(seconds, 0.0) * 1000.0, error))
+
+    def _can_send(self) -> bool:
+        """Online and caught up: new and waiting messages may go on the wire."""
+        return self._conn is Conn.ONLINE and self._synced

@@ -1,0 +1,89 @@
+"""What a device holds of its user's inbox: the useq cursor and the display.
+
+Pure bookkeeping, no I/O. ``held_upto`` is the highest useq such that every
+useq from 1 to it is held (what the device may ``ack``); useqs held above a
+hole wait in ``_above`` until the hole is filled. The display keeps each
+conversation's messages once, by seq, whatever duplicates the wire brought
+(the journal still records every delivery; the checker counts them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# fields a msg (push or sync entry) must have, with their types
+_MSG_FIELDS: tuple[tuple[str, type], ...] = (("mid", str), ("conv", str), ("seq", int),
+                                             ("useq", int))
+
+
+def is_valid_msg(m: object) -> bool:
+    """True when ``m`` is a dict with the fields the engine and the journal need."""
+    if not isinstance(m, dict):
+        return False
+    for name, typ in _MSG_FIELDS:
+        v = m.get(name)
+        if not isinstance(v, typ) or isinstance(v, bool):
+            return False
+    return True
+
+
+class Inbox:
+    """The device's copy of the inbox; ``add`` returns what changed."""
+
+    def __init__(self, keep_display: bool = True) -> None:
+        self.held_upto = 0
+        self.inbox_seq = 0
+        self._above: set[int] = set()
+        self._mids: set[str] = set()
+        self._convs: dict[str, dict[int, dict[str, Any]]] = {}
+        self._keep_display = keep_display
+        self.duplicates = 0
+
+    def trust_cursor(self, acked: int) -> None:
+        """Treat useq 1..acked as held (the server's stored cursor for this device)."""
+        if acked > self.held_upto:
+            self.held_upto = acked
+            self._above = {u for u in self._above if u > acked}
+            self._advance()
+        self.see_inbox_seq(acked)
+
+    def see_inbox_seq(self, useq: int) -> None:
+        self.inbox_seq = max(self.inbox_seq, useq)
+
+    def add(self, m: dict[str, Any]) -> bool:
+        """Hold a valid msg; True if it was new (by useq), False for a duplicate."""
+        useq: int = m["useq"]
+        self.see_inbox_seq(useq)
+        is_new = useq > self.held_upto and useq not in self._above
+        if is_new:
+            if useq == self.held_upto + 1:
+                self.held_upto = useq
+                self._advance()
+            else:
+                self._above.add(useq)
+        else:
+            self.duplicates += 1
+        mid = m["mid"]
+        if mid not in self._mids:
+            self._mids.add(mid)
+            if self._keep_display:
+                shown = self._convs.setdefault(m["conv"], {})
+                shown.setdefault(m["seq"], {k: v for k, v in m.items() if k != "t"})
+        return is_new
+
+    def _advance(self) -> None:
+        while self.held_upto + 1 in self._above:
+            self.held_upto += 1
+            self._above.discard(self.held_upto)
+
+    def has_gap(self) -> bool:
+        """True when some useq above ``held_upto + 1`` is held but a lower one is not."""
+        return bool(self._above)
+
+    def messages(self, conv: str) -> list[dict[str, Any]]:
+        """The conversation as displayed: one entry per seq, ascending."""
+        shown = self._convs.get(conv, {})
+        return [shown[s] for s in sorted(shown)]
+
+    def convs(self) -> list[str]:
+        return sorted(self._convs)

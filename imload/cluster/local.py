@@ -1,0 +1,328 @@
+"""The local reference cluster: redis-server, toxiproxy-server and N reference nodes.
+
+``LocalCluster(dir).start()`` starts every part as a child process in its own session
+(so a signal reaches the part and nothing else), with its output in ``DIR/logs/``; waits
+until each answers (Redis ``PING``, the Toxiproxy API, the node's ``/healthz``); creates
+one Toxiproxy proxy per node on the client path; and writes
+
+- ``DIR/target.toml``: the target file clients and drills use (node URLs are the proxies),
+- ``DIR/cluster.json``: ports, pids, command lines and log paths, so another process
+  (``imload cluster down/status/kill/restart``) can ``LocalCluster.load(DIR)`` it.
+
+The store lives in ``DIR/redis`` (append-only file, fsync on every write, no snapshots),
+emptied when a cluster starts; ``stop`` keeps it and the logs. ``kill_part``/
+``restart_part`` also reach ``redis`` and ``toxiproxy`` (store kills in drills).
+
+Pids are checked against their process start time before any signal is sent, so a stale
+``cluster.json`` never signals an unrelated process that reused a pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from imload.cluster.processes import (
+    REPO,
+    ClusterError,
+    Part,
+    Supervisor,
+    find_binary,
+    free_ports,
+    http_ok,
+    redis_answers,
+    tail,
+)
+from imload.cluster.target import NodeSpec, Target, write_target
+from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
+
+__all__ = ["ClusterError", "LocalCluster", "Part"]
+
+STATE_FILE = "cluster.json"
+TARGET_FILE = "target.toml"
+STATE_VERSION = 1
+
+
+class LocalCluster:
+    """A reference cluster on this machine, in ``directory``."""
+
+    def __init__(self, directory: Path, nodes: int = 3, secret: str | None = None,
+                 bug: str | None = None, host: str = "127.0.0.1",
+                 ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0) -> None:
+        if nodes < 1:
+            raise ClusterError(f"a cluster needs at least one node, got {nodes}")
+        self.directory = Path(directory).resolve()
+        self.nodes = nodes
+        self.secret = secret or secrets.token_hex(32)
+        self.bug = bug
+        self.host = host
+        self.ready_timeout_s = ready_timeout_s
+        self.stop_grace_s = stop_grace_s
+        self.parts: dict[str, Part] = {}
+        self._sup = Supervisor()
+
+    # -- paths and names -------------------------------------------------------------------
+
+    @property
+    def node_names(self) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    @property
+    def target_path(self) -> Path:
+        return self.directory / TARGET_FILE
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.parts['redis'].port}/0"
+
+    @property
+    def toxiproxy_api(self) -> str:
+        return f"http://{self.host}:{self.parts['toxiproxy'].port}"
+
+    def node_url(self, name: str, direct: bool = False) -> str:
+        """The URL clients dial for node ``name`` (its proxy), or the node itself."""
+        part = self._node(name)
+        port = part.port if direct or part.proxy_port is None else part.proxy_port
+        return f"ws://{self.host}:{port}/ws"
+
+    def _node(self, name: str) -> Part:
+        part = self.parts.get(name)
+        if part is None or part.kind != "node":
+            known = ", ".join(p.name for p in self.parts.values() if p.kind == "node")
+            raise ClusterError(f"no node {name!r} in the cluster at {self.directory}; "
+                               f"nodes: {known}")
+        return part
+
+    # -- start ----------------------------------------------------------------------------
+
+    def start(self) -> Target:
+        """Start every part, wait until each is ready, write target.toml and cluster.json."""
+        if self.state_path.exists():
+            try:
+                old = LocalCluster.load(self.directory)
+            except ClusterError:
+                old = None
+            if old is not None and any(old._alive(p) for p in old.parts.values()):
+                raise ClusterError(f"a cluster is already running in {self.directory}: "
+                                   f"stop it first (imload cluster down --dir {self.directory})")
+        redis_bin = find_binary("redis-server")
+        toxiproxy_bin = find_binary("toxiproxy-server")
+        # A new cluster starts with an empty store (a previous run's data would show up as
+        # messages nobody sent); logs of earlier runs are kept and appended to.
+        shutil.rmtree(self.directory / "redis", ignore_errors=True)
+        for sub in ("logs", "redis"):
+            (self.directory / sub).mkdir(parents=True, exist_ok=True)
+        ports = free_ports(self.host, 2 + 2 * self.nodes)
+        logs = self.directory / "logs"
+        self.parts = {
+            "redis": Part("redis", "redis", ports[0], [
+                redis_bin, "--port", str(ports[0]), "--bind", self.host,
+                "--dir", str(self.directory / "redis"), "--appendonly", "yes",
+                "--appendfsync", "always", "--save", "", "--daemonize", "no"],
+                str(logs / "redis.log")),
+            "toxiproxy": Part("toxiproxy", "toxiproxy", ports[1], [
+                toxiproxy_bin, "-host", self.host, "-port", str(ports[1])],
+                str(logs / "toxiproxy.log")),
+        }
+        for i, name in enumerate(self.node_names):
+            port, proxy_port = ports[2 + 2 * i], ports[3 + 2 * i]
+            cmd = [sys.executable, "-m", "reference_server", "--node-id", name,
+                   "--host", self.host, "--port", str(port), "--redis", self.redis_url,
+                   "--secret", self.secret]
+            if self.bug:
+                cmd += ["--bug", self.bug]
+            self.parts[name] = Part(name, "node", port, cmd, str(logs / f"{name}.log"),
+                                    proxy_port=proxy_port)
+        try:
+            self._spawn(self.parts["redis"])
+            self._spawn(self.parts["toxiproxy"])
+            self._wait_ready(self.parts["redis"])
+            self._wait_ready(self.parts["toxiproxy"])
+            for name in self.node_names:
+                self._spawn(self.parts[name])
+            for name in self.node_names:
+                self._wait_ready(self.parts[name])
+            self._create_proxies()
+            target = self.target()
+            write_target(target, self.target_path)
+            self._save()
+        except BaseException:
+            self.stop()
+            raise
+        return target
+
+    def target(self) -> Target:
+        """The target file's content for this cluster."""
+        py = shlex.quote(sys.executable)
+        d = shlex.quote(str(self.directory))
+        nodes = [NodeSpec(
+            name=name, url=self.node_url(name), proxy=name,
+            kill=f"{py} -m imload cluster kill --dir {d} --node {name}",
+            restart=f"{py} -m imload cluster restart --dir {d} --node {name}",
+            extra={"direct_url": self.node_url(name, direct=True)},
+        ) for name in self.node_names]
+        return Target(name="local", secret=self.secret, nodes=nodes,
+                      toxiproxy_api=self.toxiproxy_api,
+                      extra={"kind": "local", "redis": self.redis_url},
+                      path=self.target_path)
+
+    def _spawn(self, part: Part) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("LOG_LEVEL", "info")  # toxiproxy: no line per API request
+        shown = [shlex.quote("***" if a == self.secret else a) for a in part.cmd]
+        self._sup.spawn(part, self.directory, env, shown)
+        self._save()
+
+    def _wait_ready(self, part: Part) -> None:
+        probes: dict[str, Callable[[], bool]] = {
+            "redis": lambda: redis_answers(self.host, part.port),
+            "toxiproxy": lambda: http_ok(f"http://{self.host}:{part.port}/proxies"),
+            "node": lambda: http_ok(f"http://{self.host}:{part.port}/healthz"),
+        }
+        self._sup.wait_ready(part, probes[part.kind], self.ready_timeout_s)
+
+    def _alive(self, part: Part) -> bool:
+        return self._sup.alive(part)
+
+    # -- process control ------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Take pids from cluster.json: another process may have killed or restarted a part."""
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            recorded = state["parts"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        for name, part in self.parts.items():
+            row = recorded.get(name)
+            if isinstance(row, dict) and row.get("pid") != part.pid:
+                part.pid, part.start_ticks = row.get("pid"), row.get("start_ticks")
+
+    def stop(self) -> None:
+        """Stop every part (nodes first, the store last); idempotent; keeps logs and data."""
+        self._refresh()
+        nodes = [p for p in self.parts.values() if p.kind == "node"]
+        others = [p for p in self.parts.values() if p.kind != "node"]
+        try:
+            self._sup.terminate(nodes, self.stop_grace_s)
+            self._sup.terminate(others, self.stop_grace_s)
+        finally:
+            if self.parts and self.directory.is_dir():
+                self._save()
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL node ``name`` (its proxy stays, so clients see connections fail)."""
+        self.kill_part(self._node(name).name)
+
+    def restart_node(self, name: str) -> None:
+        """Start node ``name`` again on the same port (stopping it first if it runs)."""
+        self.restart_part(self._node(name).name)
+
+    def _part(self, name: str) -> Part:
+        part = self.parts.get(name)
+        if part is None:
+            raise ClusterError(f"no part {name!r} in the cluster at {self.directory}; "
+                               f"parts: {', '.join(self.parts)}")
+        return part
+
+    def kill_part(self, name: str) -> None:
+        """SIGKILL any part: a node, ``redis`` (the store) or ``toxiproxy``."""
+        self._refresh()
+        part = self._part(name)
+        self._sup.kill(part)
+        self._save()
+
+    def restart_part(self, name: str) -> None:
+        """Start a part again with the same command line and port; wait until it is ready.
+
+        The store comes back from its append-only file; Toxiproxy comes back without
+        proxies, so restarting it also creates them again.
+        """
+        self._refresh()
+        part = self._part(name)
+        if self._alive(part):
+            self._sup.terminate([part], self.stop_grace_s)
+        self._spawn(part)
+        try:
+            self._wait_ready(part)
+            if part.kind == "toxiproxy":
+                self._create_proxies()
+        except ClusterError:
+            self._sup.terminate([part], self.stop_grace_s)
+            self._save()
+            raise
+
+    def _create_proxies(self) -> None:
+        api = ToxiproxyAPI(self.toxiproxy_api)
+        for part in self.parts.values():
+            if part.kind != "node":
+                continue
+            try:
+                api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
+                                 f"{self.host}:{part.port}")
+            except ToxiproxyError as e:
+                raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
+                                   f"{tail(self.parts['toxiproxy'].log)}") from None
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Each part: kind, pid, alive, port (and proxy_port for nodes), log."""
+        self._refresh()
+        out: dict[str, dict[str, Any]] = {}
+        for p in self.parts.values():
+            alive = self._alive(p)
+            row: dict[str, Any] = {"kind": p.kind, "pid": p.pid if alive else None,
+                                   "alive": alive, "port": p.port, "log": p.log}
+            if p.proxy_port is not None:
+                row["proxy_port"] = p.proxy_port
+            out[p.name] = row
+        return out
+
+    # -- cluster.json ---------------------------------------------------------------------
+
+    def _save(self) -> None:
+        state = {
+            "version": STATE_VERSION, "directory": str(self.directory), "host": self.host,
+            "nodes": self.nodes, "secret": self.secret, "bug": self.bug,
+            "target": str(self.target_path),
+            "parts": {name: asdict(p) for name, p in self.parts.items()},
+        }
+        tmp = self.state_path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    @classmethod
+    def load(cls, directory: Path) -> LocalCluster:
+        """The cluster recorded in ``DIR/cluster.json`` (for down/status/kill/restart)."""
+        path = Path(directory).resolve() / STATE_FILE
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ClusterError(f"no cluster in {path.parent}: {STATE_FILE} not found "
+                               f"(start one with imload cluster up --dir {path.parent})") from None
+        except (OSError, ValueError) as e:
+            raise ClusterError(f"{path}: unreadable: {e}") from None
+        try:
+            if state.get("version") != STATE_VERSION:
+                raise ClusterError(f"{path}: version {state.get('version')!r}, "
+                                   f"expected {STATE_VERSION}")
+            cluster = cls(Path(state["directory"]), nodes=int(state["nodes"]),
+                          secret=state["secret"], bug=state.get("bug"), host=state["host"])
+            cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise ClusterError(f"{path}: not a cluster state file: {e}") from None
+        return cluster

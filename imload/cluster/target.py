@@ -1,0 +1,241 @@
+"""The target file: a backend imload can drive (ARCHITECTURE.md, "The target file").
+
+```toml
+name = "local"
+secret = "..."                  # HS256 secret that signs device tokens (required)
+lbs = "http://127.0.0.1:7100"   # optional
+ca = "ca.pem"                   # optional, relative to this file: trust this CA for wss://
+
+[toxiproxy]                     # optional
+api = "http://127.0.0.1:8474"
+
+[[nodes]]                       # at least one
+name = "n1"
+url = "ws://127.0.0.1:7201/ws"  # what clients dial (the proxy, when there is one)
+proxy = "n1"                    # optional: its Toxiproxy proxy on the client path
+kill = "..."                    # optional shell commands a drill may run on this node
+restart = "..."
+pause = "..."
+resume = "..."
+```
+
+Other keys are kept in ``extra`` (top level, ``[toxiproxy]`` or per node) and written back.
+``load_target`` raises ``TargetError`` naming the file and the key for any problem.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from imload.protocol import is_valid_name
+
+NODE_COMMANDS = ("kill", "restart", "pause", "resume")
+
+
+class TargetError(ValueError):
+    """A target file that cannot be read or does not describe a usable backend."""
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    url: str
+    proxy: str | None = None
+    kill: str | None = None
+    restart: str | None = None
+    pause: str | None = None
+    resume: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    name: str
+    secret: str
+    nodes: list[NodeSpec]
+    lbs: str | None = None
+    ca: Path | None = None  # resolved against the target file's folder
+    toxiproxy_api: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    toxiproxy_extra: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None  # where it was loaded from
+
+    def node(self, name: str) -> NodeSpec:
+        """The node called ``name``; KeyError naming the known ones otherwise."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(f"no node {name!r} in target {self.name!r}; nodes: "
+                       f"{', '.join(n.name for n in self.nodes)}")
+
+
+def _str(where: str, table: dict[str, Any], key: str, required: bool = False) -> str | None:
+    if key not in table:
+        if required:
+            raise TargetError(f"{where}: missing key {key!r}")
+        return None
+    value = table[key]
+    if not isinstance(value, str) or not value.strip():
+        raise TargetError(f"{where}: key {key!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _http_url(where: str, key: str, value: str) -> str:
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"{where}: key {key!r} must be an http(s)://HOST:PORT URL, "
+                          f"got {value!r}")
+    return value
+
+
+def _node(file: Path, i: int, raw: object) -> NodeSpec:
+    where = f"{file}: nodes[{i}]"
+    if not isinstance(raw, dict):
+        raise TargetError(f"{where}: must be a table ([[nodes]])")
+    name = _str(where, raw, "name", required=True)
+    assert name is not None
+    if not is_valid_name(name):
+        raise TargetError(f"{where}: key 'name' must match [A-Za-z0-9_.-]{{1,64}}, got {name!r}")
+    where = f"{file}: nodes[{i}] ({name})"
+    url = _str(where, raw, "url", required=True)
+    assert url is not None
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise TargetError(f"{where}: key 'url' must start with ws:// or wss://, got {url!r}")
+    try:
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        raise TargetError(f"{where}: key 'url' has a bad port: {url!r}") from None
+    if not parts.hostname:
+        raise TargetError(f"{where}: key 'url' needs a host: {url!r}")
+    spec = NodeSpec(name=name, url=url, proxy=_str(where, raw, "proxy"))
+    for key in NODE_COMMANDS:
+        setattr(spec, key, _str(where, raw, key))
+    known = {"name", "url", "proxy", *NODE_COMMANDS}
+    spec.extra = {k: v for k, v in raw.items() if k not in known}
+    return spec
+
+
+def load_target(path: str | os.PathLike[str]) -> Target:
+    """Read and check a target file; raise TargetError naming the file and the key."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TargetError(f"{file}: cannot read the target file: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise TargetError(f"{file}: not UTF-8 text: {e}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TargetError(f"{file}: not valid TOML: {e}") from None
+    return target_from_dict(raw, file)
+
+
+def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
+    """Check a parsed target table (``file`` names it in errors and anchors ``ca``)."""
+    where = str(file)
+    name = _str(where, raw, "name") or file.stem
+    secret = _str(where, raw, "secret", required=True)
+    assert secret is not None
+    lbs = _str(where, raw, "lbs")
+    if lbs is not None:
+        _http_url(where, "lbs", lbs)
+    ca_text = _str(where, raw, "ca")
+    ca = (file.parent / ca_text) if ca_text is not None else None
+    api = None
+    tox_extra: dict[str, Any] = {}
+    if "toxiproxy" in raw:
+        tox = raw["toxiproxy"]
+        if not isinstance(tox, dict):
+            raise TargetError(f"{where}: key 'toxiproxy' must be a table ([toxiproxy])")
+        api = _str(f"{where}: [toxiproxy]", tox, "api")
+        if api is not None:
+            _http_url(f"{where}: [toxiproxy]", "api", api)
+        tox_extra = {k: v for k, v in tox.items() if k != "api"}
+    raw_nodes = raw.get("nodes")
+    if raw_nodes is None or raw_nodes == []:
+        raise TargetError(f"{where}: no nodes: add at least one [[nodes]] table with name and url")
+    if not isinstance(raw_nodes, list):
+        raise TargetError(f"{where}: key 'nodes' must be an array of tables ([[nodes]])")
+    nodes = [_node(file, i, n) for i, n in enumerate(raw_nodes)]
+    seen: set[str] = set()
+    for n in nodes:
+        if n.name in seen:
+            raise TargetError(f"{where}: nodes: duplicate node name {n.name!r}")
+        seen.add(n.name)
+    known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes"}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    return Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,
+                  extra=extra, toxiproxy_extra=tox_extra, path=file)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "_-" for c in key):
+        return key
+    return _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        out = value.replace("\\", "\\\\").replace('"', '\\"')
+        for raw, esc in (("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+            out = out.replace(raw, esc)
+        out = "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in out)
+        return f'"{out}"'
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
+    raise TargetError(f"cannot write a value of type {type(value).__name__} to TOML: {value!r}")
+
+
+def _lines(table: dict[str, Any]) -> list[str]:
+    return [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+
+
+def target_to_toml(target: Target, base: Path | None = None) -> str:
+    """The TOML text of ``target``; ``ca`` is written relative to ``base`` when it can be."""
+    ca: str | None = None
+    if target.ca is not None:
+        ca = str(target.ca)
+        if base is not None:
+            try:
+                ca = os.path.relpath(target.ca, base)
+            except ValueError:
+                pass
+    top = {"name": target.name, "secret": target.secret, "lbs": target.lbs, "ca": ca,
+           **target.extra}
+    out = _lines(top)
+    if target.toxiproxy_api is not None or target.toxiproxy_extra:
+        out += ["", "[toxiproxy]"]
+        out += _lines({"api": target.toxiproxy_api, **target.toxiproxy_extra})
+    for n in target.nodes:
+        out += ["", "[[nodes]]"]
+        out += _lines({"name": n.name, "url": n.url, "proxy": n.proxy,
+                       **{k: getattr(n, k) for k in NODE_COMMANDS}, **n.extra})
+    return "\n".join(out) + "\n"
+
+
+def write_target(target: Target, path: str | os.PathLike[str]) -> None:
+    """Write ``target`` as TOML to ``path`` (atomically: a temporary file, then a rename)."""
+    file = Path(path)
+    text = target_to_toml(target, file.parent.resolve())
+    tmp = file.with_name(f".{file.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, file)

@@ -1,0 +1,143 @@
+"""The verdict as rich tables on a console: banner, counts, anomalies, latency, faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+COUNT_LABELS = (
+    ("attempted", "logical sends"), ("attempts", "wire attempts"), ("acked", "acked"),
+    ("failed", "failed"), ("info", "indeterminate"), ("recovered", "recovered"),
+    ("delivered", "delivered"), ("expected_deliveries", "expected deliveries"),
+    ("wire_duplicates", "wire duplicates"),
+)
+LATENCY_COLUMNS = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"),
+                   ("max", "max"))
+BAD_LINES_SHOWN = 5
+
+
+def render_verdict(verdict: dict[str, Any], console: Console, run_dir: str | None = None) -> None:
+    """Print ``verdict`` on ``console``; plain text (no colour codes) when it is not a terminal."""
+    console.print(verdict_renderable(verdict, run_dir))
+
+
+def verdict_renderable(verdict: dict[str, Any], run_dir: str | None = None) -> RenderableType:
+    parts: list[RenderableType] = [_banner(verdict), _counts(verdict.get("counts", {})),
+                                   _anomalies(verdict)]
+    latency = verdict.get("latency_ms") or {}
+    if latency:
+        parts.append(_latency(latency))
+    parts.append(_faults(verdict.get("faults") or []))
+    if verdict.get("slo"):
+        parts.append(_slo(verdict["slo"]))
+    parts.extend(_notes(verdict, run_dir))
+    return Group(*parts)
+
+
+def _banner(verdict: dict[str, Any]) -> Text:
+    if verdict.get("passed"):
+        return Text(" PASSED ", style="bold white on green")
+    text = Text(" FAILED ", style="bold white on red")
+    if verdict.get("valid") == "unknown":
+        text.append("  verdict unknown: nothing was acked or delivered", style="yellow")
+    else:
+        failing = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
+        missed = [s.get("name", "?") for s in verdict.get("slo") or [] if not s.get("passed")]
+        why = [f"{k}" for k in failing] + [f"slo {m}" for m in missed]
+        if why:
+            text.append("  " + ", ".join(why), style="red")
+    return text
+
+
+def _counts(counts: dict[str, Any]) -> Table:
+    table = Table(title="counts", box=box.SIMPLE, show_header=False, title_justify="left")
+    for _ in range(2):
+        table.add_column(justify="left")
+        table.add_column(justify="right")
+    cells = [(label, str(counts[key])) for key, label in COUNT_LABELS if key in counts]
+    for i in range(0, len(cells), 2):
+        row = [*cells[i], *(cells[i + 1] if i + 1 < len(cells) else ("", ""))]
+        table.add_row(*row)
+    return table
+
+
+def _anomalies(verdict: dict[str, Any]) -> Table:
+    table = Table(title="anomalies", box=box.SIMPLE_HEAD, title_justify="left", expand=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("first example", ratio=1, overflow="fold")
+    examples = verdict.get("examples") or {}
+    for kind, count in (verdict.get("anomalies") or {}).items():
+        style = "red" if count else "green"
+        first = (examples.get(kind) or [{}])[0].get("explain", "")
+        table.add_row(Text(kind, style=style), Text(str(count), style=style), first)
+    return table
+
+
+def _ms(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def _latency(latency: dict[str, Any]) -> Table:
+    table = Table(title="latency (ms)", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("of", no_wrap=True)
+    for _, label in LATENCY_COLUMNS:
+        table.add_column(label, justify="right")
+    table.add_column("count", justify="right")
+    for name, figures in latency.items():
+        table.add_row(name, *(_ms(figures.get(key)) for key, _ in LATENCY_COLUMNS),
+                      str(figures.get("count", 0)))
+    return table
+
+
+def _window(fault: dict[str, Any]) -> str:
+    start, until = fault.get("at_s"), fault.get("until_s")
+    left = "?" if start is None else f"{start:.1f}s"
+    right = "still on" if until is None else f"{until:.1f}s"
+    return f"{left} → {right}"
+
+
+def _faults(faults: list[dict[str, Any]]) -> RenderableType:
+    if not faults:
+        return Text("faults: none injected", style="dim")
+    table = Table(title="faults", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("window", no_wrap=True)
+    for f in faults:
+        table.add_row(str(f.get("kind")), str(f.get("target")), _window(f))
+    return table
+
+
+def _slo(slos: list[dict[str, Any]]) -> Table:
+    table = Table(title="SLOs", box=box.SIMPLE_HEAD, title_justify="left")
+    for name in ("name", "limit", "value", "passed"):
+        table.add_column(name)
+    for s in slos:
+        ok = bool(s.get("passed"))
+        table.add_row(str(s.get("name")), str(s.get("limit")), str(s.get("value")),
+                      Text("yes" if ok else "NO", style="green" if ok else "red"))
+    return table
+
+
+def _notes(verdict: dict[str, Any], run_dir: str | None) -> list[RenderableType]:
+    notes: list[RenderableType] = []
+    journal = verdict.get("journal") or {}
+    bad = list(journal.get("bad_lines") or []) + list(journal.get("bad_events") or [])
+    line = Text(f"journal: {journal.get('events', '?')} events")
+    if bad:
+        line.append(f", {len(bad)} unreadable", style="yellow")
+    notes.append(line)
+    for b in bad[:BAD_LINES_SHOWN]:
+        notes.append(Text(f"  {b}", style="yellow"))
+    for err in (verdict.get("errors") or [])[:BAD_LINES_SHOWN]:
+        notes.append(Text(f"error: {err}", style="red"))
+    if run_dir is not None:
+        notes.append(Text(f"run folder: {run_dir}"))
+    return notes

@@ -1,0 +1,146 @@
+"""The node: the WebSocket server, its sessions, and the fan-in of pushes from the store.
+
+Sessions are indexed by user. A ``msg`` published on ``push:<user>`` goes to every local
+session of that user (every device, the sending one included); a ``kick`` (a newer
+login of a device, on any node) closes older sessions of that device with 4001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from typing import Any
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from reference_server.config import Config
+from reference_server.pubsub import Fanin
+from reference_server.session import Session
+from reference_server.store import Store, StoreError, push_channel
+
+_PUSH_PREFIX = "push:"
+
+
+class Node:
+    """One reference node; ``start`` serves, ``stop`` closes every connection and the store."""
+
+    def __init__(self, config: Config, log: logging.Logger | None = None) -> None:
+        self.config = config
+        self.log = log or logging.getLogger("reference_server")
+        self.store = Store(config.redis_url, config.redis_timeout_s)
+        self.fanin = Fanin(config.redis_url, self._on_channel_message, self.log)
+        self.sessions: dict[str, set[Session]] = {}
+        self._kick_gens: dict[tuple[str, str], int] = {}  # newest login generation seen
+        self._server: Server | None = None
+        self._fanin_task: asyncio.Task[None] | None = None
+
+    # -- life ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Bind first (a port in use fails at once), accept once the fan-in is connected.
+        self._server = await serve(
+            self._handle, self.config.host, self.config.port,
+            process_request=self._process_request, max_size=self.config.max_frame,
+            ping_interval=None, close_timeout=2, compression=None, start_serving=False,
+            logger=logging.getLogger("websockets.server"))
+        self._fanin_task = asyncio.create_task(self.fanin.run())
+        if not await self.fanin.wait_connected(2.0):
+            self.log.warning("store at %s not reachable yet; serving anyway, will retry",
+                             self.config.redis_url)
+        await self._server.start_serving()
+        self.log.info("node %s serving on ws://%s:%d/ws, store %s, hb_ms %d, bugs %s",
+                      self.config.node_id, self.config.host, self.config.port,
+                      self.config.redis_url, self.config.hb_ms,
+                      ",".join(sorted(self.config.bugs.names)) or "none")
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await self.fanin.close()
+        if self._fanin_task is not None:
+            self._fanin_task.cancel()
+            try:
+                await self._fanin_task
+            except asyncio.CancelledError:
+                pass
+        await self.store.aclose()
+        self.log.info("node %s stopped", self.config.node_id)
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, f"ok {self.config.node_id}\n")
+        if path != "/ws":
+            return connection.respond(http.HTTPStatus.NOT_FOUND,
+                                      "not found: the WebSocket endpoint is /ws\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        try:
+            await Session(self, ws).run()
+        except Exception:
+            self.log.exception("session failed")
+
+    # -- the session index -----------------------------------------------------------------
+
+    def register(self, session: Session) -> None:
+        """Index a session that holds a subscription to its user's channel."""
+        assert session.user is not None
+        self.sessions.setdefault(session.user, set()).add(session)
+
+    def unregister(self, session: Session) -> None:
+        """Forget a session and drop its hold on the user's channel (no-op if not indexed)."""
+        user = session.user
+        group = self.sessions.get(user) if user is not None else None
+        if user is None or group is None or session not in group:
+            return
+        group.discard(session)
+        if not group:
+            del self.sessions[user]
+            for key in [k for k in self._kick_gens if k[0] == user]:
+                del self._kick_gens[key]
+        self.fanin.release(push_channel(user))
+
+    def login_done(self, session: Session) -> None:
+        """The store gave ``session`` its generation: close older sessions of that device."""
+        assert session.user is not None and session.device is not None
+        assert session.gen is not None
+        key = (session.user, session.device)
+        newest = self._kick_gens.get(key, 0)
+        if newest > session.gen:
+            session.replace(newest)  # a newer login already happened elsewhere
+            return
+        self._kick(session.user, session.device, session.gen)
+
+    def _kick(self, user: str, device: str, gen: int) -> None:
+        key = (user, device)
+        self._kick_gens[key] = max(self._kick_gens.get(key, 0), gen)
+        for s in list(self.sessions.get(user, ())):
+            if s.device == device:
+                s.replace(gen)
+
+    # -- the fan-in ------------------------------------------------------------------------
+
+    async def _on_channel_message(self, channel: str, data: bytes) -> None:
+        if not channel.startswith(_PUSH_PREFIX):
+            return
+        user = channel[len(_PUSH_PREFIX):]
+        if user not in self.sessions:
+            return
+        frame: dict[str, Any] = orjson.loads(data)
+        t = frame.get("t")
+        if t == "msg":
+            if self.config.bugs.has("lose-offline"):
+                try:
+                    await self.store.drop_entry(user, int(frame["useq"]))
+                except StoreError as e:
+                    self.log.warning("lose-offline: %s", e)
+            text = data.decode()
+            for s in list(self.sessions.get(user, ())):
+                s.push(text)
+        elif t == "kick":
+            self._kick(user, str(frame["device"]), int(frame["gen"]))

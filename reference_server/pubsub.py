@@ -1,0 +1,251 @@
+"""The node's one Redis pub/sub connection (its fan-in), subscribed to the push channel of
+every user with a local session.
+
+It speaks RESP itself over one asyncio stream so that nothing reconnects behind its back:
+when the connection fails, every waiting ``acquire`` fails, and ``run`` reconnects with
+backoff and subscribes again to every channel still in use. A ``PING`` every few seconds
+finds a store that went away without closing the socket.
+
+``acquire(channel)`` returns once Redis confirmed the subscription, so a caller that
+reads the store afterwards misses no publication. Subscribe and unsubscribe commands are
+written synchronously (no await between deciding and writing), so Redis sees them in the
+order of the reference counts, and confirmations come back in that order per channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from reference_server.store import StoreError
+
+OnMessage = Callable[[str, bytes], Awaitable[None]]
+RespValue = bytes | int | list["RespValue"] | None
+
+
+class _RespError(Exception):
+    pass
+
+
+@dataclass
+class _Channel:
+    refs: int = 0  # local sessions that need this channel
+    inflight: int = 0  # (un)subscribe commands sent on this connection, not yet confirmed
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+def _encode(*args: str) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for a in args:
+        b = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+async def _read(reader: asyncio.StreamReader) -> RespValue:
+    line = await reader.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("the store closed the pub/sub connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind in (b"+",):
+        return rest
+    if kind == b"-":
+        raise _RespError(rest.decode(errors="replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = await reader.readexactly(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [await _read(reader) for _ in range(n)]
+    raise ConnectionError(f"unexpected reply from the store: {line[:40]!r}")
+
+
+class Fanin:
+    """Subscriptions of one node, with reconnection; calls ``on_message(channel, data)``."""
+
+    def __init__(self, url: str, on_message: OnMessage, log: logging.Logger,
+                 ping_s: float = 3.0, confirm_timeout_s: float = 3.0) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 6379
+        self._ssl = parts.scheme == "rediss"
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._on_message = on_message
+        self._log = log
+        self._ping_s = ping_s
+        self._confirm_timeout_s = confirm_timeout_s
+        self._channels: dict[str, _Channel] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._connected = asyncio.Event()
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    # -- subscriptions -------------------------------------------------------------------
+
+    async def acquire(self, channel: str) -> None:
+        """Hold a subscription to ``channel``; return once Redis confirmed it."""
+        if self._writer is None:
+            raise StoreError("store pub/sub is not connected")
+        ch = self._channels.setdefault(channel, _Channel())
+        ch.refs += 1
+        try:
+            if ch.refs == 1:
+                ch.inflight += 1
+                self._writer.write(_encode("SUBSCRIBE", channel))
+            if ch.inflight:
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                ch.waiters.append(fut)
+                try:
+                    await asyncio.wait_for(fut, self._confirm_timeout_s)
+                except TimeoutError:
+                    raise StoreError("store did not confirm a subscription in time") from None
+        except BaseException:
+            self.release(channel)
+            raise
+
+    def release(self, channel: str) -> None:
+        """Drop one hold on ``channel``; unsubscribe when nobody holds it."""
+        ch = self._channels.get(channel)
+        if ch is None or ch.refs <= 0:
+            return
+        ch.refs -= 1
+        if ch.refs == 0:
+            if self._writer is not None:
+                ch.inflight += 1
+                self._writer.write(_encode("UNSUBSCRIBE", channel))
+            elif ch.inflight == 0:
+                del self._channels[channel]
+
+    def _confirmed(self, channel: str) -> None:
+        ch = self._channels.get(channel)
+        if ch is None:
+            return
+        ch.inflight = max(0, ch.inflight - 1)
+        if ch.inflight:
+            return
+        if ch.refs > 0:
+            waiters, ch.waiters = ch.waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+        else:
+            del self._channels[channel]
+
+    def _lost(self) -> None:
+        self._writer = None
+        self._connected.clear()
+        for name, ch in list(self._channels.items()):
+            ch.inflight = 0
+            waiters, ch.waiters = ch.waiters, []
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(StoreError("store pub/sub connection lost"))
+            if ch.refs <= 0:
+                del self._channels[name]
+
+    # -- the connection ------------------------------------------------------------------
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        ctx = ssl.create_default_context() if self._ssl else None
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self._host, self._port, ssl=ctx), 2.0)
+        if self._password is not None:
+            auth = ["AUTH", self._user, self._password] if self._user else \
+                ["AUTH", self._password]
+            writer.write(_encode(*auth))
+            await asyncio.wait_for(_read(reader), 2.0)
+        return reader, writer
+
+    async def run(self) -> None:
+        """Keep the connection up and dispatch messages until ``close``."""
+        backoff = 0.05
+        down_logged = False
+        while not self._closed:
+            writer: asyncio.StreamWriter | None = None
+            try:
+                reader, writer = await self._connect()
+                self._writer = writer
+                active = [name for name, ch in self._channels.items() if ch.refs > 0]
+                for name in active:
+                    self._channels[name].inflight = 1
+                for i in range(0, len(active), 500):
+                    writer.write(_encode("SUBSCRIBE", *active[i:i + 500]))
+                self._connected.set()
+                if down_logged:
+                    self._log.info("store pub/sub reconnected, %d channels", len(active))
+                down_logged = False
+                backoff = 0.05
+                await self._pump(reader, writer)
+            except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError,
+                    _RespError, ValueError) as e:
+                if not down_logged and not self._closed:
+                    self._log.warning("store pub/sub down: %s: %s", type(e).__name__, e)
+                    down_logged = True
+            finally:
+                self._lost()
+                if writer is not None:
+                    writer.close()
+            if not self._closed:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 0.5)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard = asyncio.get_running_loop().time()
+
+        async def pinger() -> None:
+            while True:
+                await asyncio.sleep(self._ping_s)
+                if asyncio.get_running_loop().time() - heard > 2 * self._ping_s:
+                    self._log.warning("store pub/sub silent for %.0f s, reconnecting",
+                                      2 * self._ping_s)
+                    writer.transport.abort()
+                    return
+                writer.write(_encode("PING"))
+
+        ping_task = asyncio.create_task(pinger())
+        try:
+            while True:
+                reply = await _read(reader)
+                heard = asyncio.get_running_loop().time()
+                if not isinstance(reply, list) or len(reply) < 2:
+                    continue
+                kind = reply[0]
+                if kind == b"message" and len(reply) == 3:
+                    channel, data = reply[1], reply[2]
+                    if isinstance(channel, bytes) and isinstance(data, bytes):
+                        await self._dispatch(channel.decode(), data)
+                elif kind in (b"subscribe", b"unsubscribe") and isinstance(reply[1], bytes):
+                    self._confirmed(reply[1].decode())
+        finally:
+            ping_task.cancel()
+
+    async def _dispatch(self, channel: str, data: bytes) -> None:
+        try:
+            await self._on_message(channel, data)
+        except Exception:
+            self._log.exception("failed to dispatch a message of %s", channel)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._writer is not None:
+            self._writer.transport.abort()

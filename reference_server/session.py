@@ -1,0 +1,284 @@
+"""One client connection: the protocol v1 state machine of a device on this node.
+
+Frames are handled one at a time in arrival order (so sends of one connection are
+sequenced in frame order); everything the node sends to the client, replies and pushes
+alike, goes through one outbound queue drained by a writer task. Pushes that arrive
+while the login is being completed are held and sent right after ``login_ok``.
+
+Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
+answered with an ``error`` and counted; above ``max_bad_frames`` the connection is closed
+with 1008. Requests of later protocol issues (``read``, ``reads``, ``op``, ``state``) are
+answered ``unknown_type`` without counting. A client that stops reading while frames
+pile up for it (``MAX_OUTBOUND``) is closed with 4003.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from imload.protocol import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_IDLE,
+    CLOSE_OVERLOADED,
+    CLOSE_REPLACED,
+    CLOSE_TOO_MANY_BAD,
+    FrameError,
+    TokenError,
+    conv_members,
+    decode_frame,
+    encode_frame,
+    is_valid_conv,
+    validate_request,
+    verify_token,
+)
+from imload.protocol.frames import BAD_FRAME, FORBIDDEN, INTERNAL, UNAUTHENTICATED, UNKNOWN_TYPE
+from reference_server.store import StoreError, push_channel
+
+if TYPE_CHECKING:
+    from reference_server.node import Node
+
+SYNC_DEFAULT_LIMIT = 200
+SYNC_MAX_LIMIT = 1000
+# A client that does not read: after this many frames queued for it, close with 4003.
+MAX_OUTBOUND = 10_000
+# Known v1 requests this node does not serve yet (answered unknown_type, not counted as bad).
+NOT_YET = frozenset({"read", "reads", "op", "state"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Session:
+    """The handling of one WebSocket connection, from connect to close."""
+
+    def __init__(self, node: Node, ws: ServerConnection) -> None:
+        self.node = node
+        self.ws = ws
+        self.log: logging.Logger = node.log
+        self.peer = "%s:%s" % (ws.remote_address[:2] if ws.remote_address else ("?", "?"))
+        self.user: str | None = None
+        self.device: str | None = None
+        self.gen: int | None = None  # login generation; None until the store answered
+        self.bad_frames = 0
+        self._ready = False  # login_ok sent: pushes go straight to the queue
+        self._held: list[str] = []  # pushes that arrived before login_ok
+        self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "login": self._login, "send": self._send, "ack": self._ack,
+            "sync": self._sync, "ping": self._ping,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Session {self.user}/{self.device} gen={self.gen} peer={self.peer}>"
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        self._enqueue(encode_frame(frame))
+
+    def error(self, code: str, msg: str, rid: int | None = None) -> None:
+        frame: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
+        if rid is not None:
+            frame["rid"] = rid
+        self.reply(frame)
+
+    def push(self, text: str) -> None:
+        """A ``msg`` push (already encoded) for this device."""
+        if self._ready:
+            self._enqueue(text)
+        else:
+            self._held.append(text)
+
+    def _enqueue(self, text: str) -> None:
+        if self._closing:
+            return
+        if self._out.qsize() >= MAX_OUTBOUND:
+            # The writer is stuck on a client that does not read: close without draining.
+            self.log.warning("%r does not read: %d frames queued, closing 4003",
+                             self, self._out.qsize())
+            self._closing = True
+            self._close_task = asyncio.get_running_loop().create_task(
+                self.ws.close(CLOSE_OVERLOADED, "too many frames queued"))
+            return
+        self._out.put_nowait(text)
+
+    async def _write_loop(self) -> None:
+        while True:
+            item = await self._out.get()
+            if isinstance(item, str):
+                await self.ws.send(item)
+            else:
+                await self.ws.close(*item)
+                return
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the connection, from any task, once the frames already queued are sent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._out.put_nowait((code, reason))
+
+    def replace(self, gen: int) -> None:
+        """A newer login (generation ``gen``) of this device took over: close with 4001."""
+        if self.gen is not None and self.gen < gen:
+            self.close_soon(CLOSE_REPLACED, "replaced by a newer login of this device")
+
+    # -- the connection's life -------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.log.info("connect peer=%s", self.peer)
+        writer = asyncio.create_task(self._write_loop())
+        try:
+            await self._read_loop()
+        finally:
+            self.node.unregister(self)
+            if self._closing and not writer.done():
+                # the close this side asked for goes out after the frames queued before it
+                with contextlib.suppress(TimeoutError, ConnectionClosed):
+                    await asyncio.wait_for(asyncio.shield(writer), 2.0)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await writer
+            self.log.info("close peer=%s user=%s device=%s code=%s reason=%r",
+                          self.peer, self.user, self.device, self.ws.close_code,
+                          self.ws.close_reason or "")
+
+    async def _read_loop(self) -> None:
+        idle_s = self.node.config.idle_timeout_s
+        while not self._closing:
+            try:
+                async with asyncio.timeout(idle_s):
+                    data = await self.ws.recv()
+            except TimeoutError:
+                self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
+                return
+            except ConnectionClosed:
+                return
+            await self._handle(data)
+
+    async def _handle(self, data: str | bytes) -> None:
+        try:
+            frame = decode_frame(data)
+            if frame["t"] in NOT_YET:
+                rid = frame.get("rid")
+                self.error(UNKNOWN_TYPE, f"{frame['t']}: not served by this node yet",
+                           rid if isinstance(rid, int) and not isinstance(rid, bool) else None)
+                return
+            validate_request(frame)
+        except FrameError as e:
+            self._bad(e.code, e.msg, e.rid)
+            return
+        t = frame["t"]
+        rid = frame.get("rid")
+        if self.user is None and t != "login":
+            self._bad(UNAUTHENTICATED, f"{t}: log in first", rid)
+            return
+        try:
+            await self._handlers[t](frame)
+        except StoreError as e:
+            self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
+            self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
+        except Exception:
+            self.log.exception("internal error handling %s of user=%s", t, self.user)
+            self.error(INTERNAL, "internal error", rid)
+
+    def _bad(self, code: str, msg: str, rid: int | None) -> None:
+        self.bad_frames += 1
+        self.log.info("bad frame peer=%s user=%s: %s: %s", self.peer, self.user, code, msg)
+        self.error(code, msg, rid)
+        if self.bad_frames > self.node.config.max_bad_frames:
+            self.close_soon(CLOSE_TOO_MANY_BAD, f"more than {self.node.config.max_bad_frames} "
+                            "bad frames")
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _login(self, frame: dict[str, Any]) -> None:
+        rid = frame["rid"]
+        if self.user is not None:
+            self._bad(BAD_FRAME, "login: already logged in on this connection", rid)
+            return
+        try:
+            user, device = verify_token(self.node.config.secret, frame["token"])
+        except TokenError as e:
+            self.log.info("auth failed peer=%s: %s", self.peer, e)
+            self.error(UNAUTHENTICATED, str(e), rid)
+            self.close_soon(CLOSE_AUTH_FAILED, "authentication failed")
+            return
+        channel = push_channel(user)
+        await self.node.fanin.acquire(channel)  # before reading the inbox: no push is missed
+        self.user, self.device = user, device
+        self.node.register(self)
+        try:
+            state = await self.node.store.login(user, device)
+        except BaseException:
+            self.node.unregister(self)
+            self.user = self.device = None
+            self._held.clear()
+            raise
+        self.gen = state.gen
+        self.node.login_done(self)
+        self.reply({"t": "login_ok", "rid": rid, "user": user, "device": device,
+                    "node": self.node.config.node_id, "server_ts": now_ms(),
+                    "hb_ms": self.node.config.hb_ms, "inbox_seq": state.inbox_seq,
+                    "acked": state.acked})
+        self._ready = True
+        held, self._held = self._held, []
+        for text in held:
+            self._enqueue(text)
+        self.log.info("login peer=%s user=%s device=%s gen=%d inbox_seq=%d acked=%d",
+                      self.peer, user, device, state.gen, state.inbox_seq, state.acked)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        rid, conv = frame["rid"], frame["conv"]
+        assert self.user is not None and self.device is not None
+        if not is_valid_conv(conv):
+            self._bad(BAD_FRAME, f"send: {conv!r} is not a conversation (d:a:b or g:name)", rid)
+            return
+        members = conv_members(conv)
+        if members is None or self.user not in members:
+            self.error(FORBIDDEN, f"send: {self.user} is not a member of {conv}", rid)
+            return
+        res = await self.node.store.send(self.user, self.device, frame["cmid"], conv,
+                                         list(members), frame["body"], frame.get("ts"),
+                                         now_ms())
+        self.reply({"t": "send_ack", "rid": rid, "cmid": frame["cmid"], "mid": res.mid,
+                    "conv": res.conv, "seq": res.seq, "server_ts": res.server_ts,
+                    "dup": res.dup})
+
+    async def _ack(self, frame: dict[str, Any]) -> None:
+        assert self.user is not None and self.device is not None
+        await self.node.store.ack(self.user, self.device, frame["upto"])
+
+    async def _sync(self, frame: dict[str, Any]) -> None:
+        assert self.user is not None
+        rid = frame["rid"]
+        limit = frame.get("limit", SYNC_DEFAULT_LIMIT)
+        if limit < 1:
+            self._bad(BAD_FRAME, "sync: field 'limit' must be at least 1", rid)
+            return
+        limit = min(limit, SYNC_MAX_LIMIT)
+        after = max(frame["after"], 0)
+        batch = await self.node.store.sync(self.user, after, limit)
+        # The entries are stored JSON: splice them in rather than decode and encode again.
+        more = "true" if batch.more else "false"
+        self._enqueue(f'{{"t":"sync_batch","rid":{rid},"msgs":[{",".join(batch.entries)}],'
+                      f'"upto":{batch.upto},"more":{more}}}')
+
+    async def _ping(self, frame: dict[str, Any]) -> None:
+        pong: dict[str, Any] = {"t": "pong", "rid": frame["rid"]}
+        if "ts" in frame:
+            pong["ts"] = frame["ts"]
+        pong["server_ts"] = now_ms()
+        self.reply(pong)
+

@@ -1,0 +1,181 @@
+"""Hand-made journals for the checker's tests: a clock that ticks and a tiny fake server.
+
+``JournalBuilder`` writes events with ``imload.journal.event`` (so every event
+has the fields its kind needs) and keeps the bookkeeping a real run would have:
+sessions per device, seqs per conversation, mids, useqs per user. Anything can
+be overridden per call, which is how a test makes an anomaly on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from imload.journal import body_digest, event
+from imload.protocol import conv_members, direct_conv
+
+
+@dataclass
+class Sent:
+    """A message as the fake server stored it."""
+
+    user: str
+    device: str
+    cmid: str
+    conv: str
+    digest: str
+    mid: str | None = None
+    seq: int | None = None
+
+
+class JournalBuilder:
+    def __init__(self, start: float = 100.0, tick: float = 0.01) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.t = start
+        self.tick = tick
+        self.sessions: dict[tuple[str, str], int] = {}
+        self.seqs: dict[str, int] = {}
+        self.useqs: dict[str, int] = {}
+        self.msgs: dict[tuple[str, str], Sent] = {}
+        self.devices: dict[str, list[str]] = {}
+        self._mids = 0
+
+    # -- clock ------------------------------------------------------------------------------
+    def at(self, at: float | None = None) -> float:
+        """The time of the next event: ``at`` when given, else the clock ticked once."""
+        self.t = at if at is not None else round(self.t + self.tick, 6)
+        return self.t
+
+    def add(self, ev: str, at: float | None = None, **fields: Any) -> dict[str, Any]:
+        e = event(ev, self.at(at), **fields)
+        self.events.append(e)
+        return e
+
+    # -- devices ----------------------------------------------------------------------------
+    def device(self, user: str, device: str, connect: bool = True) -> None:
+        """Declare a device and (by default) log it in: session 1."""
+        self.devices.setdefault(user, []).append(device)
+        self.add("device", user=user, device=device)
+        if connect:
+            self.connect(user, device)
+
+    def connect(self, user: str, device: str) -> int:
+        session = self.sessions.get((user, device), 0) + 1
+        self.sessions[(user, device)] = session
+        self.add("connected", user=user, device=device, session=session, node="n1",
+                 inbox_seq=self.useqs.get(user, 0), acked=0)
+        return session
+
+    def reconnect(self, user: str, device: str) -> int:
+        self.add("disconnected", user=user, device=device,
+                 session=self.sessions[(user, device)], reason="error")
+        return self.connect(user, device)
+
+    def session(self, user: str, device: str) -> int:
+        return self.sessions.get((user, device), 1)
+
+    # -- sends ------------------------------------------------------------------------------
+    def send(self, user: str, device: str, cmid: str, to: str | None = None, *,
+             conv: str | None = None, body: str | None = None, attempt: int = 1,
+             at: float | None = None) -> dict[str, Any]:
+        """One attempt to send ``cmid`` to user ``to`` (a direct chat) or to ``conv``."""
+        if conv is None:
+            assert to is not None, "send needs a recipient user or a conv"
+            conv = direct_conv(user, to)
+        digest = body_digest(body if body is not None else f"body of {cmid}")
+        self.msgs.setdefault((user, cmid), Sent(user, device, cmid, conv, digest))
+        return self.add("send", at, user=user, device=device, session=self.session(user, device),
+                        cmid=cmid, conv=conv, digest=digest, attempt=attempt, ts=0)
+
+    def _store(self, user: str, cmid: str, mid: str | None, seq: int | None) -> Sent:
+        m = self.msgs[(user, cmid)]
+        if m.mid is None or mid is not None:
+            if mid is None:
+                self._mids += 1
+                mid = f"m{self._mids}"
+            if seq is None:
+                seq = self.seqs.get(m.conv, 0) + 1
+                self.seqs[m.conv] = max(self.seqs.get(m.conv, 0), seq)
+            m.mid, m.seq = mid, seq
+        return m
+
+    def ack(self, user: str, cmid: str, *, mid: str | None = None, seq: int | None = None,
+            at: float | None = None, dup: bool = False) -> dict[str, Any]:
+        """The server's send_ok: stores the message (a new mid and seq) unless already stored."""
+        m = self._store(user, cmid, mid, seq)
+        return self.add("send_ok", at, user=user, device=m.device,
+                        session=self.session(user, m.device), cmid=cmid, conv=m.conv,
+                        mid=mid or m.mid, seq=seq or m.seq, dup=dup)
+
+    def fail(self, user: str, cmid: str, reason: str = "forbidden") -> dict[str, Any]:
+        m = self.msgs[(user, cmid)]
+        return self.add("send_fail", user=user, device=m.device, cmid=cmid, conv=m.conv,
+                        reason=reason)
+
+    def info(self, user: str, cmid: str, reason: str = "timeout") -> dict[str, Any]:
+        m = self.msgs[(user, cmid)]
+        return self.add("send_info", user=user, device=m.device, cmid=cmid, conv=m.conv,
+                        reason=reason)
+
+    def store(self, user: str, cmid: str) -> Sent:
+        """Store a message server-side without acking it (for indeterminate sends)."""
+        return self._store(user, cmid, None, None)
+
+    # -- deliveries -------------------------------------------------------------------------
+    def deliver(self, user: str, device: str, sender: str, cmid: str, *, via: str = "push",
+                phase: str = "load", mid: str | None = None, seq: int | None = None,
+                digest: str | None = None, at: float | None = None,
+                from_device: str | None = None, conv: str | None = None) -> dict[str, Any]:
+        """``sender``'s message ``cmid`` reaches ``user/device`` (overrides make anomalies)."""
+        m = self.msgs.get((sender, cmid))
+        if m is None:  # a message no client sent: a phantom, the caller names it fully
+            assert mid is not None and seq is not None, "a phantom needs mid and seq"
+            m = Sent(sender, from_device or "d0", cmid, conv or direct_conv(user, sender),
+                     body_digest("phantom"))
+        elif m.mid is None:
+            self._store(sender, cmid, None, None)
+        useq = self.useqs.get(user, 0) + 1
+        self.useqs[user] = useq
+        return self.add("deliver", at, user=user, device=device,
+                        session=self.session(user, device), mid=mid or m.mid,
+                        conv=conv or m.conv, seq=seq or m.seq, useq=useq, cmid=cmid,
+                        digest=digest or m.digest, via=via, phase=phase,
+                        **{"from": sender, "from_device": from_device or m.device})
+
+    def deliver_all(self, sender: str, cmid: str, *, skip: tuple[tuple[str, str], ...] = (),
+                    **kw: Any) -> list[dict[str, Any]]:
+        """Deliver to every device of every member of the message's direct conversation."""
+        m = self.msgs[(sender, cmid)]
+        members = conv_members(m.conv) or ()
+        return [self.deliver(u, d, sender, cmid, **kw)
+                for u in members for d in self.devices.get(u, []) if (u, d) not in skip]
+
+    def message(self, user: str, device: str, to: str, cmid: str,
+                **kw: Any) -> list[dict[str, Any]]:
+        """send + ack + delivery to every member device: a message that went right."""
+        self.send(user, device, cmid, to)
+        self.ack(user, cmid)
+        return self.deliver_all(user, cmid, **kw)
+
+    # -- run ------------------------------------------------------------------------------
+    def fault(self, action: str, fault: str, kind: str = "latency", target: str = "n1",
+              at: float | None = None, **detail: Any) -> dict[str, Any]:
+        return self.add("fault", at, action=action, kind=kind, target=target, fault=fault,
+                        detail=detail)
+
+    def phase(self, phase: str, action: str, at: float | None = None) -> dict[str, Any]:
+        return self.add("phase", at, phase=phase, action=action)
+
+    def audit(self, user: str, device: str, action: str = "done") -> dict[str, Any]:
+        return self.add("audit", user=user, device=device, action=action,
+                        inbox_seq=self.useqs.get(user, 0))
+
+
+def two_friends() -> JournalBuilder:
+    """alice (phone, laptop) and bob (phone), logged in, load phase started."""
+    j = JournalBuilder()
+    j.phase("load", "start")
+    j.device("alice", "phone")
+    j.device("alice", "laptop")
+    j.device("bob", "phone")
+    return j

@@ -1,0 +1,111 @@
+"""The index the checks read: one pass, sends folded by cmid, deliveries per device, faults."""
+
+from journal_builder import JournalBuilder, two_friends
+
+from imload.check.history import (
+    ATTEMPTS,
+    DELIV_EV,
+    FAIL,
+    INFO,
+    OK,
+    OK_EV,
+    OUTCOME,
+    PENDING,
+    SEND_EV,
+    build_history,
+)
+
+
+def test_devices_come_from_device_connected_and_deliver_events() -> None:
+    j = two_friends()
+    j.send("alice", "phone", "c1", "bob")
+    j.ack("alice", "c1")
+    j.deliver("carol", "tab", "alice", "c1")  # never declared, yet it received something
+    h = build_history(j.events)
+    assert {u: sorted(d) for u, d in h.devices.items()} == {
+        "alice": ["laptop", "phone"], "bob": ["phone"], "carol": ["tab"]}
+    assert h.devices["alice"]["phone"].declared["ev"] == "device"
+
+
+def test_retries_fold_into_one_logical_send() -> None:
+    j = two_friends()
+    first = j.send("alice", "phone", "c1", "bob")
+    j.send("alice", "phone", "c1", "bob", attempt=2)
+    ok = j.ack("alice", "c1")
+    h = build_history(j.events)
+    rec = h.record("alice", "c1")
+    assert rec is not None
+    assert rec[ATTEMPTS] == 2 and rec[OUTCOME] == OK
+    assert rec[SEND_EV] is first and rec[OK_EV] is ok
+
+
+def test_outcomes_ok_beats_fail_beats_info() -> None:
+    j = two_friends()
+    for cmid in ("a", "b", "c", "d"):
+        j.send("alice", "phone", cmid, "bob")
+    j.info("alice", "a")
+    j.fail("alice", "a")
+    j.info("alice", "b")
+    j.fail("alice", "c")
+    j.ack("alice", "c")
+    h = build_history(j.events)
+    assert [h.record("alice", c)[OUTCOME] for c in "abcd"] == [FAIL, INFO, OK, PENDING]
+
+
+def test_deliveries_per_device_keep_the_first_and_count_repeats() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    first = j.events[-1]
+    again = j.deliver("bob", "phone", "alice", "c1", via="sync")
+    h = build_history(j.events)
+    log = h.devices["bob"]["phone"]
+    assert log.held["m1"] is first and log.stream == [first, again]
+    assert h.wire_duplicates == 1
+    assert h.record("alice", "c1")[DELIV_EV]["user"] == "alice"  # the first copy, any device
+
+
+def test_fault_windows_pair_start_and_stop_relative_to_load_start() -> None:
+    j = JournalBuilder(start=50.0)
+    j.fault("start", "early", kind="latency", at=55.0, latency_ms=300)
+    j.phase("load", "start", at=60.0)
+    j.fault("start", "f1", kind="kill", target="n2", at=62.5)
+    j.fault("start", "f2", kind="down", target="n1", at=63.0)
+    j.fault("stop", "f1", kind="kill", target="n2", at=70.0)
+    j.fault("stop", "early", kind="latency", at=71.0)
+    j.fault("stop", "orphan", kind="reset_peer", at=72.0)
+    j.phase("load", "end", at=80.0)
+    h = build_history(j.events)
+    assert h.t0 == 60.0
+    assert [(w["fault"], w["kind"], w["target"], w["at_s"], w["until_s"]) for w in h.faults] == [
+        ("early", "latency", "n1", -5.0, 11.0),
+        ("f1", "kill", "n2", 2.5, 10.0),
+        ("f2", "down", "n1", 3.0, None),  # never stopped
+        ("orphan", "reset_peer", "n1", None, 12.0),  # a stop without its start
+    ]
+    assert h.faults[0]["detail"] == {"latency_ms": 300}
+    assert h.phases == {"load": {"start_s": 0.0, "end_s": 20.0}}
+
+
+def test_without_a_load_phase_times_count_from_the_first_event() -> None:
+    j = JournalBuilder(start=10.0)
+    j.device("alice", "phone")
+    j.fault("start", "f", at=12.0)
+    assert build_history(j.events).faults[0]["at_s"] == 1.99  # the first event was at 10.01
+
+
+def test_unsorted_events_are_sorted_first() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    shuffled = list(reversed(j.events))
+    h = build_history(shuffled)
+    assert h.record("alice", "c1")[OUTCOME] == OK
+    assert h.wire_duplicates == 0 and not h.seq_clashes and h.events == len(j.events)
+
+
+def test_malformed_events_are_named_not_fatal() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    j.events.append({"ev": "deliver", "at": 1e9, "user": "bob"})  # no device, no mid
+    h = build_history(j.events)
+    assert len(h.malformed) == 1 and "'deliver'" in h.malformed[0]
+    assert "device" in h.malformed[0]

@@ -1,0 +1,145 @@
+"""LocalCluster: real redis-server, toxiproxy-server and nodes; start, stop, kill, restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import client_factory, unique
+from websockets.exceptions import ConnectionClosed
+
+from imload.cluster import ClusterError, LocalCluster, load_target
+from imload.faults.toxiproxy import ToxiproxyAPI
+from imload.protocol import direct_conv
+
+pytestmark = pytest.mark.integration
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie child counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _pids(directory: Path) -> dict[str, int | None]:
+    state = json.loads((directory / "cluster.json").read_text())
+    return {name: p["pid"] for name, p in state["parts"].items()}
+
+
+def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> None:
+    c = LocalCluster(tmp_path, nodes=2)
+    target = c.start()
+    try:
+        pids = _pids(tmp_path)
+        assert set(pids) == {"redis", "toxiproxy", "n1", "n2"}
+        assert all(pid and not _gone(pid) for pid in pids.values())
+        assert all(row["alive"] for row in c.status().values())
+        loaded = load_target(tmp_path / "target.toml")
+        assert loaded.secret == c.secret == target.secret
+        assert [n.name for n in loaded.nodes] == ["n1", "n2"]
+        assert loaded.nodes[0].url == c.node_url("n1")
+        assert loaded.nodes[0].proxy == "n1"
+        assert "cluster kill --dir" in (loaded.nodes[0].kill or "")
+        assert "cluster restart --dir" in (loaded.nodes[1].restart or "")
+        assert loaded.toxiproxy_api == c.toxiproxy_api
+        assert ToxiproxyAPI(c.toxiproxy_api).proxy_names() == ["n1", "n2"]
+        with pytest.raises(ClusterError, match="already running"):
+            LocalCluster(tmp_path, nodes=1).start()
+        redis.Redis.from_url(c.redis_url).set("left-over", "1")
+        LocalCluster.load(tmp_path).stop()  # as `imload cluster down` would
+    finally:
+        c.stop()
+    assert all(_gone(pid) for pid in pids.values() if pid)
+    assert all(pid is None for pid in _pids(tmp_path).values())
+    assert not any(row["alive"] for row in c.status().values())
+    c.stop()  # idempotent
+    assert (tmp_path / "logs" / "n1.log").exists() and (tmp_path / "target.toml").exists()
+    again = LocalCluster(tmp_path, nodes=1)
+    again.start()
+    try:  # a new cluster in the same folder starts with an empty store
+        assert redis.Redis.from_url(again.redis_url).get("left-over") is None
+    finally:
+        again.stop()
+
+
+def test_kill_and_restart_a_node_on_its_port_and_stop_from_another_instance(
+        tmp_path: Path) -> None:
+    c = LocalCluster(tmp_path, nodes=1)
+    c.start()
+    try:
+        port = c.parts["n1"].port
+        alice, bob = unique("alice"), unique("bob")
+        with client_factory(c) as open_client:
+            a = open_client(alice)
+            first = a.request("send", cmid="c1", conv=direct_conv(alice, bob), body="x")
+            other = LocalCluster.load(tmp_path)  # as `imload cluster kill` would
+            old_pid = other.parts["n1"].pid
+            other.kill_node("n1")
+            assert old_pid is not None and _gone(old_pid)
+            assert other.status()["n1"]["alive"] is False
+            with pytest.raises(ConnectionClosed):
+                a.request("ping", timeout=3)
+            LocalCluster.load(tmp_path).restart_node("n1")
+            after = LocalCluster.load(tmp_path)
+            assert after.parts["n1"].port == port
+            assert after.parts["n1"].pid not in (None, old_pid)
+            b = open_client(bob)  # through the same proxy
+            assert b.login_ok is not None and b.login_ok["inbox_seq"] == 1
+            assert b.request("sync", after=0)["msgs"][0]["mid"] == first["mid"]
+            again = open_client(alice)  # the killed client reconnects
+            assert again.request("ping")["t"] == "pong"
+        pids = _pids(tmp_path)
+        c.stop()  # the first instance also stops the node another one restarted
+        assert all(_gone(pid) for pid in pids.values() if pid)
+    finally:
+        c.stop()
+    with pytest.raises(ClusterError, match="no node 'n9'"):
+        c.kill_node("n9")
+
+
+def test_a_missing_redis_binary_says_to_run_setup(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(ClusterError, match="redis-server not found.*scripts/setup.sh"):
+        LocalCluster(tmp_path / "c", nodes=1).start()
+
+
+def test_a_part_that_dies_at_start_stops_everything_and_shows_its_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    script = fake / "redis-server"
+    script.write_text("#!/bin/sh\necho 'FATAL: cannot bind, port in use' >&2\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    directory = tmp_path / "c"
+    with pytest.raises(ClusterError, match=r"redis exited(.|\n)*port in use"):
+        LocalCluster(directory, nodes=1).start()
+    assert all(pid is None for pid in _pids(directory).values())
+
+
+def test_a_node_that_will_not_start_stops_the_parts_already_started(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=r"n1 exited(.|\n)*unknown bug mode"):
+        LocalCluster(tmp_path, nodes=2, bug="no-such-bug").start()
+    assert time.monotonic() - started < 15
+    state = json.loads((tmp_path / "cluster.json").read_text())
+    assert all(p["pid"] is None for p in state["parts"].values())
+    # the store and toxiproxy had been started: their logs exist, their processes are gone
+    assert (tmp_path / "logs" / "redis.log").read_text().count("Ready to accept") == 1
+
+
+def test_load_without_a_cluster_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="no cluster in"):
+        LocalCluster.load(tmp_path)

@@ -1,0 +1,201 @@
+"""The gevent driver against a real local cluster (redis-server, Toxiproxy, 2 reference nodes).
+
+The process is not monkey-patched: the driver uses gevent's own sockets, so
+these tests run it as they are, with greenlets for the devices.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pytest
+
+from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
+from imload.cluster import LocalCluster
+from imload.drivers import GeventDevice, measure_wall_offset, retry_after_ms
+from imload.journal import JournalWriter, read_journal
+from imload.protocol import direct_conv, mint_token
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[JournalWriter]:
+    with JournalWriter(tmp_path / "journal", "driver-test") as j:
+        yield j
+
+
+def make_device(cluster: LocalCluster, journal: JournalWriter, user: str, urls: list[str],
+                seed: int = 0, **config: Any) -> GeventDevice:
+    engine = DeviceEngine(user, "d0", mint_token(cluster.secret, user, "d0"), urls,
+                          rng=random.Random(seed),
+                          backoff=Backoff("full_jitter", 0.1, 1.0),
+                          config=EngineConfig(wall_offset=measure_wall_offset(), **config))
+    metrics: list[Metric] = []
+    records: list[dict[str, Any]] = []
+    dev = GeventDevice(engine, journal, on_record=records.append, on_metric=metrics.append)
+    dev.metrics = metrics  # type: ignore[attr-defined]
+    dev.records = records  # type: ignore[attr-defined]
+    return dev
+
+
+def ensure_up(cluster: LocalCluster, node: str) -> None:
+    """Leave the session's shared cluster whole for the next test."""
+    if not cluster.status()[node]["alive"]:
+        cluster.restart_node(node)
+
+
+def evs(dev: GeventDevice, kind: str, **match: Any) -> list[dict[str, Any]]:
+    return [e for e in dev.records  # type: ignore[attr-defined]
+            if e["ev"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def test_two_devices_on_different_nodes_exchange_messages(cluster: LocalCluster,
+                                                          journal: JournalWriter) -> None:
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    conv = direct_conv(alice, bob)
+    a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
+    b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
+    try:
+        a.start()
+        b.start()
+        assert a.wait_until(lambda: a.online and b.online, 10)
+        sent_a = [a.send_message(conv, f"from alice {i}") for i in range(5)]
+        sent_b = [b.send_message(conv, f"from bob {i}") for i in range(5)]
+        assert a.wait_until(lambda: len(a.engine.messages(conv)) == 10
+                            and len(b.engine.messages(conv)) == 10, 10)
+        for dev, cmids in ((a, sent_a), (b, sent_b)):
+            assert all(dev.engine.send_state(c) is MsgState.ACKED for c in cmids)
+        # one order for both devices, seqs 1..10
+        order_a = [(m["seq"], m["mid"]) for m in a.engine.messages(conv)]
+        assert order_a == [(m["seq"], m["mid"]) for m in b.engine.messages(conv)]
+        assert [s for s, _ in order_a] == list(range(1, 11))
+        assert {e["node"] for e in evs(a, "connected")} == {"n1"}
+        assert {e["node"] for e in evs(b, "connected")} == {"n2"}
+        assert evs(b, "deliver", via="push", **{"from": alice})
+        names = [m.name for m in a.metrics if m.error is None]  # type: ignore[attr-defined]
+        assert names.count("send-ack") == 5 and "login" in names and "sync" in names
+        assert a.wait_until(lambda: a.engine.clock_offset_ms is not None, 1) or True
+    finally:
+        a.stop(drain_s=2)
+        b.stop(drain_s=2)
+    assert not a.errors and not b.errors
+    journal.flush()
+    kinds = {e["ev"] for e in read_journal(journal.path.parent).events}
+    assert {"device", "connect", "connected", "send", "send_ok", "deliver",
+            "disconnected"} <= kinds
+
+
+def test_node_killed_device_moves_and_unacked_sends_get_acked(cluster: LocalCluster,
+                                                              journal: JournalWriter) -> None:
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    conv = direct_conv(alice, bob)
+    urls = [cluster.node_url("n1"), cluster.node_url("n2")]
+    # seed chosen so that alice starts on n1: the node we kill
+    seed = next(s for s in range(100) if random.Random(s).randrange(2) == 0)
+    a = make_device(cluster, journal, alice, urls, seed=seed, hb_ms=1000, ack_timeout_s=30)
+    b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
+    try:
+        a.start()
+        b.start()
+        assert a.wait_until(lambda: a.online and b.online, 10)
+        assert evs(a, "connected")[0]["node"] == "n1"
+        cluster.kill_node("n1")
+        # the engine finds out (close, reset or missing pongs); sends made meanwhile wait
+        cmids = [a.send_message(conv, f"during the outage {i}") for i in range(3)]
+        assert a.wait_until(lambda: a.engine.session >= 2 and a.engine.pending_sends == 0, 20)
+        assert evs(a, "connected")[-1]["node"] == "n2"
+        assert evs(a, "disconnected", session=1)
+        for c in cmids:
+            assert a.engine.send_state(c) is MsgState.ACKED
+            assert len(evs(a, "send_ok", cmid=c)) == 1
+            attempts = evs(a, "send", cmid=c)
+            assert {e["cmid"] for e in attempts} == {c}
+            assert [e["attempt"] for e in attempts] == list(range(1, len(attempts) + 1))
+        # every message reached bob, once in his display
+        assert b.wait_until(lambda: len(b.engine.messages(conv)) == 3, 10)
+        cluster.restart_node("n1")
+        after = a.send_message(conv, "after the restart")
+        assert a.wait_until(lambda: a.engine.send_state(after) is MsgState.ACKED, 10)
+    finally:
+        a.stop(drain_s=2)
+        b.stop(drain_s=2)
+        ensure_up(cluster, "n1")
+    assert not a.errors
+
+
+def test_resend_after_kill_keeps_cmid_and_counts_attempts(cluster: LocalCluster,
+                                                          journal: JournalWriter) -> None:
+    """A send on the wire when its node dies is resent after the next login_ok: same cmid,
+    attempt + 1, and the server stores it once."""
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    conv = direct_conv(alice, bob)
+    urls = [cluster.node_url("n1"), cluster.node_url("n2")]
+    seed = next(s for s in range(100) if random.Random(s).randrange(2) == 0)
+    a = make_device(cluster, journal, alice, urls, seed=seed, hb_ms=1000)
+    b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
+    try:
+        a.start()
+        b.start()
+        assert a.wait_until(lambda: a.online and b.online, 10)
+        cluster.kill_node("n1")
+        gevent.sleep(0)  # the kill has happened; the device does not know yet
+        cmid = a.send_message(conv, "sent into a dead node")
+        assert a.wait_until(lambda: a.engine.send_state(cmid) is MsgState.ACKED, 20)
+        attempts = evs(a, "send", cmid=cmid)
+        ok = evs(a, "send_ok", cmid=cmid)
+        assert len(ok) == 1 and ok[0]["session"] >= 2
+        if len(attempts) > 1:
+            assert attempts[0]["session"] == 1 and attempts[-1]["session"] == ok[0]["session"]
+            assert [e["attempt"] for e in attempts] == list(range(1, len(attempts) + 1))
+        assert b.wait_until(lambda: len(b.engine.messages(conv)) == 1, 10)
+        gevent.sleep(0.3)
+        assert len([e for e in evs(b, "deliver") if e["cmid"] == cmid]) >= 1
+        assert len(b.engine.messages(conv)) == 1
+    finally:
+        a.stop(drain_s=2)
+        b.stop(drain_s=2)
+        ensure_up(cluster, "n1")
+
+
+def test_refused_connections_rotate_urls_then_connect(cluster: LocalCluster,
+                                                      journal: JournalWriter) -> None:
+    dead = "ws://127.0.0.1:9/ws"  # discard port: nothing listens
+    user = f"c{uuid.uuid4().hex[:8]}"
+    seed = next(s for s in range(100) if random.Random(s).randrange(2) == 0)
+    d = make_device(cluster, journal, user, [dead, cluster.node_url("n2")], seed=seed)
+    try:
+        d.start()
+        assert d.wait_until(lambda: d.online, 10)
+        (failed,) = evs(d, "connect_failed")
+        assert failed["retry_after_ms"] is None
+        assert [e["url"] for e in evs(d, "connect")] == [dead, cluster.node_url("n2")]
+    finally:
+        d.stop(drain_s=0)
+    assert evs(d, "disconnected")[-1]["reason"] == "stop"
+
+
+def test_stop_settles_pending_sends_when_offline(cluster: LocalCluster,
+                                                 journal: JournalWriter) -> None:
+    user = f"s{uuid.uuid4().hex[:8]}"
+    d = make_device(cluster, journal, user, ["ws://127.0.0.1:9/ws"])
+    d.start()
+    cmid = d.send_message(direct_conv(user, "zz"), "nobody will carry this")
+    t0 = d.clock()
+    d.stop(drain_s=0.3)
+    assert d.clock() - t0 < 3
+    (fail,) = evs(d, "send_fail", cmid=cmid)
+    assert fail["reason"] == "stopped before it was sent"
+    assert d._greenlet is not None and d._greenlet.dead
+
+
+def test_retry_after_header_parsing() -> None:
+    assert retry_after_ms({"Retry-After": "2"}) == 2000
+    assert retry_after_ms({"retry-after": "0.5"}) == 500
+    assert retry_after_ms({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert retry_after_ms(None) is None

@@ -1,0 +1,880 @@
+"""The device engine against an in-memory peer: no sockets, no real clock.
+
+``FakeServer`` is a test double of the *peer* (protocol v1 as PROTOCOL.md
+states it, minus groups, reads and ops), and ``Net`` joins it to engines the
+way h11's tests join a client and a server in memory (``ConnectionPair``):
+frames cross with a small latency on a simulated clock, and ``FakeDriver``
+carries out the engine's actions as the gevent driver would.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imload.client import (
+    Backoff,
+    CancelTimer,
+    Close,
+    Connect,
+    DeviceEngine,
+    EngineConfig,
+    IllegalTransition,
+    Metric,
+    MsgEvent,
+    MsgState,
+    Record,
+    SendFrame,
+    SetTimer,
+)
+from imload.client.states import next_state
+from imload.journal import EVENT_FIELDS
+from imload.protocol import conv_members, direct_conv
+
+LAT = 0.001  # one-way latency on the simulated network
+
+
+class Net:
+    """A simulated clock and a queue of things to happen at given times."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._q: list[tuple[float, int, Callable[[], None]]] = []
+        self._n = 0
+
+    def at(self, t: float, fn: Callable[[], None]) -> None:
+        self._n += 1
+        heapq.heappush(self._q, (max(t, self.now), self._n, fn))
+
+    def run_until(self, t: float) -> None:
+        while self._q and self._q[0][0] <= t:
+            at, _, fn = heapq.heappop(self._q)
+            self.now = at
+            fn()
+        self.now = max(self.now, t)
+
+    def run_for(self, dt: float) -> None:
+        self.run_until(self.now + dt)
+
+
+@dataclass
+class SConn:
+    dev: FakeDriver
+    url: str
+    user: str | None = None
+    device: str | None = None
+    open: bool = True
+
+
+@dataclass
+class FakeServer:
+    """Protocol v1's server side, in memory, with knobs to misbehave."""
+
+    net: Net
+    hb_ms: int = 10_000
+    clock_offset_ms: int = 0
+    down: set[str] = field(default_factory=set)           # urls that refuse connections
+    busy: dict[str, int] = field(default_factory=dict)    # url -> Retry-After ms (HTTP 503)
+    swallow_sends: int = 0      # the next N sends vanish (never stored, never answered)
+    store_no_ack: int = 0       # the next N sends are stored but not answered
+    send_errors: list[tuple[str, int | None]] = field(default_factory=list)  # next errors
+    drop_pushes: bool = False
+    dup_pushes: bool = False
+    mute_pongs: bool = False
+    inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    convs: dict[str, list[str]] = field(default_factory=dict)
+    stored: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    cursors: dict[tuple[str, str], int] = field(default_factory=dict)
+    conns: list[SConn] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    mids: int = 0
+
+    def ms(self) -> int:
+        return int(self.net.now * 1000) + self.clock_offset_ms
+
+    # --- transport
+    def accept(self, dev: FakeDriver, url: str) -> SConn | tuple[str, int | None]:
+        if url in self.down:
+            return ("connection refused", None)
+        if url in self.busy:
+            return ("HTTP 503", self.busy[url])
+        c = SConn(dev, url)
+        self.conns.append(c)
+        return c
+
+    def close(self, c: SConn, reason: str, notify: bool = True) -> None:
+        if not c.open:
+            return
+        c.open = False
+        self.conns.remove(c)
+        if notify:
+            self.net.at(self.net.now + LAT, lambda: c.dev.server_closed(c, reason))
+
+    def kill(self, url: str | None = None) -> None:
+        for c in list(self.conns):
+            if url is None or c.url == url:
+                self.close(c, "connection reset")
+
+    def reply(self, c: SConn, frame: dict[str, Any]) -> None:
+        self.net.at(self.net.now + LAT, lambda: c.dev.deliver(c, frame))
+
+    # --- frames
+    def receive(self, c: SConn, f: dict[str, Any]) -> None:
+        if not c.open:
+            return
+        self.received.append(f)
+        t = f["t"]
+        if t == "login":
+            user, device = f["token"].split("/")
+            for old in [o for o in self.conns if (o.user, o.device) == (user, device)]:
+                self.close(old, "closed by server 4001")
+            c.user, c.device = user, device
+            self.reply(c, {"t": "login_ok", "rid": f["rid"], "user": user, "device": device,
+                           "node": c.url, "server_ts": self.ms(), "hb_ms": self.hb_ms,
+                           "inbox_seq": len(self.inbox.get(user, [])),
+                           "acked": self.cursors.get((user, device), 0)})
+        elif t == "send":
+            self._on_send(c, f)
+        elif t == "ack":
+            key = (c.user, c.device)
+            self.cursors[key] = max(self.cursors.get(key, 0), f["upto"])
+        elif t == "sync":
+            box = self.inbox.get(c.user or "", [])
+            limit = f.get("limit", 200)
+            msgs = box[f["after"]:f["after"] + limit]
+            upto = msgs[-1]["useq"] if msgs else f["after"]
+            self.reply(c, {"t": "sync_batch", "rid": f["rid"], "msgs": msgs, "upto": upto,
+                           "more": upto < len(box)})
+        elif t == "ping":
+            if not self.mute_pongs:
+                self.reply(c, {"t": "pong", "rid": f["rid"], "ts": f["ts"],
+                               "server_ts": self.ms()})
+
+    def _on_send(self, c: SConn, f: dict[str, Any]) -> None:
+        if self.swallow_sends:
+            self.swallow_sends -= 1
+            return
+        if self.send_errors:
+            code, retry = self.send_errors.pop(0)
+            err: dict[str, Any] = {"t": "error", "rid": f["rid"], "code": code, "msg": "test"}
+            if retry is not None:
+                err["retry_after_ms"] = retry
+            self.reply(c, err)
+            return
+        assert c.user and c.device
+        key = (c.user, f["cmid"])
+        dup = key in self.stored
+        if not dup:
+            self.stored[key] = self.store(c.user, c.device, f["conv"], f["cmid"], f["body"])
+        m = self.stored[key]
+        if self.store_no_ack:
+            self.store_no_ack -= 1
+            return
+        self.reply(c, {"t": "send_ack", "rid": f["rid"], "cmid": f["cmid"], "mid": m["mid"],
+                       "conv": m["conv"], "seq": m["seq"], "server_ts": m["server_ts"],
+                       "dup": dup})
+
+    def store(self, user: str, device: str, conv: str, cmid: str, body: str) -> dict[str, Any]:
+        """Store a message and push it to every member's inbox and online devices."""
+        self.mids += 1
+        mids = self.convs.setdefault(conv, [])
+        mids.append(f"m{self.mids}")
+        base = {"mid": f"m{self.mids}", "conv": conv, "seq": len(mids), "from": user,
+                "from_device": device, "cmid": cmid, "body": body, "ts": self.ms(),
+                "server_ts": self.ms(), "kind": "text"}
+        members = conv_members(conv)
+        assert members is not None
+        for member in members:
+            box = self.inbox.setdefault(member, [])
+            entry = {**base, "useq": len(box) + 1}
+            box.append(entry)
+            if self.drop_pushes:
+                continue
+            for o in self.conns:
+                if o.user == member:
+                    for _ in range(2 if self.dup_pushes else 1):
+                        self.reply(o, {"t": "msg", **entry})
+        return base
+
+
+class FakeDriver:
+    """Carries out an engine's actions on the simulated network, like the gevent driver."""
+
+    def __init__(self, net: Net, server: FakeServer, engine: DeviceEngine) -> None:
+        self.net, self.server, self.engine = net, server, engine
+        self.conn: SConn | None = None
+        self.timers: dict[str, tuple[float, int]] = {}
+        self.records: list[dict[str, Any]] = []
+        self.metrics: list[Metric] = []
+        self.sent: list[dict[str, Any]] = []
+        self.closes: list[str] = []
+        self._token = 0
+
+    def pump(self) -> None:
+        for a in self.engine.actions():
+            if isinstance(a, Connect):
+                self.net.at(self.net.now + LAT, lambda url=a.url: self._connect(url))
+            elif isinstance(a, SendFrame):
+                self.sent.append(a.frame)
+                if self.conn is not None:
+                    c, f = self.conn, a.frame
+                    self.net.at(self.net.now + LAT, lambda c=c, f=f: self.server.receive(c, f))
+            elif isinstance(a, Close):
+                self.closes.append(a.reason)
+                if self.conn is not None:
+                    self.server.close(self.conn, a.reason, notify=False)
+                    self.conn = None
+            elif isinstance(a, SetTimer):
+                self._token += 1
+                self.timers[a.name] = (a.at, self._token)
+                self.net.at(a.at, lambda n=a.name, tok=self._token: self._fire(n, tok))
+            elif isinstance(a, CancelTimer):
+                self.timers.pop(a.name, None)
+            elif isinstance(a, Record):
+                ev = a.event
+                assert all(k in ev for k in EVENT_FIELDS[ev["ev"]]), ev
+                self.records.append(ev)
+            elif isinstance(a, Metric):
+                self.metrics.append(a)
+        # the driver contract: what the engine believes is set is what is set
+        assert {k: v[0] for k, v in self.timers.items()} == self.engine.timers
+
+    def _fire(self, name: str, token: int) -> None:
+        if self.timers.get(name, (0, -1))[1] != token:
+            return  # replaced or cancelled
+        del self.timers[name]
+        self.engine.timer_fired(name, self.net.now)
+        self.pump()
+
+    def _connect(self, url: str) -> None:
+        r = self.server.accept(self, url)
+        if isinstance(r, SConn):
+            self.conn = r
+            self.engine.transport_open(self.net.now)
+        else:
+            self.engine.transport_failed(self.net.now, r[0], r[1])
+        self.pump()
+
+    def deliver(self, c: SConn, frame: dict[str, Any]) -> None:
+        if c is self.conn:
+            self.engine.frame_received(dict(frame), self.net.now)
+            self.pump()
+
+    def server_closed(self, c: SConn, reason: str) -> None:
+        if c is self.conn:
+            self.conn = None
+            self.engine.transport_closed(self.net.now, reason)
+            self.pump()
+
+    # --- conveniences for tests
+    def start(self) -> None:
+        self.engine.start(self.net.now)
+        self.pump()
+
+    def send(self, conv: str, body: str = "hello") -> str:
+        cmid = self.engine.send_message(conv, body, self.net.now)
+        self.pump()
+        return cmid
+
+    def stop(self) -> None:
+        self.engine.stop(self.net.now)
+        self.pump()
+
+    def evs(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        return [e for e in self.records
+                if e["ev"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+    def frames(self, t: str) -> list[dict[str, Any]]:
+        return [f for f in self.sent if f["t"] == t]
+
+
+URLS = ["ws://n1/ws", "ws://n2/ws"]
+AB = direct_conv("alice", "bob")
+
+
+class World:
+    def __init__(self, seed: int = 1, config: EngineConfig | None = None,
+                 backoff: Backoff | None = None, urls: list[str] | None = None) -> None:
+        self.net = Net()
+        self.server = FakeServer(self.net)
+        self.seed, self.config, self.backoff = seed, config, backoff
+        self.urls = urls or URLS
+
+    def device(self, user: str, device: str = "d0", start: bool = True) -> FakeDriver:
+        eng = DeviceEngine(user, device, f"{user}/{device}", self.urls,
+                           rng=random.Random(f"{self.seed}/{user}/{device}"),
+                           backoff=self.backoff, config=self.config)
+        d = FakeDriver(self.net, self.server, eng)
+        if start:
+            d.start()
+        return d
+
+    def run(self, dt: float = 1.0) -> None:
+        self.net.run_for(dt)
+
+
+# ---------------------------------------------------------------- examples
+
+def test_login_syncs_from_cursor_follows_more_and_acks() -> None:
+    w = World()
+    for i in range(250):
+        w.server.store("bob", "d0", AB, f"c{i}", f"hi {i}")
+    a = w.device("alice")
+    w.run()
+    assert a.engine.online and a.engine.session == 1
+    (conn,) = a.evs("connected")
+    assert conn["session"] == 1 and conn["inbox_seq"] == 250 and conn["acked"] == 0
+    syncs = a.frames("sync")
+    assert [s["after"] for s in syncs] == [0, 200]
+    assert len(a.evs("deliver", via="sync")) == 250
+    assert [f["upto"] for f in a.frames("ack")] == [200, 250]
+    assert w.server.cursors[("alice", "d0")] == 250
+    assert a.engine.held_upto == 250 == a.engine.inbox_seq
+    assert [m["seq"] for m in a.engine.messages(AB)] == list(range(1, 251))
+    assert [m.name for m in a.metrics] == ["login", "sync"]
+
+
+def test_fresh_engine_trusts_the_server_cursor() -> None:
+    w = World()
+    for i in range(5):
+        w.server.store("bob", "d0", AB, f"c{i}", "x")
+    w.server.cursors[("alice", "d0")] = 3
+    a = w.device("alice")
+    w.run()
+    assert a.frames("sync")[0]["after"] == 3
+    assert [e["useq"] for e in a.evs("deliver")] == [4, 5]
+    assert a.engine.held_upto == 5
+
+
+def test_send_is_acked_and_pushed_to_the_peer() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    cmid = a.send(AB, "hello bob")
+    w.run()
+    (s,) = a.evs("send")
+    assert s["cmid"] == cmid and s["attempt"] == 1 and s["session"] == 1
+    (ok,) = a.evs("send_ok")
+    assert ok["cmid"] == cmid and ok["seq"] == 1 and ok["dup"] is False
+    assert a.engine.send_state(cmid) is MsgState.ACKED and a.engine.pending_sends == 0
+    (d,) = b.evs("deliver")
+    assert d["via"] == "push" and d["cmid"] == cmid and d["digest"] == s["digest"]
+    assert d["from"] == "alice" and d["phase"] == "load"
+    assert b.engine.messages(AB)[0]["body"] == "hello bob"
+    assert a.evs("deliver", cmid=cmid)  # the sender's inbox gets it too
+    assert [m.name for m in a.metrics if m.error is None].count("send-ack") == 1
+
+
+def test_sends_are_pipelined() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    cmids = [a.send(AB, f"m{i}") for i in range(5)]
+    assert len(a.frames("send")) == 5  # all on the wire before any ack
+    w.run()
+    assert [e["cmid"] for e in a.evs("send_ok")] == cmids
+    assert [e["seq"] for e in a.evs("send_ok")] == [1, 2, 3, 4, 5]
+
+
+def test_ack_timeout_resends_same_cmid_on_same_connection() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.swallow_sends = 1
+    cmid = a.send(AB)
+    w.run(9.9)
+    assert len(a.evs("send")) == 1
+    w.run(0.2)
+    attempts = a.evs("send", cmid=cmid)
+    assert [e["attempt"] for e in attempts] == [1, 2]
+    assert {e["session"] for e in attempts} == {1}
+    assert a.evs("send_ok", cmid=cmid)
+
+
+def test_lost_ack_resend_is_acked_as_dup() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.store_no_ack = 1
+    cmid = a.send(AB)
+    w.run(11)
+    (ok,) = a.evs("send_ok", cmid=cmid)
+    assert ok["dup"] is True and len(w.server.convs[AB]) == 1
+
+
+def test_in_flight_sends_resent_after_reconnect_same_cmid_next_attempt() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.swallow_sends = 2
+    c1, c2 = a.send(AB, "one"), a.send(AB, "two")
+    w.run(0.5)
+    w.server.kill()
+    w.run(0.01)
+    assert not a.engine.online and a.engine.pending_sends == 2
+    (disc,) = a.evs("disconnected")
+    assert disc["session"] == 1
+    w.run(10)
+    assert a.engine.session == 2
+    resent = [e for e in a.evs("send") if e["session"] == 2]
+    assert [(e["cmid"], e["attempt"]) for e in resent] == [(c1, 2), (c2, 2)]
+    # resent only after the catch-up sync of the new session
+    i_sync = max(i for i, f in enumerate(a.sent) if f["t"] == "sync")
+    i_send = min(i for i, f in enumerate(a.sent) if f["t"] == "send" and f["cmid"] == c1
+                 and i > 2)
+    assert i_sync < i_send
+    assert [e["cmid"] for e in a.evs("send_ok")] == [c1, c2]
+
+
+def test_kill_moves_to_next_url() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    first = a.engine.url
+    w.server.down.add(first)
+    w.server.kill(first)
+    w.run(10)
+    assert a.engine.online and a.engine.url != first
+    assert a.evs("connected")[-1]["node"] != first
+
+
+def test_budget_exhausted_records_send_info() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.swallow_sends = 100
+    cmid = a.send(AB)
+    w.run(60)
+    assert [e["attempt"] for e in a.evs("send", cmid=cmid)] == [1, 2, 3, 4, 5]
+    (info,) = a.evs("send_info", cmid=cmid)
+    assert "5 attempts" in info["reason"]
+    assert not a.evs("send_fail") and a.engine.send_state(cmid) is MsgState.UNKNOWN
+    assert a.metrics[-1].name == "send-ack" and a.metrics[-1].error
+
+
+def test_give_up_after_s_while_offline_after_an_attempt() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.swallow_sends = 1
+    cmid = a.send(AB)
+    w.run(1)
+    w.server.down.update(URLS)
+    w.server.kill()
+    w.run(200)
+    (info,) = a.evs("send_info", cmid=cmid)
+    assert "180" in info["reason"]
+    assert info["at"] == pytest.approx(181.0, abs=0.1)
+
+
+def test_never_sent_records_send_fail() -> None:
+    w = World()
+    w.server.down.update(URLS)
+    a = w.device("alice")
+    cmid = a.send(AB)
+    w.run(179)
+    assert a.engine.pending_sends == 1
+    w.run(2)
+    (fail,) = a.evs("send_fail", cmid=cmid)
+    assert not a.evs("send") and not a.evs("send_info")
+    assert a.engine.send_state(cmid) is MsgState.FAILED
+    assert len(a.evs("connect_failed")) > 10
+
+
+def test_gap_push_triggers_sync_from_held_upto() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    b.send(AB, "one")
+    w.run()
+    assert a.engine.held_upto == 1
+    w.server.drop_pushes = True
+    b.send(AB, "two")
+    w.run()
+    w.server.drop_pushes = False
+    syncs_before = len(a.frames("sync"))
+    b.send(AB, "three")
+    w.run()
+    new_syncs = a.frames("sync")[syncs_before:]
+    assert [s["after"] for s in new_syncs] == [1]
+    assert [(e["useq"], e["via"]) for e in a.evs("deliver")] == [
+        (1, "push"), (3, "push"), (2, "sync"), (3, "sync")]
+    assert a.engine.held_upto == 3
+    assert [m["body"] for m in a.engine.messages(AB)] == ["one", "two", "three"]
+    assert w.server.cursors[("alice", "d0")] == 3
+
+
+def test_duplicate_delivery_recorded_but_displayed_once() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    w.server.dup_pushes = True
+    b.send(AB, "twice")
+    w.run()
+    assert len(a.evs("deliver")) == 2
+    assert len(a.engine.messages(AB)) == 1 and a.engine.held_upto == 1
+    assert a.engine.inbox.duplicates == 1
+
+
+def test_pushes_acked_in_batches_by_timer() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    acks_before = len(a.frames("ack"))
+    for i in range(5):
+        b.send(AB, f"m{i}")
+    w.run(0.1)
+    assert len(a.frames("ack")) == acks_before
+    w.run(0.5)
+    assert [f["upto"] for f in a.frames("ack")[acks_before:]] == [5]
+
+
+def test_503_retry_after_is_honoured() -> None:
+    w = World(backoff=Backoff("full_jitter", 0.2, 5.0))
+    first_url = URLS[random.Random("1/alice/d0").randrange(2)]
+    w.server.busy = {u: 3000 for u in URLS}
+    a = w.device("alice")
+    w.run(0.01)
+    (cf,) = a.evs("connect_failed")
+    assert cf["retry_after_ms"] == 3000 and a.evs("connect")[0]["url"] == first_url
+    w.run(2.9)
+    assert len(a.evs("connect")) == 1
+    w.server.busy = {}
+    w.run(0.2)
+    connects = a.evs("connect")
+    assert len(connects) == 2 and connects[1]["at"] >= cf["at"] + 3.0
+    assert connects[1]["url"] != first_url and connects[1]["attempt"] == 2
+    assert a.engine.online
+
+
+def test_stop_settles_every_pending_send() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.swallow_sends = 1
+    on_wire = a.send(AB, "on the wire")
+    w.run(0.1)
+    w.server.down.update(URLS)
+    w.server.kill()
+    w.run(0.01)
+    never = a.send(AB, "never sent")  # offline: waits
+    w.run(0.5)
+    a.stop()
+    (info,) = a.evs("send_info")
+    (fail,) = a.evs("send_fail")
+    assert info["cmid"] == on_wire and info["reason"] == "stopped in flight"
+    assert fail["cmid"] == never
+    assert a.engine.pending_sends == 0 and not a.engine.timers
+    a.send(AB, "after stop")
+    assert a.evs("send_fail")[-1]["reason"] == "device stopped"
+
+
+def test_stop_online_acks_closes_and_records_disconnect() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    b.send(AB, "x")
+    w.run(0.01)
+    a.stop()
+    assert a.frames("ack")[-1]["upto"] == 1 and a.closes == ["stop"]
+    assert a.evs("disconnected")[-1]["reason"] == "stop"
+
+
+def test_send_errors() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.send_errors = [("forbidden", None)]
+    refused = a.send(AB)
+    w.run()
+    assert a.evs("send_fail", cmid=refused)[0]["reason"].startswith("forbidden")
+    w.server.send_errors = [("rate_limited", 2000)]
+    limited = a.send(AB)
+    w.run(1.9)
+    assert len(a.evs("send", cmid=limited)) == 1
+    w.run(0.2)
+    assert len(a.evs("send", cmid=limited)) == 2 and a.evs("send_ok", cmid=limited)
+    w.server.send_errors = [("internal", None), ("internal", None)]
+    retried = a.send(AB)
+    w.run(2)
+    assert [e["attempt"] for e in a.evs("send", cmid=retried)] == [1, 2, 3]
+    assert a.evs("send_ok", cmid=retried)
+
+
+def test_missing_pongs_declare_the_connection_dead() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    w.server.mute_pongs = True
+    w.run(29)
+    assert a.engine.session == 1 and len(a.frames("ping")) == 2
+    w.run(1.01)
+    assert a.closes and "pong" in a.closes[0]
+    assert "pong" in a.evs("disconnected")[0]["reason"]
+    w.server.mute_pongs = False
+    w.run(5)
+    assert a.engine.online and a.engine.session == 2
+
+
+def test_login_timeout_counts_as_failed_attempt() -> None:
+    w = World()
+    a = w.device("alice", start=False)
+    real_receive = w.server.receive
+    w.server.receive = lambda c, f: None  # type: ignore[method-assign]
+    a.start()
+    w.run(10.5)
+    (cf,) = a.evs("connect_failed")
+    assert "login_ok" in cf["reason"] and a.closes
+    w.server.receive = real_receive  # type: ignore[method-assign]
+    w.run(15)  # the attempt under way also times out; the next one logs in
+    assert a.engine.online and len(a.evs("connect_failed")) == 2
+
+
+def test_clock_offset_from_pongs_and_local_skew() -> None:
+    w = World(config=EngineConfig(skew_ms=-30 * 60_000, wall_offset=1_700_000_000.0))
+    w.server.clock_offset_ms = 1_700_000_000_000 + 5_000
+    a = w.device("alice")
+    w.run(25)
+    assert a.engine.clock_offset_ms == pytest.approx(5_000 + 30 * 60_000, abs=5)
+    assert a.frames("send") == []
+    a.send(AB)
+    assert a.evs("send")[0]["ts"] == a.engine.local_ms(w.net.now)
+
+
+def test_second_login_of_same_device_replaces_and_reconnects() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    a2 = w.device("alice")  # same device elsewhere: the server closes a's socket (4001)
+    w.run(0.01)
+    assert "4001" in a.evs("disconnected")[0]["reason"]
+    assert a2.engine.online
+
+
+def test_illegal_transition_names_state_and_event() -> None:
+    with pytest.raises(IllegalTransition, match="'ack' is illegal in state 'new'"):
+        next_state("c1", MsgState.NEW, MsgEvent.ACK)
+    with pytest.raises(IllegalTransition, match="final state"):
+        next_state("c1", MsgState.ACKED, MsgEvent.TRANSMIT)
+
+
+def test_stale_inputs_are_ignored() -> None:
+    w = World()
+    a = w.device("alice", start=False)
+    e = a.engine
+    e.frame_received({"t": "msg"}, 0.0)
+    e.transport_open(0.0)
+    e.transport_closed(0.0, "x")
+    e.timer_fired("ping", 0.0)
+    assert e.actions() == [] and e.ignored == 4
+
+
+def test_malformed_frames_are_counted_not_fatal() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    e = a.engine
+    for f in ({"t": "msg", "useq": "x"}, {"t": "sync_batch", "msgs": 3},
+              {"t": "send_ack"}, {"t": "error"}, {"t": 7}, {}):
+        e.frame_received(f, w.net.now)
+    a.pump()
+    assert e.bad_frames == 2 and e.online
+
+
+def test_first_url_drawn_by_rng_and_rotates_on_failure() -> None:
+    urls = [f"ws://n{i}/ws" for i in range(4)]
+    starts = set()
+    for seed in range(20):
+        w = World(seed=seed, urls=urls)
+        w.server.down.update(urls)
+        a = w.device("alice")
+        w.run(3)
+        got = [e["url"] for e in a.evs("connect")][:4]
+        i = urls.index(got[0])
+        assert got == [urls[(i + k) % 4] for k in range(len(got))]
+        starts.add(got[0])
+    assert len(starts) > 1
+
+
+def test_cmids_unique_across_engines_of_the_same_device() -> None:
+    w = World()
+    a1 = w.device("alice", start=False)
+    eng2 = DeviceEngine("alice", "d0", "alice/d0", URLS, rng=random.Random(99))
+    assert a1.send(AB) != eng2.send_message(AB, "x", 0.0)
+
+
+# ------------------------------------------------------------- properties
+
+SEND = st.tuples(st.just("send"), st.sampled_from(["alice", "bob"]))
+OPS = st.one_of(
+    SEND, SEND, SEND, SEND,
+    st.tuples(st.just("wait"), st.floats(0.0, 30.0)),
+    st.tuples(st.just("wait"), st.floats(0.0, 120.0)),
+    st.tuples(st.just("kill"), st.sampled_from(URLS)),
+    st.tuples(st.just("down"), st.sampled_from(URLS)),
+    st.tuples(st.just("up"), st.sampled_from(URLS)),
+    st.tuples(st.just("busy"), st.sampled_from(URLS)),
+    st.tuples(st.just("swallow"), st.integers(1, 8)),
+    st.tuples(st.just("no_ack"), st.integers(1, 3)),
+    st.tuples(st.just("error"), st.sampled_from(["internal", "rate_limited", "forbidden",
+                                                 "bad_frame", "overloaded", "weird"])),
+    st.tuples(st.just("toggle"), st.sampled_from(["drop_pushes", "dup_pushes",
+                                                  "mute_pongs"])),
+)
+
+
+def _outcomes(d: FakeDriver) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for e in d.records:
+        if e["ev"] in ("send_ok", "send_fail", "send_info"):
+            out.setdefault(e["cmid"], []).append(e["ev"])
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(OPS, min_size=15, max_size=60), seed=st.integers(0, 2**16),
+       policy=st.sampled_from(["full_jitter", "decorrelated", "exponential", "none"]))
+def test_random_histories_keep_the_invariants(ops: list[tuple[str, Any]], seed: int,
+                                              policy: str) -> None:
+    w = World(seed=seed, backoff=Backoff(policy, 0.2, 5.0))
+    devs = {"alice": w.device("alice"), "bob": w.device("bob")}
+    cmids: dict[str, list[str]] = {"alice": [], "bob": []}
+    held = {u: 0 for u in devs}
+    srv = w.server
+
+    def check() -> None:
+        for u, d in devs.items():
+            assert d.engine.held_upto >= held[u]
+            held[u] = d.engine.held_upto
+            outcomes = _outcomes(d)
+            assert all(len(v) == 1 for v in outcomes.values()), outcomes
+            for c in cmids[u]:
+                state = d.engine.send_state(c)
+                final = {"send_ok": MsgState.ACKED, "send_fail": MsgState.FAILED,
+                         "send_info": MsgState.UNKNOWN}
+                if c in outcomes:
+                    assert state is final[outcomes[c][0]]
+                else:
+                    assert state in (MsgState.NEW, MsgState.SENDING, MsgState.WAITING)
+
+    for op, arg in ops:
+        if op == "send":
+            cmids[arg].append(devs[arg].send(AB, "x" * 3))
+        elif op == "wait":
+            w.run(arg)
+        elif op == "kill":
+            srv.kill(arg)
+        elif op == "down":
+            srv.down.add(arg)
+        elif op == "up":
+            srv.down.discard(arg)
+            srv.busy.pop(arg, None)
+        elif op == "busy":
+            srv.busy[arg] = 1500
+        elif op == "swallow":
+            srv.swallow_sends += arg
+        elif op == "no_ack":
+            srv.store_no_ack += arg
+        elif op == "error":
+            srv.send_errors.append((arg, 500))
+        elif op == "toggle":
+            setattr(srv, arg, not getattr(srv, arg))
+        w.run(0.01)
+        check()
+
+    # heal, force a fresh login (so a catch-up sync) and wait out every budget
+    srv.down.clear()
+    srv.busy.clear()
+    srv.swallow_sends = srv.store_no_ack = 0
+    srv.send_errors.clear()
+    srv.drop_pushes = srv.dup_pushes = srv.mute_pongs = False
+    w.run(200)
+    srv.kill()
+    w.run(30)
+    check()
+    for u, d in devs.items():
+        assert d.engine.online
+        assert d.engine.pending_sends == 0
+        assert set(_outcomes(d)) == set(cmids[u])
+        assert d.engine.held_upto == len(srv.inbox.get(u, []))
+        sent = {e["cmid"] for e in d.evs("send")}
+        for e in d.evs("send_info"):
+            assert e["cmid"] in sent  # unknown only if it went on the wire
+        for e in d.evs("send_ok"):
+            assert (u, e["cmid"]) in srv.stored
+        # the display has each stored message once, in seq order
+        shown = d.engine.messages(AB)
+        assert [m["seq"] for m in shown] == list(range(1, len(srv.convs.get(AB, [])) + 1))
+        d.stop()
+        assert not d.engine.timers
+
+
+FRAME = st.fixed_dictionaries(
+    {"t": st.sampled_from(["login_ok", "msg", "sync_batch", "send_ack", "pong", "error",
+                           "read_sync", "bogus"])},
+    optional={"rid": st.integers(-1, 30), "useq": st.integers(-2, 8),
+              "seq": st.integers(0, 8), "mid": st.sampled_from(["m1", "m2", "m3"]),
+              "conv": st.just(AB), "cmid": st.text(max_size=3), "acked": st.integers(0, 9),
+              "inbox_seq": st.integers(0, 9), "hb_ms": st.integers(0, 5000),
+              "more": st.booleans(), "upto": st.integers(-1, 9),
+              "code": st.sampled_from(["internal", "forbidden", "rate_limited"]),
+              "retry_after_ms": st.integers(-5, 5000), "server_ts": st.integers(0, 10**6),
+              "msgs": st.lists(st.fixed_dictionaries(
+                  {"mid": st.sampled_from(["m1", "m2"]), "conv": st.just(AB),
+                   "seq": st.integers(1, 4), "useq": st.integers(1, 6)}), max_size=4)})
+INPUT = st.one_of(
+    st.tuples(st.just("frame"), FRAME),
+    st.tuples(st.just("open"), st.none()),
+    st.tuples(st.just("failed"), st.one_of(st.none(), st.integers(0, 5000))),
+    st.tuples(st.just("closed"), st.none()),
+    st.tuples(st.just("timer"), st.sampled_from(["reconnect", "login", "ping", "ack",
+                                                 "sync", "sends", "nope"])),
+    st.tuples(st.just("send"), st.none()),
+    st.tuples(st.just("tick"), st.floats(0, 20)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(inputs=st.lists(INPUT, max_size=60))
+def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]]) -> None:
+    """Raw inputs in any order (a confused driver, a hostile server): never an exception."""
+    eng = DeviceEngine("alice", "d0", "tok", URLS, rng=random.Random(0))
+    now = 0.0
+    armed: dict[str, float] = {}
+    held = 0
+    eng.start(now)
+    for kind, arg in inputs:
+        if kind == "frame":
+            eng.frame_received(dict(arg), now)
+        elif kind == "open":
+            eng.transport_open(now)
+        elif kind == "failed":
+            eng.transport_failed(now, "refused", arg)
+        elif kind == "closed":
+            eng.transport_closed(now, "reset")
+        elif kind == "timer":
+            if arg in armed:
+                now = max(now, armed.pop(arg))
+            eng.timer_fired(arg, now)
+        elif kind == "send":
+            eng.send_message(AB, "b", now)
+        elif kind == "tick":
+            now += arg
+        for a in eng.actions():
+            if isinstance(a, SetTimer):
+                armed[a.name] = a.at
+            elif isinstance(a, CancelTimer):
+                armed.pop(a.name, None)
+        assert armed == eng.timers
+        assert eng.held_upto >= held
+        held = eng.held_upto
+    eng.stop(now)
+    eng.actions()
+    assert eng.pending_sends == 0 and eng.timers == {}

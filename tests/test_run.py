@@ -1,0 +1,154 @@
+"""``imload run`` end to end: real redis-server, toxiproxy-server, nodes and Locust."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.integration
+
+
+def run(scenario: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "imload", "run", str(scenario), "--out",
+                           str(out), *extra], capture_output=True, text=True, cwd=REPO,
+                          timeout=400)
+
+
+def verdict_of(out: Path) -> dict:
+    return orjson.loads((out / "verdict.json").read_bytes())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def cluster_pids(folder: Path) -> list[int]:
+    state = orjson.loads((folder / "cluster.json").read_bytes())
+    pids = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k == "pid" and isinstance(v, int):
+                    pids.append(v)
+                else:
+                    walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+    walk(state)
+    return pids
+
+
+DRILL = """
+name = "{name}"
+target = "{target}"
+seed = 7
+[cluster]
+nodes = 2
+{bug}
+[load]
+users = {users}
+spawn_rate = {rate}
+duration_s = {duration}
+msg_interval_s = 1.0
+{population}
+[audit]
+quiet_s = 1
+timeout_s = 60
+"""
+
+CHAOS = """
+[[chaos]]
+kind = "latency"
+target = "n1"
+at_s = 2
+for_s = 6
+latency = 150
+jitter = 30
+[[chaos]]
+kind = "kill"
+target = "n2"
+at_s = 7
+for_s = 3
+"""
+
+
+def scenario(tmp: Path, *, name: str = "t", target: str = "local", bug: str = "",
+             users: int = 16, rate: int = 16, duration: int = 16, population: str = "",
+             chaos: str = CHAOS) -> Path:
+    f = tmp / f"{name}.toml"
+    f.write_text(DRILL.format(name=name, target=target, bug=bug, users=users, rate=rate,
+                              duration=duration, population=population) + chaos)
+    return f
+
+
+def test_drill_with_node_kill_and_toxic_passes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run(scenario(tmp_path), out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    v = verdict_of(out)
+    assert v["passed"] is True
+    assert v["anomalies"]["lost"] == 0 and v["anomalies"]["duplicated"] == 0
+    assert v["counts"]["acked"] > 50 and v["counts"]["delivered"] > 100
+    assert sorted(f["kind"] for f in v["faults"]) == ["kill", "latency"]
+    assert "PASSED" in done.stdout and str(out) in done.stdout
+    journal = [orjson.loads(line) for f in (out / "journal").glob("*.jsonl")
+               for line in f.read_bytes().splitlines()]
+    kinds = {e["ev"] for e in journal}
+    assert {"device", "connected", "send", "send_ok", "deliver", "fault", "audit"} <= kinds
+    # devices on the killed node reconnected: some device has a second session
+    assert any(e["ev"] == "connected" and e["session"] >= 2 for e in journal)
+    # nothing is left running: every pid the cluster ever had is gone
+    assert not [p for p in cluster_pids(out / "cluster") if alive(p)]
+
+
+def test_lose_offline_bug_fails_the_run_with_lost_messages(tmp_path: Path) -> None:
+    # two devices per person that come online over 4 s: the first devices' pushes
+    # remove inbox entries that the later devices then never get.
+    out = tmp_path / "out"
+    f = scenario(tmp_path, name="bug", bug='bug = "lose-offline"', users=12, rate=3,
+                 duration=10, population="population = 6", chaos="")
+    done = run(f, out)
+    assert done.returncode == 1, done.stdout + done.stderr
+    v = verdict_of(out)
+    assert v["passed"] is False and v["anomalies"]["lost"] > 0
+    example = v["examples"]["lost"][0]
+    assert example["explain"] and example["events"]
+    assert "FAILED" in done.stdout
+
+
+def test_run_against_a_running_cluster_through_its_target_file(tmp_path: Path,
+                                                               cluster: object) -> None:
+    target = cluster.target_path  # type: ignore[attr-defined]
+    out = tmp_path / "out"
+    chaos = CHAOS.split("[[chaos]]\nkind = \"kill\"")[0]  # the toxic only
+    done = run(scenario(tmp_path, target=str(target), users=8, rate=8, duration=8,
+                        chaos=chaos), out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    v = verdict_of(out)
+    assert v["passed"] is True and v["counts"]["acked"] > 0
+    assert [f["kind"] for f in v["faults"]] == ["latency"]
+    assert not (out / "cluster").exists()  # no local cluster was started
+
+
+def test_a_fault_without_means_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "bare.toml"
+    target.write_text('name = "bare"\nsecret = "s"\n[[nodes]]\nname = "n1"\n'
+                      'url = "ws://127.0.0.1:9/ws"\n')
+    out = tmp_path / "out"
+    done = run(scenario(tmp_path, target=str(target)), out, "--target", str(target))
+    assert done.returncode == 2
+    assert "cannot make the drill's faults" in done.stderr
+    assert "[toxiproxy] api" in done.stderr and "not a node of the target" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,127 @@
+"""Target files: reading, writing, and an error naming the file and the key for each fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imload.cluster.target import NodeSpec, Target, TargetError, load_target, write_target
+
+GOOD = """
+name = "staging"
+secret = "s3cret"
+lbs = "http://127.0.0.1:7100"
+ca = "certs/ca.pem"
+team = "chat-infra"          # not a known key: kept
+
+[toxiproxy]
+api = "http://127.0.0.1:8474"
+
+[[nodes]]
+name = "n1"
+url = "ws://127.0.0.1:7201/ws"
+proxy = "n1"
+kill = "ssh box1 sudo systemctl kill -s KILL imnode"
+restart = "ssh box1 sudo systemctl restart imnode"
+pause = "ssh box1 sudo systemctl kill -s STOP imnode"
+resume = "ssh box1 sudo systemctl kill -s CONT imnode"
+zone = "a"
+
+[[nodes]]
+name = "n2"
+url = "wss://chat.example.test/ws"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "target.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_full_target_file_loads(tmp_path: Path) -> None:
+    t = load_target(_write(tmp_path, GOOD))
+    assert (t.name, t.secret, t.lbs) == ("staging", "s3cret", "http://127.0.0.1:7100")
+    assert t.ca == tmp_path / "certs" / "ca.pem"
+    assert t.toxiproxy_api == "http://127.0.0.1:8474"
+    assert t.extra == {"team": "chat-infra"}
+    n1, n2 = t.nodes
+    assert n1 == NodeSpec(name="n1", url="ws://127.0.0.1:7201/ws", proxy="n1",
+                          kill="ssh box1 sudo systemctl kill -s KILL imnode",
+                          restart="ssh box1 sudo systemctl restart imnode",
+                          pause="ssh box1 sudo systemctl kill -s STOP imnode",
+                          resume="ssh box1 sudo systemctl kill -s CONT imnode",
+                          extra={"zone": "a"})
+    assert n2 == NodeSpec(name="n2", url="wss://chat.example.test/ws")
+    assert t.node("n2") is n2
+    with pytest.raises(KeyError, match="n1, n2"):
+        t.node("n3")
+
+
+def test_a_minimal_target_takes_its_name_from_the_file(tmp_path: Path) -> None:
+    t = load_target(_write(tmp_path, 'secret = "x"\n[[nodes]]\nname = "a"\nurl = "ws://h:1/ws"\n'))
+    assert t.name == "target"
+    assert t.lbs is None and t.ca is None and t.toxiproxy_api is None and t.extra == {}
+
+
+def test_write_then_load_gives_the_same_target(tmp_path: Path) -> None:
+    t = load_target(_write(tmp_path, GOOD))
+    out = tmp_path / "copy" / "again.toml"
+    out.parent.mkdir()
+    t.extra["odd key"] = {"list": [1, 2.5, True], "quote": 'say "hi"\n'}
+    write_target(t, out)
+    back = load_target(out)
+    assert back.ca == out.parent / ".." / "certs" / "ca.pem"
+    assert back.ca.resolve() == t.ca.resolve()  # type: ignore[union-attr]
+    for field in ("name", "secret", "lbs", "toxiproxy_api", "nodes", "extra"):
+        assert getattr(back, field) == getattr(t, field), field
+
+
+def test_write_a_built_target(tmp_path: Path) -> None:
+    t = Target(name="local", secret="k", nodes=[NodeSpec("n1", "ws://127.0.0.1:1/ws")])
+    write_target(t, tmp_path / "t.toml")
+    back = load_target(tmp_path / "t.toml")
+    assert (back.name, back.secret, back.nodes) == ("local", "k", t.nodes)
+
+
+NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (NODE, "missing key 'secret'"),
+    ('secret = ""\n' + NODE, "key 'secret' must be a non-empty string"),
+    ("secret = 5\n" + NODE, "key 'secret' must be a non-empty string"),
+    ('secret = "s"\n', "no nodes"),
+    ('secret = "s"\nnodes = []\n', "no nodes"),
+    ('secret = "s"\nnodes = "n1"\n', "key 'nodes' must be an array of tables"),
+    ('secret = "s"\n[[nodes]]\nname = "n1"\nurl = "http://127.0.0.1:7201/ws"\n',
+     r"nodes\[0\] \(n1\): key 'url' must start with ws:// or wss://"),
+    ('secret = "s"\n[[nodes]]\nname = "n1"\n', r"nodes\[0\] \(n1\): missing key 'url'"),
+    ('secret = "s"\n[[nodes]]\nurl = "ws://h:1/ws"\n', r"nodes\[0\]: missing key 'name'"),
+    ('secret = "s"\n[[nodes]]\nname = "n 1"\nurl = "ws://h:1/ws"\n', "key 'name' must match"),
+    ('secret = "s"\n[[nodes]]\nname = "n1"\nurl = "ws://h:port/ws"\n', "key 'url' has a bad port"),
+    ('secret = "s"\n[[nodes]]\nname = "n1"\nurl = "ws:///ws"\n', "key 'url' needs a host"),
+    ('secret = "s"\n[[nodes]]\nname = "n1"\nurl = "ws://h:1/ws"\nkill = 3\n',
+     "key 'kill' must be a non-empty string"),
+    ('secret = "s"\n' + NODE + NODE, "duplicate node name 'n1'"),
+    ('secret = "s"\ntoxiproxy = "x"\n' + NODE, "key 'toxiproxy' must be a table"),
+    ('secret = "s"\n[toxiproxy]\napi = "ftp://x"\n' + NODE, r"\[toxiproxy\]: key 'api'"),
+    ('secret = "s"\nlbs = "ws://x:1"\n' + NODE, "key 'lbs' must be an http"),
+    ('secret = "s"\nname = "a"\nname = "b"\n' + NODE, r"not valid TOML: .*line 3"),
+    ('secret = "s"\n\n[[nodes]\n', r"not valid TOML: .*line 3"),
+])
+def test_each_bad_target_names_the_file_and_the_key(tmp_path: Path, text: str,
+                                                     message: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(TargetError, match=message) as err:
+        load_target(path)
+    assert str(err.value).startswith(str(path))
+
+
+def test_an_unreadable_target_file(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match=r"nope\.toml: cannot read the target file"):
+        load_target(tmp_path / "nope.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
+    with pytest.raises(TargetError, match="not UTF-8"):
+        load_target(tmp_path / "bin.toml")
