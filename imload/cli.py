@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 from imload import __version__
 
@@ -62,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as e:
-        err.print(f"[red]imload run: {e}[/]", highlight=False)
+        err.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR
     return run_scenario(scenario, Path(args.out), target_file=args.target, console=err,
                         keep_cluster=args.keep_cluster)
@@ -76,7 +77,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         journal = read_journal(folder / "journal" if (folder / "journal").is_dir() else folder)
     except JournalError as e:
-        Console(stderr=True).print(f"[red]imload verify: {e}[/]", highlight=False)
+        Console(stderr=True).print(f"[red]imload verify: {escape(str(e))}[/]",
+                                  highlight=False)
         return EXIT_ERROR
     verdict = check(journal.events, bad_lines=journal.bad_lines)
     if args.json:
@@ -116,7 +118,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             cluster.restart_node(args.node)
         return 0
     except ClusterError as e:
-        err.print(f"[red]imload cluster {args.action}: {e}[/]", highlight=False)
+        err.print(f"[red]imload cluster {args.action}: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR
 
 

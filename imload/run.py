@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from imload.audit import run_audit
@@ -243,11 +244,11 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             render_verdict(verdict, Console(), str(out))
             if errors:
                 for e in errors[:10]:
-                    console.print(f"[red]error:[/] {e}")
+                    console.print(f"[red]error:[/] {escape(str(e))}")
                 return EXIT_ERROR
             return EXIT_PASSED if verdict["passed"] else EXIT_FAILED
     except RunError as e:
-        console.print(f"[red]imload run: {e}[/]")
+        console.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: healing faults and stopping what the run started[/]")

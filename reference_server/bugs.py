@@ -3,11 +3,9 @@
 Each mode is one entry of ``BUGS`` (name -> one-line description) and is read by
 the code it breaks through ``BugSet.has(name)``. To add a mode: add its line
 here, then guard the broken behaviour with ``if self.bugs.has("<name>")`` where
-it lives (``store.py`` for the write path, ``node.py`` for the push path).
-Modes planned for a later issue, with the place each will hook into:
-``no-dedup`` (store.send: skip the (user, cmid) lookup),
-``racy-seq`` (store.send: read-then-write seq outside the script),
-``lww-read`` (store.read: last writer wins instead of max).
+it lives (``store.py`` for the write path, ``node.py`` for the push path,
+``session.py`` for replies), and add a test to ``tests/test_reference_server_bugs.py``
+that shows the node misbehaving in exactly that way. Each mode is off unless named.
 """
 
 from __future__ import annotations
@@ -18,6 +16,18 @@ BUGS: dict[str, str] = {
     "lose-offline": (
         "a pushed message is removed from the recipient's inbox when the node pushes it, "
         "so a push lost in flight, or another device that was offline, never gets it"
+    ),
+    "no-dedup": (
+        "the (user, cmid) lookup is skipped, so a retried send stores a new message; the node "
+        "also drops 1% of send_acks (seeded) so that clients do retry"
+    ),
+    "racy-seq": (
+        "the node reads the conversation's seq, awaits, then writes seq+1 outside the atomic "
+        "script, so two concurrent sends to one conversation can share a seq"
+    ),
+    "lww-read": (
+        "a read marker is overwritten by the last read stored instead of kept at the maximum, "
+        "so a late, lower read moves it down"
     ),
 }
 

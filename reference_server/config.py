@@ -25,6 +25,29 @@ class Config:
     log_file: str | None = None
     max_bad_frames: int = 20
     redis_timeout_s: float = 3.0
+    # admission control (admission.py): handshakes over either limit get HTTP 503
+    max_conns: int = 20_000
+    login_rate: float = 2_000.0  # handshakes per second, token bucket
+    login_burst: int = 4_000
+    send_rate: float = 1_000.0  # sends per second per connection, token bucket
+    send_burst: int = 2_000
+    max_outbound: int = 10_000  # frames queued for a client that does not read: then 4003
+    public_url: str | None = None  # what the LBS hands out; default ws(s)://host:port/ws
+    cert: str | None = None  # TLS certificate chain (PEM); with ``key``, serve wss://
+    key: str | None = None
+    seed: int = 1  # seeds the random choices of bug modes
+    presence_s: float = 1.0  # how often the node reports its load to the store
+
+    @property
+    def tls(self) -> bool:
+        return self.cert is not None
+
+    @property
+    def url(self) -> str:
+        """The URL clients should dial for this node (reported to the LBS)."""
+        if self.public_url:
+            return self.public_url
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/ws"
 
     @property
     def idle_timeout_s(self) -> float:
@@ -55,6 +78,23 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def _ws_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} must look like ws://HOST:PORT/ws")
+    return text
 
 
 def _node_id(text: str) -> str:
@@ -93,7 +133,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest frame in bytes; larger ones close the connection with 1009")
     p.add_argument("--log", dest="log_file", default=None, metavar="FILE",
                    help="append the log to FILE instead of stderr")
+    add_admission_flags(p)
+    p.add_argument("--public-url", type=_ws_url, default=None, metavar="URL",
+                   help="the URL the LBS hands out for this node (e.g. its Toxiproxy "
+                        "proxy); default ws(s)://HOST:PORT/ws")
+    p.add_argument("--cert", default=None, metavar="PEM",
+                   help="TLS certificate chain: serve wss:// (needs --key)")
+    p.add_argument("--key", default=None, metavar="PEM", help="TLS private key")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed of the random choices of bug modes (no-dedup's dropped acks)")
     return p
+
+
+def add_admission_flags(p: argparse.ArgumentParser) -> None:
+    d = Config("n", "h", 1, "redis://x", "s")
+    p.add_argument("--max-conns", type=_positive, default=d.max_conns,
+                   help="connections this node holds; handshakes beyond get HTTP 503 "
+                        f"(default {d.max_conns})")
+    p.add_argument("--login-rate", type=_rate, default=d.login_rate,
+                   help="handshakes per second (token bucket); beyond: HTTP 503 "
+                        f"(default {d.login_rate:g})")
+    p.add_argument("--login-burst", type=_positive, default=d.login_burst,
+                   help=f"the login bucket's size (default {d.login_burst})")
+    p.add_argument("--send-rate", type=_rate, default=d.send_rate,
+                   help="sends per second per connection; beyond: error rate_limited "
+                        f"(default {d.send_rate:g})")
+    p.add_argument("--send-burst", type=_positive, default=d.send_burst,
+                   help=f"the send bucket's size (default {d.send_burst})")
+    p.add_argument("--max-bad-frames", type=_positive, default=d.max_bad_frames,
+                   help="bad frames a connection may send; one more closes it with 1008 "
+                        f"(default {d.max_bad_frames})")
+    p.add_argument("--max-outbound", type=_positive, default=d.max_outbound,
+                   help="frames queued for a client that does not read before the node "
+                        f"closes it with 4003 (default {d.max_outbound})")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -102,6 +174,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     ns = parser.parse_args(argv)
     if not ns.secret:
         parser.error("argument --secret: must not be empty")
+    if (ns.cert is None) != (ns.key is None):
+        parser.error("arguments --cert and --key: give both or neither")
     return Config(node_id=ns.node_id, host=ns.host, port=ns.port, redis_url=ns.redis_url,
                   secret=ns.secret, bugs=BugSet(ns.bug), hb_ms=ns.hb_ms,
-                  max_frame=ns.max_frame, log_file=ns.log_file)
+                  max_frame=ns.max_frame, log_file=ns.log_file, max_conns=ns.max_conns,
+                  login_rate=ns.login_rate, login_burst=ns.login_burst,
+                  send_rate=ns.send_rate, send_burst=ns.send_burst,
+                  max_outbound=ns.max_outbound, max_bad_frames=ns.max_bad_frames,
+                  public_url=ns.public_url, cert=ns.cert,
+                  key=ns.key, seed=ns.seed)

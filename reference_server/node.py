@@ -1,27 +1,38 @@
 """The node: the WebSocket server, its sessions, and the fan-in of pushes from the store.
 
-Sessions are indexed by user. A ``msg`` published on ``push:<user>`` goes to every local
-session of that user (every device, the sending one included); a ``kick`` (a newer
-login of a device, on any node) closes older sessions of that device with 4001.
+Sessions are indexed by user. A ``msg`` or ``receipt`` published on ``push:<user>`` goes to
+every local session of that user (every device, the sending one included); a
+``read_sync`` to every device but the one that read; a ``kick`` (a newer login of a
+device, on any node) closes older sessions of that device with 4001.
+
+Handshakes pass admission control first (admission.py: HTTP 503 with ``Retry-After``);
+the node reports its URL and load to the store every second (presence.py) for the LBS,
+and serves ``wss://`` when given a certificate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
+import random
 from typing import Any
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from reference_server import presence
+from reference_server.admission import Admission
 from reference_server.config import Config
 from reference_server.pubsub import Fanin
 from reference_server.session import Session
 from reference_server.store import Store, StoreError, push_channel
+from reference_server.tls import server_context
 
 _PUSH_PREFIX = "push:"
+_TO_ALL_DEVICES = frozenset({"msg", "receipt"})
 
 
 class Node:
@@ -36,6 +47,9 @@ class Node:
         self._kick_gens: dict[tuple[str, str], int] = {}  # newest login generation seen
         self._server: Server | None = None
         self._fanin_task: asyncio.Task[None] | None = None
+        self._presence_task: asyncio.Task[None] | None = None
+        self.admission = Admission(config.max_conns, config.login_rate, config.login_burst)
+        self.bug_rng = random.Random(config.seed)  # the random choices of bug modes
 
     # -- life ------------------------------------------------------------------------------
 
@@ -45,18 +59,36 @@ class Node:
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
+            open_timeout=10, max_queue=64,
+            ssl=server_context(self.config.cert, self.config.key) if self.config.cert
+            and self.config.key else None,
             logger=logging.getLogger("websockets.server"))
         self._fanin_task = asyncio.create_task(self.fanin.run())
         if not await self.fanin.wait_connected(2.0):
             self.log.warning("store at %s not reachable yet; serving anyway, will retry",
                              self.config.redis_url)
         await self._server.start_serving()
-        self.log.info("node %s serving on ws://%s:%d/ws, store %s, hb_ms %d, bugs %s",
-                      self.config.node_id, self.config.host, self.config.port,
-                      self.config.redis_url, self.config.hb_ms,
+        self._presence_task = asyncio.create_task(presence.report_forever(
+            self.store.redis, self.config.node_id, self.presence_facts, self.log,
+            self.config.presence_s))
+        scheme = "wss" if self.config.tls else "ws"
+        self.log.info("node %s serving on %s://%s:%d/ws (public %s), store %s, hb_ms %d, "
+                      "max_conns %d, bugs %s", self.config.node_id, scheme, self.config.host,
+                      self.config.port, self.config.url, self.config.redis_url,
+                      self.config.hb_ms, self.config.max_conns,
                       ",".join(sorted(self.config.bugs.names)) or "none")
 
+    def presence_facts(self) -> dict[str, Any]:
+        a = self.admission
+        return {"url": self.config.url, "load": round(a.load, 4), "conns": a.conns,
+                "limit": a.max_conns}
+
     async def stop(self) -> None:
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._presence_task
+            await presence.withdraw(self.store.redis, self.config.node_id)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -77,13 +109,26 @@ class Node:
         if path != "/ws":
             return connection.respond(http.HTTPStatus.NOT_FOUND,
                                       "not found: the WebSocket endpoint is /ws\n")
+        refused = self.admission.check_handshake()
+        if refused is not None:
+            retry_s, why = refused
+            response = connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                          f"try again later: {why}\n")
+            response.headers["Retry-After"] = str(retry_s)
+            if self.admission.refused % 100 == 1:
+                self.log.info("handshake refused (503, %d so far): %s",
+                              self.admission.refused, why)
+            return response
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
+        self.admission.conns += 1
         try:
             await Session(self, ws).run()
         except Exception:
             self.log.exception("session failed")
+        finally:
+            self.admission.conns -= 1
 
     # -- the session index -----------------------------------------------------------------
 
@@ -133,8 +178,8 @@ class Node:
             return
         frame: dict[str, Any] = orjson.loads(data)
         t = frame.get("t")
-        if t == "msg":
-            if self.config.bugs.has("lose-offline"):
+        if t in _TO_ALL_DEVICES:
+            if t == "msg" and self.config.bugs.has("lose-offline"):
                 try:
                     await self.store.drop_entry(user, int(frame["useq"]))
                 except StoreError as e:
@@ -142,5 +187,10 @@ class Node:
             text = data.decode()
             for s in list(self.sessions.get(user, ())):
                 s.push(text)
+        elif t == "read_sync":
+            text = data.decode()
+            for s in list(self.sessions.get(user, ())):
+                if s.device != frame.get("device"):
+                    s.push(text)
         elif t == "kick":
             self._kick(user, str(frame["device"]), int(frame["gen"]))

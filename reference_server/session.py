@@ -7,9 +7,10 @@ while the login is being completed are held and sent right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
 answered with an ``error`` and counted; above ``max_bad_frames`` the connection is closed
-with 1008. Requests of later protocol issues (``read``, ``reads``, ``op``, ``state``) are
-answered ``unknown_type`` without counting. A client that stops reading while frames
-pile up for it (``MAX_OUTBOUND``) is closed with 4003.
+with 1008. Sends over the connection's rate (admission.py) are answered ``rate_limited``.
+A client that stops reading while frames pile up for it (``--max-outbound``) is shed:
+what was queued is dropped, ``error overloaded`` and a close with 4003 follow.
+``read``/``reads`` live in reads.py, ``op``/``state`` in ops.py and groups.py.
 """
 
 from __future__ import annotations
@@ -32,25 +33,31 @@ from imload.protocol import (
     CLOSE_TOO_MANY_BAD,
     FrameError,
     TokenError,
-    conv_members,
     decode_frame,
     encode_frame,
     is_valid_conv,
     validate_request,
     verify_token,
 )
-from imload.protocol.frames import BAD_FRAME, FORBIDDEN, INTERNAL, UNAUTHENTICATED, UNKNOWN_TYPE
-from reference_server.store import StoreError, push_channel
+from imload.protocol.frames import (
+    BAD_FRAME,
+    FORBIDDEN,
+    INTERNAL,
+    OVERLOADED,
+    RATE_LIMITED,
+    UNAUTHENTICATED,
+)
+from reference_server.admission import TokenBucket
+from reference_server.groups import MAX_STALE, members_of
+from reference_server.ops import handle_op, handle_state
+from reference_server.reads import handle_read, handle_reads
+from reference_server.store import StaleMembers, StoreError, push_channel
 
 if TYPE_CHECKING:
     from reference_server.node import Node
 
 SYNC_DEFAULT_LIMIT = 200
 SYNC_MAX_LIMIT = 1000
-# A client that does not read: after this many frames queued for it, close with 4003.
-MAX_OUTBOUND = 10_000
-# Known v1 requests this node does not serve yet (answered unknown_type, not counted as bad).
-NOT_YET = frozenset({"read", "reads", "op", "state"})
 
 
 def now_ms() -> int:
@@ -73,10 +80,13 @@ class Session:
         self._held: list[str] = []  # pushes that arrived before login_ok
         self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
         self._closing = False
-        self._close_task: asyncio.Task[None] | None = None
+        config = node.config
+        self.sends = TokenBucket(config.send_rate, config.send_burst)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "login": self._login, "send": self._send, "ack": self._ack,
             "sync": self._sync, "ping": self._ping,
+            "read": lambda f: handle_read(self, f), "reads": lambda f: handle_reads(self, f),
+            "op": lambda f: handle_op(self, f), "state": lambda f: handle_state(self, f),
         }
 
     def __repr__(self) -> str:
@@ -87,14 +97,19 @@ class Session:
     def reply(self, frame: dict[str, Any]) -> None:
         self._enqueue(encode_frame(frame))
 
-    def error(self, code: str, msg: str, rid: int | None = None) -> None:
+    def error(self, code: str, msg: str, rid: int | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
         if rid is not None:
             frame["rid"] = rid
+        frame.update(extra)
         self.reply(frame)
 
+    @staticmethod
+    def now_ms() -> int:
+        return now_ms()
+
     def push(self, text: str) -> None:
-        """A ``msg`` push (already encoded) for this device."""
+        """A push (already encoded) for this device."""
         if self._ready:
             self._enqueue(text)
         else:
@@ -103,13 +118,18 @@ class Session:
     def _enqueue(self, text: str) -> None:
         if self._closing:
             return
-        if self._out.qsize() >= MAX_OUTBOUND:
-            # The writer is stuck on a client that does not read: close without draining.
-            self.log.warning("%r does not read: %d frames queued, closing 4003",
+        if self._out.qsize() >= self.node.config.max_outbound:
+            # The writer is stuck on a client that does not read: drop what is queued; the
+            # client gets overloaded and 4003 if it ever reads again, else the idle close.
+            self.log.warning("%r does not read: %d frames queued, shedding it with 4003",
                              self, self._out.qsize())
             self._closing = True
-            self._close_task = asyncio.get_running_loop().create_task(
-                self.ws.close(CLOSE_OVERLOADED, "too many frames queued"))
+            while not self._out.empty():
+                self._out.get_nowait()
+            self._out.put_nowait(encode_frame({
+                "t": "error", "code": OVERLOADED,
+                "msg": "the node sheds this connection: frames piled up unread"}))
+            self._out.put_nowait((CLOSE_OVERLOADED, "too many frames queued"))
             return
         self._out.put_nowait(text)
 
@@ -170,22 +190,19 @@ class Session:
     async def _handle(self, data: str | bytes) -> None:
         try:
             frame = decode_frame(data)
-            if frame["t"] in NOT_YET:
-                rid = frame.get("rid")
-                self.error(UNKNOWN_TYPE, f"{frame['t']}: not served by this node yet",
-                           rid if isinstance(rid, int) and not isinstance(rid, bool) else None)
-                return
             validate_request(frame)
         except FrameError as e:
-            self._bad(e.code, e.msg, e.rid)
+            self.bad(e.code, e.msg, e.rid)
             return
         t = frame["t"]
         rid = frame.get("rid")
         if self.user is None and t != "login":
-            self._bad(UNAUTHENTICATED, f"{t}: log in first", rid)
+            self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
             return
         try:
             await self._handlers[t](frame)
+        except FrameError as e:
+            self.bad(e.code, e.msg, e.rid)
         except StoreError as e:
             self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
             self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
@@ -193,9 +210,10 @@ class Session:
             self.log.exception("internal error handling %s of user=%s", t, self.user)
             self.error(INTERNAL, "internal error", rid)
 
-    def _bad(self, code: str, msg: str, rid: int | None) -> None:
+    def bad(self, code: str, msg: str, rid: int | None) -> None:
+        """Answer a bad frame with an error and count it (1008 above the limit)."""
         self.bad_frames += 1
-        self.log.info("bad frame peer=%s user=%s: %s: %s", self.peer, self.user, code, msg)
+        self.log.info("bad frame peer=%s user=%s: %s: %.200s", self.peer, self.user, code, msg)
         self.error(code, msg, rid)
         if self.bad_frames > self.node.config.max_bad_frames:
             self.close_soon(CLOSE_TOO_MANY_BAD, f"more than {self.node.config.max_bad_frames} "
@@ -206,7 +224,7 @@ class Session:
     async def _login(self, frame: dict[str, Any]) -> None:
         rid = frame["rid"]
         if self.user is not None:
-            self._bad(BAD_FRAME, "login: already logged in on this connection", rid)
+            self.bad(BAD_FRAME, "login: already logged in on this connection", rid)
             return
         try:
             user, device = verify_token(self.node.config.secret, frame["token"])
@@ -242,16 +260,38 @@ class Session:
     async def _send(self, frame: dict[str, Any]) -> None:
         rid, conv = frame["rid"], frame["conv"]
         assert self.user is not None and self.device is not None
+        if not self.sends.take():
+            wait_ms = max(1, int(self.sends.wait_s() * 1000 + 0.999))
+            self.error(RATE_LIMITED, f"send: over {self.sends.rate:g} sends/s on this "
+                       "connection", rid, retry_after_ms=wait_ms)
+            return
         if not is_valid_conv(conv):
-            self._bad(BAD_FRAME, f"send: {conv!r} is not a conversation (d:a:b or g:name)", rid)
+            self.bad(BAD_FRAME, f"send: {conv!r} is not a conversation (d:a:b or g:name)", rid)
             return
-        members = conv_members(conv)
-        if members is None or self.user not in members:
-            self.error(FORBIDDEN, f"send: {self.user} is not a member of {conv}", rid)
+        bugs = self.node.config.bugs
+        store = self.node.store
+        for _ in range(MAX_STALE):
+            members, ver = await members_of(store, conv)
+            if self.user not in members:
+                self.error(FORBIDDEN, f"send: {self.user} is not a member of {conv}", rid)
+                return
+            seq = None
+            if bugs.has("racy-seq"):  # read, await, write: not atomic (the bug)
+                seq = await store.conv_seq(conv) + 1
+                await asyncio.sleep(0.005)
+                await store.set_conv_seq(conv, seq)
+            try:
+                res = await store.send(self.user, self.device, frame["cmid"], conv, members,
+                                       frame["body"], frame.get("ts"), now_ms(), ver=ver,
+                                       dedup=not bugs.has("no-dedup"), seq=seq)
+                break
+            except StaleMembers:
+                continue
+        else:
+            raise StoreError(f"the members of {conv} kept changing; retry the send")
+        if bugs.has("no-dedup") and self.node.bug_rng.random() < 0.01:
+            self.log.info("no-dedup: dropping the send_ack of %s/%s", self.user, frame["cmid"])
             return
-        res = await self.node.store.send(self.user, self.device, frame["cmid"], conv,
-                                         list(members), frame["body"], frame.get("ts"),
-                                         now_ms())
         self.reply({"t": "send_ack", "rid": rid, "cmid": frame["cmid"], "mid": res.mid,
                     "conv": res.conv, "seq": res.seq, "server_ts": res.server_ts,
                     "dup": res.dup})
@@ -265,7 +305,7 @@ class Session:
         rid = frame["rid"]
         limit = frame.get("limit", SYNC_DEFAULT_LIMIT)
         if limit < 1:
-            self._bad(BAD_FRAME, "sync: field 'limit' must be at least 1", rid)
+            self.bad(BAD_FRAME, "sync: field 'limit' must be at least 1", rid)
             return
         limit = min(limit, SYNC_MAX_LIMIT)
         after = max(frame["after"], 0)

@@ -11,9 +11,19 @@ Key layout (all plain keys of one Redis database; names are ``[A-Za-z0-9_.-]``):
 | ``u:<user>:cmids`` | hash | dedup of sends: cmid -> ``"<mid> <seq> <server_ts> <conv>"`` |
 | ``u:<user>:acked`` | hash | device -> cursor (highest useq the device acked) |
 | ``u:<user>:gen`` | hash | device -> login generation (the newest wins; older get 4001) |
+| ``u:<user>:reads`` | hash | conv -> read marker (highest seq read) |
+| ``u:<user>:opids`` | hash | dedup of ops: opid -> ``"ok <seq>"``, ``"ok"`` or ``"noop"`` |
+| ``u:<user>:contacts`` | set | the user's contacts |
+| ``u:<user>:pinned`` | set | the user's pinned conversations |
+| ``u:<user>:groups`` | set | the groups the user is a member of |
+| ``c:<group>:members`` | set | a group's members |
+| ``c:<group>:mver`` | string | the seq of the group's last membership change |
+| ``nodes`` | set | node ids that ever reported (presence.py) |
+| ``node:<id>`` | string, TTL 3 s | the node's presence: JSON ``{id, url, load, conns, limit}`` |
 
 Pub/sub channel ``push:<user>`` carries that user's pushes (``{"t":"msg",...}``, published
-from inside the send script, so publication order is useq order) and takeover notices
+from inside the send script, so publication order is useq order; ``read_sync`` and
+``receipt``, published by the read script) and takeover notices
 (``{"t":"kick","device":D,"gen":G}``, published by the login script).
 
 The inbox is never trimmed: the cursor marks what a device holds, the archive stays
@@ -31,6 +41,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from reference_server import scripts
+
 
 class StoreError(RuntimeError):
     """The store could not be reached or refused a request; the client may retry."""
@@ -39,54 +51,6 @@ class StoreError(RuntimeError):
 def push_channel(user: str) -> str:
     """The pub/sub channel of ``user``'s pushes and takeover notices."""
     return f"push:{user}"
-
-
-# KEYS[1] sender's dedup hash, KEYS[2] conversation seq, KEYS[3] global mid counter,
-# then per member i (1-based): KEYS[2+2i] useq counter, KEYS[3+2i] inbox.
-# ARGV[1] cmid, ARGV[2] conv, ARGV[3] server_ts, ARGV[4] the JSON fields every copy shares
-# (",\"conv\":...,\"kind\":\"text\""), ARGV[4+i] member i's push channel.
-# Members are a list so a group send uses the same script.
-SEND_LUA = """
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-if prev then
-  local mid, seq, sts, conv = string.match(prev, '^(%S+) (%d+) (%d+) (.*)$')
-  return {mid, tonumber(seq), sts, conv, 1}
-end
-local seq = redis.call('INCR', KEYS[2])
-local mid = 'm' .. redis.call('INCR', KEYS[3])
-local head = '"mid":"' .. mid .. '","seq":' .. seq .. ',"useq":'
-for i = 1, #ARGV - 4 do
-  local useq = redis.call('INCR', KEYS[2 + 2 * i])
-  local fields = head .. useq .. ARGV[4] .. '}'
-  redis.call('ZADD', KEYS[3 + 2 * i], useq, '{' .. fields)
-  redis.call('PUBLISH', ARGV[4 + i], '{"t":"msg",' .. fields)
-end
-redis.call('HSET', KEYS[1], ARGV[1], mid .. ' ' .. seq .. ' ' .. ARGV[3] .. ' ' .. ARGV[2])
-return {mid, seq, ARGV[3], ARGV[2], 0}
-"""
-
-# KEYS[1] u:<user>:gen, KEYS[2] u:<user>:useq, KEYS[3] u:<user>:acked
-# ARGV[1] device, ARGV[2] push channel. Returns {gen, inbox_seq, acked}.
-LOGIN_LUA = """
-local gen = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-local useq = tonumber(redis.call('GET', KEYS[2]) or '0')
-local acked = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-redis.call('PUBLISH', ARGV[2], '{"t":"kick","device":"' .. ARGV[1] .. '","gen":' .. gen .. '}')
-return {gen, useq, acked}
-"""
-
-# KEYS[1] u:<user>:acked, KEYS[2] u:<user>:useq; ARGV[1] device, ARGV[2] upto.
-# The cursor only grows and never passes the inbox's end. Returns the stored cursor.
-ACK_LUA = """
-local top = tonumber(redis.call('GET', KEYS[2]) or '0')
-local upto = math.min(tonumber(ARGV[2]), top)
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if upto > cur then
-  redis.call('HSET', KEYS[1], ARGV[1], upto)
-  return upto
-end
-return cur
-"""
 
 
 @dataclass(frozen=True)
@@ -106,6 +70,16 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class GroupView:
+    members: frozenset[str]
+    ver: str  # the membership version ('' when the group does not exist)
+
+
+class StaleMembers(Exception):
+    """The group's membership changed between reading it and writing: read it again."""
+
+
+@dataclass(frozen=True)
 class SyncBatch:
     entries: list[str]  # msg JSON texts, ascending useq
     upto: int
@@ -122,9 +96,17 @@ class Store:
             url, decode_responses=True, socket_timeout=timeout_s,
             socket_connect_timeout=min(timeout_s, 2.0), retry=Retry(NoBackoff(), 1),
             health_check_interval=0)
-        self._send = self._redis.register_script(SEND_LUA)
-        self._login = self._redis.register_script(LOGIN_LUA)
-        self._ack = self._redis.register_script(ACK_LUA)
+        self._send = self._redis.register_script(scripts.SEND_LUA)
+        self._login = self._redis.register_script(scripts.LOGIN_LUA)
+        self._ack = self._redis.register_script(scripts.ACK_LUA)
+        self._read = self._redis.register_script(scripts.READ_LUA)
+        self._group_op = self._redis.register_script(scripts.GROUP_OP_LUA)
+        self._set_op = self._redis.register_script(scripts.SET_OP_LUA)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The client itself, for the presence reports."""
+        return self._redis
 
     async def aclose(self) -> None:
         try:
@@ -149,24 +131,91 @@ class Store:
         return LoginState(int(gen), int(useq), int(acked))
 
     async def send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
-                   body: str, ts: int | None, server_ts: int) -> SendResult:
-        """Store one message in every member's inbox and publish it, or find its earlier copy."""
+                   body: str, ts: int | None, server_ts: int, *, ver: str = "",
+                   dedup: bool = True, seq: int | None = None) -> SendResult:
+        """Store one message in every member's inbox and publish it, or find its earlier copy.
+
+        ``ver`` is the group membership version ``members`` were read at (StaleMembers when
+        it moved); ``dedup=False`` and ``seq`` serve the bug modes no-dedup and racy-seq.
+        """
         shared: dict[str, Any] = {"conv": conv, "from": user, "from_device": device,
                                   "cmid": cmid, "body": body}
         if ts is not None:
             shared["ts"] = ts
         shared["server_ts"] = server_ts
         shared["kind"] = "text"
-        # ',"conv":...,"kind":"text"' : the script puts mid, seq and useq before it
-        tail = "," + orjson.dumps(shared).decode()[1:-1]
-        keys = [f"u:{user}:cmids", f"c:{conv}:seq", "mid"]
+        # ',"conv":...,"kind":"text"}' : the script puts mid, seq and useq before it
+        tail = "," + orjson.dumps(shared).decode()[1:]
+        keys = [f"u:{user}:cmids", f"c:{conv}:seq", "mid", f"c:{conv}:mver"]
         for m in members:
             keys += [f"u:{m}:useq", f"u:{m}:inbox"]
-        args: list[Any] = [cmid, conv, server_ts, tail]
-        args += [push_channel(m) for m in members]
-        mid, seq, sts, stored_conv, dup = await self._call(
+        args: list[Any] = [cmid, conv, server_ts, tail, ver, "" if dedup else "nodedup",
+                           "" if seq is None else seq, *members]
+        mid, seq_, sts, stored_conv, status = await self._call(
             "store a message", self._send(keys=keys, args=args))
-        return SendResult(str(mid), int(seq), int(sts), str(stored_conv), bool(dup))
+        if status == 2:
+            raise StaleMembers(conv)
+        return SendResult(str(mid), int(seq_), int(sts), str(stored_conv), status == 1)
+
+    async def conv_seq(self, conv: str) -> int:
+        """The conversation's last seq (only the racy-seq bug mode reads it outside a script)."""
+        return int(await self._call("read a seq", self._redis.get(f"c:{conv}:seq")) or 0)
+
+    async def set_conv_seq(self, conv: str, seq: int) -> None:
+        await self._call("write a seq", self._redis.set(f"c:{conv}:seq", seq))
+
+    async def group(self, conv: str) -> GroupView:
+        """A group's members and membership version, read together."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.smembers(f"c:{conv}:members")
+        pipe.get(f"c:{conv}:mver")
+        members, ver = await self._call("read a group", pipe.execute())
+        return GroupView(frozenset(members), ver or "")
+
+    async def group_op(self, user: str, device: str, opid: str, kind: str, conv: str,
+                       recipients: list[str], target: str | None, ver: str, body: dict[str, Any],
+                       server_ts: int) -> tuple[int, Any]:
+        """Apply a group op (GROUP_OP_LUA): (status, detail); StaleMembers to read again."""
+        shared = {"conv": conv, "from": user, "from_device": device, "cmid": f"op:{opid}",
+                  "body": body, "server_ts": server_ts, "kind": "event"}
+        tail = "," + orjson.dumps(shared).decode()[1:]
+        keys = [f"u:{user}:opids", f"c:{conv}:seq", "mid", f"c:{conv}:mver",
+                f"c:{conv}:members"]
+        for m in recipients:
+            keys += [f"u:{m}:useq", f"u:{m}:inbox", f"u:{m}:groups"]
+        index = 0 if target is None else recipients.index(target) + 1
+        status, detail = await self._call("apply an op", self._group_op(
+            keys=keys, args=[opid, kind, conv, user, ver, index, tail, *recipients]))
+        if status == 2:
+            raise StaleMembers(conv)
+        return int(status), detail
+
+    async def set_op(self, user: str, opid: str, key: str, action: str, item: str) -> bool:
+        """Add ``item`` to or remove it from the user's set ``key`` once per opid; False on a
+        repeat."""
+        done = await self._call("apply an op", self._set_op(
+            keys=[f"u:{user}:opids", f"u:{user}:{key}"], args=[opid, action, item]))
+        return bool(done)
+
+    async def state(self, user: str) -> dict[str, list[str]]:
+        pipe = self._redis.pipeline(transaction=True)
+        for key in ("contacts", "pinned", "groups"):
+            pipe.smembers(f"u:{user}:{key}")
+        contacts, pinned, groups = await self._call("read the state", pipe.execute())
+        return {"contacts": sorted(contacts), "pinned": sorted(pinned),
+                "groups": sorted(groups)}
+
+    async def read(self, user: str, device: str, conv: str, upto: int, others: list[str],
+                   lww: bool = False) -> int:
+        """Move the user's read marker of ``conv`` (up only, unless ``lww``); publish
+        read_sync and receipts when it moved; return the stored marker."""
+        keys = [f"u:{user}:reads", f"c:{conv}:seq"]
+        args = [conv, upto, "lww" if lww else "", device, user, *others]
+        return int(await self._call("store a read", self._read(keys=keys, args=args)))
+
+    async def reads(self, user: str) -> dict[str, int]:
+        marks = await self._call("read the markers", self._redis.hgetall(f"u:{user}:reads"))
+        return {conv: int(v) for conv, v in marks.items()}
 
     async def ack(self, user: str, device: str, upto: int) -> int:
         """Advance the device's cursor to ``upto`` (never down); return the stored cursor."""

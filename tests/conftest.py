@@ -1,11 +1,21 @@
-"""Shared fixtures: a real local cluster (redis-server, toxiproxy-server, 2 nodes) per test
-session, and a small WebSocket client that logs in with a token minted from its secret."""
+"""Shared fixtures: a real local cluster (redis-server, toxiproxy-server, 2 nodes, the LBS)
+per test session, a small WebSocket client that logs in with a token minted from its
+secret, and a raw socket client for what a WebSocket library will not send."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from imload.cluster import LocalCluster
+from imload.cluster.processes import free_ports
 from imload.protocol import mint_token
 
 
@@ -42,6 +53,17 @@ class WsClient:
         while True:
             frame = self.recv(timeout)
             if frame.get("rid") == rid:
+                return frame
+            self.pushes.append(frame)
+
+    def expect(self, t: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame of type ``t`` (from ``pushes`` first); other frames are kept."""
+        for i, frame in enumerate(self.pushes):
+            if frame.get("t") == t:
+                return self.pushes.pop(i)
+        while True:
+            frame = self.recv(timeout)
+            if frame.get("t") == t:
                 return frame
             self.pushes.append(frame)
 
@@ -90,10 +112,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 def client_factory(cluster: LocalCluster) -> Iterator[Connect]:
     """``open(user=None, device="d1", node="n1", login=True)`` -> a WsClient; all closed at exit."""
     with contextlib.ExitStack() as stack:
+        ctx = ssl.create_default_context(cafile=str(cluster.ca_path)) if cluster.tls else None
+
         def open_client(user: str | None = None, device: str = "d1", node: str = "n1",
                         login: bool = True, direct: bool = False) -> WsClient:
             ws = stack.enter_context(connect(cluster.node_url(node, direct=direct),
-                                             open_timeout=5, close_timeout=1))
+                                             open_timeout=5, close_timeout=1, ssl=ctx))
             client = WsClient(ws)
             if login:
                 ok = client.login(cluster.secret, user or unique(), device)
@@ -107,3 +131,157 @@ def open_client(cluster: LocalCluster) -> Iterator[Connect]:
     """Open clients on the session's cluster (through each node's Toxiproxy proxy)."""
     with client_factory(cluster) as factory:
         yield factory
+
+
+class RawWs:
+    """A WebSocket client on a bare socket: sends any frame (binary, bad UTF-8, half a
+    frame), reads server frames one at a time, and reads only when asked."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None,
+                 timeout: float = 5.0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self._buf = b""
+        while b"\r\n\r\n" not in self._buf:
+            self._buf += self._recv()
+        head, self._buf = self._buf.split(b"\r\n\r\n", 1)
+        self.status = int(head.split(b" ", 2)[1])
+        self.head = head.decode(errors="replace")
+        self.body = ""
+        if self.status != 101:  # a refusal: its text, then the server closes
+            with contextlib.suppress(ConnectionError, OSError):
+                while True:
+                    self._buf += self._recv()
+            self.body = self._buf.decode(errors="replace")
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the socket")
+        return data
+
+    def send_frame(self, payload: bytes, opcode: int = 1, fin: bool = True) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + body)
+
+    def send_json(self, frame: dict[str, Any]) -> None:
+        self.send_frame(json.dumps(frame).encode())
+
+    def _need(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._buf += self._recv()
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def read_frame(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next server frame."""
+        b0, b1 = self._need(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._need(8))[0]
+        return b0 & 0x0F, self._need(n)
+
+    def read_json(self) -> dict[str, Any]:
+        """The next text frame, decoded (a close frame raises ConnectionError with its code)."""
+        while True:
+            op, payload = self.read_frame()
+            if op == 1:
+                frame: dict[str, Any] = json.loads(payload)
+                return frame
+            if op == 8:
+                raise ConnectionError(f"closed {self.close_code(payload)}")
+
+    @staticmethod
+    def close_code(payload: bytes) -> int | None:
+        return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+    def read_until_close(self) -> tuple[list[dict[str, Any]], int | None]:
+        """Text frames up to the close frame, and its code (None if the socket just ended)."""
+        frames: list[dict[str, Any]] = []
+        try:
+            while True:
+                op, payload = self.read_frame()
+                if op == 1:
+                    frames.append(json.loads(payload))
+                elif op == 8:
+                    return frames, self.close_code(payload)
+        except (ConnectionError, OSError):
+            return frames, None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class OwnNode:
+    """A node process of its own on the session cluster's store, with extra flags."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], node_id: str, port: int, log: Path,
+                 secret: str) -> None:
+        self.proc, self.node_id, self.port, self.log, self.secret = (proc, node_id, port, log,
+                                                                      secret)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def client(self, stack: contextlib.ExitStack, user: str | None = None,
+               device: str = "d1", login: bool = True) -> WsClient:
+        ws = stack.enter_context(connect(self.url, open_timeout=5, close_timeout=1))
+        c = WsClient(ws)
+        if login:
+            assert c.login(self.secret, user or unique(), device)["t"] == "login_ok"
+        return c
+
+
+@contextlib.contextmanager
+def own_node(cluster: LocalCluster, tmp: Path, *args: str) -> Iterator[OwnNode]:
+    """Start ``python -m reference_server`` with ``args`` on the cluster's store; on exit
+    stop it (SIGTERM, exit 0 expected) and check its log holds no traceback."""
+    port = free_ports("127.0.0.1", 1)[0]
+    node_id = f"t{port}"
+    log = tmp / f"node-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_server", "--node-id", node_id, "--port", str(port),
+         "--redis", cluster.redis_url, "--secret", cluster.secret, "--log", str(log), *args],
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("node did not start: " + (
+                        log.read_text() if log.exists() else "")) from None
+                time.sleep(0.05)
+        yield OwnNode(proc, node_id, port, log, cluster.secret)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            raise
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

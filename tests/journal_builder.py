@@ -107,14 +107,16 @@ class JournalBuilder:
                         session=self.session(user, m.device), cmid=cmid, conv=m.conv,
                         mid=mid or m.mid, seq=seq or m.seq, dup=dup)
 
-    def fail(self, user: str, cmid: str, reason: str = "forbidden") -> dict[str, Any]:
+    def fail(self, user: str, cmid: str, reason: str = "forbidden",
+             at: float | None = None) -> dict[str, Any]:
         m = self.msgs[(user, cmid)]
-        return self.add("send_fail", user=user, device=m.device, cmid=cmid, conv=m.conv,
+        return self.add("send_fail", at, user=user, device=m.device, cmid=cmid, conv=m.conv,
                         reason=reason)
 
-    def info(self, user: str, cmid: str, reason: str = "timeout") -> dict[str, Any]:
+    def info(self, user: str, cmid: str, reason: str = "timeout",
+             at: float | None = None) -> dict[str, Any]:
         m = self.msgs[(user, cmid)]
-        return self.add("send_info", user=user, device=m.device, cmid=cmid, conv=m.conv,
+        return self.add("send_info", at, user=user, device=m.device, cmid=cmid, conv=m.conv,
                         reason=reason)
 
     def store(self, user: str, cmid: str) -> Sent:

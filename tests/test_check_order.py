@@ -64,3 +64,18 @@ def test_sync_and_a_new_session_may_bring_older_seqs() -> None:
     j.reconnect("bob", "phone")
     j.deliver("bob", "phone", "alice", "c2")  # a push in the next session
     assert order_cases(build_history(j.events)).count == 0
+
+
+def test_one_mid_naming_two_messages() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")  # m1, seq 1
+    j.send("bob", "phone", "c1", "alice")  # the same cmid string, another sender
+    j.ack("bob", "c1", mid="m1", seq=1)  # stored over alice's message
+    j.deliver_all("bob", "c1")
+    cases = order_cases(build_history(j.events))
+    assert cases.count == 1
+    case = cases.examples[0]
+    assert "names two messages" in case["explain"]
+    assert "alice's c1" in case["explain"] and "bob's c1" in case["explain"]
+    assert [(e["ev"], e["user"]) for e in case["events"]] == [
+        ("send_ok", "alice"), ("send_ok", "bob")]

@@ -7,6 +7,11 @@ these tests run it as they are, with greenlets for the devices.
 from __future__ import annotations
 
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +204,55 @@ def test_retry_after_header_parsing() -> None:
     assert retry_after_ms({"retry-after": "0.5"}) == 500
     assert retry_after_ms({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert retry_after_ms(None) is None
+
+
+@pytest.fixture
+def one_slot_node(cluster: LocalCluster, tmp_path: Path) -> Iterator[str]:
+    """An extra reference node on the cluster's store that holds a single connection."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "n9.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_server", "--node-id", "n9", "--port", str(port),
+         "--redis", cluster.redis_url, "--secret", cluster.secret, "--max-conns", "1"],
+        cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"extra node did not start: {(tmp_path / 'n9.log').read_text()}")
+                time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_http_503_retry_after_is_honoured(cluster: LocalCluster, journal: JournalWriter,
+                                          one_slot_node: str) -> None:
+    first = make_device(cluster, journal, f"f{uuid.uuid4().hex[:8]}", [one_slot_node])
+    second = make_device(cluster, journal, f"s{uuid.uuid4().hex[:8]}", [one_slot_node])
+    try:
+        first.start()
+        assert first.wait_until(lambda: first.online, 10)
+        second.start()
+        assert second.wait_until(lambda: bool(evs(second, "connect_failed")), 10)
+        failed = evs(second, "connect_failed")[0]
+        assert failed["reason"] == "HTTP 503" and failed["retry_after_ms"] is not None
+        first.stop(drain_s=0)
+        assert second.wait_until(lambda: second.online, 30)
+        connects = evs(second, "connect")
+        assert connects[1]["at"] >= failed["at"] + failed["retry_after_ms"] / 1000 - 0.01
+    finally:
+        first.stop(drain_s=0)
+        second.stop(drain_s=0)

@@ -13,6 +13,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -143,6 +144,7 @@ class FakeServer:
         elif t == "send":
             self._on_send(c, f)
         elif t == "ack":
+            assert c.user and c.device
             key = (c.user, c.device)
             self.cursors[key] = max(self.cursors.get(key, 0), f["upto"])
         elif t == "sync":
@@ -220,12 +222,12 @@ class FakeDriver:
     def pump(self) -> None:
         for a in self.engine.actions():
             if isinstance(a, Connect):
-                self.net.at(self.net.now + LAT, lambda url=a.url: self._connect(url))
+                self.net.at(self.net.now + LAT, partial(self._connect, a.url))
             elif isinstance(a, SendFrame):
                 self.sent.append(a.frame)
                 if self.conn is not None:
-                    c, f = self.conn, a.frame
-                    self.net.at(self.net.now + LAT, lambda c=c, f=f: self.server.receive(c, f))
+                    self.net.at(self.net.now + LAT,
+                                partial(self.server.receive, self.conn, a.frame))
             elif isinstance(a, Close):
                 self.closes.append(a.reason)
                 if self.conn is not None:
@@ -234,7 +236,7 @@ class FakeDriver:
             elif isinstance(a, SetTimer):
                 self._token += 1
                 self.timers[a.name] = (a.at, self._token)
-                self.net.at(a.at, lambda n=a.name, tok=self._token: self._fire(n, tok))
+                self.net.at(a.at, partial(self._fire, a.name, self._token))
             elif isinstance(a, CancelTimer):
                 self.timers.pop(a.name, None)
             elif isinstance(a, Record):
@@ -438,6 +440,7 @@ def test_kill_moves_to_next_url() -> None:
     a = w.device("alice")
     w.run()
     first = a.engine.url
+    assert first is not None
     w.server.down.add(first)
     w.server.kill(first)
     w.run(10)
@@ -483,6 +486,7 @@ def test_never_sent_records_send_fail() -> None:
     assert a.engine.pending_sends == 1
     w.run(2)
     (fail,) = a.evs("send_fail", cmid=cmid)
+    assert fail["reason"] == "never sent: offline for 180 s"
     assert not a.evs("send") and not a.evs("send_info")
     assert a.engine.send_state(cmid) is MsgState.FAILED
     assert len(a.evs("connect_failed")) > 10
@@ -738,9 +742,9 @@ def _outcomes(d: FakeDriver) -> dict[str, list[str]]:
     return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(OPS, min_size=15, max_size=60), seed=st.integers(0, 2**16),
-       policy=st.sampled_from(["full_jitter", "decorrelated", "exponential", "none"]))
+       policy=st.sampled_from(["full_jitter", "decorrelated", "exponential", "fixed"]))
 def test_random_histories_keep_the_invariants(ops: list[tuple[str, Any]], seed: int,
                                               policy: str) -> None:
     w = World(seed=seed, backoff=Backoff(policy, 0.2, 5.0))
@@ -878,3 +882,33 @@ def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]]) -> None:
     eng.stop(now)
     eng.actions()
     assert eng.pending_sends == 0 and eng.timers == {}
+
+
+def test_request_sync_catches_up_to_the_end() -> None:
+    w = World()
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    assert a.engine.caught_up
+    w.server.drop_pushes = True
+    b.send(AB, "one")
+    b.send(AB, "two")
+    w.run()
+    assert a.engine.held_upto == 0 and a.engine.caught_up  # it cannot know yet
+    a.engine.request_sync(w.net.now)
+    a.pump()
+    assert not a.engine.caught_up
+    w.run()
+    assert a.engine.held_upto == 2 and a.engine.caught_up
+    assert [e["via"] for e in a.evs("deliver")] == ["sync", "sync"]
+
+
+def test_a_users_other_device_sees_its_sends() -> None:
+    w = World()
+    phone, laptop, b = w.device("alice", "d0"), w.device("alice", "d1"), w.device("bob")
+    w.run()
+    cmid = phone.send(AB, "from the phone")
+    w.run()
+    (d,) = laptop.evs("deliver")
+    assert d["cmid"] == cmid and d["from_device"] == "d0" and d["via"] == "push"
+    assert [m["cmid"] for m in laptop.engine.messages(AB)] == [cmid]
+    assert len(b.evs("deliver")) == 1

@@ -8,8 +8,9 @@
   member was owed it (ORACLE.md, "indeterminate sends").
 
 Conversations whose recipients are not known yet (groups) are skipped.
-``fan_out`` walks the acked sends once for lost, the expected-deliveries count
-and the end-to-end latency samples.
+``fan_out`` walks the acked sends once, for lost and the expected-deliveries
+count; it looks into the devices' holdings only for a send whose copies (counted
+by the history walk) fall short.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.history import END_EV, MID_EV, OK_EV, SEND_EV, Event, History
+from imload.check.history import COPIES, END_EV, MID_EV, OK_EV, SEND_EV, Event, History
 from imload.check.recipients import Recipients, expected_devices
 from imload.check.sends import send_tally
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
 Held = tuple[Recipients, tuple[dict[str, Event], ...]]
+_UNSEEN: Any = object()
 
 
 def recipients_held(conv: str, seq: int | None, h: History) -> Held | None:
@@ -41,7 +43,6 @@ class FanOut:
     expected: int = 0  # expected deliveries (acked sends x their known recipients)
     missing: list[tuple[list[Any], list[tuple[str, str]]]] = field(
         default_factory=list)  # (record, devices that never got it)
-    e2e: list[float] = field(default_factory=list)  # first attempt -> a device's first copy
 
 
 def fan_out(h: History) -> FanOut:
@@ -51,15 +52,13 @@ def fan_out(h: History) -> FanOut:
         done: FanOut = found
         return done
     out = FanOut()
-    add = out.e2e.append
     direct: dict[str, Held | None] = {}  # direct chats: the recipients do not depend on seq
     expected = 0
-    for rec in h.acked:  # in ack order: the events it reads were journaled close together
+    for rec in h.acked:
         ok = rec[OK_EV]
         conv = ok["conv"]
-        if conv in direct:
-            held = direct[conv]
-        else:
+        held = direct.get(conv, _UNSEEN)
+        if held is _UNSEEN:
             held = recipients_held(conv, ok["seq"], h)
             if conv.startswith("d:"):
                 direct[conv] = held
@@ -68,19 +67,11 @@ def fan_out(h: History) -> FanOut:
         recips, helds = held
         expected += len(helds)
         mid = ok["mid"]
-        sent = rec[SEND_EV]
-        t = sent["at"] if sent is not None else None
-        missing = None
-        for device, copies in zip(recips, helds, strict=True):
-            got = copies.get(mid)
-            if got is None:
-                if missing is None:
-                    missing = [device]
-                else:
-                    missing.append(device)
-            elif t is not None:
-                add(got["at"] - t)
-        if missing is not None:
+        canon = rec[MID_EV]
+        if rec[COPIES] == len(helds) and canon["mid"] == mid and canon["conv"] == conv:
+            continue  # the walk counted a copy of this very mid on every member device
+        missing = [d for d, copies in zip(recips, helds, strict=True) if mid not in copies]
+        if missing:
             out.missing.append((rec, missing))
     out.expected = expected
     h.memo["fan_out"] = out

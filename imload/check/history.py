@@ -10,19 +10,25 @@ the events once, in ``at`` order, and files them into plain dicts:
 
 - ``devices[user][device]``: a ``DeviceLog`` per device that was declared
   (``device``), logged in (``connected``) or received anything: the first
-  delivery of every mid it holds (``held``), every delivery in time order
-  (``stream``, repeats included), and its last ``audit`` event.
+  copy of every mid it holds (``held``, a dict, so in the order they came;
+  repeats are only counted, as ``wire_duplicates``), its latest push per
+  conversation and its last ``audit`` event.
 - ``sends[user][cmid]``: one record (a list, indexed by the slot constants
   below) per logical send, whoever mentions it first: the sender's events or a
   delivery naming ``(from, cmid)``.
 - ``by_seq[conv][seq]`` and ``by_mid[mid]``: the first event (ack or delivery)
   naming each (conv, seq) and each mid.
 
-Some facts are only visible while walking (which mid a (conv, seq) named
-first, which digest was sent before a copy arrived); the walk keeps those
-observations as pairs of events (``seq_clashes``, ``mid_clashes``,
-``cmid_clashes``, ``digest_mismatches``) and the checks in this package turn
-them into explained cases. Everything else is judged afterwards from the maps.
+Some facts are only visible, or only cheap, while walking: which mid a
+(conv, seq) named first, which digest was sent before a copy arrived, which
+push came right before this one on the same connection, and the join of a
+send with its copies (the record is hot in memory right then). The walk keeps
+them as pairs of events (``seq_clashes``, ``mid_clashes``, ``cmid_clashes``,
+``digest_mismatches``, ``backwards``), as the latency samples (``ack_s``,
+``e2e_s``) and as a per-send count of member devices holding the send's mid
+(``COPIES``, which lets ``delivery.fan_out`` skip every fully delivered send).
+The checks in this package turn these into explained cases; everything else
+is judged afterwards from the maps.
 
 Time and memory are linear in the number of events: every event is a few dict
 operations, and the index holds references to the journal's own event dicts,
@@ -32,10 +38,13 @@ them); an unsorted list is sorted (stably) before the walk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
+
+from imload.check.recipients import conv_users
 
 Event = Mapping[str, Any]
 
@@ -45,16 +54,17 @@ OUTCOME = 1  # PENDING, OK, FAIL or INFO: ok wins over fail, fail over info
 SEND_EV = 2  # the first ``send`` event, or None when the client never recorded one
 OK_EV = 3  # the first ``send_ok`` event
 END_EV = 4  # the first ``send_fail`` / ``send_info`` event
-MID_EV = 5  # the first event (ack or delivery) naming a mid for this send
+MID_EV = 5  # the first event (ack or delivery) naming a mid for this send: its canonical mid
 DELIV_EV = 6  # the first ``deliver`` event of this send, on any device
 EARLY = 7  # deliveries seen before any ``send`` (clock skew, or a phantom), else None
-RECORD_SLOTS = 8
+COPIES = 8  # member devices (of a direct chat) holding the canonical mid, in its conv
+RECORD_SLOTS = 9
 
 PENDING, OK, FAIL, INFO = "pending", "ok", "fail", "info"
 
 
 def new_record() -> list[Any]:
-    return [0, PENDING, None, None, None, None, None, None]
+    return [0, PENDING, None, None, None, None, None, None, 0]
 
 
 @dataclass(slots=True)
@@ -62,9 +72,9 @@ class DeviceLog:
     """What one device was and what reached it."""
 
     declared: Event | None = None  # its first ``device`` / ``connected`` event
-    held: dict[str, Event] = field(default_factory=dict)  # mid -> first delivery
-    stream: list[Event] = field(default_factory=list)  # every delivery, in time order
+    held: dict[str, Event] = field(default_factory=dict)  # mid -> first copy, in time order
     audit: Event | None = None  # its last ``audit`` event
+    last_push: dict[str, Event] = field(default_factory=dict)  # conv -> latest pushed delivery
 
 
 @dataclass(slots=True)
@@ -75,18 +85,23 @@ class History:
     t0: float = 0.0  # the ``phase load start`` time, else the first event's
     devices: dict[str, dict[str, DeviceLog]] = field(default_factory=dict)
     sends: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    acked: list[list[Any]] = field(default_factory=list)  # records in the order of their first ack
     by_seq: dict[str, dict[int, Event]] = field(default_factory=dict)
     by_mid: dict[str, Event] = field(default_factory=dict)
-    acked: list[list[Any]] = field(default_factory=list)  # records in the order of their first ack
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # conv -> users, () unknown
     wire_duplicates: int = 0  # deliveries of a mid the device already held
+    ack_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> 1st ack
+    e2e_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> a member
+    # device's first copy of the send's canonical mid (direct chats, any outcome)
     seq_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one (conv, seq), 2 mids
-    mid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one mid, 2 (conv, seq)
+    mid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one mid, 2 places/msgs
     cmid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # (user, cmid), 2 mids
     digest_mismatches: list[tuple[Event, Event]] = field(default_factory=list)  # (send, deliver)
+    backwards: list[tuple[Event, Event]] = field(default_factory=list)  # pushes, same session
     faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
     malformed: list[str] = field(default_factory=list)  # events lacking a field their kind needs
-    memo: dict[Any, Any] = field(default_factory=dict)  # caches of derived facts (recipients)
+    memo: dict[str, Any] = field(default_factory=dict)  # derived facts, computed once
 
     def log(self, user: str, device: str) -> DeviceLog | None:
         return self.devices.get(user, {}).get(device)
@@ -127,6 +142,10 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
     cmid_clashes = h.cmid_clashes
     acked = h.acked
     mismatches = h.digest_mismatches
+    backwards = h.backwards
+    ack_sample = h.ack_s.append
+    e2e_sample = h.e2e_s.append
+    users_of = h.members
     open_faults: dict[Any, dict[str, Any]] = {}
     known: set[tuple[Any, ...]] = set()  # clashes filed already: one bad mid counts once
     load_start: float | None = None
@@ -135,15 +154,16 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
     wire_dups = 0
     n = 0
 
-    def name_seq(e: Event, conv: str, seq: int, mid: str) -> None:
-        """Check that (conv, seq) names only ``mid``, and that ``mid`` names only (conv, seq)."""
+    def name_seq(e: Event, conv: str, seq: int, mid: str, sender: str, cmid: str) -> None:
+        """Check that (conv, seq) names only ``mid``, and ``mid`` only one message and place."""
         first = by_mid.get(mid)
         if first is None:
             by_mid[mid] = e
-        elif first["seq"] == seq and first["conv"] == conv:
+        elif (first["seq"] == seq and first["conv"] == conv and first["cmid"] == cmid
+              and (first["from"] if first["ev"] == "deliver" else first["user"]) == sender):
             return
-        elif ("mid", id(first), conv, seq) not in known:
-            known.add(("mid", id(first), conv, seq))
+        elif ("mid", id(first), conv, seq, sender, cmid) not in known:
+            known.add(("mid", id(first), conv, seq, sender, cmid))
             h.mid_clashes.append((first, e))
         convs = by_seq.get(conv)
         if convs is None:
@@ -155,13 +175,22 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
             known.add(("seq", id(named), mid))
             h.seq_clashes.append((named, e))
 
-    def name_mid(rec: list[Any], e: Event, mid: str) -> None:
-        first = rec[MID_EV]
+    def name_mid(rec: list[Any], e: Event, mid: str) -> Event:
+        """File ``mid`` for the logical send; return the send's canonical (first) mid event."""
+        first: Event | None = rec[MID_EV]
         if first is None:
             rec[MID_EV] = e
-        elif first["mid"] != mid and ("cmid", id(first), mid) not in known:
+            return e
+        if first["mid"] != mid and ("cmid", id(first), mid) not in known:
             known.add(("cmid", id(first), mid))
             cmid_clashes.append((first, e))
+        return first
+
+    def members(conv: str) -> tuple[str, ...]:
+        found = users_of.get(conv)
+        if found is None:
+            found = users_of[conv] = conv_users(conv) or ()
+        return found
 
     for e in events:
         at = e["at"]
@@ -176,13 +205,18 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
             if k == "deliver":
                 user, device, mid = e["user"], e["device"], e["mid"]
                 frm, cmid, conv, seq = e["from"], e["cmid"], e["conv"], e["seq"]
-                digest = e["digest"]
+                digest, via, session = e["digest"], e["via"], e["session"]
                 per_user = devices.get(user)
                 log = per_user.get(device) if per_user is not None else None
                 if log is None:
                     log = _device_log(h, user, device)
                     log.declared = e
-                log.stream.append(e)
+                if via == "push":
+                    last = log.last_push
+                    prev = last.get(conv)
+                    last[conv] = e
+                    if prev is not None and seq < prev["seq"] and prev["session"] == session:
+                        backwards.append((prev, e))
                 held = log.held
                 first = held.get(mid)
                 if first is None:
@@ -211,10 +245,17 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
                 canon = rec[MID_EV]
                 if (canon is None or canon["mid"] != mid or canon["seq"] != seq
                         or canon["conv"] != conv):
-                    name_mid(rec, e, mid)
-                    name_seq(e, conv, seq, mid)
-                # else: the same mid and place as the send's first naming event, whose
-                # check already stands for this copy too
+                    canon = name_mid(rec, e, mid)
+                    name_seq(e, conv, seq, mid, frm, cmid)
+                # (else: the same mid and place as the canonical event, already checked)
+                mem = users_of.get(conv)
+                if mem is None:
+                    mem = members(conv)
+                if (first is None and user in mem and (canon is e or (
+                        canon["mid"] == mid and canon["conv"] == conv))):
+                    rec[COPIES] += 1
+                    if sent is not None:
+                        e2e_sample(at - sent["at"])
             elif k == "send":
                 user, cmid, digest = e["user"], e["cmid"], e["digest"]
                 per_sender = sends.get(user)
@@ -226,10 +267,8 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
                 rec[ATTEMPTS] += 1
                 if rec[SEND_EV] is None:
                     rec[SEND_EV] = e
-                    early = rec[EARLY]
-                    if early is not None:
-                        mismatches.extend((e, d) for d in early if d["digest"] != digest)
-                        rec[EARLY] = None
+                    if rec[EARLY] is not None:
+                        _settle_early(h, rec, e, members)
             elif k == "send_ok":
                 user, cmid, conv, mid, seq = e["user"], e["cmid"], e["conv"], e["mid"], e["seq"]
                 per_sender = sends.get(user)
@@ -241,9 +280,12 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
                 if rec[OK_EV] is None:
                     rec[OK_EV] = e
                     acked.append(rec)
+                    sent = rec[SEND_EV]
+                    if sent is not None:
+                        ack_sample(at - sent["at"])
                 rec[OUTCOME] = OK
                 name_mid(rec, e, mid)
-                name_seq(e, conv, seq, mid)
+                name_seq(e, conv, seq, mid, user, cmid)
             elif k == "send_fail" or k == "send_info":
                 user, cmid = e["user"], e["cmid"]
                 per_sender = sends.get(user)
@@ -295,9 +337,24 @@ def _walk(events: Sequence[Event], h: History) -> bool:  # noqa: C901 - one disp
     return True
 
 
+def _settle_early(h: History, rec: list[Any], sent: Event,
+                  members: Callable[[str], tuple[str, ...]]) -> None:
+    """The send of copies journaled before it (another host's clock): check them now."""
+    early: list[Event] = rec[EARLY]
+    rec[EARLY] = None
+    h.digest_mismatches.extend((sent, d) for d in early if d["digest"] != sent["digest"])
+    canon_mid = rec[MID_EV]["mid"]
+    for d in early:
+        log = h.devices[d["user"]][d["device"]]
+        if (log.held.get(d["mid"]) is d and d["mid"] == canon_mid
+                and d["user"] in members(d["conv"])):
+            h.e2e_s.append(d["at"] - sent["at"])  # negative: counts as 0 in the percentiles
+
+
 def _file_fault(h: History, open_faults: dict[Any, dict[str, Any]], e: Event) -> None:
     """Pair a fault's start and stop (by its ``fault`` id) into one window."""
     fid, action = e["fault"], e["action"]
+    window: dict[str, Any] | None
     if action == "start":
         window = {"fault": fid, "kind": e["kind"], "target": e["target"], "at_s": e["at"],
                   "until_s": None, "detail": e.get("detail")}

@@ -4,7 +4,8 @@ Three forms, all counted under ``order`` (ORACLE.md, "order / inconsistent seq"
 and "backwards"):
 
 - a (conv, seq) that names two different mids (in acks or deliveries);
-- a mid that shows up under two different (conv, seq);
+- a mid that shows up under two different (conv, seq), or that names two
+  different logical messages (sender, cmid): one of them is overwritten;
 - a device whose *pushed* deliveries of a conversation, within one connection
   session, go backwards in seq. Sync deliveries are left out: a gap sync
   legitimately brings older seqs after newer pushes.
@@ -14,7 +15,7 @@ Each clash counts once, however many devices saw it.
 
 from __future__ import annotations
 
-from imload.check.cases import Cases, who
+from imload.check.cases import Cases, sender_of, who
 from imload.check.history import Event, History
 
 
@@ -38,34 +39,32 @@ def seq_clash_cases(h: History, out: Cases) -> Cases:
 
 
 def mid_clash_cases(h: History, out: Cases) -> Cases:
-    """One mid under two (conv, seq)."""
+    """One mid under two (conv, seq), or naming two logical messages (sender, cmid)."""
     for first, other in h.mid_clashes:
-        if out.tally():
+        if not out.tally():
+            continue
+        if (first["conv"], first["seq"]) != (other["conv"], other["seq"]):
             out.keep(f"mid {first['mid']} has two places: seq {first['seq']} of "
                      f"{first['conv']} ({_seen(h, first)}) and seq {other['seq']} of "
                      f"{other['conv']} ({_seen(h, other)})",
+                     [first, other])
+        else:
+            out.keep(f"mid {first['mid']} (seq {first['seq']} of {first['conv']}) names two "
+                     f"messages: {sender_of(first)}'s {first['cmid']} ({_seen(h, first)}) and "
+                     f"{sender_of(other)}'s {other['cmid']} ({_seen(h, other)})",
                      [first, other])
     return out
 
 
 def backwards_cases(h: History, out: Cases) -> Cases:
     """Pushes to one device, in one session and conversation, that go down in seq."""
-    for user, per_user in h.devices.items():
-        for device, log in per_user.items():
-            last: dict[str, Event] = {}
-            for e in log.stream:
-                if e["via"] != "push":
-                    continue
-                conv = e["conv"]
-                prev = last.get(conv)
-                last[conv] = e
-                if (prev is not None and e["seq"] < prev["seq"]
-                        and prev["session"] == e["session"] and out.tally()):
-                    out.keep(f"{who(user, device)}'s pushes of {conv} went backwards in "
-                             f"session {e['session']}: seq {prev['seq']} (mid {prev['mid']}) at "
-                             f"{h.rel(prev['at'])}s, then seq {e['seq']} (mid {e['mid']}) at "
-                             f"{h.rel(e['at'])}s",
-                             [prev, e])
+    for prev, e in h.backwards:
+        if out.tally():
+            out.keep(f"{who(e['user'], e['device'])}'s pushes of {e['conv']} went backwards in "
+                     f"session {e['session']}: seq {prev['seq']} (mid {prev['mid']}) at "
+                     f"{h.rel(prev['at'])}s, then seq {e['seq']} (mid {e['mid']}) at "
+                     f"{h.rel(e['at'])}s",
+                     [prev, e])
     return out
 
 

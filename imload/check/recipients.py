@@ -5,15 +5,29 @@ in the journal, the sender's own devices included (PROTOCOL.md: the sender's
 inbox gets its own message, so its other devices see it). Group conversations
 (``g:...``) need their membership as of ``seq``, which the journal will carry
 as ``event`` messages; until the checker reads those, a group answers None
-("not known"), and the checks that need recipients skip it.
+("not known"), and the checks that need recipients skip it. Teaching groups
+means: ``conv_users`` stays for direct chats, the history walk files
+membership changes per (conv, seq), and ``expected_devices`` consults them.
 """
 
 from __future__ import annotations
 
-from imload.check.history import History
+from typing import TYPE_CHECKING
+
 from imload.protocol import NameError_, conv_members
 
+if TYPE_CHECKING:
+    from imload.check.history import History
+
 Recipients = tuple[tuple[str, str], ...]
+
+
+def conv_users(conv: str) -> tuple[str, ...] | None:
+    """The users of a direct conversation; None for groups (not known yet) and bad names."""
+    try:
+        return conv_members(conv)
+    except (NameError_, TypeError):
+        return None
 
 
 def expected_devices(conv: str, seq: int | None, history: History) -> Recipients | None:
@@ -26,18 +40,12 @@ def expected_devices(conv: str, seq: int | None, history: History) -> Recipients
     memo: dict[str, Recipients | None] = history.memo.setdefault("recipients", {})
     if conv in memo:
         return memo[conv]
-    members = _members(conv)
+    members = history.members.get(conv)  # the walk's memo of conv_users
+    if members is None:
+        members = conv_users(conv) or ()
     found = None
-    if members is not None:
+    if members:
         found = tuple((user, device) for user in members
                       for device in history.devices.get(user, {}))
     memo[conv] = found
     return found
-
-
-def _members(conv: str) -> tuple[str, ...] | None:
-    """The users of a direct conversation; None for groups (a later seam) and bad names."""
-    try:
-        return conv_members(conv)
-    except (NameError_, TypeError):
-        return None

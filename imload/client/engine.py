@@ -108,6 +108,12 @@ class DeviceEngine(Sender):
         """Estimated server clock minus this device's local clock (from pongs)."""
         return self.offsets.offset_ms
 
+    @property
+    def caught_up(self) -> bool:
+        """Online, synced, no sync in flight, and every useq this device knows of is held."""
+        return (self._conn is Conn.ONLINE and self._synced and self._sync_rid is None
+                and self.inbox.held_upto >= self.inbox.inbox_seq)
+
     def messages(self, conv: str) -> list[dict[str, Any]]:
         """``conv`` as the device displays it: each seq once, ascending."""
         return self.inbox.messages(conv)
@@ -221,6 +227,17 @@ class DeviceEngine(Sender):
         for name in list(self._timers):
             self._cancel(name)
         self._conn = Conn.STOPPED
+
+    def request_sync(self, now: float) -> None:
+        """Sync from ``held_upto`` to the end of the inbox now (e.g. the audit's last look).
+
+        Online with no sync in flight: a sync starts (following ``more``); otherwise
+        nothing, since the sync under way, or the next login's, does the same.
+        """
+        if self._conn is Conn.ONLINE and self._sync_rid is None:
+            self._start_sync(now)
+        else:
+            self.ignored += 1
 
     # ------------------------------------------------------------ timers
     def timer_fired(self, name: str, now: float) -> None:

@@ -144,8 +144,9 @@ class Sender(EngineCore):
                 else:
                     self._give_up(m, now, f"no send_ack after {m.attempts} attempts")
             elif now >= m.created + limit:
-                self._give_up(m, now, f"not acked within {limit:g} s after "
-                                      f"{m.attempts} attempts")
+                self._give_up(m, now, f"not acked within {limit:g} s after {m.attempts} "
+                                      "attempts" if m.attempts else
+                                      f"never sent: offline for {limit:g} s")
             elif (m.state is MsgState.WAITING and m.retry_at is not None
                   and now >= m.retry_at and self._can_send()):
                 self._transmit(m, now)

@@ -1,17 +1,21 @@
-"""The local reference cluster: redis-server, toxiproxy-server and N reference nodes.
+"""The local reference cluster: redis-server, toxiproxy-server, N reference nodes and an LBS.
 
 ``LocalCluster(dir).start()`` starts every part as a child process in its own session
 (so a signal reaches the part and nothing else), with its output in ``DIR/logs/``; waits
 until each answers (Redis ``PING``, the Toxiproxy API, the node's ``/healthz``); creates
 one Toxiproxy proxy per node on the client path; and writes
 
-- ``DIR/target.toml``: the target file clients and drills use (node URLs are the proxies),
+- ``DIR/target.toml``: the target file clients and drills use (node URLs are the proxies,
+  ``lbs`` the LBS, which hands out the proxy URLs too; with ``tls=True``, ``wss://`` and
+  ``https://`` URLs and ``ca = "ca.pem"``, a throwaway CA made for this cluster),
 - ``DIR/cluster.json``: ports, pids, command lines and log paths, so another process
   (``imload cluster down/status/kill/restart``) can ``LocalCluster.load(DIR)`` it.
 
-The store lives in ``DIR/redis`` (append-only file, fsync on every write, no snapshots),
-emptied when a cluster starts; ``stop`` keeps it and the logs. ``kill_part``/
-``restart_part`` also reach ``redis`` and ``toxiproxy`` (store kills in drills).
+The store lives in ``DIR/redis`` (append-only file, fsync on every write unless
+``appendfsync`` says otherwise, no snapshots), emptied when a cluster starts; ``stop``
+keeps it and the logs. ``kill_part``/``restart_part`` also reach ``redis``, ``toxiproxy``
+and ``lbs`` (store kills in drills). ``node_args`` are added to every node's command line
+(e.g. ``["--max-conns", "100"]``).
 
 Pids are checked against their process start time before any signal is sent, so a stale
 ``cluster.json`` never signals an unrelated process that reused a pid.
@@ -25,7 +29,7 @@ import secrets
 import shlex
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,7 +60,9 @@ class LocalCluster:
 
     def __init__(self, directory: Path, nodes: int = 3, secret: str | None = None,
                  bug: str | None = None, host: str = "127.0.0.1",
-                 ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0) -> None:
+                 ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0, *,
+                 tls: bool = False, node_args: Sequence[str] = (),
+                 appendfsync: str = "always") -> None:
         if nodes < 1:
             raise ClusterError(f"a cluster needs at least one node, got {nodes}")
         self.directory = Path(directory).resolve()
@@ -66,6 +72,11 @@ class LocalCluster:
         self.host = host
         self.ready_timeout_s = ready_timeout_s
         self.stop_grace_s = stop_grace_s
+        self.tls = tls
+        self.node_args = list(node_args)
+        if appendfsync not in ("always", "everysec", "no"):
+            raise ClusterError(f"appendfsync must be always, everysec or no; got {appendfsync!r}")
+        self.appendfsync = appendfsync
         self.parts: dict[str, Part] = {}
         self._sup = Supervisor()
 
@@ -91,11 +102,20 @@ class LocalCluster:
     def toxiproxy_api(self) -> str:
         return f"http://{self.host}:{self.parts['toxiproxy'].port}"
 
+    @property
+    def ca_path(self) -> Path | None:
+        """The CA clients must trust (``tls=True``), else None."""
+        return self.directory / "ca.pem" if self.tls else None
+
+    @property
+    def lbs_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.parts['lbs'].port}"
+
     def node_url(self, name: str, direct: bool = False) -> str:
         """The URL clients dial for node ``name`` (its proxy), or the node itself."""
         part = self._node(name)
         port = part.port if direct or part.proxy_port is None else part.proxy_port
-        return f"ws://{self.host}:{port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{port}/ws"
 
     def _node(self, name: str) -> Part:
         part = self.parts.get(name)
@@ -124,34 +144,49 @@ class LocalCluster:
         shutil.rmtree(self.directory / "redis", ignore_errors=True)
         for sub in ("logs", "redis"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
-        ports = free_ports(self.host, 2 + 2 * self.nodes)
+        tls_args: list[str] = []
+        if self.tls:
+            from reference_server.tls import make_certificates
+
+            _, chain, key = make_certificates(self.directory / "tls")
+            os.replace(self.directory / "tls" / "ca.pem", self.directory / "ca.pem")
+            tls_args = ["--cert", str(chain), "--key", str(key)]
+        ports = free_ports(self.host, 3 + 2 * self.nodes)
         logs = self.directory / "logs"
         self.parts = {
             "redis": Part("redis", "redis", ports[0], [
                 redis_bin, "--port", str(ports[0]), "--bind", self.host,
                 "--dir", str(self.directory / "redis"), "--appendonly", "yes",
-                "--appendfsync", "always", "--save", "", "--daemonize", "no"],
+                "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no"],
                 str(logs / "redis.log")),
             "toxiproxy": Part("toxiproxy", "toxiproxy", ports[1], [
                 toxiproxy_bin, "-host", self.host, "-port", str(ports[1])],
                 str(logs / "toxiproxy.log")),
         }
+        self.parts["lbs"] = Part("lbs", "lbs", ports[2], [
+            sys.executable, "-m", "reference_server.lbs", "--host", self.host,
+            "--port", str(ports[2]), "--redis", self.redis_url, *tls_args],
+            str(logs / "lbs.log"))
         for i, name in enumerate(self.node_names):
-            port, proxy_port = ports[2 + 2 * i], ports[3 + 2 * i]
+            port, proxy_port = ports[3 + 2 * i], ports[4 + 2 * i]
+            self.parts[name] = Part(name, "node", port, [], str(logs / f"{name}.log"),
+                                    proxy_port=proxy_port)
             cmd = [sys.executable, "-m", "reference_server", "--node-id", name,
                    "--host", self.host, "--port", str(port), "--redis", self.redis_url,
-                   "--secret", self.secret]
+                   "--secret", self.secret, "--public-url", self.node_url(name), *tls_args,
+                   *self.node_args]
             if self.bug:
                 cmd += ["--bug", self.bug]
-            self.parts[name] = Part(name, "node", port, cmd, str(logs / f"{name}.log"),
-                                    proxy_port=proxy_port)
+            self.parts[name].cmd = cmd
         try:
             self._spawn(self.parts["redis"])
             self._spawn(self.parts["toxiproxy"])
             self._wait_ready(self.parts["redis"])
+            self._spawn(self.parts["lbs"])
             self._wait_ready(self.parts["toxiproxy"])
             for name in self.node_names:
                 self._spawn(self.parts[name])
+            self._wait_ready(self.parts["lbs"])
             for name in self.node_names:
                 self._wait_ready(self.parts[name])
             self._create_proxies()
@@ -174,7 +209,7 @@ class LocalCluster:
             extra={"direct_url": self.node_url(name, direct=True)},
         ) for name in self.node_names]
         return Target(name="local", secret=self.secret, nodes=nodes,
-                      toxiproxy_api=self.toxiproxy_api,
+                      toxiproxy_api=self.toxiproxy_api, lbs=self.lbs_url, ca=self.ca_path,
                       extra={"kind": "local", "redis": self.redis_url},
                       path=self.target_path)
 
@@ -189,10 +224,13 @@ class LocalCluster:
         self._save()
 
     def _wait_ready(self, part: Part) -> None:
+        scheme = "https" if self.tls else "http"
+        ca = str(self.ca_path) if self.ca_path else None
         probes: dict[str, Callable[[], bool]] = {
             "redis": lambda: redis_answers(self.host, part.port),
             "toxiproxy": lambda: http_ok(f"http://{self.host}:{part.port}/proxies"),
-            "node": lambda: http_ok(f"http://{self.host}:{part.port}/healthz"),
+            "node": lambda: http_ok(f"{scheme}://{self.host}:{part.port}/healthz", ca),
+            "lbs": lambda: http_ok(f"{scheme}://{self.host}:{part.port}/healthz", ca),
         }
         self._sup.wait_ready(part, probes[part.kind], self.ready_timeout_s)
 
@@ -241,7 +279,7 @@ class LocalCluster:
         return part
 
     def kill_part(self, name: str) -> None:
-        """SIGKILL any part: a node, ``redis`` (the store) or ``toxiproxy``."""
+        """SIGKILL any part: a node, ``redis`` (the store), ``toxiproxy`` or ``lbs``."""
         self._refresh()
         part = self._part(name)
         self._sup.kill(part)
@@ -297,7 +335,8 @@ class LocalCluster:
     def _save(self) -> None:
         state = {
             "version": STATE_VERSION, "directory": str(self.directory), "host": self.host,
-            "nodes": self.nodes, "secret": self.secret, "bug": self.bug,
+            "nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
+            "node_args": self.node_args, "appendfsync": self.appendfsync,
             "target": str(self.target_path),
             "parts": {name: asdict(p) for name, p in self.parts.items()},
         }
@@ -321,7 +360,10 @@ class LocalCluster:
                 raise ClusterError(f"{path}: version {state.get('version')!r}, "
                                    f"expected {STATE_VERSION}")
             cluster = cls(Path(state["directory"]), nodes=int(state["nodes"]),
-                          secret=state["secret"], bug=state.get("bug"), host=state["host"])
+                          secret=state["secret"], bug=state.get("bug"), host=state["host"],
+                          tls=bool(state.get("tls", False)),
+                          node_args=list(state.get("node_args", [])),
+                          appendfsync=state.get("appendfsync", "always"))
             cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
         except (KeyError, TypeError, ValueError) as e:
             raise ClusterError(f"{path}: not a cluster state file: {e}") from None

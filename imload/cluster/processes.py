@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -34,7 +35,7 @@ class Part:
     """One process of the cluster, as recorded in cluster.json."""
 
     name: str  # "redis", "toxiproxy", or a node name ("n1", ...)
-    kind: str  # "redis" | "toxiproxy" | "node"
+    kind: str  # "redis" | "toxiproxy" | "node" | "lbs"
     port: int
     cmd: list[str]
     log: str
@@ -98,9 +99,11 @@ def redis_answers(host: str, port: int) -> bool:
         return False
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, cafile: str | None = None) -> bool:
+    """True when ``url`` answers 200 (over https, verified against ``cafile``)."""
+    context = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url, timeout=1) as r:
+        with urllib.request.urlopen(url, timeout=1, context=context) as r:
             return bool(r.status == 200)
     except (OSError, urllib.error.URLError):
         return False

@@ -125,6 +125,10 @@ class GeventDevice:
         """Send a message (any greenlet); returns its cmid at once, before the ack."""
         return self._feed(lambda now: self.engine.send_message(conv, body, now))
 
+    def request_sync(self) -> None:
+        """Ask the engine to sync to the end of the inbox (see ``DeviceEngine.request_sync``)."""
+        self._feed(self.engine.request_sync)
+
     def wait_until(self, predicate: Callable[[], bool], timeout: float,
                    interval: float = 0.02) -> bool:
         """Sleep (cooperatively) until ``predicate()`` is true or ``timeout`` passes."""
@@ -209,7 +213,8 @@ class GeventDevice:
             return
         with gevent.Timeout(1.0, False):
             try:
-                ws.send_close(websocket.STATUS_NORMAL, reason.encode()[:120])
+                text = reason.encode()[:120].decode("utf-8", "ignore")  # a close reason: <=123 B
+                ws.send_close(websocket.STATUS_NORMAL, text.encode())
             except Exception:  # noqa: S110 - closing a socket that may be dead already
                 pass
         ws.shutdown()
@@ -243,11 +248,11 @@ class GeventDevice:
         if url is not None:
             self._connect(url)
             return
+        self._wake.clear()  # from here on, a new timer or Connect wakes the wait below
         self._fire_due_timers()
         timeout = self._until_next_timer()
         ws = self._ws
         if ws is None:
-            self._wake.clear()
             if self._connect_url is None:
                 self._wake.wait(timeout)
             return

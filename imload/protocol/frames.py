@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from imload.protocol.names import is_valid_conv, is_valid_name
+
 MAX_FRAME_BYTES = 64 * 1024
 
 # Close codes (PROTOCOL.md, "Errors and closes").
@@ -20,6 +22,17 @@ CLOSE_OVERLOADED = 4003
 CLOSE_IDLE = 4004
 CLOSE_TOO_MANY_BAD = 1008
 CLOSE_TOO_BIG = 1009
+# Sent by the WebSocket layer itself for a text frame that is not valid UTF-8 (RFC 6455).
+CLOSE_BAD_TEXT = 1007
+CLOSE_CODES: dict[int, str] = {
+    CLOSE_REPLACED: "replaced by a newer login of the same device",
+    CLOSE_AUTH_FAILED: "authentication failed",
+    CLOSE_OVERLOADED: "the node sheds load (a client that does not read, or overload)",
+    CLOSE_IDLE: "no frame for three heartbeat intervals",
+    CLOSE_BAD_TEXT: "a text frame that is not valid UTF-8",
+    CLOSE_TOO_MANY_BAD: "too many bad frames",
+    CLOSE_TOO_BIG: "a frame over the size limit",
+}
 
 # Error codes of the ``error`` frame.
 BAD_FRAME = "bad_frame"
@@ -29,6 +42,8 @@ FORBIDDEN = "forbidden"
 RATE_LIMITED = "rate_limited"
 OVERLOADED = "overloaded"
 INTERNAL = "internal"
+ERROR_CODES = (BAD_FRAME, UNKNOWN_TYPE, UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, OVERLOADED,
+               INTERNAL)
 
 _INT = (int,)
 _STR = (str,)
@@ -52,6 +67,26 @@ REQUEST_FIELDS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 # Requests without a reply carry no rid.
 NO_RID = frozenset({"ack"})
 MAX_ID_LEN = 64
+# request type -> the type of its reply (``ack`` has none).
+REPLY_TYPES: dict[str, str] = {
+    "login": "login_ok", "send": "send_ack", "sync": "sync_batch", "read": "read_ok",
+    "reads": "reads_ok", "ping": "pong", "op": "op_ok", "state": "state_ok",
+}
+# Frames the server sends without a request; ``error`` may also answer any request.
+PUSH_TYPES = ("msg", "read_sync", "receipt", "error")
+
+# Op kinds and their args: kind -> {arg: (allowed python types, required)}. A ``str`` arg
+# named ``user`` must be a user name, ``conv`` a conversation; ``members`` a list of names.
+OP_ARGS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "group_create": {"conv": (_STR, True), "members": (_LIST, True)},
+    "group_add": {"conv": (_STR, True), "user": (_STR, True)},
+    "group_remove": {"conv": (_STR, True), "user": (_STR, True)},
+    "contact_add": {"user": (_STR, True)},
+    "contact_remove": {"user": (_STR, True)},
+    "pin": {"conv": (_STR, True), "pinned": (_BOOL, True)},
+}
+GROUP_OPS = frozenset({"group_create", "group_add", "group_remove"})
+MAX_GROUP_MEMBERS = 1000
 
 
 class FrameError(ValueError):
@@ -124,3 +159,36 @@ def validate_request(frame: dict[str, Any]) -> None:
         if types is _STR and name in ("cmid", "opid") and not 0 < len(value) <= MAX_ID_LEN:
             raise FrameError(BAD_FRAME, f"{t}: field {name!r} must be 1 to {MAX_ID_LEN} chars",
                              rid)
+
+
+def validate_op(frame: dict[str, Any]) -> None:
+    """Check an ``op`` request's kind and args (after ``validate_request``); raise
+    FrameError(bad_frame) naming the wrong field, e.g. ``args.user``."""
+    rid = _rid_of(frame)
+    kind = frame["kind"]
+    spec = OP_ARGS.get(kind)
+    if spec is None:
+        raise FrameError(BAD_FRAME, f"op: field 'kind' must be one of {', '.join(OP_ARGS)}; "
+                         f"got {kind!r}", rid)
+    args = frame["args"]
+    for name, (types, required) in spec.items():
+        where = f"op {kind}: field 'args.{name}'"
+        if name not in args:
+            if required:
+                raise FrameError(BAD_FRAME, f"{where} is missing", rid)
+            continue
+        value = args[name]
+        if not isinstance(value, types) or (types is not _BOOL and isinstance(value, bool)):
+            raise FrameError(BAD_FRAME, f"{where} must be {types[0].__name__}", rid)
+        if name == "user" and not is_valid_name(value):
+            raise FrameError(BAD_FRAME, f"{where} must be a user name [A-Za-z0-9_.-]{{1,64}}",
+                             rid)
+        if name == "conv":
+            group_only = kind in GROUP_OPS
+            if not is_valid_conv(value) or (group_only and not value.startswith("g:")):
+                want = "a group (g:<name>)" if group_only else "a conversation"
+                raise FrameError(BAD_FRAME, f"{where} must be {want}", rid)
+        if name == "members":
+            if len(value) > MAX_GROUP_MEMBERS or not all(is_valid_name(m) for m in value):
+                raise FrameError(BAD_FRAME, f"{where} must be a list of at most "
+                                 f"{MAX_GROUP_MEMBERS} user names", rid)

@@ -1,0 +1,70 @@
+"""Conversations' members, and the group ops (``group_create``, ``group_add``,
+``group_remove``).
+
+A direct conversation's members are in its name; a group's are in the store with a
+membership version (``c:<group>:mver``, the seq of its last change). Writers read both and
+hand the version to the script, which refuses when it moved in between; ``MAX_STALE``
+rereads later the node gives up with ``internal`` (the client retries with the same cmid or
+opid). So a message with seq s reaches exactly the members as of s.
+
+A membership change takes a seq in the group and is delivered as a message of kind
+``event``, from the acting user and device, with ``cmid`` ``"op:<opid>"`` and a JSON
+object as ``body``: ``{"op": "group_create", "user": <creator>, "members": [...]}``,
+``{"op": "group_add", "user": <added>, "by": <actor>}`` or ``{"op": "group_remove",
+"user": <removed>, "by": <actor>}``. It reaches the members after the change and, for
+``group_remove``, the removed user too (so their devices learn it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imload.protocol import conv_members
+from imload.protocol.frames import FORBIDDEN
+from reference_server.store import StaleMembers, Store, StoreError
+
+if TYPE_CHECKING:
+    from reference_server.session import Session
+
+MAX_STALE = 8
+
+
+async def members_of(store: Store, conv: str) -> tuple[list[str], str]:
+    """The members of a valid conversation and its membership version ('' for a direct one
+    or a group that does not exist)."""
+    direct = conv_members(conv)
+    if direct is not None:
+        return list(direct), ""
+    view = await store.group(conv)
+    return sorted(view.members), view.ver
+
+
+async def group_op(session: Session, frame: dict[str, Any]) -> bool | None:
+    """Apply a group op; True when it repeats an opid already applied, False when applied
+    now, None when refused (the ``forbidden`` error is sent here)."""
+    assert session.user is not None and session.device is not None
+    store = session.node.store
+    rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
+    conv, user = args["conv"], session.user
+    for _ in range(MAX_STALE):
+        members, ver = await members_of(store, conv)
+        target: str | None
+        if kind == "group_create":
+            target = None
+            recipients = sorted(set(args["members"]) | {user})
+            body: dict[str, Any] = {"op": kind, "user": user, "members": recipients}
+        else:
+            target = args["user"]
+            recipients = sorted(set(members) | {target})
+            body = {"op": kind, "user": target, "by": user}
+        try:
+            status, detail = await store.group_op(
+                user, session.device, opid, kind, conv, recipients, target, ver, body,
+                session.now_ms())
+        except StaleMembers:
+            continue
+        if status == 3:
+            session.error(FORBIDDEN, f"op {kind}: {detail}", rid)
+            return None
+        return status == 1
+    raise StoreError(f"the members of {conv} kept changing; retry the op")

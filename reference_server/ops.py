@@ -1,0 +1,66 @@
+"""Ops (``op {rid, opid, kind, args}`` -> ``op_ok {rid, opid, dup}``) and ``state``.
+
+Ops are instructions a device may have queued while offline (the seed's section 8.6).
+Each applies at most once per (user, opid): a repeat answers ``dup: true`` and changes
+nothing. A connection's frames are handled one at a time, so ops apply in the order one
+device sent them. ``op_ok`` is sent once the effect is in the store.
+
+| kind | args | effect |
+| --- | --- | --- |
+| ``group_create`` | ``conv`` (g:), ``members`` | a new group of the members and the creator |
+| ``group_add`` | ``conv`` (g:), ``user`` | add a member (any member may) |
+| ``group_remove`` | ``conv`` (g:), ``user`` | remove a member (any member may; oneself: leave) |
+| ``contact_add`` | ``user`` | add a contact (not oneself) |
+| ``contact_remove`` | ``user`` | remove a contact |
+| ``pin`` | ``conv``, ``pinned`` (bool) | pin or unpin a conversation one is a member of |
+
+Bad args answer ``bad_frame`` naming the field (``args.user``); a group that exists
+already, a group or conversation the user is not in: ``forbidden``. Adding a member
+already there, or removing one who is not, is applied as a no-op (no event).
+``state {rid}`` answers ``state_ok {rid, contacts, pinned, groups}``, each sorted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imload.protocol import validate_op
+from imload.protocol.frames import BAD_FRAME, FORBIDDEN, GROUP_OPS
+from reference_server.groups import group_op, members_of
+
+if TYPE_CHECKING:
+    from reference_server.session import Session
+
+
+async def handle_op(session: Session, frame: dict[str, Any]) -> None:
+    """``op``: validate (FrameError on bad args), apply once, answer op_ok."""
+    validate_op(frame)
+    assert session.user is not None
+    store = session.node.store
+    rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
+    dup: bool | None
+    if kind in GROUP_OPS:
+        dup = await group_op(session, frame)
+        if dup is None:
+            return
+    elif kind in ("contact_add", "contact_remove"):
+        if args["user"] == session.user:
+            session.bad(BAD_FRAME, f"op {kind}: field 'args.user' must be another user", rid)
+            return
+        action = "add" if kind == "contact_add" else "remove"
+        dup = not await store.set_op(session.user, opid, "contacts", action, args["user"])
+    else:  # pin
+        conv = args["conv"]
+        members, _ = await members_of(store, conv)
+        if session.user not in members:
+            session.error(FORBIDDEN, f"op pin: {session.user} is not a member of {conv}", rid)
+            return
+        action = "add" if args["pinned"] else "remove"
+        dup = not await store.set_op(session.user, opid, "pinned", action, conv)
+    session.reply({"t": "op_ok", "rid": rid, "opid": opid, "dup": dup})
+
+
+async def handle_state(session: Session, frame: dict[str, Any]) -> None:
+    assert session.user is not None
+    state = await session.node.store.state(session.user)
+    session.reply({"t": "state_ok", "rid": frame["rid"], **state})

@@ -1,0 +1,119 @@
+"""Admission control (reference_server/admission.py): the connection limit and the login
+rate refuse handshakes with HTTP 503 and Retry-After; the send rate answers rate_limited;
+a client that stops reading is shed with overloaded and 4003."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+from conftest import RawWs, own_node, unique
+
+from imload.cluster import LocalCluster
+from imload.protocol import direct_conv, mint_token
+from reference_server.admission import TokenBucket
+
+pytestmark = pytest.mark.integration
+
+
+def retry_after(raw: RawWs) -> int:
+    found = re.search(r"(?im)^retry-after:\s*(\d+)\s*$", raw.head)
+    assert found, raw.head
+    return int(found.group(1))
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(2.0, 3, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    assert bucket.wait_s() == pytest.approx(0.5)
+    now[0] = 0.5
+    assert bucket.take() and not bucket.take()
+    now[0] = 100.0
+    assert sum(bucket.take() for _ in range(10)) == 3  # never more than the burst
+
+
+def test_over_the_connection_limit_the_handshake_gets_503(cluster: LocalCluster,
+                                                         tmp_path: Path) -> None:
+    with own_node(cluster, tmp_path, "--max-conns", "2") as node, \
+            contextlib.ExitStack() as st:
+        first = node.client(st)
+        node.client(st)
+        refused = RawWs(node.port)
+        assert refused.status == 503 and retry_after(refused) >= 1
+        refused.close()
+        first.ws.close()
+        deadline = time.monotonic() + 10
+        while True:  # the node frees the slot once it has seen the close
+            again = RawWs(node.port)
+            again.close()
+            if again.status == 101:
+                break
+            assert time.monotonic() < deadline, again.head
+            time.sleep(0.05)
+
+
+def test_over_the_login_rate_the_handshake_gets_503(cluster: LocalCluster,
+                                                   tmp_path: Path) -> None:
+    with own_node(cluster, tmp_path, "--login-rate", "0.05", "--login-burst", "2") as node, \
+            contextlib.ExitStack() as st:
+        c = node.client(st)
+        node.client(st)
+        refused = RawWs(node.port)
+        assert refused.status == 503 and retry_after(refused) >= 1
+        assert "login rate" in refused.body
+        refused.close()
+        assert c.request("ping")["t"] == "pong"  # connections already in are not touched
+
+
+def test_over_the_send_rate_a_send_is_refused_and_not_stored(cluster: LocalCluster,
+                                                            tmp_path: Path) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    with own_node(cluster, tmp_path, "--send-rate", "0.05", "--send-burst", "3") as node, \
+            contextlib.ExitStack() as st:
+        a = node.client(st, alice)
+        for i in range(4):
+            a.send({"t": "send", "rid": 10 + i, "cmid": f"c{i}", "conv": conv, "body": "x"})
+        replies: list[dict[str, object]] = []
+        while len(replies) < 4:
+            frame = a.recv()
+            if frame.get("rid") in (10, 11, 12, 13):
+                replies.append(frame)
+        acks = [f for f in replies if f["t"] == "send_ack"]
+        errors = [f for f in replies if f["t"] == "error"]
+        assert [f["rid"] for f in acks] == [10, 11, 12]
+        assert len(errors) == 1 and errors[0]["rid"] == 13
+        assert errors[0]["code"] == "rate_limited" and errors[0]["retry_after_ms"] > 0
+        assert a.request("ping")["t"] == "pong"  # not a bad frame, the connection stays
+        b = node.client(st, bob)
+        assert [m["cmid"] for m in b.request("sync", after=0)["msgs"]] == ["c0", "c1", "c2"]
+
+
+def test_a_client_that_stops_reading_is_shed_with_overloaded_and_4003(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    with own_node(cluster, tmp_path, "--max-outbound", "4") as node, \
+            contextlib.ExitStack() as st:
+        slow = RawWs(node.port, rcvbuf=4096)
+        slow.send_json({"t": "login", "rid": 1, "token": mint_token(cluster.secret, bob, "p")})
+        assert slow.read_json()["t"] == "login_ok"
+        a = node.client(st, alice)
+        body = "x" * 50_000
+        n = 200  # ~10 MB of pushes: more than the socket buffers hold
+        for i in range(n):
+            a.send({"t": "send", "rid": 100 + i, "cmid": f"big{i}", "conv": conv, "body": body})
+        for _ in range(n):
+            assert a.expect("send_ack", timeout=30)["t"] == "send_ack"
+        # now read: whatever got through, then the error and the close
+        frames, code = slow.read_until_close()
+        slow.close()
+        assert code == 4003
+        assert frames[-1]["t"] == "error" and frames[-1]["code"] == "overloaded"
+        assert len([f for f in frames if f["t"] == "msg"]) < n
+        assert a.request("ping")["t"] == "pong"
+    assert "shedding it with 4003" in node.log.read_text()
