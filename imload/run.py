@@ -175,7 +175,7 @@ def heal(prepared: Prepared, timeline: Timeline, writer: JournalWriter) -> None:
     timeline.heal()
     if prepared.cluster is not None:
         for name, part in prepared.cluster.status().items():
-            if name.startswith("n") and not part.get("alive"):
+            if part.get("kind") == "node" and not part.get("alive"):
                 with suppress(ClusterError):
                     prepared.cluster.restart_node(name)
     writer.write(event("phase", time.monotonic(), phase="heal", action="end"))
@@ -213,6 +213,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                  console: Console | None = None, keep_cluster: bool = False) -> int:
     """Run a scenario into ``out``; return the exit code (0 passed, 1 failed, 2 not run)."""
     console = console or Console(stderr=True)
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     prepared: Prepared | None = None
     timeline: Timeline | None = None

@@ -1,7 +1,8 @@
 """The node's one Redis pub/sub connection (its fan-in), subscribed to the push channel of
 every user with a local session.
 
-It speaks RESP itself over one asyncio stream so that nothing reconnects behind its back:
+It speaks RESP itself over one asyncio stream (parsed by hiredis, a chunk at a time) so
+that nothing reconnects behind its back:
 when the connection fails, every waiting ``acquire`` fails, and ``run`` reconnects with
 backoff and subscribes again to every channel still in use. A ``PING`` every few seconds
 finds a store that went away without closing the socket.
@@ -21,14 +22,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from reference_server.store import StoreError
+import hiredis
+
+from reference_server.resp import StoreError
 
 OnMessage = Callable[[str, bytes], Awaitable[None]]
-RespValue = bytes | int | list["RespValue"] | None
-
-
-class _RespError(Exception):
-    pass
 
 
 @dataclass
@@ -44,29 +42,6 @@ def _encode(*args: str) -> bytes:
         b = a.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(b), b))
     return b"".join(out)
-
-
-async def _read(reader: asyncio.StreamReader) -> RespValue:
-    line = await reader.readline()
-    if not line.endswith(b"\r\n"):
-        raise ConnectionError("the store closed the pub/sub connection")
-    kind, rest = line[:1], line[1:-2]
-    if kind in (b"+",):
-        return rest
-    if kind == b"-":
-        raise _RespError(rest.decode(errors="replace"))
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = await reader.readexactly(n + 2)
-        return data[:-2]
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [await _read(reader) for _ in range(n)]
-    raise ConnectionError(f"unexpected reply from the store: {line[:40]!r}")
 
 
 class Fanin:
@@ -165,16 +140,25 @@ class Fanin:
 
     # -- the connection ------------------------------------------------------------------
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter,
+                                      hiredis.Reader]:
         ctx = ssl.create_default_context() if self._ssl else None
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self._host, self._port, ssl=ctx), 2.0)
+        parser = hiredis.Reader()
         if self._password is not None:
             auth = ["AUTH", self._user, self._password] if self._user else \
                 ["AUTH", self._password]
             writer.write(_encode(*auth))
-            await asyncio.wait_for(_read(reader), 2.0)
-        return reader, writer
+            async with asyncio.timeout(2.0):
+                while (reply := parser.gets()) is False:
+                    data = await reader.read(4096)
+                    if not data:
+                        raise ConnectionError("the store closed the pub/sub connection")
+                    parser.feed(data)
+            if isinstance(reply, hiredis.ReplyError):
+                raise ConnectionError(f"the store refused AUTH: {reply}")
+        return reader, writer, parser
 
     async def run(self) -> None:
         """Keep the connection up and dispatch messages until ``close``."""
@@ -183,7 +167,7 @@ class Fanin:
         while not self._closed:
             writer: asyncio.StreamWriter | None = None
             try:
-                reader, writer = await self._connect()
+                reader, writer, parser = await self._connect()
                 self._writer = writer
                 active = [name for name, ch in self._channels.items() if ch.refs > 0]
                 for name in active:
@@ -195,9 +179,9 @@ class Fanin:
                     self._log.info("store pub/sub reconnected, %d channels", len(active))
                 down_logged = False
                 backoff = 0.05
-                await self._pump(reader, writer)
-            except (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError,
-                    _RespError, ValueError) as e:
+                await self._pump(reader, writer, parser)
+            except (OSError, ConnectionError, TimeoutError, hiredis.ProtocolError,
+                    ValueError) as e:
                 if not down_logged and not self._closed:
                     self._log.warning("store pub/sub down: %s: %s", type(e).__name__, e)
                     down_logged = True
@@ -209,7 +193,8 @@ class Fanin:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 0.5)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    parser: hiredis.Reader) -> None:
         heard = asyncio.get_running_loop().time()
 
         async def pinger() -> None:
@@ -225,17 +210,24 @@ class Fanin:
         ping_task = asyncio.create_task(pinger())
         try:
             while True:
-                reply = await _read(reader)
+                data = await reader.read(262144)
+                if not data:
+                    raise ConnectionError("the store closed the pub/sub connection")
                 heard = asyncio.get_running_loop().time()
-                if not isinstance(reply, list) or len(reply) < 2:
-                    continue
-                kind = reply[0]
-                if kind == b"message" and len(reply) == 3:
-                    channel, data = reply[1], reply[2]
-                    if isinstance(channel, bytes) and isinstance(data, bytes):
-                        await self._dispatch(channel.decode(), data)
-                elif kind in (b"subscribe", b"unsubscribe") and isinstance(reply[1], bytes):
-                    self._confirmed(reply[1].decode())
+                parser.feed(data)
+                while (reply := parser.gets()) is not False:
+                    if isinstance(reply, hiredis.ReplyError):
+                        raise ConnectionError(f"the store answered an error: {reply}")
+                    if not isinstance(reply, list) or len(reply) < 2:
+                        continue
+                    kind = reply[0]
+                    if kind == b"message" and len(reply) == 3:
+                        channel, payload = reply[1], reply[2]
+                        if isinstance(channel, bytes) and isinstance(payload, bytes):
+                            await self._dispatch(channel.decode(), payload)
+                    elif kind in (b"subscribe", b"unsubscribe") and isinstance(reply[1],
+                                                                                bytes):
+                        self._confirmed(reply[1].decode())
         finally:
             ping_task.cancel()
 

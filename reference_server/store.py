@@ -42,10 +42,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from reference_server import scripts
+from reference_server.resp import RespPipe, Script, StoreError
 
-
-class StoreError(RuntimeError):
-    """The store could not be reached or refused a request; the client may retry."""
+__all__ = ["GroupView", "LoginState", "SendResult", "StaleMembers", "Store", "StoreError",
+           "SyncBatch", "push_channel"]
 
 
 def push_channel(user: str) -> str:
@@ -96,19 +96,29 @@ class Store:
             url, decode_responses=True, socket_timeout=timeout_s,
             socket_connect_timeout=min(timeout_s, 2.0), retry=Retry(NoBackoff(), 1),
             health_check_interval=0)
-        self._send = self._redis.register_script(scripts.SEND_LUA)
-        self._login = self._redis.register_script(scripts.LOGIN_LUA)
-        self._ack = self._redis.register_script(scripts.ACK_LUA)
-        self._read = self._redis.register_script(scripts.READ_LUA)
-        self._group_op = self._redis.register_script(scripts.GROUP_OP_LUA)
-        self._set_op = self._redis.register_script(scripts.SET_OP_LUA)
+        # the scripts go through one pipelined connection (resp.py); reads through redis-py
+        self._pipe = RespPipe(url, timeout_s)
+        self._send = Script(scripts.SEND_LUA)
+        self._login = Script(scripts.LOGIN_LUA)
+        self._ack = Script(scripts.ACK_LUA)
+        self._read = Script(scripts.READ_LUA)
+        self._group_op = Script(scripts.GROUP_OP_LUA)
+        self._set_op = Script(scripts.SET_OP_LUA)
 
     @property
     def redis(self) -> aioredis.Redis:
         """The client itself, for the presence reports."""
         return self._redis
 
+    async def _script(self, what: str, script: Script, keys: list[str], args: list[Any]
+                      ) -> Any:
+        try:
+            return await self._pipe.evalsha(script, keys, args)
+        except StoreError as e:
+            raise StoreError(f"store failed to {what}: {e}") from None
+
     async def aclose(self) -> None:
+        await self._pipe.aclose()
         try:
             await self._redis.aclose()
         except (RedisError, OSError):
@@ -126,8 +136,8 @@ class Store:
     async def login(self, user: str, device: str) -> LoginState:
         """Start a login: bump the device's generation, announce it, read inbox end and cursor."""
         keys = [f"u:{user}:gen", f"u:{user}:useq", f"u:{user}:acked"]
-        gen, useq, acked = await self._call(
-            "log in", self._login(keys=keys, args=[device, push_channel(user)]))
+        gen, useq, acked = await self._script("log in", self._login, keys,
+                                              [device, push_channel(user)])
         return LoginState(int(gen), int(useq), int(acked))
 
     async def send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
@@ -151,8 +161,8 @@ class Store:
             keys += [f"u:{m}:useq", f"u:{m}:inbox"]
         args: list[Any] = [cmid, conv, server_ts, tail, ver, "" if dedup else "nodedup",
                            "" if seq is None else seq, *members]
-        mid, seq_, sts, stored_conv, status = await self._call(
-            "store a message", self._send(keys=keys, args=args))
+        mid, seq_, sts, stored_conv, status = await self._script(
+            "store a message", self._send, keys, args)
         if status == 2:
             raise StaleMembers(conv)
         return SendResult(str(mid), int(seq_), int(sts), str(stored_conv), status == 1)
@@ -184,8 +194,9 @@ class Store:
         for m in recipients:
             keys += [f"u:{m}:useq", f"u:{m}:inbox", f"u:{m}:groups"]
         index = 0 if target is None else recipients.index(target) + 1
-        status, detail = await self._call("apply an op", self._group_op(
-            keys=keys, args=[opid, kind, conv, user, ver, index, tail, *recipients]))
+        status, detail = await self._script(
+            "apply an op", self._group_op, keys,
+            [opid, kind, conv, user, ver, index, tail, *recipients])
         if status == 2:
             raise StaleMembers(conv)
         return int(status), detail
@@ -193,8 +204,8 @@ class Store:
     async def set_op(self, user: str, opid: str, key: str, action: str, item: str) -> bool:
         """Add ``item`` to or remove it from the user's set ``key`` once per opid; False on a
         repeat."""
-        done = await self._call("apply an op", self._set_op(
-            keys=[f"u:{user}:opids", f"u:{user}:{key}"], args=[opid, action, item]))
+        done = await self._script("apply an op", self._set_op,
+                                  [f"u:{user}:opids", f"u:{user}:{key}"], [opid, action, item])
         return bool(done)
 
     async def state(self, user: str) -> dict[str, list[str]]:
@@ -211,7 +222,7 @@ class Store:
         read_sync and receipts when it moved; return the stored marker."""
         keys = [f"u:{user}:reads", f"c:{conv}:seq"]
         args = [conv, upto, "lww" if lww else "", device, user, *others]
-        return int(await self._call("store a read", self._read(keys=keys, args=args)))
+        return int(await self._script("store a read", self._read, keys, args))
 
     async def reads(self, user: str) -> dict[str, int]:
         marks = await self._call("read the markers", self._redis.hgetall(f"u:{user}:reads"))
@@ -220,7 +231,7 @@ class Store:
     async def ack(self, user: str, device: str, upto: int) -> int:
         """Advance the device's cursor to ``upto`` (never down); return the stored cursor."""
         keys = [f"u:{user}:acked", f"u:{user}:useq"]
-        return int(await self._call("store an ack", self._ack(keys=keys, args=[device, upto])))
+        return int(await self._script("store an ack", self._ack, keys, [device, upto]))
 
     async def sync(self, user: str, after: int, limit: int) -> SyncBatch:
         """Inbox entries with useq > after, ascending, at most ``limit``."""

@@ -40,7 +40,7 @@ def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> N
     target = c.start()
     try:
         pids = _pids(tmp_path)
-        assert set(pids) == {"redis", "toxiproxy", "n1", "n2"}
+        assert set(pids) == {"redis", "toxiproxy", "lbs", "n1", "n2"}
         assert all(pid and not _gone(pid) for pid in pids.values())
         assert all(row["alive"] for row in c.status().values())
         loaded = load_target(tmp_path / "target.toml")
@@ -51,6 +51,11 @@ def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> N
         assert "cluster kill --dir" in (loaded.nodes[0].kill or "")
         assert "cluster restart --dir" in (loaded.nodes[1].restart or "")
         assert loaded.toxiproxy_api == c.toxiproxy_api
+        assert loaded.lbs == c.lbs_url and loaded.lbs.startswith("http://127.0.0.1:")
+        assert loaded.ca is None and loaded.nodes[0].url.startswith("ws://")
+        assert "--public-url" in c.parts["n1"].cmd  # the LBS hands out the proxy URL
+        assert c.parts["n1"].cmd[c.parts["n1"].cmd.index("--public-url") + 1] == \
+            c.node_url("n1")
         assert ToxiproxyAPI(c.toxiproxy_api).proxy_names() == ["n1", "n2"]
         with pytest.raises(ClusterError, match="already running"):
             LocalCluster(tmp_path, nodes=1).start()
@@ -138,6 +143,24 @@ def test_a_node_that_will_not_start_stops_the_parts_already_started(tmp_path: Pa
     assert all(p["pid"] is None for p in state["parts"].values())
     # the store and toxiproxy had been started: their logs exist, their processes are gone
     assert (tmp_path / "logs" / "redis.log").read_text().count("Ready to accept") == 1
+
+
+def test_options_survive_load_and_reach_the_parts(tmp_path: Path) -> None:
+    c = LocalCluster(tmp_path, nodes=1, node_args=["--max-conns", "7"], appendfsync="everysec")
+    c.start()
+    try:
+        other = LocalCluster.load(tmp_path)
+        assert (other.node_args, other.appendfsync, other.tls) == (
+            ["--max-conns", "7"], "everysec", False)
+        assert "--max-conns" in other.parts["n1"].cmd
+        r = redis.Redis.from_url(c.redis_url, decode_responses=True)
+        assert r.config_get("appendfsync") == {"appendfsync": "everysec"}
+        other.restart_node("n1")
+        assert "--max-conns" in LocalCluster.load(tmp_path).parts["n1"].cmd
+    finally:
+        c.stop()
+    with pytest.raises(ClusterError, match="appendfsync"):
+        LocalCluster(tmp_path, appendfsync="sometimes")
 
 
 def test_load_without_a_cluster_is_a_clear_error(tmp_path: Path) -> None:

@@ -152,3 +152,26 @@ def test_a_fault_without_means_is_refused(tmp_path: Path) -> None:
     assert "cannot make the drill's faults" in done.stderr
     assert "[toxiproxy] api" in done.stderr and "not a node of the target" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    f = scenario(tmp_path, name="interrupted", duration=60)
+    proc = subprocess.Popen([sys.executable, "-m", "imload", "run", str(f), "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    chaos = out / "journal" / "run.jsonl"
+    # wait until the load runs and the latency toxic is on, then press Ctrl-C
+    while not (chaos.is_file() and b'"ev":"fault"' in chaos.read_bytes()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p for p in cluster_pids(out / "cluster") if alive(p)]
+    leftover = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout

@@ -1,0 +1,160 @@
+"""A pipelined Redis connection for the hot path (the store's scripts), parsed by hiredis.
+
+Every call writes its command at once and waits for its reply; replies come back in
+order on one socket, so concurrent calls from many sessions share one round trip and,
+with ``appendfsync always``, one fsync per batch (Redis fsyncs once per event-loop pass,
+before it answers). This is the auto-pipelining of Lettuce or ioredis, done by hand:
+redis-py takes a pooled connection per call, which costs the node most of its time.
+
+When the connection fails or a reply is late, every call waiting on it fails with
+``StoreError`` (the caller answers ``internal``; the client retries with the same cmid or
+opid) and the next call connects again. ``evalsha`` falls back to ``EVAL`` on
+``NOSCRIPT`` (a restarted Redis has forgotten its scripts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ssl
+from collections import deque
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import hiredis
+
+
+class StoreError(RuntimeError):
+    """The store could not be reached or refused a request; the client may retry."""
+
+
+def pack(args: tuple[Any, ...]) -> bytes:
+    """One command in RESP."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class Script:
+    """A Lua script and its SHA1, for ``RespPipe.evalsha``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+
+class RespPipe:
+    """One pipelined connection to the Redis at ``url``, opened on first use."""
+
+    def __init__(self, url: str, timeout_s: float = 3.0, connect_timeout_s: float = 2.0) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 6379
+        self._ssl = parts.scheme == "rediss"
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        db = parts.path.strip("/")
+        self._db = int(db) if db.isdigit() else 0
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: deque[asyncio.Future[Any]] = deque()
+        self._reader_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connect(self) -> None:
+        async with self._lock:
+            if self._writer is not None:
+                return
+            ctx = ssl.create_default_context() if self._ssl else None
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(self._host, self._port, ssl=ctx),
+                    self._connect_timeout_s)
+            except (OSError, TimeoutError) as e:
+                raise StoreError(f"cannot connect to the store: {type(e).__name__}: {e}"
+                                 ) from None
+            self._writer = writer
+            self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
+            hello: list[tuple[Any, ...]] = []
+            if self._password is not None:
+                hello.append(("AUTH", self._user, self._password) if self._user
+                             else ("AUTH", self._password))
+            if self._db:
+                hello.append(("SELECT", self._db))
+            # written before any other call's command (no await in between)
+            answers = [(cmd[0], self._send(cmd)) for cmd in hello]
+            for name, fut in answers:
+                reply = await fut
+                if isinstance(reply, hiredis.ReplyError):
+                    self._lost(StoreError(f"store refused {name}: {reply}"))
+                    raise StoreError(f"store refused {name}: {reply}")
+
+    async def _read_loop(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        parser = hiredis.Reader(encoding="utf-8", errors="replace")
+        error: Exception = StoreError("the store closed the connection")
+        try:
+            while True:
+                data = await reader.read(262144)
+                if not data:
+                    break
+                parser.feed(data)
+                while (reply := parser.gets()) is not False:
+                    fut = self._pending.popleft()
+                    if not fut.done():
+                        fut.set_result(reply)
+        except (OSError, hiredis.ProtocolError, IndexError) as e:
+            error = StoreError(f"store connection failed: {type(e).__name__}: {e}")
+        finally:
+            if self._writer is writer:
+                self._lost(error)
+
+    def _lost(self, error: Exception) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.transport.abort()
+        pending, self._pending = self._pending, deque()
+        for fut in pending:
+            if not fut.done():
+                fut.set_exception(error)
+
+    def _send(self, cmd: tuple[Any, ...]) -> asyncio.Future[Any]:
+        assert self._writer is not None
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(fut)
+        self._writer.write(pack(cmd))
+        return fut
+
+    async def call(self, *cmd: Any) -> Any:
+        """Send one command, return its reply (an error reply as ``hiredis.ReplyError``)."""
+        if self._writer is None:
+            await self._connect()
+        fut = self._send(cmd)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await fut
+        except TimeoutError:
+            # the connection's state is unknown: drop it, failing every call on it
+            self._lost(StoreError(f"the store did not answer in {self._timeout_s:g} s"))
+            raise StoreError(f"the store did not answer {cmd[0]} in {self._timeout_s:g} s"
+                             ) from None
+
+    async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """Run ``script``; StoreError for an error reply."""
+        reply = await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+            reply = await self.call("EVAL", script.text, len(keys), *keys, *args)
+        if isinstance(reply, hiredis.ReplyError):
+            raise StoreError(f"the store refused a script: {reply}")
+        return reply
+
+    async def aclose(self) -> None:
+        self._lost(StoreError("the store connection was closed"))
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader_task
