@@ -21,6 +21,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="imload", description="Load and chaos testing for IM (chat) backends, "
                 "with a checker that proves no acknowledged message was lost.")
@@ -31,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="scenario TOML file (see chaos/)")
     run.add_argument("--out", required=True, help="run folder for the journal and verdict")
     run.add_argument("--target", help="target TOML file; overrides the scenario's target")
+    run.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="F",
+                     help="multiply the load's duration and every fault time by F "
+                          "(0.25: a quarter-length drill)")
+    run.add_argument("--users", type=_positive_int, metavar="N",
+                     help="run N simulated devices instead of the scenario's load.users")
     run.add_argument("--keep-cluster", action="store_true",
                      help="leave a local cluster running after the run (stop it with "
                           "'imload cluster down --dir OUT/cluster')")
@@ -58,10 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from imload.run import run_scenario
-    from imload.scenario import ScenarioError, load_scenario
+    from imload.scenario import ScenarioError, load_scenario, rescale
     err = Console(stderr=True)
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = rescale(load_scenario(args.scenario), args.time_scale, args.users)
     except ScenarioError as e:
         err.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR

@@ -226,11 +226,12 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             except ToxiproxyError as e:
                 raise RunError(str(e)) from None
             ctx = FaultContext(nodes={n.name: n for n in prepared.target.nodes}, toxiproxy=tox)
-            reasons = [r for r in (missing_means(s, ctx) for s in scenario.chaos) if r]
+            plan = scenario.fault_plan([n.name for n in prepared.target.nodes])
+            reasons = list(dict.fromkeys(r for r in (missing_means(s, ctx) for s in plan) if r))
             if reasons:
                 raise RunError("this target cannot make the drill's faults:\n  "
                                + "\n  ".join(reasons))
-            timeline = Timeline(scenario.chaos, ctx, writer.write)
+            timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console)
             heal(prepared, timeline, writer)
             audit_failed = audit(scenario, prepared, out, writer, console)

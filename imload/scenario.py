@@ -8,12 +8,15 @@ problem is a ``ScenarioError`` naming the file and the key.
 from __future__ import annotations
 
 import os
+import random
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from imload.faults.registry import FAULT_KINDS, FaultSpec, parse_fault
+from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
+from imload.faults.presets import expand_preset
+from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
 
 
 class ScenarioError(ValueError):
@@ -53,9 +56,17 @@ class Scenario:
     cluster: ClusterSpec
     audit: AuditSpec
     chaos: list[FaultSpec] = field(default_factory=list)
+    nemesis: NemesisSpec | None = None
+
+    def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
+        """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
+        planned = list(self.chaos)
+        if self.nemesis is not None:
+            planned += nemesis_schedule(self.nemesis, nodes, self.load.duration_s, self.seed)
+        return expand_targets(planned, nodes)
 
 
-_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos"}
+_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis"}
 
 
 def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
@@ -121,18 +132,47 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     raw_chaos = data.get("chaos", [])
     if not isinstance(raw_chaos, list) or not all(isinstance(c, dict) for c in raw_chaos):
         raise ScenarioError(f"{path}: chaos must be a list of tables ([[chaos]])")
-    chaos = []
+    chaos: list[FaultSpec] = []
+    rng = random.Random(f"presets:{seed}")
     for i, step in enumerate(raw_chaos, 1):
         try:
-            spec = parse_fault(step)
+            if step.get("kind") == "preset":
+                specs = expand_preset(step, load.duration_s, rng)
+            else:
+                specs = [parse_fault(step)]
         except ValueError as e:
             raise ScenarioError(f"{path}: chaos step {i}: {e}") from None
-        if spec.at_s > load.duration_s:
-            raise ScenarioError(f"{path}: chaos step {i} ({spec.kind}) starts at {spec.at_s} s, "
-                                f"after the load ends ({load.duration_s} s)")
-        chaos.append(spec)
+        for spec in specs:
+            if spec.at_s > load.duration_s:
+                raise ScenarioError(f"{path}: chaos step {i} ({spec.kind}) starts at "
+                                    f"{spec.at_s} s, after the load ends ({load.duration_s} s)")
+        chaos.extend(specs)
+    nemesis = None
+    if "nemesis" in data:
+        if not isinstance(data["nemesis"], dict):
+            raise ScenarioError(f"{path}: [nemesis] must be a table")
+        try:
+            nemesis = parse_nemesis(data["nemesis"])
+        except ValueError as e:
+            raise ScenarioError(f"{path}: nemesis: {e}") from None
     return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
-                    audit=audit, chaos=chaos)
+                    audit=audit, chaos=chaos, nemesis=nemesis)
+
+
+def rescale(scenario: Scenario, time_scale: float = 1.0, users: int | None = None) -> Scenario:
+    """The same drill shorter or longer (every time multiplied) and with other users."""
+    def scaled(spec: FaultSpec) -> FaultSpec:
+        return replace(spec, at_s=spec.at_s * time_scale,
+                       for_s=None if spec.for_s is None else spec.for_s * time_scale)
+    load = replace(scenario.load, duration_s=scenario.load.duration_s * time_scale,
+                   users=users or scenario.load.users)
+    nemesis = scenario.nemesis
+    if nemesis is not None:
+        nemesis = replace(nemesis, interval_s=max(1.0, nemesis.interval_s * time_scale),
+                          start_s=nemesis.start_s * time_scale,
+                          end_s=None if nemesis.end_s is None else nemesis.end_s * time_scale)
+    return replace(scenario, load=load, chaos=[scaled(s) for s in scenario.chaos],
+                   nemesis=nemesis)
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -150,4 +190,4 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
 
 __all__ = ["FAULT_KINDS", "AuditSpec", "ClusterSpec", "LoadSpec", "Scenario", "ScenarioError",
-           "load_scenario", "parse_scenario"]
+           "load_scenario", "parse_scenario", "rescale"]

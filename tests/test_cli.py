@@ -30,6 +30,8 @@ def test_help_lists_the_commands() -> None:
     (["run", "chaos/default.toml"], "--out"),
     (["frobnicate"], "invalid choice"),
     (["cluster", "up"], "--dir"),
+    (["run", "chaos/default.toml", "--out", "x", "--time-scale", "0"], "must be > 0"),
+    (["run", "chaos/default.toml", "--out", "x", "--users", "many"], "not a whole number"),
 ])
 def test_argument_errors_exit_2_without_traceback(args: list[str], words: str) -> None:
     done = imload(*args)

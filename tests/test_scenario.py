@@ -60,3 +60,26 @@ def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
     bad.write_text("[load\nusers = 3\n")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         load_scenario(bad)
+
+
+def test_presets_nemesis_and_star_targets_make_the_plan() -> None:
+    s = parse({"load": {"duration_s": 60},
+               "chaos": [{"kind": "preset", "preset": "3g", "target": "n1", "at_s": 5,
+                          "for_s": 20},
+                         {"kind": "down", "target": "*", "at_s": 30, "for_s": 1}],
+               "nemesis": {"interval_s": 10, "kinds": ["latency"], "targets": ["n2"]}})
+    plan = s.fault_plan(["n1", "n2"])
+    assert [(f.kind, f.target) for f in plan if f.preset == "3g"] == [
+        ("latency", "n1"), ("bandwidth", "n1"), ("bandwidth", "n1")]
+    assert [f.target for f in plan if f.kind == "down"] == ["n1", "n2"]
+    assert {f.target for f in plan if f.preset == "nemesis"} == {"n2"}
+    assert plan == sorted(plan, key=lambda f: f.at_s)
+    with pytest.raises(ScenarioError, match="nemesis: unknown key"):
+        parse({"nemesis": {"bogus": 1}})
+
+
+def test_rescale_multiplies_every_time() -> None:
+    from imload.scenario import rescale
+    s = rescale(load_scenario(REPO / "chaos" / "default.toml"), time_scale=0.25, users=10)
+    assert s.load.duration_s == 15 and s.load.users == 10
+    assert [(c.at_s, c.for_s) for c in s.chaos] == [(2.5, 5.0), (6.25, 1.25)]

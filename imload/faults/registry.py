@@ -17,13 +17,18 @@ Toxiproxy's own attribute names (see Toxiproxy's README), plus ``stream``
 | limit_data | close after so many bytes | bytes |
 | down | disable the proxy: open connections close, new ones are refused | |
 | kill | SIGKILL the node (its target ``kill`` command); restart it at the stop | |
+| pause | SIGSTOP the node (its ``pause`` command); SIGCONT it at the stop (``resume``) | |
+
+``target = "*"`` makes one fault per node of the target (a mass disconnect is
+``kind = "down"`` on ``"*"`` for a second). Weak-network presets are in
+``presets.py``, the random nemesis in ``nemesis.py``.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from imload.faults.toxiproxy import ToxiproxyAPI
@@ -43,7 +48,8 @@ REQUIRED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "slicer": frozenset({"average_size"}),
     "limit_data": frozenset({"bytes"}),
 }
-FAULT_KINDS = frozenset({*TOXIC_ATTRIBUTES, "down", "kill"})
+PROCESS_COMMANDS = {"kill": ("kill", "restart"), "pause": ("pause", "resume")}
+FAULT_KINDS = frozenset({*TOXIC_ATTRIBUTES, "down", *PROCESS_COMMANDS})
 STREAMS = {"downstream": ("downstream",), "upstream": ("upstream",),
            "both": ("downstream", "upstream")}
 _COMMON = {"kind", "target", "at_s", "for_s"}
@@ -62,11 +68,14 @@ class FaultSpec:
     stream: str = "both"
     toxicity: float = 1.0
     attributes: dict[str, int] = field(default_factory=dict)
+    preset: str | None = None  # the preset or nemesis that made this fault, if any
 
     def detail(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.attributes)
         if self.kind in TOXIC_ATTRIBUTES:
             d.update(stream=self.stream, toxicity=self.toxicity)
+        if self.preset:
+            d["preset"] = self.preset
         return d
 
 
@@ -124,6 +133,8 @@ class NodeMeans(Protocol):
     proxy: str | None
     kill: str | None
     restart: str | None
+    pause: str | None
+    resume: str | None
 
 
 def run_shell(command: str, timeout_s: float = 60.0) -> None:
@@ -154,9 +165,11 @@ def missing_means(spec: FaultSpec, ctx: FaultContext) -> str | None:
     if node is None:
         return f"{spec.kind} targets {spec.target!r}, not a node of the target " \
                f"(nodes: {', '.join(sorted(ctx.nodes))})"
-    if spec.kind == "kill":
-        if not node.kill or not node.restart:
-            return f"kill on {spec.target} needs 'kill' and 'restart' commands in the target file"
+    if spec.kind in PROCESS_COMMANDS:
+        first, second = PROCESS_COMMANDS[spec.kind]
+        if not getattr(node, first, None) or not getattr(node, second, None):
+            return (f"{spec.kind} on {spec.target} needs '{first}' and '{second}' commands "
+                    "in the target file")
         return None
     if ctx.toxiproxy is None:
         return f"{spec.kind} on {spec.target} needs [toxiproxy] api in the target file"
@@ -172,9 +185,8 @@ def toxic_names(spec: FaultSpec, fault_id: str) -> list[tuple[str, str]]:
 
 def start_fault(spec: FaultSpec, fault_id: str, ctx: FaultContext) -> None:
     node = ctx.nodes[spec.target]
-    if spec.kind == "kill":
-        assert node.kill is not None
-        ctx.shell(node.kill)
+    if spec.kind in PROCESS_COMMANDS:
+        ctx.shell(getattr(node, PROCESS_COMMANDS[spec.kind][0]))
         return
     assert ctx.toxiproxy is not None and node.proxy is not None
     if spec.kind == "down":
@@ -187,9 +199,8 @@ def start_fault(spec: FaultSpec, fault_id: str, ctx: FaultContext) -> None:
 
 def stop_fault(spec: FaultSpec, fault_id: str, ctx: FaultContext) -> None:
     node = ctx.nodes[spec.target]
-    if spec.kind == "kill":
-        assert node.restart is not None
-        ctx.shell(node.restart)
+    if spec.kind in PROCESS_COMMANDS:
+        ctx.shell(getattr(node, PROCESS_COMMANDS[spec.kind][1]))
         return
     assert ctx.toxiproxy is not None and node.proxy is not None
     if spec.kind == "down":
@@ -197,3 +208,14 @@ def stop_fault(spec: FaultSpec, fault_id: str, ctx: FaultContext) -> None:
         return
     for name, _ in toxic_names(spec, fault_id):
         ctx.toxiproxy.remove_toxic(node.proxy, name)
+
+
+def expand_targets(specs: list[FaultSpec], nodes: list[str]) -> list[FaultSpec]:
+    """Replace each ``target = "*"`` fault by one fault per node, in time order."""
+    out: list[FaultSpec] = []
+    for spec in specs:
+        if spec.target == "*":
+            out.extend(replace(spec, target=name) for name in nodes)
+        else:
+            out.append(spec)
+    return sorted(out, key=lambda s: s.at_s)
