@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave a local cluster running after the run (stop it with "
                           "'imload cluster down --dir OUT/cluster')")
 
+    aval = sub.add_parser("avalanche", help="run a node-kill drill once per backoff policy and "
+                          "compare the reconnect storms")
+    aval.add_argument("scenario", help="scenario with a kill fault (chaos/avalanche.toml)")
+    aval.add_argument("--out", required=True, help="folder; one run folder per policy inside")
+    aval.add_argument("--policies", default="none,exponential,full_jitter,decorrelated",
+                      help="comma-separated backoff policies (default: %(default)s)")
+    aval.add_argument("--target", help="target TOML file; overrides the scenario's target")
+    aval.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="F")
+    aval.add_argument("--users", type=_positive_int, metavar="N")
+
     verify = sub.add_parser("verify", help="check a recorded run folder again")
     verify.add_argument("dir", help="run folder (holds journal/)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -92,6 +102,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     return run_scenario(scenario, Path(args.out), target_file=args.target, console=err,
                         keep_cluster=args.keep_cluster)
+
+
+def cmd_avalanche(args: argparse.Namespace) -> int:
+    from imload.avalanche.drill import run_avalanche
+    from imload.client.backoff import POLICIES
+    from imload.scenario import ScenarioError, load_scenario, rescale
+    err = Console(stderr=True)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    unknown = [p for p in policies if p not in POLICIES]
+    if not policies or unknown:
+        err.print(f"imload avalanche: unknown backoff policy {', '.join(unknown) or '(none)'}; "
+                  f"known: {', '.join(POLICIES)}", highlight=False)
+        return EXIT_ERROR
+    try:
+        scenario = rescale(load_scenario(args.scenario), args.time_scale, args.users)
+        return run_avalanche(scenario, Path(args.out), policies, args.target, err)
+    except ScenarioError as e:
+        err.print(f"[red]imload avalanche: {escape(str(e))}[/]", highlight=False)
+        return EXIT_ERROR
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -155,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command == "cluster" and args.action is None:
         parser.parse_args(["cluster", "--help"])
-    handlers = {"run": cmd_run, "verify": cmd_verify, "cluster": cmd_cluster}
+    handlers = {"run": cmd_run, "verify": cmd_verify, "cluster": cmd_cluster,
+                "avalanche": cmd_avalanche}
     return handlers[args.command](args)
 
 
