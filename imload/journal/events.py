@@ -52,7 +52,33 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "audit": (*DEVICE, "action", "inbox_seq"),
     # a phase boundary of the run: ``phase`` load|heal|audit, ``action`` start|end
     "phase": ("phase", "action"),
+    # invoke: the device marks ``conv`` read up to seq ``upto`` (``read`` frame)
+    "read": (*DEVICE, "session", "conv", "upto"),
+    # ok: ``read_ok``; ``upto`` is the stored marker the server answered with
+    "read_ok": (*DEVICE, "session", "conv", "upto"),
+    # another device of this user moved its marker: ``read_sync`` push (``from_device``)
+    "read_sync": (*DEVICE, "session", "conv", "upto", "from_device"),
+    # another member read a group up to ``upto``: ``receipt`` push (``reader`` is the user)
+    "receipt": (*DEVICE, "session", "conv", "reader", "upto"),
+    # all read markers of the user as a device fetched them (``reads_ok``): {conv: upto}
+    "marks": (*DEVICE, "session", "marks", "phase"),
+    # invoke: attempt ``attempt`` of op ``opid`` (``kind``, ``args`` as sent)
+    "op": (*DEVICE, "session", "opid", "kind", "args", "attempt"),
+    # ok / fail / info of an op, as for sends
+    "op_ok": (*DEVICE, "session", "opid", "dup"),
+    "op_fail": (*DEVICE, "opid", "reason"),
+    "op_info": (*DEVICE, "opid", "reason"),
+    # the user's stored state as a device fetched it (``state_ok``)
+    "state": (*DEVICE, "session", "contacts", "pinned", "groups", "phase"),
 }
+
+# Optional fields a writer may add (readers must not require them):
+#   send.seen_seq   highest seq of ``conv`` the device displayed when the user hit send
+#                   (causality: the new message must be sequenced after it)
+#   deliver.kind    "text" or "event"; deliver.event: for kind "event", the membership
+#                   change {"op": "group_create|group_add|group_remove", "user"/"members"}
+#   connected.url   the URL the device dialled
+#   fault.error     why a fault could not start or stop
 
 
 def event(ev: str, at: float, **fields: Any) -> dict[str, Any]:
