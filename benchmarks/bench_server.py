@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -205,16 +206,51 @@ def emit(figure: str, value: float, unit: str, **extra: float) -> None:
     print(orjson.dumps(row).decode(), flush=True)
 
 
-def bench_policy(policy: str, pairs: int, window: int, seconds: float) -> None:
+def run_loop(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def client_process(url: str, secret: str, pid: int, pairs: int, window: int, seconds: float,
+                   out: Any) -> None:
+    out.put(run_loop(node_run(url, secret, pid, pairs, window, seconds)))
+
+
+def drive_node(url: str, secret: str, pid: int, pairs: int, window: int, seconds: float,
+               procs: int) -> dict[str, float]:
+    """Run the pairs in ``procs`` client processes (the clients cost CPU too); sum rates."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    workers = [ctx.Process(target=client_process, args=(url, secret, pid, pairs // procs,
+                                                        window, seconds, out))
+               for _ in range(procs)]
+    for w in workers:
+        w.start()
+    results = [out.get(timeout=seconds + 120) for _ in workers]
+    for w in workers:
+        w.join(30)
+    acks = [r for r in results if r["ack_p50"]]
+    return {"msgs_per_s": sum(r["msgs_per_s"] for r in results),
+            "cpu_util": results[0]["cpu_util"],
+            "per_core": sum(r["msgs_per_s"] for r in results) / max(results[0]["cpu_util"],
+                                                                    1e-9),
+            "ack_p50": max(r["ack_p50"] for r in acks) if acks else 0.0,
+            "ack_p99": max(r["ack_p99"] for r in acks) if acks else 0.0}
+
+
+def bench_policy(policy: str, pairs: int, window: int, seconds: float, procs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         cluster = LocalCluster(Path(tmp), nodes=1, appendfsync=policy, node_args=NODE_ARGS)
         cluster.start()
         try:
             pid = cluster.parts["n1"].pid
             assert pid is not None
-            node = asyncio.run(node_run(cluster.node_url("n1", direct=True), cluster.secret,
-                                        pid, pairs, window, seconds))
-            baseline = asyncio.run(redis_run(cluster.redis_url, pairs, window, seconds))
+            node = drive_node(cluster.node_url("n1", direct=True), cluster.secret, pid, pairs,
+                              window, seconds, procs)
+            baseline = run_loop(redis_run(cluster.redis_url, pairs, window, seconds))
         finally:
             cluster.stop()
     emit(f"node_msgs_per_s_{policy}", node["msgs_per_s"], "msg/s", baseline=baseline,
@@ -231,12 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=50)
     p.add_argument("--window", type=int, default=20)
     p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--procs", type=int, default=2, help="client processes")
     p.add_argument("--fsync", default="always,everysec",
                    help="AOF fsync policies to measure, comma-separated")
     ns = p.parse_args(argv)
     seconds = ns.seconds or (4.0 if ns.quick else 15.0)
     for policy in ns.fsync.split(","):
-        bench_policy(policy.strip(), ns.pairs, ns.window, seconds)
+        bench_policy(policy.strip(), ns.pairs, ns.window, seconds, ns.procs)
     return 0
 
 

@@ -1,7 +1,11 @@
 """The reference IM node of imload: protocol v1 over WebSocket, state in Redis.
 
-Run one with ``python -m reference_server --help``; ``imload cluster up`` runs several
-behind Toxiproxy. Modules: ``config`` (command line), ``store`` (Redis keys and Lua),
-``pubsub`` (the node's fan-in connection), ``session`` (one client connection),
-``node`` (server, session index, push dispatch), ``bugs`` (deliberate bug modes).
+Run one with ``python -m reference_server --help``, the LBS with
+``python -m reference_server.lbs --help``; ``imload cluster up`` runs several nodes and the
+LBS behind Toxiproxy. Modules: ``config`` (command line), ``store`` (Redis keys) with
+``scripts`` (its Lua) and ``resp`` (the pipelined connection the scripts use), ``pubsub``
+(the node's fan-in connection), ``session`` (one client connection), ``groups``, ``ops``
+and ``reads`` (those requests), ``admission`` (connection limit, login and send rates),
+``presence`` (load reports for the LBS), ``lbs``, ``tls``, ``node`` (server, session index,
+push dispatch), ``bugs`` (deliberate bug modes). docs/protocol.md is the protocol.
 """

@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert", default=None, metavar="PEM",
                    help="TLS certificate chain: serve wss:// (needs --key)")
     p.add_argument("--key", default=None, metavar="PEM", help="TLS private key")
+    p.add_argument("--store-timeout", type=_rate, default=3.0, dest="redis_timeout_s",
+                   metavar="SECONDS", help="a store call not answered in this time fails "
+                   "with internal (default 3)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed of the random choices of bug modes (no-dedup's dropped acks)")
     return p
@@ -183,4 +186,4 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   send_rate=ns.send_rate, send_burst=ns.send_burst,
                   max_outbound=ns.max_outbound, max_bad_frames=ns.max_bad_frames,
                   public_url=ns.public_url, cert=ns.cert,
-                  key=ns.key, seed=ns.seed)
+                  key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s)

@@ -61,9 +61,12 @@ class RespPipe:
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None
-        self._pending: deque[asyncio.Future[Any]] = deque()
+        # futures of the calls written, in order, with the loop time each was made
+        self._pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._reader_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._outbox: list[bytes] = []  # commands of this loop pass, written in one go
 
     async def _connect(self) -> None:
         async with self._lock:
@@ -79,6 +82,7 @@ class RespPipe:
                                  ) from None
             self._writer = writer
             self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
+            self._watchdog_task = asyncio.create_task(self._watchdog(writer))
             hello: list[tuple[Any, ...]] = []
             if self._password is not None:
                 hello.append(("AUTH", self._user, self._password) if self._user
@@ -104,7 +108,7 @@ class RespPipe:
                     break
                 parser.feed(data)
                 while (reply := parser.gets()) is not False:
-                    fut = self._pending.popleft()
+                    fut = self._pending.popleft()[0]
                     if not fut.done():
                         fut.set_result(reply)
         except (OSError, hiredis.ProtocolError, IndexError) as e:
@@ -114,34 +118,46 @@ class RespPipe:
                 self._lost(error)
 
     def _lost(self, error: Exception) -> None:
+        self._outbox.clear()
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.transport.abort()
         pending, self._pending = self._pending, deque()
-        for fut in pending:
+        for fut, _ in pending:
             if not fut.done():
                 fut.set_exception(error)
 
+    async def _watchdog(self, writer: asyncio.StreamWriter) -> None:
+        """Fail the connection when its oldest call waits longer than the timeout (a store
+        that stopped answering without closing): one timer for all calls, not one each."""
+        loop = asyncio.get_running_loop()
+        while self._writer is writer:
+            await asyncio.sleep(self._timeout_s / 4)
+            if self._writer is writer and self._pending and \
+                    loop.time() - self._pending[0][1] > self._timeout_s:
+                self._lost(StoreError(f"the store did not answer in {self._timeout_s:g} s"))
+
     def _send(self, cmd: tuple[Any, ...]) -> asyncio.Future[Any]:
         assert self._writer is not None
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(fut)
-        self._writer.write(pack(cmd))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((fut, loop.time()))
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append(pack(cmd))
         return fut
+
+    def _flush(self) -> None:
+        """Write the commands of this loop pass in one system call."""
+        if self._outbox and self._writer is not None:
+            self._writer.write(b"".join(self._outbox))
+        self._outbox.clear()
 
     async def call(self, *cmd: Any) -> Any:
         """Send one command, return its reply (an error reply as ``hiredis.ReplyError``)."""
         if self._writer is None:
             await self._connect()
-        fut = self._send(cmd)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await fut
-        except TimeoutError:
-            # the connection's state is unknown: drop it, failing every call on it
-            self._lost(StoreError(f"the store did not answer in {self._timeout_s:g} s"))
-            raise StoreError(f"the store did not answer {cmd[0]} in {self._timeout_s:g} s"
-                             ) from None
+        return await self._send(cmd)
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run ``script``; StoreError for an error reply."""
@@ -154,7 +170,8 @@ class RespPipe:
 
     async def aclose(self) -> None:
         self._lost(StoreError("the store connection was closed"))
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader_task
+        for task in (self._reader_task, self._watchdog_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 SYNC_DEFAULT_LIMIT = 200
 SYNC_MAX_LIMIT = 1000
+WRITE_BATCH = 64  # frames written to the socket together, at most
 
 
 def now_ms() -> int:
@@ -77,8 +78,9 @@ class Session:
         self.gen: int | None = None  # login generation; None until the store answered
         self.bad_frames = 0
         self._ready = False  # login_ok sent: pushes go straight to the queue
-        self._held: list[str] = []  # pushes that arrived before login_ok
-        self._out: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        self._held: list[str | bytes] = []  # pushes that arrived before login_ok
+        # text frames (str, or bytes already UTF-8) and, last, a close (code, reason)
+        self._out: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
         self._closing = False
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
@@ -108,14 +110,14 @@ class Session:
     def now_ms() -> int:
         return now_ms()
 
-    def push(self, text: str) -> None:
+    def push(self, text: str | bytes) -> None:
         """A push (already encoded) for this device."""
         if self._ready:
             self._enqueue(text)
         else:
             self._held.append(text)
 
-    def _enqueue(self, text: str) -> None:
+    def _enqueue(self, text: str | bytes) -> None:
         if self._closing:
             return
         if self._out.qsize() >= self.node.config.max_outbound:
@@ -134,12 +136,31 @@ class Session:
         self._out.put_nowait(text)
 
     async def _write_loop(self) -> None:
+        ws = self.ws
+        # Frames queued together go out in one write: websockets' send_context (its own
+        # way of writing several frames, see Connection.send_context) around the protocol.
+        batched = hasattr(ws, "send_context") and hasattr(ws, "protocol")
         while True:
             item = await self._out.get()
-            if isinstance(item, str):
-                await self.ws.send(item)
-            else:
-                await self.ws.close(*item)
+            if isinstance(item, tuple):
+                await ws.close(*item)
+                return
+            if not batched or self._out.empty():
+                await ws.send(item, text=True)
+                continue
+            texts = [item]
+            close: tuple[int, str] | None = None
+            while not self._out.empty() and len(texts) < WRITE_BATCH:
+                nxt = self._out.get_nowait()
+                if isinstance(nxt, tuple):
+                    close = nxt
+                    break
+                texts.append(nxt)
+            async with ws.send_context():
+                for text in texts:
+                    ws.protocol.send_text(text if isinstance(text, bytes) else text.encode())
+            if close is not None:
+                await ws.close(*close)
                 return
 
     def close_soon(self, code: int, reason: str) -> None:

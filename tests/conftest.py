@@ -99,13 +99,17 @@ def unique(prefix: str = "u") -> str:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A running 2-node local cluster, stopped at the end of the session whatever happens."""
+    """A running 2-node local cluster, stopped at the end of the session whatever happens;
+    at the end, its logs must hold no traceback."""
     c = LocalCluster(Path(tmp_path_factory.mktemp("cluster")), nodes=2)
     try:
         c.start()
         yield c
     finally:
         c.stop()
+    for name in ("n1", "n2", "lbs"):  # whatever the tests threw at them
+        log = Path(c.parts[name].log).read_text()
+        assert "Traceback" not in log, f"{name} logged a traceback:\n{log[-3000:]}"
 
 
 @contextlib.contextmanager

@@ -131,6 +131,20 @@ def test_half_a_frame_then_silence_is_closed_4004(cluster: LocalCluster,
             assert node.client(st).request("ping")["t"] == "pong"
 
 
+def test_the_user_comes_from_the_token_never_from_a_frame(open_client: Connect) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    b = open_client(bob, node="n2")
+    b.request("send", cmid="c1", conv=conv, body="to alice")
+    b.request("read", conv=conv, upto=1)
+    mallory = open_client(unique("mallory"))
+    assert mallory.request("reads", user=bob)["marks"] == {}  # extra fields are ignored
+    assert mallory.request("sync", after=0, user=bob)["msgs"] == []
+    assert mallory.request("state", user=bob)["contacts"] == []
+    reply = mallory.request("send", cmid="c2", conv=conv, body="as bob", user=bob)
+    assert reply["code"] == "forbidden"
+
+
 def test_ping_echoes_ts(open_client: Connect) -> None:
     pong = open_client().request("ping", ts=123)
     assert pong["ts"] == 123 and isinstance(pong["server_ts"], int)
