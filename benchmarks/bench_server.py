@@ -243,7 +243,8 @@ def drive_node(url: str, secret: str, pid: int, pairs: int, window: int, seconds
 
 def bench_policy(policy: str, pairs: int, window: int, seconds: float, procs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
-        cluster = LocalCluster(Path(tmp), nodes=1, appendfsync=policy, node_args=NODE_ARGS)
+        cluster = LocalCluster(Path(tmp), nodes=1, appendfsync=policy, node_args=NODE_ARGS,
+                               store_proxy=False)
         cluster.start()
         try:
             pid = cluster.parts["n1"].pid

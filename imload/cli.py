@@ -79,15 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     up = csub.add_parser("up", help="start Redis, Toxiproxy and N nodes; write DIR/target.toml")
     up.add_argument("--dir", required=True)
     up.add_argument("--nodes", type=int, default=3)
-    up.add_argument("--bug", help="start the nodes with a bug mode (see docs)")
+    up.add_argument("--bug", help="start the nodes with a bug mode (see docs/protocol.md)")
+    up.add_argument("--tls", action="store_true",
+                    help="serve wss:// and https:// with a throwaway CA (DIR/ca.pem)")
+    up.add_argument("--node-arg", action="append", default=[], metavar="ARG",
+                    help="an extra argument for every node, e.g. --node-arg=--max-conns=500")
     for name, text in (("down", "stop every process of the cluster"),
                        ("status", "show the cluster's processes")):
         c = csub.add_parser(name, help=text)
         c.add_argument("--dir", required=True)
-    for name, text in (("kill", "SIGKILL one node"), ("restart", "start a killed node again")):
+    for name, text in (("kill", "SIGKILL one node (or the store)"),
+                       ("restart", "start a killed node (or the store) again")):
         c = csub.add_parser(name, help=text)
         c.add_argument("--dir", required=True)
-        c.add_argument("--node", required=True)
+        c.add_argument("--node", required=True, help="a node name, or 'store' for Redis")
     return p
 
 
@@ -152,8 +157,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             if args.nodes < 1:
                 err.print("[red]imload cluster up: --nodes must be at least 1[/]")
                 return EXIT_ERROR
-            cluster = LocalCluster(folder, nodes=args.nodes, bug=args.bug)
-            with err.status(f"starting Redis, Toxiproxy and {args.nodes} nodes"):
+            cluster = LocalCluster(folder, nodes=args.nodes, bug=args.bug, tls=args.tls,
+                                   node_args=args.node_arg)
+            with err.status(f"starting Redis, Toxiproxy, the LBS and {args.nodes} nodes"):
                 cluster.start()
             console.print(f"cluster up: target file {folder / 'target.toml'}")
             console.print(f"stop it with: imload cluster down --dir {folder}")
@@ -167,9 +173,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 state = "[green]up[/]" if part.get("alive") else "[red]down[/]"
                 console.print(f"{name:10} {state}  pid {part.get('pid')}  port {part.get('port')}")
         elif args.action == "kill":
-            cluster.kill_node(args.node)
+            cluster.kill_part("redis") if args.node == "store" else cluster.kill_node(args.node)
         elif args.action == "restart":
-            cluster.restart_node(args.node)
+            if args.node == "store":
+                cluster.restart_part("redis")
+            else:
+                cluster.restart_node(args.node)
         return 0
     except ClusterError as e:
         err.print(f"[red]imload cluster {args.action}: {escape(str(e))}[/]", highlight=False)

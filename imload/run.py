@@ -175,7 +175,7 @@ def heal(prepared: Prepared, timeline: Timeline, writer: JournalWriter) -> None:
     timeline.heal()
     if prepared.cluster is not None:
         for name, part in prepared.cluster.status().items():
-            if part.get("kind") == "node" and not part.get("alive"):
+            if part.get("kind") in ("node", "redis") and not part.get("alive"):
                 with suppress(ClusterError):
                     prepared.cluster.restart_node(name)
     writer.write(event("phase", time.monotonic(), phase="heal", action="end"))
@@ -225,7 +225,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                 tox = toxiproxy_of(prepared.target)
             except ToxiproxyError as e:
                 raise RunError(str(e)) from None
-            ctx = FaultContext(nodes={n.name: n for n in prepared.target.nodes}, toxiproxy=tox)
+            ctx = FaultContext(nodes=prepared.target.fault_targets(), toxiproxy=tox)
             plan = scenario.fault_plan([n.name for n in prepared.target.nodes])
             reasons = list(dict.fromkeys(r for r in (missing_means(s, ctx) for s in plan) if r))
             if reasons:

@@ -48,7 +48,7 @@ def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> N
         assert [n.name for n in loaded.nodes] == ["n1", "n2"]
         assert loaded.nodes[0].url == c.node_url("n1")
         assert loaded.nodes[0].proxy == "n1"
-        assert "cluster kill --dir" in (loaded.nodes[0].kill or "")
+        assert (loaded.nodes[0].kill or "").startswith("kill -s KILL $(cat ")
         assert "cluster restart --dir" in (loaded.nodes[1].restart or "")
         assert loaded.toxiproxy_api == c.toxiproxy_api
         assert loaded.lbs == c.lbs_url and loaded.lbs.startswith("http://127.0.0.1:")
@@ -56,7 +56,10 @@ def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> N
         assert "--public-url" in c.parts["n1"].cmd  # the LBS hands out the proxy URL
         assert c.parts["n1"].cmd[c.parts["n1"].cmd.index("--public-url") + 1] == \
             c.node_url("n1")
-        assert ToxiproxyAPI(c.toxiproxy_api).proxy_names() == ["n1", "n2"]
+        assert ToxiproxyAPI(c.toxiproxy_api).proxy_names() == ["n1", "n2", "store"]
+        assert loaded.store is not None and loaded.store.proxy == "store"
+        assert c.parts["n1"].cmd[c.parts["n1"].cmd.index("--redis") + 1] == c.node_redis_url
+        assert c.node_redis_url != c.redis_url  # the nodes reach Redis through the proxy
         with pytest.raises(ClusterError, match="already running"):
             LocalCluster(tmp_path, nodes=1).start()
         redis.Redis.from_url(c.redis_url).set("left-over", "1")
@@ -166,3 +169,47 @@ def test_options_survive_load_and_reach_the_parts(tmp_path: Path) -> None:
 def test_load_without_a_cluster_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="no cluster in"):
         LocalCluster.load(tmp_path)
+
+
+def test_target_commands_kill_pause_and_restart_nodes_and_the_store(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    c = LocalCluster(tmp_path, nodes=1)
+    target = c.start()
+    try:
+        n1, store = target.node("n1"), target.store
+        assert store is not None
+        for pid_file in ("n1", "redis", "toxiproxy", "lbs"):
+            assert (tmp_path / "pids" / f"{pid_file}.pid").read_text().strip().isdigit()
+
+        def sh(cmd: str | None) -> None:
+            assert cmd is not None
+            subprocess.run(cmd, shell=True, check=True, timeout=60)
+
+        def state(pid: int) -> str:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            return stat[stat.rfind(")") + 2]
+
+        pid = c.parts["n1"].pid
+        assert pid is not None
+        sh(n1.pause)
+        deadline = time.monotonic() + 10
+        while state(pid) != "T":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        sh(n1.resume)
+        sh(n1.kill)
+        deadline = time.monotonic() + 10
+        while c.status()["n1"]["alive"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        sh(n1.restart)
+        assert c.status()["n1"]["alive"]
+        sh(store.kill)
+        sh(store.restart)
+        assert c.status()["redis"]["alive"]
+        sh(n1.pause)  # stop() must still end a paused node, quickly
+    finally:
+        c.stop()
+    assert not any(row["alive"] for row in c.status().values())

@@ -125,3 +125,21 @@ def test_an_unreadable_target_file(tmp_path: Path) -> None:
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
     with pytest.raises(TargetError, match="not UTF-8"):
         load_target(tmp_path / "bin.toml")
+
+
+def test_store_table_round_trips_and_store_is_no_node_name(tmp_path: Path) -> None:
+    from imload.cluster.target import target_from_dict, write_target
+    raw = {"secret": "s", "nodes": [{"name": "n1", "url": "ws://h:1/ws"}],
+           "store": {"proxy": "store", "kill": "k", "restart": "r", "note": 1}}
+    t = target_from_dict(raw, tmp_path / "t.toml")
+    assert t.store is not None and (t.store.proxy, t.store.kill, t.store.restart) == \
+        ("store", "k", "r")
+    assert sorted(t.fault_targets()) == ["n1", "store"]
+    write_target(t, tmp_path / "t.toml")
+    again = load_target(tmp_path / "t.toml")
+    assert again.store == t.store
+    with pytest.raises(TargetError, match="'store' names the"):
+        target_from_dict({"secret": "s", "nodes": [{"name": "store", "url": "ws://h:1/ws"}]},
+                         tmp_path / "t.toml")
+    with pytest.raises(TargetError, match=r"\[store\]: key 'kill'"):
+        target_from_dict({**raw, "store": {"kill": 3}}, tmp_path / "t.toml")

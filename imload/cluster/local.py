@@ -62,7 +62,7 @@ class LocalCluster:
                  bug: str | None = None, host: str = "127.0.0.1",
                  ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0, *,
                  tls: bool = False, node_args: Sequence[str] = (),
-                 appendfsync: str = "always") -> None:
+                 appendfsync: str = "always", store_proxy: bool = True) -> None:
         if nodes < 1:
             raise ClusterError(f"a cluster needs at least one node, got {nodes}")
         self.directory = Path(directory).resolve()
@@ -77,6 +77,8 @@ class LocalCluster:
         if appendfsync not in ("always", "everysec", "no"):
             raise ClusterError(f"appendfsync must be always, everysec or no; got {appendfsync!r}")
         self.appendfsync = appendfsync
+        self.store_proxy = store_proxy
+        self.store_proxy_port: int | None = None
         self.parts: dict[str, Part] = {}
         self._sup = Supervisor()
 
@@ -97,6 +99,13 @@ class LocalCluster:
     @property
     def redis_url(self) -> str:
         return f"redis://{self.host}:{self.parts['redis'].port}/0"
+
+    @property
+    def node_redis_url(self) -> str:
+        """The store as nodes reach it: through the ``store`` proxy when there is one."""
+        if self.store_proxy_port is None:
+            return self.redis_url
+        return f"redis://{self.host}:{self.store_proxy_port}/0"
 
     @property
     def toxiproxy_api(self) -> str:
@@ -151,7 +160,8 @@ class LocalCluster:
             _, chain, key = make_certificates(self.directory / "tls")
             os.replace(self.directory / "tls" / "ca.pem", self.directory / "ca.pem")
             tls_args = ["--cert", str(chain), "--key", str(key)]
-        ports = free_ports(self.host, 3 + 2 * self.nodes)
+        ports = free_ports(self.host, 4 + 2 * self.nodes)
+        self.store_proxy_port = ports[-1] if self.store_proxy else None
         logs = self.directory / "logs"
         self.parts = {
             "redis": Part("redis", "redis", ports[0], [
@@ -172,7 +182,7 @@ class LocalCluster:
             self.parts[name] = Part(name, "node", port, [], str(logs / f"{name}.log"),
                                     proxy_port=proxy_port)
             cmd = [sys.executable, "-m", "reference_server", "--node-id", name,
-                   "--host", self.host, "--port", str(port), "--redis", self.redis_url,
+                   "--host", self.host, "--port", str(port), "--redis", self.node_redis_url,
                    "--secret", self.secret, "--public-url", self.node_url(name), *tls_args,
                    *self.node_args]
             if self.bug:
@@ -184,12 +194,12 @@ class LocalCluster:
             self._wait_ready(self.parts["redis"])
             self._spawn(self.parts["lbs"])
             self._wait_ready(self.parts["toxiproxy"])
+            self._create_proxies()  # the store proxy must be there before the nodes dial it
             for name in self.node_names:
                 self._spawn(self.parts[name])
             self._wait_ready(self.parts["lbs"])
             for name in self.node_names:
                 self._wait_ready(self.parts[name])
-            self._create_proxies()
             target = self.target()
             write_target(target, self.target_path)
             self._save()
@@ -202,16 +212,26 @@ class LocalCluster:
         """The target file's content for this cluster."""
         py = shlex.quote(sys.executable)
         d = shlex.quote(str(self.directory))
+
+        def signal_cmd(sig: str, part: str) -> str:
+            # a shell builtin on the pid file: milliseconds, so faults start on time
+            return f"kill -s {sig} $(cat {d}/pids/{part}.pid)"
+
+        def restart_cmd(name: str) -> str:
+            return f"{py} -m imload cluster restart --dir {d} --node {name}"
         nodes = [NodeSpec(
             name=name, url=self.node_url(name), proxy=name,
-            kill=f"{py} -m imload cluster kill --dir {d} --node {name}",
-            restart=f"{py} -m imload cluster restart --dir {d} --node {name}",
+            kill=signal_cmd("KILL", name), restart=restart_cmd(name),
+            pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
             extra={"direct_url": self.node_url(name, direct=True)},
         ) for name in self.node_names]
+        store = NodeSpec(name="store", url="", proxy="store" if self.store_proxy else None,
+                         kill=signal_cmd("KILL", "redis"), restart=restart_cmd("store"),
+                         pause=signal_cmd("STOP", "redis"), resume=signal_cmd("CONT", "redis"))
         return Target(name="local", secret=self.secret, nodes=nodes,
                       toxiproxy_api=self.toxiproxy_api, lbs=self.lbs_url, ca=self.ca_path,
                       extra={"kind": "local", "redis": self.redis_url},
-                      path=self.target_path)
+                      path=self.target_path, store=store)
 
     def _spawn(self, part: Part) -> None:
         env = dict(os.environ)
@@ -307,6 +327,12 @@ class LocalCluster:
 
     def _create_proxies(self) -> None:
         api = ToxiproxyAPI(self.toxiproxy_api)
+        if self.store_proxy_port is not None:
+            try:
+                api.create_proxy("store", f"{self.host}:{self.store_proxy_port}",
+                                 f"{self.host}:{self.parts['redis'].port}")
+            except ToxiproxyError as e:
+                raise ClusterError(f"toxiproxy: could not create the store proxy: {e}") from None
         for part in self.parts.values():
             if part.kind != "node":
                 continue
@@ -337,12 +363,20 @@ class LocalCluster:
             "version": STATE_VERSION, "directory": str(self.directory), "host": self.host,
             "nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
             "node_args": self.node_args, "appendfsync": self.appendfsync,
+            "store_proxy_port": self.store_proxy_port,
             "target": str(self.target_path),
             "parts": {name: asdict(p) for name, p in self.parts.items()},
         }
         tmp = self.state_path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.state_path)
+        pids = self.directory / "pids"  # for the target's kill/pause commands
+        pids.mkdir(exist_ok=True)
+        for name, p in self.parts.items():
+            f = pids / f"{name}.pid"
+            tmp = f.with_name(f".{name}.pid.{os.getpid()}.tmp")
+            tmp.write_text("" if p.pid is None else f"{p.pid}\n")
+            os.replace(tmp, f)
 
     @classmethod
     def load(cls, directory: Path) -> LocalCluster:
@@ -363,7 +397,9 @@ class LocalCluster:
                           secret=state["secret"], bug=state.get("bug"), host=state["host"],
                           tls=bool(state.get("tls", False)),
                           node_args=list(state.get("node_args", [])),
-                          appendfsync=state.get("appendfsync", "always"))
+                          appendfsync=state.get("appendfsync", "always"),
+                          store_proxy=state.get("store_proxy_port") is not None)
+            cluster.store_proxy_port = state.get("store_proxy_port")
             cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
         except (KeyError, TypeError, ValueError) as e:
             raise ClusterError(f"{path}: not a cluster state file: {e}") from None

@@ -78,6 +78,14 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19]) if fields[0] != "Z" else None
 
 
+def is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].startswith("Z")
+
+
 def find_binary(name: str) -> str:
     """``name`` on PATH, or in <repo>/bin; ClusterError saying how to install it."""
     local = REPO / "bin" / name
@@ -166,6 +174,8 @@ class Supervisor:
                 return False
         if not Path("/proc").is_dir():
             return True
+        if is_zombie(pid):  # killed, not yet reaped by the process that started it
+            return False
         ticks = start_ticks(pid)
         return ticks is not None and (part.start_ticks is None or ticks == part.start_ticks)
 
@@ -194,6 +204,7 @@ class Supervisor:
     def terminate(self, parts: list[Part], grace_s: float) -> None:
         """SIGTERM, then SIGKILL what is left after ``grace_s``; forget their pids."""
         for p in parts:
+            self.signal(p, signal.SIGCONT)  # a paused (SIGSTOP) part could not act on SIGTERM
             self.signal(p, signal.SIGTERM)
         for p in self.wait_dead(parts, grace_s):
             self.signal(p, signal.SIGKILL)

@@ -17,6 +17,10 @@ kill = "..."                    # optional shell commands a drill may run on thi
 restart = "..."
 pause = "..."
 resume = "..."
+
+[store]                         # optional: the backend's store, for store faults
+proxy = "store"                 # its Toxiproxy proxy on the nodes' store path
+kill = "..."                    # kill / restart / pause / resume as for nodes
 ```
 
 Other keys are kept in ``extra`` (top level, ``[toxiproxy]`` or per node) and written back.
@@ -65,6 +69,14 @@ class Target:
     extra: dict[str, Any] = field(default_factory=dict)
     toxiproxy_extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where it was loaded from
+    store: NodeSpec | None = None  # [store]: name "store", no url
+
+    def fault_targets(self) -> dict[str, NodeSpec]:
+        """Everything a fault may name: every node, and ``store`` when there is one."""
+        out = {n.name: n for n in self.nodes}
+        if self.store is not None:
+            out["store"] = self.store
+        return out
 
     def node(self, name: str) -> NodeSpec:
         """The node called ``name``; KeyError naming the known ones otherwise."""
@@ -122,6 +134,18 @@ def _node(file: Path, i: int, raw: object) -> NodeSpec:
     return spec
 
 
+def _store(file: Path, raw: object) -> NodeSpec:
+    where = f"{file}: [store]"
+    if not isinstance(raw, dict):
+        raise TargetError(f"{where}: must be a table")
+    spec = NodeSpec(name="store", url="", proxy=_str(where, raw, "proxy"))
+    for key in NODE_COMMANDS:
+        setattr(spec, key, _str(where, raw, key))
+    known = {"proxy", *NODE_COMMANDS}
+    spec.extra = {k: v for k, v in raw.items() if k not in known}
+    return spec
+
+
 def load_target(path: str | os.PathLike[str]) -> Target:
     """Read and check a target file; raise TargetError naming the file and the key."""
     file = Path(path)
@@ -170,10 +194,13 @@ def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
         if n.name in seen:
             raise TargetError(f"{where}: nodes: duplicate node name {n.name!r}")
         seen.add(n.name)
-    known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes"}
+    if "store" in seen:
+        raise TargetError(f"{where}: nodes: 'store' names the [store] table, not a node")
+    store = _store(file, raw["store"]) if "store" in raw else None
+    known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes", "store"}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,
-                  extra=extra, toxiproxy_extra=tox_extra, path=file)
+                  extra=extra, toxiproxy_extra=tox_extra, path=file, store=store)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -229,6 +256,11 @@ def target_to_toml(target: Target, base: Path | None = None) -> str:
         out += ["", "[[nodes]]"]
         out += _lines({"name": n.name, "url": n.url, "proxy": n.proxy,
                        **{k: getattr(n, k) for k in NODE_COMMANDS}, **n.extra})
+    if target.store is not None:
+        st = target.store
+        out += ["", "[store]"]
+        out += _lines({"proxy": st.proxy, **{k: getattr(st, k) for k in NODE_COMMANDS},
+                       **st.extra})
     return "\n".join(out) + "\n"
 
 
