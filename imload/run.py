@@ -86,7 +86,9 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
             return Prepared(load_target(path), path, None)
         except TargetError as e:
             raise RunError(str(e)) from None
-    cluster = LocalCluster(out / "cluster", nodes=scenario.cluster.nodes, bug=scenario.cluster.bug)
+    spec = scenario.cluster
+    cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
+                           node_args=spec.node_args, per_node_args=spec.per_node_args())
     with console.status(f"starting the local cluster ({scenario.cluster.nodes} nodes, Redis, "
                         "Toxiproxy)"):
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,13 @@ class LoadSpec:
 class ClusterSpec:
     nodes: int = 3
     bug: str | None = None
+    tls: bool = False
+    node_args: tuple[str, ...] = ()  # extra arguments for every node (admission limits, ...)
+    node_clock_skew_ms: tuple[int, ...] = ()  # per node, in order: n1, n2, ...
+
+    def per_node_args(self) -> dict[str, list[str]]:
+        return {f"n{i}": ["--clock-skew-ms", str(ms)]
+                for i, ms in enumerate(self.node_clock_skew_ms, 1) if ms}
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,32 @@ class Scenario:
 _TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis"}
 
 
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _list_of(item: Callable[[object], bool]) -> Callable[[object], tuple[bool, Any]]:
+    def check(v: object) -> tuple[bool, Any]:
+        ok = isinstance(v, list) and all(item(x) for x in v)
+        return ok, tuple(v) if ok else v  # type: ignore[arg-type]
+    return check
+
+
+# field type (as annotated) -> check returning (ok, value as stored)
+_CHECKS: dict[str, Callable[[object], tuple[bool, Any]]] = {
+    "int": lambda v: (_is_int(v), v),
+    "float": lambda v: (_is_int(v) or isinstance(v, float), v),
+    "str": lambda v: (isinstance(v, str), v),
+    "bool": lambda v: (isinstance(v, bool), v),
+    "tuple[str, ...]": _list_of(lambda x: isinstance(x, str)),
+    "tuple[int, ...]": _list_of(_is_int),
+    "tuple[float, ...]": _list_of(lambda x: _is_int(x) or isinstance(x, float)),
+}
+_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+          "tuple[str, ...]": "a list of strings", "tuple[int, ...]": "a list of integers",
+          "tuple[float, ...]": "a list of numbers"}
+
+
 def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
     raw = data.get(key, {})
     if not isinstance(raw, dict):
@@ -83,18 +117,13 @@ def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
         if name not in raw:
             continue
         value = raw[name]
-        want = f.type if isinstance(f.type, str) else f.type.__name__
-        if "int" in want and "float" not in want:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif "float" in want:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        elif "str" in want:
-            ok = isinstance(value, str)
-        else:
-            ok = True
+        want = (f.type if isinstance(f.type, str) else f.type.__name__).replace(" | None", "")
+        check = _CHECKS.get(want)
+        if check is None:
+            raise TypeError(f"{cls.__name__}.{name}: no check for type {want}")
+        ok, value = check(value)
         if not ok:
-            raise ScenarioError(f"{path}: {key}.{name} must be {want.replace(' | None', '')}, "
-                                f"got {value!r}")
+            raise ScenarioError(f"{path}: {key}.{name} must be {_WORDS[want]}, got {value!r}")
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise ScenarioError(f"{path}: {key}.{name} must not be negative, got {value!r}")
         values[name] = value
@@ -128,6 +157,10 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     cluster = _section(path, data, "cluster", ClusterSpec)
     if cluster.nodes < 1:
         raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
+    if len(cluster.node_clock_skew_ms) > cluster.nodes:
+        raise ScenarioError(f"{path}: cluster.node_clock_skew_ms names "
+                            f"{len(cluster.node_clock_skew_ms)} nodes, the cluster has "
+                            f"{cluster.nodes}")
     audit = _section(path, data, "audit", AuditSpec)
     raw_chaos = data.get("chaos", [])
     if not isinstance(raw_chaos, list) or not all(isinstance(c, dict) for c in raw_chaos):

@@ -36,6 +36,7 @@ class Config:
     cert: str | None = None  # TLS certificate chain (PEM); with ``key``, serve wss://
     key: str | None = None
     seed: int = 1  # seeds the random choices of bug modes
+    clock_skew_ms: int = 0  # added to this node's clock (server_ts): nodes that disagree
     presence_s: float = 1.0  # how often the node reports its load to the store
 
     @property
@@ -145,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "with internal (default 3)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed of the random choices of bug modes (no-dedup's dropped acks)")
+    p.add_argument("--clock-skew-ms", type=int, default=0, metavar="MS",
+                   help="add MS to this node's clock (server_ts, pong): nodes whose clocks "
+                   "disagree, as in the seed's section 4 (default 0)")
     return p
 
 
@@ -186,4 +190,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   send_rate=ns.send_rate, send_burst=ns.send_burst,
                   max_outbound=ns.max_outbound, max_bad_frames=ns.max_bad_frames,
                   public_url=ns.public_url, cert=ns.cert,
-                  key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s)
+                  key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s,
+                  clock_skew_ms=ns.clock_skew_ms)

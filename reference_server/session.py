@@ -61,8 +61,12 @@ SYNC_MAX_LIMIT = 1000
 WRITE_BATCH = 64  # frames written to the socket together, at most
 
 
+CLOCK_SKEW_MS = 0  # set once at start from --clock-skew-ms
+
+
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    """This node's clock in ms: the wall clock plus the node's configured skew."""
+    return int(time.time() * 1000) + CLOCK_SKEW_MS
 
 
 class Session:

@@ -32,7 +32,7 @@ def test_target_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("data, words", [
     ({"bogus": 1}, "unknown key(s) bogus"),
-    ({"load": {"users": "many"}}, "load.users must be int"),
+    ({"load": {"users": "many"}}, "load.users must be an integer"),
     ({"load": {"users": 0}}, "load.users must be at least 1"),
     ({"load": {"duration_s": -1}}, "must not be negative"),
     ({"load": {"speed": 3}}, "[load] has unknown key(s) speed"),
@@ -83,3 +83,17 @@ def test_rescale_multiplies_every_time() -> None:
     s = rescale(load_scenario(REPO / "chaos" / "default.toml"), time_scale=0.25, users=10)
     assert s.load.duration_s == 15 and s.load.users == 10
     assert [(c.at_s, c.for_s) for c in s.chaos] == [(2.5, 5.0), (6.25, 1.25)]
+
+
+def test_cluster_lists_and_per_node_skew() -> None:
+    s = parse({"cluster": {"nodes": 3, "tls": True, "node_args": ["--max-conns", "50"],
+                           "node_clock_skew_ms": [0, 90000, -60000]}})
+    assert s.cluster.tls is True and s.cluster.node_args == ("--max-conns", "50")
+    assert s.cluster.per_node_args() == {"n2": ["--clock-skew-ms", "90000"],
+                                         "n3": ["--clock-skew-ms", "-60000"]}
+    for bad, words in (({"node_args": "--x"}, "node_args must be"),
+                       ({"node_clock_skew_ms": [1, "x"]}, "node_clock_skew_ms must be"),
+                       ({"tls": "yes"}, "tls must be true or false"),
+                       ({"nodes": 1, "node_clock_skew_ms": [0, 5]}, "the cluster has 1")):
+        with pytest.raises(ScenarioError, match=words):
+            parse({"cluster": bad})

@@ -62,7 +62,8 @@ class LocalCluster:
                  bug: str | None = None, host: str = "127.0.0.1",
                  ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0, *,
                  tls: bool = False, node_args: Sequence[str] = (),
-                 appendfsync: str = "always", store_proxy: bool = True) -> None:
+                 appendfsync: str = "always", store_proxy: bool = True,
+                 per_node_args: dict[str, Sequence[str]] | None = None) -> None:
         if nodes < 1:
             raise ClusterError(f"a cluster needs at least one node, got {nodes}")
         self.directory = Path(directory).resolve()
@@ -74,6 +75,7 @@ class LocalCluster:
         self.stop_grace_s = stop_grace_s
         self.tls = tls
         self.node_args = list(node_args)
+        self.per_node_args = {k: list(v) for k, v in (per_node_args or {}).items()}
         if appendfsync not in ("always", "everysec", "no"):
             raise ClusterError(f"appendfsync must be always, everysec or no; got {appendfsync!r}")
         self.appendfsync = appendfsync
@@ -184,7 +186,7 @@ class LocalCluster:
             cmd = [sys.executable, "-m", "reference_server", "--node-id", name,
                    "--host", self.host, "--port", str(port), "--redis", self.node_redis_url,
                    "--secret", self.secret, "--public-url", self.node_url(name), *tls_args,
-                   *self.node_args]
+                   *self.node_args, *self.per_node_args.get(name, [])]
             if self.bug:
                 cmd += ["--bug", self.bug]
             self.parts[name].cmd = cmd
@@ -363,7 +365,7 @@ class LocalCluster:
             "version": STATE_VERSION, "directory": str(self.directory), "host": self.host,
             "nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
             "node_args": self.node_args, "appendfsync": self.appendfsync,
-            "store_proxy_port": self.store_proxy_port,
+            "store_proxy_port": self.store_proxy_port, "per_node_args": self.per_node_args,
             "target": str(self.target_path),
             "parts": {name: asdict(p) for name, p in self.parts.items()},
         }
@@ -398,7 +400,8 @@ class LocalCluster:
                           tls=bool(state.get("tls", False)),
                           node_args=list(state.get("node_args", [])),
                           appendfsync=state.get("appendfsync", "always"),
-                          store_proxy=state.get("store_proxy_port") is not None)
+                          store_proxy=state.get("store_proxy_port") is not None,
+                          per_node_args=state.get("per_node_args") or {})
             cluster.store_proxy_port = state.get("store_proxy_port")
             cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
         except (KeyError, TypeError, ValueError) as e:
