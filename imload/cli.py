@@ -140,6 +140,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                   highlight=False)
         return EXIT_ERROR
     verdict = check(journal.events, bad_lines=journal.bad_lines)
+    scenario_file = folder / "scenario.toml"
+    if scenario_file.is_file():  # a run folder: gate with the drill's SLOs again
+        from imload.scenario import ScenarioError, load_scenario
+        from imload.slo import apply_slos
+        try:
+            apply_slos(verdict, load_scenario(scenario_file).slos)
+        except ScenarioError as e:
+            Console(stderr=True).print(f"imload verify: ignoring the SLOs: {e}", highlight=False)
     if args.json:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

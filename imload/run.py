@@ -7,6 +7,7 @@ too: Locust is terminated, faults are healed, and a local cluster is stopped.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,8 +31,10 @@ from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from imload.journal import JournalWriter, event, read_journal
 from imload.report.console import render_verdict
+from imload.report.junit import write_junit
 from imload.report.verdict_json import write_verdict
 from imload.scenario import Scenario
+from imload.slo import apply_slos
 
 REPO = Path(__file__).resolve().parent.parent
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -201,13 +204,17 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
     return result.failed
 
 
-def judge(out: Path, extra: dict[str, Any]) -> dict[str, Any]:
+def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
+          duration_s: float | None = None) -> dict[str, Any]:
+    """Check the journal, apply the SLOs, write verdict.json and junit.xml."""
     journal = read_journal(out / "journal")
     verdict = check(journal.events, bad_lines=journal.bad_lines)
     verdict.update(extra)
+    apply_slos(verdict, scenario.slos)
     if extra.get("errors"):
         verdict["passed"] = False
     write_verdict(out / "verdict.json", verdict)
+    write_junit(out / "junit.xml", verdict, f"imload.{scenario.name}", duration_s)
     return verdict
 
 
@@ -217,6 +224,9 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
     console = console or Console(stderr=True)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with suppress(OSError):  # the drill as run, for `imload verify` and for people
+        shutil.copyfile(scenario.path, out / "scenario.toml")
     prepared: Prepared | None = None
     timeline: Timeline | None = None
     writer = JournalWriter(out / "journal", "run", flush_every=1)
@@ -239,12 +249,12 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             audit_failed = audit(scenario, prepared, out, writer, console)
             writer.close()
             errors = [*timeline.errors, *(f"audit: {f}" for f in audit_failed)]
-            verdict = judge(out, {
+            verdict = judge(out, scenario, {
                 "scenario": scenario.name, "target": prepared.target.name,
                 "errors": errors,
                 "fault_lateness_ms": {"max": round(max(timeline.lateness_s, default=0) * 1000,
                                                    1), "count": len(timeline.lateness_s)},
-            })
+            }, duration_s=time.monotonic() - started)
             render_verdict(verdict, Console(), str(out))
             if errors:
                 for e in errors[:10]:

@@ -18,6 +18,7 @@ from typing import Any
 from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
 from imload.faults.presets import expand_preset
 from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
+from imload.slo import Slo, parse_slos
 
 
 class ScenarioError(ValueError):
@@ -65,6 +66,7 @@ class Scenario:
     audit: AuditSpec
     chaos: list[FaultSpec] = field(default_factory=list)
     nemesis: NemesisSpec | None = None
+    slos: list[Slo] = field(default_factory=list)
 
     def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
         """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
@@ -74,7 +76,7 @@ class Scenario:
         return expand_targets(planned, nodes)
 
 
-_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis"}
+_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo"}
 
 
 def _is_int(v: object) -> bool:
@@ -188,8 +190,12 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
             nemesis = parse_nemesis(data["nemesis"])
         except ValueError as e:
             raise ScenarioError(f"{path}: nemesis: {e}") from None
+    try:
+        slos = parse_slos(data.get("slo", []))
+    except ValueError as e:
+        raise ScenarioError(f"{path}: {e}") from None
     return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
-                    audit=audit, chaos=chaos, nemesis=nemesis)
+                    audit=audit, chaos=chaos, nemesis=nemesis, slos=slos)
 
 
 def rescale(scenario: Scenario, time_scale: float = 1.0, users: int | None = None) -> Scenario:
