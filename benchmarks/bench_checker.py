@@ -8,8 +8,10 @@ also pins the process to one CPU (on a busy shared machine that can hurt).
 The journal: ``--users`` users (default 10k) with 1 or 2 devices each, each
 user with ~10 contacts; ``--messages`` direct messages (default 1M, 50k with
 --quick), each with its send attempt (1 % retried), its send_ok and one push
-delivery per member device, on one clock, sorted by ``at``, with the fields a
-real journal has. Prints one JSON object per line (ARCHITECTURE.md,
+delivery per member device, then the audit (every device: audit start, its
+final read markers, audit done), on one clock, sorted by ``at``, with the
+fields a real journal has; every check runs over it (the gap check judges every
+audited device). Prints one JSON object per line (ARCHITECTURE.md,
 "Benchmarks"):
 
 - checker_events_per_s, with ``baseline``: a plain pass over the same events
@@ -87,7 +89,19 @@ def synth_journal(messages: int, users: int, seed: int = 7) -> list[dict[str, An
                      "mid": mid, "conv": conv, "seq": seq, "useq": useqs[u], "from": a,
                      "from_device": dev, "cmid": cmid, "digest": digest, "via": "push",
                      "phase": "load"})
-    add({"ev": "phase", "at": t + 1, "phase": "load", "action": "end"})
+    t += 1
+    add({"ev": "phase", "at": t, "phase": "load", "action": "end"})
+    add({"ev": "phase", "at": t, "phase": "audit", "action": "start"})
+    for u in names:  # the audit: every device logs in again, has it all, fetches marks
+        for d in devices[u]:
+            t += 1e-5
+            add({"ev": "audit", "at": t, "user": u, "device": d, "action": "start",
+                 "inbox_seq": useqs[u]})
+            add({"ev": "marks", "at": t, "user": u, "device": d, "session": 0, "marks": {},
+                 "phase": "audit"})
+            add({"ev": "audit", "at": t, "user": u, "device": d, "action": "done",
+                 "inbox_seq": useqs[u]})
+    add({"ev": "phase", "at": t, "phase": "audit", "action": "end"})
     events.sort(key=lambda e: e["at"])
     return events
 

@@ -4,7 +4,15 @@ Without it "lost" and "not yet delivered" look the same (ORACLE.md,
 "Recording"). Each device of the journal logs in again as itself, syncs its
 inbox from the highest contiguous useq the journal shows it holding (what a
 well-built client would sync from), acks, and every message it receives is
-recorded as a ``deliver`` event with ``phase = "audit"``.
+recorded as a ``deliver`` event with ``phase = "audit"`` (membership changes
+with ``kind`` and ``event``, as the clients record them).
+
+Then it fetches the user's final read markers (``reads``, recorded as a
+``marks`` event) and stored state (``state``, recorded as a ``state`` event),
+both with ``phase = "audit"``: the read_sync and op checks compare them with
+what the load did. A server that answers ``unknown_type`` to either (one that
+predates them) is not an audit failure: that fetch is skipped and nothing is
+recorded for it.
 """
 
 from __future__ import annotations
@@ -55,6 +63,10 @@ class _AuditFailed(Exception):
     pass
 
 
+class _Unknown(_AuditFailed):
+    """The server does not know this request type (``unknown_type``)."""
+
+
 async def _request(ws: Any, frame: dict[str, Any], want: str) -> dict[str, Any]:
     await ws.send(encode_frame(frame))
     while True:
@@ -62,8 +74,8 @@ async def _request(ws: Any, frame: dict[str, Any], want: str) -> dict[str, Any]:
         if reply.get("rid") != frame["rid"]:
             continue  # pushes and other replies
         if reply["t"] == "error":
-            raise _AuditFailed(f"{frame['t']} answered error {reply.get('code')}: "
-                               f"{reply.get('msg')}")
+            kind = _Unknown if reply.get("code") == "unknown_type" else _AuditFailed
+            raise kind(f"{frame['t']} answered error {reply.get('code')}: {reply.get('msg')}")
         if reply["t"] != want:
             raise _AuditFailed(f"{frame['t']} answered {reply['t']}, not {want}")
         return reply
@@ -86,21 +98,51 @@ async def _audit_one(user: str, device: str, after: int, url: str, secret: str,
                                         "limit": SYNC_LIMIT}, "sync_batch")
             rid += 1
             for m in batch.get("msgs", []):
-                body = m.get("body")
-                record(event(
-                    "deliver", clock(), user=user, device=device, session=AUDIT_SESSION,
-                    mid=m.get("mid"), conv=m.get("conv"), seq=m.get("seq"), useq=m.get("useq"),
-                    cmid=m.get("cmid"), digest=body_digest(body) if isinstance(body, str) else None,
-                    via="sync", phase="audit", **{"from": m.get("from"),
-                                                  "from_device": m.get("from_device")}))
+                record(_delivery(m, user, device, clock()))
                 count += 1
             upto = batch.get("upto", after)
             more = bool(batch.get("more")) and upto > after
             after = max(after, upto)
         await ws.send(encode_frame({"t": "ack", "upto": after}))
+        await _final_state(ws, rid, user, device, record, clock)
         record(event("audit", clock(), user=user, device=device, action="done",
                      inbox_seq=inbox_seq))
         return count
+
+
+def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str, Any]:
+    """The ``deliver`` event of one synced inbox entry."""
+    body = m.get("body")
+    extra: dict[str, Any] = {}
+    kind = m.get("kind")
+    if kind is not None:
+        extra["kind"] = kind
+        if kind == "event":
+            extra["event"] = body
+    return event("deliver", at, user=user, device=device, session=AUDIT_SESSION,
+                 mid=m.get("mid"), conv=m.get("conv"), seq=m.get("seq"), useq=m.get("useq"),
+                 cmid=m.get("cmid"), digest=body_digest(body) if isinstance(body, str) else None,
+                 via="sync", phase="audit", **{"from": m.get("from"),
+                                               "from_device": m.get("from_device")}, **extra)
+
+
+async def _final_state(ws: Any, rid: int, user: str, device: str,
+                       record: Callable[[dict[str, Any]], None],
+                       clock: Callable[[], float]) -> None:
+    """Fetch and record the user's read markers and stored state (skipped when unknown)."""
+    try:
+        ok = await _request(ws, {"t": "reads", "rid": rid}, "reads_ok")
+        record(event("marks", clock(), user=user, device=device, session=AUDIT_SESSION,
+                     marks=ok.get("marks") or {}, phase="audit"))
+    except _Unknown:
+        pass
+    try:
+        ok = await _request(ws, {"t": "state", "rid": rid + 1}, "state_ok")
+        record(event("state", clock(), user=user, device=device, session=AUDIT_SESSION,
+                     contacts=ok.get("contacts") or [], pinned=ok.get("pinned") or [],
+                     groups=ok.get("groups") or [], phase="audit"))
+    except _Unknown:
+        pass
 
 
 async def _audit_all(held: dict[tuple[str, str], int], urls: list[str], secret: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(0.25: a quarter-length drill)")
     run.add_argument("--users", type=_positive_int, metavar="N",
                      help="run N simulated devices instead of the scenario's load.users")
+    run.add_argument("--workers", type=_positive_int, metavar="N",
+                     help="Locust processes on this machine (overrides load.processes)")
     run.add_argument("--keep-cluster", action="store_true",
                      help="leave a local cluster running after the run (stop it with "
                           "'imload cluster down --dir OUT/cluster')")
@@ -70,9 +73,31 @@ def build_parser() -> argparse.ArgumentParser:
     aval.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="F")
     aval.add_argument("--users", type=_positive_int, metavar="N")
 
+    cap = sub.add_parser("capacity", help="add users in steps and find the highest step "
+                         "within the SLOs (the scenario's [capacity] table)")
+    cap.add_argument("scenario", help="scenario TOML with [capacity] steps (chaos/capacity.toml)")
+    cap.add_argument("--out", required=True, help="run folder")
+    cap.add_argument("--target", help="target TOML file; overrides the scenario's target")
+
+    cmp = sub.add_parser("compare", help="what changed between two runs; exit 1 when the "
+                         "second regressed")
+    cmp.add_argument("a", help="run folder (or verdict.json) before")
+    cmp.add_argument("b", help="run folder (or verdict.json) after")
+
     verify = sub.add_parser("verify", help="check a recorded run folder again")
     verify.add_argument("dir", help="run folder (holds journal/)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+
+    trace = sub.add_parser("trace", help="traffic traces (docs/traffic.md)")
+    tsub = trace.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    synth = tsub.add_parser("synth", help="write the traffic model's trace for a scenario")
+    synth.add_argument("--scenario", required=True, help="scenario TOML: its [load] and seed")
+    synth.add_argument("--out", required=True, help="the trace file to write (JSONL)")
+    synth.add_argument("--devices", type=_positive_int, metavar="N",
+                       help="devices (default: the scenario's load.users)")
+    synth.add_argument("--duration", type=_positive_float, metavar="S",
+                       help="seconds of traffic (default: the scenario's load.duration_s)")
+    synth.add_argument("--mix", help="traffic mix (default: the scenario's load.mix, or chat)")
 
     cluster = sub.add_parser("cluster", help="the local reference cluster")
     csub = cluster.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -105,6 +130,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ScenarioError as e:
         err.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR
+    if args.workers:
+        scenario = replace(scenario, load=replace(scenario.load, processes=args.workers))
     return run_scenario(scenario, Path(args.out), target_file=args.target, console=err,
                         keep_cluster=args.keep_cluster)
 
@@ -128,6 +155,22 @@ def cmd_avalanche(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from imload.capacity.search import run_capacity
+    from imload.scenario import ScenarioError, load_scenario
+    err = Console(stderr=True)
+    try:
+        return run_capacity(load_scenario(args.scenario), Path(args.out), args.target, err)
+    except ScenarioError as e:
+        err.print(f"[red]imload capacity: {escape(str(e))}[/]", highlight=False)
+        return EXIT_ERROR
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from imload.compare import main_compare
+    return main_compare(Path(args.a), Path(args.b), Console())
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from imload.check.verdict import check
     from imload.journal import JournalError, read_journal
@@ -148,6 +191,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             apply_slos(verdict, load_scenario(scenario_file).slos)
         except ScenarioError as e:
             Console(stderr=True).print(f"imload verify: ignoring the SLOs: {e}", highlight=False)
+    if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
+        from imload.report.html import write_html_report
+        from imload.report.timeseries import build_series
+        write_html_report(folder / "report.html", verdict, build_series(journal.events, verdict),
+                          run_dir=folder)
     if args.json:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
@@ -193,16 +241,40 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from imload.scenario import ScenarioError, load_scenario
+    from imload.traffic.mixes import get_mix
+    from imload.traffic.trace import synth_file
+    err = Console(stderr=True)
+    try:
+        scenario = load_scenario(args.scenario)
+        load = scenario.load
+        mix = get_mix(args.mix or load.mix or "chat")
+        if load.device_shares:
+            mix = mix.with_overrides(device_shares=load.device_shares)
+        summary = synth_file(args.out, devices=args.devices or load.users, mix=mix,
+                             seed=scenario.seed, duration_s=args.duration or load.duration_s,
+                             msg_interval_s=load.msg_interval_s, people=load.population)
+    except (ScenarioError, ValueError, OSError) as e:
+        err.print(f"[red]imload trace synth: {escape(str(e))}[/]", highlight=False)
+        return EXIT_ERROR
+    acts = ", ".join(f"{n} {k}" for k, n in sorted(summary["actions"].items()))
+    Console().print(f"wrote {args.out}: {summary['devices']} devices of {summary['people']} "
+                    f"people, {summary['groups']} groups; {acts}", highlight=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
-    if args.command == "cluster" and args.action is None:
-        parser.parse_args(["cluster", "--help"])
+    if args.command in ("cluster", "trace") and args.action is None:
+        parser.parse_args([args.command, "--help"])
     handlers = {"run": cmd_run, "verify": cmd_verify, "cluster": cmd_cluster,
-                "avalanche": cmd_avalanche}
+                "avalanche": cmd_avalanche, "capacity": cmd_capacity,
+                "compare": cmd_compare, "trace": cmd_trace}
     return handlers[args.command](args)
 
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from imload.audit import run_audit
 from imload.check.verdict import check
@@ -30,8 +30,13 @@ from imload.faults.registry import FaultContext, missing_means
 from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from imload.journal import JournalWriter, event, read_journal
+from imload.live.panel import LiveView, render_panel
+from imload.live.stats import LiveStats
+from imload.live.tail import JournalTail
 from imload.report.console import render_verdict
+from imload.report.html import write_html_report
 from imload.report.junit import write_junit
+from imload.report.timeseries import build_series
 from imload.report.verdict_json import write_verdict
 from imload.scenario import Scenario
 from imload.slo import apply_slos
@@ -102,7 +107,7 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
 
 
 def locust_command(scenario: Scenario, target_path: Path, journal: Path,
-                   run_id: str) -> list[str]:
+                   run_id: str, extra: Sequence[str] = ()) -> list[str]:
     load = scenario.load
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
            "--headless", "-u", str(load.users), "-r", str(load.spawn_rate),
@@ -115,7 +120,29 @@ def locust_command(scenario: Scenario, target_path: Path, journal: Path,
         cmd += ["--imload-population", str(load.population)]
     if load.processes > 1:
         cmd += ["--processes", str(load.processes)]
-    return cmd
+    cmd += people_flags(load)
+    return cmd + list(extra)
+
+
+def people_flags(load: Any) -> list[str]:
+    """The ``--imload-*`` flags of the simulated people's keys of a scenario's [load]."""
+    flags = ["--imload-backoff", load.backoff, "--imload-backoff-base",
+             f"{load.backoff_base_s:g}", "--imload-backoff-cap", f"{load.backoff_cap_s:g}",
+             "--imload-display", load.display, "--imload-time-scale", f"{load.time_scale:g}"]
+    if load.mix:
+        flags += ["--imload-mix", load.mix]
+    if load.device_shares:
+        flags += ["--imload-device-shares", ",".join(f"{x:g}" for x in load.device_shares)]
+    if load.trace:
+        flags += ["--imload-trace", load.trace]
+    if load.skew_ms and load.skew_share > 0:
+        lo, hi = load.skew_ms[0], load.skew_ms[-1]
+        flags += [f"--imload-skew-ms={lo}:{hi}", "--imload-skew-share", f"{load.skew_share:g}"]
+    if load.ship_journal:
+        flags += ["--imload-ship-journal"]
+    if load.push_loss:
+        flags += ["--imload-push-loss", f"{load.push_loss:g}"]
+    return flags
 
 
 def _stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
@@ -138,14 +165,24 @@ def _tail(path: Path, lines: int = 8) -> str:
         return "(no log)"
 
 
+StopCheck = Callable[[list[dict[str, Any]]], str | None]
+
+
 def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWriter,
-             timeline: Timeline, console: Console) -> None:
-    """Locust for the scenario's duration while the timeline makes its faults."""
+             timeline: Timeline, console: Console, locust_extra: Sequence[str] = (),
+             stop_when: StopCheck | None = None) -> None:
+    """Locust for the scenario's duration while the timeline makes its faults.
+
+    The journal is followed as it grows: for the live panel (on a terminal) and for
+    ``stop_when``, which sees each batch of new events and may end the load early by
+    returning the reason.
+    """
     journal = out / "journal"
     run_id = "r" + format(int(time.time() * 1000) % 36**7, "x") + format(os.getpid() % 256, "x")
-    cmd = locust_command(scenario, prepared.target_path, journal, run_id)
+    cmd = locust_command(scenario, prepared.target_path, journal, run_id, locust_extra)
     log = out / "locust.log"
     duration = scenario.load.duration_s
+    tail, stats = JournalTail(journal), LiveStats()
     with open(log, "wb") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=out,
                                 start_new_session=True)
@@ -153,20 +190,23 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
         writer.write(event("phase", t0, phase="load", action="start"))
         timeline.start(t0)
         try:
-            with Progress(TextColumn("[bold]load[/]"), BarColumn(), TimeElapsedColumn(),
-                          TextColumn("{task.fields[faults]}"), console=console,
-                          transient=True) as bar:
-                task = bar.add_task("load", total=duration, faults="")
+            with LiveView(console) as view:
                 limit = duration + 90  # spawn, stop-timeout and journal flush
                 while proc.poll() is None:
                     elapsed = time.monotonic() - t0
                     if elapsed > limit:
                         raise RunError(f"Locust did not stop {limit:.0f} s after it started; "
                                        f"see {log}")
-                    active = timeline.active
-                    bar.update(task, completed=min(elapsed, duration),
-                               faults=("faults: " + ", ".join(active)) if active else "")
-                    time.sleep(0.2)
+                    new = tail.poll()
+                    for ev in new:
+                        stats.feed(ev)
+                    reason = stop_when(new) if stop_when is not None and new else None
+                    if reason:
+                        console.print(f"stopping the load early: {escape(reason)}")
+                        break
+                    view.update(render_panel(stats.snapshot(), elapsed, duration,
+                                             timeline.active))
+                    time.sleep(0.5)
         finally:
             _stop_process(proc)
             writer.write(event("phase", time.monotonic(), phase="load", action="end"))
@@ -182,7 +222,7 @@ def heal(prepared: Prepared, timeline: Timeline, writer: JournalWriter) -> None:
         for name, part in prepared.cluster.status().items():
             if part.get("kind") in ("node", "redis") and not part.get("alive"):
                 with suppress(ClusterError):
-                    prepared.cluster.restart_node(name)
+                    prepared.cluster.restart_part(name)
     writer.write(event("phase", time.monotonic(), phase="heal", action="end"))
 
 
@@ -206,7 +246,7 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
 
 def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
           duration_s: float | None = None) -> dict[str, Any]:
-    """Check the journal, apply the SLOs, write verdict.json and junit.xml."""
+    """Check the journal, apply the SLOs; write verdict.json, junit.xml and report.html."""
     journal = read_journal(out / "journal")
     verdict = check(journal.events, bad_lines=journal.bad_lines)
     verdict.update(extra)
@@ -215,11 +255,14 @@ def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
         verdict["passed"] = False
     write_verdict(out / "verdict.json", verdict)
     write_junit(out / "junit.xml", verdict, f"imload.{scenario.name}", duration_s)
+    write_html_report(out / "report.html", verdict, build_series(journal.events, verdict),
+                      run_dir=out)
     return verdict
 
 
 def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
-                 console: Console | None = None, keep_cluster: bool = False) -> int:
+                 console: Console | None = None, keep_cluster: bool = False,
+                 locust_extra: Sequence[str] = (), stop_when: StopCheck | None = None) -> int:
     """Run a scenario into ``out``; return the exit code (0 passed, 1 failed, 2 not run)."""
     console = console or Console(stderr=True)
     out = out.resolve()
@@ -244,7 +287,8 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                 raise RunError("this target cannot make the drill's faults:\n  "
                                + "\n  ".join(reasons))
             timeline = Timeline(plan, ctx, writer.write)
-            run_load(scenario, prepared, out, writer, timeline, console)
+            run_load(scenario, prepared, out, writer, timeline, console, locust_extra,
+                     stop_when)
             heal(prepared, timeline, writer)
             audit_failed = audit(scenario, prepared, out, writer, console)
             writer.close()

@@ -34,6 +34,19 @@ class LoadSpec:
     locustfile: str = "chat"
     msg_interval_s: float = 2.0
     population: int | None = None
+    # the simulated people (imload/traffic, docs/traffic.md)
+    mix: str = ""                         # chat, groups-heavy, multi-device, churn; "": the
+    device_shares: tuple[float, ...] = ()  # locustfile's; share with 1, 2, 3 devices
+    trace: str | None = None              # replay this trace (resolved against the scenario)
+    time_scale: float = 1.0               # replay speed: 2.0 plays twice as fast
+    backoff: str = "full_jitter"          # reconnect policy (imload/client/backoff.py)
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 5.0
+    skew_ms: tuple[int, ...] = ()         # [lo, hi]: a skewed device's clock error, ms
+    skew_share: float = 0.0               # share of devices with a skewed clock
+    display: str = "seq"                  # conversation order: seq or hybrid (the seed's)
+    ship_journal: bool = False            # workers send their journal to Locust's master
+    push_loss: float = 0.0                # share of msg pushes the clients' transport loses
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,14 @@ class ClusterSpec:
     def per_node_args(self) -> dict[str, list[str]]:
         return {f"n{i}": ["--clock-skew-ms", str(ms)]
                 for i, ms in enumerate(self.node_clock_skew_ms, 1) if ms}
+
+
+@dataclass(frozen=True)
+class CapacitySpec:
+    steps: tuple[int, ...] = ()  # users of each step; empty: no capacity search
+    step_s: float = 30.0  # how long each step holds
+    ramp_s: float = 5.0  # the start of each step that is not judged (users arriving)
+    spawn_rate: float = 50.0  # users started per second as a step grows
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,7 @@ class Scenario:
     chaos: list[FaultSpec] = field(default_factory=list)
     nemesis: NemesisSpec | None = None
     slos: list[Slo] = field(default_factory=list)
+    capacity: CapacitySpec = field(default_factory=CapacitySpec)
 
     def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
         """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
@@ -76,7 +98,8 @@ class Scenario:
         return expand_targets(planned, nodes)
 
 
-_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo"}
+_TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo",
+        "capacity"}
 
 
 def _is_int(v: object) -> bool:
@@ -156,6 +179,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(f"{path}: load.duration_s, spawn_rate and msg_interval_s must be > 0")
     if load.processes < 1:
         raise ScenarioError(f"{path}: load.processes must be at least 1")
+    load = _check_people(path, load)
     cluster = _section(path, data, "cluster", ClusterSpec)
     if cluster.nodes < 1:
         raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
@@ -194,8 +218,49 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         slos = parse_slos(data.get("slo", []))
     except ValueError as e:
         raise ScenarioError(f"{path}: {e}") from None
+    capacity = _section(path, data, "capacity", CapacitySpec)
+    if any(u < 1 for u in capacity.steps) or list(capacity.steps) != sorted(capacity.steps):
+        raise ScenarioError(f"{path}: capacity.steps must be growing user counts >= 1, "
+                            f"got {list(capacity.steps)}")
+    if capacity.step_s <= capacity.ramp_s:
+        raise ScenarioError(f"{path}: capacity.step_s must be longer than capacity.ramp_s")
     return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
-                    audit=audit, chaos=chaos, nemesis=nemesis, slos=slos)
+                    audit=audit, chaos=chaos, nemesis=nemesis, slos=slos, capacity=capacity)
+
+
+def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
+    """Validate the keys of the simulated people; the trace path made absolute."""
+    from imload.client import DISPLAY_POLICIES, POLICIES
+    from imload.traffic.mixes import MIXES
+
+    if load.mix and load.mix not in MIXES:
+        raise ScenarioError(f"{path}: load.mix must be one of {', '.join(MIXES)}, "
+                            f"got {load.mix!r}")
+    if load.backoff not in POLICIES:
+        raise ScenarioError(f"{path}: load.backoff must be one of {', '.join(POLICIES)}, "
+                            f"got {load.backoff!r}")
+    if load.display not in DISPLAY_POLICIES:
+        raise ScenarioError(f"{path}: load.display must be one of "
+                            f"{', '.join(DISPLAY_POLICIES)}, got {load.display!r}")
+    if load.time_scale <= 0 or load.backoff_cap_s <= 0:
+        raise ScenarioError(f"{path}: load.time_scale and backoff_cap_s must be > 0")
+    if load.push_loss > 1:
+        raise ScenarioError(f"{path}: load.push_loss is a share, 0 to 1, got {load.push_loss}")
+    if load.skew_share > 1:
+        raise ScenarioError(f"{path}: load.skew_share is a share, 0 to 1, got {load.skew_share}")
+    if len(load.skew_ms) > 2 or (len(load.skew_ms) == 2 and load.skew_ms[0] > load.skew_ms[1]):
+        raise ScenarioError(f"{path}: load.skew_ms must be [lo, hi] (ms, lo <= hi) or [ms], "
+                            f"got {list(load.skew_ms)}")
+    if load.device_shares and (any(x < 0 for x in load.device_shares)
+                               or sum(load.device_shares) <= 0):
+        raise ScenarioError(f"{path}: load.device_shares must be shares of people with 1, 2, "
+                            f"3 ... devices, e.g. [0.6, 0.3, 0.1]")
+    if load.trace is not None:
+        trace = (path.parent / load.trace).resolve()
+        if not trace.is_file():
+            raise ScenarioError(f"{path}: load.trace: no trace file at {trace}")
+        load = replace(load, trace=str(trace))
+    return load
 
 
 def rescale(scenario: Scenario, time_scale: float = 1.0, users: int | None = None) -> Scenario:

@@ -70,6 +70,7 @@ class NodeTable:
 
 class LbsServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a reconnect storm asks for routes all at once
     table: NodeTable
     log: logging.Logger
 

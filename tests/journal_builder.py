@@ -26,6 +26,7 @@ class Sent:
     digest: str
     mid: str | None = None
     seq: int | None = None
+    recipients: tuple[str, ...] | None = None  # group members as of its seq
 
 
 class JournalBuilder:
@@ -38,6 +39,9 @@ class JournalBuilder:
         self.useqs: dict[str, int] = {}
         self.msgs: dict[tuple[str, str], Sent] = {}
         self.devices: dict[str, list[str]] = {}
+        self.groups: dict[str, set[str]] = {}  # group conv -> members now
+        self.marks: dict[tuple[str, str], int] = {}  # (user, conv) -> stored read marker
+        self.inbox: dict[tuple[str, Any], int] = {}  # (user, mid) -> useq
         self._mids = 0
 
     # -- clock ------------------------------------------------------------------------------
@@ -77,15 +81,16 @@ class JournalBuilder:
     # -- sends ------------------------------------------------------------------------------
     def send(self, user: str, device: str, cmid: str, to: str | None = None, *,
              conv: str | None = None, body: str | None = None, attempt: int = 1,
-             at: float | None = None) -> dict[str, Any]:
+             at: float | None = None, seen_seq: int | None = None) -> dict[str, Any]:
         """One attempt to send ``cmid`` to user ``to`` (a direct chat) or to ``conv``."""
         if conv is None:
             assert to is not None, "send needs a recipient user or a conv"
             conv = direct_conv(user, to)
         digest = body_digest(body if body is not None else f"body of {cmid}")
         self.msgs.setdefault((user, cmid), Sent(user, device, cmid, conv, digest))
+        extra = {} if seen_seq is None else {"seen_seq": seen_seq}
         return self.add("send", at, user=user, device=device, session=self.session(user, device),
-                        cmid=cmid, conv=conv, digest=digest, attempt=attempt, ts=0)
+                        cmid=cmid, conv=conv, digest=digest, attempt=attempt, ts=0, **extra)
 
     def _store(self, user: str, cmid: str, mid: str | None, seq: int | None) -> Sent:
         m = self.msgs[(user, cmid)]
@@ -97,6 +102,8 @@ class JournalBuilder:
                 seq = self.seqs.get(m.conv, 0) + 1
                 self.seqs[m.conv] = max(self.seqs.get(m.conv, 0), seq)
             m.mid, m.seq = mid, seq
+            if m.conv in self.groups:
+                m.recipients = tuple(sorted(self.groups[m.conv]))
         return m
 
     def ack(self, user: str, cmid: str, *, mid: str | None = None, seq: int | None = None,
@@ -127,7 +134,8 @@ class JournalBuilder:
     def deliver(self, user: str, device: str, sender: str, cmid: str, *, via: str = "push",
                 phase: str = "load", mid: str | None = None, seq: int | None = None,
                 digest: str | None = None, at: float | None = None,
-                from_device: str | None = None, conv: str | None = None) -> dict[str, Any]:
+                from_device: str | None = None, conv: str | None = None,
+                **extra: Any) -> dict[str, Any]:
         """``sender``'s message ``cmid`` reaches ``user/device`` (overrides make anomalies)."""
         m = self.msgs.get((sender, cmid))
         if m is None:  # a message no client sent: a phantom, the caller names it fully
@@ -136,19 +144,24 @@ class JournalBuilder:
                      body_digest("phantom"))
         elif m.mid is None:
             self._store(sender, cmid, None, None)
-        useq = self.useqs.get(user, 0) + 1
-        self.useqs[user] = useq
+        useq = self.inbox.get((user, mid or m.mid))
+        if useq is None:  # the user's inbox position of this message, the same on every device
+            useq = self.inbox[(user, mid or m.mid)] = self.useqs.get(user, 0) + 1
+            self.useqs[user] = useq
         return self.add("deliver", at, user=user, device=device,
                         session=self.session(user, device), mid=mid or m.mid,
                         conv=conv or m.conv, seq=seq or m.seq, useq=useq, cmid=cmid,
                         digest=digest or m.digest, via=via, phase=phase,
-                        **{"from": sender, "from_device": from_device or m.device})
+                        **{"from": sender, "from_device": from_device or m.device}, **extra)
 
     def deliver_all(self, sender: str, cmid: str, *, skip: tuple[tuple[str, str], ...] = (),
                     **kw: Any) -> list[dict[str, Any]]:
-        """Deliver to every device of every member of the message's direct conversation."""
+        """Deliver to every device of every member of the message's conversation (as of its
+        seq, for a group)."""
         m = self.msgs[(sender, cmid)]
-        members = conv_members(m.conv) or ()
+        if m.mid is None:
+            self._store(sender, cmid, None, None)
+        members = m.recipients if m.recipients is not None else (conv_members(m.conv) or ())
         return [self.deliver(u, d, sender, cmid, **kw)
                 for u in members for d in self.devices.get(u, []) if (u, d) not in skip]
 
@@ -158,6 +171,106 @@ class JournalBuilder:
         self.send(user, device, cmid, to)
         self.ack(user, cmid)
         return self.deliver_all(user, cmid, **kw)
+
+    # -- groups -----------------------------------------------------------------------------
+    def group_op(self, user: str, device: str, opid: str, kind: str, conv: str, *,
+                 who: str | None = None, members: tuple[str, ...] = (), deliver: bool = True,
+                 skip: tuple[tuple[str, str], ...] = (), invoke: bool = True) -> dict[str, Any]:
+        """A group op that went right: op (unless ``invoke`` is False: it was journaled
+        already), the event message stored and delivered, op_ok (returned)."""
+        args: dict[str, Any] = {"conv": conv}
+        if kind == "group_create":
+            args["members"] = list(members)
+        else:
+            args["user"] = who
+        if invoke:
+            self.op(user, device, opid, kind, args)
+        before = set(self.groups.get(conv, set()))
+        if kind == "group_create":
+            after = set(members) | {user}
+            body: dict[str, Any] = {"op": kind, "user": user, "members": sorted(after)}
+        elif kind == "group_add":
+            assert who is not None
+            after = before | {who}
+            body = {"op": kind, "user": who, "by": user}
+        else:
+            assert who is not None
+            after = before - {who}
+            body = {"op": kind, "user": who, "by": user}
+        self.groups[conv] = after
+        cmid = f"op:{opid}"
+        m = Sent(user, device, cmid, conv, body_digest(repr(body)))
+        self.msgs[(user, cmid)] = m
+        self._store(user, cmid, None, None)
+        m.recipients = tuple(sorted(before | after))
+        if deliver:
+            for u in m.recipients:
+                for d in self.devices.get(u, []):
+                    if (u, d) not in skip:
+                        self.deliver(u, d, user, cmid, kind="event", event=body)
+        return self.op_ok(user, device, opid)
+
+    def group_message(self, user: str, device: str, conv: str, cmid: str,
+                      **kw: Any) -> list[dict[str, Any]]:
+        """send + ack + delivery to every member device of a group as of the message's seq."""
+        self.send(user, device, cmid, conv=conv)
+        self.ack(user, cmid)
+        return self.deliver_all(user, cmid, **kw)
+
+    # -- reads ------------------------------------------------------------------------------
+    def read(self, user: str, device: str, conv: str, upto: int, *, stored: int | None = None,
+             at: float | None = None) -> dict[str, Any]:
+        """read + read_ok (the server keeps the maximum unless ``stored`` says otherwise)."""
+        s = self.session(user, device)
+        self.add("read", at, user=user, device=device, session=s, conv=conv, upto=upto)
+        if stored is None:
+            stored = max(self.marks.get((user, conv), 0), upto)
+        self.marks[(user, conv)] = stored
+        return self.add("read_ok", user=user, device=device, session=s, conv=conv,
+                        upto=stored)
+
+    def read_sync(self, user: str, device: str, conv: str, upto: int,
+                  from_device: str) -> dict[str, Any]:
+        return self.add("read_sync", user=user, device=device, session=self.session(user, device),
+                        conv=conv, upto=upto, from_device=from_device)
+
+    def marks_of(self, user: str, device: str, marks: dict[str, int] | None = None,
+                 phase: str = "audit") -> dict[str, Any]:
+        """A ``marks`` event (reads_ok): the stored markers unless ``marks`` is given."""
+        if marks is None:
+            marks = {c: v for (u, c), v in self.marks.items() if u == user}
+        return self.add("marks", user=user, device=device,
+                        session=0 if phase == "audit" else self.session(user, device),
+                        marks=marks, phase=phase)
+
+    # -- ops --------------------------------------------------------------------------------
+    def op(self, user: str, device: str, opid: str, kind: str, args: dict[str, Any],
+           attempt: int = 1, at: float | None = None) -> dict[str, Any]:
+        return self.add("op", at, user=user, device=device, session=self.session(user, device),
+                        opid=opid, kind=kind, args=args, attempt=attempt)
+
+    def op_ok(self, user: str, device: str, opid: str, dup: bool = False,
+              at: float | None = None) -> dict[str, Any]:
+        return self.add("op_ok", at, user=user, device=device,
+                        session=self.session(user, device), opid=opid, dup=dup)
+
+    def op_info(self, user: str, device: str, opid: str, reason: str = "timeout") -> dict[str, Any]:
+        return self.add("op_info", user=user, device=device, opid=opid, reason=reason)
+
+    def op_fail(self, user: str, device: str, opid: str,
+                reason: str = "forbidden") -> dict[str, Any]:
+        return self.add("op_fail", user=user, device=device, opid=opid, reason=reason)
+
+    def state(self, user: str, device: str, *, contacts: tuple[str, ...] = (),
+              pinned: tuple[str, ...] = (), groups: tuple[str, ...] | None = None,
+              phase: str = "audit") -> dict[str, Any]:
+        """A ``state`` event (state_ok); ``groups`` defaults to the builder's membership."""
+        if groups is None:
+            groups = tuple(sorted(c for c, m in self.groups.items() if user in m))
+        return self.add("state", user=user, device=device,
+                        session=0 if phase == "audit" else self.session(user, device),
+                        contacts=sorted(contacts), pinned=sorted(pinned), groups=list(groups),
+                        phase=phase)
 
     # -- run ------------------------------------------------------------------------------
     def fault(self, action: str, fault: str, kind: str = "latency", target: str = "n1",
@@ -171,6 +284,15 @@ class JournalBuilder:
     def audit(self, user: str, device: str, action: str = "done") -> dict[str, Any]:
         return self.add("audit", user=user, device=device, action=action,
                         inbox_seq=self.useqs.get(user, 0))
+
+    def audit_all(self) -> None:
+        """The audit phase: every device starts and ends its audit (nothing new arrives)."""
+        self.phase("audit", "start")
+        for user, devices in self.devices.items():
+            for device in devices:
+                self.audit(user, device, "start")
+                self.audit(user, device, "done")
+        self.phase("audit", "end")
 
 
 def two_friends() -> JournalBuilder:

@@ -50,3 +50,102 @@ def test_audit_of_an_unreachable_node_fails_within_its_bound() -> None:
                        timeout_s=1.5)
     assert result.synced == 0 and result.failed[0].startswith("x/d0: ws://127.0.0.1:9/ws")
     assert time.monotonic() - started < 15
+
+
+def test_audit_records_the_final_marks_and_state(cluster: LocalCluster,
+                                                 open_client: Connect) -> None:
+    a, b = unique("a"), unique("b")
+    conv = direct_conv(a, b)
+    sender = open_client(a, "d0")
+    assert sender.request("send", cmid="c1", conv=conv, body="hi")["t"] == "send_ack"
+    assert sender.request("read", conv=conv, upto=1)["t"] == "read_ok"
+    op = sender.request("op", opid="o1", kind="contact_add", args={"user": b})
+    assert op["t"] == "op_ok"
+    journal = [event("device", 0, user=a, device="d0"), event("device", 0, user=a, device="d1")]
+    recorded: list[dict[str, Any]] = []
+    result = run_audit(journal, [cluster.node_url("n1")], cluster.secret, recorded.append,
+                       timeout_s=20)
+    assert result.failed == [] and result.synced == 2
+    marks = [e for e in recorded if e["ev"] == "marks"]
+    states = [e for e in recorded if e["ev"] == "state"]
+    assert sorted(e["device"] for e in marks) == ["d0", "d1"]
+    assert all(e["marks"] == {conv: 1} and e["phase"] == "audit" and e["session"] == 0
+               for e in marks)
+    assert all(e["contacts"] == [b] and e["pinned"] == [] and e["phase"] == "audit"
+               for e in states) and len(states) == 2
+    # recorded before the device's audit is done: the checks read them as the final word
+    order = [e["ev"] for e in recorded if e["device"] == "d0"]
+    assert order.index("marks") < order.index("state") < len(order) - 1
+    assert order[-1] == "audit"
+
+
+def test_audit_records_group_events_with_their_kind(cluster: LocalCluster,
+                                                    open_client: Connect) -> None:
+    a, b = unique("a"), unique("b")
+    group = f"g:{unique('t')}"
+    c = open_client(a, "d0")
+    ok = c.request("op", opid="g1", kind="group_create", args={"conv": group, "members": [b]})
+    assert ok["t"] == "op_ok", ok
+    recorded: list[dict[str, Any]] = []
+    run_audit([event("device", 0, user=b, device="d0")], [cluster.node_url("n1")],
+              cluster.secret, recorded.append, timeout_s=20)
+    got = [e for e in recorded if e["ev"] == "deliver"]
+    assert len(got) == 1 and got[0]["kind"] == "event" and got[0]["cmid"] == "op:g1"
+    assert got[0]["event"]["op"] == "group_create" and sorted(got[0]["event"]["members"]) == \
+        sorted([a, b])
+
+
+def test_an_older_server_without_reads_and_state_still_audits(tmp_path: object) -> None:
+    """A server that answers unknown_type to reads and state: nothing recorded for them."""
+    import asyncio
+    import threading
+
+    import orjson
+    from websockets.asyncio.server import serve
+
+    async def handler(ws: Any) -> None:
+        async for raw in ws:
+            f = orjson.loads(raw)
+            t, rid = f.get("t"), f.get("rid")
+            if t == "login":
+                reply = {"t": "login_ok", "rid": rid, "user": "x", "device": "d0",
+                         "node": "old", "server_ts": 0, "hb_ms": 10000, "inbox_seq": 1,
+                         "acked": 0}
+            elif t == "sync":
+                reply = {"t": "sync_batch", "rid": rid, "upto": 1, "more": False, "msgs": [
+                    {"mid": "m1", "conv": "d:x:y", "seq": 1, "from": "y", "from_device": "d0",
+                     "cmid": "c1", "body": "hi", "ts": 0, "server_ts": 0, "useq": 1}]}
+            elif t == "ack":
+                continue
+            else:
+                reply = {"t": "error", "rid": rid, "code": "unknown_type", "msg": t}
+            await ws.send(orjson.dumps(reply).decode())
+
+    ready = threading.Event()
+    stop: list[Any] = []
+
+    def serve_forever() -> None:
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0) as server:
+                stop.append((asyncio.get_running_loop(), asyncio.Event()))
+                port = next(iter(server.sockets)).getsockname()[1]
+                stop.append(port)
+                ready.set()
+                await stop[0][1].wait()
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        recorded: list[dict[str, Any]] = []
+        result = run_audit([event("device", 0, user="x", device="d0")],
+                           [f"ws://127.0.0.1:{stop[1]}/ws"], "s" * 32, recorded.append,
+                           timeout_s=10)
+        assert result.failed == [] and result.synced == 1
+        assert [e["ev"] for e in recorded] == ["audit", "deliver", "audit"]
+        assert "kind" not in recorded[1]  # an old server's entry has no kind: none recorded
+    finally:
+        loop, done = stop[0]
+        loop.call_soon_threadsafe(done.set)
+        thread.join(5)

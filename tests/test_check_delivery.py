@@ -1,6 +1,7 @@
 """lost and partial: every expected device must end up with every acked message."""
 
 from journal_builder import two_friends
+from test_check_recipients import team
 
 from imload.check.delivery import lost_cases, partial_cases
 from imload.check.history import build_history
@@ -89,3 +90,16 @@ def test_partial_is_an_indeterminate_send_that_reached_some_but_not_all() -> Non
     assert "c1" in case["explain"] and "timeout" in case["explain"]
     assert "alice/phone" in case["explain"] and "alice/laptop" in case["explain"]
     assert [e["ev"] for e in case["events"]][:3] == ["send", "send_info", "deliver"]
+
+
+def test_groups_expect_the_members_as_of_each_seq() -> None:
+    j = team()
+    assert lost_cases(build_history(j.events)).count == 0
+    # carol joined at seq 3: c1 (seq 2) was never owed to her, c2 (seq 4) is
+    j.send("alice", "phone", "c4", conv="g:team")
+    j.ack("alice", "c4")
+    j.deliver_all("alice", "c4", skip=(("carol", "phone"),))
+    cases = lost_cases(build_history(j.events))
+    assert cases.count == 1
+    assert "c4" in cases.examples[0]["explain"] and "carol/phone" in cases.examples[0]["explain"]
+    assert "1 of 3" in cases.examples[0]["explain"]  # bob was removed at seq 5: not expected

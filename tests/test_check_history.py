@@ -9,6 +9,7 @@ from imload.check.history import (
     DELIV_EV,
     FAIL,
     INFO,
+    LAST_EV,
     OK,
     OK_EV,
     OUTCOME,
@@ -70,6 +71,14 @@ def test_deliveries_per_device_keep_the_first_and_count_repeats() -> None:
     log = h.devices["bob"]["phone"]
     assert log.held["m1"] is first and again is not first
     assert h.wire_duplicates == 1
+
+
+def test_an_unacked_sends_first_copy_is_kept() -> None:
+    j = two_friends()
+    j.send("alice", "phone", "c1", "bob")
+    j.info("alice", "c1")
+    j.deliver_all("alice", "c1")
+    h = build_history(j.events)
     assert record(h, "alice", "c1")[DELIV_EV]["user"] == "alice"  # the first copy, any device
 
 
@@ -118,3 +127,28 @@ def test_malformed_events_are_named_not_fatal() -> None:
     h = build_history(j.events)
     assert len(h.malformed) == 1 and "'deliver'" in h.malformed[0]
     assert "device" in h.malformed[0]
+
+
+def test_membership_events_are_filed_apart_from_sends() -> None:
+    j = two_friends()
+    j.group_op("alice", "phone", "g1", "group_create", "g:team", members=("bob",))
+    h = build_history(j.events)
+    assert h.record("alice", "op:g1") is None  # not a send
+    assert set(h.group_events) == {"g:team"} and list(h.group_events["g:team"]) == [1]
+    assert list(h.event_mids[("alice", "op:g1")]) == ["m1"]
+    assert len(h.devices["bob"]["phone"].held) == 1  # held like any message
+
+
+def test_other_kinds_are_kept_in_time_order_and_the_last_attempt_is_known() -> None:
+    j = two_friends()
+    j.send("alice", "phone", "c1", "bob")
+    last = j.send("alice", "phone", "c1", "bob", attempt=2)
+    j.read("alice", "phone", "d:alice:bob", 1)
+    j.op("alice", "phone", "o1", "contact_add", {"user": "bob"})
+    j.reconnect("bob", "phone")
+    h = build_history(j.events)
+    assert record(h, "alice", "c1")[LAST_EV] is last
+    assert [e["ev"] for e in h.kind("read")] == ["read"] and len(h.kind("read_ok")) == 1
+    assert len(h.kind("op")) == 1 and len(h.kind("disconnected")) == 1
+    assert [e["session"] for e in h.kind("connected") if e["user"] == "bob"] == [1, 2]
+    assert h.kind("nothing") == []

@@ -30,8 +30,9 @@ def test_duplicated_when_a_retry_is_acked_under_a_new_mid() -> None:
     assert cases.count == 1
     case = cases.examples[0]
     assert "c1" in case["explain"] and "m1" in case["explain"] and "m9" in case["explain"]
-    assert [(e["ev"], e.get("mid")) for e in case["events"]] == [
-        ("send", None), ("send_ok", "m1"), ("send_ok", "m9")]
+    assert "after 2 attempts" in case["explain"]
+    assert [(e["ev"], e.get("mid"), e.get("attempt")) for e in case["events"]] == [
+        ("send", None, 1), ("send", None, 2), ("send_ok", "m1", None), ("send_ok", "m9", None)]
 
 
 def test_duplicated_seen_only_in_deliveries_counts_once_per_message() -> None:
@@ -99,3 +100,16 @@ def test_aborted_when_a_refused_send_is_delivered() -> None:
     assert "c1" in case["explain"] and "forbidden" in case["explain"]
     assert [e["ev"] for e in case["events"]] == ["send", "send_fail", "deliver"]
     assert case["events"][2]["mid"] == "m1"
+
+
+def test_a_membership_event_of_an_op_nobody_invoked_is_a_phantom() -> None:
+    j = two_friends()
+    j.group_op("alice", "phone", "g1", "group_create", "g:team", members=("bob",))
+    h = build_history(j.events)
+    assert phantom_cases(h).count == 0 and duplicated_cases(h).count == 0
+    j.deliver("bob", "phone", "mallory", "op:x9", mid="m40", seq=2, conv="g:team",
+              kind="event", event={"op": "group_add", "user": "mallory", "by": "mallory"})
+    cases = phantom_cases(build_history(j.events))
+    assert cases.count == 1
+    assert "as mallory's op:x9, an op no simulated client ever invoked" in \
+        cases.examples[0]["explain"]

@@ -1,10 +1,18 @@
 """Latency percentiles from the journal: ack and end-to-end, via HdrHistogram."""
 
 import pytest
-from journal_builder import two_friends
+from journal_builder import JournalBuilder, two_friends
+from test_check_recipients import team
 
 from imload.check.history import build_history
-from imload.check.latency import latency_figures, summarize
+from imload.check.latency import (
+    catchup_s,
+    latency_figures,
+    read_sync_s,
+    reconnect_s,
+    stable_s,
+    summarize,
+)
 
 
 def test_percentiles_of_a_known_set() -> None:
@@ -68,3 +76,44 @@ def test_unacked_and_undelivered_messages_have_no_samples() -> None:
     figures = latency_figures(build_history(j.events))
     assert figures["ack"]["count"] == 0 and figures["e2e"]["count"] == 0
     assert figures["e2e"]["p99"] is None
+
+
+def test_stable_reconnect_catchup_and_read_sync() -> None:
+    j = JournalBuilder(start=100.0)
+    j.phase("load", "start", at=100.0)
+    for user, device in (("alice", "phone"), ("alice", "laptop"), ("bob", "phone")):
+        j.device(user, device)
+    j.send("alice", "phone", "c1", "bob", at=101.0)
+    j.ack("alice", "c1", at=101.01)
+    j.deliver("alice", "phone", "alice", "c1", at=101.02)
+    j.deliver("bob", "phone", "alice", "c1", at=101.03)
+    j.deliver("alice", "laptop", "alice", "c1", at=101.11)  # the last device: stable 100 ms
+    j.send("alice", "phone", "c2", "bob", at=102.0)
+    j.ack("alice", "c2", at=102.01)  # never reaches bob: no stable sample
+    j.deliver_all("alice", "c2", skip=(("bob", "phone"),), at=102.02)
+    j.add("disconnected", at=103.0, user="bob", device="phone", session=1, reason="error")
+    j.sessions[("bob", "phone")] = 2
+    j.add("connected", at=103.25, user="bob", device="phone", session=2, node="n1",
+          inbox_seq=3, acked=1)  # back after 250 ms, 2 entries behind
+    j.deliver("bob", "phone", "alice", "c2", via="sync", at=103.3)  # useq 2 < 3: not yet
+    j.send("bob", "phone", "c3", "alice", at=103.35)
+    j.ack("bob", "c3", at=103.36)
+    j.deliver("bob", "phone", "bob", "c3", via="sync", at=103.4)  # useq 3: caught up, 150 ms
+    j.read("alice", "phone", "d:alice:bob", 3, at=104.0)  # read_ok at 104.01
+    j.read_sync("alice", "laptop", "d:alice:bob", 3, "phone")  # at 104.02: 10 ms
+    h = build_history(j.events)
+    # c1: 100 ms; c2 reached bob only after his reconnect; c3 never reached alice: none
+    assert [round(s, 6) for s in stable_s(h)] == [0.1, 1.29]
+    assert [round(s, 6) for s in reconnect_s(h)] == [0.25]
+    assert [round(s, 6) for s in catchup_s(h)] == [0.15]
+    assert [round(s, 6) for s in read_sync_s(h)] == [0.01]
+    figures = latency_figures(h)
+    assert figures["stable"]["count"] == 2 and figures["stable"]["max"] == 1290.0
+    assert figures["reconnect"]["p50"] == pytest.approx(250.0, rel=1e-3)
+    assert figures["read_sync"]["count"] == 1
+
+
+def test_group_sends_have_e2e_samples() -> None:
+    figures = latency_figures(build_history(team().events))
+    # c1 to 3 devices, c2 to 4, c3 to 3 (bob was removed)
+    assert figures["e2e"]["count"] == 10 and figures["stable"]["count"] == 3

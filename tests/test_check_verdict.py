@@ -3,13 +3,16 @@
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from journal_builder import JournalBuilder, two_friends
+from test_check_recipients import team
 
 from imload.check import CHECKS, check
 
-KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted"}
+KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted", "gap",
+         "backwards", "fifo", "causality", "read_sync", "op"}
 
 
 def clean_run() -> JournalBuilder:
@@ -52,8 +55,10 @@ def test_a_clean_run_passes_with_every_checked_anomaly_at_zero() -> None:
 
 def test_the_verdict_has_the_documented_keys_and_is_json() -> None:
     v = check(clean_run().events, bad_lines=["a.jsonl:3: not JSON"])
-    assert set(v) == {"valid", "passed", "counts", "anomalies", "examples", "latency_ms",
-                      "faults", "phases", "slo", "journal"}
+    assert set(v) == {"valid", "passed", "counts", "fractions", "anomalies", "examples",
+                      "latency_ms", "cost", "info_reasons", "over_time", "faults", "phases",
+                      "slo", "journal"}
+    assert set(v["latency_ms"]) == {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"}
     assert orjson.loads(orjson.dumps(v)) == v
     assert v["journal"]["bad_lines"] == ["a.jsonl:3: not JSON"]
     assert v["passed"] is True  # torn lines are reported, they do not fail the run
@@ -170,3 +175,148 @@ def test_lost_counts_each_message_that_misses_any_device(j: JournalBuilder,
     assert v["anomalies"]["lost"] == len({mid for _, _, mid in drop})
     assert v["counts"]["delivered"] == v["counts"]["expected_deliveries"] - len(drop)
     assert sum(v["anomalies"].values()) == v["anomalies"]["lost"]
+
+
+# -- one small journal per anomaly kind, and one clean run that has all the features -------
+
+def rich_clean_run() -> JournalBuilder:
+    """Direct chats, a group with membership changes, reads, ops, reconnects, the audit with
+    its final markers and state: everything right."""
+    j = team()
+    j.message("alice", "phone", "bob", "d1")
+    j.send("bob", "phone", "d2", "alice", seen_seq=1)
+    j.ack("bob", "d2")
+    j.deliver_all("bob", "d2")
+    j.read("alice", "phone", "d:alice:bob", 2)
+    j.read_sync("alice", "laptop", "d:alice:bob", 2, "phone")
+    j.read("carol", "phone", "g:team", 6)
+    j.op("alice", "laptop", "p1", "pin", {"conv": "g:team", "pinned": True})
+    j.op_ok("alice", "laptop", "p1")
+    j.reconnect("bob", "phone")
+    j.phase("load", "end")
+    j.phase("audit", "start")
+    for user, devices in j.devices.items():
+        for device in devices:
+            j.audit(user, device, "start")
+            j.marks_of(user, device)
+            j.state(user, device, pinned=("g:team",) if user == "alice" else ())
+            j.audit(user, device, "done")
+    j.phase("audit", "end")
+    return j
+
+
+def make_lost(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1", skip=(("bob", "phone"),))
+
+
+def make_partial(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "x1", "bob")
+    j.info("alice", "x1")
+    j.deliver("alice", "laptop", "alice", "x1")
+
+
+def make_duplicated(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1")
+    j.send("alice", "phone", "x1", "bob", attempt=2)
+    j.ack("alice", "x1", mid="m99", seq=99)
+
+
+def make_phantom(j: JournalBuilder) -> None:
+    j.deliver("bob", "phone", "alice", "ghost", mid="m98", seq=98, via="sync")
+
+
+def make_aborted(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "x1", "bob")
+    j.fail("alice", "x1")
+    j.deliver_all("alice", "x1")
+
+
+def make_corrupted(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1", skip=(("bob", "phone"),))
+    j.deliver("bob", "phone", "alice", "x1", digest="bad0bad0bad0bad0")
+
+
+def make_order(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1")
+    j.send("bob", "phone", "x2", "alice")
+    j.ack("bob", "x2", mid="m97", seq=j.msgs[("alice", "x1")].seq)
+    j.deliver_all("bob", "x2")
+
+
+def make_gap(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "x1", "bob")
+    j.ack("alice", "x1", seq=50)
+    j.deliver_all("alice", "x1")
+    j.audit_all()
+
+
+def make_backwards(j: JournalBuilder) -> None:
+    for cmid in ("x1", "x2"):
+        j.send("alice", "phone", cmid, "bob")
+        j.ack("alice", cmid)
+    j.deliver_all("alice", "x2")
+    j.deliver_all("alice", "x1")
+
+
+def make_fifo(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "x1", "bob")
+    j.send("alice", "phone", "x2", "bob")
+    j.ack("alice", "x2")
+    j.ack("alice", "x1")
+    j.deliver_all("alice", "x2", via="sync")
+    j.deliver_all("alice", "x1", via="sync")
+
+
+def make_causality(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1")
+    seen = j.msgs[("alice", "x1")].seq
+    j.send("bob", "phone", "x2", "alice", seen_seq=seen)
+    j.ack("bob", "x2", mid="m96", seq=seen - 1)
+    j.deliver_all("bob", "x2", via="sync")
+
+
+def make_read_sync(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1")
+    j.read("bob", "phone", "d:alice:bob", 1)
+    j.read("bob", "phone", "d:alice:bob", 1, stored=0)  # the marker went down to 0
+
+
+def make_op(j: JournalBuilder) -> None:
+    j.op("bob", "phone", "o9", "contact_add", {"user": "alice"})
+    j.op_ok("bob", "phone", "o9")
+    j.state("bob", "phone", contacts=())
+
+
+ANOMALY_JOURNALS = {
+    "lost": make_lost, "partial": make_partial, "duplicated": make_duplicated,
+    "phantom": make_phantom, "aborted": make_aborted, "corrupted": make_corrupted,
+    "order": make_order, "gap": make_gap, "backwards": make_backwards, "fifo": make_fifo,
+    "causality": make_causality, "read_sync": make_read_sync, "op": make_op,
+}
+ALSO = {"order": {"read_sync"}, "causality": {"order"}}  # kinds a maker fires on the side
+
+
+def test_every_kind_has_a_journal_that_makes_it_fire() -> None:
+    assert set(ANOMALY_JOURNALS) == set(CHECKS)
+
+
+def test_the_rich_clean_run_passes() -> None:
+    v = check(rich_clean_run().events)
+    assert v["passed"] is True, {k: n for k, n in v["anomalies"].items() if n}
+    assert v["counts"]["ops_ok"] == 4 and v["counts"]["reads_ok"] == 2
+    assert v["latency_ms"]["reconnect"]["count"] == 1
+    assert v["latency_ms"]["read_sync"]["count"] == 1
+
+
+@pytest.mark.parametrize("kind", sorted(ANOMALY_JOURNALS))
+def test_each_anomaly_fires_alone_with_its_evidence(kind: str) -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c0")
+    ANOMALY_JOURNALS[kind](j)
+    v = check(j.events)
+    assert v["passed"] is False and v["valid"] is False
+    fired = {k for k, n in v["anomalies"].items() if n}
+    assert kind in fired and fired <= {kind} | ALSO.get(kind, set()), fired
+    case = v["examples"][kind][0]
+    assert case["explain"].endswith(tuple("0123456789)sdeghtmnrly")) and case["events"]
+    assert orjson.loads(orjson.dumps(v)) == v

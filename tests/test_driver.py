@@ -22,7 +22,13 @@ import pytest
 
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
 from imload.cluster import LocalCluster
-from imload.drivers import GeventDevice, measure_wall_offset, retry_after_ms
+from imload.drivers import (
+    GeventDevice,
+    RouteError,
+    fetch_route,
+    measure_wall_offset,
+    retry_after_ms,
+)
 from imload.journal import JournalWriter, read_journal
 from imload.protocol import direct_conv, mint_token
 
@@ -256,3 +262,92 @@ def test_http_503_retry_after_is_honoured(cluster: LocalCluster, journal: Journa
     finally:
         first.stop(drain_s=0)
         second.stop(drain_s=0)
+
+
+# ------------------------------------------------------- LBS, network, ops, reads
+
+def make_lbs_device(cluster: LocalCluster, journal: JournalWriter, user: str,
+                    device: str = "d0", urls: list[str] | None = None,
+                    **config: Any) -> GeventDevice:
+    engine = DeviceEngine(user, device, mint_token(cluster.secret, user, device),
+                          urls or [cluster.node_url("n1")], rng=random.Random(3),
+                          backoff=Backoff("full_jitter", 0.1, 1.0),
+                          config=EngineConfig(wall_offset=measure_wall_offset(), **config),
+                          lbs=True)
+    records: list[dict[str, Any]] = []
+    dev = GeventDevice(engine, journal, on_record=records.append, lbs=cluster.lbs_url)
+    dev.records = records  # type: ignore[attr-defined]
+    return dev
+
+
+def test_fetch_route_from_the_clusters_lbs(cluster: LocalCluster) -> None:
+    got: list[list[str]] = []
+    g = gevent.spawn(lambda: got.append(fetch_route(cluster.lbs_url, "someone", "d0")))
+    g.join(10)
+    (urls,) = got
+    assert sorted(urls) == sorted(cluster.node_url(n) for n in ("n1", "n2"))
+    with pytest.raises(RouteError, match="HTTP 400"):
+        gevent.spawn(fetch_route, cluster.lbs_url, "bad name!", "d0").get(timeout=10)
+    with pytest.raises(RouteError, match="ConnectionRefused"):
+        gevent.spawn(fetch_route, "http://127.0.0.1:9", "u", "d0").get(timeout=10)
+
+
+def test_device_routes_through_the_lbs_and_falls_back_when_it_is_gone(
+        cluster: LocalCluster, journal: JournalWriter) -> None:
+    user = f"l{uuid.uuid4().hex[:8]}"
+    d = make_lbs_device(cluster, journal, user)
+    try:
+        d.start()
+        assert d.wait_until(lambda: d.online, 10)
+        (c,) = evs(d, "connect")
+        assert c["route"] == "lbs"
+        assert c["url"] in {cluster.node_url("n1"), cluster.node_url("n2")}
+    finally:
+        d.stop(drain_s=0)
+    gone = make_lbs_device(cluster, journal, user, device="d1")
+    gone.lbs = "http://127.0.0.1:9"
+    try:
+        gone.start()
+        assert gone.wait_until(lambda: gone.online, 10)
+        assert evs(gone, "connect")[0]["route"] == "static"
+    finally:
+        gone.stop(drain_s=0)
+
+
+def test_queued_ops_and_reads_go_out_after_the_network_returns(
+        cluster: LocalCluster, journal: JournalWriter) -> None:
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    group = f"g:t{uuid.uuid4().hex[:8]}"
+    a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
+    b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
+    try:
+        a.start()
+        b.start()
+        assert a.wait_until(lambda: a.online and b.online, 10)
+        a.do_op("group_create", {"conv": group, "members": [bob]})
+        assert b.wait_until(lambda: b.engine.in_group(group) is True, 10)
+        b.send_message(group, "hello group")
+        assert a.wait_until(lambda: a.engine.inbox.display.top.get(group) == 2, 10)
+        a.set_network(False)
+        assert not a.online
+        opids = [a.do_op("pin", {"conv": group, "pinned": True}),
+                 a.do_op("contact_add", {"user": bob})]
+        assert a.mark_read(group) == 2
+        gevent.sleep(0.3)
+        assert len(evs(a, "op")) == 1  # only the group_create, from before
+        a.set_network(True)
+        assert a.wait_until(lambda: a.engine.idle and a.online, 10)
+        ops = [e for e in evs(a, "op") if e["opid"] in opids]
+        assert [e["opid"] for e in ops] == opids and all(e["queued"] for e in ops)
+        assert all(evs(a, "op_ok", opid=o) for o in opids)
+        assert evs(a, "read_ok", conv=group)[0]["upto"] == 2
+        assert b.wait_until(lambda: bool(evs(b, "receipt")), 5)
+        assert a.request_state()
+        assert a.wait_until(lambda: bool(evs(a, "state")), 5)
+        st = evs(a, "state")[-1]
+        assert group in st["pinned"] and bob in st["contacts"] and group in st["groups"]
+        assert evs(a, "marks")
+    finally:
+        a.stop(drain_s=1)
+        b.stop(drain_s=1)
+    assert not a.errors and not b.errors

@@ -1,326 +1,32 @@
-"""The device engine against an in-memory peer: no sockets, no real clock.
+"""The device engine against the in-memory peer of ``engine_harness``: messages,
+connections, inbox, sync, heartbeats; with hypothesis over random histories.
 
-``FakeServer`` is a test double of the *peer* (protocol v1 as PROTOCOL.md
-states it, minus groups, reads and ops), and ``Net`` joins it to engines the
-way h11's tests join a client and a server in memory (``ConnectionPair``):
-frames cross with a small latency on a simulated clock, and ``FakeDriver``
-carries out the engine's actions as the gevent driver would.
+Ops, reads and groups: ``test_engine_instructions.py``; display policies and
+clocks: ``test_engine_display.py``; LBS routing and offline detection:
+``test_engine_connection.py``.
 """
 
 from __future__ import annotations
 
-import heapq
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import pytest
+from engine_harness import AB, URLS, FakeDriver, World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imload.client import (
     Backoff,
     CancelTimer,
-    Close,
-    Connect,
     DeviceEngine,
     EngineConfig,
     IllegalTransition,
-    Metric,
     MsgEvent,
     MsgState,
-    Record,
-    SendFrame,
     SetTimer,
 )
 from imload.client.states import next_state
-from imload.journal import EVENT_FIELDS
-from imload.protocol import conv_members, direct_conv
-
-LAT = 0.001  # one-way latency on the simulated network
-
-
-class Net:
-    """A simulated clock and a queue of things to happen at given times."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._q: list[tuple[float, int, Callable[[], None]]] = []
-        self._n = 0
-
-    def at(self, t: float, fn: Callable[[], None]) -> None:
-        self._n += 1
-        heapq.heappush(self._q, (max(t, self.now), self._n, fn))
-
-    def run_until(self, t: float) -> None:
-        while self._q and self._q[0][0] <= t:
-            at, _, fn = heapq.heappop(self._q)
-            self.now = at
-            fn()
-        self.now = max(self.now, t)
-
-    def run_for(self, dt: float) -> None:
-        self.run_until(self.now + dt)
-
-
-@dataclass
-class SConn:
-    dev: FakeDriver
-    url: str
-    user: str | None = None
-    device: str | None = None
-    open: bool = True
-
-
-@dataclass
-class FakeServer:
-    """Protocol v1's server side, in memory, with knobs to misbehave."""
-
-    net: Net
-    hb_ms: int = 10_000
-    clock_offset_ms: int = 0
-    down: set[str] = field(default_factory=set)           # urls that refuse connections
-    busy: dict[str, int] = field(default_factory=dict)    # url -> Retry-After ms (HTTP 503)
-    swallow_sends: int = 0      # the next N sends vanish (never stored, never answered)
-    store_no_ack: int = 0       # the next N sends are stored but not answered
-    send_errors: list[tuple[str, int | None]] = field(default_factory=list)  # next errors
-    drop_pushes: bool = False
-    dup_pushes: bool = False
-    mute_pongs: bool = False
-    inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    convs: dict[str, list[str]] = field(default_factory=dict)
-    stored: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    cursors: dict[tuple[str, str], int] = field(default_factory=dict)
-    conns: list[SConn] = field(default_factory=list)
-    received: list[dict[str, Any]] = field(default_factory=list)
-    mids: int = 0
-
-    def ms(self) -> int:
-        return int(self.net.now * 1000) + self.clock_offset_ms
-
-    # --- transport
-    def accept(self, dev: FakeDriver, url: str) -> SConn | tuple[str, int | None]:
-        if url in self.down:
-            return ("connection refused", None)
-        if url in self.busy:
-            return ("HTTP 503", self.busy[url])
-        c = SConn(dev, url)
-        self.conns.append(c)
-        return c
-
-    def close(self, c: SConn, reason: str, notify: bool = True) -> None:
-        if not c.open:
-            return
-        c.open = False
-        self.conns.remove(c)
-        if notify:
-            self.net.at(self.net.now + LAT, lambda: c.dev.server_closed(c, reason))
-
-    def kill(self, url: str | None = None) -> None:
-        for c in list(self.conns):
-            if url is None or c.url == url:
-                self.close(c, "connection reset")
-
-    def reply(self, c: SConn, frame: dict[str, Any]) -> None:
-        self.net.at(self.net.now + LAT, lambda: c.dev.deliver(c, frame))
-
-    # --- frames
-    def receive(self, c: SConn, f: dict[str, Any]) -> None:
-        if not c.open:
-            return
-        self.received.append(f)
-        t = f["t"]
-        if t == "login":
-            user, device = f["token"].split("/")
-            for old in [o for o in self.conns if (o.user, o.device) == (user, device)]:
-                self.close(old, "closed by server 4001")
-            c.user, c.device = user, device
-            self.reply(c, {"t": "login_ok", "rid": f["rid"], "user": user, "device": device,
-                           "node": c.url, "server_ts": self.ms(), "hb_ms": self.hb_ms,
-                           "inbox_seq": len(self.inbox.get(user, [])),
-                           "acked": self.cursors.get((user, device), 0)})
-        elif t == "send":
-            self._on_send(c, f)
-        elif t == "ack":
-            assert c.user and c.device
-            key = (c.user, c.device)
-            self.cursors[key] = max(self.cursors.get(key, 0), f["upto"])
-        elif t == "sync":
-            box = self.inbox.get(c.user or "", [])
-            limit = f.get("limit", 200)
-            msgs = box[f["after"]:f["after"] + limit]
-            upto = msgs[-1]["useq"] if msgs else f["after"]
-            self.reply(c, {"t": "sync_batch", "rid": f["rid"], "msgs": msgs, "upto": upto,
-                           "more": upto < len(box)})
-        elif t == "ping":
-            if not self.mute_pongs:
-                self.reply(c, {"t": "pong", "rid": f["rid"], "ts": f["ts"],
-                               "server_ts": self.ms()})
-
-    def _on_send(self, c: SConn, f: dict[str, Any]) -> None:
-        if self.swallow_sends:
-            self.swallow_sends -= 1
-            return
-        if self.send_errors:
-            code, retry = self.send_errors.pop(0)
-            err: dict[str, Any] = {"t": "error", "rid": f["rid"], "code": code, "msg": "test"}
-            if retry is not None:
-                err["retry_after_ms"] = retry
-            self.reply(c, err)
-            return
-        assert c.user and c.device
-        key = (c.user, f["cmid"])
-        dup = key in self.stored
-        if not dup:
-            self.stored[key] = self.store(c.user, c.device, f["conv"], f["cmid"], f["body"])
-        m = self.stored[key]
-        if self.store_no_ack:
-            self.store_no_ack -= 1
-            return
-        self.reply(c, {"t": "send_ack", "rid": f["rid"], "cmid": f["cmid"], "mid": m["mid"],
-                       "conv": m["conv"], "seq": m["seq"], "server_ts": m["server_ts"],
-                       "dup": dup})
-
-    def store(self, user: str, device: str, conv: str, cmid: str, body: str) -> dict[str, Any]:
-        """Store a message and push it to every member's inbox and online devices."""
-        self.mids += 1
-        mids = self.convs.setdefault(conv, [])
-        mids.append(f"m{self.mids}")
-        base = {"mid": f"m{self.mids}", "conv": conv, "seq": len(mids), "from": user,
-                "from_device": device, "cmid": cmid, "body": body, "ts": self.ms(),
-                "server_ts": self.ms(), "kind": "text"}
-        members = conv_members(conv)
-        assert members is not None
-        for member in members:
-            box = self.inbox.setdefault(member, [])
-            entry = {**base, "useq": len(box) + 1}
-            box.append(entry)
-            if self.drop_pushes:
-                continue
-            for o in self.conns:
-                if o.user == member:
-                    for _ in range(2 if self.dup_pushes else 1):
-                        self.reply(o, {"t": "msg", **entry})
-        return base
-
-
-class FakeDriver:
-    """Carries out an engine's actions on the simulated network, like the gevent driver."""
-
-    def __init__(self, net: Net, server: FakeServer, engine: DeviceEngine) -> None:
-        self.net, self.server, self.engine = net, server, engine
-        self.conn: SConn | None = None
-        self.timers: dict[str, tuple[float, int]] = {}
-        self.records: list[dict[str, Any]] = []
-        self.metrics: list[Metric] = []
-        self.sent: list[dict[str, Any]] = []
-        self.closes: list[str] = []
-        self._token = 0
-
-    def pump(self) -> None:
-        for a in self.engine.actions():
-            if isinstance(a, Connect):
-                self.net.at(self.net.now + LAT, partial(self._connect, a.url))
-            elif isinstance(a, SendFrame):
-                self.sent.append(a.frame)
-                if self.conn is not None:
-                    self.net.at(self.net.now + LAT,
-                                partial(self.server.receive, self.conn, a.frame))
-            elif isinstance(a, Close):
-                self.closes.append(a.reason)
-                if self.conn is not None:
-                    self.server.close(self.conn, a.reason, notify=False)
-                    self.conn = None
-            elif isinstance(a, SetTimer):
-                self._token += 1
-                self.timers[a.name] = (a.at, self._token)
-                self.net.at(a.at, partial(self._fire, a.name, self._token))
-            elif isinstance(a, CancelTimer):
-                self.timers.pop(a.name, None)
-            elif isinstance(a, Record):
-                ev = a.event
-                assert all(k in ev for k in EVENT_FIELDS[ev["ev"]]), ev
-                self.records.append(ev)
-            elif isinstance(a, Metric):
-                self.metrics.append(a)
-        # the driver contract: what the engine believes is set is what is set
-        assert {k: v[0] for k, v in self.timers.items()} == self.engine.timers
-
-    def _fire(self, name: str, token: int) -> None:
-        if self.timers.get(name, (0, -1))[1] != token:
-            return  # replaced or cancelled
-        del self.timers[name]
-        self.engine.timer_fired(name, self.net.now)
-        self.pump()
-
-    def _connect(self, url: str) -> None:
-        r = self.server.accept(self, url)
-        if isinstance(r, SConn):
-            self.conn = r
-            self.engine.transport_open(self.net.now)
-        else:
-            self.engine.transport_failed(self.net.now, r[0], r[1])
-        self.pump()
-
-    def deliver(self, c: SConn, frame: dict[str, Any]) -> None:
-        if c is self.conn:
-            self.engine.frame_received(dict(frame), self.net.now)
-            self.pump()
-
-    def server_closed(self, c: SConn, reason: str) -> None:
-        if c is self.conn:
-            self.conn = None
-            self.engine.transport_closed(self.net.now, reason)
-            self.pump()
-
-    # --- conveniences for tests
-    def start(self) -> None:
-        self.engine.start(self.net.now)
-        self.pump()
-
-    def send(self, conv: str, body: str = "hello") -> str:
-        cmid = self.engine.send_message(conv, body, self.net.now)
-        self.pump()
-        return cmid
-
-    def stop(self) -> None:
-        self.engine.stop(self.net.now)
-        self.pump()
-
-    def evs(self, kind: str, **match: Any) -> list[dict[str, Any]]:
-        return [e for e in self.records
-                if e["ev"] == kind and all(e.get(k) == v for k, v in match.items())]
-
-    def frames(self, t: str) -> list[dict[str, Any]]:
-        return [f for f in self.sent if f["t"] == t]
-
-
-URLS = ["ws://n1/ws", "ws://n2/ws"]
-AB = direct_conv("alice", "bob")
-
-
-class World:
-    def __init__(self, seed: int = 1, config: EngineConfig | None = None,
-                 backoff: Backoff | None = None, urls: list[str] | None = None) -> None:
-        self.net = Net()
-        self.server = FakeServer(self.net)
-        self.seed, self.config, self.backoff = seed, config, backoff
-        self.urls = urls or URLS
-
-    def device(self, user: str, device: str = "d0", start: bool = True) -> FakeDriver:
-        eng = DeviceEngine(user, device, f"{user}/{device}", self.urls,
-                           rng=random.Random(f"{self.seed}/{user}/{device}"),
-                           backoff=self.backoff, config=self.config)
-        d = FakeDriver(self.net, self.server, eng)
-        if start:
-            d.start()
-        return d
-
-    def run(self, dt: float = 1.0) -> None:
-        self.net.run_for(dt)
-
 
 # ---------------------------------------------------------------- examples
 
@@ -429,8 +135,7 @@ def test_in_flight_sends_resent_after_reconnect_same_cmid_next_attempt() -> None
     assert [(e["cmid"], e["attempt"]) for e in resent] == [(c1, 2), (c2, 2)]
     # resent only after the catch-up sync of the new session
     i_sync = max(i for i, f in enumerate(a.sent) if f["t"] == "sync")
-    i_send = min(i for i, f in enumerate(a.sent) if f["t"] == "send" and f["cmid"] == c1
-                 and i > 2)
+    i_send = [i for i, f in enumerate(a.sent) if f["t"] == "send" and f["cmid"] == c1][1]
     assert i_sync < i_send
     assert [e["cmid"] for e in a.evs("send_ok")] == [c1, c2]
 
@@ -717,60 +422,103 @@ def test_cmids_unique_across_engines_of_the_same_device() -> None:
 # ------------------------------------------------------------- properties
 
 SEND = st.tuples(st.just("send"), st.sampled_from(["alice", "bob"]))
+OP = st.tuples(st.just("op"), st.tuples(
+    st.sampled_from(["alice", "bob"]),
+    st.sampled_from([("contact_add", {"user": "carol"}), ("contact_remove", {"user": "carol"}),
+                     ("pin", {"conv": AB, "pinned": True}),
+                     ("pin", {"conv": AB, "pinned": False})])))
 OPS = st.one_of(
-    SEND, SEND, SEND, SEND,
+    SEND, SEND, SEND, SEND, OP, OP,
+    st.tuples(st.just("read"), st.sampled_from(["alice", "bob"])),
     st.tuples(st.just("wait"), st.floats(0.0, 30.0)),
     st.tuples(st.just("wait"), st.floats(0.0, 120.0)),
     st.tuples(st.just("kill"), st.sampled_from(URLS)),
     st.tuples(st.just("down"), st.sampled_from(URLS)),
     st.tuples(st.just("up"), st.sampled_from(URLS)),
     st.tuples(st.just("busy"), st.sampled_from(URLS)),
+    st.tuples(st.just("net"), st.tuples(st.sampled_from(["alice", "bob"]), st.booleans())),
     st.tuples(st.just("swallow"), st.integers(1, 8)),
+    st.tuples(st.just("swallow_requests"), st.integers(1, 4)),
     st.tuples(st.just("no_ack"), st.integers(1, 3)),
     st.tuples(st.just("error"), st.sampled_from(["internal", "rate_limited", "forbidden",
                                                  "bad_frame", "overloaded", "weird"])),
+    st.tuples(st.just("request_error"), st.sampled_from(["internal", "rate_limited",
+                                                         "forbidden"])),
     st.tuples(st.just("toggle"), st.sampled_from(["drop_pushes", "dup_pushes",
                                                   "mute_pongs"])),
 )
+OUTCOMES = {"send_ok": MsgState.ACKED, "send_fail": MsgState.FAILED,
+            "send_info": MsgState.UNKNOWN}
 
 
-def _outcomes(d: FakeDriver) -> dict[str, list[str]]:
+def _outcomes(d: FakeDriver, kinds: tuple[str, ...] = ("send_ok", "send_fail", "send_info"),
+              key: str = "cmid") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for e in d.records:
-        if e["ev"] in ("send_ok", "send_fail", "send_info"):
-            out.setdefault(e["cmid"], []).append(e["ev"])
+        if e["ev"] in kinds:
+            out.setdefault(e[key], []).append(e["ev"])
     return out
+
+
+def _op_outcomes(d: FakeDriver) -> dict[str, list[str]]:
+    return _outcomes(d, ("op_ok", "op_fail", "op_info"), "opid")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(OPS, min_size=15, max_size=60), seed=st.integers(0, 2**16),
-       policy=st.sampled_from(["full_jitter", "decorrelated", "exponential", "fixed"]))
+       policy=st.sampled_from(["full_jitter", "decorrelated", "exponential", "fixed",
+                               "equal_jitter", "none"]),
+       lbs=st.booleans())
 def test_random_histories_keep_the_invariants(ops: list[tuple[str, Any]], seed: int,
-                                              policy: str) -> None:
-    w = World(seed=seed, backoff=Backoff(policy, 0.2, 5.0))
+                                              policy: str, lbs: bool) -> None:
+    """Every send and op ends in exactly one outcome (or is still under way), the server
+    applies each op once and in the order one device made them, markers and cursors
+    only grow, and after a heal everything settles and every device holds its inbox."""
+    w = World(seed=seed, backoff=Backoff(policy, 0.2, 5.0), lbs=lbs)
+    if lbs:
+        w.server.lbs = list(reversed(URLS))
     devs = {"alice": w.device("alice"), "bob": w.device("bob")}
     cmids: dict[str, list[str]] = {"alice": [], "bob": []}
+    opids: dict[str, list[str]] = {"alice": [], "bob": []}
     held = {u: 0 for u in devs}
+    marks = {u: 0 for u in devs}
     srv = w.server
 
     def check() -> None:
         for u, d in devs.items():
-            assert d.engine.held_upto >= held[u]
-            held[u] = d.engine.held_upto
+            e = d.engine
+            assert e.held_upto >= held[u]
+            held[u] = e.held_upto
+            assert e.marks.get(AB, 0) >= marks[u]
+            marks[u] = e.marks.get(AB, 0)
             outcomes = _outcomes(d)
             assert all(len(v) == 1 for v in outcomes.values()), outcomes
             for c in cmids[u]:
-                state = d.engine.send_state(c)
-                final = {"send_ok": MsgState.ACKED, "send_fail": MsgState.FAILED,
-                         "send_info": MsgState.UNKNOWN}
+                state = e.send_state(c)
                 if c in outcomes:
-                    assert state is final[outcomes[c][0]]
+                    assert state is OUTCOMES[outcomes[c][0]]
                 else:
                     assert state in (MsgState.NEW, MsgState.SENDING, MsgState.WAITING)
+            op_out = _op_outcomes(d)
+            assert all(len(v) == 1 for v in op_out.values()), op_out
+            assert set(op_out) <= set(opids[u])
+            for o in opids[u]:
+                assert (o in op_out) == (o in e.op_outcomes)
+            # the server applied each op once, in the order this device made them
+            mine = [op for (user, _, op) in srv.applied if user == u]
+            assert len(mine) == len(set(mine))
+            assert mine == sorted(mine, key=opids[u].index)
 
     for op, arg in ops:
         if op == "send":
             cmids[arg].append(devs[arg].send(AB, "x" * 3))
+        elif op == "op":
+            user, (kind, args) = arg
+            opids[user].append(devs[user].op(kind, **args))
+        elif op == "read":
+            devs[arg].read(AB)
+        elif op == "net":
+            devs[arg[0]].network(arg[1])
         elif op == "wait":
             w.run(arg)
         elif op == "kill":
@@ -784,10 +532,14 @@ def test_random_histories_keep_the_invariants(ops: list[tuple[str, Any]], seed: 
             srv.busy[arg] = 1500
         elif op == "swallow":
             srv.swallow_sends += arg
+        elif op == "swallow_requests":
+            srv.swallow_requests += arg
         elif op == "no_ack":
             srv.store_no_ack += arg
         elif op == "error":
             srv.send_errors.append((arg, 500))
+        elif op == "request_error":
+            srv.request_errors.append((arg, 500))
         elif op == "toggle":
             setattr(srv, arg, not getattr(srv, arg))
         w.run(0.01)
@@ -796,40 +548,64 @@ def test_random_histories_keep_the_invariants(ops: list[tuple[str, Any]], seed: 
     # heal, force a fresh login (so a catch-up sync) and wait out every budget
     srv.down.clear()
     srv.busy.clear()
-    srv.swallow_sends = srv.store_no_ack = 0
+    srv.swallow_sends = srv.store_no_ack = srv.swallow_requests = 0
     srv.send_errors.clear()
+    srv.request_errors.clear()
     srv.drop_pushes = srv.dup_pushes = srv.mute_pongs = False
+    for d in devs.values():
+        d.network(True)
     w.run(200)
     srv.kill()
     w.run(30)
     check()
     for u, d in devs.items():
         assert d.engine.online
-        assert d.engine.pending_sends == 0
+        assert d.engine.pending_sends == 0 and d.engine.pending_instructions == 0
         assert set(_outcomes(d)) == set(cmids[u])
+        assert set(_op_outcomes(d)) == set(opids[u])
         assert d.engine.held_upto == len(srv.inbox.get(u, []))
         sent = {e["cmid"] for e in d.evs("send")}
         for e in d.evs("send_info"):
             assert e["cmid"] in sent  # unknown only if it went on the wire
         for e in d.evs("send_ok"):
             assert (u, e["cmid"]) in srv.stored
+        tried = {e["opid"] for e in d.evs("op")}
+        for e in d.evs("op_info"):
+            assert e["opid"] in tried
+        for e in d.evs("op_ok"):
+            assert (u, e["opid"]) in srv.opids
+        for e in d.evs("op_fail"):
+            if e["reason"].startswith("never sent"):
+                assert (u, e["opid"]) not in srv.opids
+        for e in d.evs("read_ok"):
+            assert e["upto"] <= len(srv.convs.get(AB, []))
         # the display has each stored message once, in seq order
         shown = d.engine.messages(AB)
         assert [m["seq"] for m in shown] == list(range(1, len(srv.convs.get(AB, [])) + 1))
         d.stop()
         assert not d.engine.timers
+    assert d.fired_twice == []
 
 
 FRAME = st.fixed_dictionaries(
     {"t": st.sampled_from(["login_ok", "msg", "sync_batch", "send_ack", "pong", "error",
-                           "read_sync", "bogus"])},
+                           "read_sync", "receipt", "op_ok", "read_ok", "reads_ok",
+                           "state_ok", "bogus"])},
     optional={"rid": st.integers(-1, 30), "useq": st.integers(-2, 8),
               "seq": st.integers(0, 8), "mid": st.sampled_from(["m1", "m2", "m3"]),
-              "conv": st.just(AB), "cmid": st.text(max_size=3), "acked": st.integers(0, 9),
+              "conv": st.one_of(st.just(AB), st.just("g:x"), st.integers()),
+              "cmid": st.text(max_size=3), "acked": st.integers(0, 9),
+              "opid": st.text(max_size=3), "dup": st.booleans(),
               "inbox_seq": st.integers(0, 9), "hb_ms": st.integers(0, 5000),
-              "more": st.booleans(), "upto": st.integers(-1, 9),
+              "more": st.booleans(), "upto": st.one_of(st.integers(-1, 9), st.text()),
               "code": st.sampled_from(["internal", "forbidden", "rate_limited"]),
               "retry_after_ms": st.integers(-5, 5000), "server_ts": st.integers(0, 10**6),
+              "marks": st.one_of(st.dictionaries(st.text(max_size=3), st.integers()),
+                                 st.integers()),
+              "kind": st.sampled_from(["text", "event"]),
+              "body": st.one_of(st.text(max_size=3), st.fixed_dictionaries(
+                  {"op": st.sampled_from(["group_create", "group_add", "group_remove"]),
+                   "user": st.just("alice"), "members": st.just(["alice"])})),
               "msgs": st.lists(st.fixed_dictionaries(
                   {"mid": st.sampled_from(["m1", "m2"]), "conv": st.just(AB),
                    "seq": st.integers(1, 4), "useq": st.integers(1, 6)}), max_size=4)})
@@ -838,22 +614,29 @@ INPUT = st.one_of(
     st.tuples(st.just("open"), st.none()),
     st.tuples(st.just("failed"), st.one_of(st.none(), st.integers(0, 5000))),
     st.tuples(st.just("closed"), st.none()),
-    st.tuples(st.just("timer"), st.sampled_from(["reconnect", "login", "ping", "ack",
-                                                 "sync", "sends", "nope"])),
+    st.tuples(st.just("route"), st.lists(st.sampled_from(URLS), max_size=2)),
+    st.tuples(st.just("unrouted"), st.none()),
+    st.tuples(st.just("net"), st.booleans()),
+    st.tuples(st.just("timer"), st.sampled_from(["reconnect", "login", "ping", "ack", "sync",
+                                                 "sends", "route", "instr", "nope"])),
     st.tuples(st.just("send"), st.none()),
+    st.tuples(st.just("op"), st.none()),
+    st.tuples(st.just("read"), st.integers(0, 5)),
+    st.tuples(st.just("state"), st.none()),
     st.tuples(st.just("tick"), st.floats(0, 20)),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(inputs=st.lists(INPUT, max_size=60))
-def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]]) -> None:
+@given(inputs=st.lists(INPUT, max_size=60), lbs=st.booleans())
+def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]], lbs: bool) -> None:
     """Raw inputs in any order (a confused driver, a hostile server): never an exception."""
-    eng = DeviceEngine("alice", "d0", "tok", URLS, rng=random.Random(0))
+    eng = DeviceEngine("alice", "d0", "tok", URLS, rng=random.Random(0), lbs=lbs)
     now = 0.0
     armed: dict[str, float] = {}
     held = 0
     eng.start(now)
+    inputs = [("tick", 0.0), *inputs]  # drains what start asked for first
     for kind, arg in inputs:
         if kind == "frame":
             eng.frame_received(dict(arg), now)
@@ -863,12 +646,24 @@ def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]]) -> None:
             eng.transport_failed(now, "refused", arg)
         elif kind == "closed":
             eng.transport_closed(now, "reset")
+        elif kind == "route":
+            eng.route_received(now, arg)
+        elif kind == "unrouted":
+            eng.route_failed(now, "refused")
+        elif kind == "net":
+            eng.network_changed(arg, now)
         elif kind == "timer":
             if arg in armed:
                 now = max(now, armed.pop(arg))
             eng.timer_fired(arg, now)
         elif kind == "send":
             eng.send_message(AB, "b", now)
+        elif kind == "op":
+            eng.do_op("pin", {"conv": AB, "pinned": True}, now)
+        elif kind == "read":
+            eng.mark_read(AB, now, arg)
+        elif kind == "state":
+            eng.request_state(now)
         elif kind == "tick":
             now += arg
         for a in eng.actions():
@@ -881,7 +676,7 @@ def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]]) -> None:
         held = eng.held_upto
     eng.stop(now)
     eng.actions()
-    assert eng.pending_sends == 0 and eng.timers == {}
+    assert eng.pending_sends == 0 and eng.pending_instructions == 0 and eng.timers == {}
 
 
 def test_request_sync_catches_up_to_the_end() -> None:

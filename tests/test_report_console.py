@@ -93,3 +93,18 @@ def test_extra_keys_from_the_run_are_shown_or_ignored() -> None:
     out = render(v)
     assert "audit: bob/phone timed out" in out
     assert "SLOs" in out and "e2e p99" in out and "NO" in out
+
+
+def test_the_first_cases_are_shown_with_their_events() -> None:
+    j = two_friends()
+    for i in range(5):
+        j.message("alice", "phone", "bob", f"c{i}", skip=(("bob", "phone"),))
+    j.send("alice", "phone", "i1", "bob")
+    j.info("alice", "i1", reason="retry budget")
+    v = check(j.events)
+    out = render(v, width=160)
+    assert "evidence" in out and "lost #1:" in out and "lost #3:" in out
+    assert "lost #4:" not in out and "lost: 2 more case(s) in verdict.json" in out
+    assert "send_ok @" in out and "cmid=c0" in out
+    assert "frames per message" in out and "indeterminate because: retry budget 1" in out
+    assert "evidence" not in render(clean_run())

@@ -113,21 +113,6 @@ def test_drill_with_node_kill_and_toxic_passes(tmp_path: Path) -> None:
     assert not [p for p in cluster_pids(out / "cluster") if alive(p)]
 
 
-def test_lose_offline_bug_fails_the_run_with_lost_messages(tmp_path: Path) -> None:
-    # two devices per person that come online over 4 s: the first devices' pushes
-    # remove inbox entries that the later devices then never get.
-    out = tmp_path / "out"
-    f = scenario(tmp_path, name="bug", bug='bug = "lose-offline"', users=12, rate=3,
-                 duration=10, population="population = 6", chaos="")
-    done = run(f, out)
-    assert done.returncode == 1, done.stdout + done.stderr
-    v = verdict_of(out)
-    assert v["passed"] is False and v["anomalies"]["lost"] > 0
-    example = v["examples"]["lost"][0]
-    assert example["explain"] and example["events"]
-    assert "FAILED" in done.stdout
-
-
 def test_run_against_a_running_cluster_through_its_target_file(tmp_path: Path,
                                                                cluster: object) -> None:
     target = cluster.target_path  # type: ignore[attr-defined]

@@ -97,3 +97,48 @@ def test_cluster_lists_and_per_node_skew() -> None:
                        ({"nodes": 1, "node_clock_skew_ms": [0, 5]}, "the cluster has 1")):
         with pytest.raises(ScenarioError, match=words):
             parse({"cluster": bad})
+
+
+# ------------------------------------------- the simulated people's keys of [load]
+
+def test_people_keys_default_and_parse(tmp_path: Path) -> None:
+    s = parse({})
+    assert (s.load.mix, s.load.backoff, s.load.display, s.load.time_scale) == (
+        "", "full_jitter", "seq", 1.0)
+    assert s.load.skew_ms == () and s.load.trace is None and not s.load.ship_journal
+    (tmp_path / "t.jsonl").write_text('{"t": 0, "user": "u1", "device": "d0", '
+                                      '"action": "online"}\n')
+    f = tmp_path / "drill.toml"
+    f.write_text('[load]\nmix = "churn"\ndevice_shares = [0.5, 0.5]\nbackoff = "decorrelated"\n'
+                 'backoff_base_s = 0.5\nbackoff_cap_s = 20\nskew_ms = [-1800000, -1800000]\n'
+                 'skew_share = 0.1\ndisplay = "hybrid"\ntrace = "t.jsonl"\ntime_scale = 2.0\n'
+                 'ship_journal = true\n')
+    load = load_scenario(f).load
+    assert load.mix == "churn" and load.device_shares == (0.5, 0.5)
+    assert load.skew_ms == (-1800000, -1800000) and load.trace == str(tmp_path / "t.jsonl")
+    from imload.run import people_flags
+    flags = people_flags(load)
+    for pair in (["--imload-mix", "churn"], ["--imload-backoff", "decorrelated"],
+                 ["--imload-display", "hybrid"], ["--imload-time-scale", "2"],
+                 ["--imload-device-shares", "0.5,0.5"], ["--imload-skew-share", "0.1"]):
+        i = flags.index(pair[0])
+        assert flags[i + 1] == pair[1]
+    assert "--imload-skew-ms=-1800000:-1800000" in flags and "--imload-ship-journal" in flags
+
+
+@pytest.mark.parametrize("load, words", [
+    ({"mix": "disco"}, "load.mix must be one of chat"),
+    ({"backoff": "linear"}, "load.backoff must be one of"),
+    ({"display": "by-ts"}, "load.display must be one of seq, hybrid"),
+    ({"skew_ms": [5, 1]}, "load.skew_ms must be [lo, hi]"),
+    ({"skew_ms": [1, 2, 3]}, "load.skew_ms must be [lo, hi]"),
+    ({"skew_share": 1.5}, "skew_share is a share"),
+    ({"time_scale": 0}, "time_scale and backoff_cap_s must be > 0"),
+    ({"device_shares": [0, 0]}, "load.device_shares must be shares"),
+    ({"device_shares": "0.5,0.5"}, "load.device_shares must be a list of numbers"),
+    ({"trace": "nowhere.jsonl"}, "load.trace: no trace file"),
+])
+def test_bad_people_keys_name_the_key(load: dict, words: str) -> None:
+    with pytest.raises(ScenarioError) as e:
+        parse({"load": load})
+    assert words in str(e.value)

@@ -46,9 +46,17 @@ def _quantile(sorted_values: list[float], q: float, total: int) -> float | None:
     return round(sorted_values[need - 1], 3) if len(sorted_values) >= need else None
 
 
+# disconnects that are the device's own doing, not the kill's
+OWN_REASONS = ("network down", "stop")
+
+
 def analyse_storm(events: Iterable[dict[str, Any]], url_to_node: dict[str, str],
-                  window_s: float = 60.0) -> Storm:
-    """The storm after the first kill, over ``window_s`` seconds."""
+                  window_s: float = 60.0, thrown_within_s: float = 5.0) -> Storm:
+    """The storm after the first kill, over ``window_s`` seconds (or until the load ends).
+
+    Thrown off: devices connected to the killed node that lost their connection
+    within ``thrown_within_s`` of the kill (not by going offline themselves).
+    """
     evs = list(events)
     kill = next((e for e in evs if e["ev"] == "fault" and e.get("kind") == "kill"
                  and e.get("action") == "start"), None)
@@ -56,6 +64,10 @@ def analyse_storm(events: Iterable[dict[str, Any]], url_to_node: dict[str, str],
         return Storm(killed=None, kill_at=None)
     storm = Storm(killed=kill["target"], kill_at=kill["at"])
     t0, t1 = kill["at"], kill["at"] + window_s
+    load_end = next((e["at"] for e in evs if e["ev"] == "phase" and e.get("phase") == "load"
+                     and e.get("action") == "end" and e["at"] > t0), None)
+    if load_end is not None:
+        t1 = min(t1, load_end)
     node_of: dict[tuple[str, str], str | None] = {}  # device -> node it is connected to
     last_url: dict[tuple[str, str], str] = {}
     thrown: dict[tuple[str, str], float] = {}
@@ -93,7 +105,9 @@ def analyse_storm(events: Iterable[dict[str, Any]], url_to_node: dict[str, str],
                 storm.nodes.setdefault(node, NodeStorm()).refused_503 += 1
                 refused_at[dev] = (at, e.get("retry_after_ms") or 0)
         elif kind == "disconnected":
-            if t0 <= at < t1 and node_of.get(dev) == storm.killed and dev not in thrown:
+            own = str(e.get("reason", "")).startswith(OWN_REASONS)
+            if (t0 <= at < t0 + thrown_within_s and node_of.get(dev) == storm.killed
+                    and dev not in thrown and not own):
                 thrown[dev] = at
             node_of[dev] = None
     for node, counter in buckets.items():

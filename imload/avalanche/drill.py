@@ -19,6 +19,9 @@ from rich.table import Table
 from imload.avalanche.analysis import Storm, analyse_storm
 from imload.cluster.target import TargetError, load_target
 from imload.journal import JournalError, read_journal
+from imload.report.html import write_html_report
+from imload.report.timeseries import back_curve
+from imload.report.verdict_json import read_verdict
 from imload.run import EXIT_ERROR, run_scenario
 from imload.scenario import Scenario, ScenarioError
 
@@ -83,5 +86,11 @@ def run_avalanche(scenario: Scenario, out: Path, policies: list[str],
             row["error"] = str(e)
         rows[policy] = row
     (out / "avalanche.json").write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+    curves = {p: back_curve(read_journal((out / p).resolve() / "journal").events)
+              for p, row in rows.items() if "storm" in row}
+    if curves:
+        first = (out / policies[0]).resolve()
+        write_html_report(out / "report.html", read_verdict(first / "verdict.json"), None,
+                          run_dir=out, extra={"avalanche": curves, "avalanche_table": rows})
     Console(width=140).print(comparison_table(rows))
     return worst if worst <= EXIT_ERROR else EXIT_ERROR

@@ -1,10 +1,23 @@
 """The checker: a pure function from a run's journal to a verdict (Jepsen-style).
 
 ``check(events)`` builds one index of the journal (``history``), runs every
-check in ``verdict.CHECKS`` (each returns the cases that prove one anomaly,
-see ``delivery``, ``integrity`` and ``order``), adds the figures (``figures``,
+check in ``verdict.CHECKS`` (each a small function returning the cases that
+prove one anomaly, with the events involved), adds the figures (``figures``,
 ``latency``) and returns the verdict dict that ``imload.report`` writes and
-shows.
+shows. docs/checker.md explains every anomaly with an example from a real run.
+
+| module | anomalies |
+| --- | --- |
+| ``delivery`` | lost, partial (indeterminate sends delivered to some members only) |
+| ``integrity`` | duplicated, phantom, aborted, corrupted |
+| ``order`` (+ ``cycles``) | order (one seq two mids, one mid two places, merge cycles), backwards |
+| ``gaps`` | gap (useq or seq holes after the audit) |
+| ``session_order`` | fifo, causality |
+| ``reads`` | read_sync |
+| ``ops`` | op |
+
+``recipients`` says who must get a message (groups: the members as of its
+seq), ``sends`` sorts the logical sends by outcome.
 """
 
 from imload.check.cases import Case, Cases

@@ -7,12 +7,14 @@ from typing import Any
 
 Case = dict[str, Any]  # {"explain": str, "events": [trimmed event, ...]}
 
-MAX_CASE_EVENTS = 6
+MAX_CASE_EVENTS = 6  # per case; a cycle keeps two per edge, up to CYCLE_EVENTS
+CYCLE_EVENTS = 12
 
 # The fields a person needs to follow an event back into the journal, in print order.
-KEEP = ("ev", "at", "user", "device", "session", "node", "cmid", "conv", "mid", "seq", "useq",
-        "from", "from_device", "digest", "via", "phase", "attempt", "dup", "reason", "action",
-        "inbox_seq", "kind", "target", "fault")
+KEEP = ("ev", "at", "user", "device", "session", "node", "cmid", "opid", "conv", "mid", "seq",
+        "useq", "from", "from_device", "digest", "via", "phase", "attempt", "dup", "reason",
+        "action", "inbox_seq", "acked", "kind", "event", "args", "seen_seq", "upto", "reader",
+        "marks", "contacts", "pinned", "groups", "target", "fault")
 
 
 def trim(e: Mapping[str, Any]) -> dict[str, Any]:
@@ -20,7 +22,8 @@ def trim(e: Mapping[str, Any]) -> dict[str, Any]:
     return {k: e[k] for k in KEEP if k in e}
 
 
-def make_case(explain: str, events: Iterable[Mapping[str, Any] | None]) -> Case:
+def make_case(explain: str, events: Iterable[Mapping[str, Any] | None],
+              most: int = MAX_CASE_EVENTS) -> Case:
     """A case from a sentence and its events (None entries are skipped, repeats kept once)."""
     kept: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -29,7 +32,7 @@ def make_case(explain: str, events: Iterable[Mapping[str, Any] | None]) -> Case:
             continue
         seen.add(id(e))
         kept.append(trim(e))
-        if len(kept) == MAX_CASE_EVENTS:
+        if len(kept) == most:
             break
     return {"explain": explain, "events": kept}
 
@@ -50,13 +53,15 @@ class Cases:
         self.count += 1
         return len(self.examples) < self.limit
 
-    def keep(self, explain: str, events: Iterable[Mapping[str, Any] | None]) -> None:
-        self.examples.append(make_case(explain, events))
+    def keep(self, explain: str, events: Iterable[Mapping[str, Any] | None],
+             most: int = MAX_CASE_EVENTS) -> None:
+        self.examples.append(make_case(explain, events, most))
 
-    def add(self, explain: str, events: Iterable[Mapping[str, Any] | None]) -> None:
+    def add(self, explain: str, events: Iterable[Mapping[str, Any] | None],
+            most: int = MAX_CASE_EVENTS) -> None:
         """Count one case and keep it if there is room (when building it is cheap)."""
         if self.tally():
-            self.keep(explain, events)
+            self.keep(explain, events, most)
 
     def __repr__(self) -> str:
         return f"Cases({self.kind!r}, count={self.count})"

@@ -1,39 +1,57 @@
 """Did every expected device get every message? ``lost`` and ``partial``.
 
 - lost: an acked logical send that some expected device (every device of
-  every member, the sender's own included) never received, in the load phase
-  or the audit. One case per logical send, naming the devices that miss it.
+  every member as of its seq, the sender's own included) never received, in
+  the load phase or the audit. One case per logical send, naming the devices
+  that miss it.
 - partial: an indeterminate send (``send_info``, or no outcome at all) that
   reached some expected devices but not all: the server stored it, so every
   member was owed it (ORACLE.md, "indeterminate sends").
 
-Conversations whose recipients are not known yet (groups) are skipped.
-``fan_out`` walks the acked sends once, for lost and the expected-deliveries
-count; it looks into the devices' holdings only for a send whose copies (counted
-by the history walk) fall short.
+Messages whose recipients are not known (a group whose creation the journal
+never shows) are skipped. ``fan_out`` walks the acked sends once, for lost,
+the expected-deliveries count and the "stable" time of each send (when its
+last expected device got it); it looks into the devices' holdings only for a
+send whose copies (counted by the history walk for direct chats) fall short.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import add, and_, eq, is_, itemgetter, not_
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.history import COPIES, END_EV, MID_EV, OK_EV, SEND_EV, Event, History
+from imload.check.history import (
+    COPIES,
+    DONE_AT,
+    END_EV,
+    MID_EV,
+    OK_EV,
+    SEND_EV,
+    Event,
+    History,
+)
 from imload.check.recipients import Recipients, expected_devices
 from imload.check.sends import send_tally
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
-Held = tuple[Recipients, tuple[dict[str, Event], ...]]
-_UNSEEN: Any = object()
+_OK_EV = itemgetter(OK_EV)
+_MID_EV = itemgetter(MID_EV)
+_COPIES = itemgetter(COPIES)
+_DONE_AT = itemgetter(DONE_AT)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_CONV = itemgetter("conv")
+_AT = itemgetter("at")
 
 
-def recipients_held(conv: str, seq: int | None, h: History) -> Held | None:
-    """The expected devices of a message and, aligned with them, the mids each holds."""
-    recips = expected_devices(conv, seq, h)
-    if recips is None:
-        return None
-    return recips, tuple(h.devices[u][d].held for u, d in recips)
+def copies_of(mid: str, recips: Recipients, h: History) -> list[Event | None]:
+    """Each expected device's first copy of ``mid`` (None where it has none)."""
+    devices = h.devices
+    return [devices[u][d].held.get(mid) for u, d in recips]
 
 
 @dataclass(slots=True)
@@ -43,6 +61,10 @@ class FanOut:
     expected: int = 0  # expected deliveries (acked sends x their known recipients)
     missing: list[tuple[list[Any], list[tuple[str, str]]]] = field(
         default_factory=list)  # (record, devices that never got it)
+    ok_at: array[float] = field(default_factory=lambda: array("d"))  # per acked send (known
+    done_at: array[float] = field(default_factory=lambda: array("d"))  # recipients): its ack,
+    # and when its last expected device got it (+inf: never)
+    group_e2e_s: array[float] = field(default_factory=lambda: array("d"))  # groups' e2e
 
 
 def fan_out(h: History) -> FanOut:
@@ -52,27 +74,52 @@ def fan_out(h: History) -> FanOut:
         done: FanOut = found
         return done
     out = FanOut()
-    direct: dict[str, Held | None] = {}  # direct chats: the recipients do not depend on seq
-    expected = 0
-    for rec in h.acked:
-        ok = rec[OK_EV]
-        conv = ok["conv"]
-        held = direct.get(conv, _UNSEEN)
-        if held is _UNSEEN:
-            held = recipients_held(conv, ok["seq"], h)
-            if conv.startswith("d:"):
-                direct[conv] = held
-        if held is None:
-            continue
-        recips, helds = held
-        expected += len(helds)
-        mid = ok["mid"]
+    ok_ats, done_ats = out.ok_at, out.done_at
+    never = float("inf")
+    acked = h.acked
+    # The common case in C: a direct chat's acked message with a member copy on every device.
+    oks = list(map(_OK_EV, acked))
+    convs = list(map(_CONV, oks))
+    ndev = {user: len(per_user) for user, per_user in h.devices.items()}
+    pairs = [conv for conv in set(convs) if h.members.get(conv)]  # direct chats
+    users = list(map(h.members.__getitem__, pairs))
+    direct_n = dict(zip(pairs, map(add, map(ndev.get, map(_FIRST, users), repeat(0)),
+                                   map(ndev.get, map(_SECOND, users), repeat(0))),
+                        strict=True))
+    wanted = list(map(direct_n.get, convs, repeat(-1)))
+    full = list(map(eq, map(_COPIES, acked), wanted))
+    canonical = map(is_, map(_MID_EV, acked), oks)  # (a clash is looked at below)
+    easy = list(map(and_, full, canonical))
+    ok_ats.extend(map(_AT, compress(oks, easy)))
+    done_ats.extend(map(_DONE_AT, compress(acked, easy)))
+    expected = sum(compress(wanted, easy))
+    for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),
+                       strict=True):
+        conv, mid = ok["conv"], ok["mid"]
         canon = rec[MID_EV]
-        if rec[COPIES] == len(helds) and canon["mid"] == mid and canon["conv"] == conv:
-            continue  # the walk counted a copy of this very mid on every member device
-        missing = [d for d, copies in zip(recips, helds, strict=True) if mid not in copies]
+        n = direct_n.get(conv)
+        if (n is not None and rec[COPIES] == n and canon["mid"] == mid
+                and canon["conv"] == conv):
+            expected += n  # the walk counted a copy of this very mid on every device
+            ok_ats.append(ok["at"])
+            done_ats.append(rec[DONE_AT])
+            continue
+        recips = expected_devices(conv, ok["seq"], h)
+        if recips is None:
+            continue
+        expected += len(recips)
+        ok_ats.append(ok["at"])
+        got = copies_of(mid, recips, h)
+        missing = [d for d, copy in zip(recips, got, strict=True) if copy is None]
         if missing:
             out.missing.append((rec, missing))
+            done_ats.append(never)
+        else:
+            done_ats.append(max(copy["at"] for copy in got))  # type: ignore[index]
+        sent = rec[SEND_EV]
+        if sent is not None and rec[COPIES] == 0 and conv.startswith("g:"):
+            start = sent["at"]
+            out.group_e2e_s.extend(copy["at"] - start for copy in got if copy is not None)
     out.expected = expected
     h.memo["fan_out"] = out
     return out
@@ -90,7 +137,8 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
         sender = who(user, (rec[SEND_EV] or ok)["device"])
         out.keep(f"{sender}'s message {cmid} (mid {ok['mid']}, seq {ok['seq']} of "
                  f"{ok['conv']}) was acked at {h.rel(ok['at'])}s but {len(missing)} of {n} "
-                 f"expected devices never received it: {_names(missing)}",
+                 f"expected devices never received it, not even in the audit: "
+                 f"{_names(missing)}",
                  [rec[SEND_EV], ok, *_evidence(h, missing)])
     return out
 
@@ -100,12 +148,12 @@ def partial_cases(h: History, limit: int = 20) -> Cases:
     out = Cases("partial", limit)
     for user, cmid, rec in send_tally(h).unsure_delivered:
         got = rec[MID_EV]
-        found = recipients_held(got["conv"], got["seq"], h)
-        if found is None:
+        recips = expected_devices(got["conv"], got["seq"], h)
+        if recips is None:
             continue
         mid = got["mid"]
-        recips, helds = found
-        missing = [r for r, held in zip(recips, helds, strict=True) if mid not in held]
+        missing = [r for r, copy in zip(recips, copies_of(mid, recips, h), strict=True)
+                   if copy is None]
         if missing and len(missing) < len(recips) and out.tally():
             end = rec[END_EV]
             why = f"send_info: {end.get('reason')}" if end is not None else "no outcome"

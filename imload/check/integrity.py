@@ -3,7 +3,8 @@
 - duplicated: one logical send (sender, cmid) stored under two mids, seen in
   acks or deliveries (server-side dedup failed). Redelivery of the same mid
   is not an anomaly: ``History.wire_duplicates`` counts it.
-- phantom: a delivered (from, cmid) that no simulated client ever sent.
+- phantom: a delivered (from, cmid) that no simulated client ever sent, or a
+  membership event (``cmid`` ``op:<opid>``) of an op no client ever invoked.
 - corrupted: a delivery whose body digest differs from the digest sent.
 - aborted: a send the server definitely refused (``send_fail``) that was
   delivered anyway.
@@ -14,7 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from imload.check.cases import Cases, sender_of, who
-from imload.check.history import DELIV_EV, EARLY, END_EV, SEND_EV, Event, History
+from imload.check.history import (
+    ATTEMPTS,
+    DELIV_EV,
+    EARLY,
+    END_EV,
+    LAST_EV,
+    SEND_EV,
+    Event,
+    History,
+)
+from imload.check.ops import op_records
 from imload.check.sends import send_tally
 
 
@@ -30,9 +41,11 @@ def duplicated_cases(h: History, limit: int = 20) -> Cases:
             continue
         rec = h.record(user, cmid)
         sent = rec[SEND_EV] if rec is not None else None
+        retry = rec[LAST_EV] if rec is not None and rec[ATTEMPTS] > 1 else None
         mids = ", ".join(f"{e['mid']} ({_seen(h, e)})" for e in shown)
-        out.keep(f"{user}'s message {cmid} was stored under {len(shown)} mids: {mids}",
-                 [sent, *shown])
+        tries = f" after {rec[ATTEMPTS]} attempts" if retry is not None else ""
+        out.keep(f"{user}'s message {cmid} was stored under {len(shown)} mids{tries}: {mids}",
+                 [sent, retry, *shown])
     return out
 
 
@@ -46,8 +59,19 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
         copies: list[Event] = rec[EARLY] or [got]
         out.keep(f"{who(got['user'], got['device'])} received mid {got['mid']} (seq "
                  f"{got['seq']} of {got['conv']}) as {user}/{got['from_device']}'s message "
-                 f"{cmid}, which no simulated client ever sent ({len(copies)} copies)",
+                 f"{cmid}, which no simulated client ever sent ({len(copies)} "
+                 f"{'copy' if len(copies) == 1 else 'copies'})",
                  copies)
+    ops = op_records(h)
+    for (user, cmid), mids in h.event_mids.items():
+        opid = cmid[3:] if isinstance(cmid, str) and cmid.startswith("op:") else None
+        rec = ops.get((user, opid)) if opid is not None else None
+        if (rec is None or rec.first is None) and out.tally():
+            got = next(iter(mids.values()))
+            out.keep(f"{who(got['user'], got['device'])} received a membership event of "
+                     f"{got['conv']} (mid {got['mid']}, seq {got['seq']}) as {user}'s "
+                     f"{cmid}, an op no simulated client ever invoked",
+                     list(mids.values()))
     return out
 
 

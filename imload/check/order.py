@@ -1,21 +1,24 @@
-"""Does every device see each conversation in one order? The ``order`` anomaly.
+"""Does every device see each conversation in one order? ``order`` and ``backwards``.
 
-Three forms, all counted under ``order`` (ORACLE.md, "order / inconsistent seq"
-and "backwards"):
+order (ORACLE.md, "order / inconsistent seq"), each clash counted once however
+many devices saw it:
 
 - a (conv, seq) that names two different mids (in acks or deliveries);
 - a mid that shows up under two different (conv, seq), or that names two
   different logical messages (sender, cmid): one of them is overwritten;
-- a device whose *pushed* deliveries of a conversation, within one connection
-  session, go backwards in seq. Sync deliveries are left out: a gap sync
-  legitimately brings older seqs after newer pushes.
+- per-device orders that cannot be merged into one order: the smallest cycle,
+  with each edge explained (``cycles``).
 
-Each clash counts once, however many devices saw it.
+backwards: a device whose *pushed* deliveries of a conversation, within one
+connection session, go backwards in seq. Sync deliveries are left out (a gap
+sync legitimately brings older seqs after newer pushes), and so are new
+sessions (a reconnect starts over).
 """
 
 from __future__ import annotations
 
 from imload.check.cases import Cases, sender_of, who
+from imload.check.cycles import cycle_cases
 from imload.check.history import Event, History
 
 
@@ -24,7 +27,7 @@ def order_cases(h: History, limit: int = 20) -> Cases:
     out = Cases("order", limit)
     seq_clash_cases(h, out)
     mid_clash_cases(h, out)
-    backwards_cases(h, out)
+    cycle_cases(h, out)
     return out
 
 
@@ -56,8 +59,9 @@ def mid_clash_cases(h: History, out: Cases) -> Cases:
     return out
 
 
-def backwards_cases(h: History, out: Cases) -> Cases:
+def backwards_cases(h: History, limit: int = 20) -> Cases:
     """Pushes to one device, in one session and conversation, that go down in seq."""
+    out = Cases("backwards", limit)
     for prev, e in h.backwards:
         if out.tally():
             out.keep(f"{who(e['user'], e['device'])}'s pushes of {e['conv']} went backwards in "

@@ -7,7 +7,10 @@ the records once and keeps those subsets and the outcome counts.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
+from operator import is_not, itemgetter, ne, not_, or_
 from typing import Any
 
 from imload.check.history import (
@@ -15,6 +18,8 @@ from imload.check.history import (
     DELIV_EV,
     END_EV,
     FAIL,
+    INFO,
+    MID_EV,
     OK,
     OK_EV,
     OUTCOME,
@@ -22,6 +27,10 @@ from imload.check.history import (
     SEND_EV,
     History,
 )
+
+_OUTCOME = itemgetter(OUTCOME)
+_SEND_EV = itemgetter(SEND_EV)
+_ATTEMPTS = itemgetter(ATTEMPTS)
 
 Keyed = tuple[str, str, list[Any]]  # (sender user, cmid, record)
 
@@ -45,26 +54,39 @@ def send_tally(h: History) -> SendTally:
         tally: SendTally = found
         return tally
     t = SendTally()
-    for user, per_user in h.sends.items():
-        for cmid, rec in per_user.items():
-            sent = rec[SEND_EV]
-            if sent is not None:
-                t.attempted += 1
-                t.attempts += rec[ATTEMPTS]
-            outcome = rec[OUTCOME]
-            if outcome == OK:
-                t.acked += 1
-            elif outcome == FAIL:
-                t.failed += 1
-                if rec[DELIV_EV] is not None:
-                    t.refused_delivered.append((user, cmid, rec))
-            elif sent is not None:
-                t.info += 1
-                if outcome == PENDING:
-                    t.pending += 1
-                if rec[DELIV_EV] is not None:
-                    t.unsure_delivered.append((user, cmid, rec))
-            elif rec[DELIV_EV] is not None and rec[END_EV] is None and rec[OK_EV] is None:
-                t.never_sent.append((user, cmid, rec))
+    records = list(chain.from_iterable(map(dict.values, h.sends.values())))
+    outcomes = list(map(_OUTCOME, records))
+    sent = list(map(is_not, map(_SEND_EV, records), repeat(None)))
+    t.attempted = sum(sent)
+    t.attempts = sum(map(_ATTEMPTS, records))
+    by_outcome = Counter(outcomes)
+    t.acked, t.failed = by_outcome[OK], by_outcome[FAIL]
+    unsure = Counter(compress(outcomes, sent))  # info counts only sends a client made
+    t.info, t.pending = unsure[INFO] + unsure[PENDING], unsure[PENDING]
+    # the few that need a closer look: refused, indeterminate, or never sent
+    odd = map(or_, map(not_, sent), map(ne, outcomes, repeat(OK)))
+    for rec in compress(records, odd):
+        outcome = rec[OUTCOME]
+        if outcome == OK:
+            continue
+        key = _sender_cmid(rec)
+        if outcome == FAIL:
+            if rec[DELIV_EV] is not None:
+                t.refused_delivered.append((*key, rec))
+        elif rec[SEND_EV] is not None:
+            if rec[DELIV_EV] is not None:
+                t.unsure_delivered.append((*key, rec))
+        elif rec[DELIV_EV] is not None and rec[END_EV] is None and rec[OK_EV] is None:
+            t.never_sent.append((*key, rec))
     h.memo["send_tally"] = t
     return t
+
+
+def _sender_cmid(rec: list[Any]) -> tuple[str, str]:
+    """(sender user, cmid) of a record, from whichever of its events exists."""
+    e = rec[SEND_EV] or rec[OK_EV] or rec[END_EV] or rec[DELIV_EV] or rec[MID_EV]
+    if e is None:
+        return ("?", "?")
+    if e["ev"] == "deliver":
+        return e["from"], e["cmid"]
+    return e["user"], e["cmid"]

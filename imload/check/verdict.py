@@ -1,22 +1,27 @@
 """The checker's entry point: a journal's events in, a verdict (a JSON-ready dict) out.
 
 ``check`` is pure: no I/O, no clock, no randomness. The verdict is the one
-ARCHITECTURE.md describes::
+ARCHITECTURE.md describes, and more::
 
     {"valid": true | false | "unknown",   # unknown: nothing acked and nothing delivered
      "passed": bool,                      # valid is true and every SLO held
      "counts": {...},                     # figures.count_figures
+     "fractions": {...},                  # figures.fraction_figures
      "anomalies": {kind: int},            # only the kinds in CHECKS: absent = not checked
      "examples": {kind: [case, ...]},     # up to max_examples per kind
-     "latency_ms": {"ack": {...}, "e2e": {...}},
+     "latency_ms": {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"},
+     "cost": {"frames", "frames_per_message", "retry_ratio", "retries", "op_retry_ratio"},
+     "info_reasons": {"send": {reason: n}, "op": {...}, "send_fail": {...}, "op_fail": {...}},
+     "over_time": {"unseen": [{"t_s", "unseen"}, ...]},
      "faults": [{"fault", "kind", "target", "at_s", "until_s", "detail"}, ...],
      "phases": {phase: {"start_s", "end_s"}},
      "slo": [],                           # filled by SLO thresholds, later
      "journal": {"events": n, "bad_lines": [...], "bad_events": [...]}}
 
 A case is ``{"explain": one sentence, "events": [trimmed journal events]}``.
-Times in ``faults``, ``phases`` and explanations are seconds since the load
-phase started (else since the first event); events keep their journal ``at``.
+Times in ``faults``, ``phases``, ``over_time`` and explanations are seconds
+since the load phase started (else since the first event); events keep their
+journal ``at``.
 """
 
 from __future__ import annotations
@@ -27,11 +32,21 @@ from typing import Any
 
 from imload.check.cases import Cases
 from imload.check.delivery import lost_cases, partial_cases
-from imload.check.figures import count_figures
+from imload.check.figures import (
+    cost_figures,
+    count_figures,
+    fraction_figures,
+    info_reasons,
+    unseen_over_time,
+)
+from imload.check.gaps import gap_cases
 from imload.check.history import Event, History, build_history
 from imload.check.integrity import aborted_cases, corrupted_cases, duplicated_cases, phantom_cases
 from imload.check.latency import latency_figures
-from imload.check.order import order_cases
+from imload.check.ops import op_cases
+from imload.check.order import backwards_cases, order_cases
+from imload.check.reads import read_sync_cases
+from imload.check.session_order import causality_cases, fifo_cases
 
 # Every anomaly the checker knows, in report order. A new check is one entry here.
 CHECKS: dict[str, Callable[[History, int], Cases]] = {
@@ -39,9 +54,15 @@ CHECKS: dict[str, Callable[[History, int], Cases]] = {
     "partial": partial_cases,
     "duplicated": duplicated_cases,
     "phantom": phantom_cases,
+    "aborted": aborted_cases,
     "corrupted": corrupted_cases,
     "order": order_cases,
-    "aborted": aborted_cases,
+    "gap": gap_cases,
+    "backwards": backwards_cases,
+    "fifo": fifo_cases,
+    "causality": causality_cases,
+    "read_sync": read_sync_cases,
+    "op": op_cases,
 }
 
 
@@ -71,6 +92,7 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
     counts = count_figures(h)
     found = {kind: run(h, max_examples) for kind, run in CHECKS.items()}
     anomalies = {kind: cases.count for kind, cases in found.items()}
+    counts["unexpected"] = anomalies["phantom"]
     valid: bool | str
     if counts["acked"] == 0 and counts["delivered"] == 0:
         valid = "unknown"
@@ -81,9 +103,13 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
         "valid": valid,
         "passed": valid is True and all(s.get("passed") for s in slo),
         "counts": counts,
+        "fractions": fraction_figures(h, counts, anomalies),
         "anomalies": anomalies,
         "examples": {kind: cases.examples for kind, cases in found.items()},
         "latency_ms": latency_figures(h),
+        "cost": cost_figures(h, counts),
+        "info_reasons": info_reasons(h),
+        "over_time": {"unseen": unseen_over_time(h)},
         "faults": h.faults,
         "phases": h.phases,
         "slo": slo,

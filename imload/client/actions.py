@@ -7,6 +7,10 @@ values, like h11's events.
 
 Driver contract, per action:
 
+- ``FetchRoute(user, device)``: ask the target's LBS (``GET /v1/route?user=U&device=D``)
+  which nodes to try; report ``route_received(urls)`` with the nodes' urls in the
+  LBS's order, or ``route_failed(reason)`` when the LBS cannot be asked (the engine
+  then falls back to the target's static node list).
 - ``Connect(url)``: open a WebSocket to ``url``; report ``transport_open`` or
   ``transport_failed`` (with ``retry_after_ms`` from an HTTP 503's
   ``Retry-After``). At most one connection exists at a time.
@@ -28,6 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRoute:
+    user: str
+    device: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +74,14 @@ class Record:
 @dataclass(frozen=True, slots=True)
 class Metric:
     """``name`` is ``login`` (connect to login_ok), ``sync`` (a full catch-up:
-    first sync request to the last batch) or ``send-ack`` (first attempt to the
-    outcome); ``error`` is None on success, else why it failed."""
+    first sync request to the last batch), ``send-ack`` (first attempt to the
+    outcome), ``op`` (an op's first attempt to its outcome) or ``read`` (a read
+    marker's first attempt to ``read_ok``); ``error`` is None on success, else why
+    it failed."""
 
     name: str
     ms: float
     error: str | None = None
 
 
-Action = Connect | SendFrame | Close | SetTimer | CancelTimer | Record | Metric
+Action = FetchRoute | Connect | SendFrame | Close | SetTimer | CancelTimer | Record | Metric

@@ -22,23 +22,25 @@ from imload.client.actions import (
     SetTimer,
 )
 from imload.client.backoff import Backoff
-from imload.client.clock import local_ms
+from imload.client.clock import OffsetEstimator, local_ms
 from imload.client.config import EngineConfig
 from imload.journal import body_digest, event
 
 
 class Conn(Enum):
     IDLE = "idle"              # not started
+    ROUTING = "routing"        # FetchRoute issued, waiting for route_received / _failed
     CONNECTING = "connecting"  # Connect issued, waiting for transport_open / _failed
     LOGGING_IN = "logging_in"  # socket open, login sent
     ONLINE = "online"          # login_ok received
     BACKOFF = "backoff"        # waiting for the reconnect timer
+    OFFLINE = "offline"        # the device's network is down (``network_changed``)
     STOPPED = "stopped"
 
 
 # timer names
-T_RECONNECT, T_LOGIN, T_PING, T_ACK, T_SYNC, T_SENDS = (
-    "reconnect", "login", "ping", "ack", "sync", "sends")
+T_RECONNECT, T_LOGIN, T_PING, T_ACK, T_SYNC, T_SENDS, T_ROUTE, T_INSTR = (
+    "reconnect", "login", "ping", "ack", "sync", "sends", "route", "instr")
 
 
 def as_int(v: object, default: int = 0) -> int:
@@ -56,6 +58,8 @@ def digest_of(body: object) -> str:
 
 
 class EngineCore:
+    check_events = False  # True: check every journal event against the schema (tests do)
+
     def __init__(self, user: str, device: str, *, rng: random.Random,
                  backoff: Backoff | None, config: EngineConfig | None) -> None:
         self.user, self.device = user, device
@@ -66,8 +70,10 @@ class EngineCore:
         self.session = 0                 # logins so far; the current session's number
         self.ignored = 0                 # stale inputs (see the engine's docstring)
         self.bad_frames = 0              # malformed server frames, skipped
+        self.offsets = OffsetEstimator()
         self._rng = rng
         self._conn = Conn.IDLE
+        self._unanswered_requests = 0    # requests timed out since the last frame received
         self._synced = False             # the catch-up sync of this session is done
         self._sync_rid: int | None = None
         self._actions: list[Action] = []
@@ -88,8 +94,34 @@ class EngineCore:
         """The device's (possibly skewed) local clock, epoch ms."""
         return local_ms(now, self.config.wall_offset, self.skew_ms)
 
+    def stamp_ms(self, now: float) -> int:
+        """The ``ts`` a send carries: the local clock, corrected by the estimated offset
+        when ``config.correct_clock`` is on and a pong has been seen."""
+        ts = self.local_ms(now)
+        offset = self.offsets.offset_ms
+        if self.config.correct_clock and offset is not None:
+            ts += round(offset)
+        return ts
+
+    def _unanswered_request(self, now: float, n: int = 1) -> None:
+        """``n`` requests timed out; that many in a row with no frame from the server
+        meanwhile and the connection is declared dead (offline detection b)."""
+        if self._conn is not Conn.ONLINE or n <= 0:
+            return
+        self._unanswered_requests += n
+        limit = self.config.max_request_failures
+        if self._unanswered_requests >= limit:
+            self._declare_dead(now, f"{self._unanswered_requests} requests in a row got no "
+                                    "answer")
+
+    def _declare_dead(self, now: float, reason: str) -> None:
+        raise NotImplementedError  # the connection's owner (connection.py) decides
+
     def _rec(self, ev: str, now: float, **fields: Any) -> None:
-        self._actions.append(Record(event(ev, now, user=self.user, device=self.device, **fields)))
+        if __debug__ and self.check_events:
+            event(ev, now, user=self.user, device=self.device, **fields)  # the schema's check
+        self._actions.append(Record({"ev": ev, "at": now, "user": self.user,
+                                     "device": self.device, **fields}))
 
     def _send(self, frame: dict[str, Any]) -> None:
         self._actions.append(SendFrame(frame))

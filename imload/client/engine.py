@@ -9,19 +9,29 @@ input drains ``actions()`` and carries them out (see ``actions.py`` for the
 driver's side of the contract). The same engine runs under the gevent driver,
 under the in-memory test pair and under hypothesis.
 
-Connection life: ``start`` → ``Connect(url)`` → ``transport_open`` → the engine
-sends ``login`` → ``login_ok`` makes it online (``session`` counts logins from
-1) → it syncs from ``held_upto`` following ``more`` → then it (re)sends
-the messages that wait, oldest first. A failed attempt (``transport_failed``,
-a close before ``login_ok``, no ``login_ok`` in time) or a lost connection
-(``transport_closed``, two heartbeats without a pong) schedules the next
-attempt after a ``Backoff`` delay (a server's Retry-After is the floor), on the
-next url of the list (the first one is drawn with the rng).
+The parts, each a layer of the class:
 
-Messages: see ``states.py``. Inbox: see ``inbox.py``; a push whose useq leaves
-a hole triggers a sync from ``held_upto`` (one sync in flight at a time);
-``ack {upto: held_upto}`` follows each sync batch, and pushes are acked in
-batches by the ``ack`` timer.
+- ``core.py``: the action queue, timers, rids, the clock (skew, offset estimate).
+- ``sending.py``: messages, through the state table of ``states.py``.
+- ``instructions.py``: the offline queue of ops and read markers; ``reads``,
+  ``state``, ``read_sync`` and ``receipt``.
+- ``connection.py``: route (LBS), dial, log in, lose the connection, back off,
+  the device's network going down and up.
+- this module: frames from the server, the login, the inbox (``inbox.py``,
+  ``display.py``), the catch-up and gap syncs, acks and heartbeats.
+
+After ``login_ok`` (``session`` counts logins from 1) the engine asks for the
+user's read markers (``reads``) and syncs from ``held_upto`` following
+``more``; then it (re)sends the messages that wait, oldest first, then the
+instructions, in order. A push whose useq leaves a hole triggers a sync from
+``held_upto`` (one sync in flight at a time; deliveries it brings are recorded
+``sync = "gap"``, those of the catch-up ``sync = "login"``); ``ack {upto:
+held_upto}`` follows each sync batch, and pushes are acked in batches by the
+``ack`` timer.
+
+Offline detection (the seed's 8.4): the socket closing (``transport_closed``);
+two heartbeat intervals without a pong; ``max_request_failures`` requests in a
+row without an answer; the device's network going down (``network_changed``).
 
 Inputs that mean nothing in the current state (a frame after the engine
 closed the connection, a transport event with no attempt under way, a timer
@@ -34,59 +44,63 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from imload.client.actions import Close, Connect
-from imload.client.backoff import Backoff, with_floor
-from imload.client.clock import OffsetEstimator
+from imload.client.backoff import Backoff
 from imload.client.config import EngineConfig
+from imload.client.connection import Connection
 from imload.client.core import (
     T_ACK,
+    T_INSTR,
     T_LOGIN,
     T_PING,
     T_RECONNECT,
+    T_ROUTE,
     T_SENDS,
     T_SYNC,
     Conn,
     as_int,
     digest_of,
 )
+from imload.client.display import Display
 from imload.client.inbox import Inbox, is_valid_msg
-from imload.client.sending import Sender
-from imload.client.states import MsgEvent, MsgState
+from imload.client.routing import Router
 
 _CONNECTION_TIMERS = (T_LOGIN, T_PING, T_ACK, T_SYNC)
 
 
-class DeviceEngine(Sender):
-    """One device of one user. Feed it inputs; drain ``actions()`` after each."""
+class DeviceEngine(Connection):
+    """One device of one user. Feed it inputs; drain ``actions()`` after each.
+
+    ``urls`` are the target's nodes; with ``lbs=True`` the engine asks the driver to
+    consult the target's LBS (``FetchRoute``) and uses ``urls`` when it cannot.
+    """
 
     def __init__(self, user: str, device: str, token: str, urls: list[str], *,
                  rng: random.Random, backoff: Backoff | None = None,
-                 config: EngineConfig | None = None) -> None:
+                 config: EngineConfig | None = None, lbs: bool = False) -> None:
         if not urls:
             raise ValueError("a device needs at least one url to connect to")
         super().__init__(user, device, rng=rng, backoff=backoff, config=config)
         self.token = token
-        self.urls = list(urls)
-        self.url: str | None = None      # the url of the current or last attempt
-        self.inbox = Inbox(self.config.keep_display)
-        self.offsets = OffsetEstimator()
-        self._url_i = rng.randrange(len(self.urls))
-        self._attempt = 0                # connect attempts since the last login_ok
-        self._fails = 0                  # failed attempts since then (backoff's n)
-        self._prev_delay: float | None = None
-        self._connect_at = 0.0
-        self._login_rid: int | None = None
-        self._login_error: str | None = None
-        self._hb_s = self.config.default_hb_ms / 1000
+        self.router = Router(urls, lbs, rng)
+        c = self.config
+        self.inbox = Inbox(user, Display(c.display, c.keep_display, c.display_window))
+        self._hb_s = c.default_hb_ms / 1000
         self._pings: dict[int, int] = {}
         self._unanswered = 0
         self._sync_after = 0
         self._sync_started: float | None = None
+        self._sync_why = "login"
         self._resync = False             # a gap appeared while a sync was in flight
         self._acked_sent = 0
         self._init_sends()
+        self._init_instructions()
+        self._init_connection()
 
     # ------------------------------------------------------------------ state
+    @property
+    def urls(self) -> list[str]:
+        return self.router.static
+
     @property
     def online(self) -> bool:
         return self._conn is Conn.ONLINE
@@ -114,119 +128,18 @@ class DeviceEngine(Sender):
         return (self._conn is Conn.ONLINE and self._synced and self._sync_rid is None
                 and self.inbox.held_upto >= self.inbox.inbox_seq)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing of the user's waits: no message, op or read pending."""
+        return not self._out and not self._instr
+
     def messages(self, conv: str) -> list[dict[str, Any]]:
-        """``conv`` as the device displays it: each seq once, ascending."""
+        """``conv`` as the device displays it: each message once, in the display order."""
         return self.inbox.messages(conv)
 
-    # -------------------------------------------------------- connection
-    def start(self, now: float) -> None:
-        """Begin: record the device and make the first connection attempt."""
-        if self._conn is not Conn.IDLE:
-            self.ignored += 1
-            return
-        self._rec("device", now)
-        self._connect(now)
-
-    def _connect(self, now: float) -> None:
-        self._attempt += 1
-        self.url = self.urls[self._url_i % len(self.urls)]
-        self._connect_at = now
-        self._login_error = None
-        self._conn = Conn.CONNECTING
-        self._rec("connect", now, url=self.url, attempt=self._attempt)
-        self._actions.append(Connect(self.url))
-
-    def transport_open(self, now: float) -> None:
-        """The socket is connected (WebSocket handshake done): log in."""
-        if self._conn is not Conn.CONNECTING:
-            self.ignored += 1
-            return
-        self._conn = Conn.LOGGING_IN
-        self._login_rid = self._next_rid()
-        self._send({"t": "login", "rid": self._login_rid, "token": self.token,
-                    "ts": self.local_ms(now)})
-        self._set_timer(T_LOGIN, now + self.config.login_timeout_s)
-
-    def transport_failed(self, now: float, reason: str, retry_after_ms: int | None = None) -> None:
-        """The connection attempt failed (refused, timeout, HTTP 503 with Retry-After)."""
-        if self._conn is not Conn.CONNECTING:
-            self.ignored += 1
-            return
-        self._attempt_failed(now, reason, retry_after_ms)
-
-    def transport_closed(self, now: float, reason: str) -> None:
-        """The connection ended (closed by the peer, or an I/O error)."""
-        if self._conn is Conn.ONLINE:
-            self._disconnected(now, reason)
-        elif self._conn in (Conn.CONNECTING, Conn.LOGGING_IN):
-            why = f"{self._login_error}; " if self._login_error else ""
-            self._attempt_failed(now, f"closed before login_ok: {why}{reason}", None)
-        else:
-            self.ignored += 1
-
-    def _attempt_failed(self, now: float, reason: str, retry_after_ms: int | None) -> None:
-        self._rec("connect_failed", now, reason=reason, retry_after_ms=retry_after_ms)
-        self._metric("login", now - self._connect_at, reason)
-        self._lose_connection(now)
-        self._schedule_reconnect(now, retry_after_ms)
-
-    def _disconnected(self, now: float, reason: str) -> None:
-        self._rec("disconnected", now, session=self.session, reason=reason)
-        self._lose_connection(now)
-        self._schedule_reconnect(now, None)
-
-    def _declare_dead(self, now: float, reason: str) -> None:
-        """The engine gives up on the connection itself: Close, then as if it closed."""
-        self._actions.append(Close(reason))
-        if self._conn is Conn.ONLINE:
-            self._disconnected(now, reason)
-        else:
-            self._attempt_failed(now, reason, None)
-
-    def _lose_connection(self, now: float) -> None:
-        for name in _CONNECTION_TIMERS:
-            self._cancel(name)
-        self._login_rid = None
-        self._pings.clear()
-        self._unanswered = 0
-        self._sync_rid = None
-        self._sync_started = None
-        self._synced = False
-        self._resync = False
-        self._send_rids.clear()
-        for m in self._out.pending():
-            if m.state is MsgState.SENDING:
-                self._attempt_lost(m, now, MsgEvent.LOST, None, "connection lost")
-        self._rearm_sends(now)
-
-    def _schedule_reconnect(self, now: float, retry_after_ms: int | None) -> None:
-        self._url_i += 1
-        delay = with_floor(self.backoff.delay(self._fails, self._prev_delay, self._rng),
-                           retry_after_ms)
-        self._prev_delay = delay
-        self._fails += 1
-        self._conn = Conn.BACKOFF
-        self._set_timer(T_RECONNECT, now + delay)
-
-    def stop(self, now: float) -> None:
-        """End the device: settle every pending send, ack what is held, close."""
-        if self._conn is Conn.STOPPED:
-            return
-        for m in self._out.pending():
-            if self._out.move(m, MsgEvent.STOP) is MsgState.UNKNOWN:
-                self._rec("send_info", now, cmid=m.cmid, conv=m.conv,
-                          reason="stopped in flight")
-            else:
-                self._rec("send_fail", now, cmid=m.cmid, conv=m.conv,
-                          reason="stopped before it was sent")
-        if self._conn is Conn.ONLINE:
-            self._send_ack_if_advanced()
-            self._rec("disconnected", now, session=self.session, reason="stop")
-        if self._conn in (Conn.CONNECTING, Conn.LOGGING_IN, Conn.ONLINE):
-            self._actions.append(Close("stop"))
-        for name in list(self._timers):
-            self._cancel(name)
-        self._conn = Conn.STOPPED
+    def in_group(self, conv: str) -> bool | None:
+        """True: a member (as the events delivered say); False: left; None: never seen."""
+        return self.inbox.in_group(conv)
 
     def request_sync(self, now: float) -> None:
         """Sync from ``held_upto`` to the end of the inbox now (e.g. the audit's last look).
@@ -235,9 +148,18 @@ class DeviceEngine(Sender):
         nothing, since the sync under way, or the next login's, does the same.
         """
         if self._conn is Conn.ONLINE and self._sync_rid is None:
-            self._start_sync(now)
+            self._start_sync(now, why="request")
         else:
             self.ignored += 1
+
+    def _lose_connection(self, now: float) -> None:
+        for name in _CONNECTION_TIMERS:
+            self._cancel(name)
+        self._pings.clear()
+        self._unanswered = 0
+        self._sync_started = None
+        self._resync = False
+        super()._lose_connection(now)
 
     # ------------------------------------------------------------ timers
     def timer_fired(self, name: str, now: float) -> None:
@@ -247,9 +169,14 @@ class DeviceEngine(Sender):
             return
         if name == T_SENDS:
             self._on_sends_timer(now)
+        elif name == T_INSTR:
+            self._on_instr_timer(now)
         elif name == T_RECONNECT:
             if self._conn is Conn.BACKOFF:
                 self._connect(now)
+        elif name == T_ROUTE:
+            if self._conn is Conn.ROUTING:
+                self.route_failed(now, "the LBS did not answer in time")
         elif name == T_LOGIN:
             if self._conn is Conn.LOGGING_IN:
                 self._declare_dead(now, f"no login_ok within {self.config.login_timeout_s:g} s")
@@ -259,7 +186,8 @@ class DeviceEngine(Sender):
             self._send_ack_if_advanced()
         elif name == T_SYNC:
             if self._conn is Conn.ONLINE and self._sync_rid is not None:
-                self._start_sync(now)  # the reply never came (or was an error): ask again
+                self._start_sync(now, why=self._sync_why)  # no reply (or an error): again
+                self._unanswered_request(now)
 
     def _on_ping_timer(self, now: float) -> None:
         if self._conn is not Conn.ONLINE:
@@ -282,6 +210,7 @@ class DeviceEngine(Sender):
         if not isinstance(frame, dict):
             self.bad_frames += 1
             return
+        self._unanswered_requests = 0  # the server is there
         t = frame.get("t")
         if self._conn is Conn.LOGGING_IN:
             if t == "login_ok" and frame.get("rid") == self._login_rid:
@@ -293,7 +222,7 @@ class DeviceEngine(Sender):
             return
         handler = _HANDLERS.get(t) if isinstance(t, str) else None
         if handler is None:
-            self.ignored += 1  # read_sync, receipt, ... and anything newer than v1
+            self.ignored += 1  # anything newer than protocol v1
             return
         handler(self, frame, now)
 
@@ -305,7 +234,7 @@ class DeviceEngine(Sender):
         self.session += 1
         self._attempt, self._fails, self._prev_delay = 0, 0, None
         self._rec("connected", now, session=self.session, node=f.get("node"),
-                  inbox_seq=inbox_seq, acked=acked, url=self.url)
+                  inbox_seq=inbox_seq, acked=acked, url=self.url, route=self.router.source)
         self._metric("login", now - self._connect_at)
         self.inbox.trust_cursor(acked)
         self.inbox.see_inbox_seq(inbox_seq)
@@ -313,14 +242,16 @@ class DeviceEngine(Sender):
         hb_ms = self.config.hb_ms or as_int(f.get("hb_ms")) or self.config.default_hb_ms
         self._hb_s = hb_ms / 1000
         self._set_timer(T_PING, now + self._hb_s)
-        self._start_sync(now)
+        if self.config.fetch_marks:
+            self._request_marks()
+        self._start_sync(now, why="login")
 
     def _on_msg(self, f: dict[str, Any], now: float) -> None:
         if not self._deliver(f, now, "push"):
             return
         if self.inbox.has_gap():
             if self._sync_rid is None:
-                self._start_sync(now)
+                self._start_sync(now, why="gap")
             else:
                 self._resync = True
         if self.inbox.held_upto > self._acked_sent and T_ACK not in self._timers:
@@ -332,16 +263,25 @@ class DeviceEngine(Sender):
             self.bad_frames += 1
             return 0
         assert isinstance(m, dict)
+        kind = m.get("kind", "text")
+        extra: dict[str, Any] = {}
+        if kind == "event":
+            extra["event"] = m.get("body")
+        if via == "sync":
+            extra["sync"] = self._sync_why
+        extra["server_ts"] = m.get("server_ts")
+        if self.inbox.display.policy == "hybrid":
+            extra["ts"] = m.get("ts")
         self._rec("deliver", now, session=self.session, mid=m["mid"], conv=m["conv"],
                   seq=m["seq"], useq=m["useq"], cmid=m.get("cmid"),
                   from_device=m.get("from_device"), digest=digest_of(m.get("body")),
-                  via=via, phase=self.phase, kind=m.get("kind", "text"),
-                  **{"from": m.get("from")})
+                  via=via, phase=self.phase, kind=kind, **{"from": m.get("from")}, **extra)
         self.inbox.add(m)
         return int(m["useq"])
 
-    def _start_sync(self, now: float, after: int | None = None) -> None:
+    def _start_sync(self, now: float, after: int | None = None, why: str = "login") -> None:
         self._sync_rid = self._next_rid()
+        self._sync_why = why
         self._sync_after = self.inbox.held_upto if after is None else after
         if self._sync_started is None:
             self._sync_started = now
@@ -363,7 +303,7 @@ class DeviceEngine(Sender):
             return
         after = max(self.inbox.held_upto, as_int(f.get("upto")), top)
         if f.get("more") is True and after > self._sync_after:
-            self._start_sync(now, after)
+            self._start_sync(now, after, why=self._sync_why)
             return
         self._sync_rid = None
         self._cancel(T_SYNC)
@@ -373,8 +313,9 @@ class DeviceEngine(Sender):
         if not self._synced:
             self._synced = True
             self._flush_sends(now)
+            self._pump_instructions(now)
         if self._resync and self.inbox.has_gap():
-            self._start_sync(now)
+            self._start_sync(now, why="gap")
         self._resync = False
 
     def _send_ack_if_advanced(self) -> None:
@@ -390,6 +331,19 @@ class DeviceEngine(Sender):
         if t0 is not None and isinstance(server_ts, int):
             self.offsets.add(t0, self.local_ms(now), server_ts)
 
+    def _on_error(self, f: dict[str, Any], now: float) -> None:
+        rid, code = as_int(f.get("rid"), -1), f.get("code")
+        why = f"{code}: {f.get('msg')}"
+        retry_after = as_int(f.get("retry_after_ms"), 1000) / 1000
+        if self._on_send_error(rid, code, why, retry_after, now):
+            return
+        if self._on_instr_error(rid, code, why, retry_after, now):
+            return
+        if rid == self._sync_rid:
+            self._set_timer(T_SYNC, now + retry_after)  # ask again then
+        else:
+            self.ignored += 1
+
 
 _HANDLERS = {
     "msg": DeviceEngine._on_msg,
@@ -397,4 +351,10 @@ _HANDLERS = {
     "send_ack": DeviceEngine._on_send_ack,
     "pong": DeviceEngine._on_pong,
     "error": DeviceEngine._on_error,
+    "op_ok": DeviceEngine._on_op_ok,
+    "read_ok": DeviceEngine._on_read_ok,
+    "reads_ok": DeviceEngine._on_reads_ok,
+    "state_ok": DeviceEngine._on_state_ok,
+    "read_sync": DeviceEngine._on_read_sync,
+    "receipt": DeviceEngine._on_receipt,
 }

@@ -1,15 +1,21 @@
-"""What a device holds of its user's inbox: the useq cursor and the display.
+"""What a device holds of its user's inbox: the useq cursor, dedup by mid, groups.
 
 Pure bookkeeping, no I/O. ``held_upto`` is the highest useq such that every
 useq from 1 to it is held (what the device may ``ack``); useqs held above a
-hole wait in ``_above`` until the hole is filled. The display keeps each
-conversation's messages once, by seq, whatever duplicates the wire brought
-(the journal still records every delivery; the checker counts them).
+hole wait in ``_above`` until the hole is filled. Each mid is shown once
+(``display.py``) whatever duplicates the wire brought (the journal still
+records every delivery; the checker counts them).
+
+Group membership is learnt from ``event`` messages (``group_create`` naming
+this user among ``members``, ``group_add``/``group_remove`` naming this user),
+applied in seq order per group so a late sync of an older event changes nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from imload.client.display import Display
 
 # fields a msg (push or sync entry) must have, with their types
 _MSG_FIELDS: tuple[tuple[str, type], ...] = (("mid", str), ("conv", str), ("seq", int),
@@ -30,14 +36,16 @@ def is_valid_msg(m: object) -> bool:
 class Inbox:
     """The device's copy of the inbox; ``add`` returns what changed."""
 
-    def __init__(self, keep_display: bool = True) -> None:
+    def __init__(self, user: str, display: Display | None = None) -> None:
+        self.user = user
+        self.display = display or Display()
         self.held_upto = 0
         self.inbox_seq = 0
         self._above: set[int] = set()
         self._mids: set[str] = set()
-        self._convs: dict[str, dict[int, dict[str, Any]]] = {}
-        self._keep_display = keep_display
         self.duplicates = 0
+        self.groups: dict[str, bool] = {}     # group -> member now (False: left or removed)
+        self._group_seq: dict[str, int] = {}  # seq of the membership event applied last
 
     def trust_cursor(self, acked: int) -> None:
         """Treat useq 1..acked as held (the server's stored cursor for this device)."""
@@ -66,10 +74,30 @@ class Inbox:
         mid = m["mid"]
         if mid not in self._mids:
             self._mids.add(mid)
-            if self._keep_display:
-                shown = self._convs.setdefault(m["conv"], {})
-                shown.setdefault(m["seq"], {k: v for k, v in m.items() if k != "t"})
+            self.display.add(m)
+            if m.get("kind") == "event":
+                self._membership(m)
         return is_new
+
+    def _membership(self, m: dict[str, Any]) -> None:
+        body = m.get("body")
+        conv, seq = m["conv"], m["seq"]
+        if not isinstance(body, dict) or seq <= self._group_seq.get(conv, 0):
+            return
+        op = body.get("op")
+        members = body.get("members")
+        if op == "group_create" and isinstance(members, list) and self.user in members:
+            member = True
+        elif op in ("group_add", "group_remove") and body.get("user") == self.user:
+            member = op == "group_add"
+        else:
+            return
+        self._group_seq[conv] = seq
+        self.groups[conv] = member
+
+    def in_group(self, conv: str) -> bool | None:
+        """True: a member; False: was one and left or was removed; None: never seen in it."""
+        return self.groups.get(conv)
 
     def _advance(self) -> None:
         while self.held_upto + 1 in self._above:
@@ -81,9 +109,8 @@ class Inbox:
         return bool(self._above)
 
     def messages(self, conv: str) -> list[dict[str, Any]]:
-        """The conversation as displayed: one entry per seq, ascending."""
-        shown = self._convs.get(conv, {})
-        return [shown[s] for s in sorted(shown)]
+        """The conversation as displayed: each mid once, in the display policy's order."""
+        return self.display.messages(conv)
 
     def convs(self) -> list[str]:
-        return sorted(self._convs)
+        return self.display.convs()

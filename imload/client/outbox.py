@@ -17,6 +17,7 @@ class OutMsg:
     digest: str
     created: float          # monotonic seconds when the user hit send
     ts: int                 # the device's local clock then (kept by every attempt)
+    seen_seq: int           # the newest seq the display showed in conv then
     state: MsgState = MsgState.NEW
     attempts: int = 0       # attempts put on the wire
     rid: int | None = None  # rid of the current attempt
@@ -34,10 +35,11 @@ class Outbox:
         self._pending: dict[str, OutMsg] = {}
         self.outcomes: dict[str, MsgState] = {}
 
-    def create(self, conv: str, body: str, digest: str, now: float, ts: int) -> OutMsg:
+    def create(self, conv: str, body: str, digest: str, now: float, ts: int,
+               seen_seq: int = 0) -> OutMsg:
         self._n += 1
         cmid = f"{self._prefix}{self._n}"
-        msg = OutMsg(cmid, conv, body, digest, now, ts)
+        msg = OutMsg(cmid, conv, body, digest, now, ts, seen_seq)
         self._pending[cmid] = msg
         return msg
 

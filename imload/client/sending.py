@@ -4,7 +4,11 @@ Every attempt of a message keeps its cmid and its local ``ts`` (stamped when the
 user hit send, as a phone does). Sends are pipelined: each goes on the wire at
 once when the device is online and caught up, without waiting for earlier
 acks. One ``sends`` timer is kept at the earliest deadline of all pending
-messages (an ack timeout, a retry time, a give-up time).
+messages (an ack timeout, a retry time, a give-up time), re-armed lazily on the
+hot paths (a timer that fires early finds nothing due and re-arms itself).
+
+Each message also keeps ``seen_seq``, what the display showed newest in its
+conversation when the user hit send (``display.py``), recorded on every attempt.
 
 Outcomes: ``send_ok`` on ``send_ack``; ``send_fail`` when the server refused
 it (``forbidden``, ``bad_frame``) or it never went on the wire; ``send_info``
@@ -15,17 +19,21 @@ when it went on the wire and the budget ran out (``max_attempts`` attempts or
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imload.client.core import T_SENDS, T_SYNC, Conn, EngineCore, as_int
+from imload.client.core import T_SENDS, Conn, EngineCore
 from imload.client.outbox import Outbox, OutMsg
 from imload.client.states import MsgEvent, MsgState
 from imload.journal import body_digest
 
-_DEFINITE = frozenset({"forbidden", "bad_frame"})
+if TYPE_CHECKING:
+    from imload.client.inbox import Inbox
+
+DEFINITE_ERRORS = frozenset({"forbidden", "bad_frame"})
 
 
 class Sender(EngineCore):
+    inbox: Inbox  # set by DeviceEngine
     def _init_sends(self) -> None:
         self._send_rids: dict[int, str] = {}  # rid of an attempt on this connection -> cmid
         self._out = Outbox(f"{self.device[:24]}.{self._rng.getrandbits(32):08x}.")
@@ -41,14 +49,15 @@ class Sender(EngineCore):
 
     def send_message(self, conv: str, body: str, now: float) -> str:
         """The user hits send: returns the cmid that every attempt will carry."""
-        m = self._out.create(conv, body, body_digest(body), now, self.local_ms(now))
+        m = self._out.create(conv, body, body_digest(body), now, self.stamp_ms(now),
+                             self.inbox.display.seen_seq(conv))
         if self._conn is Conn.STOPPED:
             self._out.move(m, MsgEvent.STOP)
             self._rec("send_fail", now, cmid=m.cmid, conv=conv, reason="device stopped")
             return m.cmid
         if self._can_send():
             self._transmit(m, now)
-        self._rearm_sends(now)
+        self._rearm_lazily(now, self._due(m))
         return m.cmid
 
     def _on_send_ack(self, f: dict[str, Any], now: float) -> None:
@@ -61,29 +70,26 @@ class Sender(EngineCore):
         self._rec("send_ok", now, session=self.session, cmid=m.cmid, conv=m.conv,
                   mid=f.get("mid"), seq=f.get("seq"), dup=f.get("dup") is True)
         self._metric("send-ack", now - (m.first_sent or m.created))
-        self._rearm_sends(now)
+        self._rearm_lazily(now)
 
-    def _on_error(self, f: dict[str, Any], now: float) -> None:
-        rid, code = as_int(f.get("rid"), -1), f.get("code")
-        why = f"{code}: {f.get('msg')}"
-        retry_after = as_int(f.get("retry_after_ms"), 1000) / 1000
+    def _on_send_error(self, rid: int, code: object, why: str, retry_after: float,
+                       now: float) -> bool:
+        """An ``error`` answering an attempt of a message; False if it answers another request."""
         m = self._out.get(self._send_rids.get(rid))
-        if m is not None and m.state in (MsgState.SENDING, MsgState.WAITING):
-            if code in _DEFINITE:
-                self._out.move(m, MsgEvent.REFUSED)
-                self._send_rids.pop(rid, None)
-                self._rec("send_fail", now, cmid=m.cmid, conv=m.conv, reason=why)
-                self._metric("send-ack", now - (m.first_sent or m.created), why)
-            elif code != "overloaded" and m.state is MsgState.SENDING and m.rid == rid:
-                # internal (and codes newer than v1): retry with jitter; rate_limited: when told
-                delay = (retry_after if code == "rate_limited" else
-                         self.backoff.delay(m.attempts - 1, None, self._rng))
-                self._attempt_lost(m, now, MsgEvent.RETRYABLE, now + delay, why)
-            self._rearm_sends(now)
-        elif rid == self._sync_rid:
-            self._set_timer(T_SYNC, now + retry_after)  # ask again then
-        else:
-            self.ignored += 1
+        if m is None or m.state not in (MsgState.SENDING, MsgState.WAITING):
+            return False
+        if code in DEFINITE_ERRORS:
+            self._out.move(m, MsgEvent.REFUSED)
+            self._send_rids.pop(rid, None)
+            self._rec("send_fail", now, cmid=m.cmid, conv=m.conv, reason=why)
+            self._metric("send-ack", now - (m.first_sent or m.created), why)
+        elif code != "overloaded" and m.state is MsgState.SENDING and m.rid == rid:
+            # internal (and codes newer than v1): retry with jitter; rate_limited: when told
+            delay = (retry_after if code == "rate_limited" else
+                     self.config.retry_delay(m.attempts, self._rng))
+            self._attempt_lost(m, now, MsgEvent.RETRYABLE, now + delay, why)
+        self._rearm_sends(now)
+        return True
 
     def _budget_left(self, m: OutMsg, now: float) -> bool:
         return (m.attempts < self.config.max_attempts
@@ -101,7 +107,7 @@ class Sender(EngineCore):
             m.first_sent = now
         self._send_rids[m.rid] = m.cmid
         self._rec("send", now, session=self.session, cmid=m.cmid, conv=m.conv,
-                  digest=m.digest, attempt=m.attempts, ts=m.ts)
+                  digest=m.digest, attempt=m.attempts, ts=m.ts, seen_seq=m.seen_seq)
         self._send({"t": "send", "rid": m.rid, "cmid": m.cmid, "conv": m.conv,
                     "body": m.body, "ts": m.ts})
 
@@ -134,10 +140,12 @@ class Sender(EngineCore):
 
     def _on_sends_timer(self, now: float) -> None:
         limit = self.config.give_up_after_s
+        timed_out = 0
         for m in self._out.pending():
             if m.state is MsgState.SENDING:
                 if now < m.ack_due:
                     continue
+                timed_out += 1
                 if self._budget_left(m, now):
                     self._out.move(m, MsgEvent.TIMEOUT)
                     self._transmit(m, now)
@@ -151,6 +159,7 @@ class Sender(EngineCore):
                   and now >= m.retry_at and self._can_send()):
                 self._transmit(m, now)
         self._rearm_sends(now)
+        self._unanswered_request(now, timed_out)
 
     def _due(self, m: OutMsg) -> float:
         give_up = m.created + self.config.give_up_after_s
@@ -159,6 +168,17 @@ class Sender(EngineCore):
         if m.retry_at is not None and self._can_send():
             return min(give_up, m.retry_at)
         return give_up
+
+    def _rearm_lazily(self, now: float, due: float | None = None) -> None:
+        """The hot paths (a new message due at ``due``, an ack): a ``sends`` timer set no
+        later than what is due stays as it is; firing early, it only re-arms itself."""
+        if not self._out:
+            self._cancel(T_SENDS)
+            return
+        current = self._timers.get(T_SENDS)
+        if current is not None and (due is None or current <= due):
+            return
+        self._rearm_sends(now)
 
     def _rearm_sends(self, now: float) -> None:
         due = min((self._due(m) for m in self._out), default=math.inf)

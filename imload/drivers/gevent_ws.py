@@ -1,19 +1,28 @@
 """Run a ``DeviceEngine`` under gevent, over websocket-client.
 
-One greenlet per device does all the blocking work: it connects when the
-engine asks (``Connect``), reads frames with a receive timeout set to the
-time until the next timer (capped at ``poll_s``, so that a timer set from
-another greenlet is never later than that), and fires due timers. Other
-greenlets (the Locust task) may call ``send_message``; every engine input and
+One greenlet per device does all the blocking work: it asks the LBS when the
+engine asks (``FetchRoute``, see ``lbs_http.py``), connects (``Connect``), waits
+for frames at most until the next timer (capped at ``poll_s``), and fires due
+timers. A timer set from another greenlet that is due
+before the wait ends cuts the wait short (the hub throws the wait's own timeout
+into the device greenlet, exactly as the timeout itself would). Other greenlets
+(the Locust task) may call ``send_message``, ``do_op``, ``mark_read``,
+``request_state`` and ``set_network``; every engine input and
 the execution of the actions it queued happen under one gevent lock, so the
 engine is only ever entered by one greenlet at a time, and socket writes are
 serialised by a second lock that websocket-client also uses for the pongs it
 sends by itself.
 
-Sockets are gevent's own (``gevent.socket``), handed to
-``websocket.create_connection(socket=...)``, so the driver cooperates with
-other greenlets whether or not the process is monkey-patched (Locust patches
-it; the tests do not).
+Sockets are gevent's own (``gevent.socket``, see ``wsopen.py``), handed to
+``websocket.create_connection(socket=...)`` for the handshake, so the driver
+cooperates with other greenlets whether or not the process is monkey-patched
+(Locust patches it; the tests do not). After the handshake the driver reads
+server frames itself from a read-ahead buffer (``buffered.py``: the only
+blocking read is the buffer's ``fill``, so a timeout never loses half a frame)
+and writes its frames in one ``sendall`` (``wsopen.text_frame``).
+
+``push_loss`` makes the transport lose that share of ``msg`` pushes (seeded), as a
+broken proxy would: the engine finds the hole in the useqs and syncs (a gap sync).
 
 No exception kills the device greenlet silently: it is logged, kept in
 ``errors``, and treated as the loss of the connection.
@@ -23,18 +32,15 @@ from __future__ import annotations
 
 import heapq
 import logging
-import struct
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.socket
 import websocket
-from gevent import ssl as gssl
 
 from imload.client import (
     Action,
@@ -43,37 +49,26 @@ from imload.client import (
     Conn,
     Connect,
     DeviceEngine,
+    FetchRoute,
     Metric,
     Record,
     SendFrame,
     SetTimer,
+)
+from imload.drivers.buffered import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
+from imload.drivers.lbs_http import RouteError, fetch_route
+from imload.drivers.wsopen import (
+    close_detail,
+    describe,
+    open_websocket,
+    retry_after_ms,
+    text_frame,
 )
 from imload.journal import JournalWriter
 from imload.protocol import FrameError, decode_frame, encode_frame
 
 log = logging.getLogger("imload.drivers")
 R = TypeVar("R")
-
-
-def measure_wall_offset() -> float:
-    """``time.time() - time.monotonic()``: what ``EngineConfig.wall_offset`` wants."""
-    return time.time() - time.monotonic()
-
-
-def retry_after_ms(headers: dict[str, str] | None) -> int | None:
-    """The Retry-After of an HTTP answer (seconds) in ms; None if absent or a date."""
-    for k, v in (headers or {}).items():
-        if k.lower() == "retry-after":
-            try:
-                return max(0, round(float(v) * 1000))
-            except ValueError:
-                return None
-    return None
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class GeventDevice:
@@ -83,8 +78,9 @@ class GeventDevice:
                  clock: Callable[[], float] = time.monotonic, connect_timeout_s: float = 5.0,
                  on_record: Callable[[dict[str, Any]], None] | None = None,
                  on_metric: Callable[[Metric], None] | None = None,
-                 poll_s: float = 1.0, io_timeout_s: float = 10.0,
-                 ca: str | None = None) -> None:
+                 poll_s: float = 30.0, io_timeout_s: float = 10.0,
+                 ca: str | None = None, lbs: str | None = None, push_loss: float = 0.0,
+                 loss_rng: random.Random | None = None) -> None:
         self.engine = engine
         self.journal = journal
         self.clock = clock
@@ -94,12 +90,19 @@ class GeventDevice:
         self.poll_s = poll_s
         self.io_timeout_s = io_timeout_s
         self.ca = ca
+        self.lbs = lbs
+        self.push_loss = push_loss  # share of msg pushes this transport loses (a fault)
+        self._loss_rng = loss_rng or random.Random(0)
+        self.lost_pushes = 0
         self.errors: list[str] = []
         self.bad_frames = 0
         self._lock = gevent.lock.RLock()            # engine inputs + action execution
         self._write_lock = gevent.lock.Semaphore()  # frames written to the socket
         self._ws: websocket.WebSocket | None = None
         self._connect_url: str | None = None
+        self._route_pending = False
+        self._waiting: gevent.Timeout | None = None  # the receive wait under way
+        self._wait_end = 0.0
         self._timers: dict[str, tuple[float, int]] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
@@ -125,6 +128,26 @@ class GeventDevice:
         """Send a message (any greenlet); returns its cmid at once, before the ack."""
         return self._feed(lambda now: self.engine.send_message(conv, body, now))
 
+    def in_group(self, conv: str) -> bool | None:
+        """Whether the device has seen itself added to group ``conv`` (None: never)."""
+        return self.engine.in_group(conv)
+
+    def do_op(self, kind: str, args: dict[str, Any]) -> str:
+        """Queue an op (any greenlet); returns its opid at once."""
+        return self._feed(lambda now: self.engine.do_op(kind, args, now))
+
+    def mark_read(self, conv: str, upto: int | None = None) -> int | None:
+        """Queue a read marker for ``conv`` (default: the newest seq held)."""
+        return self._feed(lambda now: self.engine.mark_read(conv, now, upto))
+
+    def request_state(self) -> bool:
+        """Ask for the user's stored state (journal ``state``); False when offline."""
+        return self._feed(self.engine.request_state)
+
+    def set_network(self, up: bool) -> None:
+        """The device's network goes down (the connection closes, nothing is dialled) or up."""
+        self._feed(lambda now: self.engine.network_changed(up, now))
+
     def request_sync(self) -> None:
         """Ask the engine to sync to the end of the inbox (see ``DeviceEngine.request_sync``)."""
         self._feed(self.engine.request_sync)
@@ -140,10 +163,11 @@ class GeventDevice:
         return True
 
     def stop(self, drain_s: float = 3.0) -> None:
-        """Wait up to ``drain_s`` for pending sends to be acked, then stop the engine and close."""
+        """Wait up to ``drain_s`` for pending sends, ops and reads to be answered, then stop
+        the engine and close."""
         if self._stopping:
             return
-        self.wait_until(lambda: self.engine.pending_sends == 0, drain_s)
+        self.wait_until(lambda: self.engine.idle, drain_s)
         self._feed(self.engine.stop)
         self._stopping = True
         self._wake.set()
@@ -179,12 +203,17 @@ class GeventDevice:
                 self._timers[a.name] = (a.at, self._seq)
                 heapq.heappush(self._heap, (a.at, self._seq, a.name))
                 self._wake.set()
+                if self._waiting is not None and a.at < self._wait_end:
+                    gevent.get_hub().loop.run_callback(self._cut_wait_short)
             elif isinstance(a, CancelTimer):
                 self._timers.pop(a.name, None)
             elif isinstance(a, Metric):
                 self._callback(self.on_metric, a)
             elif isinstance(a, Connect):
                 self._connect_url = a.url
+                self._wake.set()
+            elif isinstance(a, FetchRoute):
+                self._route_pending = True
                 self._wake.set()
             elif isinstance(a, Close):
                 self._drop_socket(a.reason)
@@ -203,7 +232,9 @@ class GeventDevice:
         if ws is None or self._broken is not None:
             return  # no connection: the engine's timers cover the loss
         try:
-            ws.send(encode_frame(frame))  # takes ws.lock, which is self._write_lock
+            data = text_frame(encode_frame(frame).encode())
+            with self._write_lock:  # also ws.lock: websocket-client's own writes take it
+                ws.sock.sendall(data)
         except Exception as e:
             self._broken = (ws, f"write failed: {describe(e)}")  # handled after this batch
 
@@ -243,7 +274,18 @@ class GeventDevice:
                     self._lost(ws, f"driver error: {describe(e)}")
                 gevent.sleep(0.05)
 
+    def _cut_wait_short(self) -> None:
+        """Run by the hub: if the device greenlet still waits for a frame, end the wait."""
+        waiting, g = self._waiting, self._greenlet
+        if waiting is not None and g is not None and not g.dead:
+            self._waiting = None
+            g.throw(waiting)
+
     def _step(self) -> None:
+        if self._route_pending:
+            self._route_pending = False
+            self._route()
+            return
         url, self._connect_url = self._connect_url, None
         if url is not None:
             self._connect(url)
@@ -256,31 +298,72 @@ class GeventDevice:
             if self._connect_url is None:
                 self._wake.wait(timeout)
             return
-        got: tuple[int, Any] | None = None
+        reader = ws.sock
+        assert isinstance(reader, ReadAhead)
         try:
-            # a gevent timeout, not the socket's: writes keep their own (io_timeout_s);
-            # it can only strike while waiting, so a frame half read is resumed next time
-            with gevent.Timeout(timeout, False):
-                got = ws.recv_data_frame(False)
+            got = reader.next_message()  # parsed from what was read already: no waiting
         except Exception as e:
-            if not self._stopping:
-                self._lost(ws, f"connection lost: {describe(e)}")
+            self._lost(ws, f"bad frame from the server: {describe(e)}")
             return
-        if got is None or ws is not self._ws:
-            return  # nothing yet, or closed by the engine while we waited
-        opcode, frame = got
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            self._lost(ws, "closed by server" + _close_detail(frame.data))
-        elif opcode == websocket.ABNF.OPCODE_TEXT:
-            data = frame.data
+        if got is not None:
+            self._handle(ws, *got)
+            return
+        # wait for more bytes, at most until the next timer: a gevent timeout, not the
+        # socket's (writes keep their own, io_timeout_s); partial frames stay buffered
+        wait = gevent.Timeout(timeout)
+        wait.start()
+        self._waiting, self._wait_end = wait, self.clock() + timeout
+        try:
+            reader.fill()
+        except gevent.Timeout as t:
+            if t is not wait:
+                raise
+        except Exception as e:
+            if not self._stopping and ws is self._ws:
+                self._lost(ws, f"connection lost: {describe(e)}")
+        finally:
+            self._waiting = None
+            wait.cancel()
+
+    def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
+        if opcode == OP_TEXT:
             try:
-                decoded = decode_frame(data.decode() if isinstance(data, bytes) else data)
+                decoded = decode_frame(data.decode())
             except (FrameError, UnicodeDecodeError):
                 self.bad_frames += 1
                 return
+            if (self.push_loss and decoded.get("t") == "msg"
+                    and self._loss_rng.random() < self.push_loss):
+                self.lost_pushes += 1  # as if a proxy on the way dropped it: a gap sync follows
+                return
             self._feed(lambda now: self.engine.frame_received(decoded, now))
-        else:
+        elif opcode == OP_CLOSE:
+            with gevent.Timeout(1.0, False):
+                try:
+                    ws.send_close()  # answer the close, as websocket-client would
+                except Exception:  # noqa: S110 - the peer may be gone already
+                    pass
+            self._lost(ws, "closed by server" + close_detail(data))
+        elif opcode == OP_PING:
+            try:
+                ws.pong(data)
+            except Exception as e:
+                self._lost(ws, f"write failed: {describe(e)}")
+        elif opcode != OP_PONG:
             self.bad_frames += 1  # binary frames are not part of protocol v1
+
+    def _route(self) -> None:
+        e = self.engine
+        try:
+            if self.lbs is None:
+                raise RouteError("the target has no lbs")
+            urls = fetch_route(self.lbs, e.user, e.device, ca=self.ca,
+                               timeout=self.connect_timeout_s)
+        except RouteError as err:
+            why = f"lbs: {err}"
+            self._feed(lambda now: e.route_failed(now, why))
+            return
+        self._feed(lambda now: e.route_received(now, urls))
 
     def _connect(self, url: str) -> None:
         why: str | None = None
@@ -302,26 +385,9 @@ class GeventDevice:
             self._feed(self.engine.transport_open)
 
     def _open(self, url: str) -> websocket.WebSocket:
-        parts = urlsplit(url)
-        secure = parts.scheme == "wss"
-        host = parts.hostname or "127.0.0.1"
-        port = parts.port or (443 if secure else 80)
-        sock = gevent.socket.create_connection((host, port), timeout=self.connect_timeout_s)
-        try:
-            if secure:
-                ctx = gssl.create_default_context(cafile=self.ca)
-                sock = ctx.wrap_socket(sock, server_hostname=host)
-            ws = websocket.create_connection(url, timeout=self.connect_timeout_s, socket=sock,
-                                             enable_multithread=True, suppress_origin=True)
-        except BaseException:
-            sock.close()
-            raise
-        ws.settimeout(self.io_timeout_s)  # bounds writes; reads are bounded in _step
-        # cooperative locks instead of threading ones (the process may not be patched)
-        ws.lock = self._write_lock
-        ws.readlock = gevent.lock.Semaphore()
-        ws.frame_buffer.lock = gevent.lock.Semaphore()
-        return ws
+        return open_websocket(url, self._write_lock, ca=self.ca,
+                              connect_timeout_s=self.connect_timeout_s,
+                              io_timeout_s=self.io_timeout_s)
 
     def _fire_due_timers(self) -> None:
         while self._heap and self._heap[0][0] <= self.clock():
@@ -340,13 +406,3 @@ class GeventDevice:
         if not self._heap:
             return self.poll_s
         return min(self.poll_s, max(0.001, self._heap[0][0] - self.clock()))
-
-
-def _close_detail(data: bytes) -> str:
-    if len(data) >= 2:
-        code = struct.unpack("!H", data[:2])[0]
-        reason = data[2:].decode("utf-8", "replace")
-        return f" {code}" + (f" {reason}" if reason else "")
-    return ""
-
-

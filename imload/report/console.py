@@ -1,4 +1,10 @@
-"""The verdict as rich tables on a console: banner, counts, anomalies, latency, faults."""
+"""The verdict as rich tables on a console: banner, counts, anomalies, evidence, latency,
+cost, faults.
+
+The anomalies table shows each kind's count and its first case's sentence; below it,
+for every kind that fired, the first ``CASES_SHOWN`` cases with their events, one
+line each (verdict.json keeps every case up to the checker's cap).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,13 @@ COUNT_LABELS = (
     ("attempted", "logical sends"), ("attempts", "wire attempts"), ("acked", "acked"),
     ("failed", "failed"), ("info", "indeterminate"), ("recovered", "recovered"),
     ("delivered", "delivered"), ("expected_deliveries", "expected deliveries"),
-    ("wire_duplicates", "wire duplicates"),
+    ("wire_duplicates", "wire duplicates"), ("ops", "ops"), ("ops_ok", "ops acked"),
+    ("ops_info", "ops indeterminate"), ("reads_ok", "reads acked"),
 )
+CASES_SHOWN = 3
+EVENT_FIELDS = ("user", "device", "session", "cmid", "opid", "conv", "mid", "seq", "useq",
+                "from", "via", "phase", "upto", "attempt", "dup", "reason", "action",
+                "inbox_seq")
 LATENCY_COLUMNS = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"),
                    ("max", "max"))
 BAD_LINES_SHOWN = 5
@@ -28,9 +39,15 @@ def render_verdict(verdict: dict[str, Any], console: Console, run_dir: str | Non
 def verdict_renderable(verdict: dict[str, Any], run_dir: str | None = None) -> RenderableType:
     parts: list[RenderableType] = [_banner(verdict), _counts(verdict.get("counts", {})),
                                    _anomalies(verdict)]
+    evidence = _evidence(verdict)
+    if evidence is not None:
+        parts.append(evidence)
     latency = verdict.get("latency_ms") or {}
     if latency:
         parts.append(_latency(latency))
+    cost = _cost(verdict)
+    if cost is not None:
+        parts.append(cost)
     parts.append(_faults(verdict.get("faults") or []))
     if verdict.get("slo"):
         parts.append(_slo(verdict["slo"]))
@@ -76,6 +93,51 @@ def _anomalies(verdict: dict[str, Any]) -> Table:
         first = (examples.get(kind) or [{}])[0].get("explain", "")
         table.add_row(Text(kind, style=style), Text(str(count), style=style), first)
     return table
+
+
+def _event_line(e: dict[str, Any]) -> str:
+    shown = " ".join(f"{k}={e[k]}" for k in EVENT_FIELDS if k in e and e[k] is not None)
+    return f"{e.get('ev', '?')} @{e.get('at', '?')} {shown}"
+
+
+def _evidence(verdict: dict[str, Any]) -> RenderableType | None:
+    """The first cases of each kind that fired, with their events."""
+    examples = verdict.get("examples") or {}
+    lines = Text()
+    for kind, count in (verdict.get("anomalies") or {}).items():
+        if not count:
+            continue
+        for i, case in enumerate((examples.get(kind) or [])[:CASES_SHOWN], 1):
+            lines.append(f"{kind} #{i}: ", style="bold red")
+            lines.append(str(case.get("explain", "")) + "\n")
+            for e in case.get("events") or []:
+                lines.append(f"    {_event_line(e)}\n", style="dim")
+        more = count - min(count, CASES_SHOWN)
+        if more:
+            lines.append(f"{kind}: {more} more case(s) in verdict.json\n", style="dim")
+    if not lines:
+        return None
+    lines.rstrip()
+    return Group(Text("evidence", style="italic"), lines)
+
+
+def _cost(verdict: dict[str, Any]) -> Text | None:
+    """Fan-out cost, retries, why operations became indeterminate, the worst unseen count."""
+    cost = verdict.get("cost") or {}
+    parts = []
+    if cost.get("frames_per_message") is not None:
+        parts.append(f"frames per message {cost['frames_per_message']}")
+    if cost.get("retry_ratio") is not None:
+        parts.append(f"attempts per send {cost['retry_ratio']}")
+    unseen = (verdict.get("over_time") or {}).get("unseen") or []
+    if unseen:
+        peak = max(unseen, key=lambda p: p.get("unseen", 0))
+        parts.append(f"most acked-but-unseen {peak.get('unseen')} at {peak.get('t_s')}s")
+    reasons = (verdict.get("info_reasons") or {}).get("send") or {}
+    if reasons:
+        parts.append("indeterminate because: " + ", ".join(f"{k} {v}"
+                                                          for k, v in reasons.items()))
+    return Text("; ".join(parts)) if parts else None
 
 
 def _ms(value: Any) -> str:

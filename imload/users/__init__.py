@@ -1,11 +1,13 @@
 """Locust user classes: one Locust user plays one device of one person.
 
-``imload.users.chat.ChatUser`` is the user class (import it from a locustfile,
-as ``locustfiles/chat.py`` does); ``options`` adds the ``--imload-*`` command
-line options; ``identity`` turns a Locust user into a (user, device) that is
-unique across processes; ``process_journal`` keeps one journal per process.
+``imload.users.chat.IMUser`` is the user class (a locustfile subclasses it and
+names a ``mix``, as ``locustfiles/*.py`` do); ``options`` adds the ``--imload-*``
+command line options; ``identity`` turns a Locust user into a device of the
+population (unique across processes); ``player`` plays a device's script;
+``runtime`` keeps one journal per process; ``shipping`` sends workers'
+journals to the master.
 
 This package's ``__init__`` imports nothing from Locust on purpose: importing
-Locust monkey-patches the process, and the pure helpers (``identity``) are
-used by tests and tools that must not be patched.
+Locust monkey-patches the process, and the pure helpers (``identity``,
+``player``) are used by tests and tools that must not be patched.
 """

@@ -1,10 +1,14 @@
-"""``ChatUser``: one Locust user is one device of one person, chatting one-to-one.
+"""``IMUser``: one Locust user is one device of one person of the traffic model.
 
-On start it mints its token, builds a ``DeviceEngine`` and a ``GeventDevice``
-and waits (at most ``login_wait_s``) to be online; its task sends a message
-(a few words and padding, 20 to 400 bytes) to one of its peers' direct
-conversation, every ``--imload-msg-interval`` seconds on average
-(exponentially distributed, seeded); on stop it drains and stops the device.
+On start it takes its identity (a device of the population, or of the trace),
+mints its token, builds a ``DeviceEngine`` (backoff, clock skew, display policy
+from the options) and a ``GeventDevice`` (the target's LBS unless
+``--imload-no-lbs``), waits (at most ``login_wait_s``) to be online, and builds
+its ``Player``: the model's script of its device (``imload.traffic.model``) or
+its lines of the trace (``--imload-trace``), at ``--imload-time-scale``. Its one
+task plays what is due; between calls it sleeps until the next step. On stop it
+comes back online if it was in an offline spell, fetches the user's state
+(journal ``state``), drains and stops the device.
 
 Request events (Locust's statistics; the checker measures IM latencies from
 the journal, not from these):
@@ -14,11 +18,16 @@ the journal, not from these):
 | ``im`` | ``send-ack`` | first attempt to ``send_ok`` | ``send_fail`` / ``send_info`` |
 | ``im`` | ``login`` | connect attempt to ``login_ok`` | the attempt failed |
 | ``im`` | ``sync`` | a full catch-up (all batches) | never |
+| ``im`` | ``op`` | first attempt to ``op_ok`` | ``op_fail`` / ``op_info`` |
+| ``im`` | ``read`` | first attempt to ``read_ok`` | given up |
+| ``push`` | ``msg``, ``read_sync``, ``receipt`` | age on arrival (see below) | never |
 
-Pushes are not requests: they are counted in ``runtime.counters`` and kept in
-the journal. Sends settled by the end of the run (``stopped in flight``)
-are journaled but are not Locust failures: they say nothing about the backend.
-So a clean run exits 0, and Locust's exit code 1 means a request failed.
+Pushes are not requests, so they are reported apart, under ``push``: the
+response time of a ``msg`` push is its age when it arrived (this device's clock
+corrected by its pong-estimated offset, minus the message's ``server_ts``: an
+estimate, good to a few ms on one host); ``read_sync`` and ``receipt`` report 0.
+Sends and ops settled by the end of the run (``stopped in flight``) are
+journaled but are not Locust failures: they say nothing about the backend.
 """
 
 from __future__ import annotations
@@ -26,80 +35,161 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import time
 from typing import Any
 
 from locust import User, task
 
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
 from imload.drivers import GeventDevice, measure_wall_offset
-from imload.protocol import direct_conv, mint_token
+from imload.protocol import mint_token
+from imload.traffic.mixes import get_mix
+from imload.traffic.model import device_acts
+from imload.traffic.names import local_args, local_conv
+from imload.traffic.trace import Step
 from imload.users import runtime
-from imload.users.identity import Identity, identity, make_body, peers_of, user_name
+from imload.users.identity import Identity, device_skew, global_index, identity, trace_identity
+from imload.users.options import parse_range
+from imload.users.player import Player
 
 log = logging.getLogger("imload.users")
 
 _local_users = itertools.count()  # users started by this process
+_SETTLED = ("stopped in flight", "stopped before it was sent", "device stopped")
 
 
 class IMError(Exception):
     """A request-like IM operation that failed (the message says why)."""
 
 
-class ChatUser(User):
-    abstract = False
+class IMUser(User):
+    """A device of a person of the model. Subclasses pick a ``mix``."""
+
+    abstract = True
+    mix = "chat"
     login_wait_s = 15.0
-    peer_count = 3
+    group_wait_s = 20.0
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.options = environment.parsed_options
         self.device: GeventDevice | None = None
         self.me: Identity | None = None
-        self.peers: list[str] = []
-        self._rng = random.Random()
+        self.player: Player | None = None
 
     def wait_time(self) -> float:
-        return self._rng.expovariate(1.0 / self.options.imload_msg_interval)
+        if self.player is None:
+            return 1.0
+        return self.player.wait_s(time.monotonic())
 
     def on_start(self) -> None:
         o = self.options
         target = runtime.target_for(o)
+        t0 = runtime.start_time()
         w_index, w_count = runtime.worker_slot(self.environment.runner, o)
-        self.me = me = identity(o.imload_run_id, next(_local_users), w_index, w_count,
-                                o.imload_population)
-        self._rng = random.Random(f"{o.imload_seed}/user/{me.index}")
-        self.peers = [user_name(o.imload_run_id, p)
-                      for p in peers_of(me.person, o.imload_population, o.imload_seed,
-                                        self.peer_count)]
+        index = global_index(next(_local_users), w_index, w_count)
+        mix = get_mix(o.imload_mix or self.mix)
+        steps: list[Step]
+        if o.imload_trace:
+            trace = runtime.trace_for(o.imload_trace)
+            me = trace_identity(o.imload_run_id, index, trace.order())
+            raw = trace.devices.get((me.model_user, me.device), []) if me.number == 0 else []
+            steps = [_localize(s, o.imload_run_id) for s in raw]
+            read_share = 0.0 if any(s.action == "read" for s in raw) else mix.read_share
+        else:
+            pop = runtime.population_for(o, mix.name)
+            me = identity(o.imload_run_id, index, pop)
+            if index == len(pop):
+                log.warning("imload: more Locust users than --imload-devices (%d); the "
+                            "extra devices only listen", len(pop))
+            acts = device_acts(pop, mix, o.imload_seed, me.person, me.number,
+                               o.imload_horizon * o.imload_time_scale, o.imload_msg_interval)
+            steps = [_localize(Step(a.t, a.action, a.conv, a.size, a.kind, a.args),
+                               o.imload_run_id) for a in acts]
+            devices = pop.people[me.person].devices if me.person < len(pop.people) else 1
+            read_share = mix.read_share / devices
+        self.me = me
+        lo, hi = parse_range(o.imload_skew_ms)
+        config = EngineConfig(wall_offset=measure_wall_offset(), keep_display=False,
+                              skew_ms=device_skew(o.imload_seed, index, lo, hi,
+                                                  o.imload_skew_share),
+                              display=o.imload_display, correct_clock=o.imload_correct_clock)
+        lbs = None if o.imload_no_lbs else target.lbs
         engine = DeviceEngine(
             me.user, me.device, mint_token(target.secret, me.user, me.device),
-            [n.url for n in target.nodes],
-            rng=random.Random(f"{o.imload_seed}/engine/{me.index}"),
-            backoff=Backoff(), config=EngineConfig(wall_offset=measure_wall_offset()))
+            [n.url for n in target.nodes], rng=random.Random(f"{o.imload_seed}/engine/{index}"),
+            backoff=Backoff(o.imload_backoff, o.imload_backoff_base, o.imload_backoff_cap),
+            config=config, lbs=lbs is not None)
         self.device = GeventDevice(engine, runtime.journal_for(o), on_record=self._on_record,
-                                   on_metric=self._on_metric,
-                                   ca=str(target.ca) if target.ca else None)
+                                   on_metric=self._on_metric, lbs=lbs,
+                                   ca=str(target.ca) if target.ca else None,
+                                   push_loss=o.imload_push_loss,
+                                   loss_rng=random.Random(f"{o.imload_seed}/loss/{index}"))
+        self.player = Player(self.device, steps, t0=t0, speed=o.imload_time_scale,
+                             rng=random.Random(f"{o.imload_seed}/body/{index}"), me=me.user,
+                             read_share=read_share, read_delay_s=mix.read_delay_s,
+                             group_wait_s=self.group_wait_s)
         self.device.start()
         if not self.device.wait_until(lambda: engine.online, self.login_wait_s):
-            log.warning("imload: %s/%s not online after %gs; its sends will wait",
+            log.warning("imload: %s/%s not online after %gs; what it does will wait",
                         me.user, me.device, self.login_wait_s)
 
     @task
-    def send_message(self) -> None:
-        if self.device is None or self.me is None:
-            return
-        peer = self._rng.choice(self.peers)
-        self.device.send_message(direct_conv(self.me.user, peer), make_body(self._rng))
+    def play(self) -> None:
+        if self.player is not None:
+            self.player.run_due(time.monotonic())
 
     def on_stop(self) -> None:
-        if self.device is not None:
-            self.device.stop(drain_s=self.options.imload_drain)
+        d = self.device
+        if d is None:
+            return
+        if not d.engine.network_up:
+            d.set_network(True)
+        d.wait_until(lambda: d.online, min(5.0, self.options.imload_drain + 2))
+        if d.request_state():
+            d.wait_until(lambda: not d.engine.awaiting_state, 2.0)
+        d.stop(drain_s=self.options.imload_drain)
 
     def _on_record(self, ev: dict[str, Any]) -> None:
-        if ev["ev"] == "deliver":
+        kind = ev["ev"]
+        if kind == "deliver":
             runtime.counters[ev["via"]] = runtime.counters.get(ev["via"], 0) + 1
+            if self.player is not None:
+                self.player.on_deliver(ev, time.monotonic())
+            if ev["via"] == "push" and self.device is not None:
+                self._push("msg", self._age_ms(ev), ev)
+        elif kind in ("read_sync", "receipt"):
+            self._push(kind, 0.0, ev)
+
+    def _age_ms(self, ev: dict[str, Any]) -> float:
+        """How old a pushed message was on arrival, by this device's corrected clock."""
+        d = self.device
+        assert d is not None
+        server_ts = ev.get("server_ts")
+        if not isinstance(server_ts, int):
+            return 0.0
+        offset = d.engine.clock_offset_ms or 0.0
+        return max(0.0, d.engine.local_ms(ev["at"]) + offset - server_ts)
+
+    def _push(self, name: str, ms: float, ev: dict[str, Any]) -> None:
+        self.environment.events.request.fire(
+            request_type="push", name=name, response_time=ms, response_length=0,
+            exception=None, context={})
 
     def _on_metric(self, m: Metric) -> None:
+        settled = m.error is not None and any(m.error.endswith(s) for s in _SETTLED)
         self.environment.events.request.fire(
             request_type="im", name=m.name, response_time=m.ms, response_length=0,
-            exception=IMError(m.error) if m.error else None, context={})
+            exception=IMError(m.error) if m.error and not settled else None, context={})
+
+
+class ChatUser(IMUser):
+    """The default mix: mostly one-to-one chats, a few groups, light churn."""
+
+    abstract = False
+    mix = "chat"
+
+
+def _localize(step: Step, run_id: str) -> Step:
+    return Step(step.t, step.action, local_conv(run_id, step.conv) if step.conv else "",
+                step.size, step.kind, local_args(run_id, step.args) if step.args else {})

@@ -1,18 +1,22 @@
-"""Per-process glue with Locust: the options, the journal, the target, the listeners.
+"""Per-process glue with Locust: the options, the journal, the target, the model, listeners.
 
 Importing this module registers the listeners on ``locust.events``:
 
 - ``init_command_line_parser``: adds the ``--imload-*`` options (``options.py``);
 - ``init``: on the master or a standalone process, resolves run-dependent
-  defaults and refuses unusable options (exit code 2);
+  defaults and refuses unusable options (exit code 2); everywhere, registers
+  the journal-shipping messages (``shipping.py``);
 - ``test_start``: on the master, passes the number of workers to the workers
-  (``imload_workers``, carried by the spawn message);
-- ``test_stop``: flushes the journal and logs the push count;
+  (``imload_workers``, carried by the spawn message); everywhere, fixes the
+  process's start time (model time 0);
+- ``test_stop``: flushes the journal (a shipping worker sends the rest, the
+  master waits for every worker's rest) and logs the push count;
 - ``quitting``: closes the journal.
 
-One ``JournalWriter`` per process, ``<journal dir>/locust-<hostname>-<pid>.jsonl``,
+One journal per process: ``<journal dir>/locust-<hostname>-<pid>.jsonl``,
 opened when the first device of the process needs it (so a master that runs
-no users writes no file) and flushed every second.
+no users writes no file) and flushed every second; or, for a worker with
+``--imload-ship-journal``, a ``ShippingJournal``.
 """
 
 from __future__ import annotations
@@ -21,32 +25,46 @@ import logging
 import os
 import socket
 import sys
+import time
 from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from imload.cluster.target import Target, load_target
 from imload.journal import JournalWriter
+from imload.traffic.mixes import get_mix
+from imload.traffic.population import Population
+from imload.traffic.trace import Trace, read_trace
 from imload.users import options as opts
+from imload.users.shipping import MSG_FLUSH, MSG_LINES, JournalReceiver, ShippingJournal
 
 log = logging.getLogger("imload.users")
 
-_journal: JournalWriter | None = None
+_journal: JournalWriter | ShippingJournal | None = None
 _flusher: gevent.Greenlet | None = None
+_receiver: JournalReceiver | None = None
+_runner: Any = None
 _targets: dict[str, Target] = {}
+_populations: dict[tuple[Any, ...], Population] = {}
+_traces: dict[str, Trace] = {}
+_t0: float | None = None
 counters = {"push": 0, "sync": 0}  # deliveries of this process, by how they came
 
 
-def journal_for(options: Any) -> JournalWriter:
+def journal_for(options: Any) -> JournalWriter | ShippingJournal:
     """This process's journal, opened on first use."""
     global _journal, _flusher
     if _journal is None:
-        name = f"locust-{socket.gethostname()}-{os.getpid()}"
-        _journal = JournalWriter(options.imload_journal, name)
-        _flusher = gevent.spawn(_flush_every, 1.0)
-        log.info("imload: journal %s", _journal.path)
+        if getattr(options, "imload_ship_journal", False) and isinstance(_runner, WorkerRunner):
+            _journal = ShippingJournal(_runner)
+            log.info("imload: shipping the journal to the master")
+        else:
+            name = f"locust-{socket.gethostname()}-{os.getpid()}"
+            _journal = JournalWriter(options.imload_journal, name)
+            _flusher = gevent.spawn(_flush_every, 1.0)
+            log.info("imload: journal %s", _journal.path)
     return _journal
 
 
@@ -67,6 +85,14 @@ def close_journal() -> None:
         _journal = None
 
 
+def start_time() -> float:
+    """Model time 0 of this process (monotonic): the test's start, else the first ask."""
+    global _t0
+    if _t0 is None:
+        _t0 = time.monotonic()
+    return _t0
+
+
 def target_for(options: Any) -> Target:
     """The target file named by ``--imload-target``, read once per process."""
     path = options.imload_target
@@ -75,6 +101,24 @@ def target_for(options: Any) -> Target:
     if path not in _targets:
         _targets[path] = load_target(path)
     return _targets[path]
+
+
+def population_for(options: Any, mix_name: str) -> Population:
+    """The run's population (the same on every worker), built once per process."""
+    shares = opts.parse_shares(getattr(options, "imload_device_shares", None))
+    mix = get_mix(mix_name).with_overrides(device_shares=shares)
+    key = (options.imload_devices, mix_name, shares, options.imload_seed,
+           options.imload_population)
+    if key not in _populations:
+        _populations[key] = Population.build(options.imload_devices, mix, options.imload_seed,
+                                             options.imload_population)
+    return _populations[key]
+
+
+def trace_for(path: str) -> Trace:
+    if path not in _traces:
+        _traces[path] = read_trace(path)
+    return _traces[path]
 
 
 def worker_slot(runner: Any, options: Any) -> tuple[int, int]:
@@ -97,9 +141,16 @@ def _on_parser(parser: Any, **_: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
+    global _runner, _receiver
+    _runner = runner = environment.runner
     options = environment.parsed_options
-    if options is None or isinstance(environment.runner, WorkerRunner):
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(MSG_FLUSH, _on_flush_request, concurrent=True)
+    if options is None or isinstance(runner, WorkerRunner):
         return  # workers get the resolved options from the master
+    if isinstance(runner, MasterRunner):
+        _receiver = JournalReceiver(options.imload_journal)
+        runner.register_message(MSG_LINES, _receiver.on_message)
     opts.resolve_defaults(options)
     problems = opts.check(options)
     if problems:
@@ -108,20 +159,46 @@ def _on_init(environment: Any, **_: Any) -> None:
         sys.exit(2)
     try:
         target_for(options)
+        if options.imload_trace:
+            trace_for(options.imload_trace)
     except Exception as e:
         log.error("imload: %s", e)
         sys.exit(2)
 
 
+def _on_flush_request(environment: Any, msg: Any, **_: Any) -> None:
+    """The master wants this worker's journal now: stop the users (they drain) and ship."""
+    runner = environment.runner
+    if runner.state in (STATE_RUNNING, STATE_SPAWNING):
+        runner.stop()  # fires test_stop, which ships the rest with eof
+    else:
+        _ship_rest()
+
+
+def _ship_rest() -> None:
+    if isinstance(_journal, ShippingJournal):
+        _journal.ship(eof=True)
+    elif isinstance(_runner, WorkerRunner) and _runner is not None:
+        _runner.send_message(MSG_LINES, {"lines": b"", "n": 0, "eof": True})
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
+    start_time()
     if isinstance(environment.runner, MasterRunner) and environment.parsed_options:
         environment.parsed_options.imload_workers = environment.runner.worker_count
 
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any, **_: Any) -> None:
-    if _journal is not None:
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner):
+        if options is not None and getattr(options, "imload_ship_journal", False):
+            _ship_rest()
+    elif isinstance(environment.runner, MasterRunner):
+        if _receiver is not None and options is not None and options.imload_ship_journal:
+            _receiver.wait_for(environment.runner, environment.stop_timeout + 30.0)
+    if isinstance(_journal, JournalWriter):
         _journal.flush()
         log.info("imload: %d pushes and %d sync deliveries recorded in %s",
                  counters["push"], counters["sync"], _journal.path)
@@ -130,3 +207,5 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     close_journal()
+    if _receiver is not None:
+        _receiver.close()

@@ -1,0 +1,1 @@
+"""Capacity planning: add users in steps, judge each step, report the knee."""

@@ -1,0 +1,104 @@
+"""The index of a run's journal: what ``history.build_history`` fills and the checks read.
+
+A logical send is a record (a list indexed by the slot constants below, for
+speed) in ``History.sends[user][cmid]``; a device is a ``DeviceLog``, with the
+first copy of every mid it holds (``held``). Small per-device dicts keep the
+walk's memory accesses local, which matters more than anything else once a
+journal has millions of events.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Event = Mapping[str, Any]
+
+# Slots of a logical send record (``History.sends[user][cmid]``).
+ATTEMPTS = 0  # number of ``send`` events (wire attempts)
+OUTCOME = 1  # PENDING, OK, FAIL or INFO: ok wins over fail, fail over info
+SEND_EV = 2  # the first ``send`` event, or None when the client never recorded one
+OK_EV = 3  # the first ``send_ok`` event
+END_EV = 4  # the first ``send_fail`` / ``send_info`` event
+MID_EV = 5  # the first event (ack or delivery) naming a mid for this send: its canonical mid
+DELIV_EV = 6  # the first ``deliver`` event of this send, on any device, that the walk checked
+# (an acked send's copies that match its ack are not: for those it stays None)
+EARLY = 7  # the copies of a send no client recorded (a phantom), else None
+LAST_EV = 8  # the last ``send`` event (attempt)
+COPIES = 9  # member devices (of a direct chat) holding the canonical mid, in its conv
+DONE_AT = 10  # when the last of those COPIES arrived
+RECORD_SLOTS = 11
+
+PENDING, OK, FAIL, INFO = "pending", "ok", "fail", "info"
+
+
+def new_record() -> list[Any]:
+    return [0, PENDING, None, None, None, None, None, None, None, 0, None]
+
+
+@dataclass(slots=True)
+class DeviceLog:
+    """What one device was and what reached it."""
+
+    declared: Event | None = None  # its first ``device`` / ``connected`` event
+    held: dict[str, Event] = field(default_factory=dict)  # mid -> first copy, in time order
+    audit: Event | None = None  # its last ``audit`` event
+    audit_start: Event | None = None  # its last ``audit`` event with action start
+    last_push: dict[str, Event] = field(default_factory=dict)  # conv -> latest pushed copy
+
+
+@dataclass(slots=True)
+class History:
+    """The index of one run's journal; built by ``build_history``, read-only afterwards."""
+
+    events: int = 0
+    t0: float = 0.0  # the ``phase load start`` time, else the first event's
+    t_end: float = 0.0  # the last event's time
+    devices: dict[str, dict[str, DeviceLog]] = field(default_factory=dict)
+    sends: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    acked: list[list[Any]] = field(default_factory=list)  # records in the order of their first ack
+    by_seq: dict[str, dict[int, Event]] = field(default_factory=dict)
+    by_mid: dict[str, Event] = field(default_factory=dict)
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # direct conv -> users
+    group_events: dict[str, dict[int, Event]] = field(default_factory=dict)  # conv -> seq -> 1st
+    event_mids: dict[tuple[str, str], dict[str, Event]] = field(
+        default_factory=dict)  # (from, cmid) of event messages -> mid -> first copy
+    other: dict[str, list[Event]] = field(default_factory=dict)  # kind -> events, in time order
+    wire_duplicates: int = 0  # deliveries of a mid the device already held
+    ack_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> 1st ack
+    e2e_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> a member
+    # device's first copy of the send's canonical mid (direct chats, any outcome)
+    seq_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one (conv, seq), 2 mids
+    mid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one mid, 2 places/msgs
+    cmid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # (user, cmid), 2 mids
+    digest_mismatches: list[tuple[Event, Event]] = field(default_factory=list)  # (send, deliver)
+    backwards: list[tuple[Event, Event]] = field(default_factory=list)  # pushes, same session
+    # (user, device, session, conv) of sends acked out of order (see session_order)
+    fifo_suspects: set[tuple[Any, ...]] = field(default_factory=set)
+    seen_after: list[list[Any]] = field(default_factory=list)  # records acked at a seq not
+    # above the ``seen_seq`` of their first attempt (causality)
+    faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
+    phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    malformed: list[str] = field(default_factory=list)  # events lacking a field their kind needs
+    memo: dict[str, Any] = field(default_factory=dict)  # derived facts, computed once
+
+    def log(self, user: str, device: str) -> DeviceLog | None:
+        return self.devices.get(user, {}).get(device)
+
+    def copy(self, user: str, device: str, mid: str) -> Event | None:
+        """The device's first copy of ``mid``, if it holds it."""
+        log = self.devices.get(user, {}).get(device)
+        return log.held.get(mid) if log is not None else None
+
+    def record(self, user: str, cmid: str) -> list[Any] | None:
+        return self.sends.get(user, {}).get(cmid)
+
+    def kind(self, ev: str) -> list[Event]:
+        """The events of a kind the walk did not index (``other``), in time order."""
+        return self.other.get(ev, [])
+
+    def rel(self, at: float) -> float:
+        """Seconds since t0, rounded to the millisecond."""
+        return round(at - self.t0, 3)

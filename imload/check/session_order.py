@@ -1,0 +1,120 @@
+"""Sends sequenced against what their sender did and saw: ``fifo`` and ``causality``.
+
+fifo (PROTOCOL.md promise 4, "sends on one connection are sequenced in frame
+order"): X and Y are acked sends of one device session to one conversation,
+every attempt of each made in that session and the ack received there. If X's
+last attempt was journaled before Y's first, the server read X's frame before
+Y's, so X's seq must be below Y's. Retries across sessions are left out: a
+send retried on a new connection may rightly land after a later one.
+
+causality (promise 5): a ``send`` may carry ``seen_seq``, the highest seq of
+its conversation the device displayed when the user hit send. The message was
+written after that one was read, so its seq must be above ``seen_seq``.
+
+The history walk does the cheap half while it files each ack: per device
+session and conversation, acks whose seq and first attempt both grow need
+nothing more (sorted by seq, they were sent in that order); a key where
+either goes down is a suspect, and a send acked at a seq not above its
+``seen_seq`` is filed. ``session_pass`` (memoised) then looks at the suspects
+only: their sends sorted by seq, a sweep from the highest seq down finds, for
+each send, a send of higher seq whose attempts were all made before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter, le
+from typing import Any
+
+from imload.check.cases import Cases, who
+from imload.check.history import LAST_EV, OK_EV, SEND_EV, Event, History
+
+_KEY = itemgetter("user", "device", "session", "conv")
+_OK_EV = itemgetter(OK_EV)
+Item = tuple[Any, float, float, list[Any]]  # (seq, first attempt at, last attempt at, record)
+
+
+@dataclass(slots=True)
+class SessionPass:
+    fifo: list[tuple[list[Any], list[Any]]] = field(default_factory=list)  # (earlier, later)
+    causality: list[tuple[list[Any], Event]] = field(default_factory=list)  # (record, seen)
+
+
+def session_pass(h: History) -> SessionPass:
+    found = h.memo.get("session_pass")
+    if found is not None:
+        done: SessionPass = found
+        return done
+    out = SessionPass()
+    out.causality = [(rec, rec[SEND_EV]) for rec in h.seen_after]
+    suspects = h.fifo_suspects  # the walk's cheap pass: keys whose acks went out of order
+    groups: dict[tuple[Any, ...], list[Item]] = {}
+    acked = h.acked if suspects else []
+    keys = list(map(_KEY, map(_OK_EV, acked)))
+    for rec, key in zip(compress(acked, map(suspects.__contains__, keys)),
+                        compress(keys, map(suspects.__contains__, keys)), strict=True):
+        ok = rec[OK_EV]
+        sent, last = rec[SEND_EV], rec[LAST_EV]
+        session = ok["session"]
+        if (sent is not None and sent["session"] == session and last["session"] == session
+                and sent["device"] == ok["device"]):
+            groups.setdefault(key, []).append((ok["seq"], sent["at"], last["at"], rec))
+    for items in groups.values():
+        if len(items) > 1:
+            _sweep(items, out.fifo)
+    h.memo["session_pass"] = out
+    return out
+
+
+def _sweep(items: list[Item], found: list[tuple[list[Any], list[Any]]]) -> None:
+    items.sort(key=itemgetter(0))
+    firsts = [item[1] for item in items]
+    if all(map(le, firsts, firsts[1:])):
+        return  # sent in seq order: no send of a higher seq was made before a lower one
+    best: Item | None = None  # of the higher seqs, the one whose last attempt came first
+    for item in reversed(items):
+        if best is not None and best[2] < item[1] and best[0] != item[0]:
+            found.append((best[3], item[3]))
+        if best is None or item[2] < best[2]:
+            best = item
+
+
+def fifo_cases(h: History, limit: int = 20) -> Cases:
+    out = Cases("fifo", limit)
+    for earlier, later in session_pass(h).fifo:
+        if not out.tally():
+            continue
+        a, b = earlier[OK_EV], later[OK_EV]
+        out.keep(f"{who(a['user'], a['device'])} sent {a['cmid']} before {b['cmid']} on "
+                 f"session {a['session']} (its last attempt at {h.rel(earlier[LAST_EV]['at'])}s, "
+                 f"the other's first at {h.rel(later[SEND_EV]['at'])}s), yet {a['cmid']} got seq "
+                 f"{a['seq']} of {a['conv']} and {b['cmid']} seq {b['seq']}",
+                 [earlier[LAST_EV], later[SEND_EV], a, b])
+    return out
+
+
+def causality_cases(h: History, limit: int = 20) -> Cases:
+    out = Cases("causality", limit)
+    for rec, sent in session_pass(h).causality:
+        if not out.tally():
+            continue
+        ok = rec[OK_EV]
+        seen_seq = sent["seen_seq"]
+        shown = _displayed(h, sent["user"], sent["device"], ok["conv"], seen_seq, sent["at"])
+        out.keep(f"{who(sent['user'], sent['device'])} had displayed seq {seen_seq} of "
+                 f"{ok['conv']} when it sent {ok['cmid']}, yet {ok['cmid']} was sequenced at "
+                 f"seq {ok['seq']}, not after it",
+                 [shown, sent, ok])
+    return out
+
+
+def _displayed(h: History, user: str, device: str, conv: str, seq: int,
+               before: float) -> Event | None:
+    """The device's copy of (conv, seq) journaled before ``before``, else the first naming it."""
+    named = h.by_seq.get(conv, {}).get(seq)
+    if named is not None:
+        copy = h.copy(user, device, named["mid"])
+        if copy is not None and copy["at"] <= before:
+            return copy
+    return named

@@ -1,0 +1,127 @@
+"""Read WebSocket frames from a socket with one system call per burst, not three per frame.
+
+websocket-client reads a frame in pieces (two header bytes, the length, the
+payload), one ``recv`` each, sized to exactly what it still needs, and walks a
+dozen Python functions per frame. ``ReadAhead`` replaces the socket under it
+(``ws.sock = ReadAhead(ws.sock)``, writes and everything else go to the real
+socket) and lets the driver read server frames itself:
+
+- ``fill()`` takes what the kernel has (up to 64 KiB) into a buffer; it is the
+  only call that blocks, so a timeout that interrupts it loses nothing;
+- ``next_message()`` parses one complete message (a control frame, or a data
+  frame with its continuations) out of the buffer, or answers None when it is
+  not all here yet: partial frames simply wait in the buffer for the next fill.
+
+Server frames are unmasked (RFC 6455); a masked one is unmasked all the same.
+``recv`` still serves websocket-client's own reads (the handshake happens before
+the wrapper is put in; nothing else reads) from the same buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHUNK = 65536
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+class FrameTooBig(Exception):
+    """A frame longer than the reader accepts."""
+
+
+class ReadAhead:
+    __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "_sock", "max_size")
+
+    def __init__(self, sock: Any, max_size: int = 1 << 24) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+        self._parts: list[bytes] | None = None  # a fragmented message being put together
+        self._parts_op = OP_TEXT
+        self.max_size = max_size
+
+    @property
+    def pending(self) -> int:
+        """Bytes read from the kernel and not yet handed out."""
+        return len(self._buf) - self._pos
+
+    def fill(self) -> None:
+        """Block until the kernel has more bytes; ConnectionError when the peer closed."""
+        data = self._sock.recv(CHUNK)
+        if not data:
+            raise ConnectionError("the connection was closed")
+        rest = self._buf[self._pos:]
+        self._buf, self._pos = (rest + data if rest else data), 0
+
+    def next_message(self) -> tuple[int, bytes] | None:
+        """(opcode, payload) of the next complete message in the buffer, or None."""
+        while True:
+            frame = self._next_frame()
+            if frame is None:
+                return None
+            fin, op, payload = frame
+            if op >= OP_CLOSE:
+                return op, payload  # control frames may come between fragments
+            if op != OP_CONT and fin and self._parts is None:
+                return op, payload
+            if op != OP_CONT:
+                self._parts, self._parts_op = [payload], op
+            elif self._parts is not None:
+                self._parts.append(payload)
+            if fin and self._parts is not None:
+                parts, self._parts = self._parts, None
+                return self._parts_op, b"".join(parts)
+
+    def _next_frame(self) -> tuple[bool, int, bytes] | None:
+        buf, pos = self._buf, self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return None
+        b0, b1 = buf[pos], buf[pos + 1]
+        n = b1 & 0x7F
+        head = 2
+        if n == 126:
+            if avail < 4:
+                return None
+            n = int.from_bytes(buf[pos + 2:pos + 4], "big")
+            head = 4
+        elif n == 127:
+            if avail < 10:
+                return None
+            n = int.from_bytes(buf[pos + 2:pos + 10], "big")
+            head = 10
+        if n > self.max_size:
+            raise FrameTooBig(f"a frame of {n} bytes")
+        masked = b1 & 0x80
+        start = pos + head + (4 if masked else 0)
+        end = start + n
+        if len(buf) < end:
+            return None
+        payload = buf[start:end]
+        if masked:
+            key = buf[start - 4:start]
+            full = (key * (n // 4 + 1))[:n]
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(full, "big")).to_bytes(
+                n, "big")
+        if end >= len(buf):
+            self._buf, self._pos = b"", 0  # nothing kept while idle
+        else:
+            self._pos = end
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def recv(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self._sock.recv(CHUNK)
+            if not data:
+                return b""
+            self._buf, self._pos = data, 0
+        end = self._pos + n
+        out = self._buf[self._pos:end]
+        if end >= len(self._buf):
+            self._buf, self._pos = b"", 0
+        else:
+            self._pos = end
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)

@@ -1,0 +1,1 @@
+"""Watching a run while it happens: an incremental journal reader and running figures."""

@@ -1,0 +1,100 @@
+"""ReadAhead: frames parsed from one kernel read; partial frames wait for the next fill."""
+
+from __future__ import annotations
+
+import pytest
+
+from imload.drivers.buffered import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_TEXT,
+    FrameTooBig,
+    ReadAhead,
+)
+
+
+class Sock:
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.calls = 0
+        self.timeout = 3.0
+
+    def recv(self, n: int) -> bytes:
+        self.calls += 1
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def gettimeout(self) -> float:
+        return self.timeout
+
+
+def frame(op: int, payload: bytes, fin: bool = True, mask: bytes | None = None) -> bytes:
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | op])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([m | 127]) + n.to_bytes(8, "big")
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        head += mask
+    return head + payload
+
+
+def test_many_frames_from_one_read_and_nothing_kept_idle() -> None:
+    big = b"x" * 300
+    s = Sock([frame(OP_TEXT, b"hello") + frame(OP_TEXT, big) + frame(OP_PING, b"p")])
+    r = ReadAhead(s)
+    assert r.next_message() is None  # nothing read yet
+    r.fill()
+    assert r.next_message() == (OP_TEXT, b"hello")
+    assert r.next_message() == (OP_TEXT, big)
+    assert r.next_message() == (OP_PING, b"p")
+    assert r.next_message() is None and s.calls == 1 and r.pending == 0 and r._buf == b""
+    with pytest.raises(ConnectionError):
+        r.fill()
+
+
+def test_split_frames_wait_for_the_rest() -> None:
+    data = frame(OP_TEXT, b"y" * 70000) + frame(OP_CLOSE, b"\x03\xe8bye")
+    chunks = [data[:1], data[1:5], data[5:40000], data[40000:]]
+    r = ReadAhead(Sock(chunks))
+    got = []
+    while len(got) < 2:
+        m = r.next_message()
+        if m is None:
+            r.fill()
+        else:
+            got.append(m)
+    assert got == [(OP_TEXT, b"y" * 70000), (OP_CLOSE, b"\x03\xe8bye")]
+
+
+def test_fragments_masks_and_limits() -> None:
+    mask = b"\x01\x02\x03\x04"
+    data = (frame(OP_BINARY, b"ab", fin=False) + frame(OP_PING, b"") +
+            frame(OP_CONT, b"cd", fin=False, mask=mask) + frame(OP_CONT, b"e"))
+    r = ReadAhead(Sock([data]))
+    r.fill()
+    assert r.next_message() == (OP_PING, b"")  # control frames between fragments
+    assert r.next_message() == (OP_BINARY, b"abcde")
+    small = ReadAhead(Sock([frame(OP_TEXT, b"z" * 200)]), max_size=100)
+    small.fill()
+    with pytest.raises(FrameTooBig):
+        small.next_message()
+    legacy = ReadAhead(Sock([b"abcdef"]))
+    assert [legacy.recv(2), legacy.recv(10)] == [b"ab", b"cdef"] and legacy.gettimeout() == 3.0
+
+
+def test_client_text_frames_parse_back() -> None:
+    from imload.drivers.wsopen import text_frame
+    for n in (0, 5, 125, 126, 300, 70000):
+        payload = bytes(i % 251 for i in range(n))
+        data = text_frame(payload)
+        assert data[0] == 0x81 and data[1] & 0x80  # final text frame, masked
+        r = ReadAhead(Sock([data]))
+        r.fill()
+        assert r.next_message() == (OP_TEXT, payload)

@@ -1,0 +1,215 @@
+"""report.html: its sections, escaping, no network references, well-formed SVG charts."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from imload.journal import event
+from imload.report.html import render_html, write_html_report
+from imload.report.svg import Band, Line, Mark, line_chart, linear_ticks, nice_step
+from imload.report.timeseries import Series, build_series
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def sample_verdict(passed: bool = False) -> dict[str, Any]:
+    """A small failing verdict with a hostile explain, two faults, SLOs and errors."""
+    lost_case = {"explain": f"u1's message m7 was acked but u2/d0 never got it {HOSTILE}",
+                 "events": [{"ev": "send_ok", "at": 101.5, "user": "u1", "cmid": "c7",
+                             "mid": "m7", "note": "</pre><img src=x onerror=alert(1)>"}]}
+    return {
+        "valid": passed, "passed": passed, "scenario": "drill <b>bold</b>", "target": "local",
+        "counts": {"attempted": 120, "attempts": 130, "acked": 118, "failed": 0, "info": 2,
+                   "recovered": 1, "delivered": 230, "expected_deliveries": 236,
+                   "wire_duplicates": 3},
+        "fractions": {"acked": 0.983333, "info": 0.016667},
+        "anomalies": {"lost": 0 if passed else 3, "duplicated": 0, "order": 0},
+        "examples": {"lost": [] if passed else [lost_case] * 3, "duplicated": [], "order": []},
+        "latency_ms": {"ack": {"p50": 3.2, "p90": 40.0, "p99": 480.0, "p999": 490.0,
+                               "max": 491.0, "count": 118},
+                       "read_sync": {"p50": None, "p90": None, "p99": None, "p999": None,
+                                     "max": None, "count": 0}},
+        "cost": {"frames": 480, "frames_per_message": 4.0},
+        "info_reasons": {"send": {"retries exhausted": 2}, "op": {}},
+        "faults": [{"fault": "f1", "kind": "latency", "target": "n1", "at_s": 2.0,
+                    "until_s": 5.0, "detail": {"latency": 200}},
+                   {"fault": "f2", "kind": "kill", "target": "n2", "at_s": 4.0,
+                    "until_s": 6.5, "detail": {}}],
+        "phases": {"load": {"start_s": 0.0, "end_s": 9.0}},
+        "slo": [{"name": "ack p99 ms", "limit": 500, "value": 480.0, "passed": True},
+                {"name": "lost", "limit": 0, "value": 3, "passed": passed}],
+        "journal": {"events": 900, "bad_lines": ["locust-1.jsonl:7: not JSON"],
+                    "bad_events": []},
+        "errors": [] if passed else [f"audit: u9/d0 did not sync {HOSTILE}"],
+    }
+
+
+def sample_events() -> list[dict[str, Any]]:
+    """Ten seconds of traffic from four devices, a kill at 4 s that throws two off for 2 s."""
+    out = [event("phase", 100.0, phase="load", action="start")]
+    for i, user in enumerate(("u1", "u2", "u3", "u4")):
+        out.append(event("connected", 100.05 + i * 0.01, user=user, device="d0", session=1,
+                         node="n1" if i < 2 else "n2", inbox_seq=0, acked=0))
+    for k in range(90):
+        at = 100.1 + k * 0.1
+        user, cmid = f"u{k % 4 + 1}", f"c{k}"
+        slow = 0.4 if 104.0 <= at < 106.5 else 0.004 + (k % 7) * 0.002
+        out.append(event("send", at, user=user, device="d0", session=1, cmid=cmid, conv="g",
+                         digest="d", attempt=1, ts=0))
+        out.append(event("send_ok", at + slow, user=user, device="d0", session=1, cmid=cmid,
+                         conv="g", mid=f"m{k}", seq=k, dup=False))
+        for other in ("u1", "u2", "u3", "u4"):
+            if other != user:
+                out.append(event("deliver", at + slow + 0.01, user=other, device="d0",
+                                 session=1, mid=f"m{k}", conv="g", seq=k, useq=k,
+                                 **{"from": user}, from_device="d0", cmid=cmid, digest="d",
+                                 via="push", phase="load"))
+    out.append(event("fault", 104.0, action="start", kind="latency", target="n1", fault="f1",
+                     detail={}))
+    for user in ("u1", "u2"):
+        out.append(event("disconnected", 104.0, user=user, device="d0", session=1,
+                         reason="closed"))
+        out.append(event("connected", 106.0, user=user, device="d0", session=2, node="n2",
+                         inbox_seq=0, acked=0))
+    out.append(event("fault", 105.0, action="stop", kind="latency", target="n1", fault="f1",
+                     detail={}))
+    out.append(event("phase", 109.5, phase="load", action="end"))
+    return sorted(out, key=lambda e: e["at"])
+
+
+def sample_series() -> Series:
+    verdict = {"over_time": {"unseen": [{"t_s": t, "unseen": 3 if 4 <= t <= 6 else 0}
+                                        for t in range(10)]}}
+    return build_series(sample_events(), verdict)
+
+
+SAMPLE_EXTRA = {
+    "capacity": [{"users": 50, "msgs_per_s": 40, "passed": True, "broke": None},
+                 {"users": 100, "msgs_per_s": 80, "passed": True, "broke": None},
+                 {"users": 200, "msgs_per_s": 150, "passed": True, "broke": None},
+                 {"users": 400, "msgs_per_s": 190, "passed": False, "broke": "ack p99 > 500"}],
+    "avalanche": {"full jitter": [(0, 0.0), (1, 0.4), (2, 0.9), (3, 1.0)],
+                  "no jitter": [{"t_s": 0, "back": 0.0}, {"t_s": 2, "back": 0.3},
+                                {"t_s": 5, "back": 1.0}]},
+}
+
+
+def svgs(html: str) -> list[str]:
+    return re.findall(r"<svg.*?</svg>", html, flags=re.S)
+
+
+def test_failed_report_has_every_section() -> None:
+    html = render_html(sample_verdict(), sample_series(), run_dir="/tmp/run", extra=SAMPLE_EXTRA)
+    assert html.startswith("<!DOCTYPE html>")
+    assert 'class="fail"' in html and "FAILED" in html
+    for ident in ("slo", "anomalies", "charts", "latency", "counts", "faults", "capacity",
+                  "avalanche", "notes"):
+        assert f'<section id="{ident}"' in html, ident
+        assert f'href="#{ident}"' in html, ident
+    for title in ("Throughput", "Latency", "Connected devices", "Unseen"):
+        assert f"<h3>{title}</h3>" in html
+    assert "<details>" in html and "(evidence: 3 of 3 cases)" in html
+    assert "retries exhausted" in html
+    assert "MISSED" in html and "held" in html
+    assert "/tmp/run" in html
+    assert "locust-1.jsonl:7: not JSON" in html
+
+
+def test_hostile_text_is_escaped() -> None:
+    html = render_html(sample_verdict(), sample_series(),
+                       extra={"notes": {"say": HOSTILE}, **SAMPLE_EXTRA})
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "drill &lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<b>bold</b>" not in html
+
+
+def test_no_network_references() -> None:
+    html = render_html(sample_verdict(), sample_series(), extra=SAMPLE_EXTRA)
+    assert "http://" not in html and "https://" not in html
+    for needle in ("<script", "<link", "<iframe", "<img", "@import", "url("):
+        assert needle not in html, needle
+    tags = re.findall(r"<[a-zA-Z][^>]*>", html)
+    assert not [t for t in tags if re.search(r"\ssrc=", t)]
+    links = [m for t in tags for m in re.findall(r'\shref="([^"]*)"', t)]
+    assert links and all(link.startswith("#") for link in links)
+
+
+def test_charts_are_well_formed_svg_with_fault_windows() -> None:
+    html = render_html(sample_verdict(), sample_series(), extra=SAMPLE_EXTRA)
+    charts = svgs(html)
+    assert len(charts) == 6  # 4 over time, capacity, avalanche
+    for svg in charts:
+        ET.fromstring(svg)  # raises when not well-formed
+    throughput = charts[0]
+    assert "latency n1" in throughput  # the fault window is labelled on the chart
+    assert throughput.count('fill-opacity="0.13"') == 1  # one window in the series
+    assert "load ends" in throughput  # a phase boundary
+
+
+def test_capacity_knee_and_avalanche_table() -> None:
+    html = render_html(sample_verdict(True), sample_series(), extra=SAMPLE_EXTRA)
+    assert "knee: 200 users" in html and "← knee" in html
+    assert "ack p99 &gt; 500" in html
+    assert "50 % back" in html and "full jitter" in html
+    # no jitter reaches 100 % at 5 s; full jitter at 3 s
+    row = re.search(r"<td>no jitter</td>(.*?)</tr>", html, flags=re.S)
+    assert row is not None and "5.0 s" in row.group(1)
+
+
+def test_capacity_without_a_knee() -> None:
+    steps = [{"users": 10, "msgs_per_s": 5, "passed": False, "broke": "lost"}]
+    html = render_html(sample_verdict(True), None, extra={"capacity": steps})
+    assert "no knee found" in html
+
+
+def test_passed_report_without_series() -> None:
+    verdict = sample_verdict(passed=True)
+    html = render_html(verdict, None)
+    assert 'class="pass"' in html and "PASSED" in html
+    assert '<section id="charts"' not in html
+    assert "No anomaly" in html
+    assert "valid <b>true</b>" in html
+
+
+def test_minimal_verdict_renders() -> None:
+    html = render_html({"passed": False, "valid": "unknown"}, Series(t0=0.0, seconds=0))
+    assert "verdict unknown" in html and "none injected" in html
+
+
+def test_write_html_report(tmp_path: Path) -> None:
+    path = write_html_report(tmp_path / "out" / "report.html", sample_verdict(),
+                             sample_series(), run_dir=tmp_path, extra=SAMPLE_EXTRA)
+    assert path == tmp_path / "out" / "report.html"
+    text = path.read_text(encoding="utf-8")
+    assert "</html>" in text and "FAILED" in text
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_svg_ticks() -> None:
+    assert nice_step(10, 5) == 2
+    assert nice_step(21, 10, quarters=False) == 5
+    assert nice_step(10, 4) == 2.5
+    assert linear_ticks(0, 100, 4) == [0, 25, 50, 75, 100]
+    assert linear_ticks(0, 0) == [0]
+
+
+def test_line_chart_gaps_log_scale_and_escaping() -> None:
+    svg = line_chart([Line("p<50>", [(0, 1.0), (1, None), (2, 900.0), (3, 1000.0)], "#000")],
+                     x_max=4, y_label="ms", log_y=True, y_min=None,
+                     bands=[Band(1, None, "kill <n1>")], marks=[Mark(3.9, "audit & done")])
+    ET.fromstring(svg)
+    assert "(log scale)" in svg
+    assert "p&lt;50&gt;" in svg and "kill &lt;n1&gt;" in svg and "audit &amp; done" in svg
+    assert svg.count("<polyline") == 1  # the None breaks the line; the lone point is a dot
+    assert svg.count("<circle") == 1
+
+
+def test_line_chart_without_data() -> None:
+    svg = line_chart([Line("x", [(0, None)], "#000")], x_max=1)
+    assert "no data" in svg
+    ET.fromstring(svg)
