@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run N simulated devices instead of the scenario's load.users")
     run.add_argument("--workers", type=_positive_int, metavar="N",
                      help="Locust processes on this machine (overrides load.processes)")
+    run.add_argument("--expect-workers", type=_positive_int, metavar="N",
+                     help="run Locust as a master and wait for N workers started elsewhere "
+                          "(docs/distributed.md)")
+    run.add_argument("--master-host", metavar="ADDR",
+                     help="address the master listens on for workers (default 127.0.0.1)")
+    run.add_argument("--master-port", type=_positive_int, metavar="PORT",
+                     help="port the master listens on for workers (default 5557)")
     run.add_argument("--keep-cluster", action="store_true",
                      help="leave a local cluster running after the run (stop it with "
                           "'imload cluster down --dir OUT/cluster')")
@@ -132,6 +139,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.workers:
         scenario = replace(scenario, load=replace(scenario.load, processes=args.workers))
+    overrides = {k: v for k, v in (("expect_workers", args.expect_workers),
+                                   ("master_host", args.master_host),
+                                   ("master_port", args.master_port)) if v}
+    if overrides:
+        scenario = replace(scenario, load=replace(scenario.load, **overrides))
+    if scenario.load.expect_workers:
+        load = scenario.load
+        err.print(f"waiting for {load.expect_workers} workers: on each worker machine run\n"
+                  f"  locust -f locustfiles/{load.locustfile}.py --worker --master-host "
+                  f"{load.master_host} --master-port {load.master_port}", highlight=False)
     return run_scenario(scenario, Path(args.out), target_file=args.target, console=err,
                         keep_cluster=args.keep_cluster)
 

@@ -118,7 +118,11 @@ def locust_command(scenario: Scenario, target_path: Path, journal: Path,
            "--imload-msg-interval", f"{load.msg_interval_s:g}"]
     if load.population:
         cmd += ["--imload-population", str(load.population)]
-    if load.processes > 1:
+    if load.expect_workers > 0:  # master here; workers elsewhere (docs/distributed.md)
+        cmd += ["--master", "--expect-workers", str(load.expect_workers),
+                "--expect-workers-max-wait", "120", "--master-bind-host", load.master_host,
+                "--master-bind-port", str(load.master_port), "--imload-ship-journal"]
+    elif load.processes > 1:
         cmd += ["--processes", str(load.processes)]
     cmd += people_flags(load)
     return cmd + list(extra)
@@ -191,7 +195,7 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
         timeline.start(t0)
         try:
             with LiveView(console) as view:
-                limit = duration + 90  # spawn, stop-timeout and journal flush
+                limit = duration + 90 + (120 if scenario.load.expect_workers else 0)
                 while proc.poll() is None:
                     elapsed = time.monotonic() - t0
                     if elapsed > limit:

@@ -31,6 +31,9 @@ class LoadSpec:
     spawn_rate: float = 50.0
     duration_s: float = 60.0
     processes: int = 1
+    expect_workers: int = 0  # > 0: a Locust master waiting for workers (docs/distributed.md)
+    master_host: str = "127.0.0.1"  # where the master listens for workers
+    master_port: int = 5557
     locustfile: str = "chat"
     msg_interval_s: float = 2.0
     population: int | None = None

@@ -16,8 +16,10 @@ shows. docs/checker.md explains every anomaly with an example from a real run.
 | ``reads`` | read_sync |
 | ``ops`` | op |
 
-``recipients`` says who must get a message (groups: the members as of its
-seq), ``sends`` sorts the logical sends by outcome.
+``history`` builds the index in one walk (``index`` holds its types,
+``filing`` its slow paths); ``recipients`` says who must get a message
+(groups: the members as of its seq); ``sends`` sorts the logical sends by
+outcome.
 """
 
 from imload.check.cases import Case, Cases
