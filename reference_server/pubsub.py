@@ -20,11 +20,10 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 import hiredis
 
-from reference_server.resp import StoreError
+from reference_server.resp import StoreError, redis_address
 
 OnMessage = Callable[[str, bytes], Awaitable[None]]
 
@@ -49,12 +48,7 @@ class Fanin:
 
     def __init__(self, url: str, on_message: OnMessage, log: logging.Logger,
                  ping_s: float = 3.0, confirm_timeout_s: float = 3.0) -> None:
-        parts = urlsplit(url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 6379
-        self._ssl = parts.scheme == "rediss"
-        self._user = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
+        self._host, self._port, self._ssl, self._user, self._password, _ = redis_address(url)
         self._on_message = on_message
         self._log = log
         self._ping_s = ping_s

@@ -24,6 +24,18 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 
+RedisAddress = tuple[str, int, bool, str | None, str | None, int]
+
+
+def redis_address(url: str) -> RedisAddress:
+    """(host, port, tls, user, password, db) of a ``redis://`` or ``rediss://`` URL."""
+    parts = urlsplit(url)
+    db = parts.path.strip("/")
+    return (parts.hostname or "127.0.0.1", parts.port or 6379, parts.scheme == "rediss",
+            unquote(parts.username) if parts.username else None,
+            unquote(parts.password) if parts.password else None,
+            int(db) if db.isdigit() else 0)
+
 
 class StoreError(RuntimeError):
     """The store could not be reached or refused a request; the client may retry."""
@@ -50,14 +62,8 @@ class RespPipe:
     """One pipelined connection to the Redis at ``url``, opened on first use."""
 
     def __init__(self, url: str, timeout_s: float = 3.0, connect_timeout_s: float = 2.0) -> None:
-        parts = urlsplit(url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 6379
-        self._ssl = parts.scheme == "rediss"
-        self._user = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
-        db = parts.path.strip("/")
-        self._db = int(db) if db.isdigit() else 0
+        (self._host, self._port, self._ssl, self._user, self._password,
+         self._db) = redis_address(url)
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None

@@ -32,6 +32,7 @@ from typing import Any
 
 from imload.check.cases import Cases
 from imload.check.delivery import lost_cases, partial_cases
+from imload.check.display import display_order_cases
 from imload.check.figures import (
     cost_figures,
     count_figures,
@@ -63,6 +64,7 @@ CHECKS: dict[str, Callable[[History, int], Cases]] = {
     "causality": causality_cases,
     "read_sync": read_sync_cases,
     "op": op_cases,
+    "display_order": display_order_cases,
 }
 
 
