@@ -66,3 +66,16 @@ def test_kill_runs_the_target_commands() -> None:
 def test_toxic_names_per_stream() -> None:
     spec = parse_fault({"kind": "timeout", "target": "n1", "at_s": 0})
     assert toxic_names(spec, "f1") == [("f1_downstream", "downstream"), ("f1_upstream", "upstream")]
+
+
+def test_rolling_restart_kills_each_node_in_turn() -> None:
+    from imload.faults.registry import expand_targets
+    spec = parse_fault({"kind": "rolling_restart", "target": "*", "at_s": 10, "every_s": 8,
+                        "for_s": 3})
+    kills = expand_targets([spec], ["n1", "n2", "n3"])
+    assert [(k.kind, k.target, k.at_s, k.for_s) for k in kills] == [
+        ("kill", "n1", 10, 3), ("kill", "n2", 18, 3), ("kill", "n3", 26, 3)]
+    assert {k.preset for k in kills} == {"rolling_restart"}
+    with pytest.raises(ValueError, match="shorter than every_s"):
+        parse_fault({"kind": "rolling_restart", "target": "*", "at_s": 0, "every_s": 3,
+                     "for_s": 3})

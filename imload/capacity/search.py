@@ -92,7 +92,7 @@ def run_capacity(scenario: Scenario, out: Path, target_file: str | None = None,
     (out / "capacity.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     verdict = read_verdict(out / "verdict.json")
     write_html_report(out / "report.html", verdict, build_series(events, verdict), run_dir=out,
-                      extra={"capacity": rows})
+                      extra={"capacity": [{**r, "broke": ", ".join(r["broke"])} for r in rows]})
     Console(width=120).print(capacity_table(rows, best))
     if best["max_users"] is None:
         Console().print(f"no step passed; the first broke on {best['broke_first']}")

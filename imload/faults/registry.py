@@ -18,6 +18,7 @@ Toxiproxy's own attribute names (see Toxiproxy's README), plus ``stream``
 | down | disable the proxy: open connections close, new ones are refused | |
 | kill | SIGKILL the node (its target ``kill`` command); restart it at the stop | |
 | pause | SIGSTOP the node (its ``pause`` command); SIGCONT it at the stop (``resume``) | |
+| rolling_restart | kill and restart each target node in turn, one every ``every_s`` | every_s |
 
 ``target = "*"`` makes one fault per node of the target (a mass disconnect is
 ``kind = "down"`` on ``"*"`` for a second). Weak-network presets are in
@@ -49,7 +50,7 @@ REQUIRED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "limit_data": frozenset({"bytes"}),
 }
 PROCESS_COMMANDS = {"kill": ("kill", "restart"), "pause": ("pause", "resume")}
-FAULT_KINDS = frozenset({*TOXIC_ATTRIBUTES, "down", *PROCESS_COMMANDS})
+FAULT_KINDS = frozenset({*TOXIC_ATTRIBUTES, "down", *PROCESS_COMMANDS, "rolling_restart"})
 STREAMS = {"downstream": ("downstream",), "upstream": ("upstream",),
            "both": ("downstream", "upstream")}
 _COMMON = {"kind", "target", "at_s", "for_s"}
@@ -101,7 +102,8 @@ def parse_fault(step: dict[str, Any]) -> FaultSpec:
         raise ValueError(f"{kind}: at_s (seconds after the load starts) is required")
     for_s = _number(step, "for_s")
     allowed = _COMMON | (TOXIC_ATTRIBUTES.get(kind, frozenset())
-                         | ({"stream", "toxicity"} if kind in TOXIC_ATTRIBUTES else set()))
+                         | ({"stream", "toxicity"} if kind in TOXIC_ATTRIBUTES else set())
+                         | ({"every_s"} if kind == "rolling_restart" else set()))
     unknown = sorted(set(step) - allowed)
     if unknown:
         raise ValueError(f"{kind}: unknown key(s) {', '.join(unknown)}; "
@@ -113,6 +115,14 @@ def parse_fault(step: dict[str, Any]) -> FaultSpec:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{kind}: {key} must be an integer >= 0, got {value!r}")
             attributes[key] = value
+    if kind == "rolling_restart":
+        every = step.get("every_s", 10)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"rolling_restart: every_s must be a whole number >= 1, got {every!r}")
+        if for_s is not None and for_s >= every:
+            raise ValueError("rolling_restart: for_s (each node's down time) must be shorter "
+                             "than every_s, or two nodes would be down at once")
+        attributes["every_s"] = every
     missing = sorted(REQUIRED_ATTRIBUTES.get(kind, frozenset()) - set(attributes))
     if missing:
         raise ValueError(f"{kind}: missing {', '.join(missing)}")
@@ -211,10 +221,18 @@ def stop_fault(spec: FaultSpec, fault_id: str, ctx: FaultContext) -> None:
 
 
 def expand_targets(specs: list[FaultSpec], nodes: list[str]) -> list[FaultSpec]:
-    """Replace each ``target = "*"`` fault by one fault per node, in time order."""
+    """Replace each ``target = "*"`` fault by one fault per node, and each rolling restart
+    by its kills, in time order."""
     out: list[FaultSpec] = []
     for spec in specs:
-        if spec.target == "*":
+        if spec.kind == "rolling_restart":
+            every = spec.attributes["every_s"]
+            targets = nodes if spec.target == "*" else [spec.target]
+            out.extend(FaultSpec(kind="kill", target=name, at_s=spec.at_s + i * every,
+                                 for_s=spec.for_s if spec.for_s is not None else every / 2,
+                                 preset="rolling_restart")
+                       for i, name in enumerate(targets))
+        elif spec.target == "*":
             out.extend(replace(spec, target=name) for name in nodes)
         else:
             out.append(spec)
