@@ -12,7 +12,7 @@ from test_check_recipients import team
 from imload.check import CHECKS, check
 
 KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted", "gap",
-         "backwards", "fifo", "causality", "read_sync", "op"}
+         "backwards", "fifo", "causality", "read_sync", "op", "display_order"}
 
 
 def clean_run() -> JournalBuilder:
@@ -287,11 +287,23 @@ def make_op(j: JournalBuilder) -> None:
     j.state("bob", "phone", contacts=())
 
 
+def make_display_order(j: JournalBuilder) -> None:
+    # bob answers h1 (seen_seq), but his node's clock is behind: a hybrid display puts
+    # the answer first
+    j.send("alice", "phone", "h1", "bob")
+    j.ack("alice", "h1")
+    j.send("bob", "phone", "h2", "alice", seen_seq=j.msgs[("alice", "h1")].seq)
+    j.ack("bob", "h2")
+    j.deliver_all("alice", "h1", ts=1_000_000, server_ts=5_000)
+    j.deliver_all("bob", "h2", ts=1_000_500, server_ts=4_000)
+
+
 ANOMALY_JOURNALS = {
     "lost": make_lost, "partial": make_partial, "duplicated": make_duplicated,
     "phantom": make_phantom, "aborted": make_aborted, "corrupted": make_corrupted,
     "order": make_order, "gap": make_gap, "backwards": make_backwards, "fifo": make_fifo,
     "causality": make_causality, "read_sync": make_read_sync, "op": make_op,
+    "display_order": make_display_order,
 }
 ALSO = {"causality": {"order"}}  # kinds a maker fires on the side (seq 1 named twice)
 
