@@ -96,7 +96,8 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
             raise RunError(str(e)) from None
     spec = scenario.cluster
     cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
-                           node_args=spec.node_args, per_node_args=spec.per_node_args())
+                           node_args=spec.node_args, per_node_args=spec.per_node_args(),
+                           profiles=[p.name for p in scenario.profiles])
     with console.status(f"starting the local cluster ({scenario.cluster.nodes} nodes, Redis, "
                         "Toxiproxy)"):
         try:
@@ -125,6 +126,8 @@ def locust_command(scenario: Scenario, target_path: Path, journal: Path,
     elif load.processes > 1:
         cmd += ["--processes", str(load.processes)]
     cmd += people_flags(load)
+    if scenario.profiles:
+        cmd += ["--imload-profiles", ",".join(f"{p.name}={p.share:g}" for p in scenario.profiles)]
     return cmd + list(extra)
 
 

@@ -66,6 +66,15 @@ class ClusterSpec:
 
 
 @dataclass(frozen=True)
+class ProfileSpec:
+    """A share of the devices on their own proxies with a weak-network preset on them."""
+
+    name: str
+    share: float
+    preset: str
+
+
+@dataclass(frozen=True)
 class CapacitySpec:
     steps: tuple[int, ...] = ()  # users of each step; empty: no capacity search
     step_s: float = 30.0  # how long each step holds
@@ -92,17 +101,24 @@ class Scenario:
     nemesis: NemesisSpec | None = None
     slos: list[Slo] = field(default_factory=list)
     capacity: CapacitySpec = field(default_factory=CapacitySpec)
+    profiles: tuple[ProfileSpec, ...] = ()
 
     def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
         """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
         planned = list(self.chaos)
+        for p in self.profiles:  # the profile's preset on each node's profile proxy, all along
+            for node in nodes:
+                planned += expand_preset({"kind": "preset", "preset": p.preset,
+                                          "target": f"{node}.{p.name}", "at_s": 0},
+                                         self.load.duration_s,
+                                         random.Random(f"profile:{self.seed}:{p.name}:{node}"))
         if self.nemesis is not None:
             planned += nemesis_schedule(self.nemesis, nodes, self.load.duration_s, self.seed)
         return expand_targets(planned, nodes)
 
 
 _TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo",
-        "capacity"}
+        "capacity", "profiles"}
 
 
 def _is_int(v: object) -> bool:
@@ -221,6 +237,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         slos = parse_slos(data.get("slo", []))
     except ValueError as e:
         raise ScenarioError(f"{path}: {e}") from None
+    profiles = _profiles(path, data.get("profiles", []))
     capacity = _section(path, data, "capacity", CapacitySpec)
     if any(u < 1 for u in capacity.steps) or list(capacity.steps) != sorted(capacity.steps):
         raise ScenarioError(f"{path}: capacity.steps must be growing user counts >= 1, "
@@ -228,7 +245,8 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if capacity.step_s <= capacity.ramp_s:
         raise ScenarioError(f"{path}: capacity.step_s must be longer than capacity.ramp_s")
     return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
-                    audit=audit, chaos=chaos, nemesis=nemesis, slos=slos, capacity=capacity)
+                    audit=audit, chaos=chaos, nemesis=nemesis, slos=slos, capacity=capacity,
+                    profiles=profiles)
 
 
 def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
@@ -264,6 +282,36 @@ def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
             raise ScenarioError(f"{path}: load.trace: no trace file at {trace}")
         load = replace(load, trace=str(trace))
     return load
+
+
+def _profiles(path: Path, raw: object) -> tuple[ProfileSpec, ...]:
+    """``[[profiles]]``: name, share (0-1) and a weak-network preset; shares add up to <= 1."""
+    from imload.faults.presets import PRESETS
+    from imload.protocol import is_valid_name
+    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+        raise ScenarioError(f"{path}: profiles must be a list of tables ([[profiles]])")
+    out = []
+    for i, r in enumerate(raw, 1):
+        unknown = sorted(set(r) - {"name", "share", "preset"})
+        if unknown:
+            raise ScenarioError(f"{path}: profile {i}: unknown key(s) {', '.join(unknown)}; "
+                                "known: name, share, preset")
+        name, share, preset = r.get("name"), r.get("share"), r.get("preset")
+        if not is_valid_name(name) or "." in str(name):
+            raise ScenarioError(f"{path}: profile {i}: name must match [A-Za-z0-9_-]{{1,64}}, "
+                                f"got {name!r}")
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ScenarioError(f"{path}: profile {name}: share must be a number in (0, 1], "
+                                f"got {share!r}")
+        if preset not in PRESETS:
+            raise ScenarioError(f"{path}: profile {name}: preset must be one of "
+                                f"{', '.join(PRESETS)}, got {preset!r}")
+        out.append(ProfileSpec(str(name), float(share), str(preset)))
+    if sum(p.share for p in out) > 1 + 1e-9:
+        raise ScenarioError(f"{path}: the profiles' shares add up to more than 1")
+    if len({p.name for p in out}) != len(out):
+        raise ScenarioError(f"{path}: two profiles have the same name")
+    return tuple(out)
 
 
 def rescale(scenario: Scenario, time_scale: float = 1.0, users: int | None = None) -> Scenario:

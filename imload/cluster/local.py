@@ -63,7 +63,8 @@ class LocalCluster:
                  ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0, *,
                  tls: bool = False, node_args: Sequence[str] = (),
                  appendfsync: str = "always", store_proxy: bool = True,
-                 per_node_args: dict[str, Sequence[str]] | None = None) -> None:
+                 per_node_args: dict[str, Sequence[str]] | None = None,
+                 profiles: Sequence[str] = ()) -> None:
         if nodes < 1:
             raise ClusterError(f"a cluster needs at least one node, got {nodes}")
         self.directory = Path(directory).resolve()
@@ -76,6 +77,8 @@ class LocalCluster:
         self.tls = tls
         self.node_args = list(node_args)
         self.per_node_args = {k: list(v) for k, v in (per_node_args or {}).items()}
+        self.profiles = list(profiles)
+        self.profile_ports: dict[str, int] = {}  # "<node>.<profile>" -> its proxy's port
         if appendfsync not in ("always", "everysec", "no"):
             raise ClusterError(f"appendfsync must be always, everysec or no; got {appendfsync!r}")
         self.appendfsync = appendfsync
@@ -162,8 +165,10 @@ class LocalCluster:
             _, chain, key = make_certificates(self.directory / "tls")
             os.replace(self.directory / "tls" / "ca.pem", self.directory / "ca.pem")
             tls_args = ["--cert", str(chain), "--key", str(key)]
-        ports = free_ports(self.host, 4 + 2 * self.nodes)
-        self.store_proxy_port = ports[-1] if self.store_proxy else None
+        extra = [f"{n}.{p}" for n in self.node_names for p in self.profiles]
+        ports = free_ports(self.host, 4 + 2 * self.nodes + len(extra))
+        self.profile_ports = dict(zip(extra, ports[4 + 2 * self.nodes:], strict=True))
+        self.store_proxy_port = ports[3 + 2 * self.nodes] if self.store_proxy else None
         logs = self.directory / "logs"
         self.parts = {
             "redis": Part("redis", "redis", ports[0], [
@@ -225,7 +230,10 @@ class LocalCluster:
             name=name, url=self.node_url(name), proxy=name,
             kill=signal_cmd("KILL", name), restart=restart_cmd(name),
             pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
-            extra={"direct_url": self.node_url(name, direct=True)},
+            extra={"direct_url": self.node_url(name, direct=True),
+                   **({"profiles": {p: {"url": self._profile_url(name, p),
+                                        "proxy": f"{name}.{p}"} for p in self.profiles}}
+                      if self.profiles else {})},
         ) for name in self.node_names]
         store = NodeSpec(name="store", url="", proxy="store" if self.store_proxy else None,
                          kill=signal_cmd("KILL", "redis"), restart=restart_cmd("store"),
@@ -327,6 +335,10 @@ class LocalCluster:
             self._save()
             raise
 
+    def _profile_url(self, node: str, profile: str) -> str:
+        port = self.profile_ports[f"{node}.{profile}"]
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{port}/ws"
+
     def _create_proxies(self) -> None:
         api = ToxiproxyAPI(self.toxiproxy_api)
         if self.store_proxy_port is not None:
@@ -341,6 +353,10 @@ class LocalCluster:
             try:
                 api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
                                  f"{self.host}:{part.port}")
+                for profile in self.profiles:  # per-user network profiles: own proxies
+                    name = f"{part.name}.{profile}"
+                    api.create_proxy(name, f"{self.host}:{self.profile_ports[name]}",
+                                     f"{self.host}:{part.port}")
             except ToxiproxyError as e:
                 raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
                                    f"{tail(self.parts['toxiproxy'].log)}") from None
@@ -366,6 +382,7 @@ class LocalCluster:
             "nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
             "node_args": self.node_args, "appendfsync": self.appendfsync,
             "store_proxy_port": self.store_proxy_port, "per_node_args": self.per_node_args,
+            "profiles": self.profiles, "profile_ports": self.profile_ports,
             "target": str(self.target_path),
             "parts": {name: asdict(p) for name, p in self.parts.items()},
         }
@@ -401,7 +418,9 @@ class LocalCluster:
                           node_args=list(state.get("node_args", [])),
                           appendfsync=state.get("appendfsync", "always"),
                           store_proxy=state.get("store_proxy_port") is not None,
-                          per_node_args=state.get("per_node_args") or {})
+                          per_node_args=state.get("per_node_args") or {},
+                          profiles=state.get("profiles") or ())
+            cluster.profile_ports = state.get("profile_ports") or {}
             cluster.store_proxy_port = state.get("store_proxy_port")
             cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
         except (KeyError, TypeError, ValueError) as e:

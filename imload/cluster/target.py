@@ -74,6 +74,10 @@ class Target:
     def fault_targets(self) -> dict[str, NodeSpec]:
         """Everything a fault may name: every node, and ``store`` when there is one."""
         out = {n.name: n for n in self.nodes}
+        for n in self.nodes:  # per-user network profiles: {"3g": {"url": ..., "proxy": ...}}
+            for profile, link in profile_links(n).items():
+                out[f"{n.name}.{profile}"] = NodeSpec(name=f"{n.name}.{profile}",
+                                                      url=link["url"], proxy=link.get("proxy"))
         if self.store is not None:
             out["store"] = self.store
         return out
@@ -85,6 +89,15 @@ class Target:
                 return n
         raise KeyError(f"no node {name!r} in target {self.name!r}; nodes: "
                        f"{', '.join(n.name for n in self.nodes)}")
+
+
+def profile_links(node: NodeSpec) -> dict[str, dict[str, str]]:
+    """A node's per-user network profiles (``profiles`` key): name -> {url, proxy}."""
+    raw = node.extra.get("profiles")
+    if not isinstance(raw, dict):
+        return {}
+    return {k: v for k, v in raw.items()
+            if isinstance(v, dict) and isinstance(v.get("url"), str)}
 
 
 def _str(where: str, table: dict[str, Any], key: str, required: bool = False) -> str | None:

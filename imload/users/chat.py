@@ -41,6 +41,7 @@ from typing import Any
 from locust import User, task
 
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
+from imload.cluster.target import profile_links
 from imload.drivers import GeventDevice, measure_wall_offset
 from imload.protocol import mint_token
 from imload.traffic.mixes import get_mix
@@ -48,7 +49,14 @@ from imload.traffic.model import device_acts
 from imload.traffic.names import local_args, local_conv
 from imload.traffic.trace import Step
 from imload.users import runtime
-from imload.users.identity import Identity, device_skew, global_index, identity, trace_identity
+from imload.users.identity import (
+    Identity,
+    device_profile,
+    device_skew,
+    global_index,
+    identity,
+    trace_identity,
+)
 from imload.users.options import parse_range
 from imload.users.player import Player
 
@@ -114,10 +122,15 @@ class IMUser(User):
                               skew_ms=device_skew(o.imload_seed, index, lo, hi,
                                                   o.imload_skew_share),
                               display=o.imload_display, correct_clock=o.imload_correct_clock)
+        urls = [n.url for n in target.nodes]
         lbs = None if o.imload_no_lbs else target.lbs
+        profile = device_profile(o.imload_seed, index, o.imload_profiles)
+        if profile is not None:  # this device's network: its profile's proxies, no LBS
+            urls = [profile_links(n)[profile]["url"] for n in target.nodes]
+            lbs = None
         engine = DeviceEngine(
             me.user, me.device, mint_token(target.secret, me.user, me.device),
-            [n.url for n in target.nodes], rng=random.Random(f"{o.imload_seed}/engine/{index}"),
+            urls, rng=random.Random(f"{o.imload_seed}/engine/{index}"),
             backoff=Backoff(o.imload_backoff, o.imload_backoff_base, o.imload_backoff_cap),
             config=config, lbs=lbs is not None)
         self.device = GeventDevice(engine, runtime.journal_for(o), on_record=self._on_record,

@@ -58,3 +58,33 @@ def device_skew(seed: int, index: int, lo: int, hi: int, share: float) -> int:
         return 0
     rng = random.Random(f"{seed}/skew/{index}")
     return rng.randint(lo, hi) if rng.random() < share else 0
+
+
+def parse_profiles(text: str) -> list[tuple[str, float]]:
+    """``"3g=0.2,subway=0.05"`` -> [("3g", 0.2), ("subway", 0.05)]; ValueError if malformed."""
+    out = []
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        name, sep, share = item.partition("=")
+        try:
+            value = float(share)
+        except ValueError:
+            value = -1.0
+        if not sep or not name or not 0 < value <= 1:
+            raise ValueError(f"--imload-profiles: {item!r} is not NAME=SHARE with 0 < SHARE <= 1")
+        out.append((name, value))
+    if sum(s for _, s in out) > 1 + 1e-9:
+        raise ValueError("--imload-profiles: the shares add up to more than 1")
+    return out
+
+
+def device_profile(seed: int, index: int, profiles: str) -> str | None:
+    """The network profile of device ``index`` (seeded), or None for the plain network."""
+    if not profiles:
+        return None
+    draw = random.Random(f"{seed}/profile/{index}").random()
+    total = 0.0
+    for name, share in parse_profiles(profiles):
+        total += share
+        if draw < total:
+            return name
+    return None

@@ -21,6 +21,7 @@
 | ``--imload-display POLICY`` | ``seq`` | conversation order: ``seq`` or the seed's ``hybrid`` |
 | ``--imload-correct-clock`` | off | stamp sends with the pong-estimated server time |
 | ``--imload-push-loss X`` | 0.0 | share of msg pushes the transport loses (gap syncs) |
+| ``--imload-profiles N=X,...`` | none | shares of devices on a network profile's proxies |
 | ``--imload-no-lbs`` | off | dial the target's nodes even when it has an LBS |
 | ``--imload-horizon S`` | the ``-t`` run time, else 1 h | model time scripted per device |
 | ``--imload-drain S`` | 3.0 | at stop, how long a device waits for its pending acks |
@@ -87,6 +88,9 @@ def add_options(parser: Any) -> None:
                    help="display order of a conversation: seq or the seed's hybrid")
     g.add_argument("--imload-correct-clock", action="store_true", default=False,
                    help="stamp sends with the server time estimated from pongs")
+    g.add_argument("--imload-profiles", default="", metavar="NAME=SHARE,...",
+                   help="per-user network profiles: this share of the devices dials each "
+                        "node's proxy of that profile (the target's nodes' 'profiles')")
     g.add_argument("--imload-push-loss", type=float, default=0.0, metavar="X",
                    help="share of msg pushes the devices' transport loses (a client-side "
                         "fault that makes devices find gaps and sync); default 0")
