@@ -7,11 +7,6 @@ these tests run it as they are, with greenlets for the devices.
 from __future__ import annotations
 
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +14,7 @@ from typing import Any
 
 import gevent
 import pytest
+from conftest import own_node
 
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
 from imload.cluster import LocalCluster
@@ -215,33 +211,8 @@ def test_retry_after_header_parsing() -> None:
 @pytest.fixture
 def one_slot_node(cluster: LocalCluster, tmp_path: Path) -> Iterator[str]:
     """An extra reference node on the cluster's store that holds a single connection."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path / "n9.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reference_server", "--node-id", "n9", "--port", str(port),
-         "--redis", cluster.redis_url, "--secret", cluster.secret, "--max-conns", "1"],
-        cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"extra node did not start: {(tmp_path / 'n9.log').read_text()}")
-                time.sleep(0.1)
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with own_node(cluster, tmp_path, "--max-conns", "1") as node:
+        yield f"ws://127.0.0.1:{node.port}/ws"
 
 
 def test_http_503_retry_after_is_honoured(cluster: LocalCluster, journal: JournalWriter,
