@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -27,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from imload.cluster import LocalCluster
 from imload.cluster.processes import free_ports
+from imload.faults.toxiproxy import ToxiproxyAPI
 from imload.protocol import mint_token
 
 
@@ -98,7 +100,7 @@ def unique(prefix: str = "u") -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def session_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A running 2-node local cluster, stopped at the end of the session whatever happens;
     at the end, its logs must hold no traceback."""
     c = LocalCluster(Path(tmp_path_factory.mktemp("cluster")), nodes=2)
@@ -110,6 +112,27 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     for name in ("n1", "n2", "lbs"):  # whatever the tests threw at them
         log = Path(c.parts[name].log).read_text()
         assert "Traceback" not in log, f"{name} logged a traceback:\n{log[-3000:]}"
+
+
+def restore(c: LocalCluster) -> None:
+    """Undo whatever faults a test left behind, so one failed test cannot fail the next:
+    resume paused parts, restart dead ones, enable every proxy and drop every toxic."""
+    for name, row in c.status().items():
+        if row["alive"]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(row["pid"], signal.SIGCONT)
+        else:
+            c.restart_part(name)
+    ToxiproxyAPI(c.toxiproxy_api).reset()
+
+
+@pytest.fixture
+def cluster(session_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    """The session's cluster, restored to health after each test that uses it."""
+    try:
+        yield session_cluster
+    finally:
+        restore(session_cluster)
 
 
 @contextlib.contextmanager

@@ -55,7 +55,8 @@ def test_heal_stops_open_faults_and_restarts_killed_nodes(cluster: LocalCluster)
     timeline = Timeline(specs, ctx, recorded.append)
     timeline.start(time.monotonic())
     wait_for(lambda: len(timeline.active) == 2, timeout=30)
-    assert not cluster.status()["n2"]["alive"]
+    # `kill -s KILL` returns once the signal is sent; the process dies a moment later
+    wait_for(lambda: not cluster.status()["n2"]["alive"], timeout=10)
     timeline.heal()
     timeline.heal()  # idempotent
     assert timeline.active == []
