@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -30,6 +31,12 @@ from imload.cluster import LocalCluster
 from imload.cluster.processes import free_ports
 from imload.faults.toxiproxy import ToxiproxyAPI
 from imload.protocol import mint_token
+
+# Property tests are derandomized (the same examples on every run) and have no per-example
+# deadline: a loaded 2-core CI machine must not turn a slow example into a failure.
+settings.register_profile("imload", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("imload")
 
 
 class WsClient:
