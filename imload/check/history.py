@@ -121,6 +121,7 @@ class _Walk(Filing):
         sends, other = h.sends, h.other
         by_mid, by_seq, members_of = h.by_mid, h.by_seq, h.members
         session_last, acked_append, known = self.session_last, h.acked.append, self.known
+        acked_conv_append, acked_at_append = h.acked_conv.append, h.acked_at.append
         logs, new_log = self.logs, self.new_log
         ack_sample, e2e_sample = h.ack_s.append, h.e2e_s.append
         slow = self.deliver_slow
@@ -196,6 +197,8 @@ class _Walk(Filing):
                     # the common case: the first ack of a sent message, naming a new mid
                     rec[OK_EV] = rec[MID_EV] = e
                     acked_append(rec)
+                    acked_conv_append(conv)
+                    acked_at_append(at)
                     first_at = sent["at"]
                     ack_sample(at - first_at)
                     named = by_seq.get(conv)

@@ -31,7 +31,6 @@ from imload.check.cases import Cases, who
 from imload.check.history import LAST_EV, OK_EV, SEND_EV, Event, History
 
 _KEY = itemgetter("user", "device", "session", "conv")
-_CONV = itemgetter("conv")
 _OK_EV = itemgetter(OK_EV)
 Item = tuple[Any, float, float, list[Any]]  # (seq, first attempt at, last attempt at, record)
 
@@ -51,12 +50,12 @@ def session_pass(h: History) -> SessionPass:
     out.causality = [(rec, rec[SEND_EV]) for rec in h.seen_after]
     suspects = h.fifo_suspects  # the walk's cheap pass: keys whose acks went out of order
     groups: dict[tuple[Any, ...], list[Item]] = {}
-    acked = h.acked if suspects else []
-    # Only acks in a suspect's conversation can have a suspect key: the full keys (4-tuples)
-    # are built for those alone.
-    convs = {key[3] for key in suspects}
-    near = list(map(convs.__contains__, map(_CONV, map(_OK_EV, acked))))
-    acked = list(compress(acked, near))
+    acked: list[list[Any]] = []
+    if suspects:
+        # Only acks in a suspect's conversation can have a suspect key: the full keys
+        # (4-tuples) are built for those alone.
+        convs = {key[3] for key in suspects}
+        acked = list(compress(h.acked, map(convs.__contains__, h.acked_conv)))
     keys = list(map(_KEY, map(_OK_EV, acked)))
     for rec, key in zip(compress(acked, map(suspects.__contains__, keys)),
                         compress(keys, map(suspects.__contains__, keys)), strict=True):
