@@ -44,8 +44,6 @@ _COPIES = itemgetter(COPIES)
 _DONE_AT = itemgetter(DONE_AT)
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
-_CONV = itemgetter("conv")
-_AT = itemgetter("at")
 
 
 def copies_of(mid: str, recips: Recipients, h: History) -> list[Event | None]:
@@ -79,9 +77,9 @@ def fan_out(h: History) -> FanOut:
     acked = h.acked
     # The common case in C: a direct chat's acked message with a member copy on every device.
     oks = list(map(_OK_EV, acked))
-    convs = list(map(_CONV, oks))
+    convs = h.acked_conv  # each ``oks``' conv
     ndev = {user: len(per_user) for user, per_user in h.devices.items()}
-    pairs = [conv for conv in set(convs) if h.members.get(conv)]  # direct chats
+    pairs = [conv for conv, users in h.members.items() if users]  # direct chats
     users = list(map(h.members.__getitem__, pairs))
     direct_n = dict(zip(pairs, map(add, map(ndev.get, map(_FIRST, users), repeat(0)),
                                    map(ndev.get, map(_SECOND, users), repeat(0))),
@@ -90,7 +88,7 @@ def fan_out(h: History) -> FanOut:
     full = list(map(eq, map(_COPIES, acked), wanted))
     canonical = map(is_, map(_MID_EV, acked), oks)  # (a clash is looked at below)
     easy = list(map(and_, full, canonical))
-    ok_ats.extend(map(_AT, compress(oks, easy)))
+    ok_ats.extend(compress(h.acked_at, easy))  # each ``oks``' at
     done_ats.extend(map(_DONE_AT, compress(acked, easy)))
     expected = sum(compress(wanted, easy))
     for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),

@@ -110,6 +110,8 @@ class Filing:
         if rec[OK_EV] is None:
             rec[OK_EV] = e
             self.h.acked.append(rec)
+            self.h.acked_conv.append(conv)
+            self.h.acked_at.append(e["at"])
             if sent is not None:
                 self.h.ack_s.append(e["at"] - sent["at"])
         elif rec[OK_EV]["mid"] == mid and rec[OK_EV]["seq"] == seq:

@@ -21,6 +21,7 @@ that falls short, and groups, are looked at copy by copy.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import itemgetter, lt, methodcaller, or_
 from typing import Any
@@ -31,6 +32,7 @@ from imload.check.recipients import group_timeline
 
 SHOWN = 8  # missing numbers named in one sentence
 _USEQ = methodcaller("get", "useq")
+_USEQ_ITEM = itemgetter("useq")  # a C call per copy, where ``get`` looks the method up
 _CONV = itemgetter("conv")
 _IS_GROUP = methodcaller("startswith", "g:")
 
@@ -52,7 +54,7 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
                 tops = {conv: max(seqs) for conv, seqs in h.by_seq.items() if seqs}
             copies = log.held.values()
             top = _inbox_top(log)
-            if top > 0 and len(set(map(_USEQ, copies)).intersection(range(1, top + 1))) < top:
+            if top > 0 and not _useqs(copies).issuperset(range(1, top + 1)):
                 _useq_gap((user, device), log, list(copies), out)
             counts = Counter(map(_CONV, copies))
             convs = list(counts)
@@ -62,6 +64,14 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
                 _seq_gap(h, (user, device, conv),
                          [e for e in copies if e["conv"] == conv], log, out)
     return out
+
+
+def _useqs(copies: Iterable[Event]) -> set[Any]:
+    """The copies' ``useq`` values (None for a copy without one)."""
+    try:
+        return set(map(_USEQ_ITEM, copies))  # the common case: every copy has one
+    except KeyError:
+        return set(map(_USEQ, copies))
 
 
 def _inbox_top(log: DeviceLog) -> int:

@@ -48,8 +48,8 @@ references to the journal's own event dicts, never copies.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import islice
-from operator import itemgetter, le
+from operator import itemgetter
+from typing import Any
 
 from imload.check.filing import Filing, finish
 from imload.check.index import (
@@ -82,38 +82,56 @@ __all__ = ["ATTEMPTS", "COPIES", "DELIV_EV", "DONE_AT", "EARLY", "END_EV", "FAIL
 _AT = itemgetter("at")
 _UD = itemgetter("user", "device")
 _SIG = itemgetter("conv", "seq", "from", "cmid", "digest")  # a copy's content
-_OK = itemgetter("user", "cmid", "conv", "mid", "seq", "session", "at")
+_OK = itemgetter("user", "cmid", "conv", "mid", "seq", "session")
 _OWN = ("device", "audit", "fault", "phase")  # kinds filed by ``own`` alone
 
 
+class _Start:
+    """Stands for the ``at`` before the first event's: every ``at`` may follow it."""
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+
 def build_history(events: Sequence[Event]) -> History:
-    """Index ``events`` (journal event dicts, ideally sorted by ``at``) in one pass."""
-    ats = list(map(_AT, events))
-    if not all(map(le, ats, islice(ats, 1, None))):
-        events = sorted(events, key=_AT)
-        ats.sort()
+    """Index ``events`` (journal event dicts, ideally sorted by ``at``) in one pass.
+
+    The walk checks the order as it goes (each event is at hand then, where a pass
+    of its own would fetch every event once more); events out of order are sorted
+    by ``at`` and walked again from the start."""
     h = History()
-    walk = _Walk(h)
-    walk.run(events)
+    if not _Walk(h).run(events):
+        events = sorted(events, key=_AT)
+        h = History()
+        _Walk(h).run(events, ordered=False)
     h.events = len(events)
-    h.t_end = ats[-1] if ats else 0.0
-    finish(h, ats[0] if ats else None)
+    h.t_end = events[-1]["at"] if events else 0.0
+    finish(h, events[0]["at"] if events else None)
     return h
 
 
 class _Walk(Filing):
     """One walk: the loop over every event."""
 
-    def run(self, events: Sequence[Event]) -> None:  # noqa: C901 - the hot loop, inlined
+    def run(self, events: Sequence[Event], ordered: bool = True) -> bool:  # noqa: C901
+        """Walk ``events``; when ``ordered`` and one is earlier than the one before it, stop
+        there and return False (the caller sorts them and walks again). The hot loop, inlined.
+        """
         h = self.h
         sends, other = h.sends, h.other
         by_mid, by_seq, members_of = h.by_mid, h.by_seq, h.members
         session_last, acked_append, known = self.session_last, h.acked.append, self.known
+        acked_conv_append, acked_at_append = h.acked_conv.append, h.acked_at.append
         logs, new_log = self.logs, self.new_log
         ack_sample, e2e_sample = h.ack_s.append, h.e2e_s.append
         slow = self.deliver_slow
         wire_dups = 0
+        last_at: Any = _Start()
         for e in events:
+            at = e["at"]
+            if ordered and not last_at <= at:
+                return False
+            last_at = at
             try:
                 k = e["ev"]
                 if k == "deliver":
@@ -131,7 +149,6 @@ class _Walk(Filing):
                         if ent is not None and ud[0] in ent[2]:
                             rec = ent[1]
                             rec[COPIES] += 1
-                            at = e["at"]
                             rec[DONE_AT] = at
                             if ent[3] is not None:
                                 e2e_sample(at - ent[3])
@@ -164,7 +181,7 @@ class _Walk(Filing):
                             if rec[EARLY] is not None:
                                 self.settle_early(rec, e)
                 elif k == "send_ok":
-                    user, cmid, conv, mid, seq, session, at = _OK(e)
+                    user, cmid, conv, mid, seq, session = _OK(e)
                     per_sender = sends.get(user)
                     if per_sender is None:
                         per_sender = sends[user] = {}
@@ -180,6 +197,8 @@ class _Walk(Filing):
                     # the common case: the first ack of a sent message, naming a new mid
                     rec[OK_EV] = rec[MID_EV] = e
                     acked_append(rec)
+                    acked_conv_append(conv)
+                    acked_at_append(at)
                     first_at = sent["at"]
                     ack_sample(at - first_at)
                     named = by_seq.get(conv)
@@ -218,3 +237,4 @@ class _Walk(Filing):
             except (KeyError, TypeError, AttributeError) as err:
                 self.malformed(events, e, err)
         h.wire_duplicates = wire_dups
+        return True

@@ -59,6 +59,10 @@ class History:
     devices: dict[str, dict[str, DeviceLog]] = field(default_factory=dict)
     sends: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     acked: list[list[Any]] = field(default_factory=list)  # records in the order of their first ack
+    # the conv and the at of each one's first ack, in the same order (filed while the ack was
+    # at hand: the passes over the acked sends need not fetch every ack again)
+    acked_conv: list[Any] = field(default_factory=list)
+    acked_at: list[Any] = field(default_factory=list)
     by_seq: dict[str, dict[int, Event]] = field(default_factory=dict)
     by_mid: dict[str, Event] = field(default_factory=dict)
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # direct conv -> users

@@ -50,7 +50,12 @@ def session_pass(h: History) -> SessionPass:
     out.causality = [(rec, rec[SEND_EV]) for rec in h.seen_after]
     suspects = h.fifo_suspects  # the walk's cheap pass: keys whose acks went out of order
     groups: dict[tuple[Any, ...], list[Item]] = {}
-    acked = h.acked if suspects else []
+    acked: list[list[Any]] = []
+    if suspects:
+        # Only acks in a suspect's conversation can have a suspect key: the full keys
+        # (4-tuples) are built for those alone.
+        convs = {key[3] for key in suspects}
+        acked = list(compress(h.acked, map(convs.__contains__, h.acked_conv)))
     keys = list(map(_KEY, map(_OK_EV, acked)))
     for rec, key in zip(compress(acked, map(suspects.__contains__, keys)),
                         compress(keys, map(suspects.__contains__, keys)), strict=True):
