@@ -10,6 +10,7 @@ from journal_builder import JournalBuilder, two_friends
 from test_check_recipients import team
 
 from imload.check import CHECKS, check
+from imload.journal import EVENT_FIELDS, event_problem
 
 KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted", "gap",
          "backwards", "fifo", "causality", "read_sync", "op", "display_order"}
@@ -332,3 +333,47 @@ def test_each_anomaly_fires_alone_with_its_evidence(kind: str) -> None:
     case = v["examples"][kind][0]
     assert case["explain"].endswith(tuple("0123456789)sdeghtmnrly")) and case["events"]
     assert orjson.loads(orjson.dumps(v)) == v
+
+
+# -- damaged journals: malformed events are set aside and named, never a crash ---------------
+
+def test_a_delivery_without_its_conv_is_named_and_its_message_counts_as_lost() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    damaged = [dict(e) for e in j.events]
+    n, bobs = next((i, e) for i, e in enumerate(damaged, 1)
+                   if e["ev"] == "deliver" and e["user"] == "bob")
+    del bobs["conv"]
+    v = check(damaged)
+    assert v["journal"]["bad_events"] == [f"event #{n} ('deliver' at {bobs['at']}): "
+                                          "lacks 'conv'"]
+    assert v["anomalies"]["lost"] == 1 and v["passed"] is False
+
+
+def test_no_field_of_any_event_can_crash_the_checker() -> None:
+    """Each field of each event of a rich run, removed or of the wrong type: a verdict."""
+    events = rich_clean_run().events
+    assert check(events)["journal"]["bad_events"] == []
+    damages = {"missing": None, "a list": [1], "null": None}
+    runs = named = 0
+    seen: set[tuple[str, bool]] = set()  # one event per (kind, sender or receiver side)
+    for i, e in enumerate(events):
+        side = (e["ev"], e.get("user", "") == "alice")
+        if side in seen:
+            continue
+        seen.add(side)
+        for field in (*EVENT_FIELDS[e["ev"]], "ev", "at"):
+            for how, value in damages.items():
+                damaged = list(events)
+                damaged[i] = {k: v for k, v in e.items() if k != field or how != "missing"}
+                if how != "missing":
+                    damaged[i][field] = value
+                if event_problem(damaged[i]) is None:
+                    continue  # still well formed (a field that may be null)
+                bad = check(damaged)["journal"]["bad_events"]
+                runs += 1
+                named += bool(bad)
+                # named whenever the walk stumbled on it; a field no check reads may pass
+                assert not bad or bad == [f"event #{i + 1} ({damaged[i].get('ev')!r} at "
+                                          f"{damaged[i].get('at')}): {event_problem(damaged[i])}"]
+    assert runs > 500 and named > runs / 2

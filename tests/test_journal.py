@@ -2,7 +2,16 @@ from pathlib import Path
 
 import pytest
 
-from imload.journal import JournalError, JournalWriter, body_digest, event, read_journal
+from imload.journal import (
+    EVENT_FIELDS,
+    FIELD_TYPES,
+    JournalError,
+    JournalWriter,
+    body_digest,
+    event,
+    event_problem,
+    read_journal,
+)
 
 
 def test_event_checks_its_fields() -> None:
@@ -12,6 +21,32 @@ def test_event_checks_its_fields() -> None:
         event("device", 1.0, user="u")
     with pytest.raises(ValueError, match="unknown journal event"):
         event("nope", 1.0)
+
+
+def test_every_required_field_has_a_type() -> None:
+    assert {f for fields in EVENT_FIELDS.values() for f in fields} <= set(FIELD_TYPES)
+
+
+@pytest.mark.parametrize(("e", "problem"), [
+    ({"ev": "device", "at": 1.0, "user": "u", "device": "d"}, None),
+    ({"ev": "newer_kind", "at": 1.0, "anything": [1]}, None),  # unknown kinds pass
+    ({"ev": "device", "at": 1.0, "user": "u", "device": "d", "extra": {}}, None),
+    ({"ev": "connect_failed", "at": 1.0, "user": "u", "device": "d", "reason": "503",
+      "retry_after_ms": None}, None),
+    ({"at": 1.0}, "lacks 'ev'"),
+    ({"ev": "device", "at": 1.0, "user": "u"}, "lacks 'device'"),
+    ({"ev": "device", "at": "1", "user": "u", "device": "d"}, "'at' is str '1', not int or float"),
+    ({"ev": "device", "at": 1.0, "user": ["u"], "device": "d"}, "'user' is list ['u'], not str"),
+    ({"ev": "device", "at": 1.0, "user": "u", "device": "d", "seen_seq": "3"},
+     "'seen_seq' is str '3', not int or null"),
+    ({"ev": "op", "at": 1.0, "user": "u", "device": "d", "session": 1, "opid": "o1",
+      "kind": "contact_add", "args": {"user": 7}, "attempt": 1}, "'args.user' must be a string"),
+    ({"ev": "state", "at": 1.0, "user": "u", "device": "d", "session": 1, "contacts": [1],
+      "pinned": [], "groups": [], "phase": "audit"}, "'contacts' must be a list of strings"),
+    ([1, 2], "not an object but list"),
+])
+def test_event_problem_names_what_is_wrong(e: object, problem: str | None) -> None:
+    assert event_problem(e) == problem
 
 
 def test_digest_is_stable_and_short() -> None:

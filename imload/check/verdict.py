@@ -47,6 +47,7 @@ from imload.check.latency import latency_figures
 from imload.check.ops import op_cases
 from imload.check.order import backwards_cases, order_cases
 from imload.check.reads import read_sync_cases
+from imload.check.screen import screen
 from imload.check.session_order import causality_cases, fifo_cases
 
 # Every anomaly the checker knows, in report order. A new check is one entry here.
@@ -73,7 +74,9 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
     """Judge one run from its journal events (sorted by ``at``, as ``read_journal`` gives them).
 
     ``bad_lines`` (the reader's torn or unreadable lines) are passed through to
-    ``verdict["journal"]``; they do not fail the verdict by themselves.
+    ``verdict["journal"]``; they do not fail the verdict by themselves. Malformed
+    events (a field missing or of the wrong type) are set aside and named in
+    ``verdict["journal"]["bad_events"]``; the rest is judged (``screen``).
 
     The cyclic garbage collector is paused while it runs (the index is millions
     of acyclic containers; the collector would only walk them again and again).
@@ -81,8 +84,16 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
     paused = gc.isenabled()
     gc.disable()
     try:
-        return verdict_of(build_history(events), bad_lines=bad_lines,
-                          max_examples=max_examples)
+        try:
+            h = build_history(events)
+            if not h.malformed:
+                return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            pass  # an event broke the walk's trust in its fields: screen them all
+        good, bad = screen(events)
+        h = build_history(good)
+        h.malformed[:0] = bad
+        return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
     finally:
         if paused:
             gc.enable()

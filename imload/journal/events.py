@@ -81,6 +81,68 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
 #   fault.error     why a fault could not start or stop
 
 
+_STR, _INT, _NUM = (str,), (int,), (int, float)
+_OPT_STR, _OPT_INT, _OPT_NUM = (str, type(None)), (int, type(None)), (int, float, type(None))
+
+# The type of each field wherever it appears (required or optional). bool is an int to
+# isinstance, which is harmless here: the checker only compares and hashes these values.
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "ev": _STR, "at": _NUM,
+    "user": _STR, "device": _STR, "session": _INT, "cmid": _STR, "conv": _STR, "mid": _STR,
+    "seq": _INT, "useq": _INT, "from": _STR, "from_device": _STR, "digest": _OPT_STR,
+    "via": _STR, "phase": _STR, "action": _STR, "kind": _STR, "target": _STR, "fault": _STR,
+    "detail": (dict,), "reason": _STR, "retry_after_ms": _OPT_NUM, "url": _STR,
+    "attempt": _INT, "node": _STR, "inbox_seq": _INT, "acked": _INT, "dup": (bool,),
+    "ts": _OPT_NUM, "server_ts": _OPT_NUM, "seen_seq": _OPT_INT, "upto": _INT,
+    "reader": _STR, "marks": (dict,), "opid": _STR, "args": (dict,),
+    "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
+}
+
+
+def event_problem(e: Any) -> str | None:
+    """Why ``e`` is not a well-formed journal event (a field missing or of the wrong type),
+    or None when it is. Unknown kinds and unknown fields are allowed (newer writers)."""
+    if not isinstance(e, dict):
+        return f"not an object but {type(e).__name__}"
+    for f in ("ev", "at"):
+        if f not in e:
+            return f"lacks {f!r}"
+    need = EVENT_FIELDS.get(e["ev"], ()) if isinstance(e["ev"], str) else ()
+    missing = [f for f in need if f not in e]
+    if missing:
+        return f"lacks {', '.join(repr(f) for f in missing)}"
+    for f, value in e.items():
+        types = FIELD_TYPES.get(f)
+        if types is not None and not isinstance(value, types):
+            return f"{f!r} is {type(value).__name__} {value!r:.40}, not " \
+                   + " or ".join("null" if t is type(None) else t.__name__ for t in types)
+    return _nested_problem(e)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _nested_problem(e: dict[str, Any]) -> str | None:
+    marks = e.get("marks")
+    if marks is not None and not all(isinstance(k, str) and isinstance(v, int)
+                                     for k, v in marks.items()):
+        return "'marks' must map conversations to seqs"
+    for f in ("contacts", "pinned", "groups"):
+        if f in e and not _strings(e[f]):
+            return f"{f!r} must be a list of strings"
+    for f in ("args", "event"):  # an op's arguments, a membership change's body
+        inner = e.get(f)
+        if not isinstance(inner, dict):
+            continue
+        for k in ("user", "conv", "op"):
+            if k in inner and not isinstance(inner[k], str):
+                return f"'{f}.{k}' must be a string"
+        if "members" in inner and not _strings(inner["members"]):
+            return f"'{f}.members' must be a list of strings"
+    return None
+
+
 def event(ev: str, at: float, **fields: Any) -> dict[str, Any]:
     """Build a journal event, checking that the fields of its kind are present."""
     need = EVENT_FIELDS.get(ev)
