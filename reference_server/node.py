@@ -30,6 +30,7 @@ from reference_server.pubsub import Fanin
 from reference_server.session import Session
 from reference_server.store import Store, StoreError, push_channel
 from reference_server.tls import server_context
+from reference_server.wsconn import CoalescingConnection
 
 _PUSH_PREFIX = "push:"
 _TO_ALL_DEVICES = frozenset({"msg", "receipt"})
@@ -60,7 +61,7 @@ class Node:
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
-            open_timeout=10, max_queue=64,
+            open_timeout=10, max_queue=64, create_connection=CoalescingConnection,
             ssl=server_context(self.config.cert, self.config.key) if self.config.cert
             and self.config.key else None,
             logger=logging.getLogger("websockets.server"))
