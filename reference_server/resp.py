@@ -42,12 +42,9 @@ class StoreError(RuntimeError):
 
 
 def pack(args: tuple[Any, ...]) -> bytes:
-    """One command in RESP."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
+    """One command in RESP (str, bytes, int or float arguments), packed by hiredis in C."""
+    packed: bytes = hiredis.pack_command(args)
+    return packed
 
 
 class Script:
