@@ -1,8 +1,11 @@
 """One client connection: the protocol v1 state machine of a device on this node.
 
 Frames are handled one at a time in arrival order (so sends of one connection are
-sequenced in frame order); everything the node sends to the client, replies and pushes
-alike, goes through one outbound queue drained by a writer task. Pushes that arrive
+sequenced in frame order); a ``send`` to a direct conversation and an ``ack`` do not
+wait for the store's answer before the next frame is handled: their scripts are
+pipelined, applied and answered in frame order (inflight.py). Everything the node sends
+to the client, replies and pushes alike, goes through one outbound queue drained by a
+writer task. Pushes that arrive
 while the login is being completed are held and sent right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
@@ -47,11 +50,12 @@ from imload.protocol.frames import (
     RATE_LIMITED,
     UNAUTHENTICATED,
 )
+from reference_server import inflight
 from reference_server.admission import TokenBucket
 from reference_server.groups import MAX_STALE, members_of
 from reference_server.ops import handle_op, handle_state
 from reference_server.reads import handle_read, handle_reads
-from reference_server.store import StaleMembers, StoreError, push_channel
+from reference_server.store import SendResult, StaleMembers, StoreError, push_channel
 
 if TYPE_CHECKING:
     from reference_server.node import Node
@@ -88,6 +92,9 @@ class Session:
         self._closing = False
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
+        self.inflight = inflight.Inflight(self, self.log)  # pipelined store calls
+        self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
+        self._depth = inflight.depth(config.max_outbound)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "login": self._login, "send": self._send, "ack": self._ack,
             "sync": self._sync, "ping": self._ping,
@@ -217,9 +224,18 @@ class Session:
             frame = decode_frame(data)
             validate_request(frame)
         except FrameError as e:
+            if self.inflight:
+                await self.inflight.drain()
             self.bad(e.code, e.msg, e.rid)
             return
         t = frame["t"]
+        if self._pipelined and self.user is not None and t in inflight.PIPELINED:
+            if len(self.inflight) >= self._depth:
+                await self.inflight.drain(self._depth - 1)
+            if inflight.start(self, frame):
+                return  # written to the store; answered in frame order (inflight.py)
+        if self.inflight:
+            await self.inflight.drain()
         rid = frame.get("rid")
         if self.user is None and t != "login":
             self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
@@ -229,11 +245,18 @@ class Session:
         except FrameError as e:
             self.bad(e.code, e.msg, e.rid)
         except StoreError as e:
-            self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
-            self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
+            self.store_failed(t, rid, e)
         except Exception:
             self.log.exception("internal error handling %s of user=%s", t, self.user)
-            self.error(INTERNAL, "internal error", rid)
+            self.internal_error(rid)
+
+    def store_failed(self, t: str, rid: int | None, e: StoreError) -> None:
+        """Answer a request whose store call failed: the client retries it."""
+        self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
+        self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
+
+    def internal_error(self, rid: int | None) -> None:
+        self.error(INTERNAL, "internal error", rid)
 
     def bad(self, code: str, msg: str, rid: int | None) -> None:
         """Answer a bad frame with an error and count it (1008 above the limit)."""
@@ -317,7 +340,10 @@ class Session:
         if bugs.has("no-dedup") and self.node.bug_rng.random() < 0.01:
             self.log.info("no-dedup: dropping the send_ack of %s/%s", self.user, frame["cmid"])
             return
-        self.reply({"t": "send_ack", "rid": rid, "cmid": frame["cmid"], "mid": res.mid,
+        self.send_ack(rid, frame["cmid"], res)
+
+    def send_ack(self, rid: int, cmid: str, res: SendResult) -> None:
+        self.reply({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": res.mid,
                     "conv": res.conv, "seq": res.seq, "server_ts": res.server_ts,
                     "dup": res.dup})
 
