@@ -49,6 +49,7 @@ class Inflight:
         self._session = session
         self._log = log
         self._calls: deque[tuple[asyncio.Future[Any], OnReply, str, int | None]] = deque()
+        self.direct: tuple[str, str, str] = ("", "", "")  # last direct conv sent to: c, a, b
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -100,9 +101,14 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
     user, device = session.user, session.device
     assert user is not None and device is not None
     store = session.node.store
-    if not (conv.startswith("d:") and is_valid_conv(conv)) or not store.connected:
-        return False  # a group (members read first), a bad name, or no connection yet
-    _, a, b = conv.split(":")
+    if not store.connected:
+        return False  # the other path connects
+    known, a, b = session.inflight.direct
+    if conv != known:
+        if not (conv.startswith("d:") and is_valid_conv(conv)):
+            return False  # a group (members read first) or a bad name
+        _, a, b = conv.split(":")
+        session.inflight.direct = (conv, a, b)
     if user != a and user != b:
         return False  # answered forbidden on the other path
     if not session.sends.take():

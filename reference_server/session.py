@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -90,6 +92,8 @@ class Session:
         # text frames (str, or bytes already UTF-8) and, last, a close (code, reason)
         self._out: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
         self._closing = False
+        self._waiting_since = 0.0  # loop time the read loop began waiting for a frame
+        self._idle_timer: asyncio.TimerHandle | None = None
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
         self.inflight = inflight.Inflight(self, self.log)  # pipelined store calls
@@ -108,7 +112,7 @@ class Session:
     # -- outbound --------------------------------------------------------------------------
 
     def reply(self, frame: dict[str, Any]) -> None:
-        self._enqueue(encode_frame(frame))
+        self._enqueue(orjson.dumps(frame))  # UTF-8 JSON, sent as a text frame as it is
 
     def error(self, code: str, msg: str, rid: int | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
@@ -207,17 +211,39 @@ class Session:
                           self.ws.close_reason or "")
 
     async def _read_loop(self) -> None:
-        idle_s = self.node.config.idle_timeout_s
-        while not self._closing:
-            try:
-                async with asyncio.timeout(idle_s):
+        # The idle close: one timer per connection that re-arms itself while frames come
+        # (cheaper than a timeout around every recv); it closes the connection, which ends
+        # the recv below.
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()
+        self._idle_timer = loop.call_at(self._waiting_since + self.node.config.idle_timeout_s,
+                                        self._idle_check)
+        try:
+            while not self._closing:
+                try:
                     data = await self.ws.recv()
-            except TimeoutError:
-                self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
-                return
-            except ConnectionClosed:
-                return
-            await self._handle(data)
+                except ConnectionClosed:
+                    return
+                if self._closing:
+                    return
+                self._waiting_since = math.inf  # handling: the idle clock stops
+                await self._handle(data)
+                self._waiting_since = loop.time()
+        finally:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+
+    def _idle_check(self) -> None:
+        """Close with 4004 after ``idle_timeout_s`` of waiting for a frame, else re-arm."""
+        loop = asyncio.get_running_loop()
+        idle_s = self.node.config.idle_timeout_s
+        now = loop.time()
+        due = self._waiting_since + idle_s
+        if due <= now:
+            self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
+            return
+        self._idle_timer = loop.call_at(min(due, now + idle_s), self._idle_check)
 
     async def _handle(self, data: str | bytes) -> None:
         try:
