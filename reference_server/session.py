@@ -56,8 +56,10 @@ from reference_server import inflight
 from reference_server.admission import TokenBucket
 from reference_server.groups import MAX_STALE, members_of
 from reference_server.ops import handle_op, handle_state
+from reference_server.outbox import Outbox
 from reference_server.reads import handle_read, handle_reads
 from reference_server.store import SendResult, StaleMembers, StoreError, push_channel
+from reference_server.wsconn import send_texts
 
 if TYPE_CHECKING:
     from reference_server.node import Node
@@ -89,8 +91,7 @@ class Session:
         self.bad_frames = 0
         self._ready = False  # login_ok sent: pushes go straight to the queue
         self._held: list[str | bytes] = []  # pushes that arrived before login_ok
-        # text frames (str, or bytes already UTF-8) and, last, a close (code, reason)
-        self._out: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
+        self._out = Outbox()  # everything sent to the client, drained by _write_loop
         self._closing = False
         self._waiting_since = 0.0  # loop time the read loop began waiting for a frame
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -135,45 +136,26 @@ class Session:
     def _enqueue(self, text: str | bytes) -> None:
         if self._closing:
             return
-        if self._out.qsize() >= self.node.config.max_outbound:
+        if len(self._out) >= self.node.config.max_outbound:
             # The writer is stuck on a client that does not read: drop what is queued; the
             # client gets overloaded and 4003 if it ever reads again, else the idle close.
             self.log.warning("%r does not read: %d frames queued, shedding it with 4003",
-                             self, self._out.qsize())
+                             self, len(self._out))
             self._closing = True
-            while not self._out.empty():
-                self._out.get_nowait()
-            self._out.put_nowait(encode_frame({
+            self._out.clear()
+            self._out.put(encode_frame({
                 "t": "error", "code": OVERLOADED,
                 "msg": "the node sheds this connection: frames piled up unread"}))
-            self._out.put_nowait((CLOSE_OVERLOADED, "too many frames queued"))
+            self._out.put((CLOSE_OVERLOADED, "too many frames queued"))
             return
-        self._out.put_nowait(text)
+        self._out.put(text)
 
     async def _write_loop(self) -> None:
         ws = self.ws
-        # Frames queued together go out in one write: websockets' send_context (its own
-        # way of writing several frames, see Connection.send_context) around the protocol.
-        batched = hasattr(ws, "send_context") and hasattr(ws, "protocol")
         while True:
-            item = await self._out.get()
-            if isinstance(item, tuple):
-                await ws.close(*item)
-                return
-            if not batched or self._out.empty():
-                await ws.send(item, text=True)
-                continue
-            texts = [item]
-            close: tuple[int, str] | None = None
-            while not self._out.empty() and len(texts) < WRITE_BATCH:
-                nxt = self._out.get_nowait()
-                if isinstance(nxt, tuple):
-                    close = nxt
-                    break
-                texts.append(nxt)
-            async with ws.send_context():
-                for text in texts:
-                    ws.protocol.send_text(text if isinstance(text, bytes) else text.encode())
+            texts, close = await self._out.take(WRITE_BATCH)
+            if texts:
+                await send_texts(ws, texts)  # together, in one write
             if close is not None:
                 await ws.close(*close)
                 return
@@ -183,7 +165,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
-        self._out.put_nowait((code, reason))
+        self._out.put((code, reason))
 
     def replace(self, gen: int) -> None:
         """A newer login (generation ``gen``) of this device took over: close with 4001."""
