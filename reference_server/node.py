@@ -17,6 +17,7 @@ import contextlib
 import http
 import logging
 import random
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -172,16 +173,20 @@ class Node:
 
     # -- the fan-in ------------------------------------------------------------------------
 
-    async def _on_channel_message(self, channel: str, data: bytes) -> None:
+    def _on_channel_message(self, channel: str, data: bytes) -> Awaitable[None] | None:
         if not channel.startswith(_PUSH_PREFIX):
-            return
+            return None
         user = channel[len(_PUSH_PREFIX):]
-        if user not in self.sessions:
-            return
+        sessions = self.sessions.get(user)
+        if not sessions:
+            return None
         if data.startswith(_MSG_PREFIX) and not self.config.bugs:
-            for s in list(self.sessions.get(user, ())):  # the hot path: no decoding
+            for s in list(sessions):  # the hot path: no decoding, no coroutine
                 s.push(data)
-            return
+            return None
+        return self._on_push(user, data)
+
+    async def _on_push(self, user: str, data: bytes) -> None:
         frame: dict[str, Any] = orjson.loads(data)
         t = frame.get("t")
         if t in _TO_ALL_DEVICES:
