@@ -20,6 +20,7 @@ class Outbox:
     def __init__(self) -> None:
         self._items: deque[Item] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the writer's, once it waited
 
     def __len__(self) -> int:
         return len(self._items)
@@ -39,7 +40,9 @@ class Outbox:
         """Up to ``limit`` text frames, oldest first, and the close if one came next."""
         items = self._items
         while not items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
             await self._waiter
         texts: list[str | bytes] = []
         while items and len(texts) < limit:

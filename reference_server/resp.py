@@ -70,6 +70,7 @@ class RespPipe:
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         # futures of the calls written, in order, with the loop time each was made
         self._pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._reader_task: asyncio.Task[None] | None = None
@@ -90,6 +91,7 @@ class RespPipe:
             except (OSError, TimeoutError) as e:
                 raise StoreError(f"cannot connect to the store: {type(e).__name__}: {e}"
                                  ) from None
+            self._loop = asyncio.get_running_loop()
             self._writer = writer
             self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
             self._watchdog_task = asyncio.create_task(self._watchdog(writer))
@@ -154,8 +156,8 @@ class RespPipe:
                 self._lost(StoreError(f"the store did not answer in {self._timeout_s:g} s"))
 
     def _send(self, cmd: tuple[Any, ...]) -> asyncio.Future[Any]:
-        assert self._writer is not None
-        loop = asyncio.get_running_loop()
+        assert self._writer is not None and self._loop is not None
+        loop = self._loop  # the connection's loop (get_running_loop costs a getpid on 3.11)
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((fut, loop.time()))
         if not self._outbox:
