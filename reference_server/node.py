@@ -17,6 +17,7 @@ import contextlib
 import http
 import logging
 import random
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from reference_server.pubsub import Fanin
 from reference_server.session import Session
 from reference_server.store import Store, StoreError, push_channel
 from reference_server.tls import server_context
+from reference_server.wsconn import CoalescingConnection
 
 _PUSH_PREFIX = "push:"
 _TO_ALL_DEVICES = frozenset({"msg", "receipt"})
@@ -60,7 +62,7 @@ class Node:
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
-            open_timeout=10, max_queue=64,
+            open_timeout=10, max_queue=64, create_connection=CoalescingConnection,
             ssl=server_context(self.config.cert, self.config.key) if self.config.cert
             and self.config.key else None,
             logger=logging.getLogger("websockets.server"))
@@ -171,16 +173,20 @@ class Node:
 
     # -- the fan-in ------------------------------------------------------------------------
 
-    async def _on_channel_message(self, channel: str, data: bytes) -> None:
+    def _on_channel_message(self, channel: str, data: bytes) -> Awaitable[None] | None:
         if not channel.startswith(_PUSH_PREFIX):
-            return
+            return None
         user = channel[len(_PUSH_PREFIX):]
-        if user not in self.sessions:
-            return
+        sessions = self.sessions.get(user)
+        if not sessions:
+            return None
         if data.startswith(_MSG_PREFIX) and not self.config.bugs:
-            for s in list(self.sessions.get(user, ())):  # the hot path: no decoding
+            for s in list(sessions):  # the hot path: no decoding, no coroutine
                 s.push(data)
-            return
+            return None
+        return self._on_push(user, data)
+
+    async def _on_push(self, user: str, data: bytes) -> None:
         frame: dict[str, Any] = orjson.loads(data)
         t = frame.get("t")
         if t in _TO_ALL_DEVICES:

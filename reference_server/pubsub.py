@@ -25,7 +25,9 @@ import hiredis
 
 from reference_server.resp import StoreError, redis_address
 
-OnMessage = Callable[[str, bytes], Awaitable[None]]
+# Handles one message at once; returns None, or an awaitable to finish it (the next
+# message waits for it): the common case costs no coroutine.
+OnMessage = Callable[[str, bytes], Awaitable[None] | None]
 
 
 @dataclass
@@ -218,16 +220,25 @@ class Fanin:
                     if kind == b"message" and len(reply) == 3:
                         channel, payload = reply[1], reply[2]
                         if isinstance(channel, bytes) and isinstance(payload, bytes):
-                            await self._dispatch(channel.decode(), payload)
+                            pending = self._dispatch(channel.decode(), payload)
+                            if pending is not None:
+                                await self._finish(channel.decode(), pending)
                     elif kind in (b"subscribe", b"unsubscribe") and isinstance(reply[1],
                                                                                 bytes):
                         self._confirmed(reply[1].decode())
         finally:
             ping_task.cancel()
 
-    async def _dispatch(self, channel: str, data: bytes) -> None:
+    def _dispatch(self, channel: str, data: bytes) -> Awaitable[None] | None:
         try:
-            await self._on_message(channel, data)
+            return self._on_message(channel, data)
+        except Exception:
+            self._log.exception("failed to dispatch a message of %s", channel)
+            return None
+
+    async def _finish(self, channel: str, pending: Awaitable[None]) -> None:
+        try:
+            await pending
         except Exception:
             self._log.exception("failed to dispatch a message of %s", channel)
 

@@ -6,6 +6,11 @@ with ``appendfsync always``, one fsync per batch (Redis fsyncs once per event-lo
 before it answers). This is the auto-pipelining of Lettuce or ioredis, done by hand:
 redis-py takes a pooled connection per call, which costs the node most of its time.
 
+Commands are executed in the order they were written, so a caller that writes several
+with ``evalsha_nowait`` (no await in between them) has them applied in that order.
+Every new connection loads the pipe's scripts first (``SCRIPT LOAD``, before any other
+command), so an ``EVALSHA`` never meets a store that has not seen its script.
+
 When the connection fails or a reply is late, every call waiting on it fails with
 ``StoreError`` (the caller answers ``internal``; the client retries with the same cmid or
 opid) and the next call connects again. ``evalsha`` falls back to ``EVAL`` on
@@ -42,12 +47,9 @@ class StoreError(RuntimeError):
 
 
 def pack(args: tuple[Any, ...]) -> bytes:
-    """One command in RESP."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
+    """One command in RESP (str, bytes, int or float arguments), packed by hiredis in C."""
+    packed: bytes = hiredis.pack_command(args)
+    return packed
 
 
 class Script:
@@ -61,18 +63,21 @@ class Script:
 class RespPipe:
     """One pipelined connection to the Redis at ``url``, opened on first use."""
 
-    def __init__(self, url: str, timeout_s: float = 3.0, connect_timeout_s: float = 2.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 3.0, connect_timeout_s: float = 2.0,
+                 scripts: tuple[Script, ...] = ()) -> None:
         (self._host, self._port, self._ssl, self._user, self._password,
          self._db) = redis_address(url)
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._writer: asyncio.StreamWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         # futures of the calls written, in order, with the loop time each was made
         self._pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._reader_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._outbox: list[bytes] = []  # commands of this loop pass, written in one go
+        self._scripts = scripts  # loaded on every new connection, before anything else
 
     async def _connect(self) -> None:
         async with self._lock:
@@ -86,6 +91,7 @@ class RespPipe:
             except (OSError, TimeoutError) as e:
                 raise StoreError(f"cannot connect to the store: {type(e).__name__}: {e}"
                                  ) from None
+            self._loop = asyncio.get_running_loop()
             self._writer = writer
             self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
             self._watchdog_task = asyncio.create_task(self._watchdog(writer))
@@ -95,13 +101,19 @@ class RespPipe:
                              else ("AUTH", self._password))
             if self._db:
                 hello.append(("SELECT", self._db))
+            hello += [("SCRIPT", "LOAD", script.text) for script in self._scripts]
             # written before any other call's command (no await in between)
             answers = [(cmd[0], self._send(cmd)) for cmd in hello]
-            for name, fut in answers:
-                reply = await fut
-                if isinstance(reply, hiredis.ReplyError):
-                    self._lost(StoreError(f"store refused {name}: {reply}"))
-                    raise StoreError(f"store refused {name}: {reply}")
+            try:
+                for name, fut in answers:
+                    reply = await fut
+                    if isinstance(reply, hiredis.ReplyError):
+                        self._lost(StoreError(f"store refused {name}: {reply}"))
+                        raise StoreError(f"store refused {name}: {reply}")
+            finally:  # one failed, so did the rest (_lost): they are not waited for
+                for _, fut in answers:
+                    if fut.done() and not fut.cancelled():
+                        fut.exception()
 
     async def _read_loop(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
@@ -144,8 +156,8 @@ class RespPipe:
                 self._lost(StoreError(f"the store did not answer in {self._timeout_s:g} s"))
 
     def _send(self, cmd: tuple[Any, ...]) -> asyncio.Future[Any]:
-        assert self._writer is not None
-        loop = asyncio.get_running_loop()
+        assert self._writer is not None and self._loop is not None
+        loop = self._loop  # the connection's loop (get_running_loop costs a getpid on 3.11)
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((fut, loop.time()))
         if not self._outbox:
@@ -164,6 +176,18 @@ class RespPipe:
         if self._writer is None:
             await self._connect()
         return await self._send(cmd)
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    def evalsha_nowait(self, script: Script, keys: list[str], args: list[Any]
+                       ) -> asyncio.Future[Any] | None:
+        """Write ``EVALSHA`` now and return the future of its raw reply (an error reply as
+        ``hiredis.ReplyError``); None when not connected (use ``evalsha``, which connects)."""
+        if self._writer is None:
+            return None
+        return self._send(("EVALSHA", script.sha, len(keys), *keys, *args))
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run ``script``; StoreError for an error reply."""

@@ -1,8 +1,11 @@
 """One client connection: the protocol v1 state machine of a device on this node.
 
 Frames are handled one at a time in arrival order (so sends of one connection are
-sequenced in frame order); everything the node sends to the client, replies and pushes
-alike, goes through one outbound queue drained by a writer task. Pushes that arrive
+sequenced in frame order); a ``send`` to a direct conversation and an ``ack`` do not
+wait for the store's answer before the next frame is handled: their scripts are
+pipelined, applied and answered in frame order (inflight.py). Everything the node sends
+to the client, replies and pushes alike, goes through one outbound queue drained by a
+writer task. Pushes that arrive
 while the login is being completed are held and sent right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
@@ -18,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -47,11 +52,14 @@ from imload.protocol.frames import (
     RATE_LIMITED,
     UNAUTHENTICATED,
 )
+from reference_server import inflight
 from reference_server.admission import TokenBucket
 from reference_server.groups import MAX_STALE, members_of
 from reference_server.ops import handle_op, handle_state
+from reference_server.outbox import Outbox
 from reference_server.reads import handle_read, handle_reads
-from reference_server.store import StaleMembers, StoreError, push_channel
+from reference_server.store import SendResult, StaleMembers, StoreError, push_channel
+from reference_server.wsconn import send_texts
 
 if TYPE_CHECKING:
     from reference_server.node import Node
@@ -83,11 +91,15 @@ class Session:
         self.bad_frames = 0
         self._ready = False  # login_ok sent: pushes go straight to the queue
         self._held: list[str | bytes] = []  # pushes that arrived before login_ok
-        # text frames (str, or bytes already UTF-8) and, last, a close (code, reason)
-        self._out: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
+        self._out = Outbox()  # everything sent to the client, drained by _write_loop
         self._closing = False
+        self._waiting_since = 0.0  # loop time the read loop began waiting for a frame
+        self._idle_timer: asyncio.TimerHandle | None = None
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
+        self.inflight = inflight.Inflight(self, self.log)  # pipelined store calls
+        self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
+        self._depth = inflight.depth(config.max_outbound)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "login": self._login, "send": self._send, "ack": self._ack,
             "sync": self._sync, "ping": self._ping,
@@ -101,7 +113,7 @@ class Session:
     # -- outbound --------------------------------------------------------------------------
 
     def reply(self, frame: dict[str, Any]) -> None:
-        self._enqueue(encode_frame(frame))
+        self._enqueue(orjson.dumps(frame))  # UTF-8 JSON, sent as a text frame as it is
 
     def error(self, code: str, msg: str, rid: int | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
@@ -124,45 +136,26 @@ class Session:
     def _enqueue(self, text: str | bytes) -> None:
         if self._closing:
             return
-        if self._out.qsize() >= self.node.config.max_outbound:
+        if len(self._out) >= self.node.config.max_outbound:
             # The writer is stuck on a client that does not read: drop what is queued; the
             # client gets overloaded and 4003 if it ever reads again, else the idle close.
             self.log.warning("%r does not read: %d frames queued, shedding it with 4003",
-                             self, self._out.qsize())
+                             self, len(self._out))
             self._closing = True
-            while not self._out.empty():
-                self._out.get_nowait()
-            self._out.put_nowait(encode_frame({
+            self._out.clear()
+            self._out.put(encode_frame({
                 "t": "error", "code": OVERLOADED,
                 "msg": "the node sheds this connection: frames piled up unread"}))
-            self._out.put_nowait((CLOSE_OVERLOADED, "too many frames queued"))
+            self._out.put((CLOSE_OVERLOADED, "too many frames queued"))
             return
-        self._out.put_nowait(text)
+        self._out.put(text)
 
     async def _write_loop(self) -> None:
         ws = self.ws
-        # Frames queued together go out in one write: websockets' send_context (its own
-        # way of writing several frames, see Connection.send_context) around the protocol.
-        batched = hasattr(ws, "send_context") and hasattr(ws, "protocol")
         while True:
-            item = await self._out.get()
-            if isinstance(item, tuple):
-                await ws.close(*item)
-                return
-            if not batched or self._out.empty():
-                await ws.send(item, text=True)
-                continue
-            texts = [item]
-            close: tuple[int, str] | None = None
-            while not self._out.empty() and len(texts) < WRITE_BATCH:
-                nxt = self._out.get_nowait()
-                if isinstance(nxt, tuple):
-                    close = nxt
-                    break
-                texts.append(nxt)
-            async with ws.send_context():
-                for text in texts:
-                    ws.protocol.send_text(text if isinstance(text, bytes) else text.encode())
+            texts, close = await self._out.take(WRITE_BATCH)
+            if texts:
+                await send_texts(ws, texts)  # together, in one write
             if close is not None:
                 await ws.close(*close)
                 return
@@ -172,7 +165,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
-        self._out.put_nowait((code, reason))
+        self._out.put((code, reason))
 
     def replace(self, gen: int) -> None:
         """A newer login (generation ``gen``) of this device took over: close with 4001."""
@@ -200,26 +193,57 @@ class Session:
                           self.ws.close_reason or "")
 
     async def _read_loop(self) -> None:
-        idle_s = self.node.config.idle_timeout_s
-        while not self._closing:
-            try:
-                async with asyncio.timeout(idle_s):
+        # The idle close: one timer per connection that re-arms itself while frames come
+        # (cheaper than a timeout around every recv); it closes the connection, which ends
+        # the recv below.
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()
+        self._idle_timer = loop.call_at(self._waiting_since + self.node.config.idle_timeout_s,
+                                        self._idle_check)
+        try:
+            while not self._closing:
+                try:
                     data = await self.ws.recv()
-            except TimeoutError:
-                self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
-                return
-            except ConnectionClosed:
-                return
-            await self._handle(data)
+                except ConnectionClosed:
+                    return
+                if self._closing:
+                    return
+                self._waiting_since = math.inf  # handling: the idle clock stops
+                await self._handle(data)
+                self._waiting_since = loop.time()
+        finally:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+
+    def _idle_check(self) -> None:
+        """Close with 4004 after ``idle_timeout_s`` of waiting for a frame, else re-arm."""
+        loop = asyncio.get_running_loop()
+        idle_s = self.node.config.idle_timeout_s
+        now = loop.time()
+        due = self._waiting_since + idle_s
+        if due <= now:
+            self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
+            return
+        self._idle_timer = loop.call_at(min(due, now + idle_s), self._idle_check)
 
     async def _handle(self, data: str | bytes) -> None:
         try:
             frame = decode_frame(data)
             validate_request(frame)
         except FrameError as e:
+            if self.inflight:
+                await self.inflight.drain()
             self.bad(e.code, e.msg, e.rid)
             return
         t = frame["t"]
+        if self._pipelined and self.user is not None and t in inflight.PIPELINED:
+            if len(self.inflight) >= self._depth:
+                await self.inflight.drain(self._depth - 1)
+            if inflight.start(self, frame):
+                return  # written to the store; answered in frame order (inflight.py)
+        if self.inflight:
+            await self.inflight.drain()
         rid = frame.get("rid")
         if self.user is None and t != "login":
             self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
@@ -229,11 +253,18 @@ class Session:
         except FrameError as e:
             self.bad(e.code, e.msg, e.rid)
         except StoreError as e:
-            self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
-            self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
+            self.store_failed(t, rid, e)
         except Exception:
             self.log.exception("internal error handling %s of user=%s", t, self.user)
-            self.error(INTERNAL, "internal error", rid)
+            self.internal_error(rid)
+
+    def store_failed(self, t: str, rid: int | None, e: StoreError) -> None:
+        """Answer a request whose store call failed: the client retries it."""
+        self.log.warning("store error user=%s t=%s: %s", self.user, t, e)
+        self.error(INTERNAL, "the store failed; retry (with the same cmid)", rid)
+
+    def internal_error(self, rid: int | None) -> None:
+        self.error(INTERNAL, "internal error", rid)
 
     def bad(self, code: str, msg: str, rid: int | None) -> None:
         """Answer a bad frame with an error and count it (1008 above the limit)."""
@@ -317,7 +348,10 @@ class Session:
         if bugs.has("no-dedup") and self.node.bug_rng.random() < 0.01:
             self.log.info("no-dedup: dropping the send_ack of %s/%s", self.user, frame["cmid"])
             return
-        self.reply({"t": "send_ack", "rid": rid, "cmid": frame["cmid"], "mid": res.mid,
+        self.send_ack(rid, frame["cmid"], res)
+
+    def send_ack(self, rid: int, cmid: str, res: SendResult) -> None:
+        self.reply({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": res.mid,
                     "conv": res.conv, "seq": res.seq, "server_ts": res.server_ts,
                     "dup": res.dup})
 

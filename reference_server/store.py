@@ -32,9 +32,11 @@ The inbox is never trimmed: the cursor marks what a device holds, the archive st
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -45,7 +47,7 @@ from reference_server import scripts
 from reference_server.resp import RespPipe, Script, StoreError
 
 __all__ = ["GroupView", "LoginState", "SendResult", "StaleMembers", "Store", "StoreError",
-           "SyncBatch", "push_channel"]
+           "SyncBatch", "push_channel", "script_reply", "send_result"]
 
 
 def push_channel(user: str) -> str:
@@ -86,6 +88,41 @@ class SyncBatch:
     more: bool
 
 
+def _send_call(user: str, device: str, cmid: str, conv: str, members: list[str], body: str,
+               ts: int | None, server_ts: int, ver: str, dedup: bool, seq: int | None
+               ) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of SEND_LUA for one message."""
+    shared: dict[str, Any] = {"conv": conv, "from": user, "from_device": device,
+                              "cmid": cmid, "body": body}
+    if ts is not None:
+        shared["ts"] = ts
+    shared["server_ts"] = server_ts
+    shared["kind"] = "text"
+    # ',"conv":...,"kind":"text"}' : the script puts mid, seq and useq before it
+    tail = "," + orjson.dumps(shared).decode()[1:]
+    keys = [f"u:{user}:cmids", f"c:{conv}:seq", "mid", f"c:{conv}:mver"]
+    for m in members:
+        keys += [f"u:{m}:useq", f"u:{m}:inbox"]
+    args: list[Any] = [cmid, conv, server_ts, tail, ver, "" if dedup else "nodedup",
+                       "" if seq is None else seq, *members]
+    return keys, args
+
+
+def script_reply(what: str, reply: Any) -> Any:
+    """A raw script reply from ``start_send``/``start_ack``; StoreError for an error reply."""
+    if isinstance(reply, hiredis.ReplyError):
+        raise StoreError(f"store failed to {what}: the store refused a script: {reply}")
+    return reply
+
+
+def send_result(reply: Any) -> SendResult:
+    """The outcome of SEND_LUA's reply; StaleMembers when the membership moved."""
+    mid, seq, sts, conv, status = script_reply("store a message", reply)
+    if status == 2:
+        raise StaleMembers("the membership changed since it was read")
+    return SendResult(str(mid), int(seq), int(sts), str(conv), status == 1)
+
+
 class Store:
     """Async access to the store; every failure is raised as StoreError."""
 
@@ -97,13 +134,19 @@ class Store:
             socket_connect_timeout=min(timeout_s, 2.0), retry=Retry(NoBackoff(), 1),
             health_check_interval=0)
         # the scripts go through one pipelined connection (resp.py); reads through redis-py
-        self._pipe = RespPipe(url, timeout_s)
         self._send = Script(scripts.SEND_LUA)
         self._login = Script(scripts.LOGIN_LUA)
         self._ack = Script(scripts.ACK_LUA)
         self._read = Script(scripts.READ_LUA)
         self._group_op = Script(scripts.GROUP_OP_LUA)
         self._set_op = Script(scripts.SET_OP_LUA)
+        self._pipe = RespPipe(url, timeout_s, scripts=(
+            self._send, self._login, self._ack, self._read, self._group_op, self._set_op))
+
+    @property
+    def connected(self) -> bool:
+        """The scripts' connection is up: ``start_send``/``start_ack`` will write now."""
+        return self._pipe.connected
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -148,24 +191,19 @@ class Store:
         ``ver`` is the group membership version ``members`` were read at (StaleMembers when
         it moved); ``dedup=False`` and ``seq`` serve the bug modes no-dedup and racy-seq.
         """
-        shared: dict[str, Any] = {"conv": conv, "from": user, "from_device": device,
-                                  "cmid": cmid, "body": body}
-        if ts is not None:
-            shared["ts"] = ts
-        shared["server_ts"] = server_ts
-        shared["kind"] = "text"
-        # ',"conv":...,"kind":"text"}' : the script puts mid, seq and useq before it
-        tail = "," + orjson.dumps(shared).decode()[1:]
-        keys = [f"u:{user}:cmids", f"c:{conv}:seq", "mid", f"c:{conv}:mver"]
-        for m in members:
-            keys += [f"u:{m}:useq", f"u:{m}:inbox"]
-        args: list[Any] = [cmid, conv, server_ts, tail, ver, "" if dedup else "nodedup",
-                           "" if seq is None else seq, *members]
-        mid, seq_, sts, stored_conv, status = await self._script(
-            "store a message", self._send, keys, args)
-        if status == 2:
-            raise StaleMembers(conv)
-        return SendResult(str(mid), int(seq_), int(sts), str(stored_conv), status == 1)
+        keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, ver,
+                                dedup, seq)
+        return send_result(await self._script("store a message", self._send, keys, args))
+
+    def start_send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
+                   body: str, ts: int | None, server_ts: int) -> asyncio.Future[Any] | None:
+        """Write the send script of a direct conversation now (no membership version to
+        check), without waiting: the future of its raw reply, for ``send_result``. Calls
+        written one after the other are applied in that order. None when the store
+        connection is not up (then use ``send``)."""
+        keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, "",
+                                True, None)
+        return self._pipe.evalsha_nowait(self._send, keys, args)
 
     async def conv_seq(self, conv: str) -> int:
         """The conversation's last seq (only the racy-seq bug mode reads it outside a script)."""
@@ -232,6 +270,12 @@ class Store:
         """Advance the device's cursor to ``upto`` (never down); return the stored cursor."""
         keys = [f"u:{user}:acked", f"u:{user}:useq"]
         return int(await self._script("store an ack", self._ack, keys, [device, upto]))
+
+    def start_ack(self, user: str, device: str, upto: int) -> asyncio.Future[Any] | None:
+        """``ack`` written now, without waiting: the future of the raw reply (check it with
+        ``script_reply``); None when the store connection is not up."""
+        return self._pipe.evalsha_nowait(self._ack, [f"u:{user}:acked", f"u:{user}:useq"],
+                                         [device, upto])
 
     async def sync(self, user: str, after: int, limit: int) -> SyncBatch:
         """Inbox entries with useq > after, ascending, at most ``limit``."""
