@@ -41,6 +41,11 @@ class ReadAhead:
         self.max_size = max_size
 
     @property
+    def wrapped(self) -> Any:
+        """The socket this reads from (and everything else goes to)."""
+        return self._sock
+
+    @property
     def pending(self) -> int:
         """Bytes read from the kernel and not yet handed out."""
         return len(self._buf) - self._pos

@@ -19,7 +19,9 @@ cooperates with other greenlets whether or not the process is monkey-patched
 (Locust patches it; the tests do not). After the handshake the driver reads
 server frames itself from a read-ahead buffer (``buffered.py``: the only
 blocking read is the buffer's ``fill``, so a timeout never loses half a frame)
-and writes its frames in one ``sendall`` (``wsopen.text_frame``).
+and frames its writes itself (``wsopen.text_frame``); a ``FrameWriter``
+(``writer.py``) puts those of one turn of the event loop on the wire in one
+system call.
 
 ``push_loss`` makes the transport lose that share of ``msg`` pushes (seeded), as a
 broken proxy would: the engine finds the hole in the useqs and syncs (a gap sync).
@@ -40,6 +42,7 @@ from typing import Any, TypeVar
 import gevent
 import gevent.event
 import gevent.lock
+import orjson
 import websocket
 
 from imload.client import (
@@ -57,6 +60,7 @@ from imload.client import (
 )
 from imload.drivers.buffered import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
 from imload.drivers.lbs_http import RouteError, fetch_route
+from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import (
     close_detail,
     describe,
@@ -65,7 +69,7 @@ from imload.drivers.wsopen import (
     text_frame,
 )
 from imload.journal import JournalWriter
-from imload.protocol import FrameError, decode_frame, encode_frame
+from imload.protocol import FrameError, decode_frame
 
 log = logging.getLogger("imload.drivers")
 R = TypeVar("R")
@@ -99,6 +103,7 @@ class GeventDevice:
         self._lock = gevent.lock.RLock()            # engine inputs + action execution
         self._write_lock = gevent.lock.Semaphore()  # frames written to the socket
         self._ws: websocket.WebSocket | None = None
+        self._writer: FrameWriter | None = None  # the frames of _ws, one send per loop turn
         self._connect_url: str | None = None
         self._route_pending = False
         self._waiting: gevent.Timeout | None = None  # the receive wait under way
@@ -109,7 +114,6 @@ class GeventDevice:
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
-        self._broken: tuple[websocket.WebSocket, str] | None = None
 
     # ------------------------------------------------------------ public
     @property
@@ -185,9 +189,6 @@ class GeventDevice:
         with self._lock:
             result = fn(self.clock())
             self._execute(self.engine.actions())
-            broken, self._broken = self._broken, None
-            if broken is not None:
-                self._lost(*broken)
             return result
 
     def _execute(self, actions: list[Action]) -> None:
@@ -228,22 +229,28 @@ class GeventDevice:
             self.errors.append(f"callback: {describe(e)}")
 
     def _write(self, frame: dict[str, Any]) -> None:
-        ws = self._ws
-        if ws is None or self._broken is not None:
+        w = self._writer
+        if w is None or w.failed:
             return  # no connection: the engine's timers cover the loss
-        try:
-            data = text_frame(encode_frame(frame).encode())
-            with self._write_lock:  # also ws.lock: websocket-client's own writes take it
-                ws.sock.sendall(data)
-        except Exception as e:
-            self._broken = (ws, f"write failed: {describe(e)}")  # handled after this batch
+        # the frame's JSON is encode_frame's, as bytes; a failed write ends the connection
+        w.write(text_frame(orjson.dumps(frame)))
+
+    def _forget_writer(self) -> None:
+        w, self._writer = self._writer, None
+        if w is not None:
+            w.discard()  # the connection is gone: so is what waited to be written
 
     def _drop_socket(self, reason: str = "") -> None:
         ws, self._ws = self._ws, None
         if ws is None:
             return
+        w = self._writer
+        self._writer = None
         with gevent.Timeout(1.0, False):
             try:
+                if w is not None:
+                    w.flush()  # what the engine wrote before it closed goes first
+                    w.discard()
                 text = reason.encode()[:120].decode("utf-8", "ignore")  # a close reason: <=123 B
                 ws.send_close(websocket.STATUS_NORMAL, text.encode())
             except Exception:  # noqa: S110 - closing a socket that may be dead already
@@ -255,6 +262,7 @@ class GeventDevice:
             if ws is not self._ws:
                 return  # the engine closed it already
             self._ws = None
+            self._forget_writer()
             ws.shutdown()
             self._feed(lambda now: self.engine.transport_closed(now, reason))
 
@@ -340,6 +348,8 @@ class GeventDevice:
         elif opcode == OP_CLOSE:
             with gevent.Timeout(1.0, False):
                 try:
+                    if self._writer is not None:
+                        self._writer.flush()
                     ws.send_close()  # answer the close, as websocket-client would
                 except Exception:  # noqa: S110 - the peer may be gone already
                     pass
@@ -382,6 +392,9 @@ class GeventDevice:
                 ws.shutdown()  # stopped (or gave up) while we were connecting
                 return
             self._ws = ws
+            self._writer = FrameWriter(
+                ws.sock.wrapped, self._write_lock,
+                lambda e: self._lost(ws, f"write failed: {describe(e)}"))
             self._feed(self.engine.transport_open)
 
     def _open(self, url: str) -> websocket.WebSocket:
