@@ -263,19 +263,21 @@ class DeviceEngine(Connection):
             self.bad_frames += 1
             return 0
         assert isinstance(m, dict)
-        kind = m.get("kind", "text")
-        extra: dict[str, Any] = {}
+        get = m.get
+        kind = get("kind", "text")
+        e = {"ev": "deliver", "at": now, "user": self.user, "device": self.device,
+             "session": self.session, "mid": m["mid"], "conv": m["conv"], "seq": m["seq"],
+             "useq": m["useq"], "cmid": get("cmid"), "from_device": get("from_device"),
+             "digest": digest_of(get("body")), "via": via, "phase": self.phase, "kind": kind,
+             "from": get("from")}
         if kind == "event":
-            extra["event"] = m.get("body")
+            e["event"] = get("body")
         if via == "sync":
-            extra["sync"] = self._sync_why
-        extra["server_ts"] = m.get("server_ts")
+            e["sync"] = self._sync_why
+        e["server_ts"] = get("server_ts")
         if self.inbox.display.policy == "hybrid":
-            extra["ts"] = m.get("ts")
-        self._rec("deliver", now, session=self.session, mid=m["mid"], conv=m["conv"],
-                  seq=m["seq"], useq=m["useq"], cmid=m.get("cmid"),
-                  from_device=m.get("from_device"), digest=digest_of(m.get("body")),
-                  via=via, phase=self.phase, kind=kind, **{"from": m.get("from")}, **extra)
+            e["ts"] = get("ts")
+        self._record(e)
         self.inbox.add(m)
         return int(m["useq"])
 

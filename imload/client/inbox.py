@@ -23,14 +23,14 @@ _MSG_FIELDS: tuple[tuple[str, type], ...] = (("mid", str), ("conv", str), ("seq"
 
 
 def is_valid_msg(m: object) -> bool:
-    """True when ``m`` is a dict with the fields the engine and the journal need."""
+    """True when ``m`` is a dict with the fields the engine and the journal need
+    (``_MSG_FIELDS``, spelt out: this runs for every message received)."""
     if not isinstance(m, dict):
         return False
-    for name, typ in _MSG_FIELDS:
-        v = m.get(name)
-        if not isinstance(v, typ) or isinstance(v, bool):
-            return False
-    return True
+    seq, useq = m.get("seq"), m.get("useq")
+    return (isinstance(m.get("mid"), str) and isinstance(m.get("conv"), str)
+            and isinstance(seq, int) and not isinstance(seq, bool)
+            and isinstance(useq, int) and not isinstance(useq, bool))
 
 
 class Inbox:

@@ -67,8 +67,9 @@ class Sender(EngineCore):
             return
         self._out.move(m, MsgEvent.ACK)
         self._send_rids.pop(m.rid or -1, None)
-        self._rec("send_ok", now, session=self.session, cmid=m.cmid, conv=m.conv,
-                  mid=f.get("mid"), seq=f.get("seq"), dup=f.get("dup") is True)
+        self._record({"ev": "send_ok", "at": now, "user": self.user, "device": self.device,
+                      "session": self.session, "cmid": m.cmid, "conv": m.conv,
+                      "mid": f.get("mid"), "seq": f.get("seq"), "dup": f.get("dup") is True})
         self._metric("send-ack", now - (m.first_sent or m.created))
         self._rearm_lazily(now)
 
@@ -106,8 +107,10 @@ class Sender(EngineCore):
         if m.first_sent is None:
             m.first_sent = now
         self._send_rids[m.rid] = m.cmid
-        self._rec("send", now, session=self.session, cmid=m.cmid, conv=m.conv,
-                  digest=m.digest, attempt=m.attempts, ts=m.ts, seen_seq=m.seen_seq)
+        self._record({"ev": "send", "at": now, "user": self.user, "device": self.device,
+                      "session": self.session, "cmid": m.cmid, "conv": m.conv,
+                      "digest": m.digest, "attempt": m.attempts, "ts": m.ts,
+                      "seen_seq": m.seen_seq})
         self._send({"t": "send", "rid": m.rid, "cmid": m.cmid, "conv": m.conv,
                     "body": m.body, "ts": m.ts})
 

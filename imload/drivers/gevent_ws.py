@@ -196,7 +196,8 @@ class GeventDevice:
             if isinstance(a, Record):
                 if self.journal is not None:
                     self.journal.write(a.event)
-                self._callback(self.on_record, a.event)
+                if self.on_record is not None:
+                    self._callback(self.on_record, a.event)
             elif isinstance(a, SendFrame):
                 self._write(a.frame)
             elif isinstance(a, SetTimer):
@@ -308,13 +309,20 @@ class GeventDevice:
             return
         reader = ws.sock
         assert isinstance(reader, ReadAhead)
-        try:
-            got = reader.next_message()  # parsed from what was read already: no waiting
-        except Exception as e:
-            self._lost(ws, f"bad frame from the server: {describe(e)}")
-            return
-        if got is not None:
+        handled = False
+        while True:  # every message read already (no waiting), then the timers again
+            try:
+                got = reader.next_message()
+            except Exception as e:
+                self._lost(ws, f"bad frame from the server: {describe(e)}")
+                return
+            if got is None:
+                break
             self._handle(ws, *got)
+            handled = True
+            if ws is not self._ws or self._stopping:
+                return  # closed meanwhile: what the old socket still holds is not read
+        if handled:
             return
         # wait for more bytes, at most until the next timer: a gevent timeout, not the
         # socket's (writes keep their own, io_timeout_s); partial frames stay buffered
@@ -344,7 +352,9 @@ class GeventDevice:
                     and self._loss_rng.random() < self.push_loss):
                 self.lost_pushes += 1  # as if a proxy on the way dropped it: a gap sync follows
                 return
-            self._feed(lambda now: self.engine.frame_received(decoded, now))
+            with self._lock:  # _feed, without a closure per frame
+                self.engine.frame_received(decoded, self.clock())
+                self._execute(self.engine.actions())
         elif opcode == OP_CLOSE:
             with gevent.Timeout(1.0, False):
                 try:

@@ -19,6 +19,7 @@ writer must fill. Readers ignore fields they do not know.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 DEVICE = ("user", "device")
@@ -154,6 +155,7 @@ def event(ev: str, at: float, **fields: Any) -> dict[str, Any]:
     return {"ev": ev, "at": at, **fields}
 
 
+@lru_cache(maxsize=4096)  # one body is digested by its sender and by every device it reaches
 def body_digest(body: str) -> str:
     """A short digest of a message body: the journal keeps digests, not bodies."""
     return hashlib.blake2b(body.encode(), digest_size=8).hexdigest()

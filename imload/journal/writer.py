@@ -27,7 +27,7 @@ class JournalWriter:
         self.count = 0
 
     def write(self, ev: dict[str, Any]) -> None:
-        line = orjson.dumps(ev) + b"\n"
+        line = orjson.dumps(ev, option=orjson.OPT_APPEND_NEWLINE)
         with self._lock:
             self._file.write(line)
             self.count += 1
