@@ -2,7 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imload.protocol import FrameError, decode_frame, encode_frame, validate_request
+from imload.protocol import (
+    FrameError,
+    decode_frame,
+    decode_text_payload,
+    encode_frame,
+    validate_request,
+)
 
 
 def err(data: str | bytes) -> FrameError:
@@ -51,3 +57,25 @@ def test_any_text_decodes_or_raises_frame_error(text: str) -> None:
         validate_request(decode_frame(text))
     except FrameError:
         pass
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_text_payload_decodes_as_its_text_does(payload: bytes) -> None:
+    try:
+        expected: object = decode_frame(payload.decode())
+    except (UnicodeDecodeError, FrameError) as e:
+        expected = FrameError if isinstance(e, UnicodeDecodeError) else (e.code, e.rid)
+    try:
+        got: object = decode_text_payload(payload)
+    except FrameError as e:
+        got = FrameError if expected is FrameError else (e.code, e.rid)
+    assert got == expected
+
+
+def test_text_payload_of_a_frame() -> None:
+    frame = {"t": "msg", "mid": "m1", "body": "héllo"}
+    assert decode_text_payload(encode_frame(frame).encode()) == frame
+    with pytest.raises(FrameError):
+        decode_text_payload(b'{"t": "msg", "body": "\xff"}')
+    with pytest.raises(FrameError):
+        decode_text_payload(b'[1]')

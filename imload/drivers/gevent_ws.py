@@ -69,7 +69,7 @@ from imload.drivers.wsopen import (
     text_frame,
 )
 from imload.journal import JournalWriter
-from imload.protocol import FrameError, decode_frame
+from imload.protocol import FrameError, decode_text_payload
 
 log = logging.getLogger("imload.drivers")
 R = TypeVar("R")
@@ -200,6 +200,9 @@ class GeventDevice:
                     self._callback(self.on_record, a.event)
             elif isinstance(a, SendFrame):
                 self._write(a.frame)
+            elif isinstance(a, Metric):
+                if self.on_metric is not None:
+                    self._callback(self.on_metric, a)
             elif isinstance(a, SetTimer):
                 self._seq += 1
                 self._timers[a.name] = (a.at, self._seq)
@@ -209,8 +212,6 @@ class GeventDevice:
                     gevent.get_hub().loop.run_callback(self._cut_wait_short)
             elif isinstance(a, CancelTimer):
                 self._timers.pop(a.name, None)
-            elif isinstance(a, Metric):
-                self._callback(self.on_metric, a)
             elif isinstance(a, Connect):
                 self._connect_url = a.url
                 self._wake.set()
@@ -344,8 +345,8 @@ class GeventDevice:
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
         if opcode == OP_TEXT:
             try:
-                decoded = decode_frame(data.decode())
-            except (FrameError, UnicodeDecodeError):
+                decoded = decode_text_payload(data)
+            except FrameError:
                 self.bad_frames += 1
                 return
             if (self.push_loss and decoded.get("t") == "msg"

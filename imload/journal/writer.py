@@ -22,25 +22,24 @@ class JournalWriter:
         self.path = Path(directory) / f"{name}.jsonl"
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
-        self._pending = 0
         self._flush_every = flush_every
         self.count = 0
+        self._flush_at = flush_every  # count at which the next flush is due
 
     def write(self, ev: dict[str, Any]) -> None:
         line = orjson.dumps(ev, option=orjson.OPT_APPEND_NEWLINE)
         with self._lock:
             self._file.write(line)
             self.count += 1
-            self._pending += 1
-            if self._pending >= self._flush_every:
+            if self.count >= self._flush_at:
                 self._file.flush()
-                self._pending = 0
+                self._flush_at = self.count + self._flush_every
 
     def flush(self) -> None:
         with self._lock:
             if not self._file.closed:
                 self._file.flush()
-                self._pending = 0
+                self._flush_at = self.count + self._flush_every
 
     def close(self) -> None:
         with self._lock:
