@@ -32,6 +32,8 @@ from enum import Enum
 
 
 class MsgState(Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
+
     NEW = "new"
     SENDING = "sending"
     WAITING = "waiting"
@@ -41,6 +43,8 @@ class MsgState(Enum):
 
 
 class MsgEvent(Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's own hashes the name in Python
+
     TRANSMIT = "transmit"      # an attempt goes on the wire
     ACK = "ack"                # send_ack for the cmid (any attempt)
     TIMEOUT = "timeout"        # no send_ack within ack_timeout_s

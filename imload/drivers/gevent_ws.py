@@ -60,6 +60,7 @@ from imload.client import (
 )
 from imload.drivers.buffered import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
 from imload.drivers.lbs_http import RouteError, fetch_route
+from imload.drivers.lock import EngineLock
 from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import (
     close_detail,
@@ -100,7 +101,7 @@ class GeventDevice:
         self.lost_pushes = 0
         self.errors: list[str] = []
         self.bad_frames = 0
-        self._lock = gevent.lock.RLock()            # engine inputs + action execution
+        self._lock = EngineLock()                   # engine inputs + action execution
         self._write_lock = gevent.lock.Semaphore()  # frames written to the socket
         self._ws: websocket.WebSocket | None = None
         self._writer: FrameWriter | None = None  # the frames of _ws, one send per loop turn
@@ -193,13 +194,14 @@ class GeventDevice:
 
     def _execute(self, actions: list[Action]) -> None:
         for a in actions:
-            if isinstance(a, Record):
+            kind = type(a)  # the frequent kinds first, by type (actions are final classes)
+            if kind is Record:
                 if self.journal is not None:
-                    self.journal.write(a.event)
+                    self.journal.write(a.event)  # type: ignore[union-attr]
                 if self.on_record is not None:
-                    self._callback(self.on_record, a.event)
-            elif isinstance(a, SendFrame):
-                self._write(a.frame)
+                    self._callback(self.on_record, a.event)  # type: ignore[union-attr]
+            elif kind is SendFrame:
+                self._write(a.frame)  # type: ignore[union-attr]
             elif isinstance(a, Metric):
                 if self.on_metric is not None:
                     self._callback(self.on_metric, a)
