@@ -48,6 +48,8 @@ from imload.client.backoff import Backoff
 from imload.client.config import EngineConfig
 from imload.client.connection import Connection
 from imload.client.core import (
+    LOGGING_IN,
+    ONLINE,
     T_ACK,
     T_INSTR,
     T_LOGIN,
@@ -204,7 +206,8 @@ class DeviceEngine(Connection):
     # ------------------------------------------------------------ frames
     def frame_received(self, frame: dict[str, Any], now: float) -> None:
         """A decoded frame from the server."""
-        if self._conn not in (Conn.LOGGING_IN, Conn.ONLINE):
+        conn = self._conn
+        if conn is not ONLINE and conn is not LOGGING_IN:
             self.ignored += 1
             return
         if not isinstance(frame, dict):
@@ -212,7 +215,7 @@ class DeviceEngine(Connection):
             return
         self._unanswered_requests = 0  # the server is there
         t = frame.get("t")
-        if self._conn is Conn.LOGGING_IN:
+        if conn is LOGGING_IN:
             if t == "login_ok" and frame.get("rid") == self._login_rid:
                 self._on_login_ok(frame, now)
             elif t == "error":

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from imload.client.core import T_SENDS, Conn, EngineCore
+from imload.client.core import STOPPED, T_SENDS, EngineCore
 from imload.client.outbox import Outbox, OutMsg
 from imload.client.states import MsgEvent, MsgState
 from imload.journal import body_digest
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from imload.client.inbox import Inbox
 
 DEFINITE_ERRORS = frozenset({"forbidden", "bad_frame"})
+# the states and events of the hot paths, as plain names (an Enum member lookup is slow)
+_NEW, _SENDING = MsgState.NEW, MsgState.SENDING
+_TRANSMIT, _ACK = MsgEvent.TRANSMIT, MsgEvent.ACK
 
 
 class Sender(EngineCore):
@@ -51,7 +54,7 @@ class Sender(EngineCore):
         """The user hits send: returns the cmid that every attempt will carry."""
         m = self._out.create(conv, body, body_digest(body), now, self.stamp_ms(now),
                              self.inbox.display.seen_seq(conv))
-        if self._conn is Conn.STOPPED:
+        if self._conn is STOPPED:
             self._out.move(m, MsgEvent.STOP)
             self._rec("send_fail", now, cmid=m.cmid, conv=conv, reason="device stopped")
             return m.cmid
@@ -62,10 +65,10 @@ class Sender(EngineCore):
 
     def _on_send_ack(self, f: dict[str, Any], now: float) -> None:
         m = self._out.get(f.get("cmid"))
-        if m is None or m.state is MsgState.NEW:
+        if m is None or m.state is _NEW:
             self.ignored += 1  # a late ack of a message already settled
             return
-        self._out.move(m, MsgEvent.ACK)
+        self._out.move(m, _ACK)
         self._send_rids.pop(m.rid or -1, None)
         self._record({"ev": "send_ok", "at": now, "user": self.user, "device": self.device,
                       "session": self.session, "cmid": m.cmid, "conv": m.conv,
@@ -97,7 +100,7 @@ class Sender(EngineCore):
                 and now < m.created + self.config.give_up_after_s)
 
     def _transmit(self, m: OutMsg, now: float) -> None:
-        self._out.move(m, MsgEvent.TRANSMIT)
+        self._out.move(m, _TRANSMIT)
         if m.rid is not None:
             self._send_rids.pop(m.rid, None)
         m.attempts += 1
@@ -165,9 +168,9 @@ class Sender(EngineCore):
         self._unanswered_request(now, timed_out)
 
     def _due(self, m: OutMsg) -> float:
-        give_up = m.created + self.config.give_up_after_s
-        if m.state is MsgState.SENDING:
+        if m.state is _SENDING:
             return m.ack_due
+        give_up = m.created + self.config.give_up_after_s
         if m.retry_at is not None and self._can_send():
             return min(give_up, m.retry_at)
         return give_up
