@@ -61,7 +61,8 @@ class Inbox:
     def add(self, m: dict[str, Any]) -> bool:
         """Hold a valid msg; True if it was new (by useq), False for a duplicate."""
         useq: int = m["useq"]
-        self.see_inbox_seq(useq)
+        if useq > self.inbox_seq:  # see_inbox_seq, inline
+            self.inbox_seq = useq
         is_new = useq > self.held_upto and useq not in self._above
         if is_new:
             if useq == self.held_upto + 1:

@@ -131,7 +131,10 @@ class GeventDevice:
 
     def send_message(self, conv: str, body: str) -> str:
         """Send a message (any greenlet); returns its cmid at once, before the ack."""
-        return self._feed(lambda now: self.engine.send_message(conv, body, now))
+        with self._lock:  # _feed, without a closure per message
+            cmid = self.engine.send_message(conv, body, self.clock())
+            self._execute(self.engine.actions())
+            return cmid
 
     def in_group(self, conv: str) -> bool | None:
         """Whether the device has seen itself added to group ``conv`` (None: never)."""
@@ -196,10 +199,14 @@ class GeventDevice:
         for a in actions:
             kind = type(a)  # the frequent kinds first, by type (actions are final classes)
             if kind is Record:
+                ev = a.event  # type: ignore[union-attr]
                 if self.journal is not None:
-                    self.journal.write(a.event)  # type: ignore[union-attr]
+                    self.journal.write(ev)
                 if self.on_record is not None:
-                    self._callback(self.on_record, a.event)  # type: ignore[union-attr]
+                    try:
+                        self.on_record(ev)
+                    except Exception as e:  # a broken hook must not break the device
+                        self._callback_failed(self.on_record, e)
             elif kind is SendFrame:
                 self._write(a.frame)  # type: ignore[union-attr]
             elif isinstance(a, Metric):
@@ -229,8 +236,11 @@ class GeventDevice:
         try:
             fn(arg)
         except Exception as e:  # a broken hook must not break the device
-            log.exception("%s: callback %r failed", self._name(), fn)
-            self.errors.append(f"callback: {describe(e)}")
+            self._callback_failed(fn, e)
+
+    def _callback_failed(self, fn: Callable[[Any], None], e: Exception) -> None:
+        log.exception("%s: callback %r failed", self._name(), fn)
+        self.errors.append(f"callback: {describe(e)}")
 
     def _write(self, frame: dict[str, Any]) -> None:
         w = self._writer
