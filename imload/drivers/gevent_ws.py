@@ -323,18 +323,19 @@ class GeventDevice:
         reader = ws.sock
         assert isinstance(reader, ReadAhead)
         handled = False
-        while True:  # every message read already (no waiting), then the timers again
-            try:
-                got = reader.next_message()
-            except Exception as e:
-                self._lost(ws, f"bad frame from the server: {describe(e)}")
-                return
-            if got is None:
-                break
-            self._handle(ws, *got)
-            handled = True
-            if ws is not self._ws or self._stopping:
-                return  # closed meanwhile: what the old socket still holds is not read
+        with self._lock:  # every message read already (no waiting), then the timers again
+            while True:
+                try:
+                    got = reader.next_message()
+                except Exception as e:
+                    self._lost(ws, f"bad frame from the server: {describe(e)}")
+                    return
+                if got is None:
+                    break
+                self._handle(ws, *got)
+                handled = True
+                if ws is not self._ws or self._stopping:
+                    return  # closed meanwhile: what the old socket still holds is not read
         if handled:
             return
         # wait for more bytes, at most until the next timer: a gevent timeout, not the
@@ -355,6 +356,7 @@ class GeventDevice:
             wait.cancel()
 
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
+        """One message from the server; the caller holds the engine lock."""
         if opcode == OP_TEXT:
             try:
                 decoded = decode_text_payload(data)
@@ -365,9 +367,8 @@ class GeventDevice:
                     and self._loss_rng.random() < self.push_loss):
                 self.lost_pushes += 1  # as if a proxy on the way dropped it: a gap sync follows
                 return
-            with self._lock:  # _feed, without a closure per frame
-                self.engine.frame_received(decoded, self.clock())
-                self._execute(self.engine.actions())
+            self.engine.frame_received(decoded, self.clock())  # _feed, with the lock held
+            self._execute(self.engine.actions())
         elif opcode == OP_CLOSE:
             with gevent.Timeout(1.0, False):
                 try:
