@@ -707,3 +707,18 @@ def test_a_users_other_device_sees_its_sends() -> None:
     assert d["cmid"] == cmid and d["from_device"] == "d0" and d["via"] == "push"
     assert [m["cmid"] for m in laptop.engine.messages(AB)] == [cmid]
     assert len(b.evs("deliver")) == 1
+
+
+def test_is_valid_msg_wants_the_fields_and_their_types() -> None:
+    from imload.client.inbox import is_valid_msg
+
+    class D(dict):  # type: ignore[type-arg]
+        pass
+
+    good = {"mid": "m1", "conv": "d:a:b", "seq": 1, "useq": 2}
+    assert is_valid_msg(good) and is_valid_msg(D(good))
+    for field, bad in (("mid", 1), ("conv", None), ("seq", True), ("useq", "2"), ("seq", 1.0)):
+        assert not is_valid_msg({**good, field: bad})
+        assert not is_valid_msg(D({**good, field: bad}))
+    assert not is_valid_msg({k: v for k, v in good.items() if k != "useq"})
+    assert not is_valid_msg([good])

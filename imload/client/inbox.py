@@ -25,7 +25,11 @@ _MSG_FIELDS: tuple[tuple[str, type], ...] = (("mid", str), ("conv", str), ("seq"
 def is_valid_msg(m: object) -> bool:
     """True when ``m`` is a dict with the fields the engine and the journal need
     (``_MSG_FIELDS``, spelt out: this runs for every message received)."""
-    if not isinstance(m, dict):
+    if type(m) is dict:  # the usual case (decoded JSON): exact types, checked fast
+        mid, conv, seq, useq = m.get("mid"), m.get("conv"), m.get("seq"), m.get("useq")
+        if type(mid) is str and type(conv) is str and type(seq) is int and type(useq) is int:
+            return True
+    elif not isinstance(m, dict):
         return False
     seq, useq = m.get("seq"), m.get("useq")
     return (isinstance(m.get("mid"), str) and isinstance(m.get("conv"), str)

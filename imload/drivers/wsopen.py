@@ -60,7 +60,7 @@ def text_frame(payload: bytes) -> bytes:
         head = bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
     else:
         head = bytes((0x81, 0xFF)) + n.to_bytes(8, "big")
-    key = _MASKS.randbytes(4)
+    key = _MASKS.getrandbits(32).to_bytes(4, "little")  # randbytes(4), without its call
     stream = (key * (n // 4 + 1))[:n]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
     return head + key + masked
