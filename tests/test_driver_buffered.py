@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imload.drivers.buffered import (
     OP_BINARY,
@@ -98,3 +100,39 @@ def test_client_text_frames_parse_back() -> None:
         r = ReadAhead(Sock([data]))
         r.fill()
         assert r.next_message() == (OP_TEXT, payload)
+
+
+@given(st.lists(st.tuples(st.sampled_from([OP_TEXT, OP_BINARY, OP_PING]),
+                          st.integers(0, 70000), st.booleans(), st.booleans()),
+                max_size=6),
+       st.lists(st.integers(1, 9000), max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_any_frames_in_any_chunks_come_out_whole(specs: list[tuple[int, int, bool, bool]],
+                                                 cuts: list[int]) -> None:
+    """The fast path (final unmasked text frames) and the general one agree."""
+    sent, wire = [], b""
+    for i, (op, n, masked, split) in enumerate(specs):
+        payload = bytes([i % 251]) * (n if op != OP_PING else n % 126)
+        if split and op != OP_PING and len(payload) > 1:
+            wire += frame(op, payload[:1], fin=False) + frame(OP_CONT, payload[1:],
+                                                              mask=b"kkkk" if masked else None)
+        else:
+            wire += frame(op, payload, mask=b"abcd" if masked else None)
+        sent.append((op, payload))
+    chunks, at = [], 0
+    for c in cuts:
+        if at < len(wire):
+            chunks.append(wire[at:at + c])
+            at += c
+    if at < len(wire):
+        chunks.append(wire[at:])
+    r = ReadAhead(Sock(chunks))
+    got = []
+    while len(got) < len(sent):
+        m = r.next_message()
+        if m is None:
+            r.fill()
+            continue
+        got.append(m)
+    assert got == sent
+    assert r.pending == 0

@@ -60,6 +60,23 @@ class ReadAhead:
 
     def next_message(self) -> tuple[int, bytes] | None:
         """(opcode, payload) of the next complete message in the buffer, or None."""
+        buf, pos = self._buf, self._pos
+        if self._parts is None and len(buf) - pos >= 4 and buf[pos] == 0x81:
+            # the usual frame, parsed here: final, text, unmasked, length < 64 KiB
+            n = buf[pos + 1]
+            if n < 126:
+                start = pos + 2
+            elif n == 126:
+                n, start = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
+            else:
+                start = 0
+            end = start + n
+            if start and n <= self.max_size and end <= len(buf):
+                if end == len(buf):
+                    self._buf, self._pos = b"", 0  # nothing kept while idle
+                else:
+                    self._pos = end
+                return OP_TEXT, buf[start:end]
         while True:
             frame = self._next_frame()
             if frame is None:
