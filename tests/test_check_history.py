@@ -2,8 +2,10 @@
 
 from typing import Any
 
+import pytest
 from journal_builder import JournalBuilder, two_friends
 
+from imload.check import check
 from imload.check.history import (
     ATTEMPTS,
     DELIV_EV,
@@ -120,13 +122,14 @@ def test_unsorted_events_are_sorted_first() -> None:
     assert h.wire_duplicates == 0 and not h.seq_clashes and h.events == len(j.events)
 
 
-def test_malformed_events_are_named_not_fatal() -> None:
+def test_a_malformed_event_stops_the_walk_and_check_names_it() -> None:
     j = two_friends()
     j.message("alice", "phone", "bob", "c1")
     j.events.append({"ev": "deliver", "at": 1e9, "user": "bob"})  # no device, no mid
-    h = build_history(j.events)
-    assert len(h.malformed) == 1 and "'deliver'" in h.malformed[0]
-    assert "device" in h.malformed[0]
+    with pytest.raises(KeyError):  # the walk trusts fields; check() screens (screen.py)
+        build_history(j.events)
+    bad = check(j.events)["journal"]["bad_events"]
+    assert len(bad) == 1 and "'deliver'" in bad[0] and "device" in bad[0]
 
 
 def test_membership_events_are_filed_apart_from_sends() -> None:

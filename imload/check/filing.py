@@ -7,7 +7,6 @@ column-wise pass over the deliveries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -235,15 +234,6 @@ class Filing:
         if mid not in mids:
             mids[mid] = e
         self.name_seq(e, conv, seq, mid, frm, cmid)
-
-    def malformed(self, events: Sequence[Event], e: Event, err: Exception) -> None:
-        bad = self.h.malformed
-        what = e.get("ev") if isinstance(e, Mapping) else type(e).__name__
-        if len(bad) < 100:
-            n = next((i for i, x in enumerate(events, 1) if x is e), 0)
-            bad.append(f"event #{n} ({what!r} at {e.get('at')}): {type(err).__name__} {err}")
-        else:
-            bad[-1] = f"... and more malformed events (last: {what!r} at {e.get('at')})"
 
 
 def finish(h: History, first_at: float | None) -> None:

@@ -98,7 +98,8 @@ def build_history(events: Sequence[Event]) -> History:
 
     The walk checks the order as it goes (each event is at hand then, where a pass
     of its own would fetch every event once more); events out of order are sorted
-    by ``at`` and walked again from the start."""
+    by ``at`` and walked again from the start. It trusts each event's fields: a
+    malformed one raises (KeyError, TypeError, ...); ``check`` then screens them."""
     h = History()
     if not _Walk(h).run(events):
         events = sorted(events, key=_AT)
@@ -132,109 +133,106 @@ class _Walk(Filing):
             if ordered and not last_at <= at:
                 return False
             last_at = at
-            try:
-                k = e["ev"]
-                if k == "deliver":
-                    ud = _UD(e)
-                    mid = e["mid"]
-                    log = logs.get(ud)
-                    if log is None:
-                        log = new_log(ud, e)
-                    first = log.held.setdefault(mid, e)
-                    sig = _SIG(e)
-                    if first is e:  # the device's first copy of this mid
-                        ent = known.get(mid)
-                        if ent is None or ent[0] != sig:
-                            ent = slow(e, sig, mid, True)
-                        if ent is not None and ud[0] in ent[2]:
-                            rec = ent[1]
-                            rec[COPIES] += 1
-                            rec[DONE_AT] = at
-                            if ent[3] is not None:
-                                e2e_sample(at - ent[3])
-                    else:
-                        wire_dups += 1
-                        if _SIG(first) != sig:  # another content under a mid it holds
-                            slow(e, sig, mid, False)
-                    if e["via"] == "push":
-                        last = log.last_push
-                        conv = sig[0]
-                        prev = last.get(conv)
-                        last[conv] = e
-                        if (prev is not None and sig[1] < prev["seq"]
-                                and prev["session"] == e["session"]):
-                            h.backwards.append((prev, e))
-                elif k == "send":
-                    user, cmid = e["user"], e["cmid"]
-                    per_sender = sends.get(user)
-                    if per_sender is None:
-                        per_sender = sends[user] = {}
-                    rec = per_sender.get(cmid)
-                    if rec is None:
-                        rec = per_sender[cmid] = [1, PENDING, e, None, None, None, None, None, e,
-                                                  0, None]
-                    else:
-                        rec[ATTEMPTS] += 1
-                        rec[LAST_EV] = e
-                        if rec[SEND_EV] is None:
-                            rec[SEND_EV] = e
-                            if rec[EARLY] is not None:
-                                self.settle_early(rec, e)
-                elif k == "send_ok":
-                    user, cmid, conv, mid, seq, session = _OK(e)
-                    per_sender = sends.get(user)
-                    if per_sender is None:
-                        per_sender = sends[user] = {}
-                    rec = per_sender.get(cmid)
-                    if rec is None:
-                        rec = per_sender[cmid] = new_record()
-                    rec[OUTCOME] = OK
-                    sent = rec[SEND_EV]
-                    if (sent is None or rec[OK_EV] is not None or rec[MID_EV] is not None
-                            or mid in by_mid):
-                        self.acked_slow(rec, e)
-                        continue
-                    # the common case: the first ack of a sent message, naming a new mid
-                    rec[OK_EV] = rec[MID_EV] = e
-                    acked_append(rec)
-                    acked_conv_append(conv)
-                    acked_at_append(at)
-                    first_at = sent["at"]
-                    ack_sample(at - first_at)
-                    named = by_seq.get(conv)
-                    if named is None:
-                        by_seq[conv] = {seq: e}
-                        by_mid[mid] = e
-                    elif seq in named:
-                        self.name_seq(e, conv, seq, mid, user, cmid)  # a clash, maybe
-                    else:
-                        named[seq] = by_mid[mid] = e
-                    mem = members_of.get(conv)
-                    if mem is None:
-                        mem = self.members(conv)
-                    known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec, mem, first_at]
-                    seen = sent.get("seen_seq")
-                    if seen is not None and not seq > seen:
-                        h.seen_after.append(rec)
-                    if sent["session"] == session and rec[LAST_EV]["session"] == session:
-                        skey = (user, e["device"], session, conv)
-                        prev_ack = session_last.get(skey)
-                        if prev_ack is not None and (prev_ack[0] > seq or prev_ack[1] > first_at):
-                            h.fifo_suspects.add(skey)
-                        session_last[skey] = (seq, first_at)
-                elif k == "send_fail" or k == "send_info":
-                    self.ended(k, e)
-                elif k in _OWN:
-                    self.own(k, e)
+            k = e["ev"]
+            if k == "deliver":
+                ud = _UD(e)
+                mid = e["mid"]
+                log = logs.get(ud)
+                if log is None:
+                    log = new_log(ud, e)
+                first = log.held.setdefault(mid, e)
+                sig = _SIG(e)
+                if first is e:  # the device's first copy of this mid
+                    ent = known.get(mid)
+                    if ent is None or ent[0] != sig:
+                        ent = slow(e, sig, mid, True)
+                    if ent is not None and ud[0] in ent[2]:
+                        rec = ent[1]
+                        rec[COPIES] += 1
+                        rec[DONE_AT] = at
+                        if ent[3] is not None:
+                            e2e_sample(at - ent[3])
                 else:
-                    found = other.get(k)
-                    if found is None:
-                        other[k] = [e]
-                    else:
-                        found.append(e)
-                    if k == "connected":
-                        self.own(k, e)
-            except (KeyError, TypeError, AttributeError) as err:
-                self.malformed(events, e, err)
+                    wire_dups += 1
+                    if _SIG(first) != sig:  # another content under a mid it holds
+                        slow(e, sig, mid, False)
+                if e["via"] == "push":
+                    last = log.last_push
+                    conv = sig[0]
+                    prev = last.get(conv)
+                    last[conv] = e
+                    if (prev is not None and sig[1] < prev["seq"]
+                            and prev["session"] == e["session"]):
+                        h.backwards.append((prev, e))
+            elif k == "send":
+                user, cmid = e["user"], e["cmid"]
+                per_sender = sends.get(user)
+                if per_sender is None:
+                    per_sender = sends[user] = {}
+                rec = per_sender.get(cmid)
+                if rec is None:
+                    rec = per_sender[cmid] = [1, PENDING, e, None, None, None, None, None, e,
+                                              0, None]
+                else:
+                    rec[ATTEMPTS] += 1
+                    rec[LAST_EV] = e
+                    if rec[SEND_EV] is None:
+                        rec[SEND_EV] = e
+                        if rec[EARLY] is not None:
+                            self.settle_early(rec, e)
+            elif k == "send_ok":
+                user, cmid, conv, mid, seq, session = _OK(e)
+                per_sender = sends.get(user)
+                if per_sender is None:
+                    per_sender = sends[user] = {}
+                rec = per_sender.get(cmid)
+                if rec is None:
+                    rec = per_sender[cmid] = new_record()
+                rec[OUTCOME] = OK
+                sent = rec[SEND_EV]
+                if (sent is None or rec[OK_EV] is not None or rec[MID_EV] is not None
+                        or mid in by_mid):
+                    self.acked_slow(rec, e)
+                    continue
+                # the common case: the first ack of a sent message, naming a new mid
+                rec[OK_EV] = rec[MID_EV] = e
+                acked_append(rec)
+                acked_conv_append(conv)
+                acked_at_append(at)
+                first_at = sent["at"]
+                ack_sample(at - first_at)
+                named = by_seq.get(conv)
+                if named is None:
+                    by_seq[conv] = {seq: e}
+                    by_mid[mid] = e
+                elif seq in named:
+                    self.name_seq(e, conv, seq, mid, user, cmid)  # a clash, maybe
+                else:
+                    named[seq] = by_mid[mid] = e
+                mem = members_of.get(conv)
+                if mem is None:
+                    mem = self.members(conv)
+                known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec, mem, first_at]
+                seen = sent.get("seen_seq")
+                if seen is not None and not seq > seen:
+                    h.seen_after.append(rec)
+                if sent["session"] == session and rec[LAST_EV]["session"] == session:
+                    skey = (user, e["device"], session, conv)
+                    prev_ack = session_last.get(skey)
+                    if prev_ack is not None and (prev_ack[0] > seq or prev_ack[1] > first_at):
+                        h.fifo_suspects.add(skey)
+                    session_last[skey] = (seq, first_at)
+            elif k == "send_fail" or k == "send_info":
+                self.ended(k, e)
+            elif k in _OWN:
+                self.own(k, e)
+            else:
+                found = other.get(k)
+                if found is None:
+                    other[k] = [e]
+                else:
+                    found.append(e)
+                if k == "connected":
+                    self.own(k, e)
         h.wire_duplicates = wire_dups
         return True

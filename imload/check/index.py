@@ -85,7 +85,7 @@ class History:
     # above the ``seen_seq`` of their first attempt (causality)
     faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    malformed: list[str] = field(default_factory=list)  # events lacking a field their kind needs
+    malformed: list[str] = field(default_factory=list)  # events screen set aside
     memo: dict[str, Any] = field(default_factory=dict)  # derived facts, computed once
 
     def log(self, user: str, device: str) -> DeviceLog | None:

@@ -85,14 +85,13 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
     gc.disable()
     try:
         try:
-            h = build_history(events)
-            if not h.malformed:
-                return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
+            return verdict_of(build_history(events), bad_lines=bad_lines,
+                              max_examples=max_examples)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError):
             pass  # an event broke the walk's trust in its fields: screen them all
         good, bad = screen(events)
         h = build_history(good)
-        h.malformed[:0] = bad
+        h.malformed = bad
         return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
     finally:
         if paused:
