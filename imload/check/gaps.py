@@ -21,7 +21,6 @@ that falls short, and groups, are looked at copy by copy.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import itemgetter, lt, methodcaller, or_
 from typing import Any
@@ -31,8 +30,7 @@ from imload.check.history import DeviceLog, Event, History
 from imload.check.recipients import group_timeline
 
 SHOWN = 8  # missing numbers named in one sentence
-_USEQ = methodcaller("get", "useq")
-_USEQ_ITEM = itemgetter("useq")  # a C call per copy, where ``get`` looks the method up
+_USEQ = itemgetter("useq")  # every copy has one (check() screens events that lack it)
 _CONV = itemgetter("conv")
 _IS_GROUP = methodcaller("startswith", "g:")
 
@@ -54,7 +52,7 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
                 tops = {conv: max(seqs) for conv, seqs in h.by_seq.items() if seqs}
             copies = log.held.values()
             top = _inbox_top(log)
-            if top > 0 and not _useqs(copies).issuperset(range(1, top + 1)):
+            if top > 0 and not set(map(_USEQ, copies)).issuperset(range(1, top + 1)):
                 _useq_gap((user, device), log, list(copies), out)
             counts = Counter(map(_CONV, copies))
             convs = list(counts)
@@ -66,14 +64,6 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
     return out
 
 
-def _useqs(copies: Iterable[Event]) -> set[Any]:
-    """The copies' ``useq`` values (None for a copy without one)."""
-    try:
-        return set(map(_USEQ_ITEM, copies))  # the common case: every copy has one
-    except KeyError:
-        return set(map(_USEQ, copies))
-
-
 def _inbox_top(log: DeviceLog) -> int:
     done = audited(log)
     top = (log.audit_start or done or {}).get("inbox_seq")
@@ -82,7 +72,7 @@ def _inbox_top(log: DeviceLog) -> int:
 
 def _useq_gap(ud: tuple[str, str], log: DeviceLog, copies: list[Event], out: Cases) -> None:
     top = _inbox_top(log)
-    held = {u for u in map(_USEQ, copies) if isinstance(u, int)}
+    held = set(map(_USEQ, copies))
     missing = sorted(set(range(1, top + 1)).difference(held))
     if missing and out.tally():
         out.keep(f"{who(*ud)} misses {len(missing)} of inbox positions 1..{top} after "
