@@ -39,7 +39,9 @@ def test_released_on_error() -> None:
     with pytest.raises(ValueError), lock:
         raise ValueError("boom")
     assert not lock.held
-    assert gevent.spawn(lambda: lock.__enter__()).join(timeout=1) is None
+    g = gevent.spawn(lock.__enter__)  # another greenlet gets it: it was released
+    g.join(timeout=1)
+    assert g.successful()
 
 
 def test_release_by_a_stranger_is_refused() -> None:

@@ -121,16 +121,13 @@ class EngineCore:
         raise NotImplementedError  # the connection's owner (connection.py) decides
 
     def _rec(self, ev: str, now: float, **fields: Any) -> None:
-        if __debug__ and self.check_events:
-            event(ev, now, user=self.user, device=self.device, **fields)  # the schema's check
-        self._actions.append(Record({"ev": ev, "at": now, "user": self.user,
-                                     "device": self.device, **fields}))
+        self._record({"ev": ev, "at": now, "user": self.user, "device": self.device, **fields})
 
     def _record(self, e: dict[str, Any]) -> None:
         """``_rec`` for the hot paths: ``e`` is the whole event, built by the caller
         (``ev``, ``at``, ``user``, ``device``, then the fields, as ``_rec`` orders them)."""
         if __debug__ and self.check_events:
-            event(e["ev"], e["at"], **{k: v for k, v in e.items() if k != "ev" and k != "at"})
+            event(**e)  # the schema's check
         self._actions.append(Record(e))
 
     def _send(self, frame: dict[str, Any]) -> None:

@@ -65,7 +65,6 @@ from imload.client.core import (
 from imload.client.display import Display
 from imload.client.inbox import Inbox, is_valid_msg
 from imload.client.routing import Router
-from imload.journal import body_digest
 
 _CONNECTION_TIMERS = (T_LOGIN, T_PING, T_ACK, T_SYNC)
 
@@ -269,14 +268,14 @@ class DeviceEngine(Connection):
         assert isinstance(m, dict)
         get = m.get
         kind = get("kind", "text")
+        body = get("body")
         e = {"ev": "deliver", "at": now, "user": self.user, "device": self.device,
              "session": self.session, "mid": m["mid"], "conv": m["conv"], "seq": m["seq"],
              "useq": m["useq"], "cmid": get("cmid"), "from_device": get("from_device"),
-             "digest": body_digest(body) if type(body := get("body")) is str else digest_of(body),
-             "via": via, "phase": self.phase, "kind": kind,
+             "digest": digest_of(body), "via": via, "phase": self.phase, "kind": kind,
              "from": get("from")}
         if kind == "event":
-            e["event"] = get("body")
+            e["event"] = body
         if via == "sync":
             e["sync"] = self._sync_why
         e["server_ts"] = get("server_ts")

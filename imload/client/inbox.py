@@ -23,18 +23,18 @@ _MSG_FIELDS: tuple[tuple[str, type], ...] = (("mid", str), ("conv", str), ("seq"
 
 
 def is_valid_msg(m: object) -> bool:
-    """True when ``m`` is a dict with the fields the engine and the journal need
-    (``_MSG_FIELDS``, spelt out: this runs for every message received)."""
+    """True when ``m`` is a dict with the fields the engine and the journal need."""
     if type(m) is dict:  # the usual case (decoded JSON): exact types, checked fast
-        mid, conv, seq, useq = m.get("mid"), m.get("conv"), m.get("seq"), m.get("useq")
-        if type(mid) is str and type(conv) is str and type(seq) is int and type(useq) is int:
+        if (type(m.get("mid")) is str and type(m.get("conv")) is str
+                and type(m.get("seq")) is int and type(m.get("useq")) is int):
             return True
     elif not isinstance(m, dict):
         return False
-    seq, useq = m.get("seq"), m.get("useq")
-    return (isinstance(m.get("mid"), str) and isinstance(m.get("conv"), str)
-            and isinstance(seq, int) and not isinstance(seq, bool)
-            and isinstance(useq, int) and not isinstance(useq, bool))
+    for name, typ in _MSG_FIELDS:
+        v = m.get(name)
+        if not isinstance(v, typ) or isinstance(v, bool):
+            return False
+    return True
 
 
 class Inbox:

@@ -203,10 +203,7 @@ class GeventDevice:
                 if self.journal is not None:
                     self.journal.write(ev)
                 if self.on_record is not None:
-                    try:
-                        self.on_record(ev)
-                    except Exception as e:  # a broken hook must not break the device
-                        self._callback_failed(self.on_record, e)
+                    self._callback(self.on_record, ev)
             elif kind is SendFrame:
                 self._write(a.frame)  # type: ignore[union-attr]
             elif isinstance(a, Metric):
@@ -236,11 +233,8 @@ class GeventDevice:
         try:
             fn(arg)
         except Exception as e:  # a broken hook must not break the device
-            self._callback_failed(fn, e)
-
-    def _callback_failed(self, fn: Callable[[Any], None], e: Exception) -> None:
-        log.exception("%s: callback %r failed", self._name(), fn)
-        self.errors.append(f"callback: {describe(e)}")
+            log.exception("%s: callback %r failed", self._name(), fn)
+            self.errors.append(f"callback: {describe(e)}")
 
     def _write(self, frame: dict[str, Any]) -> None:
         w = self._writer
@@ -258,17 +252,15 @@ class GeventDevice:
         ws, self._ws = self._ws, None
         if ws is None:
             return
-        w = self._writer
-        self._writer = None
         with gevent.Timeout(1.0, False):
             try:
-                if w is not None:
-                    w.flush()  # what the engine wrote before it closed goes first
-                    w.discard()
+                if self._writer is not None:
+                    self._writer.flush()  # what the engine wrote before it closed goes first
                 text = reason.encode()[:120].decode("utf-8", "ignore")  # a close reason: <=123 B
                 ws.send_close(websocket.STATUS_NORMAL, text.encode())
             except Exception:  # noqa: S110 - closing a socket that may be dead already
                 pass
+        self._forget_writer()  # also when the flush timed out
         ws.shutdown()
 
     def _lost(self, ws: websocket.WebSocket, reason: str) -> None:

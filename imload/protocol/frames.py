@@ -115,14 +115,16 @@ def decode_frame(data: str | bytes) -> dict[str, Any]:
     """Parse one text frame into a dict with a string ``t``; raise FrameError(bad_frame)."""
     if isinstance(data, bytes | bytearray | memoryview):
         raise FrameError(BAD_FRAME, "binary frames are not accepted; send JSON text")
+    return decode_text_payload(data)
+
+
+def decode_text_payload(payload: str | bytes) -> dict[str, Any]:
+    """``decode_frame(payload.decode())`` for a text frame's payload as it came off the
+    wire (UTF-8), without the copy to ``str``: invalid UTF-8 is a FrameError too."""
     try:
-        frame = orjson.loads(data)
+        frame = orjson.loads(payload)
     except orjson.JSONDecodeError as e:
         raise FrameError(BAD_FRAME, f"not JSON: {e}") from None
-    return _checked(frame)
-
-
-def _checked(frame: Any) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise FrameError(BAD_FRAME, f"a frame must be a JSON object, got {type(frame).__name__}")
     t = frame.get("t")
@@ -130,18 +132,6 @@ def _checked(frame: Any) -> dict[str, Any]:
         raise FrameError(BAD_FRAME, "a frame needs a string field 't' (its type)",
                          _rid_of(frame))
     return frame
-
-
-def decode_text_payload(payload: bytes) -> dict[str, Any]:
-    """``decode_frame(payload.decode())`` for a text frame's payload as it came off the
-    wire (UTF-8), without the copy to ``str``: invalid UTF-8 is a FrameError too."""
-    try:
-        frame = orjson.loads(payload)
-    except orjson.JSONDecodeError as e:
-        raise FrameError(BAD_FRAME, f"not JSON: {e}") from None
-    if type(frame) is dict and type(frame.get("t")) is str:
-        return frame  # the usual case, without a call
-    return _checked(frame)
 
 
 def _rid_of(frame: dict[str, Any]) -> int | None:
