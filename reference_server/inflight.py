@@ -20,7 +20,6 @@ path they were written for.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -45,9 +44,8 @@ def depth(max_outbound: int) -> int:
 class Inflight:
     """The store calls a session has written and not yet answered, in frame order."""
 
-    def __init__(self, session: Session, log: logging.Logger) -> None:
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._log = log
         self._calls: deque[tuple[asyncio.Future[Any], OnReply, str, int | None]] = deque()
         self.direct: tuple[str, str, str] = ("", "", "")  # last direct conv sent to: c, a, b
 
@@ -74,7 +72,7 @@ class Inflight:
             except StoreError as e:
                 self._session.store_failed(t, rid, e)
             except Exception:
-                self._log.exception("internal error answering %s of user=%s", t,
+                self._session.log.exception("internal error answering %s of user=%s", t,
                                     self._session.user)
                 self._session.internal_error(rid)
 
@@ -87,7 +85,10 @@ class Inflight:
 
 def start(session: Session, frame: dict[str, Any]) -> bool:
     """Write the store call of ``frame`` now if it can be pipelined; False when the frame
-    must take the one-at-a-time path (the caller drains first)."""
+    must take the one-at-a-time path (the caller drains first), as when the store
+    connection is not up (that path connects)."""
+    if not session.node.store.connected:
+        return False
     t = frame["t"]
     if t == "send":
         return _start_send(session, frame)
@@ -100,9 +101,6 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
     conv = frame["conv"]
     user, device = session.user, session.device
     assert user is not None and device is not None
-    store = session.node.store
-    if not store.connected:
-        return False  # the other path connects
     known, a, b = session.inflight.direct
     if conv != known:
         if not (conv.startswith("d:") and is_valid_conv(conv)):
@@ -114,9 +112,8 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
     if not session.sends.take():
         return False  # answered rate_limited on the other path
     rid, cmid = frame["rid"], frame["cmid"]
-    fut = store.start_send(user, device, cmid, conv, [a, b], frame["body"], frame.get("ts"),
-                           session.now_ms())
-    assert fut is not None  # connected, checked above: nothing awaited since
+    fut = session.node.store.start_send(user, device, cmid, conv, [a, b], frame["body"],
+                                        frame.get("ts"), session.now_ms())
 
     def on_reply(reply: Any) -> None:
         session.send_ack(rid, cmid, send_result(reply))
@@ -128,8 +125,6 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
 def _start_ack(session: Session, frame: dict[str, Any]) -> bool:
     assert session.user is not None and session.device is not None
     fut = session.node.store.start_ack(session.user, session.device, frame["upto"])
-    if fut is None:
-        return False
     session.inflight.add(fut, lambda reply: script_reply("store an ack", reply), "ack",
                          frame.get("rid"))
     return True

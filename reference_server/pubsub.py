@@ -220,9 +220,10 @@ class Fanin:
                     if kind == b"message" and len(reply) == 3:
                         channel, payload = reply[1], reply[2]
                         if isinstance(channel, bytes) and isinstance(payload, bytes):
-                            pending = self._dispatch(channel.decode(), payload)
+                            name = channel.decode()
+                            pending = self._dispatch(name, payload)
                             if pending is not None:
-                                await self._finish(channel.decode(), pending)
+                                await self._finish(name, pending)
                     elif kind in (b"subscribe", b"unsubscribe") and isinstance(reply[1],
                                                                                 bytes):
                         self._confirmed(reply[1].decode())

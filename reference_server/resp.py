@@ -182,11 +182,9 @@ class RespPipe:
         return self._writer is not None
 
     def evalsha_nowait(self, script: Script, keys: list[str], args: list[Any]
-                       ) -> asyncio.Future[Any] | None:
+                       ) -> asyncio.Future[Any]:
         """Write ``EVALSHA`` now and return the future of its raw reply (an error reply as
-        ``hiredis.ReplyError``); None when not connected (use ``evalsha``, which connects)."""
-        if self._writer is None:
-            return None
+        ``hiredis.ReplyError``); only while ``connected`` (else ``evalsha``, which connects)."""
         return self._send(("EVALSHA", script.sha, len(keys), *keys, *args))
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:

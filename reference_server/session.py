@@ -5,8 +5,8 @@ sequenced in frame order); a ``send`` to a direct conversation and an ``ack`` do
 wait for the store's answer before the next frame is handled: their scripts are
 pipelined, applied and answered in frame order (inflight.py). Everything the node sends
 to the client, replies and pushes alike, goes through one outbound queue drained by a
-writer task. Pushes that arrive
-while the login is being completed are held and sent right after ``login_ok``.
+writer task. Pushes that arrive while the login is being completed are held and sent
+right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
 answered with an ``error`` and counted; above ``max_bad_frames`` the connection is closed
@@ -39,7 +39,6 @@ from imload.protocol import (
     FrameError,
     TokenError,
     decode_frame,
-    encode_frame,
     is_valid_conv,
     validate_request,
     verify_token,
@@ -97,7 +96,7 @@ class Session:
         self._idle_timer: asyncio.TimerHandle | None = None
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
-        self.inflight = inflight.Inflight(self, self.log)  # pipelined store calls
+        self.inflight = inflight.Inflight(self)  # pipelined store calls
         self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
         self._depth = inflight.depth(config.max_outbound)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
@@ -143,7 +142,7 @@ class Session:
                              self, len(self._out))
             self._closing = True
             self._out.clear()
-            self._out.put(encode_frame({
+            self._out.put(orjson.dumps({
                 "t": "error", "code": OVERLOADED,
                 "msg": "the node sheds this connection: frames piled up unread"}))
             self._out.put((CLOSE_OVERLOADED, "too many frames queued"))

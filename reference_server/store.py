@@ -196,11 +196,11 @@ class Store:
         return send_result(await self._script("store a message", self._send, keys, args))
 
     def start_send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
-                   body: str, ts: int | None, server_ts: int) -> asyncio.Future[Any] | None:
+                   body: str, ts: int | None, server_ts: int) -> asyncio.Future[Any]:
         """Write the send script of a direct conversation now (no membership version to
         check), without waiting: the future of its raw reply, for ``send_result``. Calls
-        written one after the other are applied in that order. None when the store
-        connection is not up (then use ``send``)."""
+        written one after the other are applied in that order. Only while ``connected``
+        (else use ``send``)."""
         keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, "",
                                 True, None)
         return self._pipe.evalsha_nowait(self._send, keys, args)
@@ -271,9 +271,9 @@ class Store:
         keys = [f"u:{user}:acked", f"u:{user}:useq"]
         return int(await self._script("store an ack", self._ack, keys, [device, upto]))
 
-    def start_ack(self, user: str, device: str, upto: int) -> asyncio.Future[Any] | None:
+    def start_ack(self, user: str, device: str, upto: int) -> asyncio.Future[Any]:
         """``ack`` written now, without waiting: the future of the raw reply (check it with
-        ``script_reply``); None when the store connection is not up."""
+        ``script_reply``); only while ``connected`` (else use ``ack``)."""
         return self._pipe.evalsha_nowait(self._ack, [f"u:{user}:acked", f"u:{user}:useq"],
                                          [device, upto])
 
