@@ -11,7 +11,7 @@ from typing import Any
 
 from imload.check.delivery import fan_out
 from imload.check.history import History
-from imload.check.ops import op_records
+from imload.check.oplog import op_records
 from imload.check.sends import send_tally
 
 

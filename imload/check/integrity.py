@@ -25,7 +25,7 @@ from imload.check.history import (
     Event,
     History,
 )
-from imload.check.ops import op_records
+from imload.check.oplog import op_records
 from imload.check.sends import send_tally
 
 

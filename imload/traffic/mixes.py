@@ -57,6 +57,9 @@ class Mix:
     airplane_share: float = 0.3     # spells in which the user keeps typing (queued)
     warmup_s: float = 3.0           # before this only groups are created
     phone_weight: float = 2.0       # device 0 (the phone) is picked this much more often
+    # after a reconnect, send the queued ops and reads pipelined (each with its opid, not
+    # waiting for the previous answer), as real SDKs flush an offline queue
+    pipeline_ops: bool = False
 
     def with_overrides(self, **changes: Any) -> Mix:
         """This mix with some fields replaced (``None`` values are ignored)."""
@@ -69,7 +72,7 @@ MIXES: dict[str, Mix] = {
                         group_share=0.7, late_joiners=0.2),
     "multi-device": Mix(name="multi-device", device_shares=(0.2, 0.45, 0.35)),
     "churn": Mix(name="churn", online_s=25.0, offline_s=8.0, max_offline_s=30.0,
-                 airplane_share=0.5),
+                 airplane_share=0.5, pipeline_ops=True),
 }
 
 
