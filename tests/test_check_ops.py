@@ -3,8 +3,8 @@
 from journal_builder import JournalBuilder, two_friends
 
 from imload.check.history import build_history
-from imload.check.ops import op_cases
 from imload.check.oplog import op_records
+from imload.check.ops import op_cases
 
 PIN = {"conv": "d:alice:bob", "pinned": True}
 UNPIN = {"conv": "d:alice:bob", "pinned": False}

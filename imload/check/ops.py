@@ -33,6 +33,7 @@ from imload.check.history import Event, History
 from imload.check.oplog import OpRecord, op_records
 from imload.check.recipients import group_timeline
 
+
 def final_states(h: History) -> dict[str, dict[str, Event]]:
     """user -> device -> its last ``state`` event of the audit."""
     found: dict[str, dict[str, Event]] = {}
