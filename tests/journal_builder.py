@@ -81,8 +81,9 @@ class JournalBuilder:
     # -- sends ------------------------------------------------------------------------------
     def send(self, user: str, device: str, cmid: str, to: str | None = None, *,
              conv: str | None = None, body: str | None = None, attempt: int = 1,
-             at: float | None = None, seen_seq: int | None = None) -> dict[str, Any]:
-        """One attempt to send ``cmid`` to user ``to`` (a direct chat) or to ``conv``."""
+             at: float | None = None, seen_seq: int | None = 0) -> dict[str, Any]:
+        """One attempt to send ``cmid`` to user ``to`` (a direct chat) or to ``conv``
+        (``seen_seq`` None: the attempt does not record what the device displayed)."""
         if conv is None:
             assert to is not None, "send needs a recipient user or a conv"
             conv = direct_conv(user, to)

@@ -46,8 +46,23 @@ def test_lost_names_the_message_and_the_missing_device() -> None:
 def test_the_senders_other_device_counts_too() -> None:
     j = two_friends()
     j.message("alice", "phone", "bob", "c1", skip=(("alice", "laptop"),))
+    j.audit_all()
     cases = lost_cases(build_history(j.events))
     assert cases.count == 1 and "alice/laptop" in cases.examples[0]["explain"]
+
+
+def test_a_copy_missing_only_on_a_device_never_audited_is_not_judged() -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1", skip=(("alice", "laptop"),))
+    j.audit("alice", "phone")
+    j.audit("bob", "phone")
+    cases = lost_cases(build_history(j.events))
+    assert cases.count == 0 and (cases.due, cases.unjudged) == (1, 1)
+    n, example = cases.reasons["device never audited"]
+    assert n == 1 and "alice/laptop" in example
+    j.audit("alice", "laptop")  # now it is: the same hole is a loss
+    cases = lost_cases(build_history(j.events))
+    assert cases.count == 1 and cases.unjudged == 0
 
 
 def test_a_late_audit_delivery_is_not_lost() -> None:
@@ -99,6 +114,7 @@ def test_groups_expect_the_members_as_of_each_seq() -> None:
     j.send("alice", "phone", "c4", conv="g:team")
     j.ack("alice", "c4")
     j.deliver_all("alice", "c4", skip=(("carol", "phone"),))
+    j.audit_all()
     cases = lost_cases(build_history(j.events))
     assert cases.count == 1
     assert "c4" in cases.examples[0]["explain"] and "carol/phone" in cases.examples[0]["explain"]

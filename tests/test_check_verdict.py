@@ -13,7 +13,7 @@ from imload.check import CHECKS, check
 from imload.journal import EVENT_FIELDS, event_problem
 
 KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted", "gap",
-         "backwards", "fifo", "causality", "read_sync", "op", "display_order"}
+         "backwards", "fifo", "causality", "read_sync", "op", "display_order", "membership"}
 
 
 def clean_run() -> JournalBuilder:
@@ -52,17 +52,28 @@ def test_a_clean_run_passes_with_every_checked_anomaly_at_zero() -> None:
     assert v["slo"] == []
     assert v["journal"] == {"events": len(clean_run().events), "bad_lines": [],
                             "bad_events": []}
+    assert v["unknown"] == [] and set(v["coverage"]) == KINDS | {"journal"}
+    assert all(c["unjudged"] == 0 for c in v["coverage"].values())
+    assert v["coverage"]["lost"] | {"reasons": None} == {
+        "unit": "acked messages", "due": 2, "judged": 2, "unjudged": 0, "percent": 100.0,
+        "reasons": None}
 
 
 def test_the_verdict_has_the_documented_keys_and_is_json() -> None:
     v = check(clean_run().events, bad_lines=["a.jsonl:3: not JSON"])
     assert set(v) == {"valid", "passed", "counts", "fractions", "anomalies", "examples",
                       "latency_ms", "cost", "info_reasons", "over_time", "faults", "phases",
-                      "slo", "journal"}
+                      "slo", "journal", "coverage", "unknown"}
     assert set(v["latency_ms"]) == {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"}
     assert orjson.loads(orjson.dumps(v)) == v
     assert v["journal"]["bad_lines"] == ["a.jsonl:3: not JSON"]
-    assert v["passed"] is True  # torn lines are reported, they do not fail the run
+    # a torn line is a line the checker could not judge: not passed, not failed
+    assert v["valid"] == "unknown" and v["passed"] is False
+    assert v["coverage"]["journal"]["reasons"] == [
+        {"reason": "unreadable line", "count": 1, "example": "a.jsonl:3: not JSON"}]
+    assert v["unknown"] == ["journal: could not check 1 of "
+                            f"{len(clean_run().events) + 1} journal lines: unreadable line (1); "
+                            "e.g. a.jsonl:3: not JSON"]
 
 
 def test_nothing_acked_nor_delivered_is_unknown_and_does_not_pass() -> None:
@@ -81,6 +92,7 @@ def test_any_anomaly_fails_the_verdict_with_examples_capped() -> None:
     j = two_friends()
     for i in range(5):
         j.message("alice", "phone", "bob", f"c{i}", skip=(("bob", "phone"),))
+    j.audit_all()
     v = check(j.events, max_examples=2)
     assert v["valid"] is False and v["passed"] is False
     assert v["anomalies"]["lost"] == 5 and len(v["examples"]["lost"]) == 2
@@ -101,9 +113,10 @@ def test_each_kind_reaches_the_verdict() -> None:
     j.send("alice", "phone", "c3", "bob")
     j.fail("alice", "c3")
     j.deliver("bob", "phone", "alice", "c3")  # aborted
+    j.audit_all()
     v = check(j.events)
-    assert {k: n for k, n in v["anomalies"].items() if n} == {
-        "lost": 1, "corrupted": 3, "phantom": 1, "aborted": 1}
+    assert {k: n for k, n in v["anomalies"].items() if n} == {  # bob/phone's hole: a gap too
+        "lost": 1, "corrupted": 3, "phantom": 1, "aborted": 1, "gap": 1}
     assert "c1" in _cases(v, "lost")[0]["explain"]
     assert "ghost" in _cases(v, "phantom")[0]["explain"]
 
@@ -138,6 +151,7 @@ def clean_histories(draw: st.DrawFn) -> JournalBuilder:
             d = f"d{draw(st.integers(min_value=0, max_value=counts[users.index(u)] - 1))}"
             j.reconnect(u, d)
             j.deliver(u, d, users[a], f"c{i}", via="sync")
+    j.audit_all()
     return j
 
 
@@ -158,7 +172,10 @@ def test_clean_histories_pass_and_one_dropped_delivery_is_one_lost(
     deliveries = [e for e in j.events if e["ev"] == "deliver"]
     gone = data.draw(st.sampled_from(deliveries))
     dropped = check(without(j.events, {(gone["user"], gone["device"], gone["mid"])}))
-    assert dropped["anomalies"] == {**{k: 0 for k in KINDS}, "lost": 1}
+    # the audited device also has a hole in its inbox or the conversation, unless the copy
+    # dropped was its last one
+    assert dropped["anomalies"]["lost"] == 1
+    assert {k for k, n in dropped["anomalies"].items() if n} <= {"lost", "gap"}
     assert dropped["passed"] is False
     missing = dropped["examples"]["lost"][0]
     assert f"{gone['user']}/{gone['device']}" in missing["explain"]
@@ -175,7 +192,7 @@ def test_lost_counts_each_message_that_misses_any_device(j: JournalBuilder,
     v = check(without(j.events, drop))
     assert v["anomalies"]["lost"] == len({mid for _, _, mid in drop})
     assert v["counts"]["delivered"] == v["counts"]["expected_deliveries"] - len(drop)
-    assert sum(v["anomalies"].values()) == v["anomalies"]["lost"]
+    assert sum(v["anomalies"].values()) == v["anomalies"]["lost"] + v["anomalies"]["gap"]
 
 
 # -- one small journal per anomaly kind, and one clean run that has all the features -------
@@ -299,14 +316,24 @@ def make_display_order(j: JournalBuilder) -> None:
     j.deliver_all("bob", "h2", ts=1_000_500, server_ts=4_000)
 
 
+def make_membership(j: JournalBuilder) -> None:
+    """The server's create event names other members than the client's acked op."""
+    j.group_op("alice", "phone", "g1", "group_create", "g:x", members=("bob",))
+    for e in j.events:
+        if e["ev"] == "deliver" and e["cmid"] == "op:g1":
+            e["event"] = {"op": "group_create", "user": "alice", "members": ["alice"]}
+
+
 ANOMALY_JOURNALS = {
     "lost": make_lost, "partial": make_partial, "duplicated": make_duplicated,
     "phantom": make_phantom, "aborted": make_aborted, "corrupted": make_corrupted,
     "order": make_order, "gap": make_gap, "backwards": make_backwards, "fifo": make_fifo,
     "causality": make_causality, "read_sync": make_read_sync, "op": make_op,
-    "display_order": make_display_order,
+    "display_order": make_display_order, "membership": make_membership,
 }
-ALSO = {"causality": {"order"}}  # kinds a maker fires on the side (seq 1 named twice)
+# kinds a maker fires on the side: seq 1 named twice; a copy that is not there, or a
+# phantom's seq 50, leaves a hole in the audited device's inbox
+ALSO = {"causality": {"order"}, "partial": {"gap"}, "phantom": {"gap"}}
 
 
 def test_every_kind_has_a_journal_that_makes_it_fire() -> None:
@@ -326,6 +353,7 @@ def test_each_anomaly_fires_alone_with_its_evidence(kind: str) -> None:
     j = two_friends()
     j.message("alice", "phone", "bob", "c0")
     ANOMALY_JOURNALS[kind](j)
+    j.audit_all()
     v = check(j.events)
     assert v["passed"] is False and v["valid"] is False
     fired = {k for k, n in v["anomalies"].items() if n}
@@ -340,6 +368,7 @@ def test_each_anomaly_fires_alone_with_its_evidence(kind: str) -> None:
 def test_a_delivery_without_its_conv_is_named_and_its_message_counts_as_lost() -> None:
     j = two_friends()
     j.message("alice", "phone", "bob", "c1")
+    j.audit_all()
     damaged = [dict(e) for e in j.events]
     n, bobs = next((i, e) for i, e in enumerate(damaged, 1)
                    if e["ev"] == "deliver" and e["user"] == "bob")
@@ -348,6 +377,7 @@ def test_a_delivery_without_its_conv_is_named_and_its_message_counts_as_lost() -
     assert v["journal"]["bad_events"] == [f"event #{n} ('deliver' at {bobs['at']}): "
                                           "lacks 'conv'"]
     assert v["anomalies"]["lost"] == 1 and v["passed"] is False
+    assert v["coverage"]["journal"]["unjudged"] == 1  # the event set aside, counted
 
 
 def test_no_field_of_any_event_can_crash_the_checker() -> None:

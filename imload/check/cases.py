@@ -38,15 +38,52 @@ def make_case(explain: str, events: Iterable[Mapping[str, Any] | None],
 
 
 class Cases:
-    """The cases of one anomaly kind: all of them counted, the first ``limit`` kept."""
+    """The cases of one anomaly kind: all of them counted, the first ``limit`` kept.
 
-    __slots__ = ("count", "examples", "kind", "limit")
+    Also the check's coverage (``coverage``): ``due`` items of its ``unit`` it had to
+    judge, and per reason the ones it could not (``skip``), with the first as an
+    example. A check sets ``due`` (or adds to it with ``owe``) for everything it is
+    responsible for, judged or not; ``applicable`` False says the check does not apply
+    to this run at all (e.g. gaps where the target declared its seqs non-contiguous),
+    with the reason in ``note``."""
 
-    def __init__(self, kind: str, limit: int = 20) -> None:
+    __slots__ = ("applicable", "count", "due", "examples", "kind", "limit", "note", "reasons",
+                 "unit")
+
+    def __init__(self, kind: str, limit: int = 20, unit: str = "items") -> None:
         self.kind = kind
         self.limit = limit
         self.count = 0
         self.examples: list[Case] = []
+        self.unit = unit
+        self.due = 0
+        self.reasons: dict[str, list[Any]] = {}  # reason -> [count, first example]
+        self.applicable = True
+        self.note = ""
+
+    def owe(self, n: int = 1) -> None:
+        """``n`` more items this check must judge."""
+        self.due += n
+
+    def skip(self, reason: str, example: str, n: int = 1) -> None:
+        """``n`` of the due items could not be judged, for ``reason`` (the first example is
+        kept: one short sentence naming the item)."""
+        found = self.reasons.get(reason)
+        if found is None:
+            self.reasons[reason] = [n, example]
+        else:
+            found[0] += n
+
+    def not_applicable(self, note: str) -> None:
+        """This check does not apply to this run (nothing is due); ``note`` says why."""
+        self.applicable = False
+        self.note = note
+        self.due = 0
+        self.reasons.clear()
+
+    @property
+    def unjudged(self) -> int:
+        return min(self.due, sum(n for n, _ in self.reasons.values()))
 
     def tally(self) -> bool:
         """Count one case; True when its example should be built and kept (see ``keep``)."""

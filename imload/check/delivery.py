@@ -8,11 +8,14 @@
   reached some expected devices but not all: the server stored it, so every
   member was owed it (ORACLE.md, "indeterminate sends").
 
-Messages whose recipients are not known (a group whose creation the journal
-never shows) are skipped. ``fan_out`` walks the acked sends once, for lost,
-the expected-deliveries count and the "stable" time of each send (when its
-last expected device got it); it looks into the devices' holdings only for a
-send whose copies (counted by the history walk for direct chats) fall short.
+Messages whose recipients are not known (a group no client created in this run,
+a membership op that could not be placed: see ``membership``) cannot be judged;
+neither can a message whose only missing copies are on devices that never
+finished their audit (missing there may just mean not synced yet). Both are
+counted, with their reason, in the check's coverage. ``fan_out`` walks the
+acked sends once, for lost, the expected-deliveries count and the "stable" time
+of each send (when its last expected device got it); it looks into the devices'
+holdings only for a send whose copies (counted by the history walk for direct chats) fall short.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from imload.check.history import (
     Event,
     History,
 )
+from imload.check.membership import unknown_members
 from imload.check.recipients import Recipients, expected_devices
 from imload.check.sends import send_tally
 
@@ -63,6 +67,7 @@ class FanOut:
     done_at: array[float] = field(default_factory=lambda: array("d"))  # recipients): its ack,
     # and when its last expected device got it (+inf: never)
     group_e2e_s: array[float] = field(default_factory=lambda: array("d"))  # groups' e2e
+    unjudged: Cases = field(default_factory=lambda: Cases("lost", 0))  # why some were not
 
 
 def fan_out(h: History) -> FanOut:
@@ -104,12 +109,19 @@ def fan_out(h: History) -> FanOut:
             continue
         recips = expected_devices(conv, ok["seq"], h)
         if recips is None:
+            out.unjudged.skip(*unknown_members(conv, h))
             continue
         expected += len(recips)
         ok_ats.append(ok["at"])
         got = copies_of(mid, recips, h)
         missing = [d for d, copy in zip(recips, got, strict=True) if copy is None]
-        if missing:
+        if missing and not any(h.devices[u][d].audited() for u, d in missing):
+            u, d = missing[0]
+            out.unjudged.skip("device never audited",
+                              f"{who(u, d)} misses {mid} of {conv} but never finished its "
+                              "audit, so it may not have synced yet")
+            done_ats.append(never)
+        elif missing:
             out.missing.append((rec, missing))
             done_ats.append(never)
         else:
@@ -125,8 +137,11 @@ def fan_out(h: History) -> FanOut:
 
 def lost_cases(h: History, limit: int = 20) -> Cases:
     """Acked sends that some expected device never received."""
-    out = Cases("lost", limit)
-    for rec, missing in fan_out(h).missing:
+    out = Cases("lost", limit, unit="acked messages")
+    found = fan_out(h)
+    out.owe(len(h.acked))
+    out.reasons.update({k: list(v) for k, v in found.unjudged.reasons.items()})
+    for rec, missing in found.missing:
         if not out.tally():
             continue
         ok = rec[OK_EV]
@@ -143,11 +158,13 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
 
 def partial_cases(h: History, limit: int = 20) -> Cases:
     """Indeterminate sends delivered to some expected devices but not to all."""
-    out = Cases("partial", limit)
+    out = Cases("partial", limit, unit="indeterminate sends that were stored")
     for user, cmid, rec in send_tally(h).unsure_delivered:
         got = rec[MID_EV]
+        out.owe()
         recips = expected_devices(got["conv"], got["seq"], h)
         if recips is None:
+            out.skip(*unknown_members(got["conv"], h))
             continue
         mid = got["mid"]
         missing = [r for r, copy in zip(recips, copies_of(mid, recips, h), strict=True)

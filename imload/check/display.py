@@ -17,15 +17,22 @@ from typing import Any
 
 from imload.check.cases import Cases, who
 from imload.check.index import SEND_EV, History
+from imload.check.numbering import numbering
 from imload.client.display import hybrid_order
 
 
 def display_order_cases(h: History, limit: int = 20) -> Cases:
-    out = Cases("display_order", limit)
+    out = Cases("display_order", limit, unit="devices showing the hybrid order")
+    opaque = numbering(h)["seq"] == "opaque"
     for user, devices in h.devices.items():
         for device, log in devices.items():
             if not any("ts" in copy for copy in islice(log.held.values(), 8)):
                 continue  # displays by seq (its copies carry no local ts): nothing to rebuild
+            out.owe()
+            if opaque:
+                out.skip("seq declared opaque", f"{who(user, device)}: replies are placed by "
+                         "seq, and the target's seqs are labels")
+                continue
             by_conv: dict[str, list[Any]] = {}
             for copy in log.held.values():
                 if "ts" in copy and isinstance(copy.get("seq"), int):

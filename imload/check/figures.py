@@ -29,8 +29,7 @@ def count_figures(h: History) -> dict[str, int]:
     reads / reads_ok: ``read`` requests and their ``read_ok`` replies.
     """
     t = send_tally(h)
-    delivered = sum(len(log.held) for per_user in h.devices.values()
-                    for log in per_user.values())
+    delivered = h.delivered()
     ops = Counter(rec.outcome for rec in op_records(h).values() if rec.first is not None)
     return {"attempted": t.attempted, "attempts": t.attempts, "sent": t.attempted,
             "acked": t.acked, "failed": t.failed, "info": t.info, "pending": t.pending,

@@ -2,7 +2,12 @@
 
 Only devices whose audit finished are judged (an ``audit`` event with action
 ``done``): the audit synced them to the end of their inbox, so a hole there
-is one the server will never fill (PROTOCOL.md, promises 3 and 6).
+is one the server will never fill (PROTOCOL.md, promises 3 and 6). The others
+are counted as not judged (coverage), and so is a device holding messages of
+a group whose members are unknown. Holes only mean something when the target
+numbers contiguously (``numbering``): for ``increasing`` seqs or useqs that
+half of the check does not apply. Missing numbers are counted between the
+numbers held (``missing_numbers``), so the cost never depends on their values.
 
 - useq: the device must hold every inbox position 1 .. ``inbox_seq`` (the
   user's newest useq when the audit logged in). One case per device.
@@ -20,14 +25,15 @@ that falls short, and groups, are looked at copy by copy.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from itertools import compress, repeat
 from operator import itemgetter, lt, methodcaller, or_
-from typing import Any
 
 from imload.check.cases import Cases, who
 from imload.check.history import DeviceLog, Event, History
-from imload.check.recipients import group_timeline
+from imload.check.membership import group_timeline, unknown_members
+from imload.check.numbering import numbering
 
 SHOWN = 8  # missing numbers named in one sentence
 _USEQ = itemgetter("useq")  # every copy has one (check() screens events that lack it)
@@ -37,30 +43,46 @@ _IS_GROUP = methodcaller("startswith", "g:")
 
 def audited(log: DeviceLog) -> Event | None:
     """The device's finished audit (its ``audit done`` event), else None."""
-    done = log.audit
-    return done if done is not None and done.get("action") == "done" else None
+    return log.audited()
 
 
 def gap_cases(h: History, limit: int = 20) -> Cases:
-    out = Cases("gap", limit)
+    out = Cases("gap", limit, unit="devices")
+    declared = numbering(h)
+    check_useq, check_seq = (declared[k] == "contiguous" for k in ("useq", "seq"))
+    if not (check_useq or check_seq):
+        out.not_applicable(f"the target declares seq {declared['seq']} and useq "
+                           f"{declared['useq']}: numbers may skip, so a gap is no hole")
+        return out
     tops: dict[str, int] | None = None
     for user, per_user in sorted(h.devices.items()):
         for device, log in sorted(per_user.items()):
+            out.owe()
             if audited(log) is None:
+                out.skip("device never audited", f"{who(user, device)} has no finished "
+                         "audit, so its holes may still be filled")
                 continue
             if tops is None:
                 tops = {conv: max(seqs) for conv, seqs in h.by_seq.items() if seqs}
             copies = log.held.values()
             top = _inbox_top(log)
-            if top > 0 and not set(map(_USEQ, copies)).issuperset(range(1, top + 1)):
-                _useq_gap((user, device), log, list(copies), out)
+            if check_useq and top > 0:
+                held = set(map(_USEQ, copies))
+                if sum(1 for u in held if 1 <= u <= top) < top:
+                    _useq_gap((user, device), log, sorted(held), list(copies), out)
+            if not check_seq:
+                continue
             counts = Counter(map(_CONV, copies))
             convs = list(counts)
             owed = map(or_, map(lt, counts.values(), map(tops.get, convs, repeat(0))),
                        map(_IS_GROUP, convs))
+            unknown: tuple[str, str] | None = None
             for conv in compress(convs, owed):  # short of the top seq, or a group
-                _seq_gap(h, (user, device, conv),
-                         [e for e in copies if e["conv"] == conv], log, out)
+                mine = [e for e in copies if e["conv"] == conv]
+                if not _seq_gap(h, (user, device, conv), mine, log, out) and unknown is None:
+                    unknown = unknown_members(conv, h)
+            if unknown is not None:
+                out.skip(*unknown)
     return out
 
 
@@ -70,38 +92,66 @@ def _inbox_top(log: DeviceLog) -> int:
     return top if isinstance(top, int) else 0
 
 
-def _useq_gap(ud: tuple[str, str], log: DeviceLog, copies: list[Event], out: Cases) -> None:
+def missing_numbers(held: list[int], lo: int, hi: int) -> tuple[int, list[int]]:
+    """How many integers of [lo, hi) the sorted, distinct ``held`` lacks, and the first
+    ``SHOWN`` of them: O(len(held)) whatever the values (13-digit timestamps included)."""
+    if hi <= lo:
+        return 0, []
+    i, j = bisect_left(held, lo), bisect_left(held, hi)
+    count = (hi - lo) - (j - i)
+    first: list[int] = []
+    expect = lo
+    for v in held[i:j]:
+        if len(first) >= SHOWN:
+            break
+        first.extend(range(expect, min(v, expect + SHOWN - len(first))))
+        expect = v + 1
+    if len(first) < SHOWN:
+        first.extend(range(expect, min(hi, expect + SHOWN - len(first))))
+    return count, first
+
+
+def _useq_gap(ud: tuple[str, str], log: DeviceLog, held: list[int], copies: list[Event],
+              out: Cases) -> None:
     top = _inbox_top(log)
-    held = set(map(_USEQ, copies))
-    missing = sorted(set(range(1, top + 1)).difference(held))
-    if missing and out.tally():
-        out.keep(f"{who(*ud)} misses {len(missing)} of inbox positions 1..{top} after "
-                 f"the audit: useq {_numbers(missing)}",
-                 [log.audit_start, log.audit, *_around(copies, "useq", missing[0])])
+    count, first = missing_numbers(held, 1, top + 1)
+    if count and out.tally():
+        out.keep(f"{who(*ud)} misses {count} of inbox positions 1..{top} after "
+                 f"the audit: useq {_numbers(first, count)}",
+                 [log.audit_start, log.audit, *_around(copies, "useq", first[0])])
 
 
 def _seq_gap(h: History, key: tuple[str, str, str], copies: list[Event], log: DeviceLog,
-             out: Cases) -> None:
+             out: Cases) -> bool:
+    """File the device's holes in one conversation; False when its members are unknown."""
     user, device, conv = key
-    mine = {e["seq"]: e for e in copies if isinstance(e.get("seq"), int)}
+    mine = {e["seq"]: e for e in copies}
     if not mine:
-        return
-    top = max(mine)
-    wanted: Any
+        return True
+    held = sorted(mine)
+    top = held[-1]
+    spans: list[tuple[int, int | None]]
     if conv.startswith("g:"):
         timeline = group_timeline(conv, h)
-        wanted = (s for s in range(1, top) if timeline.is_member(user, s))
+        if timeline.unknown is not None:
+            return False
+        spans = timeline.member_spans(user)
     else:
-        wanted = range(1, top)
-    missing = [s for s in wanted if s not in mine]
-    if missing and out.tally():
+        spans = [(1, None)]
+    count, first = 0, []
+    for lo, hi in spans:
+        n, few = missing_numbers(held, lo, top if hi is None else min(hi, top))
+        count += n
+        first.extend(few[:SHOWN - len(first)])
+    if count and out.tally():
         named = h.by_seq.get(conv, {})
-        known = [named[s] for s in missing if s in named][:2]
+        known = [named[s] for s in first if s in named][:2]
         out.keep(f"{who(user, device)} holds seq {top} of {conv} but, after the audit, "
-                 f"misses {len(missing)} seq(s) below it: {_numbers(missing)}"
+                 f"misses {count} seq(s) below it: {_numbers(first, count)}"
                  + (f" ({len(known)} of them were seen elsewhere)" if known else
                     " (never seen by anyone)"),
                  [mine[top], *known, log.audit])
+    return True
 
 
 def _around(copies: list[Event], key: str, value: int) -> list[Event]:
@@ -116,6 +166,7 @@ def _around(copies: list[Event], key: str, value: int) -> list[Event]:
     return out
 
 
-def _numbers(values: list[int]) -> str:
-    shown = ", ".join(map(str, values[:SHOWN]))
-    return shown + (f" and {len(values) - SHOWN} more" if len(values) > SHOWN else "")
+def _numbers(first: list[int], count: int) -> str:
+    shown = ", ".join(map(str, first[:SHOWN]))
+    return shown + (f" and {count - len(first[:SHOWN])} more" if count > len(first[:SHOWN])
+                    else "")

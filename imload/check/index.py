@@ -48,6 +48,11 @@ class DeviceLog:
     audit_start: Event | None = None  # its last ``audit`` event with action start
     last_push: dict[str, Event] = field(default_factory=dict)  # conv -> latest pushed copy
 
+    def audited(self) -> Event | None:
+        """The device's finished audit (its last ``audit`` event, if its action is done)."""
+        done = self.audit
+        return done if done is not None and done.get("action") == "done" else None
+
 
 @dataclass(slots=True)
 class History:
@@ -85,8 +90,14 @@ class History:
     # above the ``seen_seq`` of their first attempt (causality)
     faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    malformed: list[str] = field(default_factory=list)  # events screen set aside
+    malformed: list[str] = field(default_factory=list)  # events screen set aside (named)
+    dropped: int = 0  # how many events screen set aside (``malformed`` names the first 100)
     memo: dict[str, Any] = field(default_factory=dict)  # derived facts, computed once
+
+    def delivered(self) -> int:
+        """Unique (device, mid) copies: the messages the devices hold."""
+        return sum(len(log.held) for per_user in self.devices.values()
+                   for log in per_user.values())
 
     def log(self, user: str, device: str) -> DeviceLog | None:
         return self.devices.get(user, {}).get(device)

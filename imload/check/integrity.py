@@ -31,7 +31,8 @@ from imload.check.sends import send_tally
 
 def duplicated_cases(h: History, limit: int = 20) -> Cases:
     """Logical sends that got more than one mid: one case per logical send."""
-    out = Cases("duplicated", limit)
+    out = Cases("duplicated", limit, unit="stored messages")
+    out.owe(len(h.acked) + len(send_tally(h).unsure_delivered))
     grouped: dict[tuple[str, Any], list[Event]] = {}
     for first, other in h.cmid_clashes:
         key = (sender_of(first), first["cmid"])
@@ -51,7 +52,8 @@ def duplicated_cases(h: History, limit: int = 20) -> Cases:
 
 def phantom_cases(h: History, limit: int = 20) -> Cases:
     """Delivered messages whose (from, cmid) no client attempted: one case per (from, cmid)."""
-    out = Cases("phantom", limit)
+    out = Cases("phantom", limit, unit="delivered messages")
+    out.owe(h.delivered())
     for user, cmid, rec in send_tally(h).never_sent:
         if not out.tally():
             continue
@@ -77,7 +79,8 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
 
 def corrupted_cases(h: History, limit: int = 20) -> Cases:
     """Deliveries whose digest differs from the digest sent: one case per delivery."""
-    out = Cases("corrupted", limit)
+    out = Cases("corrupted", limit, unit="delivered messages")
+    out.owe(h.delivered())
     for sent, got in h.digest_mismatches:
         if out.tally():
             out.keep(f"{who(got['user'], got['device'])} received {got['from']}'s message "
@@ -89,7 +92,8 @@ def corrupted_cases(h: History, limit: int = 20) -> Cases:
 
 def aborted_cases(h: History, limit: int = 20) -> Cases:
     """Sends refused for certain (``send_fail``) that were delivered anyway."""
-    out = Cases("aborted", limit)
+    out = Cases("aborted", limit, unit="refused sends")
+    out.owe(send_tally(h).failed)
     for user, cmid, rec in send_tally(h).refused_delivered:
         if not out.tally():
             continue

@@ -44,9 +44,15 @@ def final_states(h: History) -> dict[str, dict[str, Event]]:
 
 
 def op_cases(h: History, limit: int = 20) -> Cases:
-    out = Cases("op", limit)
+    out = Cases("op", limit, unit="acked ops")
     ops = op_records(h)
     states = final_states(h)
+    acked = [rec for rec in ops.values() if rec.ok is not None]
+    out.owe(len(acked))
+    blind = [rec for rec in acked if rec.user not in states]
+    if blind:
+        out.skip("no state fetched in the audit", f"{blind[0].user}: the audit has no state "
+                 f"(state_ok), so the effect of op {blind[0].opid} is unknown", len(blind))
     applied_twice(h, ops, out)
     disagreeing_states(states, out)
     set_folds(h, ops, states, out)

@@ -20,13 +20,17 @@ from __future__ import annotations
 from imload.check.cases import Cases, sender_of, who
 from imload.check.cycles import cycle_cases
 from imload.check.history import Event, History
+from imload.check.numbering import unordered
 
 
 def order_cases(h: History, limit: int = 20) -> Cases:
     """Every form of the order anomaly, in one list of cases."""
-    out = Cases("order", limit)
+    out = Cases("order", limit, unit="conversations")
+    out.owe(len(h.by_seq))
     seq_clash_cases(h, out)
     mid_clash_cases(h, out)
+    if unordered(h, out):
+        return out
     cycle_cases(h, out)
     return out
 
@@ -61,7 +65,10 @@ def mid_clash_cases(h: History, out: Cases) -> Cases:
 
 def backwards_cases(h: History, limit: int = 20) -> Cases:
     """Pushes to one device, in one session and conversation, that go down in seq."""
-    out = Cases("backwards", limit)
+    out = Cases("backwards", limit, unit="devices")
+    out.owe(sum(map(len, h.devices.values())))
+    if unordered(h, out):
+        return out
     for prev, e in h.backwards:
         if out.tally():
             out.keep(f"{who(e['user'], e['device'])}'s pushes of {e['conv']} went backwards in "

@@ -29,6 +29,7 @@ from typing import Any
 
 from imload.check.cases import Cases, who
 from imload.check.history import LAST_EV, OK_EV, SEND_EV, Event, History
+from imload.check.numbering import unordered
 
 _KEY = itemgetter("user", "device", "session", "conv")
 _OK_EV = itemgetter(OK_EV)
@@ -86,7 +87,10 @@ def _sweep(items: list[Item], found: list[tuple[list[Any], list[Any]]]) -> None:
 
 
 def fifo_cases(h: History, limit: int = 20) -> Cases:
-    out = Cases("fifo", limit)
+    out = Cases("fifo", limit, unit="acked messages")
+    out.owe(len(h.acked))
+    if unordered(h, out):
+        return out
     for earlier, later in session_pass(h).fifo:
         if not out.tally():
             continue
@@ -100,7 +104,16 @@ def fifo_cases(h: History, limit: int = 20) -> Cases:
 
 
 def causality_cases(h: History, limit: int = 20) -> Cases:
-    out = Cases("causality", limit)
+    out = Cases("causality", limit, unit="acked messages")
+    out.owe(len(h.acked))
+    if unordered(h, out):
+        return out
+    blind = [rec for rec in h.acked if rec[SEND_EV] is not None
+             and "seen_seq" not in rec[SEND_EV]]
+    if blind:
+        sent = blind[0][SEND_EV]
+        out.skip("send records no seen_seq", f"{who(sent['user'], sent['device'])}'s send "
+                 f"{sent['cmid']} does not say what the device displayed", len(blind))
     for rec, sent in session_pass(h).causality:
         if not out.tally():
             continue

@@ -3,8 +3,11 @@
 ``check`` is pure: no I/O, no clock, no randomness. The verdict is the one
 ARCHITECTURE.md describes, and more::
 
-    {"valid": true | false | "unknown",   # unknown: nothing acked and nothing delivered
+    {"valid": true | false | "unknown",   # false: an anomaly; unknown: nothing acked or
+                                          # delivered, or a check could not judge everything
      "passed": bool,                      # valid is true and every SLO held
+     "coverage": {kind: {...}},           # per check (and "journal"): see ``coverage``
+     "unknown": [sentence, ...],          # why valid is unknown (empty when it is not)
      "counts": {...},                     # figures.count_figures
      "fractions": {...},                  # figures.fraction_figures
      "anomalies": {kind: int},            # only the kinds in CHECKS: absent = not checked
@@ -31,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from imload.check.cases import Cases
+from imload.check.coverage import coverage_entry, journal_entry, short, unknown_sentences
 from imload.check.delivery import lost_cases, partial_cases
 from imload.check.display import display_order_cases
 from imload.check.figures import (
@@ -44,6 +48,7 @@ from imload.check.gaps import gap_cases
 from imload.check.history import Event, History, build_history
 from imload.check.integrity import aborted_cases, corrupted_cases, duplicated_cases, phantom_cases
 from imload.check.latency import latency_figures
+from imload.check.membership import membership_cases
 from imload.check.ops import op_cases
 from imload.check.order import backwards_cases, order_cases
 from imload.check.reads import read_sync_cases
@@ -66,6 +71,7 @@ CHECKS: dict[str, Callable[[History, int], Cases]] = {
     "read_sync": read_sync_cases,
     "op": op_cases,
     "display_order": display_order_cases,
+    "membership": membership_cases,
 }
 
 
@@ -92,6 +98,7 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
         good, bad = screen(events)
         h = build_history(good)
         h.malformed = bad
+        h.dropped = len(events) - len(good)
         return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
     finally:
         if paused:
@@ -105,11 +112,20 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
     found = {kind: run(h, max_examples) for kind, run in CHECKS.items()}
     anomalies = {kind: cases.count for kind, cases in found.items()}
     counts["unexpected"] = anomalies["phantom"]
-    valid: bool | str
+    bad_lines = list(bad_lines)
+    coverage = {kind: coverage_entry(cases) for kind, cases in found.items()}
+    coverage["journal"] = journal_entry(h.events, bad_lines, h.malformed, h.dropped)
+    unknown = unknown_sentences(coverage)
     if counts["acked"] == 0 and counts["delivered"] == 0:
+        unknown.insert(0, "nothing was acked and nothing delivered: the run proves nothing")
+    valid: bool | str
+    if any(anomalies.values()):
+        valid = False
+    elif unknown:
         valid = "unknown"
     else:
-        valid = not any(anomalies.values())
+        valid = True
+    assert valid is not True or not any(map(short, coverage.values()))
     slo: list[dict[str, Any]] = []
     return {
         "valid": valid,
@@ -117,6 +133,8 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
         "counts": counts,
         "fractions": fraction_figures(h, counts, anomalies),
         "anomalies": anomalies,
+        "coverage": coverage,
+        "unknown": unknown,
         "examples": {kind: cases.examples for kind, cases in found.items()},
         "latency_ms": latency_figures(h),
         "cost": cost_figures(h, counts),
@@ -125,6 +143,6 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
         "faults": h.faults,
         "phases": h.phases,
         "slo": slo,
-        "journal": {"events": h.events, "bad_lines": list(bad_lines),
+        "journal": {"events": h.events, "bad_lines": bad_lines,
                     "bad_events": list(h.malformed)},
     }

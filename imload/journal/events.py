@@ -71,7 +71,15 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "op_info": (*DEVICE, "opid", "reason"),
     # the user's stored state as a device fetched it (``state_ok``)
     "state": (*DEVICE, "session", "contacts", "pinned", "groups", "phase"),
+    # what the target declares about itself, written once at the start of a run:
+    # ``numbering`` {"seq": ..., "useq": ...}, each one of NUMBERINGS (see docs/checker.md)
+    "declare": ("numbering",),
 }
+
+# How a server numbers a conversation (``seq``) and a user's inbox (``useq``):
+# contiguous 1, 2, 3 ... (protocol v1: gaps are holes); increasing (timestamps,
+# Snowflake ids: an order, gaps mean nothing); opaque (labels: equality only).
+NUMBERINGS = ("contiguous", "increasing", "opaque")
 
 # Optional fields a writer may add (readers must not require them):
 #   send.seen_seq   highest seq of ``conv`` the device displayed when the user hit send
@@ -97,6 +105,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "ts": _OPT_NUM, "server_ts": _OPT_NUM, "seen_seq": _OPT_INT, "upto": _INT,
     "reader": _STR, "marks": (dict,), "opid": _STR, "args": (dict,),
     "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
+    "numbering": (dict,),
 }
 
 
@@ -129,6 +138,10 @@ def _nested_problem(e: dict[str, Any]) -> str | None:
     if marks is not None and not all(isinstance(k, str) and isinstance(v, int)
                                      for k, v in marks.items()):
         return "'marks' must map conversations to seqs"
+    numbering = e.get("numbering")
+    if numbering is not None and not all(k in ("seq", "useq") and v in NUMBERINGS
+                                         for k, v in numbering.items()):
+        return f"'numbering' must map seq and useq to one of {', '.join(NUMBERINGS)}"
     for f in ("contacts", "pinned", "groups"):
         if f in e and not _strings(e[f]):
             return f"{f!r} must be a list of strings"
