@@ -293,6 +293,8 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             if reasons:
                 raise RunError("this target cannot make the drill's faults:\n  "
                                + "\n  ".join(reasons))
+            writer.write(event("declare", time.monotonic(),
+                               numbering=dict(prepared.target.numbering)))
             timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console, locust_extra,
                      stop_when)

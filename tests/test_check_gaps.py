@@ -3,7 +3,7 @@
 from journal_builder import JournalBuilder, two_friends
 from test_check_recipients import team
 
-from imload.check.gaps import gap_cases
+from imload.check.gaps import gap_cases, missing_numbers
 from imload.check.history import build_history
 
 
@@ -67,3 +67,54 @@ def test_group_members_are_not_owed_seqs_from_before_they_joined() -> None:
     seq_cases = [c for c in cases.examples if "holds seq" in c["explain"]]
     assert len(seq_cases) == 1 and "carol/phone holds seq 6 of g:team" in seq_cases[0]["explain"]
     assert "misses 1 seq(s) below it: 4 " in seq_cases[0]["explain"]
+
+
+def test_devices_without_a_finished_audit_count_as_not_judged() -> None:
+    j = three_messages()
+    j.audit("alice", "phone")
+    cases = gap_cases(build_history(j.events))
+    assert (cases.due, cases.unjudged) == (3, 2)
+    n, example = cases.reasons["device never audited"]
+    assert n == 2 and "alice/laptop" in example
+
+
+def test_missing_numbers_cost_nothing_per_value() -> None:
+    assert missing_numbers([], 1, 4) == (3, [1, 2, 3])
+    assert missing_numbers([1, 2, 3], 1, 4) == (0, [])
+    assert missing_numbers([2, 5], 1, 7) == (4, [1, 3, 4, 6])
+    assert missing_numbers([5], 5, 5) == (0, [])
+    big = 1_733_000_000_000
+    count, first = missing_numbers([big, big + 7], 1, big + 8)
+    assert count == big + 7 - 2 and first == list(range(1, 9))
+    count, first = missing_numbers([big, big + 3], big, big + 4)
+    assert (count, first) == (2, [big + 1, big + 2])
+
+
+def test_a_timestamp_numbered_server_declared_contiguous_gets_bounded_gap_cases() -> None:
+    j = two_friends()
+    t = 1_733_000_000_000
+    for i in range(3):
+        j.send("alice", "phone", f"c{i}", "bob")
+        j.ack("alice", f"c{i}", seq=t + 1000 * i)
+        j.deliver_all("alice", f"c{i}")
+    j.audit_all()
+    cases = gap_cases(build_history(j.events))
+    assert cases.count == 3 and cases.unjudged == 0
+    explain = cases.examples[0]["explain"]
+    assert f"misses {t + 2000 - 1 - 2:,}".replace(",", "") in explain  # every number below
+    assert "1, 2, 3, 4, 5, 6, 7, 8 and" in explain
+
+
+def test_declared_increasing_numbering_makes_gaps_not_applicable() -> None:
+    j = JournalBuilder()
+    j.add("declare", numbering={"seq": "increasing", "useq": "increasing"})
+    j.phase("load", "start")
+    j.device("alice", "phone")
+    j.device("bob", "phone")
+    j.send("alice", "phone", "c1", "bob")
+    j.ack("alice", "c1", seq=1_733_000_000_000)
+    j.deliver_all("alice", "c1")
+    j.audit_all()
+    cases = gap_cases(build_history(j.events))
+    assert cases.count == 0 and cases.due == 0 and not cases.applicable
+    assert "increasing" in cases.note

@@ -21,6 +21,10 @@ resume = "..."
 [store]                         # optional: the backend's store, for store faults
 proxy = "store"                 # its Toxiproxy proxy on the nodes' store path
 kill = "..."                    # kill / restart / pause / resume as for nodes
+
+[numbering]                     # optional: how the server numbers (docs/checker.md)
+seq = "contiguous"              # a conversation: contiguous (default), increasing, opaque
+useq = "contiguous"             # a user's inbox: the same choices
 ```
 
 Other keys are kept in ``extra`` (top level, ``[toxiproxy]`` or per node) and written back.
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from imload.journal.events import NUMBERINGS
 from imload.protocol import is_valid_name
 
 NODE_COMMANDS = ("kill", "restart", "pause", "resume")
@@ -70,6 +75,9 @@ class Target:
     toxiproxy_extra: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where it was loaded from
     store: NodeSpec | None = None  # [store]: name "store", no url
+    # [numbering]: how the server numbers conversations (seq) and inboxes (useq)
+    numbering: dict[str, str] = field(default_factory=lambda: {"seq": "contiguous",
+                                                               "useq": "contiguous"})
 
     def fault_targets(self) -> dict[str, NodeSpec]:
         """Everything a fault may name: every node, and ``store`` when there is one."""
@@ -159,6 +167,22 @@ def _store(file: Path, raw: object) -> NodeSpec:
     return spec
 
 
+def _numbering(file: Path, raw: object) -> dict[str, str]:
+    where = f"{file}: [numbering]"
+    if not isinstance(raw, dict):
+        raise TargetError(f"{where}: must be a table")
+    unknown = sorted(set(raw) - {"seq", "useq"})
+    if unknown:
+        raise TargetError(f"{where}: unknown key(s) {', '.join(unknown)}; known: seq, useq")
+    out = {"seq": "contiguous", "useq": "contiguous"}
+    for key, value in raw.items():
+        if value not in NUMBERINGS:
+            raise TargetError(f"{where}: key {key!r} must be one of {', '.join(NUMBERINGS)}, "
+                              f"got {value!r}")
+        out[key] = value
+    return out
+
+
 def load_target(path: str | os.PathLike[str]) -> Target:
     """Read and check a target file; raise TargetError naming the file and the key."""
     file = Path(path)
@@ -210,10 +234,13 @@ def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
     if "store" in seen:
         raise TargetError(f"{where}: nodes: 'store' names the [store] table, not a node")
     store = _store(file, raw["store"]) if "store" in raw else None
-    known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes", "store"}
+    known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes", "store", "numbering"}
     extra = {k: v for k, v in raw.items() if k not in known}
-    return Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,
-                  extra=extra, toxiproxy_extra=tox_extra, path=file, store=store)
+    target = Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,
+                    extra=extra, toxiproxy_extra=tox_extra, path=file, store=store)
+    if "numbering" in raw:
+        target.numbering = _numbering(file, raw["numbering"])
+    return target
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -274,6 +301,7 @@ def target_to_toml(target: Target, base: Path | None = None) -> str:
         out += ["", "[store]"]
         out += _lines({"proxy": st.proxy, **{k: getattr(st, k) for k in NODE_COMMANDS},
                        **st.extra})
+    out += ["", "[numbering]", *_lines(target.numbering)]
     return "\n".join(out) + "\n"
 
 
