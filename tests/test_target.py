@@ -110,6 +110,11 @@ NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
     ('secret = "s"\nlbs = "ws://x:1"\n' + NODE, "key 'lbs' must be an http"),
     ('secret = "s"\nname = "a"\nname = "b"\n' + NODE, r"not valid TOML: .*line 3"),
     ('secret = "s"\n\n[[nodes]\n', r"not valid TOML: .*line 3"),
+    ('secret = "s"\nnumbering = "x"\n' + NODE, r"\[numbering\]: must be a table"),
+    ('secret = "s"\n' + NODE + '[numbering]\nseq = "sometimes"\n',
+     r"\[numbering\]: key 'seq' must be one of contiguous, increasing, opaque"),
+    ('secret = "s"\n' + NODE + '[numbering]\nmid = "opaque"\n',
+     r"\[numbering\]: unknown key\(s\) mid; known: seq, useq"),
 ])
 def test_each_bad_target_names_the_file_and_the_key(tmp_path: Path, text: str,
                                                      message: str) -> None:
@@ -143,3 +148,13 @@ def test_store_table_round_trips_and_store_is_no_node_name(tmp_path: Path) -> No
                          tmp_path / "t.toml")
     with pytest.raises(TargetError, match=r"\[store\]: key 'kill'"):
         target_from_dict({**raw, "store": {"kill": 3}}, tmp_path / "t.toml")
+
+
+def test_numbering_defaults_to_contiguous_and_round_trips(tmp_path: Path) -> None:
+    plain = load_target(_write(tmp_path, 'secret = "s"\n' + NODE))
+    assert plain.numbering == {"seq": "contiguous", "useq": "contiguous"}
+    path = _write(tmp_path, 'secret = "s"\n' + NODE + '[numbering]\nseq = "increasing"\n')
+    declared = load_target(path)
+    assert declared.numbering == {"seq": "increasing", "useq": "contiguous"}
+    write_target(declared, tmp_path / "again.toml")
+    assert load_target(tmp_path / "again.toml").numbering == declared.numbering

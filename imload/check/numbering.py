@@ -22,7 +22,12 @@ def numbering(h: History) -> dict[str, str]:
     """{"seq": ..., "useq": ...} as the last ``declare`` event says (default contiguous)."""
     found = {"seq": DEFAULT, "useq": DEFAULT}
     for e in h.kind("declare"):
-        found.update(e.get("numbering") or {})
+        declared = e.get("numbering") or {}
+        if not all(k in found and v in NUMBERINGS for k, v in declared.items()):
+            # the walk trusts fields: raising makes ``check`` screen the journal, which sets
+            # this event aside and names it (``journal.bad_events``)
+            raise ValueError(f"bad numbering declaration {declared!r}")
+        found.update(declared)
     return found
 
 
