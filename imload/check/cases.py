@@ -13,8 +13,8 @@ CYCLE_EVENTS = 12
 # The fields a person needs to follow an event back into the journal, in print order.
 KEEP = ("ev", "at", "user", "device", "session", "node", "cmid", "opid", "conv", "mid", "seq",
         "useq", "from", "from_device", "digest", "via", "phase", "attempt", "dup", "reason",
-        "action", "inbox_seq", "acked", "kind", "event", "args", "seen_seq", "upto", "reader",
-        "marks", "contacts", "pinned", "groups", "target", "fault")
+        "action", "inbox_seq", "acked", "kind", "event", "event_text", "args", "seen_seq", "upto",
+        "reader", "marks", "contacts", "pinned", "groups", "target", "fault")
 
 
 def trim(e: Mapping[str, Any]) -> dict[str, Any]:
