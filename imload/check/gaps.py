@@ -68,7 +68,8 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
             top = _inbox_top(log)
             if check_useq and top > 0:
                 held = set(map(_USEQ, copies))
-                if sum(1 for u in held if 1 <= u <= top) < top:
+                full = len(held) == top and min(held) == 1 and max(held) == top  # in C
+                if not full and sum(1 for u in held if 1 <= u <= top) < top:
                     _useq_gap((user, device), log, sorted(held), list(copies), out)
             if not check_seq:
                 continue

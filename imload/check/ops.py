@@ -121,7 +121,7 @@ def set_folds(h: History, ops: dict[tuple[str, str], OpRecord],
 def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> None:
     for conv in sorted(h.group_events):
         timeline = group_timeline(conv, h)
-        if not timeline.seqs or timeline.after[-1] is None:
+        if not timeline.seqs or timeline.after[-1] is None or timeline.unknown is not None:
             continue
         members = timeline.after[-1]
         for user in sorted(states):
