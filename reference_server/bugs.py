@@ -29,6 +29,21 @@ BUGS: dict[str, str] = {
         "a read marker is overwritten by the last read stored instead of kept at the maximum, "
         "so a late, lower read moves it down"
     ),
+    "op-reorder": (
+        "the ops of one connection that arrive together (a client's pipelined flush of its "
+        "offline queue) are kept on a list and applied newest first, so they land in reverse "
+        "order (reference_server/opbatch.py)"
+    ),
+    "stale-members": (
+        "each node fans a group message out to the group's members as it cached them, "
+        "refreshing that list only every few seconds, so a member added meanwhile never "
+        "gets the messages sent in the seconds after the join (acked, not even in a sync)"
+    ),
+    "terse-events": (
+        "membership events are worded unlike docs/protocol.md: the body is a JSON string, "
+        "not an object, and names no member list (group_create: '{\"op\": ..., \"user\": "
+        "creator}' as text; group_add/remove: 'group_add <user> by <actor>')"
+    ),
 }
 
 

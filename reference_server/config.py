@@ -111,10 +111,13 @@ def _redis_url(text: str) -> str:
     return text
 
 
-def _bug(text: str) -> str:
-    if text not in BUGS:
-        raise argparse.ArgumentTypeError(f"unknown bug mode {text!r}; known: {known_bugs()}")
-    return text
+def _bug(text: str) -> list[str]:
+    """One or more bug modes, comma-separated (``--bug stale-members,terse-events``)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names or [text]:
+        if name not in BUGS:
+            raise argparse.ArgumentTypeError(f"unknown bug mode {name!r}; known: {known_bugs()}")
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the store, redis://HOST:PORT/DB")
     p.add_argument("--secret", required=True, help="HS256 secret that signs device tokens")
     p.add_argument("--bug", action="append", type=_bug, default=[], metavar="NAME",
-                   help=f"run with a deliberate bug (repeatable); known: {known_bugs()}")
+                   help="run with a deliberate bug (repeatable, or several comma-separated); "
+                        f"known: {known_bugs()}")
     p.add_argument("--hb-ms", type=_positive, default=10_000,
                    help="heartbeat interval announced in login_ok; idle close after 3 of them")
     p.add_argument("--max-frame", type=_positive, default=MAX_FRAME_BYTES,
@@ -184,8 +188,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     if (ns.cert is None) != (ns.key is None):
         parser.error("arguments --cert and --key: give both or neither")
     return Config(node_id=ns.node_id, host=ns.host, port=ns.port, redis_url=ns.redis_url,
-                  secret=ns.secret, bugs=BugSet(ns.bug), hb_ms=ns.hb_ms,
-                  max_frame=ns.max_frame, log_file=ns.log_file, max_conns=ns.max_conns,
+                  secret=ns.secret, bugs=BugSet(n for names in ns.bug for n in names),
+                  hb_ms=ns.hb_ms, max_frame=ns.max_frame, log_file=ns.log_file,
+                  max_conns=ns.max_conns,
                   login_rate=ns.login_rate, login_burst=ns.login_burst,
                   send_rate=ns.send_rate, send_burst=ns.send_burst,
                   max_outbound=ns.max_outbound, max_bad_frames=ns.max_bad_frames,

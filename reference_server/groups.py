@@ -13,10 +13,17 @@ object as ``body``: ``{"op": "group_create", "user": <creator>, "members": [...]
 ``{"op": "group_add", "user": <added>, "by": <actor>}`` or ``{"op": "group_remove",
 "user": <removed>, "by": <actor>}``. It reaches the members after the change and, for
 ``group_remove``, the removed user too (so their devices learn it).
+
+Two bug modes live here: ``stale-members`` (``MemberCache``: the fan-out of a group
+message leaves out whoever joined since the node last refreshed its cached list) and
+``terse-events`` (``event_body``: the event body worded as a string, no member list).
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import conv_members
@@ -27,6 +34,44 @@ if TYPE_CHECKING:
     from reference_server.session import Session
 
 MAX_STALE = 8
+STALE_MEMBERS_S = 4.0  # stale-members: how long a node keeps a group's cached member list
+
+
+class MemberCache:
+    """The ``stale-members`` bug: a node's cached member list of each group, refreshed
+    only when it is ``ttl_s`` old. A message goes to the members read just now *and* in
+    the cached list: removals count at once, but a member who joined since the last
+    refresh is left out of every message sent until the next one."""
+
+    def __init__(self, ttl_s: float = STALE_MEMBERS_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lists: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def fanout(self, conv: str, members: list[str]) -> list[str]:
+        """Who gets a message of ``conv`` whose members are ``members`` (read just now)."""
+        if not conv.startswith("g:"):
+            return members
+        now = self._clock()
+        cached = self._lists.get(conv)
+        if cached is None or now - cached[0] >= self.ttl_s:
+            self._lists[conv] = (now, frozenset(members))
+            return members
+        return [m for m in members if m in cached[1]]
+
+
+def event_body(kind: str, user: str, target: str | None, recipients: list[str],
+               terse: bool = False) -> dict[str, Any] | str:
+    """The body of a membership event: the object docs/protocol.md promises or, with the
+    ``terse-events`` bug, a string without the member list."""
+    if kind == "group_create":
+        if terse:
+            return json.dumps({"op": kind, "user": user})  # JSON as text, no members
+        return {"op": kind, "user": user, "members": recipients}
+    if terse:
+        return f"{kind} {target} by {user}"
+    return {"op": kind, "user": target, "by": user}
 
 
 async def members_of(store: Store, conv: str) -> tuple[list[str], str]:
@@ -46,17 +91,17 @@ async def group_op(session: Session, frame: dict[str, Any]) -> bool | None:
     store = session.node.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
     conv, user = args["conv"], session.user
+    terse = session.node.config.bugs.has("terse-events")
     for _ in range(MAX_STALE):
         members, ver = await members_of(store, conv)
         target: str | None
         if kind == "group_create":
             target = None
             recipients = sorted(set(args["members"]) | {user})
-            body: dict[str, Any] = {"op": kind, "user": user, "members": recipients}
         else:
             target = args["user"]
             recipients = sorted(set(members) | {target})
-            body = {"op": kind, "user": target, "by": user}
+        body = event_body(kind, user, target, recipients, terse)
         try:
             status, detail = await store.group_op(
                 user, session.device, opid, kind, conv, recipients, target, ver, body,

@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 from reference_server import presence
 from reference_server.admission import Admission
 from reference_server.config import Config
+from reference_server.groups import MemberCache
 from reference_server.pubsub import Fanin
 from reference_server.session import Session
 from reference_server.store import Store, StoreError, push_channel
@@ -53,6 +54,7 @@ class Node:
         self._presence_task: asyncio.Task[None] | None = None
         self.admission = Admission(config.max_conns, config.login_rate, config.login_burst)
         self.bug_rng = random.Random(config.seed)  # the random choices of bug modes
+        self.member_cache = MemberCache() if config.bugs.has("stale-members") else None
 
     # -- life ------------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 Ops are instructions a device may have queued while offline (the seed's section 8.6).
 Each applies at most once per (user, opid): a repeat answers ``dup: true`` and changes
-nothing. A connection's frames are handled one at a time, so ops apply in the order one
-device sent them. ``op_ok`` is sent once the effect is in the store.
+nothing. A connection's frames are handled one at a time, an op to the end before the next
+frame is read, so ops apply in the order one connection sent them, also when the client
+pipelines them (its whole offline queue on the wire at once; the ``op-reorder`` bug mode,
+opbatch.py, breaks exactly that). ``op_ok`` is sent once the effect is in the store.
 
 | kind | args | effect |
 | --- | --- | --- |

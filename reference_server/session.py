@@ -54,6 +54,7 @@ from imload.protocol.frames import (
 from reference_server import inflight
 from reference_server.admission import TokenBucket
 from reference_server.groups import MAX_STALE, members_of
+from reference_server.opbatch import OpBatch
 from reference_server.ops import handle_op, handle_state
 from reference_server.outbox import Outbox
 from reference_server.reads import handle_read, handle_reads
@@ -99,6 +100,7 @@ class Session:
         self.inflight = inflight.Inflight(self)  # pipelined store calls
         self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
         self._depth = inflight.depth(config.max_outbound)
+        self.op_batch = OpBatch(self) if config.bugs.has("op-reorder") else None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "login": self._login, "send": self._send, "ack": self._ack,
             "sync": self._sync, "ping": self._ping,
@@ -178,7 +180,11 @@ class Session:
         writer = asyncio.create_task(self._write_loop())
         try:
             await self._read_loop()
+            if self.op_batch is not None:
+                await self.op_batch.drain()  # ops read before the close still apply
         finally:
+            if self.op_batch is not None:
+                self.op_batch.cancel()
             self.node.unregister(self)
             if self._closing and not writer.done():
                 # the close this side asked for goes out after the frames queued before it
@@ -243,7 +249,13 @@ class Session:
                 return  # written to the store; answered in frame order (inflight.py)
         if self.inflight:
             await self.inflight.drain()
-        rid = frame.get("rid")
+        if self.op_batch is not None and await self.op_batch.take(frame):
+            return  # the op-reorder bug mode: applied later, newest first (opbatch.py)
+        await self.dispatch(frame)
+
+    async def dispatch(self, frame: dict[str, Any]) -> None:
+        """Handle a valid frame to the end, answering what goes wrong."""
+        t, rid = frame["t"], frame.get("rid")
         if self.user is None and t != "login":
             self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
             return
@@ -335,6 +347,8 @@ class Session:
                 seq = await store.conv_seq(conv) + 1
                 await asyncio.sleep(0.005)
                 await store.set_conv_seq(conv, seq)
+            if self.node.member_cache is not None:  # stale-members: recent joins left out
+                members = self.node.member_cache.fanout(conv, members)
             try:
                 res = await store.send(self.user, self.device, frame["cmid"], conv, members,
                                        frame["body"], frame.get("ts"), now_ms(), ver=ver,

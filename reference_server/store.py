@@ -221,8 +221,8 @@ class Store:
         return GroupView(frozenset(members), ver or "")
 
     async def group_op(self, user: str, device: str, opid: str, kind: str, conv: str,
-                       recipients: list[str], target: str | None, ver: str, body: dict[str, Any],
-                       server_ts: int) -> tuple[int, Any]:
+                       recipients: list[str], target: str | None, ver: str,
+                       body: dict[str, Any] | str, server_ts: int) -> tuple[int, Any]:
         """Apply a group op (GROUP_OP_LUA): (status, detail); StaleMembers to read again."""
         shared = {"conv": conv, "from": user, "from_device": device, "cmid": f"op:{opid}",
                   "body": body, "server_ts": server_ts, "kind": "event"}

@@ -5,20 +5,29 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import own_node, unique
+from conftest import OwnNode, RawWs, WsClient, own_node, unique
 
+from imload.audit import _delivery
+from imload.client import DeviceEngine, Record, SendFrame
+from imload.client.core import EngineCore
 from imload.cluster import LocalCluster
-from imload.protocol import direct_conv
+from imload.journal import event_problem
+from imload.protocol import direct_conv, mint_token
 from reference_server.bugs import BUGS, BugSet, UnknownBug
+from reference_server.groups import STALE_MEMBERS_S, MemberCache
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_registry_and_the_set() -> None:
-    assert set(BUGS) == {"lose-offline", "no-dedup", "racy-seq", "lww-read"}
+    assert {"lose-offline", "no-dedup", "racy-seq", "lww-read", "stale-members",
+            "terse-events", "op-reorder"} <= set(BUGS)
     assert not BugSet() and BugSet(["racy-seq"]).has("racy-seq")
     assert not BugSet(["racy-seq"]).has("no-dedup")
     with pytest.raises(UnknownBug, match="known: lose-offline, lww-read"):
@@ -106,3 +115,152 @@ def test_lww_read_lets_a_late_lower_read_win(cluster: LocalCluster, tmp_path: Pa
         assert laptop.request("read", conv=conv, upto=2)["upto"] == 2  # went down
         assert a.expect("read_sync")["upto"] == 2
         assert a.request("reads")["marks"] == {conv: 2}
+
+
+def op(c: WsClient, kind: str, **args: Any) -> dict[str, Any]:
+    return c.request("op", opid=unique("op"), kind=kind, args=args)
+
+
+def seqs(c: WsClient, conv: str) -> list[tuple[int, str]]:
+    """(seq, kind) of every entry of ``conv`` in the user's inbox, by a sync from the start."""
+    msgs = c.request("sync", after=0, limit=1000)["msgs"]
+    return [(m["seq"], m["kind"]) for m in msgs if m["conv"] == conv]
+
+
+@contextlib.contextmanager
+def group_node(cluster: LocalCluster, tmp: Path, *args: str
+               ) -> Iterator[tuple[OwnNode, contextlib.ExitStack]]:
+    with own_node(cluster, tmp, *args) as node, contextlib.ExitStack() as st:
+        yield node, st
+
+
+def join_then_send(node: OwnNode, st: contextlib.ExitStack
+                   ) -> tuple[str, WsClient, WsClient, WsClient, WsClient]:
+    """alice makes a group with bob and writes to it (seq 2), adds carol (seq 3) and, as
+    soon as carol's device has the add event, writes again (seq 4); then she removes bob
+    (seq 5) and writes a third time (seq 6). The group, alice, bob, carol and carol's
+    laptop (logged in afterwards)."""
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    conv = f"g:{unique('team')}"
+    a, b, c = node.client(st, alice), node.client(st, bob), node.client(st, carol)
+    assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
+    assert a.request("send", cmid="before", conv=conv, body="x")["seq"] == 2
+    assert op(a, "group_add", conv=conv, user=carol)["t"] == "op_ok"
+    assert c.push()["body"] == {"op": "group_add", "user": carol, "by": alice}
+    ack = a.request("send", cmid="after-join", conv=conv, body="y")
+    assert ack["t"] == "send_ack" and ack["seq"] == 4 and ack["dup"] is False
+    assert op(a, "group_remove", conv=conv, user=bob)["t"] == "op_ok"
+    assert a.request("send", cmid="after-leave", conv=conv, body="z")["seq"] == 6
+    return conv, a, b, c, node.client(st, carol, "laptop")
+
+
+def test_stale_members_leaves_a_new_member_out(cluster: LocalCluster, tmp_path: Path) -> None:
+    with group_node(cluster, tmp_path, "--bug", "stale-members") as (node, st):
+        conv, a, b, c, laptop = join_then_send(node, st)  # well within STALE_MEMBERS_S
+        assert seqs(a, conv) == [(1, "event"), (2, "text"), (3, "event"), (4, "text"),
+                                 (5, "event"), (6, "text")]
+        assert seqs(b, conv) == [(1, "event"), (2, "text"), (3, "event"), (4, "text"),
+                                 (5, "event")]  # a removal counts at once
+        # carol is a member since seq 3 and gets the events, but not the send_ack'd
+        # messages 4 and 6: not pushed, not in her inbox, so no sync brings them
+        assert seqs(c, conv) == [(3, "event"), (5, "event")]
+        assert seqs(laptop, conv) == [(3, "event"), (5, "event")]
+
+
+def test_the_same_join_is_honoured_without_the_bug(cluster: LocalCluster,
+                                                   tmp_path: Path) -> None:
+    with group_node(cluster, tmp_path) as (node, st):
+        conv, _, _, c, laptop = join_then_send(node, st)
+        for dev in (c, laptop):
+            assert seqs(dev, conv) == [(3, "event"), (4, "text"), (5, "event"), (6, "text")]
+
+
+def test_the_member_cache_refreshes_only_when_old() -> None:
+    now = [0.0]
+    cache = MemberCache(clock=lambda: now[0])
+    assert cache.fanout("g:x", ["a", "b"]) == ["a", "b"]
+    now[0] = STALE_MEMBERS_S - 0.1
+    assert cache.fanout("g:x", ["a", "b", "c"]) == ["a", "b"]  # c joined: left out
+    assert cache.fanout("g:x", ["b", "c"]) == ["b"]  # a left: out at once
+    assert cache.fanout("d:a:b", ["a", "b"]) == ["a", "b"]  # direct chats as they are
+    now[0] = STALE_MEMBERS_S
+    assert cache.fanout("g:x", ["a", "b", "c"]) == ["a", "b", "c"]
+
+
+def engine_deliveries(user: str, login_ok: dict[str, Any], frames: list[dict[str, Any]],
+                      monkeypatch: pytest.MonkeyPatch
+                      ) -> tuple[DeviceEngine, list[dict[str, Any]]]:
+    """A client engine fed ``frames`` (pushes), and the ``deliver`` events it recorded."""
+    monkeypatch.setattr(EngineCore, "check_events", True)  # every event against the schema
+    engine = DeviceEngine(user, "d1", "token", ["ws://node/ws"], rng=random.Random(1))
+    engine.start(0.0)
+    engine.transport_open(0.1)
+    (login,) = [a.frame for a in engine.actions()
+                if isinstance(a, SendFrame) and a.frame["t"] == "login"]
+    engine.frame_received({**login_ok, "rid": login["rid"]}, 0.2)
+    for f in frames:
+        engine.frame_received(f, 0.3)
+    assert engine.bad_frames == 0
+    return engine, [a.event for a in engine.actions()
+                    if isinstance(a, Record) and a.event["ev"] == "deliver"]
+
+
+def test_terse_events_word_membership_as_strings(cluster: LocalCluster, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    conv = f"g:{unique('team')}"
+    with group_node(cluster, tmp_path, "--bug", "terse-events") as (node, st):
+        a, b = node.client(st, alice), node.client(st, bob)
+        assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
+        assert op(a, "group_add", conv=conv, user=carol)["t"] == "op_ok"
+        assert op(a, "group_remove", conv=conv, user=bob)["t"] == "op_ok"
+        pushes = [b.push() for _ in range(3)]
+        synced = b.request("sync", after=0)["msgs"]
+        assert b.login_ok is not None
+    bodies = [m["body"] for m in synced]
+    assert bodies == [f'{{"op": "group_create", "user": "{alice}"}}',
+                      f"group_add {carol} by {alice}", f"group_remove {bob} by {alice}"]
+    assert [m["kind"] for m in synced] == ["event"] * 3
+    assert [m["body"] for m in pushes] == bodies
+    # the client (and the audit's sync) record what they got: no ``event`` object, the
+    # text as ``event_text``, a well-formed journal event
+    engine, recorded = engine_deliveries(bob, b.login_ok, pushes, monkeypatch)
+    audited = [_delivery(m, bob, "d1", 1.0) for m in synced]
+    for got in (recorded, audited):
+        assert [e["event_text"] for e in got] == bodies
+        for e in got:
+            assert event_problem(e) is None and e["kind"] == "event" and "event" not in e, e
+    # an unreadable event still tells the device it is in the group (so it writes there)
+    assert engine.in_group(conv) is True
+    assert engine_deliveries(bob, b.login_ok, [], monkeypatch)[0].in_group(conv) is None
+
+
+def test_op_reorder_applies_a_flush_read_in_one_go_newest_first(cluster: LocalCluster,
+                                                               tmp_path: Path) -> None:
+    """20 ops of one device written at once (a pipelined flush of its offline queue): the
+    node answers each once but applies them in reverse order, so the contact that the
+    ops added and removed in turn ends present, where their fold says absent."""
+    alice, bob = unique("alice"), unique("bob")
+    frames = [{"t": "op", "rid": 10 + i, "opid": f"p{i}",
+               "kind": "contact_add" if i % 2 == 0 else "contact_remove", "args": {"user": bob}}
+              for i in range(20)]  # add, remove, ..., remove: the fold has no bob
+    with own_node(cluster, tmp_path, "--bug", "op-reorder") as node:
+        raw = RawWs(node.port)
+        try:
+            raw.send_json({"t": "login", "rid": 1,
+                           "token": mint_token(node.secret, alice, "phone")})
+            assert raw.read_json()["t"] == "login_ok"
+            raw.send_together([*frames, {"t": "state", "rid": 99}])
+            replies = [raw.read_json() for _ in range(21)]
+            raw.send_json({"t": "op", "rid": 100, "opid": "alone", "kind": "contact_remove",
+                           "args": {"user": bob}})  # an op that comes alone: as it should
+            alone = raw.read_json()
+            raw.send_json({"t": "state", "rid": 101})
+            after = raw.read_json()
+        finally:
+            raw.close()
+    oks = replies[:20]
+    assert all(r["t"] == "op_ok" and r["dup"] is False for r in oks)  # each applied once
+    assert [r["rid"] for r in oks] == [f["rid"] for f in reversed(frames)]  # newest first
+    assert replies[20]["t"] == "state_ok" and replies[20]["contacts"] == [bob]  # op p0 won
+    assert alone["t"] == "op_ok" and after["contacts"] == []
