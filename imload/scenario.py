@@ -13,12 +13,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
 from imload.faults.presets import expand_preset
 from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
 from imload.slo import Slo, parse_slos
+
+if TYPE_CHECKING:
+    from imload.traffic.mixes import Mix
 
 
 class ScenarioError(ValueError):
@@ -40,6 +43,8 @@ class LoadSpec:
     # the simulated people (imload/traffic, docs/traffic.md)
     mix: str = ""                         # chat, groups-heavy, multi-device, churn; "": the
     device_shares: tuple[float, ...] = ()  # locustfile's; share with 1, 2, 3 devices
+    # Mix fields set by a [load.mix] table (and device_shares), checked: not a [load] key
+    mix_overrides: dict[str, Any] = field(default_factory=dict)
     trace: str | None = None              # replay this trace (resolved against the scenario)
     time_scale: float = 1.0               # replay speed: 2.0 plays twice as fast
     backoff: str = "full_jitter"          # reconnect policy (imload/client/backoff.py)
@@ -50,6 +55,11 @@ class LoadSpec:
     display: str = "seq"                  # conversation order: seq or hybrid (the seed's)
     ship_journal: bool = False            # workers send their journal to Locust's master
     push_loss: float = 0.0                # share of msg pushes the clients' transport loses
+
+    def traffic_mix(self, default: str = "chat") -> Mix:
+        """The people's mix: ``mix`` (else ``default``) with ``mix_overrides``."""
+        from imload.traffic.mix_table import resolve
+        return resolve(self.mix or default, self.mix_overrides)
 
 
 @dataclass(frozen=True)
@@ -147,11 +157,12 @@ _WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "
           "tuple[float, ...]": "a list of numbers"}
 
 
-def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
+def _section(path: Path, data: dict[str, Any], key: str, cls: type,
+             skip: frozenset[str] = frozenset()) -> Any:
     raw = data.get(key, {})
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: [{key}] must be a table")
-    allowed = cls.__dataclass_fields__
+    allowed = {n: f for n, f in cls.__dataclass_fields__.items() if n not in skip}
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
         raise ScenarioError(f"{path}: [{key}] has unknown key(s) {', '.join(unknown)}; "
@@ -191,7 +202,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(f"{path}: seed must be an integer, got {seed!r}")
     if target != "local":
         target = str((path.parent / target).resolve())
-    load = _section(path, data, "load", LoadSpec)
+    load = _load(path, data)
     if load.users < 1:
         raise ScenarioError(f"{path}: load.users must be at least 1")
     if load.duration_s <= 0 or load.spawn_rate <= 0 or load.msg_interval_s <= 0:
@@ -249,14 +260,24 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
                     profiles=profiles)
 
 
+def _load(path: Path, data: dict[str, Any]) -> LoadSpec:
+    """[load]; its ``mix`` (a name or a [load.mix] table) and ``device_shares`` become the
+    mix name and checked overrides (imload/traffic/mix_table.py)."""
+    from imload.traffic.mix_table import MixError, parse_mix
+    raw = data.get("load", {})
+    rest = {k: v for k, v in raw.items() if k != "mix"} if isinstance(raw, dict) else raw
+    load = _section(path, {"load": rest}, "load", LoadSpec, skip=frozenset({"mix_overrides"}))
+    try:
+        mix, overrides = parse_mix(raw.get("mix", ""), raw.get("device_shares"))
+    except MixError as e:
+        raise ScenarioError(f"{path}: {e}") from None
+    return replace(load, mix=mix, mix_overrides=overrides)
+
+
 def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
     """Validate the keys of the simulated people; the trace path made absolute."""
     from imload.client import DISPLAY_POLICIES, POLICIES
-    from imload.traffic.mixes import MIXES
 
-    if load.mix and load.mix not in MIXES:
-        raise ScenarioError(f"{path}: load.mix must be one of {', '.join(MIXES)}, "
-                            f"got {load.mix!r}")
     if load.backoff not in POLICIES:
         raise ScenarioError(f"{path}: load.backoff must be one of {', '.join(POLICIES)}, "
                             f"got {load.backoff!r}")
@@ -272,10 +293,6 @@ def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
     if len(load.skew_ms) > 2 or (len(load.skew_ms) == 2 and load.skew_ms[0] > load.skew_ms[1]):
         raise ScenarioError(f"{path}: load.skew_ms must be [lo, hi] (ms, lo <= hi) or [ms], "
                             f"got {list(load.skew_ms)}")
-    if load.device_shares and (any(x < 0 for x in load.device_shares)
-                               or sum(load.device_shares) <= 0):
-        raise ScenarioError(f"{path}: load.device_shares must be shares of people with 1, 2, "
-                            f"3 ... devices, e.g. [0.6, 0.3, 0.1]")
     if load.trace is not None:
         trace = (path.parent / load.trace).resolve()
         if not trace.is_file():

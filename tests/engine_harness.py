@@ -87,7 +87,8 @@ class FakeServer:
     store_no_ack: int = 0       # the next N sends are stored but not answered
     send_errors: list[tuple[str, int | None]] = field(default_factory=list)  # next errors
     swallow_requests: int = 0   # the next N ops / reads vanish unanswered
-    request_errors: list[tuple[str, int | None]] = field(default_factory=list)
+    request_errors: list[tuple[str, int | None]] = field(default_factory=list)  # or swallow
+    cut_after_requests: int | None = None  # after N more ops / reads, reset the connection
     drop_pushes: bool = False
     dup_pushes: bool = False
     mute_pongs: bool = False
@@ -177,11 +178,18 @@ class FakeServer:
                 self.reply(c, {"t": "pong", "rid": f["rid"], "ts": f["ts"],
                                "server_ts": self.ms()})
         elif t in ("op", "read"):
+            if self.cut_after_requests is not None:
+                if self.cut_after_requests == 0:  # this one and what follows are lost
+                    self.cut_after_requests = None
+                    self.close(c, "connection reset")
+                    return
+                self.cut_after_requests -= 1
             if self.swallow_requests:
                 self.swallow_requests -= 1
             elif self.request_errors:
                 code, retry = self.request_errors.pop(0)
-                self.reply(c, self._error(f["rid"], code, retry))
+                if code != "swallow":  # "swallow": this one vanishes, unanswered
+                    self.reply(c, self._error(f["rid"], code, retry))
             elif t == "op":
                 self._on_op(c, f)
             else:

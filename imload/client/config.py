@@ -45,6 +45,10 @@ class EngineConfig:
       ``base * 2^n`` halved plus a random half, capped: 0.5-1, 1-2, 2-4, 4-8 s for
       the default 1 s, so the attempts of the budget span a store outage of
       several seconds instead of burning out within one.
+    - ``pipeline_ops``: send queued ops and reads pipelined, as real SDKs flush an
+      offline queue: every one on the wire at once, in the order made, without
+      waiting for the answer of the one before (``instructions.py``); off, one at a
+      time. From the traffic mix (``Mix.pipeline_ops``).
     """
 
     max_attempts: int = 5
@@ -65,6 +69,7 @@ class EngineConfig:
     fetch_marks: bool = True
     retry_base_s: float = 1.0
     retry_cap_s: float = 30.0
+    pipeline_ops: bool = False
 
     def retry_delay(self, failed_attempts: int, rng: Random) -> float:
         """The wait before the next attempt after ``internal`` (equal jitter)."""

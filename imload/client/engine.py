@@ -23,11 +23,11 @@ The parts, each a layer of the class:
 After ``login_ok`` (``session`` counts logins from 1) the engine asks for the
 user's read markers (``reads``) and syncs from ``held_upto`` following
 ``more``; then it (re)sends the messages that wait, oldest first, then the
-instructions, in order. A push whose useq leaves a hole triggers a sync from
-``held_upto`` (one sync in flight at a time; deliveries it brings are recorded
-``sync = "gap"``, those of the catch-up ``sync = "login"``); ``ack {upto:
-held_upto}`` follows each sync batch, and pushes are acked in batches by the
-``ack`` timer.
+instructions, in order (one at a time, or pipelined: ``pipeline_ops``). A push
+whose useq leaves a hole triggers a sync from ``held_upto`` (one sync in flight
+at a time; deliveries it brings are recorded ``sync = "gap"``, those of the
+catch-up ``sync = "login"``); ``ack {upto: held_upto}`` follows each sync batch,
+and pushes are acked in batches by the ``ack`` timer.
 
 Offline detection (the seed's 8.4): the socket closing (``transport_closed``);
 two heartbeat intervals without a pong; ``max_request_failures`` requests in a
@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import random
 from typing import Any
+
+import orjson
 
 from imload.client.backoff import Backoff
 from imload.client.config import EngineConfig
@@ -274,8 +276,11 @@ class DeviceEngine(Connection):
              "useq": m["useq"], "cmid": get("cmid"), "from_device": get("from_device"),
              "digest": digest_of(body), "via": via, "phase": self.phase, "kind": kind,
              "from": get("from")}
-        if kind == "event":
-            e["event"] = body
+        if kind == "event":  # the membership change: an object as documented, else as text
+            if isinstance(body, dict):
+                e["event"] = body
+            elif body is not None:
+                e["event_text"] = body if isinstance(body, str) else orjson.dumps(body).decode()
         if via == "sync":
             e["sync"] = self._sync_why
         e["server_ts"] = get("server_ts")

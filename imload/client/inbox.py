@@ -9,6 +9,9 @@ records every delivery; the checker counts them).
 Group membership is learnt from ``event`` messages (``group_create`` naming
 this user among ``members``, ``group_add``/``group_remove`` naming this user),
 applied in seq order per group so a late sync of an older event changes nothing.
+An event whose body is not the documented object (a backend that words it as text)
+still says the user is in that group (the server sends a group's events to its
+members): the group counts as joined until a readable event says otherwise.
 """
 
 from __future__ import annotations
@@ -87,7 +90,10 @@ class Inbox:
     def _membership(self, m: dict[str, Any]) -> None:
         body = m.get("body")
         conv, seq = m["conv"], m["seq"]
-        if not isinstance(body, dict) or seq <= self._group_seq.get(conv, 0):
+        if not isinstance(body, dict):
+            self.groups.setdefault(conv, True)  # unreadable, but it reached this user
+            return
+        if seq <= self._group_seq.get(conv, 0):
             return
         op = body.get("op")
         members = body.get("members")

@@ -3,12 +3,22 @@
 What the user does besides sending messages (add a contact, pin a chat, create
 a group, add or remove a member, read a conversation) is an instruction. It is
 queued whether or not the device is online and sent once the device is online
-and caught up, strictly in the order made, one at a time: the next goes on the
-wire when the previous one is answered (or given up), so a retried op can never
-overtake a later one (the server applies ops in the order one device sent them).
-While offline they wait, and after the reconnect and the catch-up sync (and the
-messages that waited) they go out in order, each op with its ``opid`` on every
-attempt, so the server applies it once however often it is retried.
+and caught up, in the order made, each op with its ``opid`` on every attempt, so
+the server applies it once however often it is retried. While offline they wait,
+and after the reconnect and the catch-up sync (and the messages that waited) they
+go out in order. Two ways (``EngineConfig.pipeline_ops``):
+
+- one at a time (the default): the next goes on the wire when the previous one is
+  answered (or given up), so a retried op can never overtake a later one;
+- pipelined, as real SDKs flush an offline queue: every instruction goes on the
+  wire at once, in queue order, without waiting for the answer of the one before;
+  the server applies one connection's ops in the order sent (promise 8). Answers
+  are matched by opid (``op_ok``) or rid (``read_ok``, ``error``), in any order.
+  An instruction that waits for its retry time (after ``internal``) holds back
+  those queued behind it; one that timed out is sent again on the same connection
+  (so it may land after later ones: it was not answered, its place is unknown). A
+  dropped connection leaves the unanswered ones in the queue, in their order, and
+  the next session sends them again, pipelined, after its catch-up sync.
 
 Journal (Jepsen-style, like sends): every attempt of an op is an ``op`` invoke
 (``attempt`` counts them; ``queued`` says it was made while it could not go out at
@@ -82,8 +92,8 @@ class Instructions(Sender):
         """The user does an op (``group_create``, ``pin``, ...): returns its opid."""
         self._instr_n += 1
         opid = f"{self._opid_prefix}{self._instr_n}"
-        item = Instr("op", now, queued=not self._can_send() or bool(self._instr), opid=opid,
-                     op=kind, args=dict(args))
+        item = Instr("op", now, queued=self._must_wait(), opid=opid, op=kind,
+                     args=dict(args))
         if self._conn is Conn.STOPPED:
             self._op_end(item, now, "op_fail", "device stopped")
             return opid
@@ -104,8 +114,7 @@ class Instructions(Sender):
                 if upto > item.upto:
                     item.upto = upto
                 return upto
-        self._instr.append(Instr("read", now, queued=not self._can_send() or bool(self._instr),
-                                 conv=conv, upto=upto))
+        self._instr.append(Instr("read", now, queued=self._must_wait(), conv=conv, upto=upto))
         self._pump_instructions(now)
         return upto
 
@@ -122,13 +131,42 @@ class Instructions(Sender):
         self._send({"t": "reads", "rid": self._reads_rid})
 
     # ------------------------------------------------------------ the queue
+    def _must_wait(self) -> bool:
+        """A new instruction would not go on the wire at once: offline, or behind others."""
+        if not self._can_send():
+            return True
+        if self.config.pipeline_ops:
+            return any(not i.on_wire for i in self._instr)
+        return bool(self._instr)
+
+    def _next_to_send(self) -> Instr | None:
+        """The instruction that goes on the wire next: the head when it is not on the
+        wire (one at a time), or the first one not on the wire (pipelined)."""
+        if self.config.pipeline_ops:
+            return next((i for i in self._instr if not i.on_wire), None)
+        if self._instr and not self._instr[0].on_wire:
+            return self._instr[0]
+        return None
+
     def _pump_instructions(self, now: float) -> None:
-        """Settle what is past its budget, send the head when it may go, re-arm the timer."""
+        """Settle what is past its budget, send what may go, re-arm the timer.
+
+        One at a time: the head, once the one before it is answered. Pipelined: every
+        one not on the wire, in queue order, up to the first that waits for its retry
+        time (nothing overtakes a retry that waits)."""
         self._expire_instructions(now)
         if self._instr and self._can_send():
-            head = self._instr[0]
-            if not head.on_wire and (head.retry_at is None or head.retry_at <= now):
-                self._transmit_instr(head, now)
+            if self.config.pipeline_ops:
+                for item in self._instr:
+                    if item.on_wire:
+                        continue
+                    if item.retry_at is not None and item.retry_at > now:
+                        break
+                    self._transmit_instr(item, now)
+            else:
+                head = self._instr[0]
+                if not head.on_wire and (head.retry_at is None or head.retry_at <= now):
+                    self._transmit_instr(head, now)
         self._rearm_instr()
 
     def _expire_instructions(self, now: float) -> None:
@@ -166,28 +204,26 @@ class Instructions(Sender):
             else:
                 due = min(due, item.made + limit)
         if self._instr and self._can_send():
-            head = self._instr[0]
-            if not head.on_wire and head.retry_at is not None:
-                due = min(due, head.retry_at)
+            nxt = self._next_to_send()
+            if nxt is not None and nxt.retry_at is not None:
+                due = min(due, nxt.retry_at)
         if due == math.inf:
             self._cancel(T_INSTR)
         elif self._timers.get(T_INSTR) != due:
             self._set_timer(T_INSTR, due)
 
     def _on_instr_timer(self, now: float) -> None:
-        timed_out = 0
-        if self._instr and self._instr[0].on_wire and now >= self._instr[0].due:
-            head = self._instr[0]
-            timed_out = 1
-            head.on_wire = False
-            if self._instr_budget_left(head, now):
-                self._transmit_instr(head, now)  # again, on the same connection
+        late = [i for i in self._instr if i.on_wire and now >= i.due]  # in queue order
+        for item in late:
+            item.on_wire = False
+            if self._instr_budget_left(item, now):
+                self._transmit_instr(item, now)  # again, on the same connection
             else:
-                self._instr.popleft()
-                self._give_up_instr(head, now, f"no answer after {head.attempts} attempts")
+                self._instr.remove(item)
+                self._give_up_instr(item, now, f"no answer after {item.attempts} attempts")
         self._pump_instructions(now)
-        if timed_out:
-            self._unanswered_request(now)
+        if late:
+            self._unanswered_request(now, len(late))
 
     def _instr_budget_left(self, item: Instr, now: float) -> bool:
         return (item.attempts < self.config.max_attempts
@@ -205,13 +241,13 @@ class Instructions(Sender):
         self._metric("op", now - (item.first_sent or item.made), reason)
 
     def _instructions_lost(self, now: float) -> None:
-        """The connection ended: the attempt on the wire will get no answer."""
-        if self._instr and self._instr[0].on_wire:
-            head = self._instr[0]
-            head.on_wire = False
-            if not self._instr_budget_left(head, now):
-                self._instr.popleft()
-                self._give_up_instr(head, now, f"connection lost after {head.attempts} attempts")
+        """The connection ended: the attempts on the wire will get no answer. Those with
+        budget left stay where they are in the queue, for the next session."""
+        for item in [i for i in self._instr if i.on_wire]:
+            item.on_wire = False
+            if not self._instr_budget_left(item, now):
+                self._instr.remove(item)
+                self._give_up_instr(item, now, f"connection lost after {item.attempts} attempts")
         self._reads_rid = self._state_rid = None
         self._rearm_instr()
 
@@ -225,46 +261,48 @@ class Instructions(Sender):
 
     # -------------------------------------------------------------- replies
     def _on_op_ok(self, f: dict[str, Any], now: float) -> None:
-        head = self._instr[0] if self._instr else None
-        if head is None or head.kind != "op" or f.get("opid") != head.opid or not head.attempts:
+        opid = f.get("opid")
+        item = next((i for i in self._instr
+                     if i.kind == "op" and i.opid == opid and i.attempts), None)
+        if item is None:
             self.ignored += 1  # a late answer of an op already settled
             return
-        self._instr.popleft()
-        self.op_outcomes[head.opid] = "op_ok"
-        self._rec("op_ok", now, session=self.session, opid=head.opid, dup=f.get("dup") is True)
-        self._metric("op", now - (head.first_sent or head.made))
+        self._instr.remove(item)
+        self.op_outcomes[item.opid] = "op_ok"
+        self._rec("op_ok", now, session=self.session, opid=item.opid, dup=f.get("dup") is True)
+        self._metric("op", now - (item.first_sent or item.made))
         self._pump_instructions(now)
 
     def _on_read_ok(self, f: dict[str, Any], now: float) -> None:
-        head = self._instr[0] if self._instr else None
         rid = as_int(f.get("rid"), -1)
-        if head is None or head.kind != "read" or rid != head.rid:
+        item = next((i for i in self._instr if i.kind == "read" and i.rid == rid), None)
+        if item is None:
             self.ignored += 1
             return
-        self._instr.popleft()
-        stored = as_int(f.get("upto"), head.upto)
-        self.marks[head.conv] = max(self.marks.get(head.conv, 0), stored)
-        self._rec("read_ok", now, session=self.session, conv=head.conv, upto=stored)
-        self._metric("read", now - (head.first_sent or head.made))
+        self._instr.remove(item)
+        stored = as_int(f.get("upto"), item.upto)
+        self.marks[item.conv] = max(self.marks.get(item.conv, 0), stored)
+        self._rec("read_ok", now, session=self.session, conv=item.conv, upto=stored)
+        self._metric("read", now - (item.first_sent or item.made))
         self._pump_instructions(now)
 
     def _on_instr_error(self, rid: int, code: object, why: str, retry_after_s: float,
                         now: float) -> bool:
-        """An ``error`` answering the instruction on the wire; False if it answers another."""
-        head = self._instr[0] if self._instr else None
-        if head is None or not head.on_wire or head.rid != rid:
+        """An ``error`` answering an instruction on the wire; False if it answers another."""
+        item = next((i for i in self._instr if i.on_wire and i.rid == rid), None)
+        if item is None:
             return False
-        head.on_wire = False
-        if code in DEFINITE_ERRORS or not self._instr_budget_left(head, now):
-            self._instr.popleft()
-            if head.kind == "op":
-                self._op_end(head, now, "op_fail" if code in DEFINITE_ERRORS else "op_info",
+        item.on_wire = False
+        if code in DEFINITE_ERRORS or not self._instr_budget_left(item, now):
+            self._instr.remove(item)
+            if item.kind == "op":
+                self._op_end(item, now, "op_fail" if code in DEFINITE_ERRORS else "op_info",
                              why)
             else:
-                self._metric("read", now - (head.first_sent or head.made), why)
+                self._metric("read", now - (item.first_sent or item.made), why)
         else:  # internal, rate_limited, ...: again later, with the same opid
-            head.retry_at = now + (retry_after_s if code == "rate_limited" else
-                                   self.config.retry_delay(head.attempts, self._rng))
+            item.retry_at = now + (retry_after_s if code == "rate_limited" else
+                                   self.config.retry_delay(item.attempts, self._rng))
         self._pump_instructions(now)
         return True
 

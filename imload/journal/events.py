@@ -86,6 +86,8 @@ NUMBERINGS = ("contiguous", "increasing", "opaque")
 #                   (causality: the new message must be sequenced after it)
 #   deliver.kind    "text" or "event"; deliver.event: for kind "event", the membership
 #                   change {"op": "group_create|group_add|group_remove", "user"/"members"}
+#   deliver.event_text  for kind "event" whose body is not an object: the body as text
+#                   (a string as it came, anything else as JSON); then no ``event``
 #   connected.url   the URL the device dialled
 #   fault.error     why a fault could not start or stop
 
@@ -105,6 +107,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "ts": _OPT_NUM, "server_ts": _OPT_NUM, "seen_seq": _OPT_INT, "upto": _INT,
     "reader": _STR, "marks": (dict,), "opid": _STR, "args": (dict,),
     "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
+    "event_text": _STR,
     "numbering": (dict,),
 }
 

@@ -14,8 +14,9 @@ go offline now and then and sometimes keep typing while offline.
 | ``multi-device`` | 80 % of people on 2 or 3 devices (phone, laptop, tablet) |
 | ``churn`` | devices online ~25 s at a time, offline ~8 s, half of the spells "airplane" |
 
-Per-scenario overrides: ``[load] device_shares`` replaces ``device_shares``;
-``[load] msg_interval_s`` sets the send rate.
+Per-scenario overrides: a ``[load.mix]`` table sets any field (``mix_table.py``),
+``[load] device_shares`` still sets ``device_shares``; ``[load] msg_interval_s``
+sets the send rate.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 On start it takes its identity (a device of the population, or of the trace),
 mints its token, builds a ``DeviceEngine`` (backoff, clock skew, display policy
-from the options) and a ``GeventDevice`` (the target's LBS unless
-``--imload-no-lbs``), waits (at most ``login_wait_s``) to be online, and builds
-its ``Player``: the model's script of its device (``imload.traffic.model``) or
-its lines of the trace (``--imload-trace``), at ``--imload-time-scale``. Its one
-task plays what is due; between calls it sleeps until the next step. On stop it
-comes back online if it was in an offline spell, fetches the user's state
-(journal ``state``), drains and stops the device.
+from the options; ops pipelined when the mix says ``pipeline_ops``) and a
+``GeventDevice`` (the target's LBS unless ``--imload-no-lbs``), waits (at most
+``login_wait_s``) to be online, and builds its ``Player``: the model's script of
+its device (``imload.traffic.model``) or its lines of the trace
+(``--imload-trace``), at ``--imload-time-scale``. Its one task plays what is due;
+between calls it sleeps until the next step. On stop it comes back online if it
+was in an offline spell, fetches the user's state (journal ``state``), drains and
+stops the device.
 
 Request events (Locust's statistics; the checker measures IM latencies from
 the journal, not from these):
@@ -44,7 +45,6 @@ from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
 from imload.cluster.target import profile_links
 from imload.drivers import GeventDevice, measure_wall_offset
 from imload.protocol import mint_token
-from imload.traffic.mixes import get_mix
 from imload.traffic.model import device_acts
 from imload.traffic.names import local_args, local_conv
 from imload.traffic.trace import Step
@@ -96,7 +96,7 @@ class IMUser(User):
         t0 = runtime.start_time()
         w_index, w_count = runtime.worker_slot(self.environment.runner, o)
         index = global_index(next(_local_users), w_index, w_count)
-        mix = get_mix(o.imload_mix or self.mix)
+        mix = runtime.mix_for(o, o.imload_mix or self.mix)  # with --imload-mix-overrides
         steps: list[Step]
         if o.imload_trace:
             trace = runtime.trace_for(o.imload_trace)
@@ -121,7 +121,8 @@ class IMUser(User):
         config = EngineConfig(wall_offset=measure_wall_offset(), keep_display=False,
                               skew_ms=device_skew(o.imload_seed, index, lo, hi,
                                                   o.imload_skew_share),
-                              display=o.imload_display, correct_clock=o.imload_correct_clock)
+                              display=o.imload_display, correct_clock=o.imload_correct_clock,
+                              pipeline_ops=mix.pipeline_ops)
         urls = [n.url for n in target.nodes]
         lbs = None if o.imload_no_lbs else target.lbs
         profile = device_profile(o.imload_seed, index, o.imload_profiles)

@@ -11,6 +11,7 @@
 | ``--imload-population N`` | from the mix's device shares | number of distinct people |
 | ``--imload-mix NAME`` | the locustfile's | chat, groups-heavy, multi-device or churn |
 | ``--imload-device-shares A,B,C`` | the mix's | share of people with 1, 2, 3 devices |
+| ``--imload-mix-overrides JSON`` | none | ``Mix`` fields to change, e.g. ``{"group_rate":0.5}`` |
 | ``--imload-msg-interval S`` | 2.0 | mean seconds between two sends of one device |
 | ``--imload-trace FILE`` | none | replay this trace instead of the model |
 | ``--imload-time-scale X`` | 1.0 | replay speed: 2.0 plays the trace (or model) twice as fast |
@@ -40,6 +41,7 @@ import time
 from typing import Any
 
 from imload.client import DISPLAY_POLICIES, POLICIES
+from imload.traffic.mix_table import DEFAULT_BASE, MixError, check_mix, from_json, resolve
 from imload.traffic.mixes import MIXES
 
 
@@ -67,6 +69,9 @@ def add_options(parser: Any) -> None:
                    help="traffic mix; default the locustfile's (chat)")
     g.add_argument("--imload-device-shares", default=None, metavar="A,B,C",
                    help="share of people with 1, 2, 3 ... devices, e.g. 0.6,0.3,0.1")
+    g.add_argument("--imload-mix-overrides", default="", metavar="JSON",
+                   help="fields of the mix to change, as a JSON object (what a scenario's "
+                        "[load.mix] table says), e.g. '{\"group_rate\": 0.5}'")
     g.add_argument("--imload-msg-interval", type=float, default=2.0, metavar="S",
                    help="mean seconds between two sends of one device; default 2.0")
     g.add_argument("--imload-trace", default=None, metavar="FILE",
@@ -172,6 +177,25 @@ def check(options: argparse.Namespace) -> list[str]:
         problems.append(f"--imload-skew-ms: {e}")
     try:
         parse_shares(getattr(options, "imload_device_shares", None))
+        overrides = mix_overrides(options)
+        check_mix(resolve(getattr(options, "imload_mix", None) or DEFAULT_BASE, overrides),
+                  overrides, "--imload-mix-overrides")
+    except MixError as e:
+        problems.append(str(e))
     except ValueError as e:
         problems.append(f"--imload-device-shares: {e}")
     return problems
+
+
+def mix_overrides(options: argparse.Namespace) -> dict[str, Any]:
+    """The run's overrides of its mix's fields: ``--imload-mix-overrides`` and
+    ``--imload-device-shares`` (not both for device_shares); ValueError naming the option."""
+    overrides = from_json(getattr(options, "imload_mix_overrides", "") or "",
+                          "--imload-mix-overrides")
+    shares = parse_shares(getattr(options, "imload_device_shares", None))
+    if shares is not None:
+        if "device_shares" in overrides:
+            raise MixError("--imload-device-shares and device_shares in "
+                           "--imload-mix-overrides are the same knob: give one")
+        overrides["device_shares"] = shares
+    return overrides

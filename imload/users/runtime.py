@@ -34,7 +34,8 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from imload.cluster.target import Target, load_target
 from imload.journal import JournalWriter
-from imload.traffic.mixes import get_mix
+from imload.traffic.mix_table import resolve
+from imload.traffic.mixes import Mix
 from imload.traffic.population import Population
 from imload.traffic.trace import Trace, read_trace
 from imload.users import options as opts
@@ -47,6 +48,7 @@ _flusher: gevent.Greenlet | None = None
 _receiver: JournalReceiver | None = None
 _runner: Any = None
 _targets: dict[str, Target] = {}
+_mixes: dict[tuple[Any, ...], Mix] = {}
 _populations: dict[tuple[Any, ...], Population] = {}
 _traces: dict[str, Trace] = {}
 _t0: float | None = None
@@ -103,11 +105,20 @@ def target_for(options: Any) -> Target:
     return _targets[path]
 
 
+def mix_for(options: Any, mix_name: str) -> Mix:
+    """The named mix with the run's overrides (``opts.mix_overrides``), made once."""
+    key = (mix_name, getattr(options, "imload_mix_overrides", ""),
+           getattr(options, "imload_device_shares", None))
+    if key not in _mixes:
+        _mixes[key] = resolve(mix_name, opts.mix_overrides(options))
+    return _mixes[key]
+
+
 def population_for(options: Any, mix_name: str) -> Population:
     """The run's population (the same on every worker), built once per process."""
-    shares = opts.parse_shares(getattr(options, "imload_device_shares", None))
-    mix = get_mix(mix_name).with_overrides(device_shares=shares)
-    key = (options.imload_devices, mix_name, shares, options.imload_seed,
+    mix = mix_for(options, mix_name)
+    key = (options.imload_devices, mix_name, getattr(options, "imload_mix_overrides", ""),
+           getattr(options, "imload_device_shares", None), options.imload_seed,
            options.imload_population)
     if key not in _populations:
         _populations[key] = Population.build(options.imload_devices, mix, options.imload_seed,
