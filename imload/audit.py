@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
@@ -117,8 +118,10 @@ def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str,
     kind = m.get("kind")
     if kind is not None:
         extra["kind"] = kind
-        if kind == "event":
+        if kind == "event" and isinstance(body, dict):
             extra["event"] = body
+        elif kind == "event" and body is not None:  # not the documented object: as text
+            extra["event_text"] = body if isinstance(body, str) else orjson.dumps(body).decode()
     return event("deliver", at, user=user, device=device, session=AUDIT_SESSION,
                  mid=m.get("mid"), conv=m.get("conv"), seq=m.get("seq"), useq=m.get("useq"),
                  cmid=m.get("cmid"), digest=body_digest(body) if isinstance(body, str) else None,

@@ -12,8 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from imload import __version__
+from imload.slo import EXIT_ERROR, Slo, apply_slos, exit_code
 
-EXIT_ERROR = 2
+EXIT_CODES_HELP = ("exit codes: 0 passed; 1 failed (an anomaly, or an SLO missed); 2 the run "
+                   "could not be made; 3 unknown: not everything could be judged (a check's "
+                   "coverage short, or nothing acked or delivered)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,11 +47,13 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="imload", description="Load and chaos testing for IM (chat) backends, "
-                "with a checker that proves no acknowledged message was lost.")
+                "with a checker that proves no acknowledged message was lost.",
+                epilog=EXIT_CODES_HELP)
     p.add_argument("--version", action="version", version=f"imload {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a scenario: load + chaos + audit + check")
+    run = sub.add_parser("run", help="run a scenario: load + chaos + audit + check",
+                         epilog=EXIT_CODES_HELP)
     run.add_argument("scenario", help="scenario TOML file (see chaos/)")
     run.add_argument("--out", required=True, help="run folder for the journal and verdict")
     run.add_argument("--target", help="target TOML file; overrides the scenario's target")
@@ -87,11 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--target", help="target TOML file; overrides the scenario's target")
 
     cmp = sub.add_parser("compare", help="what changed between two runs; exit 1 when the "
-                         "second regressed")
+                         "second regressed", epilog="exit codes: 0 B is no worse than A; 1 B "
+                         "regressed (a coverage drop too); 2 a verdict is missing")
     cmp.add_argument("a", help="run folder (or verdict.json) before")
     cmp.add_argument("b", help="run folder (or verdict.json) after")
 
-    verify = sub.add_parser("verify", help="check a recorded run folder again")
+    verify = sub.add_parser("verify", help="check a recorded run folder again (with its "
+                            "scenario's SLOs, else the default ones)", epilog=EXIT_CODES_HELP)
     verify.add_argument("dir", help="run folder (holds journal/)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -200,14 +207,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                   highlight=False)
         return EXIT_ERROR
     verdict = check(journal.events, bad_lines=journal.bad_lines)
+    slos: list[Slo] = []  # without a scenario: the default SLOs (anomalies 0, coverage 100 %)
     scenario_file = folder / "scenario.toml"
     if scenario_file.is_file():  # a run folder: gate with the drill's SLOs again
         from imload.scenario import ScenarioError, load_scenario
-        from imload.slo import apply_slos
         try:
-            apply_slos(verdict, load_scenario(scenario_file).slos)
+            slos = load_scenario(scenario_file).slos
         except ScenarioError as e:
-            Console(stderr=True).print(f"imload verify: ignoring the SLOs: {e}", highlight=False)
+            Console(stderr=True).print(f"imload verify: ignoring the scenario's SLOs: "
+                                       f"{escape(str(e))}", highlight=False)
+    apply_slos(verdict, slos)
     if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
         from imload.report.html import write_html_report
         from imload.report.timeseries import build_series
@@ -217,7 +226,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         render_verdict(verdict, Console(), str(folder))
-    return 0 if verdict["passed"] else 1
+    return exit_code(verdict)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -260,15 +269,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from imload.scenario import ScenarioError, load_scenario
-    from imload.traffic.mixes import get_mix
+    from imload.traffic.mix_table import resolve
     from imload.traffic.trace import synth_file
     err = Console(stderr=True)
     try:
         scenario = load_scenario(args.scenario)
         load = scenario.load
-        mix = get_mix(args.mix or load.mix or "chat")
-        if load.device_shares:
-            mix = mix.with_overrides(device_shares=load.device_shares)
+        # --mix names another mix; the scenario's [load.mix] fields still apply to it
+        mix = resolve(args.mix or load.mix or "chat", load.mix_overrides)
         summary = synth_file(args.out, devices=args.devices or load.users, mix=mix,
                              seed=scenario.seed, duration_s=args.duration or load.duration_s,
                              msg_interval_s=load.msg_interval_s, people=load.population)

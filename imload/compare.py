@@ -1,11 +1,15 @@
 """``imload compare DIR_A DIR_B``: what changed between two runs' verdicts, and did B regress.
 
-``compare_verdicts(a, b)`` lists rows (passed, valid, SLOs, anomalies,
-latency percentiles, counts), each with both values, the change, and whether
-it is a regression of B against A:
+``compare_verdicts(a, b)`` lists rows (passed, valid, outcome, SLOs, anomalies,
+coverage, latency percentiles, counts), each with both values, the change, and
+whether it is a regression of B against A:
 
-- passed went from true to false; an SLO that held in A is missed in B;
+- passed went from true to false; the outcome got worse (passed, unknown,
+  failed, error); an SLO that held in A is missed in B;
 - an anomaly kind that was 0 in A is above 0 in B;
+- a check's coverage (percent of what it had to judge that it judged) dropped;
+  a check with nothing to judge counts as 100 %. A verdict without coverage (an
+  older imload) shows "not recorded" and is not judged;
 - a latency percentile more than 10 % above A's (``latency_tolerance``) and,
   when ``latency_floor_ms`` is set, also more than that many ms above it.
 
@@ -27,15 +31,18 @@ from rich.table import Table
 from rich.text import Text
 
 from imload.report.verdict_json import read_verdict
+from imload.slo import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED
 
-EXIT_SAME, EXIT_REGRESSED, EXIT_NO_VERDICT = 0, 1, 2
+EXIT_SAME, EXIT_REGRESSED, EXIT_NO_VERDICT = EXIT_PASSED, EXIT_FAILED, EXIT_ERROR
+OUTCOME_RANK = {"passed": 0, "unknown": 1, "failed": 2, "error": 3}
+NOT_RECORDED = "not recorded"
 LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
 LATENCY_TOLERANCE = 0.10
 
 
 @dataclass(frozen=True)
 class Row:
-    section: str  # "verdict", "slo", "anomalies", "latency_ms", "counts"
+    section: str  # "verdict", "slo", "anomalies", "coverage", "latency_ms", "counts"
     name: str
     a: Any
     b: Any
@@ -81,6 +88,38 @@ def _verdict_rows(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
         rows.append(Row("verdict", "valid", va, vb, _delta(va, vb),
                         regressed=va is True and vb is not True,
                         improved=vb is True and va is not True))
+    if "outcome" in a or "outcome" in b:
+        oa, ob = a.get("outcome"), b.get("outcome")
+        ra, rb = OUTCOME_RANK.get(str(oa)), OUTCOME_RANK.get(str(ob))
+        known = ra is not None and rb is not None
+        rows.append(Row("verdict", "outcome", oa, ob, _delta(oa, ob),
+                        regressed=known and rb > ra, improved=known and rb < ra))
+    return rows
+
+
+def _percent_judged(entry: Any) -> float | None:
+    """A coverage line's percent; 100 when nothing was due (nothing left unjudged)."""
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("percent")
+    if value is None and entry.get("due") == 0:
+        return 100.0
+    return float(value) if _number(value) else None
+
+
+def _coverage_rows(a: dict[str, Any], b: dict[str, Any]) -> list[Row]:
+    ca, cb = a.get("coverage"), b.get("coverage")
+    if not isinstance(ca, dict) and not isinstance(cb, dict):
+        return []
+    rows = []
+    for kind in dict.fromkeys([*(ca or {}), *(cb or {})]):
+        x = _percent_judged(ca.get(kind)) if isinstance(ca, dict) else NOT_RECORDED
+        y = _percent_judged(cb.get(kind)) if isinstance(cb, dict) else NOT_RECORDED
+        judged = _number(x) and _number(y)
+        rows.append(Row("coverage", str(kind), x, y,
+                        f"{y - x:+.2f} pts" if judged and y != x else
+                        "=" if judged else _delta(x, y),
+                        regressed=judged and y < x, improved=judged and y > x))
     return rows
 
 
@@ -140,7 +179,8 @@ def compare_verdicts(a: dict[str, Any], b: dict[str, Any], *,
                      latency_floor_ms: float = 0.0) -> list[Row]:
     """Rows of what changed from verdict ``a`` to verdict ``b`` (see the module docstring)."""
     return [*_verdict_rows(a, b), *_slo_rows(a, b), *_anomaly_rows(a, b),
-            *_latency_rows(a, b, latency_tolerance, latency_floor_ms), *_count_rows(a, b)]
+            *_coverage_rows(a, b), *_latency_rows(a, b, latency_tolerance, latency_floor_ms),
+            *_count_rows(a, b)]
 
 
 def regressions(rows: list[Row]) -> list[Row]:
@@ -148,7 +188,8 @@ def regressions(rows: list[Row]) -> list[Row]:
 
 
 SECTION_TITLES = {"verdict": "verdict", "slo": "SLOs", "anomalies": "anomalies",
-                  "latency_ms": "latency (ms)", "counts": "counts"}
+                  "coverage": "coverage (% judged)", "latency_ms": "latency (ms)",
+                  "counts": "counts"}
 
 
 def render_comparison(rows: list[Row], console: Console, name_a: str = "A",

@@ -39,10 +39,9 @@ from imload.report.junit import write_junit
 from imload.report.timeseries import build_series
 from imload.report.verdict_json import write_verdict
 from imload.scenario import Scenario
-from imload.slo import apply_slos
+from imload.slo import EXIT_ERROR, apply_slos, exit_code
 
 REPO = Path(__file__).resolve().parent.parent
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 class RunError(RuntimeError):
@@ -138,8 +137,9 @@ def people_flags(load: Any) -> list[str]:
              "--imload-display", load.display, "--imload-time-scale", f"{load.time_scale:g}"]
     if load.mix:
         flags += ["--imload-mix", load.mix]
-    if load.device_shares:
-        flags += ["--imload-device-shares", ",".join(f"{x:g}" for x in load.device_shares)]
+    if load.mix_overrides:  # [load.mix] fields and device_shares (imload/traffic/mix_table.py)
+        from imload.traffic.mix_table import to_json
+        flags += ["--imload-mix-overrides", to_json(load.mix_overrides)]
     if load.trace:
         flags += ["--imload-trace", load.trace]
     if load.skew_ms and load.skew_share > 0:
@@ -257,9 +257,7 @@ def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
     journal = read_journal(out / "journal")
     verdict = check(journal.events, bad_lines=journal.bad_lines)
     verdict.update(extra)
-    apply_slos(verdict, scenario.slos)
-    if extra.get("errors"):
-        verdict["passed"] = False
+    apply_slos(verdict, scenario.slos)  # outcome and passed; run errors make it "error"
     write_verdict(out / "verdict.json", verdict)
     write_junit(out / "junit.xml", verdict, f"imload.{scenario.name}", duration_s)
     write_html_report(out / "report.html", verdict, build_series(journal.events, verdict),
@@ -270,7 +268,8 @@ def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
 def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                  console: Console | None = None, keep_cluster: bool = False,
                  locust_extra: Sequence[str] = (), stop_when: StopCheck | None = None) -> int:
-    """Run a scenario into ``out``; return the exit code (0 passed, 1 failed, 2 not run)."""
+    """Run a scenario into ``out``; return the exit code (``imload.slo.EXIT_CODES``: 0 passed,
+    1 failed, 2 not run, 3 unknown: not everything could be judged)."""
     console = console or Console(stderr=True)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -313,7 +312,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                 for e in errors[:10]:
                     console.print(f"[red]error:[/] {escape(str(e))}")
                 return EXIT_ERROR
-            return EXIT_PASSED if verdict["passed"] else EXIT_FAILED
+            return exit_code(verdict)
     except RunError as e:
         console.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR

@@ -8,17 +8,43 @@ A scenario lists them as ``[[slo]]`` tables::
     name = "ack p99 under 500 ms"   # optional
 
 Every anomaly kind the checker reports gets an SLO of its own, ``= 0``, unless
-the scenario names that anomaly itself. Besides the verdict's own figures,
-``ratios.retry`` (wire attempts per logical send), ``ratios.failed`` and
-``ratios.indeterminate`` (per logical send) can be gated. A figure the verdict
-does not have fails its SLO (a typo must not pass a gate); a figure without
-samples (a latency nobody measured) passes, and says so.
+the scenario names that anomaly itself. Every line of the verdict's coverage (each
+check, and the journal) gets ``coverage.<kind>.percent >= 100``, unless the scenario
+names a figure of that line itself (``coverage.gap.percent``, min = 90: a drill that
+accepts less); a check with nothing to judge (percent None) passes, and says so.
+Besides the verdict's own figures, ``ratios.retry`` (wire attempts per logical send),
+``ratios.failed`` and ``ratios.indeterminate`` (per logical send) can be gated. A
+figure the verdict does not have fails its SLO (a typo must not pass a gate); a
+figure without samples (a latency nobody measured) passes, and says so.
+
+``outcome`` is the one rule that turns a gated verdict into passed, failed, unknown
+or error, and ``EXIT_CODES`` the one place its exit codes are defined:
+
+- ``failed`` (1): an anomaly count above 0, or an SLO missed that is not a coverage
+  SLO: the backend broke a promise;
+- ``unknown`` (3): not failed, but a coverage SLO missed, or nothing was checked
+  (nothing acked, nothing delivered): imload could not judge everything;
+- ``error`` (2): the run itself could not be made as planned (``verdict["errors"]``,
+  set by ``imload run``: a fault that failed, a device the audit could not sync);
+- ``passed`` (0): otherwise. ``valid`` may still say ``"unknown"`` when a scenario's
+  SLO accepted less than full coverage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+Outcome = Literal["passed", "failed", "error", "unknown"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "unknown")
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_CODES: dict[str, int] = {"passed": EXIT_PASSED, "failed": EXIT_FAILED,
+                              "error": EXIT_ERROR, "unknown": EXIT_UNKNOWN}
+# When several runs make one answer (avalanche): the worst first. A broken promise
+# outranks a verdict imload could not make; a run that could not be made outranks both.
+SEVERITY = (EXIT_ERROR, EXIT_FAILED, EXIT_UNKNOWN, EXIT_PASSED)
+COVERAGE_PREFIX = "coverage."
 
 
 @dataclass(frozen=True)
@@ -86,25 +112,63 @@ def _lookup(tree: dict[str, Any], path: str) -> Any:
     return node
 
 
-def evaluate(verdict: dict[str, Any], slos: list[Slo]) -> list[dict[str, Any]]:
-    """One line per SLO (the scenario's, then ``= 0`` for each anomaly kind it left out)."""
+def is_coverage_figure(figure: object) -> bool:
+    """Is this SLO about coverage (missing it makes a verdict unknown, not failed)?"""
+    return isinstance(figure, str) and figure.startswith(COVERAGE_PREFIX)
+
+
+def _gated_coverage(verdict: dict[str, Any]) -> list[str]:
+    """The coverage lines that get a default SLO: every one, except a check's that the
+    verdict no longer judges (its kind dropped from ``anomalies``, as capacity steps do)."""
+    coverage = verdict.get("coverage")
+    if not isinstance(coverage, dict):
+        return []  # an older verdict: coverage not recorded
+    anomalies = verdict.get("anomalies")
+    if not isinstance(anomalies, dict):
+        return [k for k, v in coverage.items() if isinstance(v, dict)]
+    from imload.check.verdict import CHECKS  # the check kinds (journal is not one)
+    return [k for k, v in coverage.items()
+            if isinstance(v, dict) and (k in anomalies or k not in CHECKS)]
+
+
+def default_slos(verdict: dict[str, Any], slos: Iterable[Slo]) -> list[Slo]:
+    """``<kind> = 0`` per anomaly kind and ``coverage.<kind>.percent >= 100`` per coverage
+    line, each unless the scenario's own SLOs name it."""
     named = {s.figure for s in slos}
-    every = list(slos) + [Slo(figure=f"anomalies.{kind}", max=0.0, name=f"{kind} = 0")
-                          for kind in verdict.get("anomalies", {})
-                          if f"anomalies.{kind}" not in named]
+    out = [Slo(figure=f"anomalies.{kind}", max=0.0, name=f"{kind} = 0")
+           for kind in verdict.get("anomalies", {}) if f"anomalies.{kind}" not in named]
+    out += [Slo(figure=f"coverage.{kind}.percent", min=100.0, name=f"{kind} coverage = 100 %")
+            for kind in _gated_coverage(verdict)
+            if not any(f.startswith(f"coverage.{kind}.") for f in named)]
+    return out
+
+
+def _no_value_note(verdict: dict[str, Any], figure: str) -> str:
+    if not is_coverage_figure(figure):
+        return "no samples"
+    entry = _lookup(verdict, ".".join(figure.split(".")[:2]))
+    if isinstance(entry, dict) and entry.get("applicable") is False:
+        return f"not applicable: {entry.get('note') or 'the check does not apply'}"
+    return "nothing to judge"
+
+
+def evaluate(verdict: dict[str, Any], slos: list[Slo]) -> list[dict[str, Any]]:
+    """One line per SLO: the scenario's, then the defaults it left out (``default_slos``)."""
+    defaults = default_slos(verdict, slos)
     derived = derived_figures(verdict)
     lines = []
-    for slo in every:
+    for slo in [*slos, *defaults]:
         value = _lookup(verdict, slo.figure)
         if value is _MISSING:
             value = _lookup(derived, slo.figure)
         line: dict[str, Any] = {"name": slo.label, "figure": slo.figure,
                                 "limit": slo.max if slo.max is not None else slo.min,
-                                "op": "max" if slo.max is not None else "min"}
+                                "op": "max" if slo.max is not None else "min",
+                                "default": slo in defaults}
         if value is _MISSING:
             line.update(value=None, passed=False, note="the verdict has no such figure")
         elif value is None:
-            line.update(value=None, passed=True, note="no samples")
+            line.update(value=None, passed=True, note=_no_value_note(verdict, slo.figure))
         elif isinstance(value, bool) or not isinstance(value, int | float):
             line.update(value=None, passed=False, note=f"not a number: {value!r}")
         else:
@@ -114,9 +178,48 @@ def evaluate(verdict: dict[str, Any], slos: list[Slo]) -> list[dict[str, Any]]:
     return lines
 
 
+def nothing_checked(verdict: dict[str, Any]) -> bool:
+    """The checker said unknown because nothing was acked and nothing delivered."""
+    counts = verdict.get("counts") or {}
+    return verdict.get("valid") == "unknown" and not counts.get("acked") \
+        and not counts.get("delivered")
+
+
+def outcome(verdict: dict[str, Any]) -> Outcome:
+    """The one rule: passed, failed, unknown or error (see the module docstring). Reads the
+    anomalies, the SLO lines ``apply_slos`` wrote, ``valid`` and the run's errors."""
+    if verdict.get("errors"):
+        return "error"
+    anomalies = verdict.get("anomalies") or {}
+    if verdict.get("valid") is False or any(
+            isinstance(n, int | float) and not isinstance(n, bool) and n > 0
+            for n in anomalies.values()):
+        return "failed"
+    missed = [line for line in verdict.get("slo") or [] if not line.get("passed")]
+    if any(not is_coverage_figure(line.get("figure")) for line in missed):
+        return "failed"
+    if missed or nothing_checked(verdict):
+        return "unknown"
+    return "passed"
+
+
+def exit_code(verdict: dict[str, Any]) -> int:
+    """The exit code of a verdict: its ``outcome`` (``apply_slos`` fills it) mapped by
+    ``EXIT_CODES``."""
+    found = verdict.get("outcome")
+    return EXIT_CODES[found if found in EXIT_CODES else outcome(verdict)]
+
+
+def worst_exit(codes: Iterable[int]) -> int:
+    """One exit code for several runs: the most severe (``SEVERITY``); 0 for none."""
+    seen = set(codes)
+    return next((c for c in SEVERITY if c in seen), max(seen, default=EXIT_PASSED))
+
+
 def apply_slos(verdict: dict[str, Any], slos: list[Slo]) -> dict[str, Any]:
-    """Fill ``verdict["slo"]`` and fail ``passed`` when any SLO is missed."""
+    """Fill ``verdict["slo"]``, ``verdict["outcome"]`` and ``verdict["passed"]``
+    (``outcome == "passed"``)."""
     verdict["slo"] = evaluate(verdict, slos)
-    if not all(line["passed"] for line in verdict["slo"]):
-        verdict["passed"] = False
+    verdict["outcome"] = outcome(verdict)
+    verdict["passed"] = verdict["outcome"] == "passed"
     return verdict

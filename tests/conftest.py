@@ -202,6 +202,16 @@ class RawWs:
         return data
 
     def send_frame(self, payload: bytes, opcode: int = 1, fin: bool = True) -> None:
+        self.sock.sendall(self.frame(payload, opcode, fin))
+
+    def send_together(self, frames: list[dict[str, Any]]) -> None:
+        """JSON text frames in one write: the node reads them in one go, as it reads a
+        client's pipelined flush."""
+        self.sock.sendall(b"".join(self.frame(json.dumps(f).encode()) for f in frames))
+
+    @staticmethod
+    def frame(payload: bytes, opcode: int = 1, fin: bool = True) -> bytes:
+        """A masked client frame."""
         mask = os.urandom(4)
         n = len(payload)
         head = bytes([(0x80 if fin else 0) | opcode])
@@ -212,7 +222,7 @@ class RawWs:
         else:
             head += bytes([0x80 | 127]) + struct.pack("!Q", n)
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(head + mask + body)
+        return head + mask + body
 
     def send_json(self, frame: dict[str, Any]) -> None:
         self.send_frame(json.dumps(frame).encode())

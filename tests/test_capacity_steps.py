@@ -51,3 +51,22 @@ def test_a_latency_slo_breaks_a_step() -> None:
 def test_no_passing_step_no_capacity() -> None:
     rows = judge_steps(two_step_run(), STEPS, 2.0, [Slo("latency_ms.ack.p99", max=0.001)])
     assert knee(rows)["max_users"] is None and knee(rows)["first_failing_users"] == 10
+
+
+def test_a_group_made_before_a_window_is_known_in_it() -> None:
+    """The group op and its event message fall in step 1's ramp; step 2 still knows the
+    members, so its group messages are judged (coverage 100 %) and a lost one is found."""
+    j = JournalBuilder(start=0.0)
+    for user in ("a", "b", "c"):
+        j.device(user, "d0")
+    j.phase("load", "start", at=0.0)
+    j.t = 0.5
+    j.group_op("a", "d0", "o1", "group_create", "g:x", members=("b", "c"))
+    for n, t in enumerate((12.0, 13.0, 14.0), 1):
+        j.t = t
+        j.group_message("a", "d0", "g:x", f"c{n}", skip=(("c", "d0"),) if n == 2 else ())
+    j.audit_all()
+    rows = judge_steps(sorted(j.events, key=lambda e: e["at"]), STEPS, 2.0, [])
+    assert rows[1]["anomalies"] == {"lost": 1} and rows[1]["broke"] == ["lost = 0"]
+    assert rows[0]["broke"] == ["nothing acked in the window"]  # nothing sent in step 1
+    assert rows[1]["passed"] is False and rows[0]["passed"] is False

@@ -144,3 +144,92 @@ def test_group_ops_of_one_session_applied_out_of_order() -> None:
     assert cases.count == 1
     assert "alice's ops g2 and g3 on g:team were applied out of their device's order" in \
         cases.examples[0]["explain"]
+
+
+# -- pipelined ops: one connection's ops apply in the order sent (promise 8) ----------------
+DAVE = {"user": "dave"}
+
+
+def pipelined_pair(answers: tuple[str, str], final: tuple[str, ...]) -> JournalBuilder:
+    """alice's phone comes back (session 2) and flushes o5 (add dave) and o6 (remove dave)
+    in one instant, both on the wire before either answer; ``answers`` is the order of
+    their op_oks, ``final`` alice's contacts after the audit."""
+    j = ops_run()
+    j.reconnect("alice", "phone")
+    t = j.at()
+    j.op("alice", "phone", "o5", "contact_add", DAVE, at=t)
+    j.op("alice", "phone", "o6", "contact_remove", DAVE, at=t)
+    for opid in answers:
+        j.op_ok("alice", "phone", opid)
+    audit(j, contacts=("bob", *final))
+    return j
+
+
+def test_a_pipelined_pair_applied_in_the_order_sent_passes() -> None:
+    assert op_cases(build_history(pipelined_pair(("o5", "o6"), ()).events)).count == 0
+    # answered the other way round (a node may), but the state is the fold in send order
+    assert op_cases(build_history(pipelined_pair(("o6", "o5"), ()).events)).count == 0
+
+
+def test_a_pipelined_pair_applied_out_of_order_is_an_op_anomaly() -> None:
+    for answers in (("o6", "o5"), ("o5", "o6")):
+        cases = op_cases(build_history(pipelined_pair(answers, ("dave",)).events))
+        assert cases.count == 1, answers
+        explain = cases.examples[0]["explain"]
+        assert "alice's op o6 (contact_remove user=dave) was the last acked op" in explain
+        assert "contacts has dave: applied out of its device's order: o5 (contact_add " \
+               "user=dave) was sent before it on the same connection (session 2" in explain
+        assert [e["ev"] for e in cases.examples[0]["events"]] == ["op", "op_ok", "op", "op_ok",
+                                                                  "state"]
+
+
+def test_overlapping_ops_of_two_devices_stay_either_order() -> None:
+    j = ops_run()
+    t = j.at()
+    j.op("alice", "phone", "o5", "contact_add", DAVE, at=t)
+    j.op("alice", "laptop", "o6", "contact_remove", DAVE, at=t)
+    j.op_ok("alice", "laptop", "o6")
+    j.op_ok("alice", "phone", "o5")
+    audit(j, contacts=("bob",))
+    assert op_cases(build_history(j.events)).count == 0
+    audit(j, contacts=("bob", "dave"))
+    assert op_cases(build_history(j.events)).count == 0
+
+
+def test_an_op_sent_again_after_a_later_one_may_land_after_it() -> None:
+    j = ops_run()
+    j.op("alice", "phone", "o5", "contact_add", DAVE)
+    j.op("alice", "phone", "o6", "contact_remove", DAVE)
+    j.op("alice", "phone", "o5", "contact_add", DAVE, attempt=2)  # no answer: again
+    j.op_ok("alice", "phone", "o6")
+    j.op_ok("alice", "phone", "o5")
+    audit(j, contacts=("bob", "dave"))  # o5's retry applied after o6
+    assert op_cases(build_history(j.events)).count == 0
+
+
+def test_an_op_first_sent_on_an_earlier_connection_is_either_order() -> None:
+    j = ops_run()
+    j.op("alice", "phone", "o5", "contact_add", DAVE)
+    j.reconnect("alice", "phone")  # o5 unanswered: the old node may still apply it late
+    t = j.at()
+    j.op("alice", "phone", "o5", "contact_add", DAVE, attempt=2, at=t)
+    j.op("alice", "phone", "o6", "contact_remove", DAVE, at=t)
+    j.op_ok("alice", "phone", "o6")
+    j.op_ok("alice", "phone", "o5", dup=True)
+    audit(j, contacts=("bob", "dave"))
+    assert op_cases(build_history(j.events)).count == 0
+
+
+def test_pipelined_group_ops_applied_out_of_order() -> None:
+    j = two_friends()
+    j.device("carol", "phone")
+    j.group_op("alice", "phone", "g1", "group_create", "g:team", members=("bob",))
+    t = j.at()  # g2 and g3 go on the wire in one instant; the node applies g3 first
+    j.op("alice", "phone", "g2", "group_add", {"conv": "g:team", "user": "carol"}, at=t)
+    j.op("alice", "phone", "g3", "group_remove", {"conv": "g:team", "user": "bob"}, at=t)
+    j.group_op("alice", "phone", "g3", "group_remove", "g:team", who="bob", invoke=False)
+    j.group_op("alice", "phone", "g2", "group_add", "g:team", who="carol", invoke=False)
+    cases = op_cases(build_history(j.events))
+    assert cases.count == 1
+    assert "alice's ops g2 and g3 on g:team were applied out of their device's order" in \
+        cases.examples[0]["explain"]

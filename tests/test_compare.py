@@ -171,3 +171,62 @@ def test_main_compare_without_a_verdict(tmp_path: Path) -> None:
     assert "Traceback" not in text
     (bad / "verdict.json").write_text("[1, 2]")
     assert run(a, bad)[0] == EXIT_NO_VERDICT
+
+
+# ---- coverage and the outcome ----------------------------------------------------------
+
+def with_coverage(lost: float | None = 100.0, gap: float | None = 100.0,
+                  outcome: str = "passed") -> dict[str, Any]:
+    v = verdict()
+
+    def line(unit: str, due: int, percent: float | None) -> dict[str, Any]:
+        judged = 0 if percent is None else round(due * percent / 100)
+        return {"unit": unit, "due": due if percent is not None else 0, "judged": judged,
+                "unjudged": (due - judged) if percent is not None else 0, "percent": percent,
+                "reasons": []}
+    v["coverage"] = {"lost": line("acked messages", 400, lost), "gap": line("devices", 40, gap)}
+    v["outcome"] = outcome
+    v["valid"] = True if outcome == "passed" and (lost or 100) >= 100 and (gap or 100) >= 100 \
+        else "unknown"
+    return v
+
+
+def test_a_coverage_drop_is_a_regression() -> None:
+    a, b = with_coverage(), with_coverage(gap=95.0, outcome="unknown")
+    assert flagged(a, b) == [("verdict", "valid"), ("verdict", "outcome"), ("coverage", "gap")]
+    gap = next(r for r in compare_verdicts(a, b) if r.section == "coverage" and r.name == "gap")
+    assert (gap.a, gap.b, gap.delta) == (100.0, 95.0, "-5.00 pts")
+    # already short in A and dropping further: still a regression (less was judged)
+    assert ("coverage", "lost") in flagged(with_coverage(lost=90.0), with_coverage(lost=80.0))
+    # more judged: better
+    rows = compare_verdicts(with_coverage(lost=80.0), with_coverage(lost=90.0))
+    assert next(r for r in rows if r.name == "lost" and r.section == "coverage").improved
+    assert flagged(with_coverage(), with_coverage()) == []
+
+
+def test_nothing_to_judge_counts_as_full_coverage() -> None:
+    a, b = with_coverage(gap=None), with_coverage(gap=50.0, outcome="unknown")
+    assert ("coverage", "gap") in flagged(a, b)
+    assert ("coverage", "gap") not in flagged(with_coverage(), with_coverage(gap=None))
+
+
+def test_coverage_not_recorded_is_shown_but_not_judged() -> None:
+    rows = compare_verdicts(verdict(), with_coverage(lost=50.0))
+    lost = next(r for r in rows if r.section == "coverage" and r.name == "lost")
+    assert (lost.a, lost.b, lost.regressed) == ("not recorded", 50.0, False)
+    assert not [r for r in compare_verdicts(verdict(), verdict()) if r.section == "coverage"]
+
+
+def test_outcome_getting_worse_is_a_regression() -> None:
+    assert ("verdict", "outcome") in flagged(with_coverage(outcome="unknown"),
+                                             with_coverage(outcome="failed"))
+    rows = compare_verdicts(with_coverage(outcome="failed"), with_coverage(outcome="unknown"))
+    assert next(r for r in rows if r.name == "outcome").improved
+
+
+def test_main_compare_exits_1_on_a_coverage_drop(tmp_path: Path) -> None:
+    a = write(tmp_path / "a", with_coverage())
+    b = write(tmp_path / "b", with_coverage(lost=99.5, outcome="unknown"))
+    code, text = run(a, b)
+    assert code == EXIT_REGRESSED
+    assert "coverage (% judged)" in text and "-0.50 pts" in text and "coverage lost" in text

@@ -1,4 +1,5 @@
-"""The CI gate: a run that loses a message or misses an SLO exits 1 with JUnit failures."""
+"""The CI gate: a run that loses a message or misses an SLO exits 1 with JUnit failures;
+a clean one exits 0 with every check's coverage complete."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def test_a_run_that_loses_messages_and_misses_an_slo_fails_the_gate(tmp_path: Pa
     code, verdict, cases = gate(tmp_path, 'bug = "lose-offline"', ack_max=0.001)
     assert code == 1
     assert verdict["passed"] is False and verdict["anomalies"]["lost"] > 0
+    assert verdict["outcome"] == "failed"
     lost = cases["anomalies.lost"].find("failure")
     assert lost is not None and f"{verdict['anomalies']['lost']} lost" in lost.get("message", "")
     assert cases["slo.ack p99"].find("failure") is not None
@@ -69,3 +71,7 @@ def test_a_clean_run_passes_the_gate(tmp_path: Path) -> None:
     assert code == 0 and verdict["passed"] is True
     assert all(c.find("failure") is None and c.find("error") is None for c in cases.values())
     assert {"anomalies.lost", "slo.ack p99", "slo.lost = 0"} <= set(cases)
+    # a clean drill judged everything: every check's coverage case is there and green
+    assert verdict["outcome"] == "passed" and verdict["valid"] is True
+    assert {f"coverage.{kind}" for kind in verdict["coverage"]} <= set(cases)
+    assert "slo.lost coverage = 100 %" in cases

@@ -3,10 +3,14 @@ of one device's ops, and bad args named by field."""
 
 from __future__ import annotations
 
-import pytest
-from conftest import Connect, unique
+import random
+from typing import Any
 
-from imload.protocol import direct_conv
+import pytest
+from conftest import Connect, RawWs, unique
+
+from imload.cluster import LocalCluster
+from imload.protocol import direct_conv, mint_token
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +56,50 @@ def test_pipelined_ops_apply_in_the_order_sent(open_client: Connect) -> None:
     rids = [a.expect("op_ok")["rid"] for _ in range(41)]
     assert rids == [*range(100, 140), 200]
     assert a.request("state")["contacts"] == [bob]
+
+
+def fold(frames: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(contacts, pinned) after applying the ops ``frames`` in that order."""
+    contacts: set[str] = set()
+    pinned: set[str] = set()
+    for f in frames:
+        kind, args = f["kind"], f["args"]
+        if kind == "pin":
+            (pinned.add if args["pinned"] else pinned.discard)(args["conv"])
+        else:
+            (contacts.add if kind == "contact_add" else contacts.discard)(args["user"])
+    return sorted(contacts), sorted(pinned)
+
+
+def test_a_flush_read_in_one_go_applies_in_frame_order(cluster: LocalCluster) -> None:
+    """20 ops of one device written at once, straight to the node (a client flushing its
+    offline queue, every op on the wire before the first answer): the node reads them
+    together and applies them in frame order (promise 8); the state is their fold."""
+    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
+    convs = [direct_conv(alice, bob), direct_conv(alice, carol)]
+    rng = random.Random(8)
+    ops = []
+    for i in range(20):
+        if i % 2 == 0:  # the same contacts and conversations, over and over
+            ops.append(("contact_add" if i % 4 == 0 else "contact_remove",
+                        {"user": rng.choice([bob, carol])}))
+        else:
+            ops.append(("pin", {"conv": rng.choice(convs), "pinned": i % 3 != 0}))
+    frames = [{"t": "op", "rid": 10 + i, "opid": f"p{i}", "kind": kind, "args": args}
+              for i, (kind, args) in enumerate(ops)]
+    assert fold(frames) != fold(frames[::-1])  # the order shows in the end state
+    raw = RawWs(cluster.parts["n1"].port)
+    try:
+        raw.send_json({"t": "login", "rid": 1, "token": mint_token(cluster.secret, alice, "d")})
+        assert raw.read_json()["t"] == "login_ok"
+        raw.send_together([*frames, {"t": "state", "rid": 99}])
+        replies = [raw.read_json() for _ in range(21)]
+    finally:
+        raw.close()
+    assert [(r["t"], r["rid"], r["dup"]) for r in replies[:20]] == [
+        ("op_ok", f["rid"], False) for f in frames]
+    state = replies[20]
+    assert state["t"] == "state_ok" and (state["contacts"], state["pinned"]) == fold(frames)
 
 
 def test_pinning_a_conversation_one_is_not_in_is_forbidden(open_client: Connect) -> None:

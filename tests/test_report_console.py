@@ -1,12 +1,15 @@
-"""The console table: banner, counts, anomalies with their first example, latency, faults."""
+"""The console table: banner, counts, anomalies with their first example, coverage and what
+could not be judged, latency, faults."""
 
 import io
 
+from coverage_journals import fully_judged, group_older_than_the_run
 from journal_builder import two_friends
 from rich.console import Console
 
 from imload.check import check
 from imload.report.console import render_verdict
+from imload.slo import Slo, apply_slos
 
 
 def render(verdict: dict, run_dir: str | None = "runs/demo", width: int = 100) -> str:
@@ -21,13 +24,12 @@ def faulty_run() -> dict:
     j.message("alice", "phone", "bob", "c1")
     j.message("alice", "phone", "bob", "c2", skip=(("bob", "phone"),))
     j.fault("stop", "f1", kind="down", target="n2", at=103.5)
+    j.audit_all()
     return check(j.events, bad_lines=["run.jsonl:9: not JSON"])
 
 
 def clean_run() -> dict:
-    j = two_friends()
-    j.message("alice", "phone", "bob", "c1")
-    return check(j.events)
+    return apply_slos(check(fully_judged().events), [])
 
 
 def test_a_passing_verdict() -> None:
@@ -52,9 +54,55 @@ def test_a_failing_verdict_names_the_anomaly_its_example_and_the_faults() -> Non
     assert "run.jsonl:9: not JSON" in out
 
 
-def test_unknown_verdict_says_why() -> None:
-    out = render(check(two_friends().events), run_dir=None)
-    assert "FAILED" in out and "unknown" in out and "run folder" not in out
+def test_nothing_checked_is_unknown_and_says_why() -> None:
+    out = render(apply_slos(check(two_friends().events), []), run_dir=None)
+    assert "UNKNOWN" in out and "FAILED" not in out and "PASSED" not in out
+    assert "nothing was acked and nothing delivered" in out and "run folder" not in out
+
+
+def test_short_coverage_is_unknown_with_each_sentence_and_its_reasons() -> None:
+    v = apply_slos(check(group_older_than_the_run().events), [])
+    out = render(v, width=160)
+    assert out.lstrip().startswith("UNKNOWN") and "PASSED" not in out and "FAILED" not in out
+    assert "not everything could be judged: lost 25 % (1 / 4 acked messages)" in out
+    flat = " ".join(out.split())
+    for sentence in v["unknown"]:
+        assert "UNKNOWN: " + " ".join(sentence.split()) in flat
+    assert "coverage" in out and "1 / 4" in out and "acked messages" in out
+    assert "members unknown (3)" in flat
+    assert "slo lost coverage" not in out  # the yellow reason says it, not a red SLO
+    # a second reason's example is shown under the sentence (which has the first's)
+    v["coverage"]["lost"]["reasons"].append({"reason": "membership op not placed", "count": 1,
+                                             "example": "g:x: op o9 has no event"})
+    flat = " ".join(render(v, width=160).split())
+    assert "membership op not placed (1): e.g. g:x: op o9 has no event" in flat
+
+
+def test_coverage_accepted_by_an_slo_passes_and_says_so() -> None:
+    v = apply_slos(check(group_older_than_the_run().events),
+                   [Slo("coverage.lost.percent", min=20), Slo("coverage.gap.percent", min=0)])
+    out = " ".join(render(v, width=160).split())
+    assert out.startswith("PASSED") and "UNKNOWN:" not in out
+    assert "valid is unknown: the scenario's SLOs accept lost coverage 25 %" in out
+    assert "accepted: lost: could not check 3 of 4" in out
+    assert "accepted by SLO: members unknown (3)" in out
+
+
+def test_an_anomaly_with_short_coverage_is_failed_and_still_tells_what_was_not_judged() -> None:
+    j = group_older_than_the_run()
+    j.message("alice", "phone", "bob", "c9", skip=(("bob", "phone"),))
+    j.audit_all()
+    v = apply_slos(check(j.events), [])
+    out = " ".join(render(v, width=160).split())
+    assert out.startswith("FAILED lost") and "not everything could be judged: lost" in out
+    assert "UNKNOWN: lost: could not check" in out
+
+
+def test_an_older_verdict_says_coverage_not_recorded() -> None:
+    v = clean_run()
+    del v["coverage"], v["unknown"], v["outcome"]
+    out = render(v)
+    assert "PASSED" in out and "coverage not recorded" in out
 
 
 def test_each_anomaly_kind_renders() -> None:
@@ -86,13 +134,21 @@ def test_plain_text_at_width_80_on_a_non_terminal() -> None:
 
 
 def test_extra_keys_from_the_run_are_shown_or_ignored() -> None:
-    v = clean_run()
+    v = check(fully_judged().events)
     v.update({"errors": ["audit: bob/phone timed out"], "scenario": "default"})
-    v["slo"] = [{"name": "e2e p99", "limit": 500, "value": 730.0, "passed": False}]
-    v["passed"] = False
+    apply_slos(v, [Slo("latency_ms.e2e.p99", max=1, name="e2e p99")])  # as imload run does
     out = render(v)
     assert "audit: bob/phone timed out" in out
     assert "SLOs" in out and "e2e p99" in out and "NO" in out
+    assert out.lstrip().startswith("ERROR")  # run errors: the run was not made as planned
+
+
+def test_default_slos_that_held_are_one_line() -> None:
+    v = apply_slos(clean_run(), [Slo("latency_ms.ack.p99", max=1000, name="ack p99 1 s")])
+    out = render(v, width=120)
+    n = sum(1 for s in v["slo"] if s["default"])
+    assert "ack p99 1 s" in out and "lost = 0" not in out and "lost coverage" not in out
+    assert f"{n} default SLOs held (each anomaly = 0, each check's coverage = 100 %)" in out
 
 
 def test_the_first_cases_are_shown_with_their_events() -> None:
@@ -101,6 +157,7 @@ def test_the_first_cases_are_shown_with_their_events() -> None:
         j.message("alice", "phone", "bob", f"c{i}", skip=(("bob", "phone"),))
     j.send("alice", "phone", "i1", "bob")
     j.info("alice", "i1", reason="retry budget")
+    j.audit_all()
     v = check(j.events)
     out = render(v, width=160)
     assert "evidence" in out and "lost #1:" in out and "lost #3:" in out

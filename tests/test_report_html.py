@@ -15,6 +15,39 @@ from imload.report.timeseries import Series, build_series
 HOSTILE = '<script>alert("x")</script>'
 
 
+def coverage(short: bool) -> dict[str, Any]:
+    """Three checks' coverage lines; ``short``: gap judged 38 of 40 devices, with a hostile
+    example."""
+    def line(unit: str, due: int, judged: int, reasons: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"unit": unit, "due": due, "judged": judged, "unjudged": due - judged,
+                "percent": round(100 * judged / due, 2) if due else None, "reasons": reasons}
+    return {"lost": line("acked messages", 118, 118, []),
+            "duplicated": line("stored messages", 0, 0, []),
+            "gap": line("devices", 40, 38 if short else 40,
+                        [{"reason": "device never audited", "count": 2,
+                          "example": f"u3/d1: no audit done event {HOSTILE}"}] if short else []),
+            "journal": line("journal lines", 901, 900 if short else 901,
+                            [{"reason": "unreadable line", "count": 1,
+                              "example": "locust-1.jsonl:7: not JSON"}] if short else [])}
+
+
+def unknown_verdict() -> dict[str, Any]:
+    """No anomaly, but gap judged 38 of 40 devices: UNKNOWN (exit code 3)."""
+    v = sample_verdict(passed=True)
+    v.update(valid="unknown", passed=False, outcome="unknown", coverage=coverage(short=True),
+             unknown=["gap: could not check 2 of 40 devices: device never audited (2); e.g. "
+                      f"u3/d1: no audit done event {HOSTILE}",
+                      "journal: could not check 1 of 901 journal lines: unreadable line (1); "
+                      "e.g. locust-1.jsonl:7: not JSON"])
+    v["slo"] += [{"name": "gap coverage = 100 %", "figure": "coverage.gap.percent",
+                  "limit": 100.0, "op": "min", "value": 95.0, "passed": False,
+                  "default": True},
+                 {"name": "journal coverage = 100 %", "figure": "coverage.journal.percent",
+                  "limit": 100.0, "op": "min", "value": 99.89, "passed": False,
+                  "default": True}]
+    return v
+
+
 def sample_verdict(passed: bool = False) -> dict[str, Any]:
     """A small failing verdict with a hostile explain, two faults, SLOs and errors."""
     lost_case = {"explain": f"u1's message m7 was acked but u2/d0 never got it {HOSTILE}",
@@ -27,6 +60,10 @@ def sample_verdict(passed: bool = False) -> dict[str, Any]:
                    "wire_duplicates": 3},
         "fractions": {"acked": 0.983333, "info": 0.016667},
         "anomalies": {"lost": 0 if passed else 3, "duplicated": 0, "order": 0},
+        "coverage": coverage(short=not passed),
+        "unknown": [] if passed else [
+            "gap: could not check 2 of 40 devices: device never audited (2); e.g. u3/d1: no "
+            f"audit done event {HOSTILE}"],
         "examples": {"lost": [] if passed else [lost_case] * 3, "duplicated": [], "order": []},
         "latency_ms": {"ack": {"p50": 3.2, "p90": 40.0, "p99": 480.0, "p999": 490.0,
                                "max": 491.0, "count": 118},
@@ -104,9 +141,10 @@ def svgs(html: str) -> list[str]:
 def test_failed_report_has_every_section() -> None:
     html = render_html(sample_verdict(), sample_series(), run_dir="/tmp/run", extra=SAMPLE_EXTRA)
     assert html.startswith("<!DOCTYPE html>")
-    assert 'class="fail"' in html and "FAILED" in html
-    for ident in ("slo", "anomalies", "charts", "latency", "counts", "faults", "capacity",
-                  "avalanche", "notes"):
+    # lost 3 and run errors: the run was not made as planned (exit code 2), in red
+    assert 'class="fail"' in html and '<span class="badge">ERROR</span>' in html
+    for ident in ("unknown", "slo", "anomalies", "coverage", "charts", "latency", "counts",
+                  "faults", "capacity", "avalanche", "notes"):
         assert f'<section id="{ident}"' in html, ident
         assert f'href="#{ident}"' in html, ident
     for title in ("Throughput", "Latency", "Connected devices", "Unseen"):
@@ -178,7 +216,57 @@ def test_passed_report_without_series() -> None:
 
 def test_minimal_verdict_renders() -> None:
     html = render_html({"passed": False, "valid": "unknown"}, Series(t0=0.0, seconds=0))
-    assert "verdict unknown" in html and "none injected" in html
+    assert '<span class="badge">UNKNOWN</span>' in html and "none injected" in html
+    assert "nothing was acked and nothing delivered" in html
+    assert "coverage not recorded" in html  # an older verdict
+
+
+def test_an_anomaly_without_run_errors_is_failed() -> None:
+    v = sample_verdict()
+    v["errors"] = []
+    html = render_html(v, None)
+    assert 'class="fail"' in html and '<span class="badge">FAILED</span>' in html
+    assert "<title>imload FAILED: " in html
+    assert "<span>lost: 3</span>" in html
+    assert "<span>not judged: gap 95 % (38 / 40 devices), journal" in html
+    # a broken promise first: what could not be judged comes after the anomalies
+    assert html.index('<section id="anomalies"') < html.index('<section id="unknown"') \
+        < html.index('<section id="coverage"')
+    assert "Besides what failed, imload could not judge these." in html
+
+
+def test_unknown_is_as_loud_as_an_anomaly() -> None:
+    v = unknown_verdict()
+    html = render_html(v, sample_series(), run_dir="/tmp/run")
+    assert '<header class="unknown">' in html and '<span class="badge">UNKNOWN</span>' in html
+    assert "PASSED" not in html and "FAILED" not in html
+    assert "<title>imload UNKNOWN: " in html
+    # the header says why, the callout comes first in the page, each sentence escaped
+    assert "<span>not judged: gap 95 % (38 / 40 devices), journal" in html
+    callout = html.index('<section id="unknown" class="unknown">')
+    assert callout < html.index('<section id="slo"') < html.index('<section id="coverage"')
+    assert "UNKNOWN: not everything could be judged" in html
+    assert "gap: could not check 2 of 40 devices: device never audited (2); e.g. u3/d1: " \
+        "no audit done event &lt;script&gt;" in html
+    assert "<script" not in html
+    assert 'href="#unknown"' in html and 'href="#coverage"' in html
+    # the key figures show the least-covered check, marked
+    assert '<div class="card unknown"><div class="v">95 %</div><div class="k">coverage: least ' \
+        "(gap)</div>" in html
+    # the coverage SLO is shown missed, in the colour of unknown
+    assert '<span class="pill warn">MISSED</span>' in html
+
+
+def test_a_passed_report_shows_full_coverage_and_folds_the_default_slos() -> None:
+    v = sample_verdict(passed=True)
+    v["slo"].append({"name": "lost coverage = 100 %", "figure": "coverage.lost.percent",
+                     "limit": 100.0, "op": "min", "value": 100.0, "passed": True,
+                     "default": True})
+    html = render_html(v, None)
+    assert '<section id="unknown"' not in html
+    assert '<div class="v">100 %</div><div class="k">coverage: every check</div>' in html
+    assert "<summary>1 default SLOs held" in html
+    assert '<span class="pill ok">100 %</span>' in html
 
 
 def test_write_html_report(tmp_path: Path) -> None:
@@ -186,7 +274,7 @@ def test_write_html_report(tmp_path: Path) -> None:
                              sample_series(), run_dir=tmp_path, extra=SAMPLE_EXTRA)
     assert path == tmp_path / "out" / "report.html"
     text = path.read_text(encoding="utf-8")
-    assert "</html>" in text and "FAILED" in text
+    assert "</html>" in text and "ERROR" in text
     assert not list(path.parent.glob(".*.tmp"))
 
 

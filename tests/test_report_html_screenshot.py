@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report_html import SAMPLE_EXTRA, sample_series, sample_verdict
+from test_report_html import SAMPLE_EXTRA, sample_series, sample_verdict, unknown_verdict
 
 from imload.report.html import write_html_report
 
@@ -96,3 +96,24 @@ def test_passed_report_header_is_green(chromium: str, tmp_path: Path) -> None:
         pixel = im.convert("RGB").getpixel((20, 20))
     assert isinstance(pixel, tuple) and pixel[1] > 90 and pixel[0] < 60, \
         f"the PASSED header is not green: {pixel}"
+
+
+def test_unknown_report_header_is_amber_and_its_callout_is_on_the_first_screen(
+        chromium: str, tmp_path: Path) -> None:
+    page = write_html_report(tmp_path / "report.html", unknown_verdict(), sample_series())
+    png = tmp_path / "report.png"
+    screenshot(chromium, page, png, tmp_path / "profile")
+    with Image.open(png) as im:
+        rgb = im.convert("RGB")
+        header = rgb.getpixel((20, 20))
+        # not the red of FAILED (g < 90, b > 30), not the green of PASSED (r < 60)
+        assert isinstance(header, tuple) and header[0] > 100 and 50 < header[1] < 120 \
+            and header[2] < 30, f"the UNKNOWN header is not amber: {header}"
+        # below the header (whose gradient ends in the same colour), the callout's 2 px
+        # border (#bc4c00) is drawn on the first screen
+        top = next((y for y in range(HEIGHT) if near(rgb.getpixel((20, y)), (0xf6, 0xf8, 0xfa),
+                                                      4)), HEIGHT)
+        assert top < 400, f"the header is {top} px high"
+        below = rgb.crop((0, top, WIDTH, top + 800)).getcolors(1 << 20) or []
+        border = sum(n for n, c in below if near(c, (0xbc, 0x4c, 0x00), 12))
+        assert border > 1500, f"no UNKNOWN callout near the top ({border} border pixels)"

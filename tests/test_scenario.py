@@ -120,7 +120,8 @@ def test_people_keys_default_and_parse(tmp_path: Path) -> None:
     flags = people_flags(load)
     for pair in (["--imload-mix", "churn"], ["--imload-backoff", "decorrelated"],
                  ["--imload-display", "hybrid"], ["--imload-time-scale", "2"],
-                 ["--imload-device-shares", "0.5,0.5"], ["--imload-skew-share", "0.1"]):
+                 ["--imload-mix-overrides", '{"device_shares":[0.5,0.5]}'],
+                 ["--imload-skew-share", "0.1"]):
         i = flags.index(pair[0])
         assert flags[i + 1] == pair[1]
     assert "--imload-skew-ms=-1800000:-1800000" in flags and "--imload-ship-journal" in flags
@@ -137,8 +138,36 @@ def test_people_keys_default_and_parse(tmp_path: Path) -> None:
     ({"device_shares": [0, 0]}, "load.device_shares must be shares"),
     ({"device_shares": "0.5,0.5"}, "load.device_shares must be a list of numbers"),
     ({"trace": "nowhere.jsonl"}, "load.trace: no trace file"),
+    ({"device_shares": [0.5, 0.6]}, "load.device_shares must be shares"),
+    ({"mix": 3}, "load.mix must be a mix name"),
+    ({"mix": {"base": "disco"}}, "load.mix.base must be one of chat"),
+    ({"mix": {"colour": 1}}, "load.mix has unknown key(s) colour; known: base, device_shares"),
+    ({"mix": {"group_rate": "x"}}, "load.mix.group_rate must be a number, got 'x'"),
+    ({"mix": {"device_shares": [1.0]}, "device_shares": [1.0]}, "are the same knob"),
+    ({"mix_overrides": {"group_rate": 1}}, "[load] has unknown key(s) mix_overrides"),
 ])
 def test_bad_people_keys_name_the_key(load: dict, words: str) -> None:
     with pytest.raises(ScenarioError) as e:
         parse({"load": load})
-    assert words in str(e.value)
+    assert str(e.value).startswith("/tmp/s.toml: ") and words in str(e.value)
+
+
+def test_a_mix_table_in_a_scenario_file(tmp_path: Path) -> None:
+    f = tmp_path / "drill.toml"
+    f.write_text('[load]\nusers = 30\n[load.mix]\nbase = "churn"\ngroup_rate = 0.5\n'
+                 'burst_gap_s = [0.1, 0.2]\nop_weights = { pin = 2, unpin = 1 }\n')
+    load = load_scenario(f).load
+    assert load.mix == "churn" and load.device_shares == ()
+    assert load.mix_overrides == {"group_rate": 0.5, "burst_gap_s": (0.1, 0.2),
+                                  "op_weights": {"pin": 2.0, "unpin": 1.0}}
+    mix = load.traffic_mix()
+    assert (mix.name, mix.group_rate, mix.burst_gap_s, mix.online_s) == (
+        "churn", 0.5, (0.1, 0.2), 25.0)
+    assert parse({"load": {"mix": {"late_joiners": 0.5}}}).load.mix == "chat"  # default base
+    legacy = parse({"load": {"mix": "multi-device", "device_shares": [0.5, 0.5]}}).load
+    assert legacy.mix_overrides == {"device_shares": (0.5, 0.5)}
+    assert legacy.traffic_mix().device_shares == (0.5, 0.5)
+    assert parse({}).load.traffic_mix("churn").name == "churn"  # no mix: the locustfile's
+    f.write_text('[load.mix]\ngroup_min = 400\n')
+    with pytest.raises(ScenarioError, match=r"drill.toml: load.mix.group_min: group_min \(400\)"):
+        load_scenario(f)

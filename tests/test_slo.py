@@ -1,6 +1,25 @@
-import pytest
+from __future__ import annotations
 
-from imload.slo import Slo, apply_slos, evaluate, parse_slos
+from typing import Any
+
+import pytest
+from coverage_journals import fully_judged, group_older_than_the_run
+
+from imload.check import check
+from imload.slo import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_PASSED,
+    EXIT_UNKNOWN,
+    Slo,
+    apply_slos,
+    evaluate,
+    exit_code,
+    outcome,
+    parse_slos,
+    worst_exit,
+)
 
 
 def verdict(lost: int = 0, p99: float | None = 120.0) -> dict:
@@ -23,9 +42,9 @@ def test_apply_fails_the_verdict_on_a_missed_slo_or_an_anomaly() -> None:
     v = apply_slos(verdict(), parse_slos([{"figure": "latency_ms.ack.p99", "max": 500}]))
     assert v["passed"] is True and all(x["passed"] for x in v["slo"])
     v = apply_slos(verdict(lost=2), [])
-    assert v["passed"] is False and v["slo"][0] == {
+    assert v["passed"] is False and v["outcome"] == "failed" and v["slo"][0] == {
         "name": "lost = 0", "figure": "anomalies.lost", "limit": 0.0, "op": "max", "value": 2,
-        "passed": False}
+        "default": True, "passed": False}
 
 
 def test_a_scenario_may_loosen_an_anomaly_and_set_minimums() -> None:
@@ -52,3 +71,150 @@ def test_missing_figures_fail_and_unsampled_ones_pass() -> None:
 def test_bad_slos(raw: object, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         parse_slos(raw)
+
+
+# ---- coverage: a verdict never passes what it did not check ---------------------------
+
+def entry(due: int, judged: int, unit: str = "acked messages", reason: str = "members unknown",
+          **extra: Any) -> dict[str, Any]:
+    unjudged = due - judged
+    return {"unit": unit, "due": due, "judged": judged, "unjudged": unjudged,
+            "percent": round(100 * judged / due, 2) if due else None,
+            "reasons": [{"reason": reason, "count": unjudged, "example": "g:ab12: no create"}]
+            if unjudged else [], **extra}
+
+
+def covered(lost: int = 0, lost_judged: int = 40, gap_judged: int = 10,
+            acked: int = 40, valid: Any = None) -> dict[str, Any]:
+    """A verdict of the checker's shape: two checks and the journal line."""
+    coverage = {"lost": entry(40, lost_judged), "gap": entry(10, gap_judged, "devices",
+                                                              "device never audited"),
+                "journal": entry(300, 300, "journal lines")}
+    short = lost_judged < 40 or gap_judged < 10
+    if valid is None:
+        valid = False if lost else "unknown" if short or not acked else True
+    return {"valid": valid, "passed": valid is True,
+            "counts": {"attempted": acked, "acked": acked, "delivered": 2 * acked},
+            "anomalies": {"lost": lost, "gap": 0}, "coverage": coverage,
+            "unknown": [], "latency_ms": {"ack": {"p99": 12.0}}}
+
+
+def test_each_coverage_line_gets_a_default_slo_of_100_percent() -> None:
+    lines = evaluate(covered(), [])
+    by_name = {x["name"]: x for x in lines}
+    assert list(by_name) == ["lost = 0", "gap = 0", "lost coverage = 100 %",
+                             "gap coverage = 100 %", "journal coverage = 100 %"]
+    assert by_name["gap coverage = 100 %"] == {
+        "name": "gap coverage = 100 %", "figure": "coverage.gap.percent", "limit": 100.0,
+        "op": "min", "default": True, "value": 100.0, "passed": True}
+
+
+@pytest.mark.parametrize("case, want, code", [
+    ("an anomaly", "failed", EXIT_FAILED),
+    ("an anomaly and short coverage", "failed", EXIT_FAILED),
+    ("a missed latency SLO and short coverage", "failed", EXIT_FAILED),
+    ("short coverage", "unknown", EXIT_UNKNOWN),
+    ("short coverage an SLO accepts", "passed", EXIT_PASSED),
+    ("short coverage under the SLO's own floor", "unknown", EXIT_UNKNOWN),
+    ("nothing checked", "unknown", EXIT_UNKNOWN),
+    ("run errors", "error", EXIT_ERROR),
+    ("everything judged", "passed", EXIT_PASSED),
+])
+def test_outcome_and_exit_code_of_each_rule(case: str, want: str, code: int) -> None:
+    slos: list[Slo] = []
+    v = covered()
+    if case == "an anomaly":
+        v = covered(lost=2)
+    elif case == "an anomaly and short coverage":
+        v = covered(lost=2, gap_judged=5)
+    elif case == "a missed latency SLO and short coverage":
+        v, slos = covered(gap_judged=5), [Slo("latency_ms.ack.p99", max=10)]
+    elif case == "short coverage":
+        v = covered(lost_judged=0)
+    elif case == "short coverage an SLO accepts":
+        v, slos = covered(gap_judged=9), [Slo("coverage.gap.percent", min=90)]
+    elif case == "short coverage under the SLO's own floor":
+        v, slos = covered(gap_judged=8), [Slo("coverage.gap.percent", min=90)]
+    elif case == "nothing checked":
+        v = covered(acked=0)
+        v["coverage"] = {k: entry(0, 0) for k in v["coverage"]}
+    elif case == "run errors":
+        v = covered(lost=1)
+        v["errors"] = ["audit: u1/d0 did not sync"]
+    apply_slos(v, slos)
+    assert (v["outcome"], exit_code(v), v["passed"]) == (want, code, want == "passed")
+
+
+def test_an_slo_accepting_less_coverage_replaces_the_default_and_valid_stays_unknown() -> None:
+    v = apply_slos(covered(gap_judged=9), [Slo("coverage.gap.percent", min=90, name="gap 90")])
+    names = [x["name"] for x in v["slo"]]
+    assert "gap 90" in names and "gap coverage = 100 %" not in names
+    assert "lost coverage = 100 %" in names  # the other checks keep theirs
+    assert v["valid"] == "unknown" and v["outcome"] == "passed" and v["passed"] is True
+    # any figure of that line counts as the scenario's own (a cap on what is unjudged)
+    v = apply_slos(covered(gap_judged=9), [Slo("coverage.gap.unjudged", max=1)])
+    assert v["outcome"] == "passed" and "gap coverage = 100 %" not in \
+        [x["name"] for x in v["slo"]]
+
+
+def test_nothing_to_judge_passes_and_says_so() -> None:
+    v = covered()
+    v["coverage"]["gap"] = entry(0, 0, "devices")
+    v["coverage"]["order"] = {**entry(0, 0, "conversations"), "applicable": False,
+                              "note": "seqs declared increasing"}
+    v["anomalies"]["order"] = 0
+    lines = {x["name"]: x for x in apply_slos(v, [])["slo"]}
+    assert (lines["gap coverage = 100 %"]["passed"], lines["gap coverage = 100 %"]["note"]) \
+        == (True, "nothing to judge")
+    assert lines["order coverage = 100 %"]["note"] == "not applicable: seqs declared increasing"
+    assert v["outcome"] == "passed"
+
+
+def test_a_check_the_verdict_no_longer_judges_gets_no_coverage_slo() -> None:
+    # capacity steps drop whole-run kinds from the anomalies: their coverage is not theirs
+    v = covered(gap_judged=0)
+    del v["anomalies"]["gap"]
+    apply_slos(v, [])
+    assert "gap coverage = 100 %" not in [x["name"] for x in v["slo"]]
+    assert "journal coverage = 100 %" in [x["name"] for x in v["slo"]]  # not a check kind
+    assert v["outcome"] == "passed"
+
+
+def test_an_older_verdict_without_coverage_gets_no_coverage_slos() -> None:
+    v = covered()
+    del v["coverage"], v["unknown"]
+    assert [x["name"] for x in apply_slos(v, [])["slo"]] == ["lost = 0", "gap = 0"]
+    assert v["outcome"] == "passed"
+    old_unknown = {"valid": "unknown", "passed": False, "counts": {"acked": 0},
+                   "anomalies": {"lost": 0}}
+    assert apply_slos(old_unknown, [])["outcome"] == "unknown"
+    # a coverage figure named on such a verdict is a figure it does not have: missed
+    v = apply_slos(covered() | {"coverage": None}, [Slo("coverage.gap.percent", min=90)])
+    assert v["slo"][0]["note"] == "the verdict has no such figure"
+    assert v["outcome"] == "unknown"  # a coverage SLO missed: not judged, not failed
+
+
+def test_exit_codes_are_distinct_and_combine_worst_first() -> None:
+    assert EXIT_CODES == {"passed": 0, "failed": 1, "error": 2, "unknown": 3}
+    assert worst_exit([]) == EXIT_PASSED
+    assert worst_exit([EXIT_PASSED, EXIT_UNKNOWN]) == EXIT_UNKNOWN
+    assert worst_exit([EXIT_UNKNOWN, EXIT_FAILED, EXIT_PASSED]) == EXIT_FAILED
+    assert worst_exit([EXIT_FAILED, EXIT_ERROR, EXIT_UNKNOWN]) == EXIT_ERROR
+    # a verdict never gated is judged by the same rule (no coverage SLO lines: anomalies)
+    assert exit_code({"anomalies": {"lost": 1}}) == EXIT_FAILED
+    assert outcome({"valid": "unknown", "counts": {"acked": 0, "delivered": 0}}) == "unknown"
+
+
+def test_the_checkers_verdict_of_a_group_with_unknown_members_is_unknown() -> None:
+    # A group older than the run: no client created it, so its members are unknown and
+    # its messages cannot be judged lost or not (imload/check/coverage.py).
+    j = group_older_than_the_run()
+    v = apply_slos(check(j.events), [])
+    assert v["valid"] == "unknown" and not any(v["anomalies"].values())
+    assert v["coverage"]["lost"]["unjudged"] == 3
+    assert apply_slos(check(fully_judged().events), [])["outcome"] == "passed"
+    assert v["outcome"] == "unknown" and exit_code(v) == EXIT_UNKNOWN
+    missed = [x["name"] for x in v["slo"] if not x["passed"]]
+    assert "lost coverage = 100 %" in missed
+    assert apply_slos(v, [Slo("coverage.lost.percent", min=20),
+                          Slo("coverage.gap.percent", min=0)])["outcome"] == "passed"

@@ -4,8 +4,10 @@ A step's window is ``[start + ramp_s, end)`` on the run's monotonic clock: the
 first ``ramp_s`` seconds of a step (users still arriving) are not judged.
 A message belongs to the window in which its first attempt was made; its
 deliveries and outcome come along wherever they happened (the audit at the end
-of the run settles every step). Device, fault, connection and phase events
-are shared by every window, so the checker sees the whole population.
+of the run settles every step). Device, fault, connection and phase events,
+group ops and the membership ``event`` messages the server sequenced for them
+are shared by every window, so the checker sees the whole population and
+knows every group's members in every window.
 Anomalies of a device's whole history (``WHOLE_RUN_KINDS``) are left to the
 run's own verdict.
 """
@@ -16,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imload.check.verdict import check
-from imload.slo import Slo, apply_slos
+from imload.check.verdict import check, validity
+from imload.slo import Slo, apply_slos, nothing_checked
 
 MESSAGE_EVENTS = frozenset({"send", "send_ok", "send_fail", "send_info", "deliver"})
-# Anomalies about a device's whole history (holes in its inbox, read markers, ops): a
-# window that keeps only some messages would make them up, so the run's verdict judges them.
-WHOLE_RUN_KINDS = frozenset({"gap", "read_sync", "op"})
+# Anomalies about a device's whole history (holes in its inbox, read markers, ops, group
+# membership): a window that keeps only some messages would make them up, or repeat them
+# in every step, so the run's verdict judges them (and counts their coverage).
+WHOLE_RUN_KINDS = frozenset({"gap", "read_sync", "op", "membership"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def split_by_step(events: Sequence[dict[str, Any]], steps: Sequence[Step],
     owner = {key: step_of(at) for key, at in first_sent.items()}
     out: list[list[dict[str, Any]]] = [[] for _ in steps]
     for ev in events:
-        if ev["ev"] not in MESSAGE_EVENTS:
+        if ev["ev"] not in MESSAGE_EVENTS or ev.get("kind") == "event":
             for journal in out:
                 journal.append(ev)
             continue
@@ -79,14 +82,14 @@ def judge_steps(events: Sequence[dict[str, Any]], steps: Sequence[Step], ramp_s:
         verdict = check(journal)
         for kind in WHOLE_RUN_KINDS:
             verdict["anomalies"].pop(kind, None)
-        if verdict["valid"] != "unknown":
-            verdict["valid"] = not any(verdict["anomalies"].values())
-        verdict["passed"] = verdict["valid"] is True
-        apply_slos(verdict, slos)
+            verdict["coverage"].pop(kind, None)
+        verdict["valid"], verdict["unknown"] = validity(
+            verdict["anomalies"], verdict["coverage"], verdict["counts"])
+        apply_slos(verdict, slos)  # coverage SLOs for the checks a window judges
         judged_s = max(step.end - step.start - ramp_s, 1e-9)
         broke = [line["name"] for line in verdict["slo"] if not line["passed"]]
-        if verdict["valid"] == "unknown":
-            broke.insert(0, "nothing acked or delivered")
+        if nothing_checked(verdict) or not verdict["counts"]["acked"]:
+            broke.insert(0, "nothing acked in the window")  # the shared events prove nothing
         rows.append({"step": step.index + 1, "users": step.users,
                      "msgs_per_s": round(verdict["counts"]["acked"] / judged_s, 1),
                      "passed": bool(verdict["passed"]) and not broke, "broke": broke,

@@ -123,7 +123,9 @@ class Filing:
             self.known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec,
                                self.members(conv), sent["at"]]
         seen = sent.get("seen_seq")
-        if seen is not None and not seq > seen:
+        if seen is None:
+            self.h.blind.append(rec)
+        elif not seq > seen:
             self.h.seen_after.append(rec)
         session = e["session"]
         if sent["session"] == session and rec[LAST_EV]["session"] == session:

@@ -214,7 +214,9 @@ class _Walk(Filing):
                     mem = self.members(conv)
                 known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec, mem, first_at]
                 seen = sent.get("seen_seq")
-                if seen is not None and not seq > seen:
+                if seen is None:
+                    h.blind.append(rec)
+                elif not seq > seen:
                     h.seen_after.append(rec)
                 if sent["session"] == session and rec[LAST_EV]["session"] == session:
                     skey = (user, e["device"], session, conv)

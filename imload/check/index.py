@@ -88,6 +88,8 @@ class History:
     fifo_suspects: set[tuple[Any, ...]] = field(default_factory=set)
     seen_after: list[list[Any]] = field(default_factory=list)  # records acked at a seq not
     # above the ``seen_seq`` of their first attempt (causality)
+    blind: list[list[Any]] = field(default_factory=list)  # acked records whose first attempt
+    # names no ``seen_seq`` (causality cannot judge them; a record may be here twice)
     faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
     malformed: list[str] = field(default_factory=list)  # events screen set aside (named)

@@ -1,4 +1,4 @@
-"""Ops (PROTOCOL.md promise 8, "ops apply once per opid, in the order one device sent
+"""Ops (PROTOCOL.md promise 8, "ops apply once per opid, in the order one connection sent
 them"): the ``op`` anomaly.
 
 Ops are folded like sends: every ``op`` event is an attempt of the logical op
@@ -11,17 +11,26 @@ events of phase ``audit``). Cases:
 - devices disagree: the audit's ``state`` differs between two devices of a
   user (nothing changes during the audit);
 - final state vs the fold: per user and key (a contact, a pinned conversation)
-  the acked ops, folded in ``op_ok`` order, give the final value; the audit's
-  state must hold it. Ops whose outcome is unknown, and acked ops whose
-  windows overlap the last one (they may have applied in either order), add
-  acceptable values. A miss is explained as *lost* (the last acked op's effect
+  the acked ops are partly ordered: A surely applied before B when A's
+  ``op_ok`` came no later than B's first attempt (real time), or when both were
+  sent on one connection (one device session: every attempt and the answer of
+  each there) and A's last attempt was journaled before B's first (promise 8:
+  pipelined ops of a connection, all on the wire at once, apply in the order
+  sent). The last op applied is one that no other acked op surely follows; the
+  audit's state must hold the value of one of those, or of an op whose outcome
+  is unknown. Acked ops of different devices or sessions whose windows overlap
+  stay either-order. A miss is explained as *lost* (the last acked op's effect
   is absent), or *out of its device's order* (the state holds the value of an
-  earlier op of the same device that was sent before the last one);
+  earlier op of the same device that was surely applied before the last one);
 - groups: a user's final ``groups`` must match the membership that the
   group's events (replayed in seq order, see ``recipients``) end with;
 - out of order, for group ops: two ops of one device session on one group,
-  the first sent (every attempt) before the second, whose events got seqs in
-  the other order.
+  the first sent (every attempt journaled before the second's first) before the
+  second, whose events got seqs in the other order.
+
+"Journaled before" is the journal's order of ``op`` events (its ``at``, then
+the order a device wrote them): a pipelined flush puts several ops on the wire
+in one instant, with one ``at``.
 """
 
 from __future__ import annotations
@@ -80,6 +89,59 @@ def disagreeing_states(states: dict[str, dict[str, Event]], out: Cases) -> None:
                      f"({len(seen)} versions)", list(per_device.values()))
 
 
+class ApplyOrder:
+    """Which acked op was surely applied before which (see the module's docstring)."""
+
+    def __init__(self, h: History) -> None:
+        self.pos = {id(e): i for i, e in enumerate(h.kind("op"))}  # journal order
+
+    def at(self, e: Event) -> int:
+        return self.pos[id(e)]
+
+    def before(self, a: OpRecord, b: OpRecord) -> bool:
+        """``a`` surely applied before ``b`` (both acked, with attempts)."""
+        assert a.ok is not None and b.first is not None and a.last is not None
+        if a.ok["at"] <= b.first["at"]:
+            return True
+        conn = connection(a)
+        return (conn is not None and conn == connection(b)
+                and self.at(a.last) < self.at(b.first))
+
+    def tops(self, acked: list[OpRecord]) -> list[OpRecord]:
+        """The ops that no other op of ``acked`` surely follows: any may have applied last."""
+        firsts = sorted((r.first["at"] for r in acked), reverse=True)  # type: ignore[index]
+        latest, runner_up = firsts[0], firsts[1] if len(firsts) > 1 else None
+        latest_first: dict[tuple[str, int], int] = {}  # connection -> its last first attempt
+        for r in acked:
+            conn = connection(r)
+            if conn is not None:
+                assert r.first is not None
+                latest_first[conn] = max(latest_first.get(conn, -1), self.at(r.first))
+        found = []
+        for r in acked:
+            assert r.first is not None and r.last is not None and r.ok is not None
+            other = runner_up if r.first["at"] == latest else latest  # the others' latest
+            if other is not None and r.ok["at"] <= other:
+                continue  # answered before another op was sent
+            conn = connection(r)
+            if conn is not None and self.at(r.last) < latest_first[conn]:
+                continue  # another op of its connection was sent after it
+            found.append(r)
+        return found
+
+
+def connection(rec: OpRecord) -> tuple[str, int] | None:
+    """(device, session) when every attempt of ``rec`` and its ``op_ok`` were on that one
+    connection; None otherwise (or when it has no attempt or no answer)."""
+    first, last, ok = rec.first, rec.last, rec.ok
+    if first is None or last is None or ok is None:
+        return None
+    if first["session"] == last["session"] == ok["session"] and (
+            first["device"] == last["device"] == ok["device"]):
+        return first["device"], first["session"]
+    return None
+
+
 def set_folds(h: History, ops: dict[tuple[str, str], OpRecord],
               states: dict[str, dict[str, Event]], out: Cases) -> None:
     by_key: dict[tuple[str, str, Any], list[OpRecord]] = {}
@@ -87,27 +149,33 @@ def set_folds(h: History, ops: dict[tuple[str, str], OpRecord],
         key = rec.key()
         if key is not None and user in states:
             by_key.setdefault((user, key[0], key[1]), []).append(rec)
+    order = ApplyOrder(h)
     for (user, where, item), recs in by_key.items():
         final_ev = _last(states[user])
         has = item in (final_ev.get(where) or ())
-        acked = sorted((r for r in recs if r.ok is not None), key=lambda r: r.ok["at"])  # type: ignore[index]
+        acked = [r for r in recs if r.ok is not None and r.first is not None]
         if not acked:
             continue
-        last = acked[-1]
-        assert last.first is not None and last.ok is not None
-        fine = {_value(last)}
-        fine.update(_value(r) for r in acked[:-1]
-                    if r.ok["at"] > last.first["at"])  # type: ignore[index]
+        tops = order.tops(acked)
+        fine = {_value(r) for r in tops}
         fine.update(_value(r) for r in recs if r.outcome == "info" and r.first is not None)
         if has in fine or not out.tally():
             continue
-        earlier = [r for r in acked[:-1] if _value(r) == has and r.first is not None
-                   and r.first["device"] == last.first["device"]
-                   and r.last is not None and r.last["at"] < last.first["at"]]
+        # every op that may have applied last left the other value: name the latest acked
+        last = max(tops or acked, key=lambda r: r.ok["at"])  # type: ignore[index]
+        assert last.first is not None and last.ok is not None
+        earlier = [r for r in acked if r is not last and _value(r) == has
+                   and r.first["device"] == last.first["device"]  # type: ignore[index]
+                   and order.before(r, last)]
         if earlier:
-            why = (f"applied out of its device's order: {earlier[-1].opid} "
-                   f"({_what(earlier[-1])}) was sent before it and its effect is what remains")
-            shown = [earlier[-1].first, earlier[-1].ok]
+            prior = max(earlier, key=lambda r: order.at(r.first))  # type: ignore[arg-type]
+            conn = connection(prior)
+            how = (f" on the same connection (session {conn[1]}, without waiting for its "
+                   "answer)" if conn is not None and conn == connection(last)
+                   and prior.ok["at"] > last.first["at"] else "")  # type: ignore[index]
+            why = (f"applied out of its device's order: {prior.opid} ({_what(prior)}) was "
+                   f"sent before it{how} and its effect is what remains")
+            shown = [prior.first, prior.ok]
         else:
             why = "lost: the final state lacks its effect" if _value(last) else \
                   "lost: the final state still has what it removed"
@@ -136,6 +204,7 @@ def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> 
 
 
 def group_order(h: History, ops: dict[tuple[str, str], OpRecord], out: Cases) -> None:
+    order = ApplyOrder(h)
     per_session: dict[tuple[Any, ...], list[tuple[int, OpRecord, Event]]] = {}
     for (user, opid), rec in ops.items():
         mids = h.event_mids.get((user, f"op:{opid}"))
@@ -153,7 +222,7 @@ def group_order(h: History, ops: dict[tuple[str, str], OpRecord], out: Cases) ->
             for seq_b, b, ev_b in items[i + 1:]:
                 # a has the lower seq; b was sent (every attempt) before a: out of order
                 if (b.last is not None and a.first is not None and seq_b != seq_a
-                        and b.last["at"] < a.first["at"] and out.tally()):
+                        and order.at(b.last) < order.at(a.first) and out.tally()):
                     out.keep(f"{a.user}'s ops {b.opid} and {a.opid} on {ev_a['conv']} were "
                              f"applied out of their device's order: {b.opid} was sent first "
                              f"but its event got seq {seq_b}, after {a.opid}'s seq {seq_a}",

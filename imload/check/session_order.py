@@ -108,12 +108,11 @@ def causality_cases(h: History, limit: int = 20) -> Cases:
     out.owe(len(h.acked))
     if unordered(h, out):
         return out
-    blind = [rec for rec in h.acked if rec[SEND_EV] is not None
-             and "seen_seq" not in rec[SEND_EV]]
-    if blind:
-        sent = blind[0][SEND_EV]
+    if h.blind:  # filed by the walk: acked records whose send names no seen_seq
+        sent = h.blind[0][SEND_EV]
         out.skip("send records no seen_seq", f"{who(sent['user'], sent['device'])}'s send "
-                 f"{sent['cmid']} does not say what the device displayed", len(blind))
+                 f"{sent['cmid']} does not say what the device displayed",
+                 len(set(map(id, h.blind))))
     for rec, sent in session_pass(h).causality:
         if not out.tally():
             continue

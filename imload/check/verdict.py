@@ -30,7 +30,7 @@ journal ``at``.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from imload.check.cases import Cases
@@ -105,6 +105,18 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
             gc.enable()
 
 
+def validity(anomalies: Mapping[str, int], coverage: Mapping[str, Mapping[str, Any]],
+             counts: Mapping[str, Any]) -> tuple[bool | str, list[str]]:
+    """``valid`` and its ``unknown`` sentences: False on any anomaly, else "unknown" when a
+    check's coverage is short or nothing was acked or delivered, else True."""
+    unknown = unknown_sentences(coverage)
+    if not counts.get("acked") and not counts.get("delivered"):
+        unknown.insert(0, "nothing was acked and nothing delivered: the run proves nothing")
+    valid: bool | str = False if any(anomalies.values()) else "unknown" if unknown else True
+    assert valid is not True or not any(map(short, coverage.values()))
+    return valid, unknown
+
+
 def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
                max_examples: int = 20) -> dict[str, Any]:
     """The verdict of an already built history (see ``check``)."""
@@ -115,17 +127,7 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
     bad_lines = list(bad_lines)
     coverage = {kind: coverage_entry(cases) for kind, cases in found.items()}
     coverage["journal"] = journal_entry(h.events, bad_lines, h.malformed, h.dropped)
-    unknown = unknown_sentences(coverage)
-    if counts["acked"] == 0 and counts["delivered"] == 0:
-        unknown.insert(0, "nothing was acked and nothing delivered: the run proves nothing")
-    valid: bool | str
-    if any(anomalies.values()):
-        valid = False
-    elif unknown:
-        valid = "unknown"
-    else:
-        valid = True
-    assert valid is not True or not any(map(short, coverage.values()))
+    valid, unknown = validity(anomalies, coverage, counts)
     slo: list[dict[str, Any]] = []
     return {
         "valid": valid,

@@ -1,5 +1,10 @@
-"""The verdict as rich tables on a console: banner, counts, anomalies, evidence, latency,
-cost, faults.
+"""The verdict as rich tables on a console: banner, counts, anomalies, coverage, what could
+not be judged, evidence, latency, cost, faults.
+
+The banner is the outcome (``imload.slo.outcome``): PASSED, FAILED, UNKNOWN (not
+everything could be judged: exit code 3) or ERROR. The coverage table has one line
+per check (judged of due, percent, why not); every sentence of ``verdict["unknown"]``
+is printed below it, as loud as an anomaly.
 
 The anomalies table shows each kind's count and its first case's sentence; below it,
 for every kind that fired, the first ``CASES_SHOWN`` cases with their events, one
@@ -14,6 +19,19 @@ from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from imload.report.coverage import (
+    NOT_RECORDED,
+    WORDS,
+    accepted_note,
+    coverage_lines,
+    outcome_of,
+    percent_text,
+    reason_texts,
+    short_summary,
+    told_lines,
+)
+from imload.slo import is_coverage_figure
 
 COUNT_LABELS = (
     ("attempted", "logical sends"), ("attempts", "wire attempts"), ("acked", "acked"),
@@ -38,7 +56,10 @@ def render_verdict(verdict: dict[str, Any], console: Console, run_dir: str | Non
 
 def verdict_renderable(verdict: dict[str, Any], run_dir: str | None = None) -> RenderableType:
     parts: list[RenderableType] = [_banner(verdict), _counts(verdict.get("counts", {})),
-                                   _anomalies(verdict)]
+                                   _anomalies(verdict), _coverage(verdict)]
+    unknown = _unknown(verdict)
+    if unknown is not None:
+        parts.append(unknown)
     evidence = _evidence(verdict)
     if evidence is not None:
         parts.append(evidence)
@@ -55,18 +76,26 @@ def verdict_renderable(verdict: dict[str, Any], run_dir: str | None = None) -> R
     return Group(*parts)
 
 
+BANNER_STYLES = {"passed": "bold white on green", "failed": "bold white on red",
+                 "error": "bold white on red", "unknown": "bold black on yellow"}
+
+
 def _banner(verdict: dict[str, Any]) -> Text:
-    if verdict.get("passed"):
-        return Text(" PASSED ", style="bold white on green")
-    text = Text(" FAILED ", style="bold white on red")
-    if verdict.get("valid") == "unknown":
-        text.append("  verdict unknown: nothing was acked or delivered", style="yellow")
-    else:
-        failing = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
-        missed = [s.get("name", "?") for s in verdict.get("slo") or [] if not s.get("passed")]
-        why = [f"{k}" for k in failing] + [f"slo {m}" for m in missed]
-        if why:
-            text.append("  " + ", ".join(why), style="red")
+    state = outcome_of(verdict)
+    text = Text(f" {WORDS[state]} ", style=BANNER_STYLES[state])
+    failing = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
+    missed = [s.get("name", "?") for s in verdict.get("slo") or []
+              if not s.get("passed") and not is_coverage_figure(s.get("figure"))]
+    why = [f"{k}" for k in failing] + [f"slo {m}" for m in missed]
+    if why:
+        text.append("  " + ", ".join(why), style="red")
+    unjudged = short_summary(verdict)
+    if unjudged:
+        text.append(f"  not everything could be judged: {unjudged}", style="bold yellow")
+    elif state == "passed" and accepted_note(verdict):
+        text.append(f"  {accepted_note(verdict)}", style="yellow")
+    if verdict.get("errors"):
+        text.append(f"  {len(verdict['errors'])} run error(s)", style="red")
     return text
 
 
@@ -93,6 +122,48 @@ def _anomalies(verdict: dict[str, Any]) -> Table:
         first = (examples.get(kind) or [{}])[0].get("explain", "")
         table.add_row(Text(kind, style=style), Text(str(count), style=style), first)
     return table
+
+
+def _coverage(verdict: dict[str, Any]) -> RenderableType:
+    """One line per check: how much of what it had to judge it judged, and why not."""
+    lines = coverage_lines(verdict)
+    if lines is None:
+        return Text(NOT_RECORDED, style="yellow")
+    table = Table(title="coverage", box=box.SIMPLE_HEAD, title_justify="left", expand=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("%", justify="right", no_wrap=True)
+    table.add_column("judged", justify="right", no_wrap=True)
+    table.add_column("of", ratio=1, overflow="fold")
+    table.add_column("not judged because", ratio=2, overflow="fold")
+    for line in lines:
+        style = "bold yellow" if line.missed else "yellow" if line.accepted else \
+            "dim" if not line.due else "green"
+        # the examples are in the sentences below the table
+        why = "; ".join(reason_texts(line, examples=False)) \
+            if line.short or not line.applicable else ""
+        if line.accepted:
+            why = f"accepted by SLO: {why}"
+        judged = f"{line.judged:,} / {line.due:,}" if line.due else "–"
+        table.add_row(Text(line.kind, style=style), Text(percent_text(line), style=style),
+                      judged, line.unit, why)
+    return table
+
+
+def _unknown(verdict: dict[str, Any]) -> RenderableType | None:
+    """Each sentence of ``verdict["unknown"]``: why the verdict is (or would be) unknown."""
+    told = told_lines(verdict)
+    if not told:
+        return None
+    out = Text()
+    for s, line in told:
+        accepted = line is not None and line.accepted
+        out.append("accepted: " if accepted else "UNKNOWN: ",
+                   style="yellow" if accepted else "bold yellow")
+        out.append(s + "\n")
+        for more in reason_texts(line)[1:] if line is not None else []:
+            out.append(f"    {more}\n", style="dim")  # the sentence has the first example
+    out.rstrip()
+    return out
 
 
 def _event_line(e: dict[str, Any]) -> str:
@@ -177,15 +248,23 @@ def _faults(faults: list[dict[str, Any]]) -> RenderableType:
     return table
 
 
-def _slo(slos: list[dict[str, Any]]) -> Table:
+def _slo(slos: list[dict[str, Any]]) -> RenderableType:
+    """The scenario's SLOs and every missed one; the defaults that held in one line."""
     table = Table(title="SLOs", box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("name", "limit", "value", "passed"):
         table.add_column(name)
+    held_defaults = [s for s in slos if s.get("default") and s.get("passed")]
     for s in slos:
+        if s in held_defaults:
+            continue
         ok = bool(s.get("passed"))
         table.add_row(str(s.get("name")), str(s.get("limit")), str(s.get("value")),
                       Text("yes" if ok else "NO", style="green" if ok else "red"))
-    return table
+    if not held_defaults:
+        return table
+    note = Text(f"{len(held_defaults)} default SLOs held (each anomaly = 0, each check's "
+                "coverage = 100 %)", style="dim")
+    return Group(table, note) if table.row_count else note
 
 
 def _notes(verdict: dict[str, Any], run_dir: str | None) -> list[RenderableType]:
