@@ -7,12 +7,17 @@ well-built client would sync from), acks, and every message it receives is
 recorded as a ``deliver`` event with ``phase = "audit"`` (membership changes
 with ``kind`` and ``event``, as the clients record them).
 
+It speaks the target's protocol through the same adapter as the load
+(``imload/adapters``): the audit's requests are the engine's intents (``login``,
+``sync``, ``ack``, ``reads``, ``state``) and its replies the engine's events.
+
 Then it fetches the user's final read markers (``reads``, recorded as a
 ``marks`` event) and stored state (``state``, recorded as a ``state`` event),
 both with ``phase = "audit"``: the read_sync and op checks compare them with
 what the load did. A server that answers ``unknown_type`` to either (one that
-predates them) is not an audit failure: that fetch is skipped and nothing is
-recorded for it.
+predates them), or whose adapter answers ``unsupported`` (a protocol without
+them), is not an audit failure: that fetch is skipped and nothing is recorded for
+it.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
+from imload.adapters import Adapter, make_adapter
 from imload.journal import body_digest, event
-from imload.protocol import decode_frame, encode_frame, mint_token
 
 AUDIT_SESSION = 0  # the audit's connection is session 0 of every device
 SYNC_LIMIT = 500
@@ -68,34 +73,71 @@ class _Unknown(_AuditFailed):
     """The server does not know this request type (``unknown_type``)."""
 
 
-async def _request(ws: Any, frame: dict[str, Any], want: str) -> dict[str, Any]:
-    await ws.send(encode_frame(frame))
+_SKIPPABLE = ("unknown_type", "unsupported")  # the server or the protocol has no such request
+
+
+class _Link:
+    """One audit connection: intents out and events in, through the device's adapter."""
+
+    def __init__(self, ws: Any, adapter: Adapter, clock: Callable[[], float]) -> None:
+        self.ws, self.adapter, self.clock = ws, adapter, clock
+        self.pending: list[dict[str, Any]] = []
+
+    async def _write(self, payloads: Iterable[bytes]) -> None:
+        for p in payloads:
+            await self.ws.send(p if self.adapter.binary else p.decode())
+
+    async def _settle(self) -> None:
+        ad = self.adapter
+        if ad.has_output:
+            await self._write(ad.output())
+        if ad.has_events:
+            self.pending.extend(ad.events())
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self._write(self.adapter.encode(frame, self.clock()))
+        await self._settle()
+
+    async def next_event(self) -> dict[str, Any]:
+        while not self.pending:
+            raw = await self.ws.recv()
+            data = raw.encode() if isinstance(raw, str) else raw
+            self.pending.extend(self.adapter.decode(data, self.clock()))
+            await self._settle()
+        return self.pending.pop(0)
+
+
+async def _request(link: _Link, frame: dict[str, Any], want: str) -> dict[str, Any]:
+    await link.send(frame)
     while True:
-        reply = decode_frame(await ws.recv())
+        reply = await link.next_event()
         if reply.get("rid") != frame["rid"]:
             continue  # pushes and other replies
         if reply["t"] == "error":
-            kind = _Unknown if reply.get("code") == "unknown_type" else _AuditFailed
+            kind = _Unknown if reply.get("code") in _SKIPPABLE else _AuditFailed
             raise kind(f"{frame['t']} answered error {reply.get('code')}: {reply.get('msg')}")
         if reply["t"] != want:
             raise _AuditFailed(f"{frame['t']} answered {reply['t']}, not {want}")
         return reply
 
 
-async def _audit_one(user: str, device: str, after: int, url: str, secret: str,
+async def _audit_one(adapter: Adapter, after: int, url: str,
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      open_timeout_s: float) -> int:
-    token = mint_token(secret, user, device)
-    async with connect(url, open_timeout=open_timeout_s, max_size=None,
-                       close_timeout=2) as ws:
-        ok = await _request(ws, {"t": "login", "rid": 1, "token": token,
+    user, device, token = adapter.identity.user, adapter.identity.device, adapter.identity.token
+    async with connect(url, open_timeout=open_timeout_s, max_size=None, close_timeout=2,
+                       subprotocols=list(adapter.subprotocols) or None) as ws:
+        link = _Link(ws, adapter, clock)
+        adapter.opened(clock())
+        await link._settle()
+        ok = await _request(link, {"t": "login", "rid": 1, "token": token,
                                  "ts": int(time.time() * 1000)}, "login_ok")
         inbox_seq = ok.get("inbox_seq", 0)
         record(event("audit", clock(), user=user, device=device, action="start",
                      inbox_seq=inbox_seq))
         rid, count, more = 2, 0, True
         while more:
-            batch = await _request(ws, {"t": "sync", "rid": rid, "after": after,
+            batch = await _request(link, {"t": "sync", "rid": rid, "after": after,
                                         "limit": SYNC_LIMIT}, "sync_batch")
             rid += 1
             for m in batch.get("msgs", []):
@@ -104,8 +146,8 @@ async def _audit_one(user: str, device: str, after: int, url: str, secret: str,
             upto = batch.get("upto", after)
             more = bool(batch.get("more")) and upto > after
             after = max(after, upto)
-        await ws.send(encode_frame({"t": "ack", "upto": after}))
-        await _final_state(ws, rid, user, device, record, clock)
+        await link.send({"t": "ack", "upto": after})
+        await _final_state(link, rid, user, device, record, clock)
         record(event("audit", clock(), user=user, device=device, action="done",
                      inbox_seq=inbox_seq))
         return count
@@ -129,18 +171,18 @@ def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str,
                                                "from_device": m.get("from_device")}, **extra)
 
 
-async def _final_state(ws: Any, rid: int, user: str, device: str,
+async def _final_state(link: _Link, rid: int, user: str, device: str,
                        record: Callable[[dict[str, Any]], None],
                        clock: Callable[[], float]) -> None:
     """Fetch and record the user's read markers and stored state (skipped when unknown)."""
     try:
-        ok = await _request(ws, {"t": "reads", "rid": rid}, "reads_ok")
+        ok = await _request(link, {"t": "reads", "rid": rid}, "reads_ok")
         record(event("marks", clock(), user=user, device=device, session=AUDIT_SESSION,
                      marks=ok.get("marks") or {}, phase="audit"))
     except _Unknown:
         pass
     try:
-        ok = await _request(ws, {"t": "state", "rid": rid + 1}, "state_ok")
+        ok = await _request(link, {"t": "state", "rid": rid + 1}, "state_ok")
         record(event("state", clock(), user=user, device=device, session=AUDIT_SESSION,
                      contacts=ok.get("contacts") or [], pinned=ok.get("pinned") or [],
                      groups=ok.get("groups") or [], phase="audit"))
@@ -148,7 +190,8 @@ async def _final_state(ws: Any, rid: int, user: str, device: str,
         pass
 
 
-async def _audit_all(held: dict[tuple[str, str], int], urls: list[str], secret: str,
+async def _audit_all(held: dict[tuple[str, str], int], urls: list[str],
+                     adapter_for: Callable[[str, str], Adapter],
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      timeout_s: float, concurrency: int,
                      progress: Callable[[int], None]) -> AuditResult:
@@ -165,7 +208,7 @@ async def _audit_all(held: dict[tuple[str, str], int], urls: list[str], secret: 
                 try:
                     remaining = max(0.5, deadline - clock())
                     result.messages += await asyncio.wait_for(
-                        _audit_one(user, device, after, url, secret, record, clock,
+                        _audit_one(adapter_for(user, device), after, url, record, clock,
                                    min(10.0, remaining)), remaining)
                     result.synced += 1
                     progress(1)
@@ -185,10 +228,16 @@ async def _audit_all(held: dict[tuple[str, str], int], urls: list[str], secret: 
 def run_audit(events: Iterable[dict[str, Any]], urls: list[str], secret: str,
               record: Callable[[dict[str, Any]], None], *, timeout_s: float = 120.0,
               concurrency: int = 100, clock: Callable[[], float] = time.monotonic,
-              progress: Callable[[int], None] = lambda n: None) -> AuditResult:
-    """Audit every device in ``events`` against ``urls``; bounded by ``timeout_s`` overall."""
+              progress: Callable[[int], None] = lambda n: None, protocol: str = "v1",
+              options: dict[str, Any] | None = None) -> AuditResult:
+    """Audit every device in ``events`` against ``urls`` in ``protocol`` (a fresh adapter
+    per attempt, with ``options``); bounded by ``timeout_s`` overall."""
     if not urls:
         raise ValueError("the audit needs at least one node URL")
     held = devices_to_audit(events)
-    return asyncio.run(_audit_all(held, urls, secret, record, clock, timeout_s, concurrency,
-                                  progress))
+
+    def adapter_for(user: str, device: str) -> Adapter:
+        return make_adapter(protocol, user, device, secret, options)
+
+    return asyncio.run(_audit_all(held, urls, adapter_for, record, clock, timeout_s,
+                                  concurrency, progress))

@@ -246,7 +246,9 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
         result = run_audit(events, [n.url for n in prepared.target.nodes],
                            prepared.target.secret, writer.write,
                            timeout_s=scenario.audit.timeout_s,
-                           progress=lambda n: bar.advance(task, n))
+                           progress=lambda n: bar.advance(task, n),
+                           protocol=prepared.target.protocol,
+                           options=prepared.target.protocol_options)
     writer.write(event("phase", time.monotonic(), phase="audit", action="end"))
     return result.failed
 

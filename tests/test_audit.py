@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from conftest import Connect, unique
 
+from imload.adapters import PROTOCOLS, DeviceIdentity
+from imload.adapters.v1 import V1Adapter
 from imload.audit import devices_to_audit, run_audit
 from imload.cluster import LocalCluster
 from imload.journal import event
@@ -149,3 +152,40 @@ def test_an_older_server_without_reads_and_state_still_audits(tmp_path: object) 
         loop, done = stop[0]
         loop.call_soon_threadsafe(done.set)
         thread.join(5)
+
+
+class NoStateAdapter(V1Adapter):
+    """Protocol v1 without ``reads`` and ``state``: the adapter refuses them itself."""
+
+    name = "v1-nostate"
+
+    def __init__(self, identity: DeviceIdentity) -> None:
+        super().__init__(identity)
+        self._made: list[dict[str, Any]] = []
+
+    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
+        if frame["t"] in ("reads", "state"):
+            self._made.append({"t": "error", "rid": frame["rid"], "code": "unsupported",
+                               "msg": f"no {frame['t']} here"})
+            self.has_events = True
+            return ()
+        return super().encode(frame, now)
+
+    def events(self) -> list[dict[str, Any]]:
+        out, self._made = self._made, []
+        self.has_events = False
+        return out
+
+
+def test_audit_speaks_through_the_targets_adapter(cluster: LocalCluster, open_client: Connect,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PROTOCOLS, "v1-nostate", "test_audit:NoStateAdapter")
+    a, b = unique("a"), unique("b")
+    sender = open_client(a, "d0")
+    assert sender.request("send", cmid="c1", conv=direct_conv(a, b), body="hi")["t"] == "send_ack"
+    recorded: list[dict[str, Any]] = []
+    result = run_audit([event("device", 0, user=b, device="d0")], [cluster.node_url("n1")],
+                       cluster.secret, recorded.append, timeout_s=20, protocol="v1-nostate")
+    assert result.failed == [] and result.synced == 1 and result.messages == 1
+    kinds = [e["ev"] for e in recorded]
+    assert kinds == ["audit", "deliver", "audit"]  # no marks, no state: skipped, not failed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ import gevent
 import pytest
 from conftest import own_node
 
+from imload.adapters import DeviceIdentity
+from imload.adapters.v1 import V1Adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
 from imload.cluster import LocalCluster
 from imload.drivers import (
@@ -322,3 +324,48 @@ def test_queued_ops_and_reads_go_out_after_the_network_returns(
         a.stop(drain_s=1)
         b.stop(drain_s=1)
     assert not a.errors and not b.errors
+
+
+class _NoOpsAdapter(V1Adapter):
+    """Protocol v1 without ops: an ``op`` intent is answered by the adapter itself."""
+
+    def __init__(self, identity: DeviceIdentity) -> None:
+        super().__init__(identity)
+        self._made: list[dict[str, Any]] = []
+
+    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
+        if frame["t"] == "op":
+            self._made.append({"t": "error", "rid": frame["rid"], "code": "unsupported",
+                               "msg": "no ops in this protocol"})
+            self.has_events = True
+            return ()
+        return super().encode(frame, now)
+
+    def events(self) -> list[dict[str, Any]]:
+        out, self._made = self._made, []
+        self.has_events = False
+        return out
+
+
+def test_an_adapters_own_events_reach_the_engine(cluster: LocalCluster,
+                                                 journal: JournalWriter) -> None:
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    engine = DeviceEngine(alice, "d0", mint_token(cluster.secret, alice, "d0"),
+                          [cluster.node_url("n1")], rng=random.Random(0),
+                          config=EngineConfig(wall_offset=measure_wall_offset()))
+    records: list[dict[str, Any]] = []
+    adapter = _NoOpsAdapter(DeviceIdentity(alice, "d0", engine.token))
+    a = GeventDevice(engine, journal, on_record=records.append, adapter=adapter)
+    try:
+        a.start()
+        assert a.wait_until(lambda: a.online, 10)
+        opid = a.do_op("contact_add", {"user": bob})
+        cmid = a.send_message(direct_conv(alice, bob), "still here")
+        assert a.wait_until(lambda: a.engine.idle, 10)
+        fails = [e for e in records if e["ev"] == "op_fail"]
+        assert [(e["opid"], e["reason"]) for e in fails] == [
+            (opid, "unsupported: no ops in this protocol")]
+        assert a.engine.send_state(cmid) is MsgState.ACKED and a.online
+    finally:
+        a.stop(drain_s=1)
+    assert not a.errors

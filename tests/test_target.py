@@ -115,6 +115,11 @@ NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
      r"\[numbering\]: key 'seq' must be one of contiguous, increasing, opaque"),
     ('secret = "s"\n' + NODE + '[numbering]\nmid = "opaque"\n',
      r"\[numbering\]: unknown key\(s\) mid; known: seq, useq"),
+    ('secret = "s"\nprotocol = "smtp"\n' + NODE,
+     r"key 'protocol' must be one of v1, xmpp; got 'smtp'"),
+    ('secret = "s"\nprotocol = 1\n' + NODE, r"key 'protocol' must be one of"),
+    ('secret = "s"\nprotocol = "xmpp"\nxmpp = "localhost"\n' + NODE,
+     r"key 'xmpp' must be a table \(\[xmpp\]\)"),
 ])
 def test_each_bad_target_names_the_file_and_the_key(tmp_path: Path, text: str,
                                                      message: str) -> None:
@@ -158,3 +163,15 @@ def test_numbering_defaults_to_contiguous_and_round_trips(tmp_path: Path) -> Non
     assert declared.numbering == {"seq": "increasing", "useq": "contiguous"}
     write_target(declared, tmp_path / "again.toml")
     assert load_target(tmp_path / "again.toml").numbering == declared.numbering
+
+
+def test_protocol_defaults_to_v1_and_its_table_round_trips(tmp_path: Path) -> None:
+    assert load_target(_write(tmp_path, 'secret = "s"\n' + NODE)).protocol == "v1"
+    path = _write(tmp_path, 'secret = "s"\nprotocol = "xmpp"\n' + NODE
+                  + '[xmpp]\ndomain = "localhost"\nregister = true\n')
+    xmpp = load_target(path)
+    assert xmpp.protocol == "xmpp"
+    assert xmpp.protocol_options == {"domain": "localhost", "register": True}
+    write_target(xmpp, tmp_path / "again.toml")
+    again = load_target(tmp_path / "again.toml")
+    assert (again.protocol, again.protocol_options) == ("xmpp", xmpp.protocol_options)

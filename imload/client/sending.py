@@ -29,7 +29,9 @@ from imload.journal import body_digest
 if TYPE_CHECKING:
     from imload.client.inbox import Inbox
 
-DEFINITE_ERRORS = frozenset({"forbidden", "bad_frame"})
+# errors a retry cannot cure; ``unsupported`` is an adapter's answer to an intent its
+# protocol cannot carry (docs/drivers.md)
+DEFINITE_ERRORS = frozenset({"forbidden", "bad_frame", "unsupported"})
 # the states and events of the hot paths, as plain names (an Enum member lookup is slow)
 _NEW, _SENDING = MsgState.NEW, MsgState.SENDING
 _TRANSMIT, _ACK = MsgEvent.TRANSMIT, MsgEvent.ACK

@@ -5,6 +5,7 @@ name = "local"
 secret = "..."                  # HS256 secret that signs device tokens (required)
 lbs = "http://127.0.0.1:7100"   # optional
 ca = "ca.pem"                   # optional, relative to this file: trust this CA for wss://
+protocol = "v1"                 # optional: the wire protocol (docs/drivers.md): v1, xmpp
 
 [toxiproxy]                     # optional
 api = "http://127.0.0.1:8474"
@@ -21,6 +22,9 @@ resume = "..."
 [store]                         # optional: the backend's store, for store faults
 proxy = "store"                 # its Toxiproxy proxy on the nodes' store path
 kill = "..."                    # kill / restart / pause / resume as for nodes
+
+[xmpp]                          # optional: the options of that protocol's adapter
+domain = "localhost"
 
 [numbering]                     # optional: how the server numbers (docs/checker.md)
 seq = "contiguous"              # a conversation: contiguous (default), increasing, opaque
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from imload.adapters import PROTOCOLS
 from imload.journal.events import NUMBERINGS
 from imload.protocol import is_valid_name
 
@@ -78,6 +83,17 @@ class Target:
     # [numbering]: how the server numbers conversations (seq) and inboxes (useq)
     numbering: dict[str, str] = field(default_factory=lambda: {"seq": "contiguous",
                                                                "useq": "contiguous"})
+
+    @property
+    def protocol(self) -> str:
+        """The wire protocol its nodes speak (``protocol = "..."``, default ``v1``)."""
+        return str(self.extra.get("protocol", "v1"))
+
+    @property
+    def protocol_options(self) -> dict[str, Any]:
+        """The table named after the protocol (``[xmpp]``): its adapter's options."""
+        table = self.extra.get(self.protocol)
+        return table if isinstance(table, dict) else {}
 
     def fault_targets(self) -> dict[str, NodeSpec]:
         """Everything a fault may name: every node, and ``store`` when there is one."""
@@ -183,6 +199,17 @@ def _numbering(file: Path, raw: object) -> dict[str, str]:
     return out
 
 
+def _protocol(where: str, raw: dict[str, Any]) -> None:
+    """``protocol`` names a known adapter, and its options table, if any, is a table."""
+    protocol = raw.get("protocol", "v1")
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+        raise TargetError(f"{where}: key 'protocol' must be one of "
+                          f"{', '.join(sorted(PROTOCOLS))}; got {protocol!r}")
+    if protocol != "v1" and protocol in raw and not isinstance(raw[protocol], dict):
+        raise TargetError(f"{where}: key {protocol!r} must be a table ([{protocol}]) of the "
+                          "adapter's options")
+
+
 def load_target(path: str | os.PathLike[str]) -> Target:
     """Read and check a target file; raise TargetError naming the file and the key."""
     file = Path(path)
@@ -234,6 +261,7 @@ def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
     if "store" in seen:
         raise TargetError(f"{where}: nodes: 'store' names the [store] table, not a node")
     store = _store(file, raw["store"]) if "store" in raw else None
+    _protocol(where, raw)
     known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes", "store", "numbering"}
     extra = {k: v for k, v in raw.items() if k not in known}
     target = Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,

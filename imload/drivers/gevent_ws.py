@@ -23,6 +23,10 @@ and frames its writes itself (``wsopen.text_frame``); a ``FrameWriter``
 (``writer.py``) puts those of one turn of the event loop on the wire in one
 system call.
 
+Frames go through the device's protocol adapter (``imload/adapters``, v1 by
+default): ``encode`` for each ``SendFrame``, ``decode`` for each message from the
+server, and what the adapter says by itself (``output``, ``events``) right after.
+
 ``push_loss`` makes the transport lose that share of ``msg`` pushes (seeded), as a
 broken proxy would: the engine finds the hole in the useqs and syncs (a gap sync).
 
@@ -42,9 +46,10 @@ from typing import Any, TypeVar
 import gevent
 import gevent.event
 import gevent.lock
-import orjson
 import websocket
 
+from imload.adapters import Adapter, DeviceIdentity, ProtocolViolation
+from imload.adapters.v1 import V1Adapter
 from imload.client import (
     Action,
     CancelTimer,
@@ -58,11 +63,12 @@ from imload.client import (
     SendFrame,
     SetTimer,
 )
-from imload.drivers.buffered import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
+from imload.drivers.buffered import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
 from imload.drivers.lbs_http import RouteError, fetch_route
 from imload.drivers.lock import EngineLock
 from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import (
+    binary_frame,
     close_detail,
     describe,
     open_websocket,
@@ -70,7 +76,6 @@ from imload.drivers.wsopen import (
     text_frame,
 )
 from imload.journal import JournalWriter
-from imload.protocol import FrameError, decode_text_payload
 
 log = logging.getLogger("imload.drivers")
 R = TypeVar("R")
@@ -85,8 +90,12 @@ class GeventDevice:
                  on_metric: Callable[[Metric], None] | None = None,
                  poll_s: float = 30.0, io_timeout_s: float = 10.0,
                  ca: str | None = None, lbs: str | None = None, push_loss: float = 0.0,
-                 loss_rng: random.Random | None = None) -> None:
+                 loss_rng: random.Random | None = None,
+                 adapter: Adapter | None = None) -> None:
         self.engine = engine
+        # the wire protocol: the engine's frames in and out (imload/adapters); default v1
+        self.adapter = adapter or V1Adapter(DeviceIdentity(engine.user, engine.device,
+                                                           engine.token))
         self.journal = journal
         self.clock = clock
         self.connect_timeout_s = connect_timeout_s
@@ -196,6 +205,20 @@ class GeventDevice:
             return result
 
     def _execute(self, actions: list[Action]) -> None:
+        self._run_actions(actions)
+        if self.adapter.has_events:
+            self._adapter_events()
+
+    def _adapter_events(self) -> None:
+        """Give the engine what the adapter made up by itself (e.g. an ``error`` for an
+        intent its protocol cannot carry), after the actions that led to it."""
+        engine = self.engine
+        while self.adapter.has_events:
+            for ev in self.adapter.events():
+                engine.frame_received(ev, self.clock())
+                self._run_actions(engine.actions())
+
+    def _run_actions(self, actions: list[Action]) -> None:
         for a in actions:
             kind = type(a)  # the frequent kinds first, by type (actions are final classes)
             if kind is Record:
@@ -240,13 +263,27 @@ class GeventDevice:
         w = self._writer
         if w is None or w.failed:
             return  # no connection: the engine's timers cover the loss
-        # the frame's JSON is encode_frame's, as bytes; a failed write ends the connection
-        w.write(text_frame(orjson.dumps(frame)))
+        ad = self.adapter  # the frame in the wire protocol; a failed write ends the connection
+        framed = binary_frame if ad.binary else text_frame
+        for payload in ad.encode(frame, self.clock()):
+            w.write(framed(payload))
+        if ad.has_output:
+            self._write_output()
+
+    def _write_output(self) -> None:
+        """Write what the adapter queued by itself (handshake steps, protocol acks)."""
+        w = self._writer
+        out = self.adapter.output()
+        framed = binary_frame if self.adapter.binary else text_frame
+        if w is not None and not w.failed:
+            for payload in out:
+                w.write(framed(payload))
 
     def _forget_writer(self) -> None:
         w, self._writer = self._writer, None
         if w is not None:
             w.discard()  # the connection is gone: so is what waited to be written
+            self.adapter.closed()  # and the adapter's state of that connection
 
     def _drop_socket(self, reason: str = "") -> None:
         ws, self._ws = self._ws, None
@@ -349,18 +386,27 @@ class GeventDevice:
 
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
         """One message from the server; the caller holds the engine lock."""
-        if opcode == OP_TEXT:
+        ad = self.adapter
+        if opcode == (OP_BINARY if ad.binary else OP_TEXT):
             try:
-                decoded = decode_text_payload(data)
-            except FrameError:
+                decoded = ad.decode(data, self.clock())
+            except ProtocolViolation as e:
                 self.bad_frames += 1
+                if e.fatal:
+                    self._lost(ws, f"protocol: {e}")
                 return
-            if (self.push_loss and decoded.get("t") == "msg"
-                    and self._loss_rng.random() < self.push_loss):
-                self.lost_pushes += 1  # as if a proxy on the way dropped it: a gap sync follows
-                return
-            self.engine.frame_received(decoded, self.clock())  # _feed, with the lock held
-            self._execute(self.engine.actions())
+            if ad.has_output:
+                self._write_output()
+            engine = self.engine
+            for frame in decoded:
+                if (self.push_loss and frame.get("t") == "msg"
+                        and self._loss_rng.random() < self.push_loss):
+                    self.lost_pushes += 1  # as if a proxy dropped it: a gap sync follows
+                    continue
+                engine.frame_received(frame, self.clock())  # _feed, with the lock held
+                self._execute(engine.actions())
+            if ad.has_events:
+                self._adapter_events()
         elif opcode == OP_CLOSE:
             with gevent.Timeout(1.0, False):
                 try:
@@ -376,7 +422,7 @@ class GeventDevice:
             except Exception as e:
                 self._lost(ws, f"write failed: {describe(e)}")
         elif opcode != OP_PONG:
-            self.bad_frames += 1  # binary frames are not part of protocol v1
+            self.bad_frames += 1  # text for a binary protocol, or binary for a text one
 
     def _route(self) -> None:
         e = self.engine
@@ -411,10 +457,14 @@ class GeventDevice:
             self._writer = FrameWriter(
                 ws.sock.wrapped, self._write_lock,
                 lambda e: self._lost(ws, f"write failed: {describe(e)}"))
+            self.adapter.opened(self.clock())
+            if self.adapter.has_output:
+                self._write_output()
             self._feed(self.engine.transport_open)
 
     def _open(self, url: str) -> websocket.WebSocket:
         return open_websocket(url, self._write_lock, ca=self.ca,
+                              subprotocols=self.adapter.subprotocols,
                               connect_timeout_s=self.connect_timeout_s,
                               io_timeout_s=self.io_timeout_s)
 

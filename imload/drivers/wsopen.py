@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import struct
 import time
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import gevent.lock
@@ -51,25 +52,32 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def text_frame(payload: bytes) -> bytes:
-    """A client text frame (RFC 6455: final, masked) carrying ``payload``."""
+def text_frame(payload: bytes, first: int = 0x81) -> bytes:
+    """A client text frame (RFC 6455: final, masked) carrying ``payload``; with
+    ``first = 0x82`` a binary one (``binary_frame``)."""
     n = len(payload)
     if n < 126:
-        head = bytes((0x81, 0x80 | n))
+        head = bytes((first, 0x80 | n))
     elif n < 65536:
-        head = bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
+        head = bytes((first, 0xFE)) + n.to_bytes(2, "big")
     else:
-        head = bytes((0x81, 0xFF)) + n.to_bytes(8, "big")
+        head = bytes((first, 0xFF)) + n.to_bytes(8, "big")
     key = _MASKS.getrandbits(32).to_bytes(4, "little")  # randbytes(4), without its call
     stream = (key * (n // 4 + 1))[:n]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
     return head + key + masked
 
 
+def binary_frame(payload: bytes) -> bytes:
+    """A client binary frame (final, masked) carrying ``payload``."""
+    return text_frame(payload, 0x82)
+
+
 def open_websocket(url: str, write_lock: gevent.lock.Semaphore, *, ca: str | None = None,
-                   connect_timeout_s: float = 5.0,
-                   io_timeout_s: float = 10.0) -> websocket.WebSocket:
-    """A connected WebSocket to ``url`` whose writes take ``write_lock``."""
+                   connect_timeout_s: float = 5.0, io_timeout_s: float = 10.0,
+                   subprotocols: Sequence[str] = ()) -> websocket.WebSocket:
+    """A connected WebSocket to ``url`` whose writes take ``write_lock``, asking for
+    ``subprotocols`` (RFC 7395's ``xmpp``, say) when there are any."""
     parts = urlsplit(url)
     secure = parts.scheme == "wss"
     host = parts.hostname or "127.0.0.1"
@@ -81,7 +89,8 @@ def open_websocket(url: str, write_lock: gevent.lock.Semaphore, *, ca: str | Non
             sock = ctx.wrap_socket(sock, server_hostname=host)
         ws = websocket.create_connection(url, timeout=connect_timeout_s, socket=sock,
                                          enable_multithread=True, suppress_origin=True,
-                                         skip_utf8_validation=True)
+                                         skip_utf8_validation=True,
+                                         subprotocols=list(subprotocols) or None)
     except BaseException:
         sock.close()
         raise

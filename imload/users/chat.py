@@ -41,10 +41,10 @@ from typing import Any
 
 from locust import User, task
 
+from imload.adapters import make_adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
 from imload.cluster.target import profile_links
 from imload.drivers import GeventDevice, measure_wall_offset
-from imload.protocol import mint_token
 from imload.traffic.model import device_acts
 from imload.traffic.names import local_args, local_conv
 from imload.traffic.trace import Step
@@ -129,16 +129,19 @@ class IMUser(User):
         if profile is not None:  # this device's network: its profile's proxies, no LBS
             urls = [profile_links(n)[profile]["url"] for n in target.nodes]
             lbs = None
+        adapter = make_adapter(target.protocol, me.user, me.device, target.secret,
+                               target.protocol_options)
         engine = DeviceEngine(
-            me.user, me.device, mint_token(target.secret, me.user, me.device),
-            urls, rng=random.Random(f"{o.imload_seed}/engine/{index}"),
+            me.user, me.device, adapter.identity.token, urls,
+            rng=random.Random(f"{o.imload_seed}/engine/{index}"),
             backoff=Backoff(o.imload_backoff, o.imload_backoff_base, o.imload_backoff_cap),
             config=config, lbs=lbs is not None)
         self.device = GeventDevice(engine, runtime.journal_for(o), on_record=self._on_record,
                                    on_metric=self._on_metric, lbs=lbs,
                                    ca=str(target.ca) if target.ca else None,
                                    push_loss=o.imload_push_loss,
-                                   loss_rng=random.Random(f"{o.imload_seed}/loss/{index}"))
+                                   loss_rng=random.Random(f"{o.imload_seed}/loss/{index}"),
+                                   adapter=adapter)
         self.player = Player(self.device, steps, t0=t0, speed=o.imload_time_scale,
                              rng=random.Random(f"{o.imload_seed}/body/{index}"), me=me.user,
                              read_share=read_share, read_delay_s=mix.read_delay_s,

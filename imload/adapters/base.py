@@ -1,0 +1,102 @@
+"""The protocol adapter: what stands between the device engine and one wire protocol.
+
+The engine (``imload.client``) speaks one vocabulary of IM semantics: the
+*intents* it queues as ``SendFrame`` (``login``, ``send``, ``ack``, ``sync``,
+``ping``, ``op``, ``read``, ``reads``, ``state``) and the *events* it takes in
+``frame_received`` (``login_ok``, ``send_ack``, ``msg``, ``sync_batch``,
+``pong``, ``error``, ``op_ok``, ``read_ok``, ``reads_ok``, ``state_ok``,
+``read_sync``, ``receipt``). Their fields are protocol v1's (docs/protocol.md);
+for v1 the adapter is a JSON codec, for any other protocol it translates.
+
+An adapter is sans-I/O, like h11: one instance per device, living across the
+device's connections; it is given bytes and intents and hands back engine
+events and bytes to write; it never reads a clock or a socket. The driver
+(``imload.drivers.gevent_ws``) calls, under its engine lock:
+
+- ``opened(now)`` when a connection is up, before the engine hears
+  ``transport_open``; ``closed()`` when it is gone (either side closed it);
+- ``encode(frame, now)`` for every ``SendFrame``: the WebSocket payloads
+  to write now, in order (an empty tuple is fine: the adapter may wait, e.g.
+  until its handshake is done);
+- ``decode(payload, now)`` for every text message the server sends (binary
+  messages, for an adapter whose ``binary`` is set): the engine
+  events it means, in order (empty when it means nothing to the engine);
+- after each of those calls, ``output()`` when ``has_output`` is true (bytes the
+  adapter writes by itself: handshake steps, answers to the server's pings,
+  stream-management acks) and ``events()`` when ``has_events`` is true (engine
+  events the adapter makes up without a server message, such as an ``error``
+  for an intent the protocol cannot express).
+
+Contract, per intent: every intent with a ``rid`` gets its reply or an
+``error`` with that ``rid`` (``code = "unsupported"`` when the protocol has no
+such thing), or nothing at all, in which case the engine's timers treat it as
+unanswered. An adapter raises ``ProtocolViolation`` for server bytes it cannot
+read; the driver counts it as a bad frame and, when ``fatal`` is set, ends the
+connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class ProtocolViolation(ValueError):
+    """The server sent something the adapter cannot read; ``fatal``: end the connection."""
+
+    def __init__(self, message: str, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """Who the adapter speaks for: ``token`` is the credential the target hands out
+    (a v1 token, an XMPP password); ``options`` the target's table for the protocol."""
+
+    user: str
+    device: str
+    token: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter:
+    """Base of the adapters; subclasses override what their protocol needs."""
+
+    name: ClassVar[str] = ""
+    subprotocols: ClassVar[tuple[str, ...]] = ()  # WebSocket subprotocols to ask for
+    binary: ClassVar[bool] = False  # payloads go in binary WebSocket messages (protobuf...)
+    has_output = False  # output() has bytes waiting
+    has_events = False  # events() has engine events waiting
+
+    def __init__(self, identity: DeviceIdentity) -> None:
+        self.identity = identity
+
+    @classmethod
+    def credential(cls, secret: str, user: str, device: str) -> str:
+        """What a device of ``user`` logs in with, made from the target's ``secret``:
+        protocol v1's signed token unless the protocol says otherwise."""
+        from imload.protocol import mint_token
+
+        return mint_token(secret, user, device)
+
+    def opened(self, now: float) -> None:
+        """A connection is up; the engine's ``login`` intent follows."""
+
+    def closed(self) -> None:
+        """The connection is gone; what belonged to it alone is forgotten."""
+
+    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
+        raise NotImplementedError
+
+    def decode(self, payload: bytes, now: float) -> Sequence[dict[str, Any]]:
+        raise NotImplementedError
+
+    def output(self) -> list[bytes]:
+        """Bytes the adapter wrote by itself since the last call, in order."""
+        return []
+
+    def events(self) -> list[dict[str, Any]]:
+        """Engine events the adapter made up since the last call, in order."""
+        return []
