@@ -294,8 +294,10 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             if reasons:
                 raise RunError("this target cannot make the drill's faults:\n  "
                                + "\n  ".join(reasons))
+            promises = prepared.target.promises
             writer.write(event("declare", time.monotonic(),
-                               numbering=dict(prepared.target.numbering)))
+                               numbering=dict(prepared.target.numbering),
+                               **({} if promises is None else {"promises": promises})))
             timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console, locust_extra,
                      stop_when)

@@ -7,11 +7,13 @@ A scenario lists them as ``[[slo]]`` tables::
     max = 500                       # or min = ...
     name = "ack p99 under 500 ms"   # optional
 
-Every anomaly kind the checker reports gets an SLO of its own, ``= 0``, unless
-the scenario names that anomaly itself. Every line of the verdict's coverage (each
-check, and the journal) gets ``coverage.<kind>.percent >= 100``, unless the scenario
-names a figure of that line itself (``coverage.gap.percent``, min = 90: a drill that
-accepts less); a check with nothing to judge (percent None) passes, and says so.
+Every anomaly kind the backend promises (the verdict's ``promises``: all of them
+unless the target declares fewer) gets an SLO of its own, ``= 0``, unless the
+scenario names that anomaly itself; the others are reported, not gated. Every line
+of the verdict's coverage (each promised check, and the journal) gets
+``coverage.<kind>.percent >= 100``, unless the scenario names a figure of that
+line itself (``coverage.gap.percent``, min = 90: a drill that accepts less); a
+check with nothing to judge (percent None) passes, and says so.
 Besides the verdict's own figures, ``ratios.retry`` (wire attempts per logical send),
 ``ratios.failed`` and ``ratios.indeterminate`` (per logical send) can be gated. A
 figure the verdict does not have fails its SLO (a typo must not pass a gate); a
@@ -20,8 +22,8 @@ figure without samples (a latency nobody measured) passes, and says so.
 ``outcome`` is the one rule that turns a gated verdict into passed, failed, unknown
 or error, and ``EXIT_CODES`` the one place its exit codes are defined:
 
-- ``failed`` (1): an anomaly count above 0, or an SLO missed that is not a coverage
-  SLO: the backend broke a promise;
+- ``failed`` (1): an anomaly count of a promised kind above 0, or an SLO missed that
+  is not a coverage SLO: the backend broke a promise;
 - ``unknown`` (3): not failed, but a coverage SLO missed, or nothing was checked
   (nothing acked, nothing delivered): imload could not judge everything;
 - ``error`` (2): the run itself could not be made as planned (``verdict["errors"]``,
@@ -117,18 +119,29 @@ def is_coverage_figure(figure: object) -> bool:
     return isinstance(figure, str) and figure.startswith(COVERAGE_PREFIX)
 
 
+def promised_kinds(verdict: dict[str, Any]) -> list[str]:
+    """The anomaly kinds the gate holds the backend to: the verdict's ``promises`` (what the
+    target declared, imload/check/promises.py) among its ``anomalies``; all of them when the
+    verdict names none (an older verdict)."""
+    anomalies = verdict.get("anomalies")
+    kinds = list(anomalies) if isinstance(anomalies, dict) else []
+    promises = verdict.get("promises")
+    return kinds if not isinstance(promises, list) else [k for k in kinds if k in promises]
+
+
 def _gated_coverage(verdict: dict[str, Any]) -> list[str]:
-    """The coverage lines that get a default SLO: every one, except a check's that the
-    verdict no longer judges (its kind dropped from ``anomalies``, as capacity steps do)."""
+    """The coverage lines that get a default SLO: the journal's and each promised check's
+    (not a check the verdict no longer judges: its kind dropped from ``anomalies``, as
+    capacity steps do, or one the backend does not promise)."""
     coverage = verdict.get("coverage")
     if not isinstance(coverage, dict):
         return []  # an older verdict: coverage not recorded
-    anomalies = verdict.get("anomalies")
-    if not isinstance(anomalies, dict):
+    if not isinstance(verdict.get("anomalies"), dict):
         return [k for k, v in coverage.items() if isinstance(v, dict)]
     from imload.check.verdict import CHECKS  # the check kinds (journal is not one)
+    kinds = set(promised_kinds(verdict))
     return [k for k, v in coverage.items()
-            if isinstance(v, dict) and (k in anomalies or k not in CHECKS)]
+            if isinstance(v, dict) and (k in kinds or k not in CHECKS)]
 
 
 def default_slos(verdict: dict[str, Any], slos: Iterable[Slo]) -> list[Slo]:
@@ -136,7 +149,7 @@ def default_slos(verdict: dict[str, Any], slos: Iterable[Slo]) -> list[Slo]:
     line, each unless the scenario's own SLOs name it."""
     named = {s.figure for s in slos}
     out = [Slo(figure=f"anomalies.{kind}", max=0.0, name=f"{kind} = 0")
-           for kind in verdict.get("anomalies", {}) if f"anomalies.{kind}" not in named]
+           for kind in promised_kinds(verdict) if f"anomalies.{kind}" not in named]
     out += [Slo(figure=f"coverage.{kind}.percent", min=100.0, name=f"{kind} coverage = 100 %")
             for kind in _gated_coverage(verdict)
             if not any(f.startswith(f"coverage.{kind}.") for f in named)]
@@ -193,7 +206,7 @@ def outcome(verdict: dict[str, Any]) -> Outcome:
     anomalies = verdict.get("anomalies") or {}
     if verdict.get("valid") is False or any(
             isinstance(n, int | float) and not isinstance(n, bool) and n > 0
-            for n in anomalies.values()):
+            for k, n in anomalies.items() if k in promised_kinds(verdict)):
         return "failed"
     missed = [line for line in verdict.get("slo") or [] if not line.get("passed")]
     if any(not is_coverage_figure(line.get("figure")) for line in missed):

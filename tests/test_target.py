@@ -120,6 +120,10 @@ NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
     ('secret = "s"\nprotocol = 1\n' + NODE, r"key 'protocol' must be one of"),
     ('secret = "s"\nprotocol = "xmpp"\nxmpp = "localhost"\n' + NODE,
      r"key 'xmpp' must be a table \(\[xmpp\]\)"),
+    ('secret = "s"\n' + NODE + '[promises]\ndefects = ["lost", "slow"]\n',
+     r"\[promises\]: key 'defects' must list anomaly kinds, each one of lost, .*; got 'slow'"),
+    ('secret = "s"\n' + NODE + '[promises]\ndefect = ["lost"]\n',
+     r"\[promises\] must be a table with 'defects'"),
 ])
 def test_each_bad_target_names_the_file_and_the_key(tmp_path: Path, text: str,
                                                      message: str) -> None:
@@ -175,3 +179,10 @@ def test_protocol_defaults_to_v1_and_its_table_round_trips(tmp_path: Path) -> No
     write_target(xmpp, tmp_path / "again.toml")
     again = load_target(tmp_path / "again.toml")
     assert (again.protocol, again.protocol_options) == ("xmpp", xmpp.protocol_options)
+
+
+def test_promises_come_from_the_target_else_from_the_protocol(tmp_path: Path) -> None:
+    assert load_target(_write(tmp_path, 'secret = "s"\n' + NODE)).promises is None  # v1: all
+    path = _write(tmp_path, 'secret = "s"\n' + NODE
+                  + '[promises]\ndefects = ["lost", "phantom"]\nsource = "our SLA"\n')
+    assert load_target(path).promises == ["lost", "phantom"]

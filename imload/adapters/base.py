@@ -81,6 +81,13 @@ class Adapter:
 
         return mint_token(secret, user, device)
 
+    @classmethod
+    def promises(cls, options: dict[str, Any]) -> list[str] | None:
+        """The anomaly kinds (imload/check/verdict.py ``CHECKS``) that break a promise of a
+        backend speaking this protocol with these options; None: every kind. A target's
+        ``[promises] defects`` overrides it (docs/drivers.md, "Promises")."""
+        return None
+
     def opened(self, now: float) -> None:
         """A connection is up; the engine's ``login`` intent follows."""
 

@@ -84,7 +84,8 @@ def judge_steps(events: Sequence[dict[str, Any]], steps: Sequence[Step], ramp_s:
             verdict["anomalies"].pop(kind, None)
             verdict["coverage"].pop(kind, None)
         verdict["valid"], verdict["unknown"] = validity(
-            verdict["anomalies"], verdict["coverage"], verdict["counts"])
+            verdict["anomalies"], verdict["coverage"], verdict["counts"],
+            [k for k in verdict["promises"] if k not in WHOLE_RUN_KINDS])
         apply_slos(verdict, slos)  # coverage SLOs for the checks a window judges
         judged_s = max(step.end - step.start - ramp_s, 1e-9)
         broke = [line["name"] for line in verdict["slo"] if not line["passed"]]

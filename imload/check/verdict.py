@@ -3,7 +3,7 @@
 ``check`` is pure: no I/O, no clock, no randomness. The verdict is the one
 ARCHITECTURE.md describes, and more::
 
-    {"valid": true | false | "unknown",   # false: an anomaly; unknown: nothing acked or
+    {"valid": true | false | "unknown",   # false: a promised anomaly; unknown: nothing acked or
                                           # delivered, or a check could not judge everything
      "passed": bool,                      # valid is true and every SLO held
      "coverage": {kind: {...}},           # per check (and "journal"): see ``coverage``
@@ -11,6 +11,7 @@ ARCHITECTURE.md describes, and more::
      "counts": {...},                     # figures.count_figures
      "fractions": {...},                  # figures.fraction_figures
      "anomalies": {kind: int},            # only the kinds in CHECKS: absent = not checked
+     "promises": [kind, ...],             # the kinds that are defects (check/promises.py)
      "examples": {kind: [case, ...]},     # up to max_examples per kind
      "latency_ms": {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"},
      "cost": {"frames", "frames_per_message", "retry_ratio", "retries", "op_retry_ratio"},
@@ -51,6 +52,7 @@ from imload.check.latency import latency_figures
 from imload.check.membership import membership_cases
 from imload.check.ops import op_cases
 from imload.check.order import backwards_cases, order_cases
+from imload.check.promises import promised
 from imload.check.reads import read_sync_cases
 from imload.check.screen import screen
 from imload.check.session_order import causality_cases, fifo_cases
@@ -106,14 +108,19 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
 
 
 def validity(anomalies: Mapping[str, int], coverage: Mapping[str, Mapping[str, Any]],
-             counts: Mapping[str, Any]) -> tuple[bool | str, list[str]]:
-    """``valid`` and its ``unknown`` sentences: False on any anomaly, else "unknown" when a
-    check's coverage is short or nothing was acked or delivered, else True."""
-    unknown = unknown_sentences(coverage)
+             counts: Mapping[str, Any],
+             promises: Iterable[str] | None = None) -> tuple[bool | str, list[str]]:
+    """``valid`` and its ``unknown`` sentences: False on an anomaly of a promised kind
+    (``promises``; every kind when None), else "unknown" when the coverage of a promised
+    check (or of the journal) is short or nothing was acked or delivered, else True."""
+    kinds = set(anomalies if promises is None else promises)
+    judged = {k: v for k, v in coverage.items() if k in kinds or k not in CHECKS}
+    unknown = unknown_sentences(judged)
     if not counts.get("acked") and not counts.get("delivered"):
         unknown.insert(0, "nothing was acked and nothing delivered: the run proves nothing")
-    valid: bool | str = False if any(anomalies.values()) else "unknown" if unknown else True
-    assert valid is not True or not any(map(short, coverage.values()))
+    broken = any(n for k, n in anomalies.items() if k in kinds)
+    valid: bool | str = False if broken else "unknown" if unknown else True
+    assert valid is not True or not any(map(short, judged.values()))
     return valid, unknown
 
 
@@ -121,16 +128,18 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
                max_examples: int = 20) -> dict[str, Any]:
     """The verdict of an already built history (see ``check``)."""
     counts = count_figures(h)
+    promises = promised(h, CHECKS)
     found = {kind: run(h, max_examples) for kind, run in CHECKS.items()}
     anomalies = {kind: cases.count for kind, cases in found.items()}
     counts["unexpected"] = anomalies["phantom"]
     bad_lines = list(bad_lines)
     coverage = {kind: coverage_entry(cases) for kind, cases in found.items()}
     coverage["journal"] = journal_entry(h.events, bad_lines, h.malformed, h.dropped)
-    valid, unknown = validity(anomalies, coverage, counts)
+    valid, unknown = validity(anomalies, coverage, counts, promises)
     slo: list[dict[str, Any]] = []
     return {
         "valid": valid,
+        "promises": list(promises),
         "passed": valid is True and all(s.get("passed") for s in slo),
         "counts": counts,
         "fractions": fraction_figures(h, counts, anomalies),

@@ -26,6 +26,10 @@ kill = "..."                    # kill / restart / pause / resume as for nodes
 [xmpp]                          # optional: the options of that protocol's adapter
 domain = "localhost"
 
+[promises]                      # optional: the anomaly kinds that are defects here
+defects = ["lost", "phantom"]   # default: the protocol adapter's (v1: every kind)
+source = "XEP-0198 section 4"   # optional: where the promise is written
+
 [numbering]                     # optional: how the server numbers (docs/checker.md)
 seq = "contiguous"              # a conversation: contiguous (default), increasing, opaque
 useq = "contiguous"             # a user's inbox: the same choices
@@ -88,6 +92,17 @@ class Target:
     def protocol(self) -> str:
         """The wire protocol its nodes speak (``protocol = "..."``, default ``v1``)."""
         return str(self.extra.get("protocol", "v1"))
+
+    @property
+    def promises(self) -> list[str] | None:
+        """The anomaly kinds that are defects of this backend: ``[promises] defects``, else
+        its protocol adapter's default (None: every kind)."""
+        table = self.extra.get("promises")
+        if isinstance(table, dict) and "defects" in table:
+            return list(table["defects"])
+        from imload.adapters import adapter_class
+
+        return adapter_class(self.protocol).promises(self.protocol_options)
 
     @property
     def protocol_options(self) -> dict[str, Any]:
@@ -208,6 +223,22 @@ def _protocol(where: str, raw: dict[str, Any]) -> None:
     if protocol != "v1" and protocol in raw and not isinstance(raw[protocol], dict):
         raise TargetError(f"{where}: key {protocol!r} must be a table ([{protocol}]) of the "
                           "adapter's options")
+    if "promises" in raw:
+        _promises(where, raw["promises"])
+
+
+def _promises(where: str, table: object) -> None:
+    """``[promises] defects``: a list of anomaly kinds the checker knows."""
+    from imload.check.verdict import CHECKS
+
+    if not isinstance(table, dict) or set(table) - {"defects", "source"}:
+        raise TargetError(f"{where}: [promises] must be a table with 'defects' (a list of "
+                          "anomaly kinds) and optionally 'source'")
+    defects = table.get("defects", [])
+    bad = [k for k in defects if k not in CHECKS] if isinstance(defects, list) else [defects]
+    if bad:
+        raise TargetError(f"{where}: [promises]: key 'defects' must list anomaly kinds, each "
+                          f"one of {', '.join(CHECKS)}; got {', '.join(map(repr, bad))}")
 
 
 def load_target(path: str | os.PathLike[str]) -> Target:

@@ -72,7 +72,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     # the user's stored state as a device fetched it (``state_ok``)
     "state": (*DEVICE, "session", "contacts", "pinned", "groups", "phase"),
     # what the target declares about itself, written once at the start of a run:
-    # ``numbering`` {"seq": ..., "useq": ...}, each one of NUMBERINGS (see docs/checker.md)
+    # ``numbering`` {"seq": ..., "useq": ...}, each one of NUMBERINGS (see docs/checker.md);
+    # optional ``promises``: the anomaly kinds that are defects (imload/check/promises.py)
     "declare": ("numbering",),
 }
 
@@ -107,7 +108,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "ts": _OPT_NUM, "server_ts": _OPT_NUM, "seen_seq": _OPT_INT, "upto": _INT,
     "reader": _STR, "marks": (dict,), "opid": _STR, "args": (dict,),
     "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
-    "event_text": _STR,
+    "event_text": _STR, "promises": (list,),
     "numbering": (dict,),
 }
 
@@ -145,7 +146,7 @@ def _nested_problem(e: dict[str, Any]) -> str | None:
     if numbering is not None and not all(k in ("seq", "useq") and v in NUMBERINGS
                                          for k, v in numbering.items()):
         return f"'numbering' must map seq and useq to one of {', '.join(NUMBERINGS)}"
-    for f in ("contacts", "pinned", "groups"):
+    for f in ("contacts", "pinned", "groups", "promises"):
         if f in e and not _strings(e[f]):
             return f"{f!r} must be a list of strings"
     for f in ("args", "event"):  # an op's arguments, a membership change's body
