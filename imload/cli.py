@@ -113,11 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds of traffic (default: the scenario's load.duration_s)")
     synth.add_argument("--mix", help="traffic mix (default: the scenario's load.mix, or chat)")
 
-    cluster = sub.add_parser("cluster", help="the local reference cluster")
+    cluster = sub.add_parser("cluster", help="a local cluster (reference, or Prosody)")
     csub = cluster.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
-    up = csub.add_parser("up", help="start Redis, Toxiproxy and N nodes; write DIR/target.toml")
+    up = csub.add_parser("up", help="start a backend behind Toxiproxy; write DIR/target.toml "
+                         "(reference: Redis, an LBS and N nodes; prosody: one Prosody server)")
     up.add_argument("--dir", required=True)
-    up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--backend", choices=("reference", "prosody"), default="reference",
+                    help="what to start (default: reference; see docs/backends/)")
+    up.add_argument("--nodes", type=int, help="nodes (reference: default 3; prosody: 1)")
+    up.add_argument("--no-smacks", action="store_true",
+                    help="prosody: leave out stream management (XEP-0198)")
     up.add_argument("--bug", help="start the nodes with a bug mode (see docs/protocol.md)")
     up.add_argument("--tls", action="store_true",
                     help="serve wss:// and https:// with a throwaway CA (DIR/ca.pem)")
@@ -230,23 +235,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from imload.cluster.local import ClusterError, LocalCluster
+    from imload.cluster.backends import load_cluster, new_cluster
+    from imload.cluster.local import ClusterError
     console = Console()
     err = Console(stderr=True)
     folder = Path(args.dir)
     try:
         if args.action == "up":
-            if args.nodes < 1:
+            if args.nodes is not None and args.nodes < 1:
                 err.print("[red]imload cluster up: --nodes must be at least 1[/]")
                 return EXIT_ERROR
-            cluster = LocalCluster(folder, nodes=args.nodes, bug=args.bug, tls=args.tls,
-                                   node_args=args.node_arg)
-            with err.status(f"starting Redis, Toxiproxy, the LBS and {args.nodes} nodes"):
+            given = {"nodes": args.nodes, "bug": args.bug, "tls": args.tls or None,
+                     "node_args": args.node_arg or None,
+                     "smacks": False if args.no_smacks else None}
+            cluster = new_cluster(args.backend, folder,
+                                  **{k: v for k, v in given.items() if v is not None})
+            with err.status(f"starting the {args.backend} cluster"):
                 cluster.start()
             console.print(f"cluster up: target file {folder / 'target.toml'}")
             console.print(f"stop it with: imload cluster down --dir {folder}")
             return 0
-        cluster = LocalCluster.load(folder)
+        cluster = load_cluster(folder)
         if args.action == "down":
             cluster.stop()
             console.print("cluster down")

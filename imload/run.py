@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from imload.audit import run_audit
 from imload.check.verdict import check
+from imload.cluster.backends import Cluster
 from imload.cluster.local import ClusterError, LocalCluster
 from imload.cluster.target import Target, TargetError, load_target
 from imload.faults.registry import FaultContext, missing_means
@@ -52,7 +53,7 @@ class RunError(RuntimeError):
 class Prepared:
     target: Target
     target_path: Path
-    cluster: LocalCluster | None
+    cluster: Cluster | None
 
 
 def locustfile_path(name: str) -> Path:
@@ -94,6 +95,9 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
         except TargetError as e:
             raise RunError(str(e)) from None
     spec = scenario.cluster
+    if spec.backend != "reference":
+        return start_backend(spec.backend, out, console,
+                             **({} if spec.smacks else {"smacks": False}))
     cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
                            node_args=spec.node_args, per_node_args=spec.per_node_args(),
                            profiles=[p.name for p in scenario.profiles])
@@ -103,6 +107,20 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
             target = cluster.start()
         except ClusterError as e:
             raise RunError(f"the local cluster did not start: {e}") from None
+    return Prepared(target, out / "cluster" / "target.toml", cluster)
+
+
+def start_backend(backend: str, out: Path, console: Console, **options: Any) -> Prepared:
+    """Start a cluster of another backend than the reference (imload/cluster/backends) in
+    ``OUT/cluster`` with ``options`` (keyword arguments of its class)."""
+    from imload.cluster.backends import new_cluster
+
+    with console.status(f"starting the {backend} cluster"):
+        try:
+            cluster = new_cluster(backend, out / "cluster", **options)
+            target = cluster.start()
+        except ClusterError as e:
+            raise RunError(f"the {backend} cluster did not start: {e}") from None
     return Prepared(target, out / "cluster" / "target.toml", cluster)
 
 

@@ -64,6 +64,8 @@ class LoadSpec:
 
 @dataclass(frozen=True)
 class ClusterSpec:
+    backend: str = "reference"  # imload/cluster/backends: reference, prosody, ...
+    smacks: bool = True  # an XMPP backend: XEP-0198 stream management on
     nodes: int = 3
     bug: str | None = None
     tls: bool = False
@@ -213,6 +215,16 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     cluster = _section(path, data, "cluster", ClusterSpec)
     if cluster.nodes < 1:
         raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
+    from imload.cluster.backends import BACKENDS
+
+    if cluster.backend not in BACKENDS:
+        raise ScenarioError(f"{path}: cluster.backend must be one of {', '.join(BACKENDS)}, "
+                            f"got {cluster.backend!r}")
+    if cluster.backend != "reference" and (cluster.bug or cluster.tls or cluster.node_args
+                                           or cluster.node_clock_skew_ms):
+        raise ScenarioError(f"{path}: cluster.bug, tls, node_args and node_clock_skew_ms are "
+                            f"the reference cluster's; the {cluster.backend} backend takes "
+                            "none of them")
     if len(cluster.node_clock_skew_ms) > cluster.nodes:
         raise ScenarioError(f"{path}: cluster.node_clock_skew_ms names "
                             f"{len(cluster.node_clock_skew_ms)} nodes, the cluster has "

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything imload needs on a fresh machine, idempotently:
 #   .venv with the package and its dev dependencies,
-#   redis-server (apt-get when root; otherwise says how),
+#   redis-server and prosody (scripts/install-package.sh when root; otherwise says how),
 #   toxiproxy-server (built with Go into ./bin when not on PATH).
-# A second run skips what is already there.
+# A second run skips what is already there. Setup never stops or changes anything it did
+# not start: packages are installed without starting their system services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,20 +28,23 @@ else
   say ".venv is up to date"
 fi
 
-# 2. redis-server.
-if command -v redis-server >/dev/null 2>&1; then
-  say "redis-server: $(command -v redis-server)"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing redis-server with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-  # The Debian package may start a system service; imload starts its own.
-  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
-  pkill -x redis-server >/dev/null 2>&1 || true
-else
-  die "redis-server is missing: install it (sudo apt-get install redis-server) and run again"
-fi
+# 2. Debian packages: redis-server (the reference cluster's store) and prosody
+#    (imload cluster up --backend prosody). Their system services are never started.
+need_package() {  # need_package COMMAND PACKAGE
+  if command -v "$1" >/dev/null 2>&1; then
+    say "$1: $(command -v "$1")"
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if [ -z "${APT_UPDATED:-}" ]; then
+      apt-get update -qq >/dev/null || die "apt-get update failed"
+      APT_UPDATED=1
+    fi
+    bash scripts/install-package.sh "$2" || die "could not install $2"
+  else
+    die "$1 is missing: install it (sudo scripts/install-package.sh $2, or sudo apt-get install $2) and run again"
+  fi
+}
+need_package redis-server redis-server
+need_package prosody prosody
 
 # 3. toxiproxy-server.
 mkdir -p bin

@@ -165,3 +165,19 @@ def test_the_first_cases_are_shown_with_their_events() -> None:
     assert "send_ok @" in out and "cmid=c0" in out
     assert "frames per message" in out and "indeterminate because: retry budget 1" in out
     assert "evidence" not in render(clean_run())
+
+
+def test_what_the_target_does_not_promise_is_shown_as_a_finding_not_a_failure() -> None:
+    j = two_friends()
+    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"},
+          promises=["phantom", "corrupted"])
+    j.message("alice", "phone", "bob", "c1")
+    j.message("alice", "phone", "bob", "c2", skip=(("bob", "phone"),))
+    j.audit_all()
+    v = apply_slos(check(j.events), [])
+    assert v["outcome"] == "passed" and v["anomalies"]["lost"] == 1
+    out = render(v)
+    flat = " ".join(out.split())
+    assert "PASSED" in out and "FAILED" not in out and "UNKNOWN" not in out
+    assert "found, not promised: lost" in flat and "lost (not promised)" in flat
+    assert "not promised by the target: seq declared opaque" in flat

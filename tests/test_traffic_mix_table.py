@@ -95,7 +95,7 @@ def test_toml_values_become_the_field_types() -> None:
     ({"group_rat": 1}, "load.mix has unknown key(s) group_rat; known: base, device_shares,"),
     ({"name": "x"}, "unknown key(s) name (base names the mix)"),
     # ranges
-    ({"group_rate": 0}, "load.mix.group_rate must be > 0, got 0"),
+    ({"group_rate": -0.5}, "load.mix.group_rate must not be negative (0: no groups), got -0.5"),
     ({"online_s": -5}, "load.mix.online_s must be > 0"),
     ({"op_interval_s": 0}, "load.mix.op_interval_s must be > 0"),
     ({"warmup_s": -1}, "load.mix.warmup_s must not be negative (0: no warm-up)"),
@@ -171,7 +171,7 @@ def test_json_for_the_command_line() -> None:
     assert text == '{"op_weights":{"pin":1.0},"sizes":[[1.0,4,80]]}'
     assert from_json(text, "x") == overrides and from_json("", "x") == {}
     for bad, words in (("{", "--o: not a JSON object"), ("[1]", "--o must be a JSON object"),
-                       ('{"group_rate": -1}', "--o.group_rate must be > 0")):
+                       ('{"group_rate": -1}', "--o.group_rate must not be negative")):
         with pytest.raises(MixError, match=re.escape(words)):
             from_json(bad, "--o")
 

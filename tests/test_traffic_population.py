@@ -75,3 +75,13 @@ def test_every_mix_builds() -> None:
         get_mix("disco")
     assert get_mix("chat").with_overrides(device_shares=(1.0,), contacts=None).device_shares == (
         1.0,)
+
+
+def test_group_rate_zero_means_no_groups_and_no_group_chat() -> None:
+    from imload.traffic.model import device_acts
+
+    mix = get_mix("chat").with_overrides(group_rate=0.0, group_share=0.0, late_joiners=0.0)
+    pop = Population.build(50, mix, 5)
+    assert pop.groups == [] and all(not p.groups for p in pop.people)
+    acts = [a for i in range(len(pop.people)) for a in device_acts(pop, mix, 5, i, 0, 60.0, 1.0)]
+    assert acts and not any((a.conv or "").startswith("g:") for a in acts)

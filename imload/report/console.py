@@ -31,7 +31,7 @@ from imload.report.coverage import (
     short_summary,
     told_lines,
 )
-from imload.slo import is_coverage_figure
+from imload.slo import is_coverage_figure, promised_kinds
 
 COUNT_LABELS = (
     ("attempted", "logical sends"), ("attempts", "wire attempts"), ("acked", "acked"),
@@ -83,12 +83,17 @@ BANNER_STYLES = {"passed": "bold white on green", "failed": "bold white on red",
 def _banner(verdict: dict[str, Any]) -> Text:
     state = outcome_of(verdict)
     text = Text(f" {WORDS[state]} ", style=BANNER_STYLES[state])
-    failing = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
+    promised = set(promised_kinds(verdict))
+    found = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
+    failing = [k for k in found if k in promised]
+    findings = [k for k in found if k not in promised]
     missed = [s.get("name", "?") for s in verdict.get("slo") or []
               if not s.get("passed") and not is_coverage_figure(s.get("figure"))]
     why = [f"{k}" for k in failing] + [f"slo {m}" for m in missed]
     if why:
         text.append("  " + ", ".join(why), style="red")
+    if findings:
+        text.append("  found, not promised: " + ", ".join(findings), style="yellow")
     unjudged = short_summary(verdict)
     if unjudged:
         text.append(f"  not everything could be judged: {unjudged}", style="bold yellow")
@@ -117,10 +122,13 @@ def _anomalies(verdict: dict[str, Any]) -> Table:
     table.add_column("count", justify="right", no_wrap=True)
     table.add_column("first example", ratio=1, overflow="fold")
     examples = verdict.get("examples") or {}
+    promised = set(promised_kinds(verdict))
     for kind, count in (verdict.get("anomalies") or {}).items():
-        style = "red" if count else "green"
+        style = ("red" if kind in promised else "yellow") if count else \
+            "green" if kind in promised else "dim"
         first = (examples.get(kind) or [{}])[0].get("explain", "")
-        table.add_row(Text(kind, style=style), Text(str(count), style=style), first)
+        label = kind if kind in promised else f"{kind} (not promised)"
+        table.add_row(Text(label, style=style), Text(str(count), style=style), first)
     return table
 
 
@@ -137,12 +145,14 @@ def _coverage(verdict: dict[str, Any]) -> RenderableType:
     table.add_column("not judged because", ratio=2, overflow="fold")
     for line in lines:
         style = "bold yellow" if line.missed else "yellow" if line.accepted else \
-            "dim" if not line.due else "green"
+            "dim" if not line.due or not line.promised else "green"
         # the examples are in the sentences below the table
         why = "; ".join(reason_texts(line, examples=False)) \
             if line.short or not line.applicable else ""
         if line.accepted:
             why = f"accepted by SLO: {why}"
+        elif not line.promised and why:
+            why = f"not promised by the target: {why}"
         judged = f"{line.judged:,} / {line.due:,}" if line.due else "–"
         table.add_row(Text(line.kind, style=style), Text(percent_text(line), style=style),
                       judged, line.unit, why)

@@ -46,6 +46,7 @@ class CoverageLine:
     sentence: str = ""  # why it is short; "" when it is not
     slos: list[dict[str, Any]] = field(default_factory=list)
     gated: bool = False  # the verdict went through apply_slos
+    promised: bool = True  # a check of a promised kind, or the journal (check/promises.py)
 
     @property
     def short(self) -> bool:
@@ -54,6 +55,8 @@ class CoverageLine:
     @property
     def missed(self) -> bool:
         """Does this line make the verdict unknown?"""
+        if not self.promised:
+            return False
         if self.slos:
             return not all(s.get("passed") for s in self.slos)
         return self.short and not self.gated
@@ -76,6 +79,8 @@ def coverage_lines(verdict: Mapping[str, Any]) -> list[CoverageLine] | None:
     told = [s for s in verdict.get("unknown") or [] if isinstance(s, str)]
     slo_lines = [s for s in verdict.get("slo") or [] if is_coverage_figure(s.get("figure"))]
     gated = "outcome" in verdict
+    promises = verdict.get("promises")
+    checks = verdict.get("anomalies") if isinstance(verdict.get("anomalies"), dict) else {}
     out = []
     for kind, entry in coverage.items():
         if not isinstance(entry, dict):
@@ -90,7 +95,8 @@ def coverage_lines(verdict: Mapping[str, Any]) -> list[CoverageLine] | None:
             applicable=entry.get("applicable", True) is not False,
             note=str(entry.get("note") or ""),
             slos=[s for s in slo_lines if str(s.get("figure")).startswith(f"coverage.{kind}.")],
-            gated=gated)
+            gated=gated,
+            promised=not isinstance(promises, list) or kind in promises or kind not in checks)
         if line.short:
             said = next((s for s in told if s.startswith(f"{kind}: ")), None)
             try:
@@ -125,7 +131,7 @@ def unknown_sentences(verdict: Mapping[str, Any]) -> list[str]:
     if told:
         return told
     lines = coverage_lines(verdict) or []
-    found = [line.sentence for line in lines if line.short]
+    found = [line.sentence for line in lines if line.short and line.promised]
     if verdict.get("valid") == "unknown" and not found:
         found.append(NOTHING_CHECKED)
     return found

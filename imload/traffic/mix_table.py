@@ -39,7 +39,8 @@ OP_KINDS: tuple[str, ...] = tuple(Mix().op_weights)  # every kind the model can 
 # The range of each number. Shares are within 0..1; every other number must be > 0 unless
 # named in ZERO_OK (where 0 means something) or AT_LEAST (a larger floor).
 SHARES = frozenset({"late_joiners", "group_share", "read_share", "airplane_share"})
-ZERO_OK = {"activity_sigma": "0: everyone equally chatty", "warmup_s": "0: no warm-up"}
+ZERO_OK = {"activity_sigma": "0: everyone equally chatty", "warmup_s": "0: no warm-up",
+           "group_rate": "0: no groups"}
 AT_LEAST = {"group_min": 2,    # a group is its owner and at least one other member
             "burst_mean": 1}   # a burst has at least one message (the mean of a geometric)
 _TOLERANCE = 1e-6  # shares that must add up to 1 may be off by this much

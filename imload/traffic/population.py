@@ -139,8 +139,8 @@ def _contacts(n: int, mean: float, weights: list[float], cum: list[float],
 
 def _groups(n: int, mix: Mix, contacts: list[list[int]], cum: list[float],
             rng: random.Random) -> list[Group]:
-    if n < 3:
-        return []
+    if n < 3 or mix.group_rate == 0:
+        return []  # group_rate 0: no groups (a protocol without them, say)
     count = max(1, round(n * mix.group_rate))
     top = min(mix.group_max, n)
     out = []

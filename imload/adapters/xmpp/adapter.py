@@ -1,0 +1,321 @@
+"""``XmppAdapter``: the engine's intents as XMPP stanzas, the server's stanzas as
+engine events (the mapping is the package docstring's).
+
+``encode`` turns one intent into the payloads to write now; ``decode`` reads one
+server message (``parsing.parse``) and routes it by its name: stanzas (counted
+for XEP-0198), stream-management nonzas, the framing (``<open/>``, ``<close/>``),
+features and SASL (``handshake.py``), stream errors. What cannot be read raises
+``ProtocolViolation``, fatal for ``<close/>`` and ``<stream:error/>`` (the server
+ends the stream), and never another exception type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from imload.adapters.base import ProtocolViolation
+from imload.adapters.xmpp import build
+from imload.adapters.xmpp.core import EXPECTED, MamQuery, Phase
+from imload.adapters.xmpp.handshake import Events, Handshake, h_attr
+from imload.adapters.xmpp.messages import (
+    MAM_RESULT,
+    chat_entry,
+    forwarded_message,
+    label_of,
+    read_message,
+)
+from imload.adapters.xmpp.parsing import (
+    NS_CLIENT,
+    NS_FRAMING,
+    NS_MAM,
+    NS_PING,
+    NS_ROSTER,
+    NS_RSM,
+    NS_SASL,
+    NS_SM,
+    NS_STREAM_ERRORS,
+    NS_STREAMS,
+    Element,
+    child,
+    children,
+    condition,
+    error_text,
+    parse,
+    split,
+    stanza_error,
+    text_of,
+)
+from imload.adapters.xmpp.smacks import SmError
+
+_STANZAS = frozenset({"message", "presence", "iq"})
+_UNSUPPORTED = {
+    "read": "read markers over XMPP come with XEP-0333 (not yet)",
+    "reads": "read markers over XMPP come with XEP-0333 (not yet)",
+    "state": "the user's stored state has no XMPP mapping yet",
+    "op": "ops (groups, contacts, pins) have no XMPP mapping yet",
+}
+_GROUPS = "groups over XMPP come with MUC (not yet)"
+_FIN = f"{{{NS_MAM}}}fin"
+_RSM_SET = f"{{{NS_RSM}}}set"
+_RSM_LAST = f"{{{NS_RSM}}}last"
+
+
+class XmppAdapter(Handshake):
+    """One device's XMPP client, without I/O (see the package docstring)."""
+
+    @classmethod
+    def promises(cls, options: dict[str, Any]) -> list[str] | None:
+        """With XEP-0198 (``smacks``, the default) a stanza the server acked with ``<a h/>``
+        is its responsibility (XEP-0198 section 4), and with the archive (XEP-0313) every
+        device of each party gets it: no loss, on no device, and nothing delivered that no
+        client sent or that differs from what was sent. Without XEP-0198 nothing is acked but
+        the write, and RFC 6120 promises nothing for a stanza in a connection that drops:
+        loss is a finding, not a defect. Never promised: duplicates (a stanza re-sent after
+        a failed resume is a new stanza; XEP-0359 asks no server to drop repeats), order
+        (seqs are labels here) and inbox gaps (the useqs are the adapter's)."""
+        if options.get("smacks", True) is False:
+            return ["phantom", "corrupted"]
+        return ["lost", "partial", "phantom", "aborted", "corrupted"]
+
+    @classmethod
+    def credential(cls, secret: str, user: str, device: str) -> str:
+        """The account password of ``user``: HMAC-SHA256 of the user under the target's
+        secret (every device of a user shares the account, so ``device`` is not in it)."""
+        mac = hmac.new(secret.encode(), f"imload-xmpp:{user}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    # ================================================================ intents
+    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
+        t = frame.get("t")
+        handler = _INTENTS.get(t) if isinstance(t, str) else None
+        if handler is not None:
+            return handler(self, frame)
+        if t in _UNSUPPORTED:
+            self._event(self._error(frame.get("rid"), "unsupported", _UNSUPPORTED[t]))
+        elif frame.get("rid") is not None:
+            self._event(self._error(frame.get("rid"), "unknown_type",
+                                    f"intent {t!r} has no XMPP mapping"))
+        return ()
+
+    def _not_ready(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        self._event(self._error(frame.get("rid"), "internal",
+                                f"not logged in (phase {self.phase.value})"))
+        return ()
+
+    def _send(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        rid, cmid, conv = frame.get("rid"), frame.get("cmid"), frame.get("conv")
+        body = frame.get("body")
+        if not (isinstance(cmid, str) and isinstance(conv, str) and isinstance(body, str)):
+            self._event(self._error(rid, "bad_frame", "send needs string cmid, conv, body"))
+            return ()
+        if conv.startswith("g:"):
+            self._event(self._error(rid, "unsupported", _GROUPS))
+            return ()
+        parts = conv.split(":")
+        if len(parts) != 3 or parts[0] != "d" or self.user not in (parts[1], parts[2]):
+            self._event(self._error(rid, "forbidden", f"{self.user} is not in {conv}"))
+            return ()
+        if self.phase is not Phase.READY:
+            return self._not_ready(frame)
+        pending = self.sm.unacked(cmid)
+        if pending is not None:  # still in the reliable stream (e.g. resent on resume):
+            pending.rid = rid    # its ack answers this attempt, nothing more to write
+            return ()
+        peer = parts[2] if parts[1] == self.user else parts[1]
+        stanza = build.chat_message(f"{peer}@{self.domain}", cmid, body)
+        if self.sm.active:
+            self._stanza(stanza, cmid, rid, conv)
+            return (stanza, build.sm_request())
+        # no XEP-0198: acked once written (at-most-once: a connection lost now loses it)
+        mid = "x:" + cmid
+        self._event({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": mid, "conv": conv,
+                     "seq": label_of(mid), "server_ts": None, "dup": False})
+        return (stanza,)
+
+    def _sync(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        if self.phase is not Phase.READY:
+            return self._not_ready(frame)
+        rid = frame.get("rid")
+        limit = frame.get("limit")
+        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else 200
+        after = frame.get("after")
+        if isinstance(after, int) and after > self.inbox.useq:
+            # a fresh adapter for a device that held useqs up to ``after`` (the audit's):
+            # number on from there, so the device's useqs stay unique
+            self.inbox.useq = after
+        if self.mam_unavailable:
+            self._event(self._batch(rid, [], more=False))
+            return ()
+        return (self._mam_query(MamQuery(rid, max(1, limit))),)
+
+    def _mam_query(self, q: MamQuery) -> bytes:
+        qid = self._next_id("q")
+        self.mam[qid] = q
+        self.iqs[qid] = ("mam", q)
+        self.inbox.caught_up = False
+        return self._stanza(build.mam_query(qid, q.limit, self.inbox.cursor))
+
+    def _ping(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        if self.phase is not Phase.READY:
+            return self._not_ready(frame)
+        iq_id = self._next_id("ping")
+        self.iqs[iq_id] = ("ping", (frame.get("rid"), frame.get("ts")))
+        return (self._stanza(build.ping(iq_id)),)
+
+    def _ack(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        return ()  # XMPP has no inbox cursor on the server: the MAM cursor is ours
+
+    # ================================================================ server
+    def decode(self, payload: bytes, now: float) -> Sequence[dict[str, Any]]:
+        root = parse(payload)
+        try:
+            return self._dispatch(root)
+        except ProtocolViolation:
+            raise
+        except Exception as e:  # a shape the code did not foresee: the server's bytes
+            raise ProtocolViolation(f"unreadable <{split(root.tag)[1]}/>: "
+                                    f"{type(e).__name__}: {e}") from None
+
+    def _dispatch(self, el: Element) -> Events:
+        ns, local = split(el.tag)
+        if local in _STANZAS and ns in (NS_CLIENT, ""):
+            self.sm.received()
+            if local == "message":
+                return self._on_message(el)
+            if local == "iq":
+                return self._on_iq(el)
+            return []  # presence: nothing for the engine
+        if ns == NS_SM and local in ("r", "a"):
+            if local == "r":
+                self._write(build.sm_answer(self.sm.handled))
+                return []
+            return self._on_sm_ack(el)
+        if ns == NS_STREAMS and local == "error":
+            cond = condition(el, NS_STREAM_ERRORS) or "undefined-condition"
+            text = error_text(el, NS_STREAM_ERRORS)
+            raise ProtocolViolation(f"stream error: {cond}" + (f" ({text})" if text else ""),
+                                    fatal=True)
+        if ns == NS_FRAMING and local == "close":
+            where = el.get("see-other-uri")
+            raise ProtocolViolation("the server closed the stream" +
+                                    (f" (see other uri {where})" if where else ""), fatal=True)
+        known = ((ns == NS_FRAMING and local == "open")
+                 or (ns in (NS_STREAMS, "") and local == "features")
+                 or ns == NS_SASL or (ns == NS_SM and local in ("enabled", "resumed", "failed")))
+        if not known:
+            return []  # a nonza of an extension the adapter does not use
+        if local not in EXPECTED[self.phase]:
+            raise ProtocolViolation(f"the server sent <{local}/> while the client is "
+                                    f"{self.phase.value}")
+        if local == "open":
+            return []
+        if local == "features":
+            return self._on_features(el)
+        if ns == NS_SASL:
+            return self._on_sasl(local, el)
+        return self._on_sm_session(local, el)
+
+    # ------------------------------------------------------------ XEP-0198
+    def _on_sm_ack(self, el: Element) -> Events:
+        if not self.sm.active:
+            return []  # a late <a/> of a session already settled
+        try:
+            acked = self.sm.ack(h_attr(el))
+        except SmError as e:
+            raise ProtocolViolation(str(e)) from None
+        return [self._send_ack(s) for s in acked if s.cmid is not None]
+
+    # ------------------------------------------------------------ iq
+    def _on_iq(self, iq: Element) -> Events:
+        typ, iq_id = iq.get("type"), iq.get("id") or ""
+        if typ in ("result", "error"):
+            what, data = self.iqs.pop(iq_id, (None, None))
+            if what == "mam":
+                return self._on_mam_done(iq_id, data, iq)
+            if what == "ping":  # an error answers too: the server is there (XEP-0199)
+                return [{"t": "pong", "rid": data[0], "ts": data[1], "server_ts": None}]
+            if what == "bind":
+                return self._on_bind_result(iq)
+            if what == "register":
+                return self._on_register_result(iq)
+            return []  # carbons enabled (or not: nothing to do), or a stale answer
+        if typ in ("get", "set"):
+            payload = next(children(iq), None)
+            known = payload is not None and (
+                split(payload.tag) == (NS_PING, "ping")
+                or (split(payload.tag) == (NS_ROSTER, "query") and typ == "set"))
+            frm = iq.get("from")
+            reply = build.iq_result(iq_id, frm) if known else build.iq_error(iq_id, frm)
+            self._write(self._stanza(reply))
+        return []
+
+    # ------------------------------------------------------------ messages
+    def _on_message(self, el: Element) -> Events:
+        user, own = self.user, self.own_bare
+        r = read_message(el, user, own)
+        if r.wrapper is not None:
+            frm = (el.get("from") or own).lower()
+            if frm != own:
+                return []  # carbons and MAM results come from the user's own account
+            inner = forwarded_message(r.wrapper)
+            if r.wrapper.tag == MAM_RESULT:
+                q = self.mam.get(r.wrapper.get("queryid") or "")
+                if q is not None:
+                    q.results.append((r.wrapper.get("id") or "", inner))
+                return []
+            if inner is None:
+                return []
+            r = read_message(inner, user, own)  # a carbon: the message it carries
+        if self.phase is not Phase.READY:
+            return []  # the engine is not listening yet: the archive keeps it for the sync
+        if r.stanza_id is not None:
+            self.inbox.seen_live(r.stanza_id)
+        entry = self.inbox.admit(r.entry)
+        if entry is None:
+            return []
+        return [{"t": "msg", **entry}]
+
+    def _on_mam_done(self, qid: str, q: MamQuery, iq: Element) -> Events:
+        self.mam.pop(qid, None)
+        if iq.get("type") == "error":
+            err = next((c for c in children(iq) if split(c.tag)[1] == "error"), None)
+            if err is not None and err.get("type") == "cancel":
+                self.mam_unavailable = True  # no archive: syncs answer empty from now on
+                return [self._batch(q.rid, [], more=False)]
+            return [self._error(q.rid, "internal", f"MAM query failed: {stanza_error(iq)}")]
+        fin = child(iq, _FIN)
+        complete = fin is not None and fin.get("complete") in ("true", "1")
+        rset = child(fin, _RSM_SET) if fin is not None else None
+        last = (text_of(child(rset, _RSM_LAST)).strip() or None) if rset is not None else None
+        msgs = []
+        for archive_id, inner in q.results:
+            if inner is None:
+                continue
+            entry = self.inbox.admit(chat_entry(inner, self.user, self.own_bare, archive_id))
+            if entry is not None:
+                msgs.append(entry)
+        before = self.inbox.cursor
+        self.inbox.page_done(last, complete)
+        if not msgs and not complete and last and last != before:
+            # a page of messages already held: the engine follows `more` only when upto
+            # grows, so the adapter fetches the next page itself
+            q.results = []
+            self._write(self._mam_query(q))
+            return []
+        return [self._batch(q.rid, msgs, more=not complete)]
+
+    def _batch(self, rid: Any, msgs: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+        return {"t": "sync_batch", "rid": rid, "msgs": msgs, "upto": self.inbox.useq,
+                "more": more}
+
+
+_INTENTS: dict[str, Callable[[XmppAdapter, dict[str, Any]], Sequence[bytes]]] = {
+    "login": XmppAdapter._login,
+    "send": XmppAdapter._send,
+    "sync": XmppAdapter._sync,
+    "ping": XmppAdapter._ping,
+    "ack": XmppAdapter._ack,
+}
