@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from imload.adapters import Adapter, make_adapter
+from imload.audit_link import AuditLink, dial
 from imload.journal import body_digest, event
 
 AUDIT_SESSION = 0  # the audit's connection is session 0 of every device
@@ -76,38 +76,7 @@ class _Unknown(_AuditFailed):
 _SKIPPABLE = ("unknown_type", "unsupported")  # the server or the protocol has no such request
 
 
-class _Link:
-    """One audit connection: intents out and events in, through the device's adapter."""
-
-    def __init__(self, ws: Any, adapter: Adapter, clock: Callable[[], float]) -> None:
-        self.ws, self.adapter, self.clock = ws, adapter, clock
-        self.pending: list[dict[str, Any]] = []
-
-    async def _write(self, payloads: Iterable[bytes]) -> None:
-        for p in payloads:
-            await self.ws.send(p if self.adapter.binary else p.decode())
-
-    async def _settle(self) -> None:
-        ad = self.adapter
-        if ad.has_output:
-            await self._write(ad.output())
-        if ad.has_events:
-            self.pending.extend(ad.events())
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self._write(self.adapter.encode(frame, self.clock()))
-        await self._settle()
-
-    async def next_event(self) -> dict[str, Any]:
-        while not self.pending:
-            raw = await self.ws.recv()
-            data = raw.encode() if isinstance(raw, str) else raw
-            self.pending.extend(self.adapter.decode(data, self.clock()))
-            await self._settle()
-        return self.pending.pop(0)
-
-
-async def _request(link: _Link, frame: dict[str, Any], want: str) -> dict[str, Any]:
+async def _request(link: AuditLink, frame: dict[str, Any], want: str) -> dict[str, Any]:
     await link.send(frame)
     while True:
         reply = await link.next_event()
@@ -123,13 +92,12 @@ async def _request(link: _Link, frame: dict[str, Any], want: str) -> dict[str, A
 
 async def _audit_one(adapter: Adapter, after: int, url: str,
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
-                     open_timeout_s: float) -> int:
+                     open_timeout_s: float, ca: str | None) -> int:
     user, device, token = adapter.identity.user, adapter.identity.device, adapter.identity.token
-    async with connect(url, open_timeout=open_timeout_s, max_size=None, close_timeout=2,
-                       subprotocols=list(adapter.subprotocols) or None) as ws:
-        link = _Link(ws, adapter, clock)
+    async with dial(url, adapter, ca, open_timeout_s) as conn:
+        link = AuditLink(conn, adapter, clock, ca)
         adapter.opened(clock())
-        await link._settle()
+        await link.settle()
         ok = await _request(link, {"t": "login", "rid": 1, "token": token,
                                  "ts": int(time.time() * 1000)}, "login_ok")
         inbox_seq = ok.get("inbox_seq", 0)
@@ -171,7 +139,7 @@ def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str,
                                                "from_device": m.get("from_device")}, **extra)
 
 
-async def _final_state(link: _Link, rid: int, user: str, device: str,
+async def _final_state(link: AuditLink, rid: int, user: str, device: str,
                        record: Callable[[dict[str, Any]], None],
                        clock: Callable[[], float]) -> None:
     """Fetch and record the user's read markers and stored state (skipped when unknown)."""
@@ -194,7 +162,7 @@ async def _audit_all(held: dict[tuple[str, str], int], urls: list[str],
                      adapter_for: Callable[[str, str], Adapter],
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      timeout_s: float, concurrency: int,
-                     progress: Callable[[int], None]) -> AuditResult:
+                     progress: Callable[[int], None], ca: str | None) -> AuditResult:
     result = AuditResult(devices=len(held))
     gate = asyncio.Semaphore(concurrency)
     deadline = clock() + timeout_s
@@ -209,7 +177,7 @@ async def _audit_all(held: dict[tuple[str, str], int], urls: list[str],
                     remaining = max(0.5, deadline - clock())
                     result.messages += await asyncio.wait_for(
                         _audit_one(adapter_for(user, device), after, url, record, clock,
-                                   min(10.0, remaining)), remaining)
+                                   min(10.0, remaining), ca), remaining)
                     result.synced += 1
                     progress(1)
                     return
@@ -229,9 +197,10 @@ def run_audit(events: Iterable[dict[str, Any]], urls: list[str], secret: str,
               record: Callable[[dict[str, Any]], None], *, timeout_s: float = 120.0,
               concurrency: int = 100, clock: Callable[[], float] = time.monotonic,
               progress: Callable[[int], None] = lambda n: None, protocol: str = "v1",
-              options: dict[str, Any] | None = None) -> AuditResult:
+              options: dict[str, Any] | None = None, ca: str | None = None) -> AuditResult:
     """Audit every device in ``events`` against ``urls`` in ``protocol`` (a fresh adapter
-    per attempt, with ``options``); bounded by ``timeout_s`` overall."""
+    per attempt, with ``options``; TLS trusting ``ca``, else the system's CAs); bounded by
+    ``timeout_s`` overall."""
     if not urls:
         raise ValueError("the audit needs at least one node URL")
     held = devices_to_audit(events)
@@ -240,4 +209,4 @@ def run_audit(events: Iterable[dict[str, Any]], urls: list[str], secret: str,
         return make_adapter(protocol, user, device, secret, options)
 
     return asyncio.run(_audit_all(held, urls, adapter_for, record, clock, timeout_s,
-                                  concurrency, progress))
+                                  concurrency, progress, ca))

@@ -96,8 +96,10 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
             raise RunError(str(e)) from None
     spec = scenario.cluster
     if spec.backend != "reference":
-        return start_backend(spec.backend, out, console,
-                             **({} if spec.smacks else {"smacks": False}))
+        options: dict[str, Any] = {} if spec.smacks else {"smacks": False}
+        if spec.protocol:
+            options["protocol"] = spec.protocol
+        return start_backend(spec.backend, out, console, **options)
     cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
                            node_args=spec.node_args, per_node_args=spec.per_node_args(),
                            profiles=[p.name for p in scenario.profiles])
@@ -266,7 +268,8 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
                            timeout_s=scenario.audit.timeout_s,
                            progress=lambda n: bar.advance(task, n),
                            protocol=prepared.target.protocol,
-                           options=prepared.target.protocol_options)
+                           options=prepared.target.protocol_options,
+                           ca=str(prepared.target.ca) if prepared.target.ca else None)
     writer.write(event("phase", time.monotonic(), phase="audit", action="end"))
     return result.failed
 

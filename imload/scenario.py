@@ -66,6 +66,8 @@ class LoadSpec:
 class ClusterSpec:
     backend: str = "reference"  # imload/cluster/backends: reference, prosody, ...
     smacks: bool = True  # an XMPP backend: XEP-0198 stream management on
+    protocol: str = ""  # the protocol clients speak to it ("": the backend's; prosody:
+    #                     xmpp over WebSocket, or xmpp-tcp: TCP with STARTTLS)
     nodes: int = 3
     bug: str | None = None
     tls: bool = False
@@ -220,6 +222,9 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if cluster.backend not in BACKENDS:
         raise ScenarioError(f"{path}: cluster.backend must be one of {', '.join(BACKENDS)}, "
                             f"got {cluster.backend!r}")
+    if cluster.backend == "reference" and cluster.protocol not in ("", "v1"):
+        raise ScenarioError(f"{path}: cluster.protocol: the reference cluster speaks v1 only, "
+                            f"got {cluster.protocol!r}")
     if cluster.backend != "reference" and (cluster.bug or cluster.tls or cluster.node_args
                                            or cluster.node_clock_skew_ms):
         raise ScenarioError(f"{path}: cluster.bug, tls, node_args and node_clock_skew_ms are "

@@ -83,9 +83,9 @@ def test_config_runs_as_root_only_when_asked() -> None:
 # -- the registry and the target file ------------------------------------------------------
 
 def test_registry_names_both_backends() -> None:
-    assert BACKENDS == {"reference": LocalCluster, "prosody": ProsodyCluster}
-    with pytest.raises(ClusterError, match="unknown cluster backend 'ejabberd'"):
-        new_cluster("ejabberd", Path("/nonexistent"))
+    assert BACKENDS["reference"] is LocalCluster and BACKENDS["prosody"] is ProsodyCluster
+    with pytest.raises(ClusterError, match="unknown cluster backend 'openfire'"):
+        new_cluster("openfire", Path("/nonexistent"))
 
 
 def test_new_cluster_refuses_options_a_backend_does_not_take(tmp_path: Path) -> None:
@@ -264,7 +264,7 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
     target = cluster.start()
     try:
         assert load_target(tmp_path / "target.toml").nodes[0].url == target.nodes[0].url
-        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["p1"]
+        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["p1", "p1-c2s"]
         config = tmp_path.resolve() / "prosody" / "prosody.cfg.lua"
         assert config.is_file()
         assert cluster.parts["p1"].cmd[1:] == ["--config", str(config), "-F"]
@@ -334,3 +334,67 @@ def test_cli_up_status_down_with_the_prosody_backend(
         down = imload("down")
     assert down.returncode == 0, down.stderr
     assert _pids(tmp_path) == []
+
+
+def test_the_tcp_target_dials_c2s_through_its_proxy_and_trusts_the_cluster_ca(
+        tmp_path: Path) -> None:
+    cluster = _fake_cluster(tmp_path)
+    cluster.c2s_proxy_port = 15223
+    write_target(cluster.target("xmpp-tcp"), tmp_path / "target.toml")
+    target = load_target(tmp_path / "target.toml")
+    assert target.protocol == "xmpp-tcp" and target.protocol_options["domain"] == "localhost"
+    (node,) = target.nodes
+    assert node.url == "tcp://127.0.0.1:15223" and node.proxy == "p1-c2s"
+    assert target.ca == (tmp_path / "ca.pem").resolve() or target.ca == tmp_path / "ca.pem"
+    with pytest.raises(ClusterError, match="speaks xmpp, xmpp-tcp"):
+        ProsodyCluster(tmp_path, protocol="smtp")
+
+
+def test_config_offers_starttls_with_the_clusters_certificate(tmp_path: Path) -> None:
+    settings = ProsodySettings(directory=tmp_path, c2s_port=1, http_port=2,
+                               tls=(tmp_path / "server.pem", tmp_path / "server.key"))
+    text = prosody_config(settings)
+    assert '"tls"' in text and f'certificate = "{tmp_path}/server.pem"' in text
+    assert '"tls"' not in prosody_config(ProsodySettings(directory=tmp_path, c2s_port=1,
+                                                         http_port=2))
+
+
+@pytest.mark.integration
+def test_two_devices_chat_over_tcp_with_starttls(tmp_path: Path,
+                                                 prosody_installed: None) -> None:
+    import random
+    import uuid
+
+    from imload.adapters import make_adapter
+    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
+    from imload.drivers import GeventDevice, measure_wall_offset
+    from imload.protocol import direct_conv
+
+    cluster = ProsodyCluster(tmp_path / "c", protocol="xmpp-tcp")
+    target = cluster.start()
+    devices = []
+    try:
+        for user in (f"ta{uuid.uuid4().hex[:6]}", f"tb{uuid.uuid4().hex[:6]}"):
+            ad = make_adapter(target.protocol, user, "d0", target.secret,
+                              target.protocol_options)
+            engine = DeviceEngine(user, "d0", ad.identity.token, [target.nodes[0].url],
+                                  rng=random.Random(1), backoff=Backoff("full_jitter", 0.1, 1),
+                                  config=EngineConfig(wall_offset=measure_wall_offset()))
+            dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca))
+            dev.start()
+            devices.append(dev)
+        a, b = devices
+        assert a.wait_until(lambda: a.online and b.online, 15), (a.errors, b.errors)
+        assert a.adapter.tls_done and b.adapter.tls_done  # type: ignore[attr-defined]
+        conv = direct_conv(a.engine.user, b.engine.user)
+        sent = [a.send_message(conv, f"over tls {i}") for i in range(3)]
+        assert a.wait_until(lambda: len(b.engine.messages(conv)) == 3 and a.engine.idle, 10)
+        assert all(a.engine.send_state(c) is MsgState.ACKED for c in sent)
+        # seqs are labels (declared opaque): the display order is not the sending order
+        assert sorted(m["body"] for m in b.engine.messages(conv)) == [f"over tls {i}"
+                                                                       for i in range(3)]
+    finally:
+        for d in devices:
+            d.stop(drain_s=1)
+        cluster.stop()
+    assert all(_gone(pid) for pid in _pids(tmp_path / "c"))

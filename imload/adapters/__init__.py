@@ -1,10 +1,11 @@
 """Protocol adapters: the engine's intents and events in one wire protocol each.
 
 ``base.py`` is the interface (read it first), ``v1.py`` imload's own protocol,
-``xmpp/`` XMPP over WebSocket. A target names its protocol (``protocol = "xmpp"``,
-default ``"v1"``) and may give the adapter options in a table of the same name
-(``[xmpp]``); ``adapter_class`` and ``make_adapter`` turn that into an adapter per
-device. docs/drivers.md says how to add one.
+``xmpp/`` XMPP over WebSocket (``xmpp``) and over TCP with STARTTLS (``xmpp-tcp``).
+A target names its protocol (``protocol = "xmpp"``, default ``"v1"``) and may give
+the adapter options in a table of the same name (``[xmpp]``); ``adapter_class`` and
+``make_adapter`` turn that into an adapter per device. docs/drivers.md says how to
+add one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from imload.adapters.base import Adapter, DeviceIdentity, ProtocolViolation
 PROTOCOLS: dict[str, str] = {
     "v1": "imload.adapters.v1:V1Adapter",
     "xmpp": "imload.adapters.xmpp:XmppAdapter",
+    "xmpp-tcp": "imload.adapters.xmpp.tcp:XmppTcpAdapter",
 }
 
 __all__ = ["PROTOCOLS", "Adapter", "DeviceIdentity", "ProtocolViolation", "adapter_class",

@@ -13,7 +13,8 @@ device's connections; it is given bytes and intents and hands back engine
 events and bytes to write; it never reads a clock or a socket. The driver
 (``imload.drivers.gevent_ws``) calls, under its engine lock:
 
-- ``opened(now)`` when a connection is up, before the engine hears
+- ``opened(now)`` when a connection is up (a WebSocket, or a TCP connection for an
+  adapter whose ``transport`` is ``"tcp"``), before the engine hears
   ``transport_open``; ``closed()`` when it is gone (either side closed it);
 - ``encode(frame, now)`` for every ``SendFrame``: the WebSocket payloads
   to write now, in order (an empty tuple is fine: the adapter may wait, e.g.
@@ -25,7 +26,9 @@ events and bytes to write; it never reads a clock or a socket. The driver
   adapter writes by itself: handshake steps, answers to the server's pings,
   stream-management acks) and ``events()`` when ``has_events`` is true (engine
   events the adapter makes up without a server message, such as an ``error``
-  for an intent the protocol cannot express).
+  for an intent the protocol cannot express); and, over TCP, when ``wants_tls`` is
+  set, it upgrades the connection to TLS (after writing what is queued) and calls
+  ``tls_started()`` (STARTTLS).
 
 Contract, per intent: every intent with a ``rid`` gets its reply or an
 ``error`` with that ``rid`` (``code = "unsupported"`` when the protocol has no
@@ -67,8 +70,14 @@ class Adapter:
     name: ClassVar[str] = ""
     subprotocols: ClassVar[tuple[str, ...]] = ()  # WebSocket subprotocols to ask for
     binary: ClassVar[bool] = False  # payloads go in binary WebSocket messages (protobuf...)
+    # "websocket": one payload per WebSocket message; "tcp": a plain byte stream (the node
+    # url is tcp://host:port), every payload written as is, ``decode`` given the bytes as
+    # they arrive, in chunks of any size
+    transport: ClassVar[str] = "websocket"
     has_output = False  # output() has bytes waiting
     has_events = False  # events() has engine events waiting
+    wants_tls = False   # (tcp) upgrade the connection to TLS now (STARTTLS), then call
+    #                     tls_started()
 
     def __init__(self, identity: DeviceIdentity) -> None:
         self.identity = identity
@@ -93,6 +102,9 @@ class Adapter:
 
     def closed(self) -> None:
         """The connection is gone; what belonged to it alone is forgotten."""
+
+    def tls_started(self) -> None:
+        """(tcp) The driver upgraded the connection to TLS, as ``wants_tls`` asked."""
 
     def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
         raise NotImplementedError

@@ -158,7 +158,8 @@ def _http_url(where: str, key: str, value: str) -> str:
     return value
 
 
-def _node(file: Path, i: int, raw: object) -> NodeSpec:
+def _node(file: Path, i: int, raw: object,
+          schemes: tuple[str, ...] = ("ws", "wss")) -> NodeSpec:
     where = f"{file}: nodes[{i}]"
     if not isinstance(raw, dict):
         raise TargetError(f"{where}: must be a table ([[nodes]])")
@@ -170,8 +171,9 @@ def _node(file: Path, i: int, raw: object) -> NodeSpec:
     url = _str(where, raw, "url", required=True)
     assert url is not None
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
-        raise TargetError(f"{where}: key 'url' must start with ws:// or wss://, got {url!r}")
+    if parts.scheme not in schemes:
+        raise TargetError(f"{where}: key 'url' must start with "
+                          f"{' or '.join(f'{s}://' for s in schemes)}, got {url!r}")
     try:
         _ = parts.port  # raises on a port that is not a number
     except ValueError:
@@ -212,6 +214,15 @@ def _numbering(file: Path, raw: object) -> dict[str, str]:
                               f"got {value!r}")
         out[key] = value
     return out
+
+
+def _schemes(raw: dict[str, Any]) -> tuple[str, ...]:
+    """The url schemes of the nodes of a target in its protocol: ``tcp`` for an adapter
+    on a byte stream, else ``ws`` / ``wss`` (call after ``_protocol`` checked it)."""
+    from imload.adapters import adapter_class
+
+    tcp = adapter_class(str(raw.get("protocol", "v1"))).transport == "tcp"
+    return ("tcp",) if tcp else ("ws", "wss")
 
 
 def _protocol(where: str, raw: dict[str, Any]) -> None:
@@ -278,12 +289,13 @@ def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
         if api is not None:
             _http_url(f"{where}: [toxiproxy]", "api", api)
         tox_extra = {k: v for k, v in tox.items() if k != "api"}
+    _protocol(where, raw)
     raw_nodes = raw.get("nodes")
     if raw_nodes is None or raw_nodes == []:
         raise TargetError(f"{where}: no nodes: add at least one [[nodes]] table with name and url")
     if not isinstance(raw_nodes, list):
         raise TargetError(f"{where}: key 'nodes' must be an array of tables ([[nodes]])")
-    nodes = [_node(file, i, n) for i, n in enumerate(raw_nodes)]
+    nodes = [_node(file, i, n, _schemes(raw)) for i, n in enumerate(raw_nodes)]
     seen: set[str] = set()
     for n in nodes:
         if n.name in seen:
@@ -292,7 +304,6 @@ def target_from_dict(raw: dict[str, Any], file: Path) -> Target:
     if "store" in seen:
         raise TargetError(f"{where}: nodes: 'store' names the [store] table, not a node")
     store = _store(file, raw["store"]) if "store" in raw else None
-    _protocol(where, raw)
     known = {"name", "secret", "lbs", "ca", "toxiproxy", "nodes", "store", "numbering"}
     extra = {k: v for k, v in raw.items() if k not in known}
     target = Target(name=name, secret=secret, nodes=nodes, lbs=lbs, ca=ca, toxiproxy_api=api,

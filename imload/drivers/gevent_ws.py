@@ -66,6 +66,7 @@ from imload.client import (
 from imload.drivers.buffered import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
 from imload.drivers.lbs_http import RouteError, fetch_route
 from imload.drivers.lock import EngineLock
+from imload.drivers.tcpconn import StreamReader, open_tcp, raw_payload
 from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import (
     binary_frame,
@@ -96,6 +97,9 @@ class GeventDevice:
         # the wire protocol: the engine's frames in and out (imload/adapters); default v1
         self.adapter = adapter or V1Adapter(DeviceIdentity(engine.user, engine.device,
                                                            engine.token))
+        # how a payload goes on the wire: a WebSocket frame, or as it is on a byte stream
+        self._framed = (raw_payload if self.adapter.transport == "tcp" else
+                        binary_frame if self.adapter.binary else text_frame)
         self.journal = journal
         self.clock = clock
         self.connect_timeout_s = connect_timeout_s
@@ -264,7 +268,7 @@ class GeventDevice:
         if w is None or w.failed:
             return  # no connection: the engine's timers cover the loss
         ad = self.adapter  # the frame in the wire protocol; a failed write ends the connection
-        framed = binary_frame if ad.binary else text_frame
+        framed = self._framed
         for payload in ad.encode(frame, self.clock()):
             w.write(framed(payload))
         if ad.has_output:
@@ -274,10 +278,30 @@ class GeventDevice:
         """Write what the adapter queued by itself (handshake steps, protocol acks)."""
         w = self._writer
         out = self.adapter.output()
-        framed = binary_frame if self.adapter.binary else text_frame
+        framed = self._framed
         if w is not None and not w.failed:
             for payload in out:
                 w.write(framed(payload))
+        if self.adapter.wants_tls:
+            self._start_tls()
+
+    def _start_tls(self) -> None:
+        """STARTTLS: what is written goes first, then the socket is upgraded in place and
+        the adapter told (its new stream header follows)."""
+        ws, w = self._ws, self._writer
+        if ws is None or w is None or not hasattr(ws, "start_tls"):
+            return
+        try:
+            w.flush()
+            ws.start_tls(self.ca, self.io_timeout_s)
+        except Exception as e:
+            self._lost(ws, f"STARTTLS failed: {describe(e)}")
+            return
+        self._writer = FrameWriter(ws.sock.wrapped, self._write_lock,
+                                   lambda e: self._lost(ws, f"write failed: {describe(e)}"))
+        self.adapter.tls_started()
+        if self.adapter.has_output:
+            self._write_output()
 
     def _forget_writer(self) -> None:
         w, self._writer = self._writer, None
@@ -350,7 +374,7 @@ class GeventDevice:
                 self._wake.wait(timeout)
             return
         reader = ws.sock
-        assert isinstance(reader, ReadAhead)
+        assert isinstance(reader, ReadAhead | StreamReader)
         handled = False
         with self._lock:  # every message read already (no waiting), then the timers again
             while True:
@@ -395,7 +419,7 @@ class GeventDevice:
                 if e.fatal:
                     self._lost(ws, f"protocol: {e}")
                 return
-            if ad.has_output:
+            if ad.has_output or ad.wants_tls:
                 self._write_output()
             engine = self.engine
             for frame in decoded:
@@ -463,6 +487,9 @@ class GeventDevice:
             self._feed(self.engine.transport_open)
 
     def _open(self, url: str) -> websocket.WebSocket:
+        if self.adapter.transport == "tcp":
+            return open_tcp(url, connect_timeout_s=self.connect_timeout_s,  # type: ignore
+                            io_timeout_s=self.io_timeout_s)
         return open_websocket(url, self._write_lock, ca=self.ca,
                               subprotocols=self.adapter.subprotocols,
                               connect_timeout_s=self.connect_timeout_s,

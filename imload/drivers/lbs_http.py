@@ -14,7 +14,8 @@ from urllib.parse import urlencode, urlsplit
 import gevent
 import gevent.socket
 import orjson
-from gevent import ssl as gssl
+
+from imload.drivers.wsopen import client_context
 
 MAX_BODY = 1 << 20
 
@@ -79,7 +80,7 @@ def fetch_route(lbs: str, user: str, device: str, *, ca: str | None = None,
             sock = gevent.socket.create_connection((host, port), timeout=timeout)
             try:
                 if secure:
-                    ctx = gssl.create_default_context(cafile=ca)
+                    ctx = client_context(ca)
                     sock = ctx.wrap_socket(sock, server_hostname=host)
                 sock.sendall(request)
                 raw = _read_all(sock)

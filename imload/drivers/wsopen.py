@@ -73,6 +73,19 @@ def binary_frame(payload: bytes) -> bytes:
     return text_frame(payload, 0x82)
 
 
+def client_context(ca: str | None) -> gssl.SSLContext:
+    """A TLS client context whose sockets cooperate with gevent, trusting ``ca`` (a PEM
+    file) or, without one, the system's CAs. ``gevent.ssl.create_default_context``
+    returns the standard library's context on gevent 26, whose sockets block the whole
+    process on a read: this builds gevent's own."""
+    ctx = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host
+    if ca is not None:
+        ctx.load_verify_locations(cafile=ca)
+    else:
+        ctx.load_default_certs()
+    return ctx
+
+
 def open_websocket(url: str, write_lock: gevent.lock.Semaphore, *, ca: str | None = None,
                    connect_timeout_s: float = 5.0, io_timeout_s: float = 10.0,
                    subprotocols: Sequence[str] = ()) -> websocket.WebSocket:
@@ -85,7 +98,7 @@ def open_websocket(url: str, write_lock: gevent.lock.Semaphore, *, ca: str | Non
     sock = gevent.socket.create_connection((host, port), timeout=connect_timeout_s)
     try:
         if secure:
-            ctx = gssl.create_default_context(cafile=ca)
+            ctx = client_context(ca)
             sock = ctx.wrap_socket(sock, server_hostname=host)
         ws = websocket.create_connection(url, timeout=connect_timeout_s, socket=sock,
                                          enable_multithread=True, suppress_origin=True,

@@ -25,6 +25,7 @@ from typing import Any
 from lxml import etree
 
 from imload.adapters.base import Adapter, DeviceIdentity
+from imload.adapters.xmpp import build
 from imload.adapters.xmpp.messages import Deliveries, label_of
 from imload.adapters.xmpp.sasl import SaslClient
 from imload.adapters.xmpp.smacks import Sent, StreamManagement
@@ -129,6 +130,14 @@ class XmppCore(Adapter):
         return evs
 
     # ---------------------------------------------------------- helpers
+    def _stream_open(self) -> bytes:
+        """What opens (or, after SASL, restarts) the stream: RFC 7395's ``<open/>``;
+        over TCP (``tcp.py``) the ``<stream:stream>`` header, with a new parser."""
+        return build.open_stream(self.domain)
+
+    def _stream_close(self) -> bytes:
+        return build.close_stream()
+
     def _write(self, payload: bytes) -> None:
         """Queue bytes the adapter writes by itself (drained by ``output``)."""
         self._out.append(payload)

@@ -64,7 +64,7 @@ class Handshake(XmppCore):
             return ()
         self.login_rid = rid
         self.phase = Phase.OPENING
-        return (build.open_stream(self.domain),)
+        return (self._stream_open(),)
 
     # ------------------------------------------------------------ features
     def _on_features(self, el: Element) -> Events:
@@ -117,7 +117,7 @@ class Handshake(XmppCore):
             if local == "success":
                 self.sasl.success(decode_b64(text_of(el)))
                 self.phase = Phase.REOPENING
-                self._write(build.open_stream(self.domain))
+                self._write(self._stream_open())
                 return []
         except SaslError as e:
             return self._refuse(str(e))
@@ -146,7 +146,7 @@ class Handshake(XmppCore):
     def _refuse(self, why: str) -> Events:
         """The login cannot succeed on this connection: tell the engine, close the stream."""
         self.phase = Phase.REFUSED
-        self._write(build.close_stream())
+        self._write(self._stream_close())
         return [self._error(self.login_rid, "unauthenticated", why)]
 
     # ------------------------------------------------------------ session
@@ -159,7 +159,7 @@ class Handshake(XmppCore):
     def _on_bind_result(self, iq: Element) -> Events:
         if iq.get("type") != "result":
             self.phase = Phase.REFUSED
-            self._write(build.close_stream())
+            self._write(self._stream_close())
             return [self._error(self.login_rid, "internal",
                                 f"resource binding failed: {stanza_error(iq)}")]
         bound = child(iq, f"{{{NS_BIND}}}bind")

@@ -46,6 +46,7 @@ from imload.cluster.processes import (
 )
 from imload.cluster.target import NodeSpec, Target, write_target
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
+from reference_server.tls import make_certificates
 
 STATE_FILE = "cluster.json"
 TARGET_FILE = "target.toml"
@@ -53,6 +54,9 @@ STATE_VERSION = 1
 BACKEND = "prosody"
 NODE = "p1"
 WEBSOCKET_PATH = "/xmpp-websocket"
+C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "p1-c2s"
+# a target file per protocol the cluster speaks (target.toml is the cluster's own choice)
+PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
 INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 
 
@@ -82,9 +86,14 @@ class ProsodyCluster:
 
     def __init__(self, directory: Path, secret: str | None = None, *, nodes: int = 1,
                  domain: str = "localhost", smacks: bool = True, host: str = "127.0.0.1",
-                 ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0) -> None:
+                 ready_timeout_s: float = 20.0, stop_grace_s: float = 5.0,
+                 protocol: str = "xmpp") -> None:
         if nodes != 1:
             raise ClusterError(f"the prosody backend runs exactly one node, got nodes={nodes}")
+        if protocol not in PROTOCOL_FILES:
+            raise ClusterError(f"the prosody backend speaks {', '.join(PROTOCOL_FILES)}; "
+                               f"got protocol={protocol!r}")
+        self.protocol = protocol
         self.directory = Path(directory).resolve()
         self.secret = secret or secrets.token_hex(32)
         self.domain = domain
@@ -93,6 +102,7 @@ class ProsodyCluster:
         self.ready_timeout_s = ready_timeout_s
         self.stop_grace_s = stop_grace_s
         self.c2s_port: int | None = None
+        self.c2s_proxy_port: int | None = None  # Toxiproxy in front of c2s (xmpp-tcp)
         self.parts: dict[str, Part] = {}
         self._sup = Supervisor()
 
@@ -120,9 +130,11 @@ class ProsodyCluster:
 
     def settings(self, http_port: int, c2s_port: int) -> ProsodySettings:
         """The config of node ``p1`` on these ports."""
+        tls = self.prosody_dir / "tls"
         return ProsodySettings(directory=self.prosody_dir, c2s_port=c2s_port,
                                http_port=http_port, domain=self.domain, smacks=self.smacks,
-                               run_as_root=os.geteuid() == 0, host=self.host)
+                               run_as_root=os.geteuid() == 0, host=self.host,
+                               tls=(tls / "server.pem", tls / "server.key"))
 
     def node_url(self, name: str, direct: bool = False) -> str:
         """The websocket URL clients dial for node ``name`` (its proxy), or Prosody itself."""
@@ -156,10 +168,13 @@ class ProsodyCluster:
         toxiproxy_bin = find_binary("toxiproxy-server")
         # A new cluster starts with no accounts and an empty archive.
         shutil.rmtree(self.prosody_dir / "data", ignore_errors=True)
-        http_port, c2s_port, proxy_port, api_port = free_ports(self.host, 4)
+        http_port, c2s_port, proxy_port, api_port, c2s_proxy = free_ports(self.host, 5)
         settings = self.settings(http_port, c2s_port)
         for folder in (self.directory / "logs", settings.data_path, settings.certs_path):
             folder.mkdir(parents=True, exist_ok=True)
+        ca, _, _ = make_certificates(self.prosody_dir / "tls", (self.host, self.domain))
+        shutil.copyfile(ca, self.directory / "ca.pem")  # what xmpp-tcp clients trust
+        self.c2s_proxy_port = c2s_proxy
         settings.config_path.write_text(prosody_config(settings), encoding="utf-8")
         self.c2s_port = c2s_port
         logs = self.directory / "logs"
@@ -177,6 +192,8 @@ class ProsodyCluster:
             self._wait_ready(self.parts["toxiproxy"])
             self._create_proxies()
             self._wait_ready(self.parts[NODE])
+            for protocol, name in PROTOCOL_FILES.items():
+                write_target(self.target(protocol), self.directory / name)
             target = self.target()
             write_target(target, self.target_path)
             self._save()
@@ -185,8 +202,11 @@ class ProsodyCluster:
             raise
         return target
 
-    def target(self) -> Target:
-        """The target file's content for this cluster."""
+    def target(self, protocol: str | None = None) -> Target:
+        """The target file's content for this cluster, in ``protocol`` (xmpp: WebSocket;
+        xmpp-tcp: TCP with STARTTLS; default: the cluster's)."""
+        protocol = protocol or self.protocol
+        tcp = protocol == "xmpp-tcp"
         py = shlex.quote(sys.executable)
         d = shlex.quote(str(self.directory))
 
@@ -194,7 +214,9 @@ class ProsodyCluster:
             return f"kill -s {sig} $(cat {d}/pids/{part}.pid)"
 
         nodes = [NodeSpec(
-            name=name, url=self.node_url(name), proxy=name,
+            name=name, url=(f"tcp://{self.host}:{self.c2s_proxy_port}" if tcp
+                            else self.node_url(name)),
+            proxy=f"{name}{C2S_PROXY}" if tcp else name,
             kill=signal_cmd("KILL", name),
             restart=f"{py} -m imload cluster restart --dir {d} --node {name}",
             pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
@@ -205,7 +227,8 @@ class ProsodyCluster:
                 "smacks": self.smacks}
         target = Target(name=BACKEND, secret=self.secret, nodes=nodes,
                         toxiproxy_api=self.toxiproxy_api,
-                        extra={"kind": BACKEND, "protocol": "xmpp", "xmpp": xmpp},
+                        ca=self.directory / "ca.pem" if tcp else None,
+                        extra={"kind": BACKEND, "protocol": protocol, protocol: xmpp},
                         path=self.target_path)
         # Prosody's archive ids are opaque strings; a user's inbox is numbered by the client
         target.numbering = {"seq": "opaque", "useq": "contiguous"}
@@ -232,6 +255,9 @@ class ProsodyCluster:
             try:
                 api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
                                  f"{self.host}:{part.port}")
+                api.create_proxy(f"{part.name}{C2S_PROXY}",
+                                 f"{self.host}:{self.c2s_proxy_port}",
+                                 f"{self.host}:{self.c2s_port}")
             except ToxiproxyError as e:
                 raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
                                    f"{tail(self.parts['toxiproxy'].log)}") from None
@@ -315,7 +341,8 @@ class ProsodyCluster:
         state = {
             "version": STATE_VERSION, "backend": BACKEND, "directory": str(self.directory),
             "host": self.host, "domain": self.domain, "smacks": self.smacks,
-            "secret": self.secret, "c2s_port": self.c2s_port,
+            "secret": self.secret, "c2s_port": self.c2s_port, "protocol": self.protocol,
+            "c2s_proxy_port": self.c2s_proxy_port,
             "config": str(self.prosody_dir / "prosody.cfg.lua"),
             "target": str(self.target_path),
             "parts": {name: asdict(p) for name, p in self.parts.items()},
@@ -347,8 +374,9 @@ class ProsodyCluster:
                                    f"{state.get('version')!r}, backend {state.get('backend')!r})")
             cluster = cls(Path(state["directory"]), secret=state["secret"],
                           domain=state["domain"], smacks=bool(state["smacks"]),
-                          host=state["host"])
+                          host=state["host"], protocol=state.get("protocol", "xmpp"))
             cluster.c2s_port = state.get("c2s_port")
+            cluster.c2s_proxy_port = state.get("c2s_proxy_port")
             cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
         except (KeyError, TypeError, ValueError) as e:
             raise ClusterError(f"{path}: not a cluster state file: {e}") from None

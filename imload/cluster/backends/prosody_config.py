@@ -38,6 +38,7 @@ class ProsodySettings:
     smacks: bool = True  # False leaves mod_smacks out: drills that show loss without it
     run_as_root: bool = False
     host: str = "127.0.0.1"
+    tls: tuple[Path, Path] | None = None  # (certificate chain, key): STARTTLS on c2s
 
     @property
     def muc_domain(self) -> str:
@@ -63,7 +64,8 @@ class ProsodySettings:
 
 def modules(settings: ProsodySettings) -> list[str]:
     """The ``modules_enabled`` list: the base modules, plus ``smacks`` when asked for."""
-    return [*BASE_MODULES, *(["smacks"] if settings.smacks else [])]
+    return [*BASE_MODULES, *(["tls"] if settings.tls else []),
+            *(["smacks"] if settings.smacks else [])]
 
 
 def lua_string(text: str) -> str:
@@ -112,6 +114,11 @@ def prosody_config(settings: ProsodySettings) -> str:
         "-- a load test's clients and Toxiproxy run on this machine.",
         "c2s_require_encryption = false",
         "consider_websocket_secure = true",
+        *([f"ssl = {{ certificate = {lua_string(str(s.tls[0]))}; "
+           f"key = {lua_string(str(s.tls[1]))} }}",
+           "-- STARTTLS is offered on c2s (mod_tls), with a throwaway CA's certificate for",
+           "-- 127.0.0.1 and localhost (DIR/ca.pem); the websocket stays plain."]
+          if s.tls else []),
         "",
         'authentication = "internal_hashed"',
         'storage = "internal"',
