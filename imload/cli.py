@@ -118,11 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = csub.add_parser("up", help="start a backend behind Toxiproxy; write DIR/target.toml "
                          "(reference: Redis, an LBS and N nodes; prosody: one Prosody server)")
     up.add_argument("--dir", required=True)
-    up.add_argument("--backend", choices=("reference", "prosody"), default="reference",
+    from imload.cluster.backends import BACKENDS  # the registry names the choices
+    up.add_argument("--backend", choices=tuple(BACKENDS), default="reference",
                     help="what to start (default: reference; see docs/backends/)")
-    up.add_argument("--nodes", type=int, help="nodes (reference: default 3; prosody: 1)")
+    up.add_argument("--nodes", type=int, help="nodes (reference: default 3; prosody: 1; ejabberd: default 2)")
     up.add_argument("--no-smacks", action="store_true",
-                    help="prosody: leave out stream management (XEP-0198)")
+                    help="prosody, ejabberd: leave out stream management (XEP-0198)")
     up.add_argument("--bug", help="start the nodes with a bug mode (see docs/protocol.md)")
     up.add_argument("--tls", action="store_true",
                     help="serve wss:// and https:// with a throwaway CA (DIR/ca.pem)")

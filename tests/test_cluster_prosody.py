@@ -120,7 +120,7 @@ def _fake_cluster(directory: Path) -> ProsodyCluster:
     cluster.c2s_port = 15222
     cluster.parts = {
         "toxiproxy": Part("toxiproxy", "toxiproxy", 18474, ["toxiproxy-server"], "t.log"),
-        "p1": Part("p1", "node", 15280, ["prosody"], "p1.log", proxy_port=15281),
+        "n1": Part("n1", "node", 15280, ["prosody"], "n1.log", proxy_port=15281),
     }
     return cluster
 
@@ -136,12 +136,12 @@ def test_target_file_parses_back(tmp_path: Path) -> None:
     assert target.numbering == {"seq": "opaque", "useq": "contiguous"}
     assert target.toxiproxy_api == "http://127.0.0.1:18474" and target.store is None
     (node,) = target.nodes
-    assert node.name == "p1" and node.proxy == "p1"
+    assert node.name == "n1" and node.proxy == "n1"
     assert node.url == "ws://127.0.0.1:15281/xmpp-websocket"
     assert node.extra["direct_url"] == "ws://127.0.0.1:15280/xmpp-websocket"
-    assert node.kill == f"kill -s KILL $(cat {tmp_path.resolve()}/pids/p1.pid)"
+    assert node.kill == f"kill -s KILL $(cat {tmp_path.resolve()}/pids/n1.pid)"
     assert node.restart is not None and node.restart.endswith(
-        f"-m imload cluster restart --dir {tmp_path.resolve()} --node p1")
+        f"-m imload cluster restart --dir {tmp_path.resolve()} --node n1")
     assert node.pause is not None and node.pause.startswith("kill -s STOP")
     assert node.resume is not None and node.resume.startswith("kill -s CONT")
 
@@ -264,10 +264,10 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
     target = cluster.start()
     try:
         assert load_target(tmp_path / "target.toml").nodes[0].url == target.nodes[0].url
-        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["p1", "p1-c2s"]
+        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1", "n1-c2s"]
         config = tmp_path.resolve() / "prosody" / "prosody.cfg.lua"
         assert config.is_file()
-        assert cluster.parts["p1"].cmd[1:] == ["--config", str(config), "-F"]
+        assert cluster.parts["n1"].cmd[1:] == ["--config", str(config), "-F"]
         with pytest.raises(ClusterError, match="already running"):
             ProsodyCluster(tmp_path).start()
 
@@ -279,16 +279,16 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         for i in range(5):  # no per-IP registration throttle
             assert _register(ws, f"u{i}", "pw").get("type") == "result"
 
-        cluster.kill_node("p1")
+        cluster.kill_node("n1")
         # the proxy closes the client's connection once Prosody is gone (a timeout of the
         # socket is neither exception, so it would fail the test)
         with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
             while True:
                 if not ws.recv():  # a close frame
                     raise websocket.WebSocketConnectionClosedException("closed")
-        assert not cluster.status()["p1"]["alive"]
+        assert not cluster.status()["n1"]["alive"]
 
-        load_cluster(tmp_path).restart_node("p1")  # as `imload cluster restart` would
+        load_cluster(tmp_path).restart_node("n1")  # as `imload cluster restart` would
         ws, _ = _open_stream(target.nodes[0].url)
         again = _register(ws, "u0", "pw")  # the account survived the crash
         assert again.get("type") == "error" and again.find(".//{*}conflict") is not None
@@ -307,7 +307,7 @@ def test_prosody_that_exits_while_starting_leaves_nothing(
     monkeypatch.setattr(prosody_module, "prosody_config",
                         lambda settings: "this is not lua {{{\n")
     cluster = ProsodyCluster(tmp_path, ready_timeout_s=10)
-    with pytest.raises(ClusterError, match="p1 exited while starting") as caught:
+    with pytest.raises(ClusterError, match="n1 exited while starting") as caught:
         cluster.start()
     assert "end of" in str(caught.value)
     assert _pids(tmp_path) == []
@@ -326,7 +326,7 @@ def test_cli_up_status_down_with_the_prosody_backend(
         assert up.returncode == 0, up.stderr
         assert load_target(tmp_path / "target.toml").extra["xmpp"]["smacks"] is False
         status = imload("status")
-        assert status.returncode == 0 and "p1" in status.stdout
+        assert status.returncode == 0 and "n1" in status.stdout
         assert status.stdout.count(" up ") == 2, status.stdout
         twice = imload("up", "--backend", "prosody")
         assert twice.returncode == 2 and "already running" in twice.stderr
@@ -344,7 +344,7 @@ def test_the_tcp_target_dials_c2s_through_its_proxy_and_trusts_the_cluster_ca(
     target = load_target(tmp_path / "target.toml")
     assert target.protocol == "xmpp-tcp" and target.protocol_options["domain"] == "localhost"
     (node,) = target.nodes
-    assert node.url == "tcp://127.0.0.1:15223" and node.proxy == "p1-c2s"
+    assert node.url == "tcp://127.0.0.1:15223" and node.proxy == "n1-c2s"
     assert target.ca == (tmp_path / "ca.pem").resolve() or target.ca == tmp_path / "ca.pem"
     with pytest.raises(ClusterError, match="speaks xmpp, xmpp-tcp"):
         ProsodyCluster(tmp_path, protocol="smtp")

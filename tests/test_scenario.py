@@ -46,6 +46,10 @@ def test_target_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
                  "stream": "sideways"}]}, "stream must be"),
     ({"chaos": [{"kind": "kill", "target": "n1", "at_s": 999}]}, "after the load ends"),
     ({"chaos": {"kind": "kill"}}, "list of tables"),
+    ({"cluster": {"backend": "openfire"}}, "cluster.backend must be one of reference, prosody"),
+    ({"cluster": {"backend": "prosody", "bug": "lose-offline"}},
+     "the prosody backend takes none of them"),
+    ({"cluster": {"protocol": "xmpp"}}, "the reference cluster speaks v1 only"),
 ])
 def test_bad_scenarios_name_the_key(data: dict, words: str) -> None:
     with pytest.raises(ScenarioError) as e:
@@ -171,3 +175,14 @@ def test_a_mix_table_in_a_scenario_file(tmp_path: Path) -> None:
     f.write_text('[load.mix]\ngroup_min = 400\n')
     with pytest.raises(ScenarioError, match=r"drill.toml: load.mix.group_min: group_min \(400\)"):
         load_scenario(f)
+
+
+def test_every_xmpp_drill_parses_and_names_its_backend() -> None:
+    drills = sorted((REPO / "chaos").glob("xmpp-*.toml"))
+    assert len(drills) >= 5
+    for path in drills:
+        s = load_scenario(path)
+        assert s.cluster.backend in ("prosody", "ejabberd"), path
+        assert all(c.target in ("n1", "*") for c in s.chaos), path  # names every backend has
+    assert load_scenario(REPO / "chaos" / "xmpp-tcp.toml").cluster.protocol == "xmpp-tcp"
+    assert load_scenario(REPO / "chaos" / "xmpp-no-smacks.toml").cluster.smacks is False

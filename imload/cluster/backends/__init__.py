@@ -3,7 +3,9 @@
 - ``reference``: :class:`~imload.cluster.local.LocalCluster` (Redis, Toxiproxy, reference
   nodes and an LBS);
 - ``prosody``: :class:`~imload.cluster.backends.prosody.ProsodyCluster` (a private Prosody
-  XMPP server behind Toxiproxy).
+  XMPP server behind Toxiproxy);
+- ``ejabberd``: :class:`~imload.cluster.backends.ejabberd.EjabberdCluster` (two clustered
+  ejabberd nodes, each behind its own Toxiproxy proxy).
 
 Every backend writes ``DIR/cluster.json``; a ``"backend"`` key names its class (a file
 without one is the reference cluster's), so :func:`load_cluster` gives ``imload cluster
@@ -20,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from imload.cluster.backends.ejabberd import EjabberdCluster
 from imload.cluster.backends.prosody import ProsodyCluster
 from imload.cluster.local import LocalCluster
 from imload.cluster.processes import ClusterError
@@ -44,6 +47,7 @@ class Cluster(Protocol):
 BACKENDS: dict[str, type[Any]] = {
     "reference": LocalCluster,
     "prosody": ProsodyCluster,
+    "ejabberd": EjabberdCluster,
 }
 
 
@@ -103,5 +107,5 @@ def new_cluster(backend: str, directory: Path, **options: Any) -> Cluster:
     return cluster
 
 
-__all__ = ["BACKENDS", "Cluster", "LocalCluster", "ProsodyCluster", "backend_class",
-           "load_cluster", "new_cluster", "recorded_backend", "refuse_if_running"]
+__all__ = ["BACKENDS", "Cluster", "EjabberdCluster", "LocalCluster", "ProsodyCluster",
+           "backend_class", "load_cluster", "new_cluster", "recorded_backend", "refuse_if_running"]

@@ -2,9 +2,9 @@
 
 ``ProsodyCluster(dir).start()`` writes ``DIR/prosody/prosody.cfg.lua``
 (:mod:`imload.cluster.backends.prosody_config`), starts ``toxiproxy-server`` and one
-Prosody (node ``p1``, ``prosody --config FILE -F``: in the foreground, as a child of the
-:class:`~imload.cluster.processes.Supervisor`, output in ``DIR/logs/p1.log``), waits until
-Prosody's websocket endpoint answers, creates the Toxiproxy proxy ``p1`` in front of it and
+Prosody (node ``n1``, ``prosody --config FILE -F``: in the foreground, as a child of the
+:class:`~imload.cluster.processes.Supervisor`, output in ``DIR/logs/n1.log``), waits until
+Prosody's websocket endpoint answers, creates the Toxiproxy proxy ``n1`` in front of it and
 writes
 
 - ``DIR/target.toml``: ``protocol = "xmpp"``, an ``xmpp`` table (domain, register, muc,
@@ -52,9 +52,9 @@ STATE_FILE = "cluster.json"
 TARGET_FILE = "target.toml"
 STATE_VERSION = 1
 BACKEND = "prosody"
-NODE = "p1"
+NODE = "n1"
 WEBSOCKET_PATH = "/xmpp-websocket"
-C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "p1-c2s"
+C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "n1-c2s"
 # a target file per protocol the cluster speaks (target.toml is the cluster's own choice)
 PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
 INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
@@ -80,7 +80,7 @@ def find_prosody(install: bool = True) -> str:
 
 
 class ProsodyCluster:
-    """One private Prosody server (node ``p1``) and Toxiproxy in ``directory``."""
+    """One private Prosody server (node ``n1``) and Toxiproxy in ``directory``."""
 
     backend = BACKEND
 
@@ -129,7 +129,7 @@ class ProsodyCluster:
         return f"http://{self.host}:{self.parts['toxiproxy'].port}"
 
     def settings(self, http_port: int, c2s_port: int) -> ProsodySettings:
-        """The config of node ``p1`` on these ports."""
+        """The config of node ``n1`` on these ports."""
         tls = self.prosody_dir / "tls"
         return ProsodySettings(directory=self.prosody_dir, c2s_port=c2s_port,
                                http_port=http_port, domain=self.domain, smacks=self.smacks,
@@ -296,7 +296,7 @@ class ProsodyCluster:
         self.restart_part(self._node(name).name)
 
     def kill_part(self, name: str) -> None:
-        """SIGKILL ``p1`` or ``toxiproxy``."""
+        """SIGKILL ``n1`` or ``toxiproxy``."""
         self._refresh()
         self._sup.kill(self._part(name))
         self._save()
