@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     from imload.cluster.backends import BACKENDS  # the registry names the choices
     up.add_argument("--backend", choices=tuple(BACKENDS), default="reference",
                     help="what to start (default: reference; see docs/backends/)")
-    up.add_argument("--nodes", type=int, help="nodes (reference: default 3; prosody: 1; ejabberd: default 2)")
+    up.add_argument("--nodes", type=int,
+                    help="nodes (reference: default 3; prosody: 1; ejabberd: default 2)")
     up.add_argument("--no-smacks", action="store_true",
                     help="prosody, ejabberd: leave out stream management (XEP-0198)")
     up.add_argument("--bug", help="start the nodes with a bug mode (see docs/protocol.md)")
