@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from cluster_helpers import gone, part_pids
 from conftest import client_factory, unique
 from websockets.exceptions import ConnectionClosed
 
@@ -19,29 +20,13 @@ from imload.protocol import direct_conv
 pytestmark = pytest.mark.integration
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:  # a zombie child counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def _pids(directory: Path) -> dict[str, int | None]:
-    state = json.loads((directory / "cluster.json").read_text())
-    return {name: p["pid"] for name, p in state["parts"].items()}
-
-
 def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> None:
     c = LocalCluster(tmp_path, nodes=2)
     target = c.start()
     try:
-        pids = _pids(tmp_path)
+        pids = part_pids(tmp_path)
         assert set(pids) == {"redis", "toxiproxy", "lbs", "n1", "n2"}
-        assert all(pid and not _gone(pid) for pid in pids.values())
+        assert all(pid and not gone(pid) for pid in pids.values())
         assert all(row["alive"] for row in c.status().values())
         loaded = load_target(tmp_path / "target.toml")
         assert loaded.secret == c.secret == target.secret
@@ -66,8 +51,8 @@ def test_start_writes_the_target_and_stop_leaves_no_process(tmp_path: Path) -> N
         LocalCluster.load(tmp_path).stop()  # as `imload cluster down` would
     finally:
         c.stop()
-    assert all(_gone(pid) for pid in pids.values() if pid)
-    assert all(pid is None for pid in _pids(tmp_path).values())
+    assert all(gone(pid) for pid in pids.values() if pid)
+    assert all(pid is None for pid in part_pids(tmp_path).values())
     assert not any(row["alive"] for row in c.status().values())
     c.stop()  # idempotent
     assert (tmp_path / "logs" / "n1.log").exists() and (tmp_path / "target.toml").exists()
@@ -92,7 +77,7 @@ def test_kill_and_restart_a_node_on_its_port_and_stop_from_another_instance(
             other = LocalCluster.load(tmp_path)  # as `imload cluster kill` would
             old_pid = other.parts["n1"].pid
             other.kill_node("n1")
-            assert old_pid is not None and _gone(old_pid)
+            assert old_pid is not None and gone(old_pid)
             assert other.status()["n1"]["alive"] is False
             with pytest.raises(ConnectionClosed):
                 a.request("ping", timeout=3)
@@ -105,9 +90,9 @@ def test_kill_and_restart_a_node_on_its_port_and_stop_from_another_instance(
             assert b.request("sync", after=0)["msgs"][0]["mid"] == first["mid"]
             again = open_client(alice)  # the killed client reconnects
             assert again.request("ping")["t"] == "pong"
-        pids = _pids(tmp_path)
+        pids = part_pids(tmp_path)
         c.stop()  # the first instance also stops the node another one restarted
-        assert all(_gone(pid) for pid in pids.values() if pid)
+        assert all(gone(pid) for pid in pids.values() if pid)
     finally:
         c.stop()
     with pytest.raises(ClusterError, match="no node 'n9'"):
@@ -134,7 +119,7 @@ def test_a_part_that_dies_at_start_stops_everything_and_shows_its_log(
     directory = tmp_path / "c"
     with pytest.raises(ClusterError, match=r"redis exited(.|\n)*port in use"):
         LocalCluster(directory, nodes=1).start()
-    assert all(pid is None for pid in _pids(directory).values())
+    assert all(pid is None for pid in part_pids(directory).values())
 
 
 def test_a_node_that_will_not_start_stops_the_parts_already_started(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ with nothing left)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -13,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import websocket
+from cluster_helpers import (
+    gone,
+    open_stream,
+    recorded_pids,
+    send_register,
+    xmpp_target_parses_back,
+)
 
 from imload.cli import build_parser
 from imload.cluster.backends import BACKENDS, load_cluster, new_cluster, recorded_backend
@@ -33,11 +38,8 @@ from imload.cluster.backends.ejabberd_config import (
     script_value,
 )
 from imload.cluster.processes import ClusterError, Part
-from imload.cluster.target import load_target, write_target
+from imload.cluster.target import load_target
 from imload.faults.toxiproxy import ToxiproxyAPI
-
-FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
-OPEN = f'<open xmlns="{FRAMING}" to="localhost" version="1.0"/>'
 
 
 def _settings(smacks: bool = True, auth_cache: bool = False) -> EjabberdSettings:
@@ -154,26 +156,12 @@ def _fake_cluster(directory: Path) -> EjabberdCluster:
 
 
 def test_target_file_parses_back(tmp_path: Path) -> None:
-    cluster = _fake_cluster(tmp_path)
-    write_target(cluster.target(), tmp_path / "target.toml")
-    target = load_target(tmp_path / "target.toml")
-    assert target.name == "ejabberd" and target.secret == cluster.secret
-    assert target.extra["protocol"] == "xmpp"
-    assert target.extra["xmpp"] == {"domain": "localhost", "register": True,
-                                    "muc": "conference.localhost", "smacks": False}
-    assert target.numbering == {"seq": "opaque", "useq": "contiguous"}
-    assert target.toxiproxy_api == "http://127.0.0.1:18474" and target.store is None
-    n1, n2 = target.nodes
+    n1, n2 = xmpp_target_parses_back(_fake_cluster(tmp_path), tmp_path).nodes
     assert (n1.name, n1.proxy, n2.name, n2.proxy) == ("n1", "n1", "n2", "n2")
     assert n1.url == "ws://127.0.0.1:15281/xmpp-websocket"
     assert n2.url == "ws://127.0.0.1:16281/xmpp-websocket"
     assert n2.extra["direct_url"] == "ws://127.0.0.1:16280/xmpp-websocket"
     assert n2.extra["c2s"] == "127.0.0.1:16222" and n2.extra["erlang_node"] == "n2@127.0.0.1"
-    assert n1.kill == f"kill -s KILL $(cat {tmp_path.resolve()}/pids/n1.pid)"
-    assert n1.restart is not None and n1.restart.endswith(
-        f"-m imload cluster restart --dir {tmp_path.resolve()} --node n1")
-    assert n1.pause is not None and n1.pause.startswith("kill -s STOP")
-    assert n1.resume is not None and n1.resume.startswith("kill -s CONT")
 
 
 def test_load_cluster_picks_the_ejabberd_class(tmp_path: Path) -> None:
@@ -200,15 +188,6 @@ def _installed() -> None:
     find_ejabberd()
 
 
-def _alive(pid: int) -> bool:
-    """Running and not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _family(pids: list[int]) -> set[int]:
     """``pids`` and all their descendants (beam.smp's erl_child_setup, inet_gethost)."""
     parents: dict[int, int] = {}
@@ -226,34 +205,12 @@ def _family(pids: list[int]) -> set[int]:
     return found
 
 
-def _recorded_pids(directory: Path) -> list[int]:
-    state = json.loads((directory / "cluster.json").read_text())
-    return [p["pid"] for p in state["parts"].values() if p["pid"]]
-
-
-def _frame(ws: websocket.WebSocket) -> ET.Element:
-    return ET.fromstring(ws.recv())
-
-
-def _open_stream(url: str) -> tuple[websocket.WebSocket, ET.Element]:
-    """Connect, open the XMPP stream; return the socket and the stream features."""
-    ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=10)
-    ws.send(OPEN)
-    opened = _frame(ws)
-    assert opened.tag == f"{{{FRAMING}}}open" and opened.get("from") == "localhost"
-    features = _frame(ws)
-    assert features.tag == "{http://etherx.jabber.org/streams}features"
-    return ws, features
-
-
 def _register(url: str, user: str) -> ET.Element:
     """Register ``user`` (XEP-0077) on a new stream; return the answer."""
-    ws, features = _open_stream(url)
+    ws, features = open_stream(url)
     try:
         assert features.find("{http://jabber.org/features/iq-register}register") is not None
-        ws.send(f'<iq xmlns="jabber:client" type="set" id="r1"><query xmlns="jabber:iq:register">'
-                f"<username>{user}</username><password>p</password></query></iq>")
-        return _frame(ws)
+        return send_register(ws, user, "p")
     finally:
         ws.close()
 
@@ -281,7 +238,7 @@ def test_both_nodes_answer_through_their_proxies_and_share_accounts(
     target = load_target(cluster.target_path)
     assert [n.name for n in target.nodes] == ["n1", "n2"]
     for node in target.nodes:
-        ws, features = _open_stream(node.url)
+        ws, features = open_stream(node.url)
         ws.close()
         mechanisms = [m.text for m in features.iter(
             "{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")]
@@ -312,13 +269,13 @@ def test_killed_node_restarts_and_rejoins_the_cluster(cluster: EjabberdCluster) 
 
 @pytest.mark.integration
 def test_stop_leaves_no_process(cluster: EjabberdCluster) -> None:
-    recorded = _recorded_pids(cluster.directory)
+    recorded = recorded_pids(cluster.directory)
     assert len(recorded) == 4  # toxiproxy, epmd, n1, n2
     family = _family(recorded)
     assert len(family) > len(recorded)  # beam.smp has children (erl_child_setup ...)
     load_cluster(cluster.directory).stop()  # as `imload cluster down` would
-    assert [pid for pid in family if _alive(pid)] == []
-    assert _recorded_pids(cluster.directory) == []
+    assert [pid for pid in family if not gone(pid)] == []
+    assert recorded_pids(cluster.directory) == []
 
 
 @pytest.mark.integration
@@ -331,4 +288,4 @@ def test_node_that_exits_while_starting_leaves_nothing(
     with pytest.raises(ClusterError, match=r"n\d (exited while starting|not ready)") as caught:
         cluster.start()
     assert "end of" in str(caught.value)
-    assert _recorded_pids(tmp_path) == []
+    assert recorded_pids(tmp_path) == []

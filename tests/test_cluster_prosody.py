@@ -9,11 +9,17 @@ import os
 import shutil
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import websocket
+from cluster_helpers import (
+    gone,
+    open_stream,
+    recorded_pids,
+    send_register,
+    xmpp_target_parses_back,
+)
 
 from imload.cluster.backends import (
     BACKENDS,
@@ -31,8 +37,6 @@ from imload.cluster.target import load_target, write_target
 from imload.faults.toxiproxy import ToxiproxyAPI
 
 INSTALL = REPO / "scripts" / "install-package.sh"
-FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
-OPEN = f'<open xmlns="{FRAMING}" to="localhost" version="1.0"/>'
 
 
 def _settings(smacks: bool = True, root: bool = False) -> ProsodySettings:
@@ -126,24 +130,10 @@ def _fake_cluster(directory: Path) -> ProsodyCluster:
 
 
 def test_target_file_parses_back(tmp_path: Path) -> None:
-    cluster = _fake_cluster(tmp_path)
-    write_target(cluster.target(), tmp_path / "target.toml")
-    target = load_target(tmp_path / "target.toml")
-    assert target.name == "prosody" and target.secret == cluster.secret
-    assert target.extra["protocol"] == "xmpp"
-    assert target.extra["xmpp"] == {"domain": "localhost", "register": True,
-                                    "muc": "conference.localhost", "smacks": False}
-    assert target.numbering == {"seq": "opaque", "useq": "contiguous"}
-    assert target.toxiproxy_api == "http://127.0.0.1:18474" and target.store is None
-    (node,) = target.nodes
+    (node,) = xmpp_target_parses_back(_fake_cluster(tmp_path), tmp_path).nodes
     assert node.name == "n1" and node.proxy == "n1"
     assert node.url == "ws://127.0.0.1:15281/xmpp-websocket"
     assert node.extra["direct_url"] == "ws://127.0.0.1:15280/xmpp-websocket"
-    assert node.kill == f"kill -s KILL $(cat {tmp_path.resolve()}/pids/n1.pid)"
-    assert node.restart is not None and node.restart.endswith(
-        f"-m imload cluster restart --dir {tmp_path.resolve()} --node n1")
-    assert node.pause is not None and node.pause.startswith("kill -s STOP")
-    assert node.resume is not None and node.resume.startswith("kill -s CONT")
 
 
 # -- scripts/install-package.sh ------------------------------------------------------------
@@ -219,44 +209,6 @@ def prosody_installed() -> None:
     find_prosody()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:  # a zombie child counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def _pids(directory: Path) -> list[int]:
-    state = json.loads((directory / "cluster.json").read_text())
-    return [p["pid"] for p in state["parts"].values() if p["pid"]]
-
-
-def _frame(ws: websocket.WebSocket) -> ET.Element:
-    return ET.fromstring(ws.recv())
-
-
-def _open_stream(url: str) -> tuple[websocket.WebSocket, ET.Element]:
-    """Connect, open the XMPP stream; return the socket and the stream features."""
-    ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=5)
-    ws.send(OPEN)
-    opened = _frame(ws)
-    assert opened.tag == f"{{{FRAMING}}}open" and opened.get("from") == "localhost"
-    features = _frame(ws)
-    assert features.tag == "{http://etherx.jabber.org/streams}features"
-    return ws, features
-
-
-def _register(ws: websocket.WebSocket, user: str, password: str) -> ET.Element:
-    ws.send(f'<iq type="set" id="reg-{user}" xmlns="jabber:client">'
-            f'<query xmlns="jabber:iq:register"><username>{user}</username>'
-            f"<password>{password}</password></query></iq>")
-    return _frame(ws)
-
-
 @pytest.mark.integration
 def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         tmp_path: Path, prosody_installed: None) -> None:
@@ -271,13 +223,13 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         with pytest.raises(ClusterError, match="already running"):
             ProsodyCluster(tmp_path).start()
 
-        ws, features = _open_stream(target.nodes[0].url)
+        ws, features = open_stream(target.nodes[0].url)
         mechanisms = [m.text for m in features.iter(
             "{urn:ietf:params:xml:ns:xmpp-sasl}mechanism")]
         assert "PLAIN" in mechanisms and "SCRAM-SHA-1" in mechanisms
         assert features.find("{http://jabber.org/features/iq-register}register") is not None
         for i in range(5):  # no per-IP registration throttle
-            assert _register(ws, f"u{i}", "pw").get("type") == "result"
+            assert send_register(ws, f"u{i}", "pw").get("type") == "result"
 
         cluster.kill_node("n1")
         # the proxy closes the client's connection once Prosody is gone (a timeout of the
@@ -289,16 +241,16 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         assert not cluster.status()["n1"]["alive"]
 
         load_cluster(tmp_path).restart_node("n1")  # as `imload cluster restart` would
-        ws, _ = _open_stream(target.nodes[0].url)
-        again = _register(ws, "u0", "pw")  # the account survived the crash
+        ws, _ = open_stream(target.nodes[0].url)
+        again = send_register(ws, "u0", "pw")  # the account survived the crash
         assert again.get("type") == "error" and again.find(".//{*}conflict") is not None
         ws.close()
-        pids = _pids(tmp_path)
-        assert len(pids) == 2 and not any(_gone(p) for p in pids)
+        pids = recorded_pids(tmp_path)
+        assert len(pids) == 2 and not any(gone(p) for p in pids)
     finally:
         load_cluster(tmp_path).stop()  # as `imload cluster down` would
-    assert all(_gone(p) for p in pids)
-    assert _pids(tmp_path) == []
+    assert all(gone(p) for p in pids)
+    assert recorded_pids(tmp_path) == []
 
 
 @pytest.mark.integration
@@ -310,7 +262,7 @@ def test_prosody_that_exits_while_starting_leaves_nothing(
     with pytest.raises(ClusterError, match="n1 exited while starting") as caught:
         cluster.start()
     assert "end of" in str(caught.value)
-    assert _pids(tmp_path) == []
+    assert recorded_pids(tmp_path) == []
 
 
 @pytest.mark.integration
@@ -333,7 +285,7 @@ def test_cli_up_status_down_with_the_prosody_backend(
     finally:
         down = imload("down")
     assert down.returncode == 0, down.stderr
-    assert _pids(tmp_path) == []
+    assert recorded_pids(tmp_path) == []
 
 
 def test_the_tcp_target_dials_c2s_through_its_proxy_and_trusts_the_cluster_ca(
@@ -397,4 +349,4 @@ def test_two_devices_chat_over_tcp_with_starttls(tmp_path: Path,
         for d in devices:
             d.stop(drain_s=1)
         cluster.stop()
-    assert all(_gone(pid) for pid in _pids(tmp_path / "c"))
+    assert all(gone(pid) for pid in recorded_pids(tmp_path / "c"))

@@ -23,14 +23,10 @@ Pids are checked against their process start time before any signal is sent, so 
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shlex
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +34,25 @@ from imload.cluster.processes import (
     REPO,
     ClusterError,
     Part,
-    Supervisor,
     find_binary,
     free_ports,
     http_ok,
     redis_answers,
-    tail,
 )
-from imload.cluster.target import NodeSpec, Target, write_target
+from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.target import NodeSpec, Target
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 
 __all__ = ["ClusterError", "LocalCluster", "Part"]
 
-STATE_FILE = "cluster.json"
-TARGET_FILE = "target.toml"
-STATE_VERSION = 1
 
+class LocalCluster(SupervisedCluster):
+    """A reference cluster on this machine, in ``directory``. Its parts: ``redis`` (the
+    store: a restart brings it back from its append-only file), ``toxiproxy``, ``lbs`` and
+    the nodes; process control (stop, kill, restart, status) and cluster.json are
+    :class:`~imload.cluster.supervised.SupervisedCluster`'s."""
 
-class LocalCluster:
-    """A reference cluster on this machine, in ``directory``."""
+    load_hint = " (start one with imload cluster up --dir {dir})"
 
     def __init__(self, directory: Path, nodes: int = 3, secret: str | None = None,
                  bug: str | None = None, host: str = "127.0.0.1",
@@ -67,13 +63,9 @@ class LocalCluster:
                  profiles: Sequence[str] = ()) -> None:
         if nodes < 1:
             raise ClusterError(f"a cluster needs at least one node, got {nodes}")
-        self.directory = Path(directory).resolve()
+        super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
         self.nodes = nodes
-        self.secret = secret or secrets.token_hex(32)
         self.bug = bug
-        self.host = host
-        self.ready_timeout_s = ready_timeout_s
-        self.stop_grace_s = stop_grace_s
         self.tls = tls
         self.node_args = list(node_args)
         self.per_node_args = {k: list(v) for k, v in (per_node_args or {}).items()}
@@ -84,22 +76,8 @@ class LocalCluster:
         self.appendfsync = appendfsync
         self.store_proxy = store_proxy
         self.store_proxy_port: int | None = None
-        self.parts: dict[str, Part] = {}
-        self._sup = Supervisor()
 
     # -- paths and names -------------------------------------------------------------------
-
-    @property
-    def node_names(self) -> list[str]:
-        return [f"n{i}" for i in range(1, self.nodes + 1)]
-
-    @property
-    def state_path(self) -> Path:
-        return self.directory / STATE_FILE
-
-    @property
-    def target_path(self) -> Path:
-        return self.directory / TARGET_FILE
 
     @property
     def redis_url(self) -> str:
@@ -113,10 +91,6 @@ class LocalCluster:
         return f"redis://{self.host}:{self.store_proxy_port}/0"
 
     @property
-    def toxiproxy_api(self) -> str:
-        return f"http://{self.host}:{self.parts['toxiproxy'].port}"
-
-    @property
     def ca_path(self) -> Path | None:
         """The CA clients must trust (``tls=True``), else None."""
         return self.directory / "ca.pem" if self.tls else None
@@ -124,20 +98,6 @@ class LocalCluster:
     @property
     def lbs_url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.parts['lbs'].port}"
-
-    def node_url(self, name: str, direct: bool = False) -> str:
-        """The URL clients dial for node ``name`` (its proxy), or the node itself."""
-        part = self._node(name)
-        port = part.port if direct or part.proxy_port is None else part.proxy_port
-        return f"{'wss' if self.tls else 'ws'}://{self.host}:{port}/ws"
-
-    def _node(self, name: str) -> Part:
-        part = self.parts.get(name)
-        if part is None or part.kind != "node":
-            known = ", ".join(p.name for p in self.parts.values() if p.kind == "node")
-            raise ClusterError(f"no node {name!r} in the cluster at {self.directory}; "
-                               f"nodes: {known}")
-        return part
 
     # -- start ----------------------------------------------------------------------------
 
@@ -148,7 +108,7 @@ class LocalCluster:
                 old = LocalCluster.load(self.directory)
             except ClusterError:
                 old = None
-            if old is not None and any(old._alive(p) for p in old.parts.values()):
+            if old is not None and old.any_alive():
                 raise ClusterError(f"a cluster is already running in {self.directory}: "
                                    f"stop it first (imload cluster down --dir {self.directory})")
         redis_bin = find_binary("redis-server")
@@ -195,7 +155,7 @@ class LocalCluster:
             if self.bug:
                 cmd += ["--bug", self.bug]
             self.parts[name].cmd = cmd
-        try:
+        with self._stopped_on_failure():
             self._spawn(self.parts["redis"])
             self._spawn(self.parts["toxiproxy"])
             self._wait_ready(self.parts["redis"])
@@ -207,222 +167,80 @@ class LocalCluster:
             self._wait_ready(self.parts["lbs"])
             for name in self.node_names:
                 self._wait_ready(self.parts[name])
-            target = self.target()
-            write_target(target, self.target_path)
-            self._save()
-        except BaseException:
-            self.stop()
-            raise
-        return target
+            return self._write_target()
 
     def target(self) -> Target:
         """The target file's content for this cluster."""
-        py = shlex.quote(sys.executable)
-        d = shlex.quote(str(self.directory))
-
-        def signal_cmd(sig: str, part: str) -> str:
-            # a shell builtin on the pid file: milliseconds, so faults start on time
-            return f"kill -s {sig} $(cat {d}/pids/{part}.pid)"
-
-        def restart_cmd(name: str) -> str:
-            return f"{py} -m imload cluster restart --dir {d} --node {name}"
         nodes = [NodeSpec(
-            name=name, url=self.node_url(name), proxy=name,
-            kill=signal_cmd("KILL", name), restart=restart_cmd(name),
-            pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
+            name=name, url=self.node_url(name), proxy=name, **self._commands(name),
             extra={"direct_url": self.node_url(name, direct=True),
                    **({"profiles": {p: {"url": self._profile_url(name, p),
                                         "proxy": f"{name}.{p}"} for p in self.profiles}}
                       if self.profiles else {})},
         ) for name in self.node_names]
         store = NodeSpec(name="store", url="", proxy="store" if self.store_proxy else None,
-                         kill=signal_cmd("KILL", "redis"), restart=restart_cmd("store"),
-                         pause=signal_cmd("STOP", "redis"), resume=signal_cmd("CONT", "redis"))
+                         **self._commands("store", "redis"))
         return Target(name="local", secret=self.secret, nodes=nodes,
                       toxiproxy_api=self.toxiproxy_api, lbs=self.lbs_url, ca=self.ca_path,
                       extra={"kind": "local", "redis": self.redis_url},
                       path=self.target_path, store=store)
 
-    def _spawn(self, part: Part) -> None:
-        env = dict(os.environ)
+    def _env(self, part: Part) -> dict[str, str]:
+        env = super()._env(part)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("LOG_LEVEL", "info")  # toxiproxy: no line per API request
-        shown = [shlex.quote("***" if a == self.secret else a) for a in part.cmd]
-        self._sup.spawn(part, self.directory, env, shown)
-        self._save()
+        return env
 
-    def _wait_ready(self, part: Part) -> None:
+    def _probe(self, part: Part) -> Callable[[], bool]:
         scheme = "https" if self.tls else "http"
         ca = str(self.ca_path) if self.ca_path else None
-        probes: dict[str, Callable[[], bool]] = {
-            "redis": lambda: redis_answers(self.host, part.port),
-            "toxiproxy": lambda: http_ok(f"http://{self.host}:{part.port}/proxies"),
-            "node": lambda: http_ok(f"{scheme}://{self.host}:{part.port}/healthz", ca),
-            "lbs": lambda: http_ok(f"{scheme}://{self.host}:{part.port}/healthz", ca),
-        }
-        self._sup.wait_ready(part, probes[part.kind], self.ready_timeout_s)
+        if part.kind == "redis":
+            return lambda: redis_answers(self.host, part.port)
+        if part.kind in ("node", "lbs"):
+            return lambda: http_ok(f"{scheme}://{self.host}:{part.port}/healthz", ca)
+        return super()._probe(part)
 
-    def _alive(self, part: Part) -> bool:
-        return self._sup.alive(part)
-
-    # -- process control ------------------------------------------------------------------
-
-    def _refresh(self) -> None:
-        """Take pids from cluster.json: another process may have killed or restarted a part."""
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            recorded = state["parts"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return
-        for name, part in self.parts.items():
-            row = recorded.get(name)
-            if isinstance(row, dict) and row.get("pid") != part.pid:
-                part.pid, part.start_ticks = row.get("pid"), row.get("start_ticks")
-
-    def stop(self) -> None:
-        """Stop every part (nodes first, the store last); idempotent; keeps logs and data."""
-        self._refresh()
-        nodes = [p for p in self.parts.values() if p.kind == "node"]
-        others = [p for p in self.parts.values() if p.kind != "node"]
-        try:
-            self._sup.terminate(nodes, self.stop_grace_s)
-            self._sup.terminate(others, self.stop_grace_s)
-        finally:
-            if self.parts and self.directory.is_dir():
-                self._save()
-
-    def kill_node(self, name: str) -> None:
-        """SIGKILL node ``name`` (its proxy stays, so clients see connections fail)."""
-        self.kill_part(self._node(name).name)
-
-    def restart_node(self, name: str) -> None:
-        """Start node ``name`` again on the same port (stopping it first if it runs)."""
-        self.restart_part(self._node(name).name)
-
-    def _part(self, name: str) -> Part:
-        part = self.parts.get(name)
-        if part is None:
-            raise ClusterError(f"no part {name!r} in the cluster at {self.directory}; "
-                               f"parts: {', '.join(self.parts)}")
-        return part
-
-    def kill_part(self, name: str) -> None:
-        """SIGKILL any part: a node, ``redis`` (the store), ``toxiproxy`` or ``lbs``."""
-        self._refresh()
-        part = self._part(name)
-        self._sup.kill(part)
-        self._save()
-
-    def restart_part(self, name: str) -> None:
-        """Start a part again with the same command line and port; wait until it is ready.
-
-        The store comes back from its append-only file; Toxiproxy comes back without
-        proxies, so restarting it also creates them again.
-        """
-        self._refresh()
-        part = self._part(name)
-        if self._alive(part):
-            self._sup.terminate([part], self.stop_grace_s)
-        self._spawn(part)
-        try:
-            self._wait_ready(part)
-            if part.kind == "toxiproxy":
-                self._create_proxies()
-        except ClusterError:
-            self._sup.terminate([part], self.stop_grace_s)
-            self._save()
-            raise
+    # -- Toxiproxy -------------------------------------------------------------------------
 
     def _profile_url(self, node: str, profile: str) -> str:
-        port = self.profile_ports[f"{node}.{profile}"]
-        return f"{'wss' if self.tls else 'ws'}://{self.host}:{port}/ws"
+        return self._ws_url(self.profile_ports[f"{node}.{profile}"])
+
+    def _node_proxies(self, part: Part) -> list[tuple[str, str, str]]:
+        upstream = f"{self.host}:{part.port}"  # per-user network profiles: own proxies
+        return super()._node_proxies(part) + [
+            (f"{part.name}.{p}", f"{self.host}:{self.profile_ports[f'{part.name}.{p}']}",
+             upstream) for p in self.profiles]
 
     def _create_proxies(self) -> None:
-        api = ToxiproxyAPI(self.toxiproxy_api)
         if self.store_proxy_port is not None:
             try:
-                api.create_proxy("store", f"{self.host}:{self.store_proxy_port}",
-                                 f"{self.host}:{self.parts['redis'].port}")
+                ToxiproxyAPI(self.toxiproxy_api).create_proxy(
+                    "store", f"{self.host}:{self.store_proxy_port}",
+                    f"{self.host}:{self.parts['redis'].port}")
             except ToxiproxyError as e:
                 raise ClusterError(f"toxiproxy: could not create the store proxy: {e}") from None
-        for part in self.parts.values():
-            if part.kind != "node":
-                continue
-            try:
-                api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
-                                 f"{self.host}:{part.port}")
-                for profile in self.profiles:  # per-user network profiles: own proxies
-                    name = f"{part.name}.{profile}"
-                    api.create_proxy(name, f"{self.host}:{self.profile_ports[name]}",
-                                     f"{self.host}:{part.port}")
-            except ToxiproxyError as e:
-                raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
-                                   f"{tail(self.parts['toxiproxy'].log)}") from None
-
-    def status(self) -> dict[str, dict[str, Any]]:
-        """Each part: kind, pid, alive, port (and proxy_port for nodes), log."""
-        self._refresh()
-        out: dict[str, dict[str, Any]] = {}
-        for p in self.parts.values():
-            alive = self._alive(p)
-            row: dict[str, Any] = {"kind": p.kind, "pid": p.pid if alive else None,
-                                   "alive": alive, "port": p.port, "log": p.log}
-            if p.proxy_port is not None:
-                row["proxy_port"] = p.proxy_port
-            out[p.name] = row
-        return out
+        super()._create_proxies()
 
     # -- cluster.json ---------------------------------------------------------------------
 
-    def _save(self) -> None:
-        state = {
-            "version": STATE_VERSION, "directory": str(self.directory), "host": self.host,
-            "nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
-            "node_args": self.node_args, "appendfsync": self.appendfsync,
-            "store_proxy_port": self.store_proxy_port, "per_node_args": self.per_node_args,
-            "profiles": self.profiles, "profile_ports": self.profile_ports,
-            "target": str(self.target_path),
-            "parts": {name: asdict(p) for name, p in self.parts.items()},
-        }
-        tmp = self.state_path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.state_path)
-        pids = self.directory / "pids"  # for the target's kill/pause commands
-        pids.mkdir(exist_ok=True)
-        for name, p in self.parts.items():
-            f = pids / f"{name}.pid"
-            tmp = f.with_name(f".{name}.pid.{os.getpid()}.tmp")
-            tmp.write_text("" if p.pid is None else f"{p.pid}\n")
-            os.replace(tmp, f)
+    def _state(self) -> dict[str, Any]:
+        return {"nodes": self.nodes, "secret": self.secret, "bug": self.bug, "tls": self.tls,
+                "node_args": self.node_args, "appendfsync": self.appendfsync,
+                "store_proxy_port": self.store_proxy_port,
+                "per_node_args": self.per_node_args, "profiles": self.profiles,
+                "profile_ports": self.profile_ports}
 
     @classmethod
-    def load(cls, directory: Path) -> LocalCluster:
-        """The cluster recorded in ``DIR/cluster.json`` (for down/status/kill/restart)."""
-        path = Path(directory).resolve() / STATE_FILE
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ClusterError(f"no cluster in {path.parent}: {STATE_FILE} not found "
-                               f"(start one with imload cluster up --dir {path.parent})") from None
-        except (OSError, ValueError) as e:
-            raise ClusterError(f"{path}: unreadable: {e}") from None
-        try:
-            if state.get("version") != STATE_VERSION:
-                raise ClusterError(f"{path}: version {state.get('version')!r}, "
-                                   f"expected {STATE_VERSION}")
-            cluster = cls(Path(state["directory"]), nodes=int(state["nodes"]),
-                          secret=state["secret"], bug=state.get("bug"), host=state["host"],
-                          tls=bool(state.get("tls", False)),
-                          node_args=list(state.get("node_args", [])),
-                          appendfsync=state.get("appendfsync", "always"),
-                          store_proxy=state.get("store_proxy_port") is not None,
-                          per_node_args=state.get("per_node_args") or {},
-                          profiles=state.get("profiles") or ())
-            cluster.profile_ports = state.get("profile_ports") or {}
-            cluster.store_proxy_port = state.get("store_proxy_port")
-            cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
-        except (KeyError, TypeError, ValueError) as e:
-            raise ClusterError(f"{path}: not a cluster state file: {e}") from None
+    def _from_state(cls, state: dict[str, Any]) -> LocalCluster:
+        cluster = cls(Path(state["directory"]), nodes=int(state["nodes"]),
+                      secret=state["secret"], bug=state.get("bug"), host=state["host"],
+                      tls=bool(state.get("tls", False)),
+                      node_args=list(state.get("node_args", [])),
+                      appendfsync=state.get("appendfsync", "always"),
+                      store_proxy=state.get("store_proxy_port") is not None,
+                      per_node_args=state.get("per_node_args") or {},
+                      profiles=state.get("profiles") or ())
+        cluster.profile_ports = state.get("profile_ports") or {}
+        cluster.store_proxy_port = state.get("store_proxy_port")
         return cluster

@@ -208,21 +208,16 @@ class GeventDevice:
             self._execute(self.engine.actions())
             return result
 
-    def _execute(self, actions: list[Action]) -> None:
-        self._run_actions(actions)
-        if self.adapter.has_events:
-            self._adapter_events()
-
     def _adapter_events(self) -> None:
         """Give the engine what the adapter made up by itself (e.g. an ``error`` for an
-        intent its protocol cannot carry), after the actions that led to it."""
+        intent its protocol cannot carry), after the actions that led to it; what it makes
+        up meanwhile is given by the nested ``_execute``."""
         engine = self.engine
-        while self.adapter.has_events:
-            for ev in self.adapter.events():
-                engine.frame_received(ev, self.clock())
-                self._run_actions(engine.actions())
+        for ev in self.adapter.events():
+            engine.frame_received(ev, self.clock())
+            self._execute(engine.actions())
 
-    def _run_actions(self, actions: list[Action]) -> None:
+    def _execute(self, actions: list[Action]) -> None:
         for a in actions:
             kind = type(a)  # the frequent kinds first, by type (actions are final classes)
             if kind is Record:
@@ -253,6 +248,8 @@ class GeventDevice:
                 self._wake.set()
             elif isinstance(a, Close):
                 self._drop_socket(a.reason)
+        if self.adapter.has_events:
+            self._adapter_events()
 
     def _callback(self, fn: Callable[[Any], None] | None, arg: Any) -> None:
         if fn is None:
@@ -412,8 +409,9 @@ class GeventDevice:
         """One message from the server; the caller holds the engine lock."""
         ad = self.adapter
         if opcode == (OP_BINARY if ad.binary else OP_TEXT):
+            now = self.clock()
             try:
-                decoded = ad.decode(data, self.clock())
+                decoded = ad.decode(data, now)
             except ProtocolViolation as e:
                 self.bad_frames += 1
                 if e.fatal:
@@ -427,7 +425,7 @@ class GeventDevice:
                         and self._loss_rng.random() < self.push_loss):
                     self.lost_pushes += 1  # as if a proxy dropped it: a gap sync follows
                     continue
-                engine.frame_received(frame, self.clock())  # _feed, with the lock held
+                engine.frame_received(frame, now)  # _feed, with the lock held
                 self._execute(engine.actions())
             if ad.has_events:
                 self._adapter_events()

@@ -18,13 +18,11 @@ again rejoins the cluster. A missing ejabberd is installed (as root) by
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import shlex
 import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,26 +37,24 @@ from imload.cluster.backends.ejabberd_config import (
 from imload.cluster.processes import (
     ClusterError,
     Part,
-    Supervisor,
     find_binary,
     free_ports,
     http_ok,
     tail,
 )
-from imload.cluster.target import NodeSpec, Target, write_target
-from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
+from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.target import NodeSpec, Target
 
-STATE_FILE = "cluster.json"
-TARGET_FILE = "target.toml"
-STATE_VERSION = 1
 BACKEND = "ejabberd"
 CTL_TIMEOUT_S = 60.0
 
 
-class EjabberdCluster:
+class EjabberdCluster(SupervisedCluster):
     """Clustered ejabberd nodes (``n1``, ``n2`` ...), their epmd and Toxiproxy in ``directory``."""
 
     backend = BACKEND
+    label = "ejabberd "
+    websocket_path = cfg.WEBSOCKET_PATH
 
     def __init__(self, directory: Path, secret: str | None = None, *, nodes: int = 2,
                  domain: str = "localhost", smacks: bool = True, auth_cache: bool = False,
@@ -66,38 +62,20 @@ class EjabberdCluster:
                  stop_grace_s: float = 10.0) -> None:
         if not 1 <= nodes <= 9:
             raise ClusterError(f"the ejabberd backend runs 1 to 9 nodes, got nodes={nodes}")
-        self.directory = Path(directory).resolve()
-        self.secret = secret or secrets.token_hex(32)
+        super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
         self.nodes = nodes
         self.domain = domain
         self.smacks = smacks
         self.auth_cache = auth_cache
-        self.host = host
-        self.ready_timeout_s = ready_timeout_s
-        self.stop_grace_s = stop_grace_s
         self.c2s_ports: dict[str, int] = {}
         self.install: Installation | None = None
-        self.parts: dict[str, Part] = {}
-        self._sup = Supervisor()
 
     # -- paths and names -------------------------------------------------------------------
-
-    @property
-    def node_names(self) -> list[str]:
-        return [f"n{i}" for i in range(1, self.nodes + 1)]  # as every backend: n1, n2, ...
-
-    @property
-    def target_path(self) -> Path:
-        return self.directory / TARGET_FILE
 
     @property
     def home(self) -> Path:
         """HOME of every erl we start: holds the cluster's ``.erlang.cookie``."""
         return self.directory / "ejabberd"
-
-    @property
-    def toxiproxy_api(self) -> str:
-        return f"http://{self.host}:{self.parts['toxiproxy'].port}"
 
     def settings(self, name: str, http_port: int = 0, c2s_port: int = 0) -> EjabberdSettings:
         """The config of node ``name`` (on the ports recorded for it unless given)."""
@@ -107,23 +85,6 @@ class EjabberdCluster:
             auth_cache=self.auth_cache, host=self.host,
             http_port=http_port or (part.port if part else 0),
             c2s_port=c2s_port or self.c2s_ports.get(name, 0))
-
-    def node_url(self, name: str, direct: bool = False) -> str:
-        """The websocket URL clients dial for node ``name`` (its proxy), or the node itself."""
-        part = self._node(name)
-        port = part.port if direct or part.proxy_port is None else part.proxy_port
-        return f"ws://{self.host}:{port}{cfg.WEBSOCKET_PATH}"
-
-    def _node(self, name: str) -> Part:
-        return self._part(name, kind="node")
-
-    def _part(self, name: str, kind: str | None = None) -> Part:
-        part = self.parts.get(name)
-        if part is None or kind not in (None, part.kind):
-            names = [n for n, p in self.parts.items() if kind in (None, p.kind)]
-            raise ClusterError(f"no {kind or 'part'} {name!r} in the ejabberd cluster at "
-                               f"{self.directory}; {kind or 'part'}s: {', '.join(names)}")
-        return part
 
     # -- start ----------------------------------------------------------------------------
 
@@ -162,7 +123,7 @@ class EjabberdCluster:
             s.config_path.write_text(cfg.ejabberd_config(s), encoding="utf-8")
             self.parts[name] = Part(name, "node", http_port, cfg.node_command(s, self.install.erl),
                                     str(logs / f"{name}.log"), proxy_port=proxy_port)
-        try:
+        with self._stopped_on_failure():
             self._spawn(self.parts["toxiproxy"])
             self._spawn(self.parts["epmd"])
             self._wait_ready(self.parts["epmd"])
@@ -173,13 +134,7 @@ class EjabberdCluster:
                 self._wait_ready(self.parts[name])
             self._join_cluster()
             self._create_proxies()
-            target = self.target()
-            write_target(target, self.target_path)
-            self._save()
-        except BaseException:
-            self.stop()
-            raise
-        return target
+            return self._write_target()
 
     def _join_cluster(self) -> None:
         """Join every node but the first to the first (ejabberd restarts itself on the
@@ -222,17 +177,8 @@ class EjabberdCluster:
 
     def target(self) -> Target:
         """The target file's content for this cluster."""
-        py = shlex.quote(sys.executable)
-        d = shlex.quote(str(self.directory))
-
-        def signal_cmd(sig: str, part: str) -> str:
-            return f"kill -s {sig} $(cat {d}/pids/{part}.pid)"
-
         nodes = [NodeSpec(
-            name=name, url=self.node_url(name), proxy=name,
-            kill=signal_cmd("KILL", name),
-            restart=f"{py} -m imload cluster restart --dir {d} --node {name}",
-            pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
+            name=name, url=self.node_url(name), proxy=name, **self._commands(name),
             extra={"direct_url": self.node_url(name, direct=True),
                    "c2s": f"{self.host}:{self.c2s_ports.get(name)}",
                    "erlang_node": self.settings(name).erlang_node},
@@ -247,152 +193,35 @@ class EjabberdCluster:
         target.numbering = {"seq": "opaque", "useq": "contiguous"}
         return target
 
-    def _spawn(self, part: Part) -> None:
-        env = dict(os.environ)
+    def _env(self, part: Part) -> dict[str, str]:
         if part.kind == "node":
             install = self.install or find_ejabberd(install=False)
-            env = cfg.node_env(self.settings(part.name), env, self.home, self.parts["epmd"].port,
-                           install.erl_libs)
-        elif part.kind == "toxiproxy":
-            env.setdefault("LOG_LEVEL", "info")  # no line per API request
-        self._sup.spawn(part, self.directory, env, [shlex.quote(a) for a in part.cmd])
-        self._save()
+            return cfg.node_env(self.settings(part.name), dict(os.environ), self.home,
+                                self.parts["epmd"].port, install.erl_libs)
+        return super()._env(part) if part.kind == "toxiproxy" else dict(os.environ)
 
-    def _wait_ready(self, part: Part) -> None:
-        # Toxiproxy's API; ejabberd's websocket endpoint answers a plain GET with 200
-        path = "/proxies" if part.kind == "toxiproxy" else cfg.WEBSOCKET_PATH
-        url = f"http://{self.host}:{part.port}{path}"
-        self._sup.wait_ready(part, lambda: epmd_answers(self.host, part.port)
-                             if part.kind == "epmd" else http_ok(url), self.ready_timeout_s)
-
-    def _create_proxies(self) -> None:
-        api = ToxiproxyAPI(self.toxiproxy_api)
-        for part in self.parts.values():
-            if part.kind != "node":
-                continue
-            try:
-                api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
-                                 f"{self.host}:{part.port}")
-            except ToxiproxyError as e:
-                raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
-                                   f"{tail(self.parts['toxiproxy'].log)}") from None
-
-    # -- process control ------------------------------------------------------------------
-
-    def _refresh(self) -> None:
-        """Take pids from cluster.json: another process may have killed or restarted a part."""
-        try:
-            state = json.loads((self.directory / STATE_FILE).read_text(encoding="utf-8"))
-            recorded = state["parts"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return
-        for name, part in self.parts.items():
-            row = recorded.get(name)
-            if isinstance(row, dict) and row.get("pid") != part.pid:
-                part.pid, part.start_ticks = row.get("pid"), row.get("start_ticks")
-
-    def stop(self) -> None:
-        """Stop the nodes (SIGTERM: Erlang's init:stop), then epmd and Toxiproxy; idempotent;
-        keeps the spool folders and the logs."""
-        self._refresh()
-        try:
-            self._sup.terminate([p for p in self.parts.values() if p.kind == "node"],
-                                self.stop_grace_s)
-            self._sup.terminate([p for p in self.parts.values() if p.kind != "node"],
-                                self.stop_grace_s)
-        finally:
-            if self.parts and self.directory.is_dir():
-                self._save()
-
-    def kill_node(self, name: str) -> None:
-        """SIGKILL node ``name`` (its proxy stays, so clients see connections fail)."""
-        self.kill_part(self._node(name).name)
-
-    def restart_node(self, name: str) -> None:
-        """Start node ``name`` again (same config, ports and spool): it rejoins the cluster."""
-        self.restart_part(self._node(name).name)
-
-    def kill_part(self, name: str) -> None:
-        """SIGKILL a node, ``epmd`` or ``toxiproxy`` (with the children of its session)."""
-        self._refresh()
-        self._sup.kill(self._part(name))
-        self._save()
-
-    def restart_part(self, name: str) -> None:
-        """Start a part again with the same command line; wait until it answers. Toxiproxy
-        comes back without proxies, so restarting it creates them again."""
-        self._refresh()
-        part = self._part(name)
-        if self._sup.alive(part):
-            self._sup.terminate([part], self.stop_grace_s)
-        self._spawn(part)
-        try:
-            self._wait_ready(part)
-            if part.kind == "toxiproxy":
-                self._create_proxies()
-        except ClusterError:
-            self._sup.terminate([part], self.stop_grace_s)
-            self._save()
-            raise
-
-    def status(self) -> dict[str, dict[str, Any]]:
-        """Each part: kind, pid, alive, port (and proxy_port for the nodes), log."""
-        self._refresh()
-        out: dict[str, dict[str, Any]] = {}
-        for p in self.parts.values():
-            alive = self._sup.alive(p)
-            row: dict[str, Any] = {"kind": p.kind, "pid": p.pid if alive else None,
-                                   "alive": alive, "port": p.port, "log": p.log}
-            if p.proxy_port is not None:
-                row["proxy_port"] = p.proxy_port
-            out[p.name] = row
-        return out
+    def _probe(self, part: Part) -> Callable[[], bool]:
+        if part.kind == "epmd":
+            return lambda: epmd_answers(self.host, part.port)
+        if part.kind != "node":
+            return super()._probe(part)
+        url = f"http://{self.host}:{part.port}{cfg.WEBSOCKET_PATH}"  # answers a GET: 200
+        return lambda: http_ok(url)
 
     # -- cluster.json ---------------------------------------------------------------------
 
-    def _save(self) -> None:
-        state = {
-            "version": STATE_VERSION, "backend": BACKEND, "directory": str(self.directory),
-            "host": self.host, "domain": self.domain, "smacks": self.smacks,
-            "auth_cache": self.auth_cache, "nodes": self.nodes, "secret": self.secret,
-            "c2s_ports": self.c2s_ports,
-            "install": asdict(self.install) if self.install else None,
-            "target": str(self.target_path),
-            "parts": {name: asdict(p) for name, p in self.parts.items()},
-        }
-        tmp = self.directory / f".{STATE_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.directory / STATE_FILE)
-        pids = self.directory / "pids"  # for the target's kill/pause commands
-        pids.mkdir(exist_ok=True)
-        for name, p in self.parts.items():
-            f = pids / f"{name}.pid"
-            tmp = f.with_name(f".{name}.pid.{os.getpid()}.tmp")
-            tmp.write_text("" if p.pid is None else f"{p.pid}\n")
-            os.replace(tmp, f)
+    def _state(self) -> dict[str, Any]:
+        return {"domain": self.domain, "smacks": self.smacks, "auth_cache": self.auth_cache,
+                "nodes": self.nodes, "secret": self.secret, "c2s_ports": self.c2s_ports,
+                "install": asdict(self.install) if self.install else None}
 
     @classmethod
-    def load(cls, directory: Path) -> EjabberdCluster:
-        """The cluster recorded in ``DIR/cluster.json`` (for down/status/kill/restart)."""
-        path = Path(directory).resolve() / STATE_FILE
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ClusterError(f"no cluster in {path.parent}: {STATE_FILE} not found") from None
-        except (OSError, ValueError) as e:
-            raise ClusterError(f"{path}: unreadable: {e}") from None
-        try:
-            if state.get("version") != STATE_VERSION or state.get("backend") != BACKEND:
-                raise ClusterError(f"{path}: not an ejabberd cluster (version "
-                                   f"{state.get('version')!r}, backend {state.get('backend')!r})")
-            cluster = cls(Path(state["directory"]), secret=state["secret"],
-                          nodes=int(state["nodes"]), domain=state["domain"],
-                          smacks=bool(state["smacks"]),
-                          auth_cache=bool(state.get("auth_cache", False)), host=state["host"])
-            cluster.c2s_ports = {str(k): int(v) for k, v in state["c2s_ports"].items()}
-            if state.get("install"):
-                cluster.install = Installation(**state["install"])
-            cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
-        except (KeyError, TypeError, ValueError) as e:
-            raise ClusterError(f"{path}: not a cluster state file: {e}") from None
+    def _from_state(cls, state: dict[str, Any]) -> EjabberdCluster:
+        cluster = cls(Path(state["directory"]), secret=state["secret"],
+                      nodes=int(state["nodes"]), domain=state["domain"],
+                      smacks=bool(state["smacks"]),
+                      auth_cache=bool(state.get("auth_cache", False)), host=state["host"])
+        cluster.c2s_ports = {str(k): int(v) for k, v in state["c2s_ports"].items()}
+        if state.get("install"):
+            cluster.install = Installation(**state["install"])
         return cluster

@@ -22,14 +22,10 @@ starting the system service; otherwise the error says what to run.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shlex
 import shutil
 import subprocess
-import sys
-from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +34,14 @@ from imload.cluster.processes import (
     REPO,
     ClusterError,
     Part,
-    Supervisor,
     find_binary,
     free_ports,
     http_ok,
-    tail,
 )
+from imload.cluster.supervised import SupervisedCluster
 from imload.cluster.target import NodeSpec, Target, write_target
-from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from reference_server.tls import make_certificates
 
-STATE_FILE = "cluster.json"
-TARGET_FILE = "target.toml"
-STATE_VERSION = 1
 BACKEND = "prosody"
 NODE = "n1"
 WEBSOCKET_PATH = "/xmpp-websocket"
@@ -79,10 +70,13 @@ def find_prosody(install: bool = True) -> str:
     return found
 
 
-class ProsodyCluster:
+class ProsodyCluster(SupervisedCluster):
     """One private Prosody server (node ``n1``) and Toxiproxy in ``directory``."""
 
     backend = BACKEND
+    label = "prosody "
+    part_hint = " (no separate store)"
+    websocket_path = WEBSOCKET_PATH
 
     def __init__(self, directory: Path, secret: str | None = None, *, nodes: int = 1,
                  domain: str = "localhost", smacks: bool = True, host: str = "127.0.0.1",
@@ -93,40 +87,18 @@ class ProsodyCluster:
         if protocol not in PROTOCOL_FILES:
             raise ClusterError(f"the prosody backend speaks {', '.join(PROTOCOL_FILES)}; "
                                f"got protocol={protocol!r}")
+        super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
         self.protocol = protocol
-        self.directory = Path(directory).resolve()
-        self.secret = secret or secrets.token_hex(32)
         self.domain = domain
         self.smacks = smacks
-        self.host = host
-        self.ready_timeout_s = ready_timeout_s
-        self.stop_grace_s = stop_grace_s
         self.c2s_port: int | None = None
         self.c2s_proxy_port: int | None = None  # Toxiproxy in front of c2s (xmpp-tcp)
-        self.parts: dict[str, Part] = {}
-        self._sup = Supervisor()
 
     # -- paths and names -------------------------------------------------------------------
 
     @property
-    def node_names(self) -> list[str]:
-        return [NODE]
-
-    @property
-    def state_path(self) -> Path:
-        return self.directory / STATE_FILE
-
-    @property
-    def target_path(self) -> Path:
-        return self.directory / TARGET_FILE
-
-    @property
     def prosody_dir(self) -> Path:
         return self.directory / "prosody"
-
-    @property
-    def toxiproxy_api(self) -> str:
-        return f"http://{self.host}:{self.parts['toxiproxy'].port}"
 
     def settings(self, http_port: int, c2s_port: int) -> ProsodySettings:
         """The config of node ``n1`` on these ports."""
@@ -135,26 +107,6 @@ class ProsodyCluster:
                                http_port=http_port, domain=self.domain, smacks=self.smacks,
                                run_as_root=os.geteuid() == 0, host=self.host,
                                tls=(tls / "server.pem", tls / "server.key"))
-
-    def node_url(self, name: str, direct: bool = False) -> str:
-        """The websocket URL clients dial for node ``name`` (its proxy), or Prosody itself."""
-        part = self._node(name)
-        port = part.port if direct or part.proxy_port is None else part.proxy_port
-        return f"ws://{self.host}:{port}{WEBSOCKET_PATH}"
-
-    def _node(self, name: str) -> Part:
-        part = self.parts.get(name)
-        if part is None or part.kind != "node":
-            raise ClusterError(f"no node {name!r} in the prosody cluster at {self.directory}; "
-                               f"nodes: {', '.join(self.node_names)}")
-        return part
-
-    def _part(self, name: str) -> Part:
-        part = self.parts.get(name)
-        if part is None:
-            raise ClusterError(f"no part {name!r} in the prosody cluster at {self.directory}; "
-                               f"parts: {', '.join(self.parts)} (no separate store)")
-        return part
 
     # -- start ----------------------------------------------------------------------------
 
@@ -186,7 +138,7 @@ class ProsodyCluster:
                 prosody_bin, "--config", str(settings.config_path), "-F"],
                 str(logs / f"{NODE}.log"), proxy_port=proxy_port),
         }
-        try:
+        with self._stopped_on_failure():
             self._spawn(self.parts["toxiproxy"])
             self._spawn(self.parts[NODE])
             self._wait_ready(self.parts["toxiproxy"])
@@ -194,32 +146,17 @@ class ProsodyCluster:
             self._wait_ready(self.parts[NODE])
             for protocol, name in PROTOCOL_FILES.items():
                 write_target(self.target(protocol), self.directory / name)
-            target = self.target()
-            write_target(target, self.target_path)
-            self._save()
-        except BaseException:
-            self.stop()
-            raise
-        return target
+            return self._write_target()
 
     def target(self, protocol: str | None = None) -> Target:
         """The target file's content for this cluster, in ``protocol`` (xmpp: WebSocket;
         xmpp-tcp: TCP with STARTTLS; default: the cluster's)."""
         protocol = protocol or self.protocol
         tcp = protocol == "xmpp-tcp"
-        py = shlex.quote(sys.executable)
-        d = shlex.quote(str(self.directory))
-
-        def signal_cmd(sig: str, part: str) -> str:
-            return f"kill -s {sig} $(cat {d}/pids/{part}.pid)"
-
         nodes = [NodeSpec(
             name=name, url=(f"tcp://{self.host}:{self.c2s_proxy_port}" if tcp
                             else self.node_url(name)),
-            proxy=f"{name}{C2S_PROXY}" if tcp else name,
-            kill=signal_cmd("KILL", name),
-            restart=f"{py} -m imload cluster restart --dir {d} --node {name}",
-            pause=signal_cmd("STOP", name), resume=signal_cmd("CONT", name),
+            proxy=f"{name}{C2S_PROXY}" if tcp else name, **self._commands(name),
             extra={"direct_url": self.node_url(name, direct=True),
                    "c2s": f"{self.host}:{self.c2s_port}"},
         ) for name in self.node_names]
@@ -234,150 +171,30 @@ class ProsodyCluster:
         target.numbering = {"seq": "opaque", "useq": "contiguous"}
         return target
 
-    def _spawn(self, part: Part) -> None:
-        env = dict(os.environ)
-        env.setdefault("LOG_LEVEL", "info")  # toxiproxy: no line per API request
-        self._sup.spawn(part, self.directory, env, [shlex.quote(a) for a in part.cmd])
-        self._save()
+    def _probe(self, part: Part) -> Callable[[], bool]:
+        if part.kind != "node":
+            return super()._probe(part)
+        url = f"http://{self.host}:{part.port}{WEBSOCKET_PATH}"  # answers a GET with a page
+        return lambda: http_ok(url)
 
-    def _wait_ready(self, part: Part) -> None:
-        if part.kind == "toxiproxy":
-            url = f"http://{self.host}:{part.port}/proxies"
-        else:  # Prosody's websocket endpoint answers a plain GET with 200 and a page
-            url = f"http://{self.host}:{part.port}{WEBSOCKET_PATH}"
-        self._sup.wait_ready(part, lambda: http_ok(url), self.ready_timeout_s)
-
-    def _create_proxies(self) -> None:
-        api = ToxiproxyAPI(self.toxiproxy_api)
-        for part in self.parts.values():
-            if part.kind != "node":
-                continue
-            try:
-                api.create_proxy(part.name, f"{self.host}:{part.proxy_port}",
-                                 f"{self.host}:{part.port}")
-                api.create_proxy(f"{part.name}{C2S_PROXY}",
-                                 f"{self.host}:{self.c2s_proxy_port}",
-                                 f"{self.host}:{self.c2s_port}")
-            except ToxiproxyError as e:
-                raise ClusterError(f"toxiproxy: could not create proxy {part.name}: {e}\n"
-                                   f"{tail(self.parts['toxiproxy'].log)}") from None
-
-    # -- process control ------------------------------------------------------------------
-
-    def _refresh(self) -> None:
-        """Take pids from cluster.json: another process may have killed or restarted a part."""
-        try:
-            recorded = json.loads(self.state_path.read_text(encoding="utf-8"))["parts"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return
-        for name, part in self.parts.items():
-            row = recorded.get(name)
-            if isinstance(row, dict) and row.get("pid") != part.pid:
-                part.pid, part.start_ticks = row.get("pid"), row.get("start_ticks")
-
-    def stop(self) -> None:
-        """Stop Prosody, then Toxiproxy; idempotent; keeps the data and the logs."""
-        self._refresh()
-        try:
-            self._sup.terminate([p for p in self.parts.values() if p.kind == "node"],
-                                self.stop_grace_s)
-            self._sup.terminate([p for p in self.parts.values() if p.kind != "node"],
-                                self.stop_grace_s)
-        finally:
-            if self.parts and self.directory.is_dir():
-                self._save()
-
-    def kill_node(self, name: str) -> None:
-        """SIGKILL node ``name`` (its proxy stays, so clients see connections fail)."""
-        self.kill_part(self._node(name).name)
-
-    def restart_node(self, name: str) -> None:
-        """Start node ``name`` again from the same config (same ports, same data)."""
-        self.restart_part(self._node(name).name)
-
-    def kill_part(self, name: str) -> None:
-        """SIGKILL ``n1`` or ``toxiproxy``."""
-        self._refresh()
-        self._sup.kill(self._part(name))
-        self._save()
-
-    def restart_part(self, name: str) -> None:
-        """Start a part again with the same command line; wait until it answers. Toxiproxy
-        comes back without proxies, so restarting it creates them again."""
-        self._refresh()
-        part = self._part(name)
-        if self._sup.alive(part):
-            self._sup.terminate([part], self.stop_grace_s)
-        self._spawn(part)
-        try:
-            self._wait_ready(part)
-            if part.kind == "toxiproxy":
-                self._create_proxies()
-        except ClusterError:
-            self._sup.terminate([part], self.stop_grace_s)
-            self._save()
-            raise
-
-    def status(self) -> dict[str, dict[str, Any]]:
-        """Each part: kind, pid, alive, port (and proxy_port for the node), log."""
-        self._refresh()
-        out: dict[str, dict[str, Any]] = {}
-        for p in self.parts.values():
-            alive = self._sup.alive(p)
-            row: dict[str, Any] = {"kind": p.kind, "pid": p.pid if alive else None,
-                                   "alive": alive, "port": p.port, "log": p.log}
-            if p.proxy_port is not None:
-                row["proxy_port"] = p.proxy_port
-            out[p.name] = row
-        return out
-
-    def any_alive(self) -> bool:
-        """True when some part recorded for this cluster still runs."""
-        return any(self._sup.alive(p) for p in self.parts.values())
+    def _node_proxies(self, part: Part) -> list[tuple[str, str, str]]:
+        return super()._node_proxies(part) + [(f"{part.name}{C2S_PROXY}",
+                                               f"{self.host}:{self.c2s_proxy_port}",
+                                               f"{self.host}:{self.c2s_port}")]
 
     # -- cluster.json ---------------------------------------------------------------------
 
-    def _save(self) -> None:
-        state = {
-            "version": STATE_VERSION, "backend": BACKEND, "directory": str(self.directory),
-            "host": self.host, "domain": self.domain, "smacks": self.smacks,
-            "secret": self.secret, "c2s_port": self.c2s_port, "protocol": self.protocol,
-            "c2s_proxy_port": self.c2s_proxy_port,
-            "config": str(self.prosody_dir / "prosody.cfg.lua"),
-            "target": str(self.target_path),
-            "parts": {name: asdict(p) for name, p in self.parts.items()},
-        }
-        tmp = self.state_path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.state_path)
-        pids = self.directory / "pids"  # for the target's kill/pause commands
-        pids.mkdir(exist_ok=True)
-        for name, p in self.parts.items():
-            f = pids / f"{name}.pid"
-            tmp = f.with_name(f".{name}.pid.{os.getpid()}.tmp")
-            tmp.write_text("" if p.pid is None else f"{p.pid}\n")
-            os.replace(tmp, f)
+    def _state(self) -> dict[str, Any]:
+        return {"domain": self.domain, "smacks": self.smacks, "secret": self.secret,
+                "c2s_port": self.c2s_port, "protocol": self.protocol,
+                "c2s_proxy_port": self.c2s_proxy_port,
+                "config": str(self.prosody_dir / "prosody.cfg.lua")}
 
     @classmethod
-    def load(cls, directory: Path) -> ProsodyCluster:
-        """The cluster recorded in ``DIR/cluster.json`` (for down/status/kill/restart)."""
-        path = Path(directory).resolve() / STATE_FILE
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ClusterError(f"no cluster in {path.parent}: {STATE_FILE} not found") from None
-        except (OSError, ValueError) as e:
-            raise ClusterError(f"{path}: unreadable: {e}") from None
-        try:
-            if state.get("version") != STATE_VERSION or state.get("backend") != BACKEND:
-                raise ClusterError(f"{path}: not a prosody cluster (version "
-                                   f"{state.get('version')!r}, backend {state.get('backend')!r})")
-            cluster = cls(Path(state["directory"]), secret=state["secret"],
-                          domain=state["domain"], smacks=bool(state["smacks"]),
-                          host=state["host"], protocol=state.get("protocol", "xmpp"))
-            cluster.c2s_port = state.get("c2s_port")
-            cluster.c2s_proxy_port = state.get("c2s_proxy_port")
-            cluster.parts = {name: Part(**p) for name, p in state["parts"].items()}
-        except (KeyError, TypeError, ValueError) as e:
-            raise ClusterError(f"{path}: not a cluster state file: {e}") from None
+    def _from_state(cls, state: dict[str, Any]) -> ProsodyCluster:
+        cluster = cls(Path(state["directory"]), secret=state["secret"], domain=state["domain"],
+                      smacks=bool(state["smacks"]), host=state["host"],
+                      protocol=state.get("protocol", "xmpp"))
+        cluster.c2s_port = state.get("c2s_port")
+        cluster.c2s_proxy_port = state.get("c2s_proxy_port")
         return cluster

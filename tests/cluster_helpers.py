@@ -1,0 +1,85 @@
+"""Helpers of the cluster tests (reference, prosody, ejabberd): is a process gone, which pids
+does cluster.json record, what an XMPP backend's target file holds, and a raw
+XMPP-over-WebSocket stream (RFC 7395) to register on."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import websocket
+
+from imload.cluster.target import Target, load_target, write_target
+
+FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+OPEN = f'<open xmlns="{FRAMING}" to="localhost" version="1.0"/>'
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie child counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def part_pids(directory: Path) -> dict[str, int | None]:
+    """Each part's pid as ``DIR/cluster.json`` records it (None: not running)."""
+    state = json.loads((directory / "cluster.json").read_text())
+    return {name: p["pid"] for name, p in state["parts"].items()}
+
+
+def recorded_pids(directory: Path) -> list[int]:
+    """The pids ``DIR/cluster.json`` records, of the parts that run."""
+    return [pid for pid in part_pids(directory).values() if pid]
+
+
+def xmpp_target_parses_back(cluster: Any, directory: Path) -> Target:
+    """Write the target file of ``cluster`` (an XMPP backend, smacks off, Toxiproxy's API on
+    port 18474), read it back, check what every XMPP backend writes (its first node is n1)
+    and return it."""
+    write_target(cluster.target(), directory / "target.toml")
+    target = load_target(directory / "target.toml")
+    assert target.name == cluster.backend and target.secret == cluster.secret
+    assert target.extra["protocol"] == "xmpp"
+    assert target.extra["xmpp"] == {"domain": "localhost", "register": True,
+                                    "muc": "conference.localhost", "smacks": False}
+    assert target.numbering == {"seq": "opaque", "useq": "contiguous"}
+    assert target.toxiproxy_api == "http://127.0.0.1:18474" and target.store is None
+    n1 = target.nodes[0]
+    assert n1.kill == f"kill -s KILL $(cat {directory.resolve()}/pids/n1.pid)"
+    assert n1.restart is not None and n1.restart.endswith(
+        f"-m imload cluster restart --dir {directory.resolve()} --node n1")
+    assert n1.pause is not None and n1.pause.startswith("kill -s STOP")
+    assert n1.resume is not None and n1.resume.startswith("kill -s CONT")
+    return target
+
+
+def frame(ws: websocket.WebSocket) -> ET.Element:
+    return ET.fromstring(ws.recv())
+
+
+def open_stream(url: str, timeout: float = 10) -> tuple[websocket.WebSocket, ET.Element]:
+    """Connect, open the XMPP stream; return the socket and the stream features."""
+    ws = websocket.create_connection(url, subprotocols=["xmpp"], timeout=timeout)
+    ws.send(OPEN)
+    opened = frame(ws)
+    assert opened.tag == f"{{{FRAMING}}}open" and opened.get("from") == "localhost"
+    features = frame(ws)
+    assert features.tag == "{http://etherx.jabber.org/streams}features"
+    return ws, features
+
+
+def send_register(ws: websocket.WebSocket, user: str, password: str) -> ET.Element:
+    """Register ``user`` (XEP-0077) on the open stream ``ws``; return the answer."""
+    ws.send(f'<iq type="set" id="reg-{user}" xmlns="jabber:client">'
+            f'<query xmlns="jabber:iq:register"><username>{user}</username>'
+            f"<password>{password}</password></query></iq>")
+    return frame(ws)
