@@ -36,7 +36,6 @@ No exception kills the device greenlet silently: it is logged, kept in
 
 from __future__ import annotations
 
-import heapq
 import logging
 import random
 import time
@@ -67,6 +66,7 @@ from imload.drivers.buffered import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TE
 from imload.drivers.lbs_http import RouteError, fetch_route
 from imload.drivers.lock import EngineLock
 from imload.drivers.tcpconn import StreamReader, open_tcp, raw_payload
+from imload.drivers.timers import TimerHeap
 from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import (
     binary_frame,
@@ -122,9 +122,7 @@ class GeventDevice:
         self._route_pending = False
         self._waiting: gevent.Timeout | None = None  # the receive wait under way
         self._wait_end = 0.0
-        self._timers: dict[str, tuple[float, int]] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._seq = 0
+        self._timers = TimerHeap()
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
@@ -232,14 +230,12 @@ class GeventDevice:
                 if self.on_metric is not None:
                     self._callback(self.on_metric, a)
             elif isinstance(a, SetTimer):
-                self._seq += 1
-                self._timers[a.name] = (a.at, self._seq)
-                heapq.heappush(self._heap, (a.at, self._seq, a.name))
+                self._timers.set(a.name, a.at)
                 self._wake.set()
                 if self._waiting is not None and a.at < self._wait_end:
                     gevent.get_hub().loop.run_callback(self._cut_wait_short)
             elif isinstance(a, CancelTimer):
-                self._timers.pop(a.name, None)
+                self._timers.cancel(a.name)
             elif isinstance(a, Connect):
                 self._connect_url = a.url
                 self._wake.set()
@@ -363,8 +359,9 @@ class GeventDevice:
             self._connect(url)
             return
         self._wake.clear()  # from here on, a new timer or Connect wakes the wait below
-        self._fire_due_timers()
-        timeout = self._until_next_timer()
+        while (due := self._timers.pop_due(self.clock())) is not None:
+            self._fire(due)
+        timeout = self._timers.until_next(self.clock(), self.poll_s)
         ws = self._ws
         if ws is None:
             if self._connect_url is None:
@@ -493,20 +490,5 @@ class GeventDevice:
                               connect_timeout_s=self.connect_timeout_s,
                               io_timeout_s=self.io_timeout_s)
 
-    def _fire_due_timers(self) -> None:
-        while self._heap and self._heap[0][0] <= self.clock():
-            at, seq, name = heapq.heappop(self._heap)
-            if self._timers.get(name) != (at, seq):
-                continue  # replaced or cancelled
-            del self._timers[name]
-            self._fire(name)
-
     def _fire(self, name: str) -> None:
         self._feed(lambda now: self.engine.timer_fired(name, now))
-
-    def _until_next_timer(self) -> float:
-        while self._heap and self._timers.get(self._heap[0][2]) != self._heap[0][:2]:
-            heapq.heappop(self._heap)
-        if not self._heap:
-            return self.poll_s
-        return min(self.poll_s, max(0.001, self._heap[0][0] - self.clock()))
