@@ -1,7 +1,8 @@
-"""The ejabberd backend: its config writer and command lines (no I/O), the target file,
-the registry, and two real clustered ejabberd nodes behind Toxiproxy (integration: start,
-register over each node's proxy, a conflict across nodes, kill and restart a node, stop
-with nothing left)."""
+"""The ejabberd backend: its config writer and command lines (no I/O), the target files
+(WebSocket and TCP with STARTTLS), the registry, and two real clustered ejabberd nodes
+behind Toxiproxy (integration: start, register over each node's proxy, a conflict across
+nodes, two devices chatting over TCP with STARTTLS, kill and restart a node, stop with
+nothing left)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from imload.cli import build_parser
 from imload.cluster.backends import BACKENDS, load_cluster, new_cluster, recorded_backend
 from imload.cluster.backends import ejabberd as ejabberd_module
 from imload.cluster.backends import ejabberd_config as cfg
-from imload.cluster.backends.ejabberd import EjabberdCluster
+from imload.cluster.backends.ejabberd import EjabberdCluster, make_certificates
 from imload.cluster.backends.ejabberd_config import (
     EjabberdSettings,
     Installation,
@@ -38,13 +39,14 @@ from imload.cluster.backends.ejabberd_config import (
     script_value,
 )
 from imload.cluster.processes import ClusterError, Part
-from imload.cluster.target import load_target
+from imload.cluster.target import load_target, write_target
 from imload.faults.toxiproxy import ToxiproxyAPI
 
 
-def _settings(smacks: bool = True, auth_cache: bool = False) -> EjabberdSettings:
+def _settings(smacks: bool = True, auth_cache: bool = False,
+              tls: tuple[Path, ...] | None = None) -> EjabberdSettings:
     return EjabberdSettings(directory=Path("/d/ejabberd/n1"), name="n1", c2s_port=15222,
-                            http_port=15280, smacks=smacks, auth_cache=auth_cache)
+                            http_port=15280, smacks=smacks, auth_cache=auth_cache, tls=tls)
 
 
 def _code(text: str) -> str:
@@ -64,6 +66,34 @@ def test_config_listens_on_loopback_ports_without_tls_or_s2s() -> None:
     assert "ejabberd_s2s_in" not in text and "shaper" not in text
     assert '- "x-oauth2"' in text and '- "digest-md5"' in text
     assert "auth_method: internal" in text and "auth_password_format: scram" in text
+
+
+def test_config_offers_starttls_on_c2s_only_with_a_certificate() -> None:
+    text = _code(ejabberd_config(_settings(tls=(Path("/d/tls/server.pem"),
+                                                Path("/d/tls/server.key")))))
+    assert 'certfiles:\n  - "/d/tls/server.pem"\n  - "/d/tls/server.key"\n' in text
+    c2s = text.split("module: ejabberd_c2s\n", 1)[1].split("  -\n", 1)[0]
+    assert "    starttls: true\n    starttls_required: false\n" in c2s
+    http = text.split("module: ejabberd_http\n", 1)[1]
+    assert "tls" not in http.split("s2s_access", 1)[0]  # the websocket stays plain
+    assert "starttls: true" not in _code(ejabberd_config(_settings()))
+
+
+def test_certificate_names_the_host_and_the_domain_and_expires_in_ten_years(
+        tmp_path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+
+    ca, chain, key = make_certificates(tmp_path, ("127.0.0.1", "localhost"))
+    cert = x509.load_pem_x509_certificate(chain.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    # trustme's default expiry (the year 3000) crashes ejabberd's pkix (an Erlang timer)
+    left = cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
+    assert 3600 < left.days <= 3650
+    assert ca.is_file() and key.stat().st_mode & 0o777 == 0o600
 
 
 def test_config_registers_without_a_throttle_and_archives_everything() -> None:
@@ -137,13 +167,16 @@ def test_registry_and_cli_know_the_backend(tmp_path: Path) -> None:
         new_cluster("ejabberd", tmp_path, tls=True)
     with pytest.raises(ClusterError, match="1 to 9 nodes"):
         new_cluster("ejabberd", tmp_path, nodes=0)
+    with pytest.raises(ClusterError, match="speaks xmpp, xmpp-tcp"):
+        new_cluster("ejabberd", tmp_path, protocol="smtp")
     cluster = new_cluster("ejabberd", tmp_path, smacks=False, nodes=3)
     assert isinstance(cluster, EjabberdCluster) and cluster.node_names == ["n1", "n2", "n3"]
 
 
-def _fake_cluster(directory: Path) -> EjabberdCluster:
-    cluster = EjabberdCluster(directory, smacks=False)
+def _fake_cluster(directory: Path, protocol: str = "xmpp") -> EjabberdCluster:
+    cluster = EjabberdCluster(directory, smacks=False, protocol=protocol)
     cluster.c2s_ports = {"n1": 15222, "n2": 16222}
+    cluster.c2s_proxy_ports = {"n1": 15223, "n2": 16223}
     cluster.install = Installation("/usr/sbin/ejabberdctl", "/usr/bin/erl", "/usr/bin/epmd",
                                    "/usr/lib/x86_64-linux-gnu", "23.01")
     cluster.parts = {
@@ -164,14 +197,35 @@ def test_target_file_parses_back(tmp_path: Path) -> None:
     assert n2.extra["c2s"] == "127.0.0.1:16222" and n2.extra["erlang_node"] == "n2@127.0.0.1"
 
 
+def test_the_tcp_target_dials_c2s_through_its_proxy_and_trusts_the_cluster_ca(
+        tmp_path: Path) -> None:
+    cluster = _fake_cluster(tmp_path, protocol="xmpp-tcp")
+    write_target(cluster.target(), tmp_path / "target.toml")  # the cluster's protocol
+    target = load_target(tmp_path / "target.toml")
+    assert target.protocol == "xmpp-tcp" and target.protocol_options["domain"] == "localhost"
+    assert target.ca == tmp_path / "ca.pem"
+    n1, n2 = target.nodes
+    assert (n1.url, n1.proxy) == ("tcp://127.0.0.1:15223", "n1-c2s")
+    assert (n2.url, n2.proxy) == ("tcp://127.0.0.1:16223", "n2-c2s")
+    assert n2.extra["c2s"] == "127.0.0.1:16222"
+    assert n1.kill == f"kill -s KILL $(cat {tmp_path.resolve()}/pids/n1.pid)"
+    assert cluster.target("xmpp").nodes[0].url == "ws://127.0.0.1:15281/xmpp-websocket"
+    assert cluster.target("xmpp").ca is None
+    assert [p[0] for p in cluster._node_proxies(cluster.parts["n2"])] == ["n2", "n2-c2s"]
+    assert cluster._node_proxies(cluster.parts["n2"])[1][1:] == ("127.0.0.1:16223",
+                                                                 "127.0.0.1:16222")
+
+
 def test_load_cluster_picks_the_ejabberd_class(tmp_path: Path) -> None:
-    cluster = _fake_cluster(tmp_path)
+    cluster = _fake_cluster(tmp_path, protocol="xmpp-tcp")
     cluster._save()
     assert recorded_backend(tmp_path) == "ejabberd"
     loaded = load_cluster(tmp_path)
     assert isinstance(loaded, EjabberdCluster)
     assert loaded.parts == cluster.parts and loaded.install == cluster.install
     assert loaded.c2s_ports == cluster.c2s_ports and not loaded.smacks
+    assert loaded.c2s_proxy_ports == cluster.c2s_proxy_ports
+    assert loaded.protocol == "xmpp-tcp"
     assert (tmp_path / "pids" / "n2.pid").read_text() == ""
     with pytest.raises(ClusterError, match="no node 'p1'.*nodes: n1, n2"):
         loaded.kill_node("p1")
@@ -234,8 +288,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EjabberdCluste
 @pytest.mark.integration
 def test_both_nodes_answer_through_their_proxies_and_share_accounts(
         cluster: EjabberdCluster) -> None:
-    assert sorted(ToxiproxyAPI(cluster.toxiproxy_api).proxy_names()) == ["n1", "n2"]
-    target = load_target(cluster.target_path)
+    assert sorted(ToxiproxyAPI(cluster.toxiproxy_api).proxy_names()) == [
+        "n1", "n1-c2s", "n2", "n2-c2s"]
+    target = load_target(cluster.target_path)  # protocol "xmpp": target-xmpp.toml's
+    assert target.protocol == "xmpp" and target.ca is None
+    assert load_target(cluster.directory / "target-xmpp.toml").nodes == target.nodes
     assert [n.name for n in target.nodes] == ["n1", "n2"]
     for node in target.nodes:
         ws, features = open_stream(node.url)
@@ -251,6 +308,47 @@ def test_both_nodes_answer_through_their_proxies_and_share_accounts(
         assert _register(n2, f"v{i}").get("type") == "result"
     listed = cluster.ctl("n2", "list_cluster")
     assert "n1@127.0.0.1" in listed and "n2@127.0.0.1" in listed
+
+
+@pytest.mark.integration
+def test_two_devices_chat_over_tcp_with_starttls_one_on_each_node(
+        cluster: EjabberdCluster) -> None:
+    import random
+    import uuid
+
+    from imload.adapters import make_adapter
+    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
+    from imload.drivers import GeventDevice, measure_wall_offset
+    from imload.protocol import direct_conv
+
+    target = load_target(cluster.directory / "target-xmpp-tcp.toml")
+    assert target.protocol == "xmpp-tcp" and target.ca == cluster.directory / "ca.pem"
+    assert [n.proxy for n in target.nodes] == ["n1-c2s", "n2-c2s"]
+    devices = []
+    try:
+        for user, node in zip((f"ta{uuid.uuid4().hex[:6]}", f"tb{uuid.uuid4().hex[:6]}"),
+                              target.nodes, strict=True):
+            ad = make_adapter(target.protocol, user, "d0", target.secret,
+                              target.protocol_options)
+            engine = DeviceEngine(user, "d0", ad.identity.token, [node.url],
+                                  rng=random.Random(1), backoff=Backoff("full_jitter", 0.1, 1),
+                                  config=EngineConfig(wall_offset=measure_wall_offset()))
+            dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca))
+            dev.start()
+            devices.append(dev)
+        a, b = devices
+        assert a.wait_until(lambda: a.online and b.online, 15), (a.errors, b.errors)
+        assert a.adapter.tls_done and b.adapter.tls_done  # type: ignore[attr-defined]
+        conv = direct_conv(a.engine.user, b.engine.user)
+        sent = [a.send_message(conv, f"over tls {i}") for i in range(3)]
+        assert a.wait_until(lambda: len(b.engine.messages(conv)) == 3 and a.engine.idle, 10)
+        assert all(a.engine.send_state(c) is MsgState.ACKED for c in sent)
+        # seqs are labels (declared opaque): the display order is not the sending order
+        assert sorted(m["body"] for m in b.engine.messages(conv)) == [f"over tls {i}"
+                                                                       for i in range(3)]
+    finally:
+        for d in devices:
+            d.stop(drain_s=1)
 
 
 @pytest.mark.integration

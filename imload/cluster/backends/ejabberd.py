@@ -7,8 +7,15 @@
 a free loopback port (``ERL_EPMD_PORT``: no system epmd is used or left behind) and the
 nodes ``n1``, ``n2`` (``erl -name n1@127.0.0.1 ... -s ejabberd``, what ``ejabberdctl
 foreground`` runs; output in ``DIR/logs/<node>.log``). Once each websocket endpoint
-answers, ``n2`` joins ``n1`` (ejabberd's ``join_cluster``); then one Toxiproxy proxy per
-node, ``DIR/target.toml`` and ``DIR/cluster.json`` (``"backend": "ejabberd"``).
+answers, ``n2`` joins ``n1`` (ejabberd's ``join_cluster``); then two Toxiproxy proxies
+per node (``n1`` in front of its websocket endpoint, ``n1-c2s`` in front of its c2s port),
+``DIR/cluster.json`` (``"backend": "ejabberd"``) and the target files:
+``DIR/target-xmpp.toml`` (WebSocket), ``DIR/target-xmpp-tcp.toml`` (TCP with STARTTLS)
+and ``DIR/target.toml`` (the cluster's ``protocol``, one of those two).
+
+Every node offers STARTTLS on c2s (not required) with a certificate for 127.0.0.1 and
+the domain from a throwaway CA (:func:`make_certificates`, in ``DIR/ejabberd/tls``);
+xmpp-tcp clients trust ``DIR/ca.pem``, a copy of that CA.
 
 Accounts, rosters and archives are Mnesia tables replicated on both nodes, on disk in each
 node's ``spool``: emptied by ``start``, kept by ``restart_node``, so a killed node started
@@ -18,6 +25,7 @@ again rejoins the cluster. A missing ejabberd is installed (as root) by
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import shutil
@@ -43,10 +51,35 @@ from imload.cluster.processes import (
     tail,
 )
 from imload.cluster.supervised import SupervisedCluster
-from imload.cluster.target import NodeSpec, Target
+from imload.cluster.target import NodeSpec, Target, write_target
 
 BACKEND = "ejabberd"
 CTL_TIMEOUT_S = 60.0
+C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "n1-c2s"
+# a target file per protocol the cluster speaks (target.toml is the cluster's own choice)
+PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
+CERT_DAYS = 3650  # ejabberd's pkix arms an Erlang timer for the expiry: not centuries away
+
+
+def make_certificates(folder: Path, hosts: tuple[str, ...]) -> tuple[Path, Path, Path]:
+    """``reference_server.tls.make_certificates`` with a server certificate that expires in
+    ``CERT_DAYS``: trustme's default (the year 3000) makes ejabberd 23.01's certificate
+    store crash (``pkix`` arms a timer for the expiry, ``erlang:start_timer`` says badarg)
+    and offer ``<starttls/>`` only to answer it with ``<failure/>``. Returns the paths of
+    ``ca.pem``, ``server.pem`` and ``server.key``."""
+    import trustme
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA(organization_name="imload local cluster")
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    cert = ca.issue_cert(*hosts, not_before=now - datetime.timedelta(days=1),
+                         not_after=now + datetime.timedelta(days=CERT_DAYS))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca.cert_pem.write_to_path(str(paths[0]))
+    paths[1].write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+    cert.private_key_pem.write_to_path(str(paths[2]))
+    paths[2].chmod(0o600)
+    return paths
 
 
 class EjabberdCluster(SupervisedCluster):
@@ -59,15 +92,20 @@ class EjabberdCluster(SupervisedCluster):
     def __init__(self, directory: Path, secret: str | None = None, *, nodes: int = 2,
                  domain: str = "localhost", smacks: bool = True, auth_cache: bool = False,
                  host: str = "127.0.0.1", ready_timeout_s: float = 30.0,
-                 stop_grace_s: float = 10.0) -> None:
+                 stop_grace_s: float = 10.0, protocol: str = "xmpp") -> None:
         if not 1 <= nodes <= 9:
             raise ClusterError(f"the ejabberd backend runs 1 to 9 nodes, got nodes={nodes}")
+        if protocol not in PROTOCOL_FILES:
+            raise ClusterError(f"the ejabberd backend speaks {', '.join(PROTOCOL_FILES)}; "
+                               f"got protocol={protocol!r}")
         super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
+        self.protocol = protocol
         self.nodes = nodes
         self.domain = domain
         self.smacks = smacks
         self.auth_cache = auth_cache
         self.c2s_ports: dict[str, int] = {}
+        self.c2s_proxy_ports: dict[str, int] = {}  # Toxiproxy in front of c2s (xmpp-tcp)
         self.install: Installation | None = None
 
     # -- paths and names -------------------------------------------------------------------
@@ -77,12 +115,18 @@ class EjabberdCluster(SupervisedCluster):
         """HOME of every erl we start: holds the cluster's ``.erlang.cookie``."""
         return self.directory / "ejabberd"
 
+    @property
+    def tls_dir(self) -> Path:
+        """The throwaway CA and the nodes' certificate (``server.pem``, ``server.key``)."""
+        return self.home / "tls"
+
     def settings(self, name: str, http_port: int = 0, c2s_port: int = 0) -> EjabberdSettings:
         """The config of node ``name`` (on the ports recorded for it unless given)."""
         part = self.parts.get(name)
         return EjabberdSettings(
             directory=self.home / name, name=name, domain=self.domain, smacks=self.smacks,
             auth_cache=self.auth_cache, host=self.host,
+            tls=(self.tls_dir / "server.pem", self.tls_dir / "server.key"),
             http_port=http_port or (part.port if part else 0),
             c2s_port=c2s_port or self.c2s_ports.get(name, 0))
 
@@ -104,7 +148,10 @@ class EjabberdCluster(SupervisedCluster):
         cookie = self.home / ".erlang.cookie"
         cookie.write_text(secrets.token_hex(20))
         cookie.chmod(0o400)  # erl refuses a cookie file others can read
-        ports = iter(free_ports(self.host, 2 + 3 * self.nodes))
+        ca, _, _ = make_certificates(self.tls_dir, (self.host, self.domain,
+                                                    f"conference.{self.domain}"))
+        shutil.copyfile(ca, self.directory / "ca.pem")  # what xmpp-tcp clients trust
+        ports = iter(free_ports(self.host, 2 + 4 * self.nodes))
         api_port, epmd_port = next(ports), next(ports)
         self.parts = {
             "toxiproxy": Part("toxiproxy", "toxiproxy", api_port, [
@@ -116,7 +163,7 @@ class EjabberdCluster(SupervisedCluster):
         }
         for name in self.node_names:
             http_port, c2s_port, proxy_port = next(ports), next(ports), next(ports)
-            self.c2s_ports[name] = c2s_port
+            self.c2s_ports[name], self.c2s_proxy_ports[name] = c2s_port, next(ports)
             s = self.settings(name, http_port, c2s_port)
             for folder in (s.spool_path, s.log_path.parent):
                 folder.mkdir(parents=True)
@@ -134,6 +181,8 @@ class EjabberdCluster(SupervisedCluster):
                 self._wait_ready(self.parts[name])
             self._join_cluster()
             self._create_proxies()
+            for protocol, file in PROTOCOL_FILES.items():
+                write_target(self.target(protocol), self.directory / file)
             return self._write_target()
 
     def _join_cluster(self) -> None:
@@ -175,10 +224,15 @@ class EjabberdCluster(SupervisedCluster):
                                f"end of {self.parts[node].log}:\n{tail(self.parts[node].log)}")
         return out
 
-    def target(self) -> Target:
-        """The target file's content for this cluster."""
+    def target(self, protocol: str | None = None) -> Target:
+        """The target file's content for this cluster, in ``protocol`` (xmpp: WebSocket;
+        xmpp-tcp: TCP with STARTTLS; default: the cluster's)."""
+        protocol = protocol or self.protocol
+        tcp = protocol == "xmpp-tcp"
         nodes = [NodeSpec(
-            name=name, url=self.node_url(name), proxy=name, **self._commands(name),
+            name=name, url=(f"tcp://{self.host}:{self.c2s_proxy_ports.get(name)}" if tcp
+                            else self.node_url(name)),
+            proxy=f"{name}{C2S_PROXY}" if tcp else name, **self._commands(name),
             extra={"direct_url": self.node_url(name, direct=True),
                    "c2s": f"{self.host}:{self.c2s_ports.get(name)}",
                    "erlang_node": self.settings(name).erlang_node},
@@ -187,7 +241,8 @@ class EjabberdCluster(SupervisedCluster):
                 "smacks": self.smacks}
         target = Target(name=BACKEND, secret=self.secret, nodes=nodes,
                         toxiproxy_api=self.toxiproxy_api,
-                        extra={"kind": BACKEND, "protocol": "xmpp", "xmpp": xmpp},
+                        ca=self.directory / "ca.pem" if tcp else None,
+                        extra={"kind": BACKEND, "protocol": protocol, protocol: xmpp},
                         path=self.target_path)
         # ejabberd's archive ids are opaque; a user's inbox is numbered by the client
         target.numbering = {"seq": "opaque", "useq": "contiguous"}
@@ -208,11 +263,20 @@ class EjabberdCluster(SupervisedCluster):
         url = f"http://{self.host}:{part.port}{cfg.WEBSOCKET_PATH}"  # answers a GET: 200
         return lambda: http_ok(url)
 
+    def _node_proxies(self, part: Part) -> list[tuple[str, str, str]]:
+        proxies = super()._node_proxies(part)
+        if part.name in self.c2s_proxy_ports:  # absent from an older cluster.json
+            proxies.append((f"{part.name}{C2S_PROXY}",
+                            f"{self.host}:{self.c2s_proxy_ports[part.name]}",
+                            f"{self.host}:{self.c2s_ports[part.name]}"))
+        return proxies
+
     # -- cluster.json ---------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
         return {"domain": self.domain, "smacks": self.smacks, "auth_cache": self.auth_cache,
-                "nodes": self.nodes, "secret": self.secret, "c2s_ports": self.c2s_ports,
+                "nodes": self.nodes, "secret": self.secret, "protocol": self.protocol,
+                "c2s_ports": self.c2s_ports, "c2s_proxy_ports": self.c2s_proxy_ports,
                 "install": asdict(self.install) if self.install else None}
 
     @classmethod
@@ -220,8 +284,11 @@ class EjabberdCluster(SupervisedCluster):
         cluster = cls(Path(state["directory"]), secret=state["secret"],
                       nodes=int(state["nodes"]), domain=state["domain"],
                       smacks=bool(state["smacks"]),
-                      auth_cache=bool(state.get("auth_cache", False)), host=state["host"])
+                      auth_cache=bool(state.get("auth_cache", False)), host=state["host"],
+                      protocol=state.get("protocol", "xmpp"))
         cluster.c2s_ports = {str(k): int(v) for k, v in state["c2s_ports"].items()}
+        cluster.c2s_proxy_ports = {str(k): int(v)
+                                   for k, v in state.get("c2s_proxy_ports", {}).items()}
         if state.get("install"):
             cluster.install = Installation(**state["install"])
         return cluster

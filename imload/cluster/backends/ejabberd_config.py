@@ -3,7 +3,8 @@ run it, and where the installed ejabberd is.
 
 ``ejabberd_config(EjabberdSettings(...))`` returns the text of ``ejabberd.yml`` for one
 ejabberd node that lives entirely inside a cluster directory, listening on 127.0.0.1
-only, on ports chosen by the caller, with no s2s and no TLS. ``node_command`` and
+only, on ports chosen by the caller, with no s2s (STARTTLS on c2s when given a
+certificate). ``node_command`` and
 ``node_env`` give the ``erl`` command line and environment that start it in the
 foreground, the way ``ejabberdctl foreground`` would but without its system-wide parts
 (``/etc/ejabberd``, ``/var/lib/ejabberd``, ``su ejabberd``). Nothing system-wide is read.
@@ -14,9 +15,14 @@ These are pure functions; only :func:`find_ejabberd` (which reads the installed
 Option names were checked against ejabberd 23.01 itself (it refuses to start on an
 unknown option or module option):
 
-- no ``certfiles``: no TLS, so no STARTTLS is offered; ``starttls_required: false``. SASL
-  PLAIN and SCRAM-SHA-1 are offered in the clear (acceptable on loopback only);
-  ``disable_sasl_mechanisms`` drops DIGEST-MD5 and X-OAUTH2.
+- TLS: with a certificate (``EjabberdSettings.tls``), the top-level ``certfiles`` lists
+  it (``ejabberd_pkix`` picks it for the domains it names; it warns "Invalid certificate
+  ... signed by unknown CA", checking it against the system's CAs, and uses it anyway),
+  and the c2s listener has ``starttls: true``, ``starttls_required: false``
+  (``ejabberd_c2s:listen_options``): STARTTLS offered, not required. The HTTP listener
+  has no ``tls``: the websocket stays plain. Without a certificate, no ``certfiles`` and
+  no STARTTLS. SASL PLAIN and SCRAM-SHA-1 are offered in the clear too (acceptable on
+  loopback only); ``disable_sasl_mechanisms`` drops DIGEST-MD5 and X-OAUTH2.
 - registration: ``mod_register`` with ``access`` and ``ip_access`` the predefined rule
   ``all``, and the global ``registration_timeout: infinity`` (its default, 600 s, allows
   one registration per IP every 10 minutes: a load test would be refused at once).
@@ -89,6 +95,7 @@ class EjabberdSettings:
     smacks: bool = True  # False leaves mod_stream_mgmt out: drills that show loss without it
     host: str = "127.0.0.1"
     auth_cache: bool = False  # True: ejabberd's default auth cache (and its 23.01 bug)
+    tls: tuple[Path, ...] | None = None  # PEM files (chain, key): STARTTLS on c2s
 
     @property
     def erlang_node(self) -> str:
@@ -152,15 +159,22 @@ def ejabberd_config(settings: EjabberdSettings) -> str:
         f"  - {yaml_string(s.domain)}",
         "loglevel: info",
         "",
-        "# Loopback only, on ports imload chose. No certfiles: no TLS, no STARTTLS; no s2s",
-        "# listener and no outgoing s2s. Plain streams are acceptable ONLY because every",
-        "# listener is on loopback: a load test's clients and Toxiproxy run on this machine.",
+        "# Loopback only, on ports imload chose; no s2s listener and no outgoing s2s. Plain",
+        "# streams are acceptable ONLY because every listener is on loopback: a load test's",
+        "# clients and Toxiproxy run on this machine.",
+    ]
+    if s.tls:
+        lines += ["# STARTTLS is offered on c2s (not required), with a throwaway CA's certificate",
+                  "# for 127.0.0.1 and the domain (DIR/ca.pem); the websocket stays plain.",
+                  "certfiles:", *(f"  - {yaml_string(str(f))}" for f in s.tls)]
+    lines += [
         "listen:",
         "  -",
         f"    port: {s.c2s_port}",
         f"    ip: {yaml_string(s.host)}",
         "    module: ejabberd_c2s",
         "    access: c2s",
+        *(["    starttls: true"] if s.tls else []),
         "    starttls_required: false",
         "    max_stanza_size: 262144",
         "  -",
