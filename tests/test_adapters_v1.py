@@ -33,3 +33,13 @@ def test_a_bad_frame_is_a_protocol_violation_not_fatal(payload: bytes, why: str)
     with pytest.raises(ProtocolViolation, match=why) as err:
         _adapter().decode(payload, 0.0)
     assert err.value.fatal is False
+
+
+def test_its_codec_is_the_same_codec_one_frame_at_a_time() -> None:
+    assert V1Adapter.codec is not None
+    encode_one, decode_one = V1Adapter.codec
+    frame = {"t": "ack", "upto": 7}
+    assert encode_one(frame) == _adapter().encode(frame, 0.0)[0]
+    assert decode_one(b'{"t":"pong","rid":1}') == {"t": "pong", "rid": 1}
+    with pytest.raises(ProtocolViolation, match="not JSON"):
+        decode_one(b"{")

@@ -158,6 +158,7 @@ class NoStateAdapter(V1Adapter):
     """Protocol v1 without ``reads`` and ``state``: the adapter refuses them itself."""
 
     name = "v1-nostate"
+    codec = None  # its encode is not v1's one-to-one codec any more
 
     def __init__(self, identity: DeviceIdentity) -> None:
         super().__init__(identity)

@@ -40,7 +40,7 @@ connection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -78,6 +78,13 @@ class Adapter:
     has_events = False  # events() has engine events waiting
     wants_tls = False   # (tcp) upgrade the connection to TLS now (STARTTLS), then call
     #                     tls_started()
+    # A protocol whose every intent is one payload and every payload one event, with no
+    # state, output or events of its own (v1), may say so: (encode_one, decode_one); the
+    # driver then calls those directly, on its hot path. decode_one raises
+    # ProtocolViolation as decode does. A subclass that overrides encode or decode must set
+    # codec = None again.
+    codec: ClassVar[tuple[Callable[[dict[str, Any]], bytes],
+                          Callable[[bytes], dict[str, Any]]] | None] = None
 
     def __init__(self, identity: DeviceIdentity) -> None:
         self.identity = identity

@@ -100,6 +100,8 @@ class GeventDevice:
         # how a payload goes on the wire: a WebSocket frame, or as it is on a byte stream
         self._framed = (raw_payload if self.adapter.transport == "tcp" else
                         binary_frame if self.adapter.binary else text_frame)
+        # a one-to-one codec (v1's): called directly on the hot paths
+        self._encode_one, self._decode_one = self.adapter.codec or (None, None)
         self.journal = journal
         self.clock = clock
         self.connect_timeout_s = connect_timeout_s
@@ -260,7 +262,11 @@ class GeventDevice:
         w = self._writer
         if w is None or w.failed:
             return  # no connection: the engine's timers cover the loss
-        ad = self.adapter  # the frame in the wire protocol; a failed write ends the connection
+        enc = self._encode_one  # the frame in the wire protocol; a failed write ends it
+        if enc is not None:
+            w.write(self._framed(enc(frame)))
+            return
+        ad = self.adapter
         framed = self._framed
         for payload in ad.encode(frame, self.clock()):
             w.write(framed(payload))
@@ -405,7 +411,20 @@ class GeventDevice:
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
         """One message from the server; the caller holds the engine lock."""
         ad = self.adapter
-        if opcode == (OP_BINARY if ad.binary else OP_TEXT):
+        dec = self._decode_one
+        if dec is not None and opcode == (OP_BINARY if ad.binary else OP_TEXT):
+            try:
+                frame = dec(data)
+            except ProtocolViolation:
+                self.bad_frames += 1
+                return
+            if (self.push_loss and frame.get("t") == "msg"
+                    and self._loss_rng.random() < self.push_loss):
+                self.lost_pushes += 1  # as if a proxy dropped it: a gap sync follows
+                return
+            self.engine.frame_received(frame, self.clock())  # _feed, with the lock held
+            self._execute(self.engine.actions())
+        elif opcode == (OP_BINARY if ad.binary else OP_TEXT):
             now = self.clock()
             try:
                 decoded = ad.decode(data, now)
