@@ -42,6 +42,12 @@ from imload.cluster.backends.ejabberd_config import (
     epmd_answers,
     find_ejabberd,
 )
+from imload.cluster.backends.xmpp_targets import (
+    C2S_PROXY,
+    PROTOCOL_FILES,
+    write_protocol_targets,
+    xmpp_target,
+)
 from imload.cluster.processes import (
     ClusterError,
     Part,
@@ -51,13 +57,10 @@ from imload.cluster.processes import (
     tail,
 )
 from imload.cluster.supervised import SupervisedCluster
-from imload.cluster.target import NodeSpec, Target, write_target
+from imload.cluster.target import Target
 
 BACKEND = "ejabberd"
 CTL_TIMEOUT_S = 60.0
-C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "n1-c2s"
-# a target file per protocol the cluster speaks (target.toml is the cluster's own choice)
-PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
 CERT_DAYS = 3650  # ejabberd's pkix arms an Erlang timer for the expiry: not centuries away
 
 
@@ -181,8 +184,7 @@ class EjabberdCluster(SupervisedCluster):
                 self._wait_ready(self.parts[name])
             self._join_cluster()
             self._create_proxies()
-            for protocol, file in PROTOCOL_FILES.items():
-                write_target(self.target(protocol), self.directory / file)
+            write_protocol_targets(self)
             return self._write_target()
 
     def _join_cluster(self) -> None:
@@ -227,26 +229,9 @@ class EjabberdCluster(SupervisedCluster):
     def target(self, protocol: str | None = None) -> Target:
         """The target file's content for this cluster, in ``protocol`` (xmpp: WebSocket;
         xmpp-tcp: TCP with STARTTLS; default: the cluster's)."""
-        protocol = protocol or self.protocol
-        tcp = protocol == "xmpp-tcp"
-        nodes = [NodeSpec(
-            name=name, url=(f"tcp://{self.host}:{self.c2s_proxy_ports.get(name)}" if tcp
-                            else self.node_url(name)),
-            proxy=f"{name}{C2S_PROXY}" if tcp else name, **self._commands(name),
-            extra={"direct_url": self.node_url(name, direct=True),
-                   "c2s": f"{self.host}:{self.c2s_ports.get(name)}",
-                   "erlang_node": self.settings(name).erlang_node},
-        ) for name in self.node_names]
-        xmpp = {"domain": self.domain, "register": True, "muc": f"conference.{self.domain}",
-                "smacks": self.smacks}
-        target = Target(name=BACKEND, secret=self.secret, nodes=nodes,
-                        toxiproxy_api=self.toxiproxy_api,
-                        ca=self.directory / "ca.pem" if tcp else None,
-                        extra={"kind": BACKEND, "protocol": protocol, protocol: xmpp},
-                        path=self.target_path)
-        # ejabberd's archive ids are opaque; a user's inbox is numbered by the client
-        target.numbering = {"seq": "opaque", "useq": "contiguous"}
-        return target
+        return xmpp_target(self, protocol or self.protocol, self.c2s_proxy_ports.get,
+                           self.c2s_ports.get,
+                           lambda name: {"erlang_node": self.settings(name).erlang_node})
 
     def _env(self, part: Part) -> dict[str, str]:
         if part.kind == "node":

@@ -30,6 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from imload.cluster.backends.prosody_config import ProsodySettings, prosody_config
+from imload.cluster.backends.xmpp_targets import (
+    C2S_PROXY,
+    PROTOCOL_FILES,
+    write_protocol_targets,
+    xmpp_target,
+)
 from imload.cluster.processes import (
     REPO,
     ClusterError,
@@ -39,15 +45,12 @@ from imload.cluster.processes import (
     http_ok,
 )
 from imload.cluster.supervised import SupervisedCluster
-from imload.cluster.target import NodeSpec, Target, write_target
+from imload.cluster.target import Target
 from reference_server.tls import make_certificates
 
 BACKEND = "prosody"
 NODE = "n1"
 WEBSOCKET_PATH = "/xmpp-websocket"
-C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "n1-c2s"
-# a target file per protocol the cluster speaks (target.toml is the cluster's own choice)
-PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
 INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 
 
@@ -144,32 +147,14 @@ class ProsodyCluster(SupervisedCluster):
             self._wait_ready(self.parts["toxiproxy"])
             self._create_proxies()
             self._wait_ready(self.parts[NODE])
-            for protocol, name in PROTOCOL_FILES.items():
-                write_target(self.target(protocol), self.directory / name)
+            write_protocol_targets(self)
             return self._write_target()
 
     def target(self, protocol: str | None = None) -> Target:
         """The target file's content for this cluster, in ``protocol`` (xmpp: WebSocket;
         xmpp-tcp: TCP with STARTTLS; default: the cluster's)."""
-        protocol = protocol or self.protocol
-        tcp = protocol == "xmpp-tcp"
-        nodes = [NodeSpec(
-            name=name, url=(f"tcp://{self.host}:{self.c2s_proxy_port}" if tcp
-                            else self.node_url(name)),
-            proxy=f"{name}{C2S_PROXY}" if tcp else name, **self._commands(name),
-            extra={"direct_url": self.node_url(name, direct=True),
-                   "c2s": f"{self.host}:{self.c2s_port}"},
-        ) for name in self.node_names]
-        xmpp = {"domain": self.domain, "register": True, "muc": f"conference.{self.domain}",
-                "smacks": self.smacks}
-        target = Target(name=BACKEND, secret=self.secret, nodes=nodes,
-                        toxiproxy_api=self.toxiproxy_api,
-                        ca=self.directory / "ca.pem" if tcp else None,
-                        extra={"kind": BACKEND, "protocol": protocol, protocol: xmpp},
-                        path=self.target_path)
-        # Prosody's archive ids are opaque strings; a user's inbox is numbered by the client
-        target.numbering = {"seq": "opaque", "useq": "contiguous"}
-        return target
+        return xmpp_target(self, protocol or self.protocol, lambda name: self.c2s_proxy_port,
+                           lambda name: self.c2s_port)
 
     def _probe(self, part: Part) -> Callable[[], bool]:
         if part.kind != "node":
