@@ -83,3 +83,40 @@ def send_register(ws: websocket.WebSocket, user: str, password: str) -> ET.Eleme
             f'<query xmlns="jabber:iq:register"><username>{user}</username>'
             f"<password>{password}</password></query></iq>")
     return frame(ws)
+
+
+def chat_over_tls(target: Target, urls: list[str]) -> None:
+    """Two fresh devices, one on each url, log in over TCP with STARTTLS and one sends the
+    other three messages: each acked, each received (as a set: seqs are opaque labels)."""
+    import random
+    import uuid
+
+    from imload.adapters import make_adapter
+    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
+    from imload.drivers import GeventDevice, measure_wall_offset
+    from imload.protocol import direct_conv
+
+    devices = []
+    try:
+        for user, url in zip((f"ta{uuid.uuid4().hex[:6]}", f"tb{uuid.uuid4().hex[:6]}"), urls,
+                             strict=True):
+            ad = make_adapter(target.protocol, user, "d0", target.secret,
+                              target.protocol_options)
+            engine = DeviceEngine(user, "d0", ad.identity.token, [url],
+                                  rng=random.Random(1), backoff=Backoff("full_jitter", 0.1, 1),
+                                  config=EngineConfig(wall_offset=measure_wall_offset()))
+            dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca))
+            dev.start()
+            devices.append(dev)
+        a, b = devices
+        assert a.wait_until(lambda: a.online and b.online, 15), (a.errors, b.errors)
+        assert a.adapter.tls_done and b.adapter.tls_done  # type: ignore[attr-defined]
+        conv = direct_conv(a.engine.user, b.engine.user)
+        sent = [a.send_message(conv, f"over tls {i}") for i in range(3)]
+        assert a.wait_until(lambda: len(b.engine.messages(conv)) == 3 and a.engine.idle, 10)
+        assert all(a.engine.send_state(c) is MsgState.ACKED for c in sent)
+        assert sorted(m["body"] for m in b.engine.messages(conv)) == [f"over tls {i}"
+                                                                       for i in range(3)]
+    finally:
+        for d in devices:
+            d.stop(drain_s=1)

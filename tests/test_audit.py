@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from adapter_helpers import RefusingAdapter
 from conftest import Connect, unique
 
-from imload.adapters import PROTOCOLS, DeviceIdentity
-from imload.adapters.v1 import V1Adapter
+from imload.adapters import PROTOCOLS
 from imload.audit import devices_to_audit, run_audit
 from imload.cluster import LocalCluster
 from imload.journal import event
@@ -154,28 +153,11 @@ def test_an_older_server_without_reads_and_state_still_audits(tmp_path: object) 
         thread.join(5)
 
 
-class NoStateAdapter(V1Adapter):
+class NoStateAdapter(RefusingAdapter):
     """Protocol v1 without ``reads`` and ``state``: the adapter refuses them itself."""
 
     name = "v1-nostate"
-    codec = None  # its encode is not v1's one-to-one codec any more
-
-    def __init__(self, identity: DeviceIdentity) -> None:
-        super().__init__(identity)
-        self._made: list[dict[str, Any]] = []
-
-    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
-        if frame["t"] in ("reads", "state"):
-            self._made.append({"t": "error", "rid": frame["rid"], "code": "unsupported",
-                               "msg": f"no {frame['t']} here"})
-            self.has_events = True
-            return ()
-        return super().encode(frame, now)
-
-    def events(self) -> list[dict[str, Any]]:
-        out, self._made = self._made, []
-        self.has_events = False
-        return out
+    refuses = ("reads", "state")
 
 
 def test_audit_speaks_through_the_targets_adapter(cluster: LocalCluster, open_client: Connect,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cluster_helpers import (
+    chat_over_tls,
     gone,
     open_stream,
     recorded_pids,
@@ -313,42 +314,10 @@ def test_both_nodes_answer_through_their_proxies_and_share_accounts(
 @pytest.mark.integration
 def test_two_devices_chat_over_tcp_with_starttls_one_on_each_node(
         cluster: EjabberdCluster) -> None:
-    import random
-    import uuid
-
-    from imload.adapters import make_adapter
-    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
-    from imload.drivers import GeventDevice, measure_wall_offset
-    from imload.protocol import direct_conv
-
     target = load_target(cluster.directory / "target-xmpp-tcp.toml")
     assert target.protocol == "xmpp-tcp" and target.ca == cluster.directory / "ca.pem"
     assert [n.proxy for n in target.nodes] == ["n1-c2s", "n2-c2s"]
-    devices = []
-    try:
-        for user, node in zip((f"ta{uuid.uuid4().hex[:6]}", f"tb{uuid.uuid4().hex[:6]}"),
-                              target.nodes, strict=True):
-            ad = make_adapter(target.protocol, user, "d0", target.secret,
-                              target.protocol_options)
-            engine = DeviceEngine(user, "d0", ad.identity.token, [node.url],
-                                  rng=random.Random(1), backoff=Backoff("full_jitter", 0.1, 1),
-                                  config=EngineConfig(wall_offset=measure_wall_offset()))
-            dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca))
-            dev.start()
-            devices.append(dev)
-        a, b = devices
-        assert a.wait_until(lambda: a.online and b.online, 15), (a.errors, b.errors)
-        assert a.adapter.tls_done and b.adapter.tls_done  # type: ignore[attr-defined]
-        conv = direct_conv(a.engine.user, b.engine.user)
-        sent = [a.send_message(conv, f"over tls {i}") for i in range(3)]
-        assert a.wait_until(lambda: len(b.engine.messages(conv)) == 3 and a.engine.idle, 10)
-        assert all(a.engine.send_state(c) is MsgState.ACKED for c in sent)
-        # seqs are labels (declared opaque): the display order is not the sending order
-        assert sorted(m["body"] for m in b.engine.messages(conv)) == [f"over tls {i}"
-                                                                       for i in range(3)]
-    finally:
-        for d in devices:
-            d.stop(drain_s=1)
+    chat_over_tls(target, [n.url for n in target.nodes])
 
 
 @pytest.mark.integration

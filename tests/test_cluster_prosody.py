@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import websocket
 from cluster_helpers import (
+    chat_over_tls,
     gone,
     open_stream,
     recorded_pids,
@@ -314,39 +315,10 @@ def test_config_offers_starttls_with_the_clusters_certificate(tmp_path: Path) ->
 @pytest.mark.integration
 def test_two_devices_chat_over_tcp_with_starttls(tmp_path: Path,
                                                  prosody_installed: None) -> None:
-    import random
-    import uuid
-
-    from imload.adapters import make_adapter
-    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
-    from imload.drivers import GeventDevice, measure_wall_offset
-    from imload.protocol import direct_conv
-
     cluster = ProsodyCluster(tmp_path / "c", protocol="xmpp-tcp")
     target = cluster.start()
-    devices = []
     try:
-        for user in (f"ta{uuid.uuid4().hex[:6]}", f"tb{uuid.uuid4().hex[:6]}"):
-            ad = make_adapter(target.protocol, user, "d0", target.secret,
-                              target.protocol_options)
-            engine = DeviceEngine(user, "d0", ad.identity.token, [target.nodes[0].url],
-                                  rng=random.Random(1), backoff=Backoff("full_jitter", 0.1, 1),
-                                  config=EngineConfig(wall_offset=measure_wall_offset()))
-            dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca))
-            dev.start()
-            devices.append(dev)
-        a, b = devices
-        assert a.wait_until(lambda: a.online and b.online, 15), (a.errors, b.errors)
-        assert a.adapter.tls_done and b.adapter.tls_done  # type: ignore[attr-defined]
-        conv = direct_conv(a.engine.user, b.engine.user)
-        sent = [a.send_message(conv, f"over tls {i}") for i in range(3)]
-        assert a.wait_until(lambda: len(b.engine.messages(conv)) == 3 and a.engine.idle, 10)
-        assert all(a.engine.send_state(c) is MsgState.ACKED for c in sent)
-        # seqs are labels (declared opaque): the display order is not the sending order
-        assert sorted(m["body"] for m in b.engine.messages(conv)) == [f"over tls {i}"
-                                                                       for i in range(3)]
+        chat_over_tls(target, [target.nodes[0].url] * 2)
     finally:
-        for d in devices:
-            d.stop(drain_s=1)
         cluster.stop()
     assert all(gone(pid) for pid in recorded_pids(tmp_path / "c"))

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gevent
 import pytest
+from adapter_helpers import RefusingAdapter
 from conftest import own_node
 
 from imload.adapters import DeviceIdentity
-from imload.adapters.v1 import V1Adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
 from imload.cluster import LocalCluster
 from imload.drivers import (
@@ -326,27 +326,11 @@ def test_queued_ops_and_reads_go_out_after_the_network_returns(
     assert not a.errors and not b.errors
 
 
-class _NoOpsAdapter(V1Adapter):
+class _NoOpsAdapter(RefusingAdapter):
     """Protocol v1 without ops: an ``op`` intent is answered by the adapter itself."""
 
-    codec = None  # its encode is not v1's one-to-one codec any more
-
-    def __init__(self, identity: DeviceIdentity) -> None:
-        super().__init__(identity)
-        self._made: list[dict[str, Any]] = []
-
-    def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
-        if frame["t"] == "op":
-            self._made.append({"t": "error", "rid": frame["rid"], "code": "unsupported",
-                               "msg": "no ops in this protocol"})
-            self.has_events = True
-            return ()
-        return super().encode(frame, now)
-
-    def events(self) -> list[dict[str, Any]]:
-        out, self._made = self._made, []
-        self.has_events = False
-        return out
+    refuses = ("op",)
+    message = "no ops in this protocol"
 
 
 def test_an_adapters_own_events_reach_the_engine(cluster: LocalCluster,

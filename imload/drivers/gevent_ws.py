@@ -102,6 +102,7 @@ class GeventDevice:
                         binary_frame if self.adapter.binary else text_frame)
         # a one-to-one codec (v1's): called directly on the hot paths
         self._encode_one, self._decode_one = self.adapter.codec or (None, None)
+        self._data_op = OP_BINARY if self.adapter.binary else OP_TEXT  # its messages' opcode
         self.journal = journal
         self.clock = clock
         self.connect_timeout_s = connect_timeout_s
@@ -410,22 +411,20 @@ class GeventDevice:
 
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
         """One message from the server; the caller holds the engine lock."""
-        ad = self.adapter
-        dec = self._decode_one
-        if dec is not None and opcode == (OP_BINARY if ad.binary else OP_TEXT):
-            try:
-                frame = dec(data)
-            except ProtocolViolation:
-                self.bad_frames += 1
+        if opcode == self._data_op:
+            dec = self._decode_one
+            if dec is not None:  # a one-to-one codec: the hot path
+                try:
+                    frame = dec(data)
+                except ProtocolViolation:
+                    self.bad_frames += 1
+                    return
+                if self.push_loss and self._lose_push(frame):
+                    return
+                self.engine.frame_received(frame, self.clock())  # _feed, with the lock held
+                self._execute(self.engine.actions())
                 return
-            if (self.push_loss and frame.get("t") == "msg"
-                    and self._loss_rng.random() < self.push_loss):
-                self.lost_pushes += 1  # as if a proxy dropped it: a gap sync follows
-                return
-            self.engine.frame_received(frame, self.clock())  # _feed, with the lock held
-            self._execute(self.engine.actions())
-        elif opcode == (OP_BINARY if ad.binary else OP_TEXT):
-            now = self.clock()
+            ad, now = self.adapter, self.clock()
             try:
                 decoded = ad.decode(data, now)
             except ProtocolViolation as e:
@@ -437,9 +436,7 @@ class GeventDevice:
                 self._write_output()
             engine = self.engine
             for frame in decoded:
-                if (self.push_loss and frame.get("t") == "msg"
-                        and self._loss_rng.random() < self.push_loss):
-                    self.lost_pushes += 1  # as if a proxy dropped it: a gap sync follows
+                if self.push_loss and self._lose_push(frame):
                     continue
                 engine.frame_received(frame, now)  # _feed, with the lock held
                 self._execute(engine.actions())
@@ -461,6 +458,14 @@ class GeventDevice:
                 self._lost(ws, f"write failed: {describe(e)}")
         elif opcode != OP_PONG:
             self.bad_frames += 1  # text for a binary protocol, or binary for a text one
+
+    def _lose_push(self, frame: dict[str, Any]) -> bool:
+        """``push_loss``: lose this ``msg`` push, as a broken proxy would (a gap sync
+        follows)?"""
+        if frame.get("t") == "msg" and self._loss_rng.random() < self.push_loss:
+            self.lost_pushes += 1
+            return True
+        return False
 
     def _route(self) -> None:
         e = self.engine

@@ -170,7 +170,10 @@ class XmppAdapter(Handshake):
 
     # ================================================================ server
     def decode(self, payload: bytes, now: float) -> Sequence[dict[str, Any]]:
-        root = parse(payload)
+        return self._read(parse(payload))
+
+    def _read(self, root: Element) -> Events:
+        """One top-level element of the server's, as engine events."""
         try:
             return self._dispatch(root)
         except ProtocolViolation:

@@ -107,14 +107,7 @@ class XmppTcpAdapter(XmppAdapter):
 
     def _element(self, el: Element) -> Events:
         ns, local = split(el.tag)
-        if ns == NS_TLS:
-            return self._on_tls(local)
-        try:
-            return self._dispatch(el)
-        except ProtocolViolation:
-            raise
-        except Exception as e:  # a shape the code did not foresee: the server's bytes
-            raise ProtocolViolation(f"unreadable <{local}/>: {type(e).__name__}: {e}") from None
+        return self._on_tls(local) if ns == NS_TLS else self._read(el)
 
     # ------------------------------------------------------------ STARTTLS
     def _on_features(self, el: Element) -> Events:

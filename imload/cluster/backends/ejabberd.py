@@ -44,7 +44,7 @@ from imload.cluster.backends.ejabberd_config import (
 )
 from imload.cluster.backends.xmpp_targets import (
     C2S_PROXY,
-    PROTOCOL_FILES,
+    check_protocol,
     write_protocol_targets,
     xmpp_target,
 )
@@ -98,11 +98,8 @@ class EjabberdCluster(SupervisedCluster):
                  stop_grace_s: float = 10.0, protocol: str = "xmpp") -> None:
         if not 1 <= nodes <= 9:
             raise ClusterError(f"the ejabberd backend runs 1 to 9 nodes, got nodes={nodes}")
-        if protocol not in PROTOCOL_FILES:
-            raise ClusterError(f"the ejabberd backend speaks {', '.join(PROTOCOL_FILES)}; "
-                               f"got protocol={protocol!r}")
         super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
-        self.protocol = protocol
+        self.protocol = check_protocol(BACKEND, protocol)
         self.nodes = nodes
         self.domain = domain
         self.smacks = smacks

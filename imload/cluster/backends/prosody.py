@@ -32,7 +32,7 @@ from typing import Any
 from imload.cluster.backends.prosody_config import ProsodySettings, prosody_config
 from imload.cluster.backends.xmpp_targets import (
     C2S_PROXY,
-    PROTOCOL_FILES,
+    check_protocol,
     write_protocol_targets,
     xmpp_target,
 )
@@ -87,11 +87,8 @@ class ProsodyCluster(SupervisedCluster):
                  protocol: str = "xmpp") -> None:
         if nodes != 1:
             raise ClusterError(f"the prosody backend runs exactly one node, got nodes={nodes}")
-        if protocol not in PROTOCOL_FILES:
-            raise ClusterError(f"the prosody backend speaks {', '.join(PROTOCOL_FILES)}; "
-                               f"got protocol={protocol!r}")
         super().__init__(directory, secret, host, ready_timeout_s, stop_grace_s)
-        self.protocol = protocol
+        self.protocol = check_protocol(BACKEND, protocol)
         self.domain = domain
         self.smacks = smacks
         self.c2s_port: int | None = None

@@ -13,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from imload.cluster.processes import ClusterError
 from imload.cluster.target import NodeSpec, Target, write_target
 
 C2S_PROXY = "-c2s"  # the Toxiproxy proxy in front of a node's c2s port: "n1-c2s"
 PROTOCOL_FILES = {"xmpp": "target-xmpp.toml", "xmpp-tcp": "target-xmpp-tcp.toml"}
+
+
+def check_protocol(backend: str, protocol: str) -> str:
+    """``protocol`` if an XMPP backend can write a target in it; ClusterError otherwise."""
+    if protocol not in PROTOCOL_FILES:
+        raise ClusterError(f"the {backend} backend speaks {', '.join(PROTOCOL_FILES)}; "
+                           f"got protocol={protocol!r}")
+    return protocol
 
 
 def xmpp_target(cluster: Any, protocol: str, c2s_proxy_port: Callable[[str], int | None],
