@@ -57,21 +57,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_generator import cpu_self, emit  # noqa: E402 - the same JSON lines, the same clock
 
 WINDOW = 8
 BODY = "hello there, how are you doing today?"
 CONNECT_TIMEOUT_S = 90.0
-
-
-def emit(figure: str, value: float, unit: str, **extra: Any) -> None:
-    print(json.dumps({"figure": figure, "value": round(value, 3), "unit": unit,
-                      **{k: round(v, 3) if isinstance(v, float) else v
-                         for k, v in extra.items()}}), flush=True)
-
-
-def cpu_self() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def cpu_of(pid: int | None) -> float | None:
