@@ -120,3 +120,61 @@ def chat_over_tls(target: Target, urls: list[str]) -> None:
     finally:
         for d in devices:
             d.stop(drain_s=1)
+
+
+def groups_chat(target: Target, urls: list[str]) -> None:
+    """Groups on a real XMPP server (XEP-0045 rooms with their archive): alice creates a
+    group with bob (two devices), each side writes in it, carol is added later and reads
+    what came before from the room's archive, and a device of bob's that logs in only
+    then learns the room from its own archive (the invitation) and catches up."""
+    import random
+    import uuid
+
+    from imload.adapters import make_adapter
+    from imload.client import Backoff, DeviceEngine, EngineConfig, MsgState
+    from imload.drivers import GeventDevice, measure_wall_offset
+
+    tag = uuid.uuid4().hex[:6]
+    devices: list[GeventDevice] = []
+
+    def device(user: str, name: str, url: str) -> GeventDevice:
+        ad = make_adapter(target.protocol, user, name, target.secret, target.protocol_options)
+        engine = DeviceEngine(user, name, ad.identity.token, [url],
+                              rng=random.Random(f"{user}/{name}"),
+                              backoff=Backoff("full_jitter", 0.1, 1),
+                              config=EngineConfig(wall_offset=measure_wall_offset()))
+        dev = GeventDevice(engine, None, adapter=ad, ca=str(target.ca) if target.ca else None)
+        dev.start()
+        devices.append(dev)
+        return dev
+
+    def texts(dev: GeventDevice) -> list[str]:
+        return sorted(m["body"] for m in dev.engine.messages(conv) if m["kind"] == "text")
+
+    alice, bob, carol = (f"a{tag}", f"b{tag}", f"c{tag}")
+    conv = f"g:grp{tag}"
+    try:
+        a = device(alice, "d0", urls[0])
+        b0 = device(bob, "d0", urls[-1])
+        b1 = device(bob, "d1", urls[0])
+        assert a.wait_until(lambda: a.online and b0.online and b1.online, 15), a.errors
+        a.do_op("group_create", {"conv": conv, "members": [bob]})
+        assert a.wait_until(lambda: all(d.in_group(conv) for d in (a, b0, b1)), 15)
+        sent = [(a, a.send_message(conv, f"a{i}")) for i in range(3)]
+        sent.append((b0, b0.send_message(conv, "b0")))
+        everyone = ["a0", "a1", "a2", "b0"]
+        assert a.wait_until(lambda: all(texts(d) == everyone for d in (a, b0, b1)), 15), \
+            [texts(d) for d in (a, b0, b1)]
+        assert all(d.engine.send_state(c) is MsgState.ACKED for d, c in sent)
+        c = device(carol, "d0", urls[-1])
+        assert a.wait_until(lambda: c.online, 15)
+        a.do_op("group_add", {"conv": conv, "user": carol})
+        assert a.wait_until(lambda: texts(c) == everyone, 15), texts(c)  # the room's archive
+        events = [m["body"]["op"] for m in c.engine.messages(conv) if m["kind"] == "event"]
+        assert sorted(events) == ["group_add", "group_create"]
+        late = device(bob, "d2", urls[0])
+        assert a.wait_until(lambda: late.in_group(conv) and texts(late) == everyone, 15), \
+            texts(late)
+    finally:
+        for d in devices:
+            d.stop(drain_s=1)

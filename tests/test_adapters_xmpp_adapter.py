@@ -108,8 +108,8 @@ def test_groups_and_foreign_convs_are_refused_with_the_rid() -> None:
     assert send(a, 1, "g1", conv="g:team") == ()
     assert send(a, 2, "g2", conv="d:bob:carol") == ()
     assert a.events() == [
-        {"t": "error", "rid": 1, "code": "unsupported",
-         "msg": "groups over XMPP come with MUC (not yet)"},
+        {"t": "error", "rid": 1, "code": "forbidden",
+         "msg": "alice is not in g:team (no invitation seen)"},
         {"t": "error", "rid": 2, "code": "forbidden", "msg": "alice is not in d:bob:carol"}]
 
 

@@ -55,3 +55,24 @@ def test_register_bind_carbons_ping_error() -> None:
     assert err.find(
         "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}service-unavailable"
     ) is not None
+
+
+def test_muc_stanzas_escape_and_name_their_namespaces() -> None:
+    join = etree.fromstring(build.muc_join('r@muc.x/a"b#d'))
+    assert join.get("to") == 'r@muc.x/a"b#d'
+    assert join.find("{http://jabber.org/protocol/muc}x/{*}history").get("maxstanzas") == "0"
+    form = etree.fromstring(build.muc_instant("f1", "r@muc.x"))
+    assert form.find("{http://jabber.org/protocol/muc#owner}query/{jabber:x:data}x").get(
+        "type") == "submit"
+    affil = etree.fromstring(build.muc_affiliations("a1", "r@muc.x", ["b@x", "c&@x"], "owner"))
+    assert [(i.get("jid"), i.get("affiliation")) for i in affil.iter("{*}item")] == [
+        ("b@x", "owner"), ("c&@x", "owner")]
+    assert affil.find("{http://jabber.org/protocol/muc#admin}query") is not None
+    gc = etree.fromstring(build.groupchat("r@muc.x", "c<1", "x & y"))
+    assert (gc.get("type"), gc.get("id"), gc.findtext("{jabber:client}body")) == (
+        "groupchat", "c<1", "x & y")
+    inv = etree.fromstring(build.direct_invite("b@x", "r@muc.x", "in <r>"))
+    assert inv.find("{jabber:x:conference}x").get("jid") == "r@muc.x"
+    assert inv.findtext("{jabber:client}body") == "in <r>"
+    q = etree.fromstring(build.mam_query("q1", 5, "A9", to="r@muc.x"))
+    assert q.get("to") == "r@muc.x" and q.findtext(".//{*}after") == "A9"

@@ -86,3 +86,12 @@ def test_deliveries_dedup_useq_and_cursor() -> None:
     assert d.cursor == "A5" and d.caught_up
     d.seen_live("S7")
     assert d.cursor == "S7"
+
+
+def test_a_direct_invitation_names_its_room_and_is_no_chat_text() -> None:
+    inv = etree.fromstring(
+        b'<message xmlns="jabber:client" from="bob@example.org/pc" type="normal">'
+        b'<body>join us</body><x xmlns="jabber:x:conference" jid="team@conf.example.org"/>'
+        b'</message>')
+    r = read_message(inv, "alice", "alice@example.org")
+    assert r.invite == "team@conf.example.org" and r.entry is None

@@ -16,6 +16,7 @@ import pytest
 from cluster_helpers import (
     chat_over_tls,
     gone,
+    groups_chat,
     open_stream,
     recorded_pids,
     send_register,
@@ -318,6 +319,12 @@ def test_two_devices_chat_over_tcp_with_starttls_one_on_each_node(
     assert target.protocol == "xmpp-tcp" and target.ca == cluster.directory / "ca.pem"
     assert [n.proxy for n in target.nodes] == ["n1-c2s", "n2-c2s"]
     chat_over_tls(target, [n.url for n in target.nodes])
+
+
+@pytest.mark.integration
+def test_groups_are_rooms_shared_by_both_nodes(cluster: EjabberdCluster) -> None:
+    target = load_target(cluster.directory / "target.toml")
+    groups_chat(target, [n.url for n in target.nodes])
 
 
 @pytest.mark.integration

@@ -16,6 +16,7 @@ import websocket
 from cluster_helpers import (
     chat_over_tls,
     gone,
+    groups_chat,
     open_stream,
     recorded_pids,
     send_register,
@@ -319,6 +320,17 @@ def test_two_devices_chat_over_tcp_with_starttls(tmp_path: Path,
     target = cluster.start()
     try:
         chat_over_tls(target, [target.nodes[0].url] * 2)
+    finally:
+        cluster.stop()
+    assert all(gone(pid) for pid in recorded_pids(tmp_path / "c"))
+
+
+@pytest.mark.integration
+def test_groups_are_rooms_with_their_archive(tmp_path: Path, prosody_installed: None) -> None:
+    cluster = ProsodyCluster(tmp_path / "c")
+    target = cluster.start()
+    try:
+        groups_chat(target, [target.nodes[0].url])
     finally:
         cluster.stop()
     assert all(gone(pid) for pid in recorded_pids(tmp_path / "c"))

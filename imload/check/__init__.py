@@ -18,8 +18,8 @@ shows. docs/checker.md explains every anomaly with an example from a real run.
 
 ``history`` builds the index in one walk (``index`` holds its types,
 ``filing`` its slow paths); ``recipients`` says who must get a message
-(groups: the members as of its seq); ``sends`` sorts the logical sends by
-outcome.
+(groups: the members as of its seq, or by time when seqs are opaque:
+``membership_time``); ``sends`` sorts the logical sends by outcome.
 """
 
 from imload.check.cases import Case, Cases

@@ -10,6 +10,8 @@
 
 Messages whose recipients are not known (a group no client created in this run,
 a membership op that could not be placed: see ``membership``) cannot be judged;
+when the seqs are opaque, a group message is placed by its send window instead
+(``membership_time``), and may then be owed to nobody (judged, with no copy due);
 neither can a message whose only missing copies are on devices that never
 finished their audit (missing there may just mean not synced yet). Both are
 counted, with their reason, in the check's coverage. ``fan_out`` walks the
@@ -37,8 +39,9 @@ from imload.check.history import (
     Event,
     History,
 )
-from imload.check.membership import unknown_members
-from imload.check.recipients import Recipients, expected_devices
+from imload.check.membership_time import send_span
+from imload.check.numbering import seq_opaque
+from imload.check.recipients import Recipients, expected_devices, unknown_recipients
 from imload.check.sends import send_tally
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
@@ -96,6 +99,8 @@ def fan_out(h: History) -> FanOut:
     ok_ats.extend(compress(h.acked_at, easy))  # each ``oks``' at
     done_ats.extend(map(_DONE_AT, compress(acked, easy)))
     expected = sum(compress(wanted, easy))
+    timed = seq_opaque(h)  # groups by the time rule: each message's send window places it
+    span = None
     for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),
                        strict=True):
         conv, mid = ok["conv"], ok["mid"]
@@ -107,10 +112,14 @@ def fan_out(h: History) -> FanOut:
             ok_ats.append(ok["at"])
             done_ats.append(rec[DONE_AT])
             continue
-        recips = expected_devices(conv, ok["seq"], h)
+        if timed:
+            span = send_span(rec)
+        recips = expected_devices(conv, ok["seq"], h, span=span)
         if recips is None:
-            out.unjudged.skip(*unknown_members(conv, h))
+            out.unjudged.skip(*unknown_recipients(conv, h, span=span))
             continue
+        if not recips:
+            continue  # owed to nobody: every member's membership changed while it was sent
         expected += len(recips)
         ok_ats.append(ok["at"])
         got = copies_of(mid, recips, h)
@@ -146,7 +155,8 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
             continue
         ok = rec[OK_EV]
         user, cmid = ok["user"], ok["cmid"]
-        n = len(expected_devices(ok["conv"], ok["seq"], h) or ())
+        span = send_span(rec) if seq_opaque(h) else None
+        n = len(expected_devices(ok["conv"], ok["seq"], h, span=span) or ())
         sender = who(user, (rec[SEND_EV] or ok)["device"])
         out.keep(f"{sender}'s message {cmid} (mid {ok['mid']}, seq {ok['seq']} of "
                  f"{ok['conv']}) was acked at {h.rel(ok['at'])}s but {len(missing)} of {n} "
@@ -159,12 +169,16 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
 def partial_cases(h: History, limit: int = 20) -> Cases:
     """Indeterminate sends delivered to some expected devices but not to all."""
     out = Cases("partial", limit, unit="indeterminate sends that were stored")
+    timed = seq_opaque(h)
     for user, cmid, rec in send_tally(h).unsure_delivered:
         got = rec[MID_EV]
         out.owe()
-        recips = expected_devices(got["conv"], got["seq"], h)
+        # its window under the time rule: the first attempt to the earliest copy (the walk
+        # goes in time order, so the first event naming its mid is that copy)
+        span = (rec[SEND_EV]["at"], got["at"]) if timed else None
+        recips = expected_devices(got["conv"], got["seq"], h, span=span)
         if recips is None:
-            out.skip(*unknown_members(got["conv"], h))
+            out.skip(*unknown_recipients(got["conv"], h, span=span))
             continue
         mid = got["mid"]
         missing = [r for r, copy in zip(recips, copies_of(mid, recips, h), strict=True)

@@ -17,6 +17,8 @@ client's. A group whose creation no client made (older than the run), or with
 an applied op whose event nobody received (it cannot be placed), has members
 the checker cannot know: ``Timeline.unknown`` says why, and every check that
 needs them counts the messages as not judged (coverage) instead of guessing.
+When the target declares its seqs opaque, no seq places anything: the ops are
+placed by the load host's clock instead (``membership_time``, the time rule).
 
 The server's event wording (the ``event`` body each device recorded) is a second
 witness. ``membership`` compares it with the op it stands for: another kind,

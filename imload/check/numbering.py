@@ -6,6 +6,8 @@ declared) promises 1, 2, 3 ...: a number skipped is a hole (``gap``).
 ``increasing`` (millisecond timestamps, Snowflake ids, hybrid clocks) promises
 only an order, so gap checks do not apply; loss, order agreement, FIFO and
 causality need only the order. No check's cost depends on the values.
+``opaque`` (labels: no two seqs compare) leaves the order checks unjudged, and
+places group membership by the load host's clock (``membership_time``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from imload.check.index import History
 from imload.journal.events import NUMBERINGS
 
 DEFAULT = "contiguous"
-__all__ = ["DEFAULT", "NUMBERINGS", "numbering", "unordered"]
+__all__ = ["DEFAULT", "NUMBERINGS", "numbering", "seq_opaque", "unordered"]
 
 
 def numbering(h: History) -> dict[str, str]:
@@ -29,6 +31,14 @@ def numbering(h: History) -> dict[str, str]:
             raise ValueError(f"bad numbering declaration {declared!r}")
         found.update(declared)
     return found
+
+
+def seq_opaque(h: History) -> bool:
+    """The target declares its seqs opaque (memoised: the group checks ask per message)."""
+    found = h.memo.get("seq_opaque")
+    if found is None:
+        found = h.memo["seq_opaque"] = numbering(h)["seq"] == "opaque"
+    return bool(found)
 
 
 def unordered(h: History, out: Cases) -> bool:

@@ -23,10 +23,13 @@ events of phase ``audit``). Cases:
   is absent), or *out of its device's order* (the state holds the value of an
   earlier op of the same device that was surely applied before the last one);
 - groups: a user's final ``groups`` must match the membership that the
-  group's events (replayed in seq order, see ``recipients``) end with;
+  group's events (replayed in seq order, see ``recipients``) end with; when the
+  seqs are opaque, the effect of one of the user's ops that may have applied
+  last, placed by time (``membership_time``);
 - out of order, for group ops: two ops of one device session on one group,
   the first sent (every attempt journaled before the second's first) before the
-  second, whose events got seqs in the other order.
+  second, whose events got seqs in the other order. Opaque seqs have no order:
+  those ops are counted as not judged (``seq declared opaque``).
 
 "Journaled before" is the journal's order of ``op`` events (its ``at``, then
 the order a device wrote them): a pipelined flush puts several ops on the wire
@@ -35,10 +38,14 @@ in one instant, with one ``at``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from imload.check.cases import Cases
 from imload.check.history import Event, History
+from imload.check.membership import group_ops, what
+from imload.check.membership_time import final_ops
+from imload.check.numbering import seq_opaque
 from imload.check.oplog import OpRecord, op_records
 from imload.check.recipients import group_timeline
 
@@ -187,6 +194,9 @@ def set_folds(h: History, ops: dict[tuple[str, str], OpRecord],
 
 
 def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> None:
+    if seq_opaque(h):
+        timed_group_folds(h, states, out)
+        return
     for conv in sorted(h.group_events):
         timeline = group_timeline(conv, h)
         if not timeline.seqs or timeline.after[-1] is None or timeline.unknown is not None:
@@ -203,6 +213,32 @@ def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> 
                          f"from the fold of the ops", [change, final_ev])
 
 
+def timed_group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> None:
+    """``group_folds`` by the time rule: a user's final ``groups`` must hold the effect of one
+    of the ops of theirs that may have applied last (not in the group when none)."""
+    for conv in sorted(group_ops(h)):
+        finals = final_ops(conv, h)
+        if finals is None:
+            continue
+        for user in sorted(states):
+            final_ev = _last(states[user])
+            has = conv in (final_ev.get("groups") or ())
+            last = finals.get(user, [])
+            if has in {joins for joins, _ in last} or (not last and not has) or not out.tally():
+                continue
+            if not last:
+                out.keep(f"after the audit {user}'s groups include {conv}, but no applied op "
+                         f"of the group ever made {user} a member", [final_ev])
+                continue
+            rec = max((r for _, r in last), key=lambda r: r.ok["at"] if r.ok else math.inf)
+            assert rec.first is not None  # group_ops keeps only invoked ops
+            out.keep(f"after the audit {user}'s groups {'include' if has else 'lack'} {conv}, "
+                     f"but the group's applied ops, placed by time, end with {rec.user}'s "
+                     f"{what(rec)} ({rec.opid}, sent at {h.rel(rec.first['at'])}s) leaving "
+                     f"{user} {'out of' if has else 'in'} it: the final state differs from "
+                     "the fold of the ops", [rec.first, rec.ok, final_ev])
+
+
 def group_order(h: History, ops: dict[tuple[str, str], OpRecord], out: Cases) -> None:
     order = ApplyOrder(h)
     per_session: dict[tuple[Any, ...], list[tuple[int, OpRecord, Event]]] = {}
@@ -216,6 +252,14 @@ def group_order(h: History, ops: dict[tuple[str, str], OpRecord], out: Cases) ->
         event = next(iter(mids.values()))
         key = (user, first["device"], first["session"], event["conv"])
         per_session.setdefault(key, []).append((event["seq"], rec, event))
+    if seq_opaque(h):
+        paired = [items for items in per_session.values() if len(items) > 1]
+        if paired:
+            _, a, ev = paired[0][0]
+            out.skip("seq declared opaque", f"{a.user}'s ops on {ev['conv']} sent on one "
+                     "connection: the target numbers conversations with labels, so the "
+                     "order of their events cannot be compared", sum(map(len, paired)))
+        return
     for items in per_session.values():
         items.sort(key=lambda item: item[0])
         for i, (seq_a, a, ev_a) in enumerate(items):

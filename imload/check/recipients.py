@@ -19,23 +19,29 @@ A text message at seq s goes to the members after the last change below s; a
 change at seq s goes to the members before and after it. When the members
 cannot be known (no client created the group in this run, an applied op could
 not be placed), ``expected_devices`` answers None: callers count such messages
-as not judged (coverage, with ``membership.unknown_members`` saying why) rather
-than guess.
+as not judged (coverage, with ``unknown_recipients`` saying why) rather than
+guess.
+
+When the target declares its seqs opaque (labels), the changes are placed by the
+load host's clock instead, and a message (given its send window ``span``) is
+owed to the users surely in the group all along it (``membership_time``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imload.check.membership import Members, Timeline, group_timeline
+from imload.check.membership import Members, Timeline, group_timeline, unknown_members
+from imload.check.membership_time import Span, event_span, time_members, time_unknown
+from imload.check.numbering import seq_opaque
 from imload.protocol import NameError_, conv_members
 
 if TYPE_CHECKING:
     from imload.check.history import History
 
 Recipients = tuple[tuple[str, str], ...]
-__all__ = ["Members", "Recipients", "Timeline", "conv_users", "direct_users", "expected_devices",
-           "expected_users", "group_timeline"]
+__all__ = ["Members", "Recipients", "Span", "Timeline", "conv_users", "direct_users",
+           "expected_devices", "expected_users", "group_timeline", "unknown_recipients"]
 
 
 def conv_users(conv: str) -> tuple[str, ...] | None:
@@ -58,34 +64,53 @@ def direct_users(convs: dict[str, tuple[str, ...]], conv: str) -> tuple[str, ...
     return found
 
 
-def expected_users(conv: str, seq: int | None, history: History,
-                   is_event: bool = False) -> tuple[str, ...] | None:
-    """The users who must get message ``seq`` of ``conv``; None when not known."""
+def expected_users(conv: str, seq: int | None, history: History, is_event: bool = False, *,
+                   span: Span | None = None) -> tuple[str, ...] | None:
+    """The users who must get message ``seq`` of ``conv``; None when not known.
+
+    ``span`` is the message's send window, which places it when the seqs are opaque (an
+    event message's is its earliest copy, found from ``seq`` when not given)."""
     members = history.members.get(conv)
     if members is None:
         members = conv_users(conv)
     if members:
         return members
-    if not isinstance(conv, str) or not conv.startswith("g:") or not isinstance(seq, int):
+    if not isinstance(conv, str) or not conv.startswith("g:"):
+        return None
+    if seq_opaque(history):
+        if span is None and is_event:
+            span = event_span(conv, seq, history)
+        timed = time_members(conv, history).members(span) if span is not None else None
+        return tuple(sorted(timed)) if timed is not None else None
+    if not isinstance(seq, int):
         return None
     found = group_timeline(conv, history).members_at(seq, is_event)
     return tuple(sorted(found)) if found is not None else None
 
 
-def expected_devices(conv: str, seq: int | None, history: History,
-                     is_event: bool = False) -> Recipients | None:
+def expected_devices(conv: str, seq: int | None, history: History, is_event: bool = False,
+                     *, span: Span | None = None) -> Recipients | None:
     """The (user, device) pairs that must end up holding message ``seq`` of ``conv``.
 
     None when the checker cannot tell (a group whose creation it never saw, a
     malformed conv): callers skip such messages rather than guess. Memoised per
-    member set on ``history``.
+    member set on ``history``. Under the time rule (opaque seqs) a message may be
+    owed to nobody (every member's membership changed while it was sent): ().
     """
-    users = expected_users(conv, seq, history, is_event)
+    users = expected_users(conv, seq, history, is_event, span=span)
     if not users:
-        return None
+        return () if users is not None and seq_opaque(history) else None
     memo: dict[tuple[str, ...], Recipients] = history.memo.setdefault("recipients", {})
     found = memo.get(users)
     if found is None:
         found = memo[users] = tuple((user, device) for user in users
                                     for device in history.devices.get(user, {}))
     return found
+
+
+def unknown_recipients(conv: str, history: History, *,
+                       span: Span | None = None) -> tuple[str, str]:
+    """(reason, example) for a message whose recipients ``expected_devices`` cannot tell."""
+    if isinstance(conv, str) and conv.startswith("g:") and seq_opaque(history):
+        return time_unknown(conv, history, span)
+    return unknown_members(conv, history)

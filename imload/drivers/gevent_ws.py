@@ -32,6 +32,12 @@ broken proxy would: the engine finds the hole in the useqs and syncs (a gap sync
 
 No exception kills the device greenlet silently: it is logged, kept in
 ``errors``, and treated as the loss of the connection.
+
+``GeventDevice`` is one class in three modules, one concern each: this one has
+its state (``__init__``), its API to other greenlets and the device greenlet's
+loop (the reads); ``glue.py`` (``EngineGlue``) feeds the engine and carries out
+the actions it queues (the writes); ``lifecycle.py`` (``ConnectionLifecycle``)
+routes, dials, upgrades (STARTTLS), closes and loses the connection.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
 import gevent.event
@@ -49,40 +55,20 @@ import websocket
 
 from imload.adapters import Adapter, DeviceIdentity, ProtocolViolation
 from imload.adapters.v1 import V1Adapter
-from imload.client import (
-    Action,
-    CancelTimer,
-    Close,
-    Conn,
-    Connect,
-    DeviceEngine,
-    FetchRoute,
-    Metric,
-    Record,
-    SendFrame,
-    SetTimer,
-)
+from imload.client import DeviceEngine, Metric
 from imload.drivers.buffered import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
-from imload.drivers.lbs_http import RouteError, fetch_route
+from imload.drivers.lifecycle import ConnectionLifecycle
 from imload.drivers.lock import EngineLock
-from imload.drivers.tcpconn import StreamReader, open_tcp, raw_payload
+from imload.drivers.tcpconn import StreamReader, raw_payload
 from imload.drivers.timers import TimerHeap
 from imload.drivers.writer import FrameWriter
-from imload.drivers.wsopen import (
-    binary_frame,
-    close_detail,
-    describe,
-    open_websocket,
-    retry_after_ms,
-    text_frame,
-)
+from imload.drivers.wsopen import binary_frame, describe, text_frame
 from imload.journal import JournalWriter
 
 log = logging.getLogger("imload.drivers")
-R = TypeVar("R")
 
 
-class GeventDevice:
+class GeventDevice(ConnectionLifecycle):
     """The I/O around one engine. ``start()``, then ``send_message`` from any greenlet."""
 
     def __init__(self, engine: DeviceEngine, journal: JournalWriter | None, *,
@@ -201,141 +187,6 @@ class GeventDevice:
         with self._lock:
             self._drop_socket()
 
-    # ------------------------------------------------------- engine glue
-    def _feed(self, fn: Callable[[float], R]) -> R:
-        """Give the engine one input (``fn(now)``) and carry out what it asks."""
-        with self._lock:
-            result = fn(self.clock())
-            self._execute(self.engine.actions())
-            return result
-
-    def _adapter_events(self) -> None:
-        """Give the engine what the adapter made up by itself (e.g. an ``error`` for an
-        intent its protocol cannot carry), after the actions that led to it; what it makes
-        up meanwhile is given by the nested ``_execute``."""
-        engine = self.engine
-        for ev in self.adapter.events():
-            engine.frame_received(ev, self.clock())
-            self._execute(engine.actions())
-
-    def _execute(self, actions: list[Action]) -> None:
-        for a in actions:
-            kind = type(a)  # the frequent kinds first, by type (actions are final classes)
-            if kind is Record:
-                ev = a.event  # type: ignore[union-attr]
-                if self.journal is not None:
-                    self.journal.write(ev)
-                if self.on_record is not None:
-                    self._callback(self.on_record, ev)
-            elif kind is SendFrame:
-                self._write(a.frame)  # type: ignore[union-attr]
-            elif isinstance(a, Metric):
-                if self.on_metric is not None:
-                    self._callback(self.on_metric, a)
-            elif isinstance(a, SetTimer):
-                self._timers.set(a.name, a.at)
-                self._wake.set()
-                if self._waiting is not None and a.at < self._wait_end:
-                    gevent.get_hub().loop.run_callback(self._cut_wait_short)
-            elif isinstance(a, CancelTimer):
-                self._timers.cancel(a.name)
-            elif isinstance(a, Connect):
-                self._connect_url = a.url
-                self._wake.set()
-            elif isinstance(a, FetchRoute):
-                self._route_pending = True
-                self._wake.set()
-            elif isinstance(a, Close):
-                self._drop_socket(a.reason)
-        if self.adapter.has_events:
-            self._adapter_events()
-
-    def _callback(self, fn: Callable[[Any], None] | None, arg: Any) -> None:
-        if fn is None:
-            return
-        try:
-            fn(arg)
-        except Exception as e:  # a broken hook must not break the device
-            log.exception("%s: callback %r failed", self._name(), fn)
-            self.errors.append(f"callback: {describe(e)}")
-
-    def _write(self, frame: dict[str, Any]) -> None:
-        w = self._writer
-        if w is None or w.failed:
-            return  # no connection: the engine's timers cover the loss
-        enc = self._encode_one  # the frame in the wire protocol; a failed write ends it
-        if enc is not None:
-            w.write(self._framed(enc(frame)))
-            return
-        ad = self.adapter
-        framed = self._framed
-        for payload in ad.encode(frame, self.clock()):
-            w.write(framed(payload))
-        if ad.has_output:
-            self._write_output()
-
-    def _write_output(self) -> None:
-        """Write what the adapter queued by itself (handshake steps, protocol acks)."""
-        w = self._writer
-        out = self.adapter.output()
-        framed = self._framed
-        if w is not None and not w.failed:
-            for payload in out:
-                w.write(framed(payload))
-        if self.adapter.wants_tls:
-            self._start_tls()
-
-    def _start_tls(self) -> None:
-        """STARTTLS: what is written goes first, then the socket is upgraded in place and
-        the adapter told (its new stream header follows)."""
-        ws, w = self._ws, self._writer
-        if ws is None or w is None or not hasattr(ws, "start_tls"):
-            return
-        try:
-            w.flush()
-            ws.start_tls(self.ca, self.io_timeout_s)
-        except Exception as e:
-            self._lost(ws, f"STARTTLS failed: {describe(e)}")
-            return
-        self._writer = FrameWriter(ws.sock.wrapped, self._write_lock,
-                                   lambda e: self._lost(ws, f"write failed: {describe(e)}"))
-        self.adapter.tls_started()
-        if self.adapter.has_output:
-            self._write_output()
-
-    def _forget_writer(self) -> None:
-        w, self._writer = self._writer, None
-        if w is not None:
-            w.discard()  # the connection is gone: so is what waited to be written
-            self.adapter.closed()  # and the adapter's state of that connection
-
-    def _drop_socket(self, reason: str = "") -> None:
-        ws, self._ws = self._ws, None
-        if ws is None:
-            return
-        with gevent.Timeout(1.0, False):
-            try:
-                if self._writer is not None:
-                    self._writer.flush()  # what the engine wrote before it closed goes first
-                text = reason.encode()[:120].decode("utf-8", "ignore")  # a close reason: <=123 B
-                ws.send_close(websocket.STATUS_NORMAL, text.encode())
-            except Exception:  # noqa: S110 - closing a socket that may be dead already
-                pass
-        self._forget_writer()  # also when the flush timed out
-        ws.shutdown()
-
-    def _lost(self, ws: websocket.WebSocket, reason: str) -> None:
-        with self._lock:
-            if ws is not self._ws:
-                return  # the engine closed it already
-            self._ws = None
-            self._forget_writer()
-            ws.shutdown()
-            self._feed(lambda now: self.engine.transport_closed(now, reason))
-
-    def _name(self) -> str:
-        return f"{self.engine.user}/{self.engine.device}"
-
     # ------------------------------------------------------------- loop
     def _run(self) -> None:
         while not self._stopping:
@@ -443,14 +294,7 @@ class GeventDevice:
             if ad.has_events:
                 self._adapter_events()
         elif opcode == OP_CLOSE:
-            with gevent.Timeout(1.0, False):
-                try:
-                    if self._writer is not None:
-                        self._writer.flush()
-                    ws.send_close()  # answer the close, as websocket-client would
-                except Exception:  # noqa: S110 - the peer may be gone already
-                    pass
-            self._lost(ws, "closed by server" + close_detail(data))
+            self._answer_close(ws, data)
         elif opcode == OP_PING:
             try:
                 ws.pong(data)
@@ -466,53 +310,6 @@ class GeventDevice:
             self.lost_pushes += 1
             return True
         return False
-
-    def _route(self) -> None:
-        e = self.engine
-        try:
-            if self.lbs is None:
-                raise RouteError("the target has no lbs")
-            urls = fetch_route(self.lbs, e.user, e.device, ca=self.ca,
-                               timeout=self.connect_timeout_s)
-        except RouteError as err:
-            why = f"lbs: {err}"
-            self._feed(lambda now: e.route_failed(now, why))
-            return
-        self._feed(lambda now: e.route_received(now, urls))
-
-    def _connect(self, url: str) -> None:
-        why: str | None = None
-        ra: int | None = None
-        try:
-            ws = self._open(url)
-        except websocket.WebSocketBadStatusException as e:
-            why, ra = f"HTTP {e.status_code}", retry_after_ms(e.resp_headers)
-        except Exception as e:
-            why = describe(e)
-        if why is not None:
-            self._feed(lambda now: self.engine.transport_failed(now, why, ra))
-            return
-        with self._lock:
-            if self._stopping or self.engine.state is not Conn.CONNECTING:
-                ws.shutdown()  # stopped (or gave up) while we were connecting
-                return
-            self._ws = ws
-            self._writer = FrameWriter(
-                ws.sock.wrapped, self._write_lock,
-                lambda e: self._lost(ws, f"write failed: {describe(e)}"))
-            self.adapter.opened(self.clock())
-            if self.adapter.has_output:
-                self._write_output()
-            self._feed(self.engine.transport_open)
-
-    def _open(self, url: str) -> websocket.WebSocket:
-        if self.adapter.transport == "tcp":
-            return open_tcp(url, connect_timeout_s=self.connect_timeout_s,  # type: ignore
-                            io_timeout_s=self.io_timeout_s)
-        return open_websocket(url, self._write_lock, ca=self.ca,
-                              subprotocols=self.adapter.subprotocols,
-                              connect_timeout_s=self.connect_timeout_s,
-                              io_timeout_s=self.io_timeout_s)
 
     def _fire(self, name: str) -> None:
         self._feed(lambda now: self.engine.timer_fired(name, now))

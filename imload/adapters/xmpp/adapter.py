@@ -19,10 +19,10 @@ from typing import Any
 from imload.adapters.base import ProtocolViolation
 from imload.adapters.xmpp import build
 from imload.adapters.xmpp.core import EXPECTED, MamQuery, Phase
-from imload.adapters.xmpp.handshake import Events, Handshake, h_attr
+from imload.adapters.xmpp.groups import Groups
+from imload.adapters.xmpp.handshake import Events, h_attr
 from imload.adapters.xmpp.messages import (
     MAM_RESULT,
-    chat_entry,
     forwarded_message,
     label_of,
     read_message,
@@ -48,6 +48,7 @@ from imload.adapters.xmpp.parsing import (
     stanza_error,
     text_of,
 )
+from imload.adapters.xmpp.rooms import Room
 from imload.adapters.xmpp.smacks import SmError
 
 _STANZAS = frozenset({"message", "presence", "iq"})
@@ -55,15 +56,13 @@ _UNSUPPORTED = {
     "read": "read markers over XMPP come with XEP-0333 (not yet)",
     "reads": "read markers over XMPP come with XEP-0333 (not yet)",
     "state": "the user's stored state has no XMPP mapping yet",
-    "op": "ops (groups, contacts, pins) have no XMPP mapping yet",
 }
-_GROUPS = "groups over XMPP come with MUC (not yet)"
 _FIN = f"{{{NS_MAM}}}fin"
 _RSM_SET = f"{{{NS_RSM}}}set"
 _RSM_LAST = f"{{{NS_RSM}}}last"
 
 
-class XmppAdapter(Handshake):
+class XmppAdapter(Groups):
     """One device's XMPP client, without I/O (see the package docstring)."""
 
     @classmethod
@@ -112,8 +111,7 @@ class XmppAdapter(Handshake):
             self._event(self._error(rid, "bad_frame", "send needs string cmid, conv, body"))
             return ()
         if conv.startswith("g:"):
-            self._event(self._error(rid, "unsupported", _GROUPS))
-            return ()
+            return self._send_group(frame)
         parts = conv.split(":")
         if len(parts) != 3 or parts[0] != "d" or self.user not in (parts[1], parts[2]):
             self._event(self._error(rid, "forbidden", f"{self.user} is not in {conv}"))
@@ -149,14 +147,18 @@ class XmppAdapter(Handshake):
         if self.mam_unavailable:
             self._event(self._batch(rid, [], more=False))
             return ()
-        return (self._mam_query(MamQuery(rid, max(1, limit))),)
-
-    def _mam_query(self, q: MamQuery) -> bytes:
-        qid = self._next_id("q")
-        self.mam[qid] = q
-        self.iqs[qid] = ("mam", q)
-        self.inbox.caught_up = False
-        return self._stanza(build.mam_query(qid, q.limit, self.inbox.cursor))
+        limit = max(1, limit)
+        if not self.sync_open:  # a new sync reads every archive on from its cursor; the
+            self.inbox.caught_up = False  # engine's next one (after more) goes on
+            for room in self.rooms.values():
+                room.archive.caught_up = False
+        self.sync_open = True
+        q = self._next_archive(rid, limit)
+        if q is None:
+            self.sync_open = False
+            self._event(self._batch(rid, [], more=False))
+            return ()
+        return (self._archive_query(q),)
 
     def _ping(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         if self.phase is not Phase.READY:
@@ -190,7 +192,8 @@ class XmppAdapter(Handshake):
                 return self._on_message(el)
             if local == "iq":
                 return self._on_iq(el)
-            return []  # presence: nothing for the engine
+            room = self.by_jid.get((el.get("from") or "").partition("/")[0].lower())
+            return self._on_room_presence(el, room) if room is not None else []
         if ns == NS_SM and local in ("r", "a"):
             if local == "r":
                 self._write(build.sm_answer(self.sm.handled))
@@ -244,6 +247,8 @@ class XmppAdapter(Handshake):
                 return self._on_bind_result(iq)
             if what == "register":
                 return self._on_register_result(iq)
+            if what == "affil":
+                return self._on_affiliation(data, iq)
             return []  # carbons enabled (or not: nothing to do), or a stale answer
         if typ in ("get", "set"):
             payload = next(children(iq), None)
@@ -258,6 +263,10 @@ class XmppAdapter(Handshake):
     # ------------------------------------------------------------ messages
     def _on_message(self, el: Element) -> Events:
         user, own = self.user, self.own_bare
+        if self.rooms:
+            room = self.by_jid.get((el.get("from") or "").partition("/")[0].lower())
+            if room is not None:
+                return self._from_room(el, room)
         r = read_message(el, user, own)
         if r.wrapper is not None:
             frm = (el.get("from") or own).lower()
@@ -265,13 +274,14 @@ class XmppAdapter(Handshake):
                 return []  # carbons and MAM results come from the user's own account
             inner = forwarded_message(r.wrapper)
             if r.wrapper.tag == MAM_RESULT:
-                q = self.mam.get(r.wrapper.get("queryid") or "")
-                if q is not None:
-                    q.results.append((r.wrapper.get("id") or "", inner))
+                self._mam_result(r.wrapper, inner, None)
                 return []
             if inner is None:
                 return []
             r = read_message(inner, user, own)  # a carbon: the message it carries
+        if r.invite is not None:
+            self._learn_room(r.invite)
+            return []
         if self.phase is not Phase.READY:
             return []  # the engine is not listening yet: the archive keeps it for the sync
         if r.stanza_id is not None:
@@ -281,14 +291,39 @@ class XmppAdapter(Handshake):
             return []
         return [{"t": "msg", **entry}]
 
+    def _from_room(self, el: Element, room: Room) -> Events:
+        for ch in el:
+            if ch.tag == MAM_RESULT:
+                self._mam_result(ch, forwarded_message(ch), room)
+                return []
+        if self.phase is not Phase.READY:
+            return []
+        entry = self._on_room_message(el, room)
+        return [{"t": "msg", **entry}] if entry is not None else []
+
+    def _mam_result(self, result: Element, inner: Element | None, room: Room | None) -> None:
+        q = self.mam.get(result.get("queryid") or "")
+        if q is not None and q.room is room:
+            q.results.append((result.get("id") or "", inner))
+
     def _on_mam_done(self, qid: str, q: MamQuery, iq: Element) -> Events:
         self.mam.pop(qid, None)
+        room = q.room
         if iq.get("type") == "error":
             err = next((c for c in children(iq) if split(c.tag)[1] == "error"), None)
-            if err is not None and err.get("type") == "cancel":
+            kind = err.get("type") if err is not None else None
+            if room is not None and kind in ("auth", "cancel"):
+                if kind == "auth":  # no longer a member: the room's archive is closed
+                    self._forget(room, f"{room.jid} refused its archive")
+                room.archive.caught_up = True  # (cancel: the room keeps no archive)
+                return self._archive_done(q, [])
+            if kind == "cancel":
                 self.mam_unavailable = True  # no archive: syncs answer empty from now on
-                return [self._batch(q.rid, [], more=False)]
-            return [self._error(q.rid, "internal", f"MAM query failed: {stanza_error(iq)}")]
+                self.sync_open = False
+                return [self._batch(q.rid, [], more=False)] if q.rid is not None else []
+            self.sync_open = False
+            return ([self._error(q.rid, "internal", f"MAM query failed: {stanza_error(iq)}")]
+                    if q.rid is not None else [])
         fin = child(iq, _FIN)
         complete = fin is not None and fin.get("complete") in ("true", "1")
         rset = child(fin, _RSM_SET) if fin is not None else None
@@ -297,18 +332,46 @@ class XmppAdapter(Handshake):
         for archive_id, inner in q.results:
             if inner is None:
                 continue
-            entry = self.inbox.admit(chat_entry(inner, self.user, self.own_bare, archive_id))
+            if room is not None:
+                entry = self._on_room_message(inner, room, archive_id)
+            else:
+                r = read_message(inner, self.user, self.own_bare, archive_id)
+                if r.invite is not None:
+                    self._learn_room(r.invite)
+                entry = self.inbox.admit(r.entry)
             if entry is not None:
                 msgs.append(entry)
-        before = self.inbox.cursor
-        self.inbox.page_done(last, complete)
-        if not msgs and not complete and last and last != before:
+        archive = room.archive if room is not None else self.inbox
+        before = archive.cursor
+        archive.page_done(last, complete)
+        if not complete and not (last and last != before):
+            complete = archive.caught_up = True  # a page that moves nowhere: the end
+        if not complete and not msgs:
             # a page of messages already held: the engine follows `more` only when upto
             # grows, so the adapter fetches the next page itself
             q.results = []
-            self._write(self._mam_query(q))
+            self._write(self._archive_query(q))
             return []
-        return [self._batch(q.rid, msgs, more=not complete)]
+        return self._archive_done(q, msgs, more=not complete)
+
+    def _archive_done(self, q: MamQuery, msgs: list[dict[str, Any]],
+                      more: bool = False) -> Events:
+        """A page is in: hand it over (a sync's batch, or pushes for the adapter's own
+        query) and, when this archive is read and another waits, go on."""
+        if q.rid is None:
+            if more:
+                q.results = []
+                self._write(self._archive_query(q))
+            return [{"t": "msg", **m} for m in msgs]
+        if not more:
+            nxt = self._next_archive(q.rid, q.limit)
+            if nxt is not None:
+                if not msgs:
+                    self._write(self._archive_query(nxt))
+                    return []
+                more = True  # the engine asks again (upto grew): the next archive then
+        self.sync_open = more
+        return [self._batch(q.rid, msgs, more=more)]
 
     def _batch(self, rid: Any, msgs: list[dict[str, Any]], more: bool) -> dict[str, Any]:
         return {"t": "sync_batch", "rid": rid, "msgs": msgs, "upto": self.inbox.useq,
@@ -321,4 +384,5 @@ _INTENTS: dict[str, Callable[[XmppAdapter, dict[str, Any]], Sequence[bytes]]] = 
     "sync": XmppAdapter._sync,
     "ping": XmppAdapter._ping,
     "ack": XmppAdapter._ack,
+    "op": XmppAdapter._op,
 }

@@ -20,9 +20,13 @@ from imload.adapters.xmpp.parsing import (
     NS_BIND,
     NS_CARBONS,
     NS_CLIENT,
+    NS_CONFERENCE,
     NS_DATA,
     NS_FRAMING,
     NS_MAM,
+    NS_MUC,
+    NS_MUC_ADMIN,
+    NS_MUC_OWNER,
     NS_PING,
     NS_REGISTER,
     NS_RSM,
@@ -119,12 +123,13 @@ def chat_message(to: str, cmid: str, body: str) -> bytes:
             f'<origin-id xmlns="{NS_SID}" id="{c}"/></message>').encode()
 
 
-def mam_query(qid: str, limit: int, after: str | None) -> bytes:
-    """XEP-0313 query of the user's own archive, ``limit`` results after ``after``
-    (from the start of the archive when None)."""
+def mam_query(qid: str, limit: int, after: str | None, to: str | None = None) -> bytes:
+    """XEP-0313 query of the user's own archive (of room ``to``'s, XEP-0045 with MAM),
+    ``limit`` results after ``after`` (from the start of the archive when None)."""
     q = attr(qid)
     after_el = "" if after is None else f"<after>{text(after)}</after>"
-    return (f'{_IQ} type="set" id="{q}"><query xmlns="{NS_MAM}" queryid="{q}">'
+    to_attr = "" if to is None else f' to="{attr(to)}"'
+    return (f'{_IQ} type="set" id="{q}"{to_attr}><query xmlns="{NS_MAM}" queryid="{q}">'
             f'<x xmlns="{NS_DATA}" type="submit"><field var="FORM_TYPE" type="hidden">'
             f"<value>{NS_MAM}</value></field></x>"
             f'<set xmlns="{NS_RSM}"><max>{int(limit)}</max>{after_el}</set>'
@@ -145,3 +150,41 @@ def iq_error(iq_id: str, to: str | None, cond: str = "service-unavailable") -> b
     to_attr = "" if not to else f' to="{attr(to)}"'
     return (f'{_IQ} type="error" id="{attr(iq_id)}"{to_attr}><error type="cancel">'
             f'<{cond} xmlns="{NS_STANZAS}"/></error></iq>').encode()
+
+
+# ----------------------------------------------------------------- XEP-0045 MUC
+def muc_join(occupant: str) -> bytes:
+    """Enter a room as ``room@service/nick``, asking for no history (the room's archive
+    is read by MAM instead)."""
+    return (f'<presence xmlns="{NS_CLIENT}" to="{attr(occupant)}"><x xmlns="{NS_MUC}">'
+            '<history maxstanzas="0"/></x></presence>').encode()
+
+
+def muc_instant(iq_id: str, room: str) -> bytes:
+    """Accept a new room's default configuration (XEP-0045 10.1.2, an instant room)."""
+    return (f'{_IQ} type="set" id="{attr(iq_id)}" to="{attr(room)}">'
+            f'<query xmlns="{NS_MUC_OWNER}"><x xmlns="{NS_DATA}" type="submit"/></query>'
+            "</iq>").encode()
+
+
+def muc_affiliations(iq_id: str, room: str, jids: list[str], affiliation: str) -> bytes:
+    """Set the affiliation of each of ``jids`` (bare JIDs) in ``room`` (XEP-0045 9, 10)."""
+    a = attr(affiliation)
+    items = "".join(f'<item affiliation="{a}" jid="{attr(j)}"/>' for j in jids)
+    return (f'{_IQ} type="set" id="{attr(iq_id)}" to="{attr(room)}">'
+            f'<query xmlns="{NS_MUC_ADMIN}">{items}</query></iq>').encode()
+
+
+def groupchat(room: str, cmid: str, body: str) -> bytes:
+    """A message to the room; ``id`` and origin-id are the cmid (the room reflects it to
+    its sender with them, XEP-0045 7.4)."""
+    c = attr(cmid)
+    return (f'{_MESSAGE} to="{attr(room)}" type="groupchat" id="{c}"><body>{text(body)}'
+            f'</body><origin-id xmlns="{NS_SID}" id="{c}"/></message>').encode()
+
+
+def direct_invite(to: str, room: str, note: str) -> bytes:
+    """XEP-0249 direct invitation to ``room``, with a body so that the invitee's archive
+    keeps it (every device of the invitee learns the room, also later, from MAM)."""
+    return (f'{_MESSAGE} to="{attr(to)}" type="normal"><body>{text(note)}</body>'
+            f'<x xmlns="{NS_CONFERENCE}" jid="{attr(room)}"/></message>').encode()

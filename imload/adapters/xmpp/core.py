@@ -67,9 +67,10 @@ EXPECTED: dict[Phase, frozenset[str]] = {
 class MamQuery:
     """A sync in flight: its engine rid, page size and the results received so far."""
 
-    rid: Any
+    rid: Any  # None: the adapter's own (a room entered while online): results go as msg
     limit: int
     results: list[tuple[str, etree._Element | None]] = field(default_factory=list)
+    room: Any = None  # rooms.Room: that room's archive; None: the user's own
 
 
 class XmppCore(Adapter):
@@ -109,6 +110,7 @@ class XmppCore(Adapter):
         self.sm_offered = False          # the features after auth offered XEP-0198
         self.iqs: dict[str, tuple[str, Any]] = {}   # our iq id -> (what, its data)
         self.mam: dict[str, MamQuery] = {}           # queryid -> the sync it answers
+        self.sync_open = False  # an engine sync is under way (its next page, or archive)
         self.early_acks: list[Sent] = []  # acked while logging in: told after login_ok
 
     # ---------------------------------------------------------- driver's side

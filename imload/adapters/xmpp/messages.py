@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from imload.adapters.xmpp.parsing import (
     NS_CARBONS,
     NS_CLIENT,
+    NS_CONFERENCE,
     NS_FORWARD,
     NS_MAM,
     NS_SID,
@@ -49,6 +50,7 @@ _ORIGIN_ID = f"{{{NS_SID}}}origin-id"
 _STANZA_ID = f"{{{NS_SID}}}stanza-id"
 _FORWARDED = f"{{{NS_FORWARD}}}forwarded"
 _CHAT_TYPES = frozenset({"chat", "normal", None})
+_CONFERENCE = f"{{{NS_CONFERENCE}}}x"
 CARBON_RECEIVED = f"{{{NS_CARBONS}}}received"
 CARBON_SENT = f"{{{NS_CARBONS}}}sent"
 MAM_RESULT = f"{{{NS_MAM}}}result"
@@ -75,6 +77,7 @@ class Inbound(NamedTuple):
     entry: dict[str, Any] | None  # the msg entry (no useq, no t), None: no 1:1 chat text
     stanza_id: str | None         # the id the user's own archive gave it (XEP-0359)
     wrapper: Element | None       # a carbon <received/>/<sent/> or a MAM <result/> child
+    invite: str | None = None     # the room a direct invitation (XEP-0249) names
 
 
 def read_message(message: Element, user: str, own_bare: str,
@@ -96,6 +99,8 @@ def read_message(message: Element, user: str, own_bare: str,
                 stanza_id = ch.get("id")
         elif tag in _WRAPPERS:
             return Inbound(None, None, ch)
+        elif tag == _CONFERENCE:
+            return Inbound(None, None, None, ch.get("jid") or "")
     if archive_id and not stanza_id:
         stanza_id = archive_id
     if body is None or message.get("type") not in _CHAT_TYPES:
@@ -136,23 +141,14 @@ def forwarded_message(wrapper: Element) -> Element | None:
     return None
 
 
-class Deliveries:
-    """The per-device memory of inbound messages: see the module docstring."""
+class Archive:
+    """Where a device is in one archive (its user's own, or a room's, ``rooms.py``)."""
+
+    __slots__ = ("caught_up", "cursor")
 
     def __init__(self) -> None:
-        self.useq = 0                   # the last useq handed out
-        self.delivered: set[str] = set()
         self.cursor: str | None = None  # the MAM cursor: the newest archive id we hold
         self.caught_up = False          # the archive was read to its end on this session
-
-    def admit(self, entry: dict[str, Any] | None) -> dict[str, Any] | None:
-        """``entry`` with the next useq, or None when it is None or already delivered."""
-        if entry is None or entry["mid"] in self.delivered:
-            return None
-        self.delivered.add(entry["mid"])
-        self.useq += 1
-        entry["useq"] = self.useq
-        return entry
 
     def seen_live(self, stanza_id: str) -> None:
         """A live message carried this archive id: it is the cursor, when the archive
@@ -166,3 +162,24 @@ class Deliveries:
         if last:
             self.cursor = last
         self.caught_up = complete
+
+
+class Deliveries(Archive):
+    """The per-device memory of inbound messages (see the module docstring), and where
+    the device is in its user's own archive."""
+
+    __slots__ = ("delivered", "useq")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.useq = 0                   # the last useq handed out
+        self.delivered: set[str] = set()
+
+    def admit(self, entry: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``entry`` with the next useq, or None when it is None or already delivered."""
+        if entry is None or entry["mid"] in self.delivered:
+            return None
+        self.delivered.add(entry["mid"])
+        self.useq += 1
+        entry["useq"] = self.useq
+        return entry

@@ -42,6 +42,11 @@ NS_REGISTER = "jabber:iq:register"
 NS_REGISTER_FEATURE = "http://jabber.org/features/iq-register"
 NS_ROSTER = "jabber:iq:roster"
 NS_RECEIPTS = "urn:xmpp:receipts"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+NS_MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
+NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
+NS_CONFERENCE = "jabber:x:conference"
 
 Element = etree._Element
 

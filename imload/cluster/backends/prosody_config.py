@@ -140,6 +140,15 @@ def prosody_config(settings: ProsodySettings) -> str:
         f"Component {lua_string(s.muc_domain)} \"muc\"",
         '\tmodules_enabled = { "muc_mam" }',
         '\tmuc_log_expires_after = "never"',
+        "\t-- A group is a room (imload/adapters/xmpp/rooms.py): persistent, members-only,",
+        "\t-- its members' JIDs visible, usable at once (no lock until configured), no",
+        "\t-- history on entry (the archive is read by MAM), archived by default.",
+        "\tmuc_room_default_persistent = true",
+        "\tmuc_room_default_members_only = true",
+        "\tmuc_room_default_public_jids = true",
+        "\tmuc_room_default_history_length = 0",
+        "\tmuc_room_locking = false",
+        "\tmuc_log_by_default = true",
         "",
     ]
     return "\n".join(lines)
