@@ -116,7 +116,7 @@ def test_groups_and_foreign_convs_are_refused_with_the_rid() -> None:
 def test_unsupported_intents_answer_error_with_their_rid() -> None:
     a = ready()
     for rid, frame in enumerate([{"t": "read", "conv": "d:alice:bob", "upto": 1},
-                                 {"t": "reads"}, {"t": "state"},
+                                 {"t": "read", "conv": "g:team", "upto": 1}, {"t": "state"},
                                  {"t": "op", "opid": "o1", "kind": "pin", "args": {}}], 1):
         assert a.encode({**frame, "rid": rid}, 0.0) == ()
     assert [(e["rid"], e["code"]) for e in a.events()] == [

@@ -49,7 +49,7 @@ def test_a_room_message_reads_as_a_group_msg_with_the_rooms_archive_id() -> None
     m = msg('<body>hi</body><origin-id xmlns="urn:xmpp:sid:0" id="c1"/>'
             f'<stanza-id xmlns="urn:xmpp:sid:0" by="bob@example.org" id="no"/>'
             f'<stanza-id xmlns="urn:xmpp:sid:0" by="{ROOM}" id="R7"/>')
-    entry, sid = room_message(m, "g:team", ROOM)
+    entry, sid, _ = room_message(m, "g:team", ROOM)
     assert sid == "R7"  # the room's id, not another archive's
     assert entry == {"mid": "x:c1", "conv": "g:team", "seq": label_of("x:c1"), "from": "bob",
                      "from_device": "pc", "cmid": "c1", "body": "hi", "server_ts": None,
@@ -58,13 +58,13 @@ def test_a_room_message_reads_as_a_group_msg_with_the_rooms_archive_id() -> None
 
 def test_an_op_message_is_an_event_and_a_lookalike_is_text() -> None:
     body = json.dumps({"op": "group_add", "user": "c", "by": "bob"})
-    entry, _ = room_message(msg(f'<body>{body}</body><origin-id xmlns="urn:xmpp:sid:0" '
+    entry, _, _ = room_message(msg(f'<body>{body}</body><origin-id xmlns="urn:xmpp:sid:0" '
                                 'id="op:o1"/>'), "g:team", ROOM)
     assert entry is not None and entry["kind"] == "event" and entry["body"]["user"] == "c"
-    text, _ = room_message(msg(f'<body>{body}</body><origin-id xmlns="urn:xmpp:sid:0" '
+    text, _, _ = room_message(msg(f'<body>{body}</body><origin-id xmlns="urn:xmpp:sid:0" '
                                'id="c9"/>'), "g:team", ROOM)
     assert text is not None and text["kind"] == "text" and text["body"] == body
-    broken, _ = room_message(msg('<body>{"op": </body><origin-id xmlns="urn:xmpp:sid:0" '
+    broken, _, _ = room_message(msg('<body>{"op": </body><origin-id xmlns="urn:xmpp:sid:0" '
                                  'id="op:o2"/>'), "g:team", ROOM)
     assert broken is not None and broken["kind"] == "text"
 
@@ -73,9 +73,14 @@ def test_subjects_notices_errors_and_anonymous_messages_are_not_messages() -> No
     assert room_message(msg("<subject/>"), "g:team", ROOM)[0] is None
     assert room_message(msg("<body>x</body>", frm=ROOM), "g:team", ROOM)[0] is None
     assert room_message(msg("<body>x</body>", typ="error"), "g:team", ROOM)[0] is None
-    entry, sid = room_message(msg("<body>x</body>"), "g:team", ROOM, archive_id="R2")
+    entry, sid, _ = room_message(msg("<body>x</body>"), "g:team", ROOM, archive_id="R2")
     assert entry is not None and entry["mid"] == "x:sid:R2" and sid == "R2"
-    assert room_message(msg("<body>x</body>"), "g:team", ROOM) == (None, None)
+    assert room_message(msg("<body>x</body>"), "g:team", ROOM) == (None, None, None)
+
+
+def test_a_marker_in_a_room_names_the_message_it_marks() -> None:
+    m = msg('<displayed xmlns="urn:xmpp:chat-markers:0" id="c4"/>')
+    assert room_message(m, "g:team", ROOM) == (None, None, "c4")
 
 
 def test_status_codes() -> None:

@@ -104,3 +104,18 @@ def test_a_read_of_a_message_the_device_never_had() -> None:
     assert "alice/laptop marked d:alice:bob read up to seq 2" in explains[0]
     assert "without holding that message (mid m2)" in explains[0]
     assert "no one ever saw that seq" in explains[1]
+
+
+def test_with_opaque_seqs_going_down_is_not_judged_but_divergence_still_is() -> None:
+    j = chat()
+    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"})
+    j.read("alice", "phone", CONV, 4)
+    j.read("alice", "laptop", CONV, 2, stored=2)  # "down" by number: labels have no order
+    j.phase("audit", "start")
+    j.marks_of("alice", "phone", {CONV: 3})
+    j.marks_of("alice", "laptop", {CONV: 5})
+    cases = read_sync_cases(build_history(j.events))
+    assert cases.count == 1 and "disagree" in cases.examples[0]["explain"]
+    assert cases.reasons["seq declared opaque"][0] == 1  # alice: read, but not all judged
+    j.events[:] = [e for e in j.events if e["ev"] != "declare"]
+    assert read_sync_cases(build_history(j.events)).count == 2  # by number: went down too

@@ -57,6 +57,7 @@ def test_with_stream_management_no_acked_stanza_is_lost(tmp_path: Path) -> None:
     assert v["counts"]["delivered"] >= v["counts"]["expected_deliveries"]
     assert v["latency_ms"]["reconnect"]["count"] >= 12  # the cut reached every device
     assert v["coverage"]["lost"]["percent"] == 100.0
+    assert v["counts"]["reads_ok"] > 20 and v["anomalies"]["read_sync"] == 0  # XEP-0333
     sends, ops = group_traffic(tmp_path / "out")
     assert sends > 20 and "group_create" in ops and "group_add" in ops  # rooms were judged
 

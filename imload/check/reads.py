@@ -17,6 +17,9 @@ reaches all the user's devices. Four ways to catch it failing:
   (``marks`` events of phase ``audit``).
 - unheld: a device sent ``read`` up to seq s of a conversation without
   holding that message at the time (the device never had it).
+
+With opaque seqs (labels: ``numbering``) only the last two are judged: a marker is
+then the message marked, and "down" has no order to go by.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from imload.check.cases import Cases, who
 from imload.check.history import Event, History
+from imload.check.numbering import seq_opaque
 
 _USER = itemgetter("user")
 
@@ -45,8 +49,15 @@ def read_sync_cases(h: History, limit: int = 20) -> Cases:
     if blind:
         out.skip("no read markers fetched in the audit", f"{blind[0]}: the audit has no "
                  "marks (reads_ok), so whether its devices agree is unknown", len(blind))
-    went_down(h, out)
-    pushed_down(h, out)
+    judged_here = len(readers) - len(blind)
+    if seq_opaque(h):  # markers are labels: "went down" has no order to go by
+        if judged_here:
+            out.skip("seq declared opaque", "the target numbers conversations with labels, so "
+                     "whether a read marker went down cannot be judged (divergence and "
+                     "unheld reads still are)", judged_here)
+    else:
+        went_down(h, out)
+        pushed_down(h, out)
     diverged(h, out)
     unheld(h, out)
     return out

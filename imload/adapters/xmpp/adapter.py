@@ -18,9 +18,9 @@ from typing import Any
 
 from imload.adapters.base import ProtocolViolation
 from imload.adapters.xmpp import build
-from imload.adapters.xmpp.core import EXPECTED, MamQuery, Phase
-from imload.adapters.xmpp.groups import Groups
+from imload.adapters.xmpp.core import EXPECTED, Phase
 from imload.adapters.xmpp.handshake import Events, h_attr
+from imload.adapters.xmpp.markers import Markers
 from imload.adapters.xmpp.messages import (
     MAM_RESULT,
     forwarded_message,
@@ -30,39 +30,29 @@ from imload.adapters.xmpp.messages import (
 from imload.adapters.xmpp.parsing import (
     NS_CLIENT,
     NS_FRAMING,
-    NS_MAM,
     NS_PING,
     NS_ROSTER,
-    NS_RSM,
     NS_SASL,
     NS_SM,
     NS_STREAM_ERRORS,
     NS_STREAMS,
     Element,
-    child,
     children,
     condition,
     error_text,
     parse,
     split,
-    stanza_error,
-    text_of,
 )
 from imload.adapters.xmpp.rooms import Room
 from imload.adapters.xmpp.smacks import SmError
 
 _STANZAS = frozenset({"message", "presence", "iq"})
 _UNSUPPORTED = {
-    "read": "read markers over XMPP come with XEP-0333 (not yet)",
-    "reads": "read markers over XMPP come with XEP-0333 (not yet)",
-    "state": "the user's stored state has no XMPP mapping yet",
+    "state": "the user's stored state (contacts, pins) has no XMPP mapping",
 }
-_FIN = f"{{{NS_MAM}}}fin"
-_RSM_SET = f"{{{NS_RSM}}}set"
-_RSM_LAST = f"{{{NS_RSM}}}last"
 
 
-class XmppAdapter(Groups):
+class XmppAdapter(Markers):
     """One device's XMPP client, without I/O (see the package docstring)."""
 
     @classmethod
@@ -99,11 +89,6 @@ class XmppAdapter(Groups):
                                     f"intent {t!r} has no XMPP mapping"))
         return ()
 
-    def _not_ready(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
-        self._event(self._error(frame.get("rid"), "internal",
-                                f"not logged in (phase {self.phase.value})"))
-        return ()
-
     def _send(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         rid, cmid, conv = frame.get("rid"), frame.get("cmid"), frame.get("conv")
         body = frame.get("body")
@@ -132,33 +117,6 @@ class XmppAdapter(Groups):
         self._event({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": mid, "conv": conv,
                      "seq": label_of(mid), "server_ts": None, "dup": False})
         return (stanza,)
-
-    def _sync(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
-        if self.phase is not Phase.READY:
-            return self._not_ready(frame)
-        rid = frame.get("rid")
-        limit = frame.get("limit")
-        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else 200
-        after = frame.get("after")
-        if isinstance(after, int) and after > self.inbox.useq:
-            # a fresh adapter for a device that held useqs up to ``after`` (the audit's):
-            # number on from there, so the device's useqs stay unique
-            self.inbox.useq = after
-        if self.mam_unavailable:
-            self._event(self._batch(rid, [], more=False))
-            return ()
-        limit = max(1, limit)
-        if not self.sync_open:  # a new sync reads every archive on from its cursor; the
-            self.inbox.caught_up = False  # engine's next one (after more) goes on
-            for room in self.rooms.values():
-                room.archive.caught_up = False
-        self.sync_open = True
-        q = self._next_archive(rid, limit)
-        if q is None:
-            self.sync_open = False
-            self._event(self._batch(rid, [], more=False))
-            return ()
-        return (self._archive_query(q),)
 
     def _ping(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         if self.phase is not Phase.READY:
@@ -232,7 +190,7 @@ class XmppAdapter(Groups):
             acked = self.sm.ack(h_attr(el))
         except SmError as e:
             raise ProtocolViolation(str(e)) from None
-        return [self._send_ack(s) for s in acked if s.cmid is not None]
+        return self._acked(acked)
 
     # ------------------------------------------------------------ iq
     def _on_iq(self, iq: Element) -> Events:
@@ -284,6 +242,8 @@ class XmppAdapter(Groups):
             return []
         if self.phase is not Phase.READY:
             return []  # the engine is not listening yet: the archive keeps it for the sync
+        if r.marker is not None:
+            return self._marker_seen(r.marker, live=True)
         if r.stanza_id is not None:
             self.inbox.seen_live(r.stanza_id)
         entry = self.inbox.admit(r.entry)
@@ -301,82 +261,6 @@ class XmppAdapter(Groups):
         entry = self._on_room_message(el, room)
         return [{"t": "msg", **entry}] if entry is not None else []
 
-    def _mam_result(self, result: Element, inner: Element | None, room: Room | None) -> None:
-        q = self.mam.get(result.get("queryid") or "")
-        if q is not None and q.room is room:
-            q.results.append((result.get("id") or "", inner))
-
-    def _on_mam_done(self, qid: str, q: MamQuery, iq: Element) -> Events:
-        self.mam.pop(qid, None)
-        room = q.room
-        if iq.get("type") == "error":
-            err = next((c for c in children(iq) if split(c.tag)[1] == "error"), None)
-            kind = err.get("type") if err is not None else None
-            if room is not None and kind in ("auth", "cancel"):
-                if kind == "auth":  # no longer a member: the room's archive is closed
-                    self._forget(room, f"{room.jid} refused its archive")
-                room.archive.caught_up = True  # (cancel: the room keeps no archive)
-                return self._archive_done(q, [])
-            if kind == "cancel":
-                self.mam_unavailable = True  # no archive: syncs answer empty from now on
-                self.sync_open = False
-                return [self._batch(q.rid, [], more=False)] if q.rid is not None else []
-            self.sync_open = False
-            return ([self._error(q.rid, "internal", f"MAM query failed: {stanza_error(iq)}")]
-                    if q.rid is not None else [])
-        fin = child(iq, _FIN)
-        complete = fin is not None and fin.get("complete") in ("true", "1")
-        rset = child(fin, _RSM_SET) if fin is not None else None
-        last = (text_of(child(rset, _RSM_LAST)).strip() or None) if rset is not None else None
-        msgs = []
-        for archive_id, inner in q.results:
-            if inner is None:
-                continue
-            if room is not None:
-                entry = self._on_room_message(inner, room, archive_id)
-            else:
-                r = read_message(inner, self.user, self.own_bare, archive_id)
-                if r.invite is not None:
-                    self._learn_room(r.invite)
-                entry = self.inbox.admit(r.entry)
-            if entry is not None:
-                msgs.append(entry)
-        archive = room.archive if room is not None else self.inbox
-        before = archive.cursor
-        archive.page_done(last, complete)
-        if not complete and not (last and last != before):
-            complete = archive.caught_up = True  # a page that moves nowhere: the end
-        if not complete and not msgs:
-            # a page of messages already held: the engine follows `more` only when upto
-            # grows, so the adapter fetches the next page itself
-            q.results = []
-            self._write(self._archive_query(q))
-            return []
-        return self._archive_done(q, msgs, more=not complete)
-
-    def _archive_done(self, q: MamQuery, msgs: list[dict[str, Any]],
-                      more: bool = False) -> Events:
-        """A page is in: hand it over (a sync's batch, or pushes for the adapter's own
-        query) and, when this archive is read and another waits, go on."""
-        if q.rid is None:
-            if more:
-                q.results = []
-                self._write(self._archive_query(q))
-            return [{"t": "msg", **m} for m in msgs]
-        if not more:
-            nxt = self._next_archive(q.rid, q.limit)
-            if nxt is not None:
-                if not msgs:
-                    self._write(self._archive_query(nxt))
-                    return []
-                more = True  # the engine asks again (upto grew): the next archive then
-        self.sync_open = more
-        return [self._batch(q.rid, msgs, more=more)]
-
-    def _batch(self, rid: Any, msgs: list[dict[str, Any]], more: bool) -> dict[str, Any]:
-        return {"t": "sync_batch", "rid": rid, "msgs": msgs, "upto": self.inbox.useq,
-                "more": more}
-
 
 _INTENTS: dict[str, Callable[[XmppAdapter, dict[str, Any]], Sequence[bytes]]] = {
     "login": XmppAdapter._login,
@@ -385,4 +269,6 @@ _INTENTS: dict[str, Callable[[XmppAdapter, dict[str, Any]], Sequence[bytes]]] = 
     "ping": XmppAdapter._ping,
     "ack": XmppAdapter._ack,
     "op": XmppAdapter._op,
+    "read": XmppAdapter._mark_read,
+    "reads": XmppAdapter._reads,
 }

@@ -23,7 +23,9 @@ from imload.adapters.xmpp.parsing import (
     NS_CONFERENCE,
     NS_DATA,
     NS_FRAMING,
+    NS_HINTS,
     NS_MAM,
+    NS_MARKERS,
     NS_MUC,
     NS_MUC_ADMIN,
     NS_MUC_OWNER,
@@ -117,10 +119,22 @@ def sm_answer(h: int) -> bytes:
 
 # ----------------------------------------------------------------- stanzas
 def chat_message(to: str, cmid: str, body: str) -> bytes:
-    """A 1:1 chat message; its ``id`` and XEP-0359 ``origin-id`` are the engine's cmid."""
+    """A 1:1 chat message; its ``id`` and XEP-0359 ``origin-id`` are the engine's cmid;
+    ``<markable/>``: its reader may send chat markers for it (XEP-0333)."""
     c = attr(cmid)
     return (f'{_MESSAGE} to="{attr(to)}" type="chat" id="{c}"><body>{text(body)}</body>'
-            f'<origin-id xmlns="{NS_SID}" id="{c}"/></message>').encode()
+            f'<origin-id xmlns="{NS_SID}" id="{c}"/><markable xmlns="{NS_MARKERS}"/>'
+            "</message>").encode()
+
+
+def displayed(to: str, msg_id: str, marker_id: str, groupchat: bool = False) -> bytes:
+    """XEP-0333 ``<displayed/>``: the user read the conversation with ``to`` (a user, or a
+    room when ``groupchat``) up to the message whose id is ``msg_id``; the store hint
+    (XEP-0334) asks archives to keep it."""
+    typ = "groupchat" if groupchat else "chat"
+    return (f'{_MESSAGE} to="{attr(to)}" type="{typ}" id="{attr(marker_id)}">'
+            f'<displayed xmlns="{NS_MARKERS}" id="{attr(msg_id)}"/>'
+            f'<store xmlns="{NS_HINTS}"/></message>').encode()
 
 
 def mam_query(qid: str, limit: int, after: str | None, to: str | None = None) -> bytes:

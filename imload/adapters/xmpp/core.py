@@ -26,7 +26,7 @@ from lxml import etree
 
 from imload.adapters.base import Adapter, DeviceIdentity
 from imload.adapters.xmpp import build
-from imload.adapters.xmpp.messages import Deliveries, label_of
+from imload.adapters.xmpp.messages import Deliveries, Marker, label_of
 from imload.adapters.xmpp.sasl import SaslClient
 from imload.adapters.xmpp.smacks import Sent, StreamManagement
 
@@ -93,7 +93,7 @@ class XmppCore(Adapter):
         self.jid = f"{identity.user}@{domain}/{identity.device}"  # as bound, once known
         # the device's memory, kept across connections
         self.sm = StreamManagement()
-        self.inbox = Deliveries()
+        self.inbox = Deliveries(identity.user)
         self.register_tried = False
         self.mam_unavailable = False     # the server said MAM is not there (type cancel)
         self._n = 0                      # ids of what the adapter writes
@@ -151,20 +151,41 @@ class XmppCore(Adapter):
         self.has_events = True
 
     def _stanza(self, payload: bytes, cmid: str | None = None, rid: Any = None,
-                conv: str | None = None) -> bytes:
+                conv: str | None = None, upto: int | None = None) -> bytes:
         """A stanza goes out: counted for XEP-0198 while stream management is on."""
-        self.sm.track(payload, cmid, rid, conv)
+        self.sm.track(payload, cmid, rid, conv, upto)
         return payload
+
+    # ---------------------------------------------------------- hooks (markers.py)
+    def _marker_seen(self, m: Marker, live: bool) -> list[dict[str, Any]]:
+        """A chat marker, live or archived: the engine events it means."""
+        return []
+
+    def _archive_read_to_end(self) -> list[dict[str, Any]]:
+        """A sync read every archive (the user's own, the rooms') to its end."""
+        return []
 
     def _next_id(self, prefix: str) -> str:
         self._n += 1
         return f"{prefix}{self._n}"
+
+    def _not_ready(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
+        self._event(self._error(frame.get("rid"), "internal",
+                                f"not logged in (phase {self.phase.value})"))
+        return ()
 
     def _error(self, rid: Any, code: str, msg: str) -> dict[str, Any]:
         ev: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
         if rid is not None:
             ev["rid"] = rid
         return ev
+
+    def _acked(self, sent: list[Sent]) -> list[dict[str, Any]]:
+        """What the server's ack of ``sent`` answers: a ``send_ack`` per chat message, a
+        ``read_ok`` per chat marker."""
+        return [self._send_ack(s) if s.cmid is not None else
+                {"t": "read_ok", "rid": s.rid, "conv": s.conv, "upto": s.upto}
+                for s in sent if s.cmid is not None or s.upto is not None]
 
     def _send_ack(self, s: Sent) -> dict[str, Any]:
         mid = "x:" + (s.cmid or "")

@@ -38,7 +38,7 @@ from imload.adapters.base import DeviceIdentity
 from imload.adapters.xmpp import build
 from imload.adapters.xmpp.core import MamQuery, Phase
 from imload.adapters.xmpp.handshake import Events, Handshake
-from imload.adapters.xmpp.messages import label_of, split_jid
+from imload.adapters.xmpp.messages import Marker, label_of, split_jid
 from imload.adapters.xmpp.parsing import Element, stanza_error
 from imload.adapters.xmpp.rooms import (
     GROUP_KINDS,
@@ -47,6 +47,7 @@ from imload.adapters.xmpp.rooms import (
     nick_of,
     room_message,
     room_node,
+    sender_of,
     statuses,
 )
 
@@ -78,6 +79,8 @@ class Groups(Handshake):
         self.rooms: dict[str, Room] = {}             # conv -> room (the device's memory)
         self.by_jid: dict[str, Room] = {}            # room JID -> room
         self.group_sends: dict[str, tuple[Any, str]] = {}  # cmid -> (rid, conv) until echoed
+        self.group_reads: dict[str, tuple[Any, str, int]] = {}  # marker id -> (rid, conv,
+        #                                                         upto) until echoed
 
     # ------------------------------------------------------------ rooms
     def _room(self, conv: str) -> Room | None:
@@ -105,7 +108,9 @@ class Groups(Handshake):
         self.rooms.pop(room.conv, None)
         self.by_jid.pop(room.jid, None)
         for _payload, rid, (what, key) in room.waiting:  # what waited for the entry
-            (self.group_sends if what == "send" else self.iqs).pop(key, None)
+            waits: dict[str, Any] = {"send": self.group_sends, "iq": self.iqs,
+                                     "read": self.group_reads}[what]
+            waits.pop(key, None)
             self._event(self._error(rid, "forbidden", why))
         room.waiting = []
 
@@ -247,11 +252,13 @@ class Groups(Handshake):
                          ) -> dict[str, Any] | None:
         """A room message (live, or from the room's archive) as a ``msg`` entry with its
         useq, or None; the echo of the device's own message acks its send."""
-        entry, stanza_id = room_message(el, room.conv, room.jid, archive_id)
+        entry, stanza_id, displayed = room_message(el, room.conv, room.jid, archive_id)
         if archive_id is None and stanza_id is not None:
             room.archive.seen_live(stanza_id)
         if entry is None:
-            if el.get("type") == "error":
+            if displayed is not None:
+                self._room_marker(el, room, displayed, live=archive_id is None)
+            elif el.get("type") == "error":
                 self._on_room_error(el, room)
             return None
         if split_jid(el.get("from") or "")[2] == self.nick:
@@ -263,13 +270,26 @@ class Groups(Handshake):
                              "server_ts": None, "dup": False})
         return self.inbox.admit(entry)
 
+    def _room_marker(self, el: Element, room: Room, displayed: str, live: bool) -> None:
+        """A chat marker in a room: the echo of this device's own acks its read."""
+        nick = split_jid(el.get("from") or "")[2]
+        user, device = sender_of(nick)
+        if nick == self.nick:
+            pending = self.group_reads.pop(el.get("id") or "", None)
+            if pending is not None:
+                self._event({"t": "read_ok", "rid": pending[0], "conv": pending[1],
+                             "upto": pending[2]})
+        for ev in self._marker_seen(Marker(room.conv, user, device, "x:" + displayed,
+                                           user == self.user), live):
+            self._event(ev)
+
     def _on_room_error(self, el: Element, room: Room) -> None:
         """A room bounced a message. ``not-acceptable`` says the device is no occupant
         any more, though it entered: the room lost its occupants (ejabberd's room process
         died with a node) without telling them. The device enters again (what XEP-0410
         self-pings find out) and the send is retried; anything else refuses it."""
         cmid = el.get("id") or ""
-        pending = self.group_sends.pop(cmid, None)
+        pending = self.group_sends.pop(cmid, None) or self.group_reads.pop(cmid, None)
         why = stanza_error(el)
         gone = why.split(":")[0] == "not-acceptable"
         if gone and room.joined:
@@ -278,22 +298,3 @@ class Groups(Handshake):
         if pending is not None:
             self._event(self._error(pending[0], "internal" if gone else "forbidden",
                                     f"the room refused the message: {why}"))
-
-    # ------------------------------------------------------------ archives
-    def _archive_query(self, q: MamQuery) -> bytes:
-        qid = self._next_id("q")
-        self.mam[qid] = q
-        self.iqs[qid] = ("mam", q)
-        archive = q.room.archive if q.room is not None else self.inbox
-        archive.caught_up = False
-        to = q.room.jid if q.room is not None else None
-        return self._stanza(build.mam_query(qid, q.limit, archive.cursor, to))
-
-    def _next_archive(self, rid: Any, limit: int) -> MamQuery | None:
-        """The next archive a sync must read (the user's own first), or None: all read."""
-        if not self.inbox.caught_up:
-            return MamQuery(rid, limit)
-        for room in self.rooms.values():
-            if not room.archive.caught_up:
-                return MamQuery(rid, min(limit, 50), room=room)
-        return None

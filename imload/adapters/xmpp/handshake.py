@@ -218,7 +218,7 @@ class Handshake(XmppCore):
         evs: Events = [{"t": "login_ok", "rid": self.login_rid, "user": self.user,
                         "device": self.identity.device, "node": self.domain,
                         "server_ts": None, "hb_ms": 0, "inbox_seq": u, "acked": u}]
-        evs.extend(self._send_ack(s) for s in self.early_acks if s.cmid is not None)
+        evs.extend(self._acked(self.early_acks))
         self.early_acks = []
         return evs
 

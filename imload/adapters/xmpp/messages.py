@@ -30,6 +30,7 @@ from imload.adapters.xmpp.parsing import (
     NS_CONFERENCE,
     NS_FORWARD,
     NS_MAM,
+    NS_MARKERS,
     NS_SID,
     Element,
     children,
@@ -51,6 +52,7 @@ _STANZA_ID = f"{{{NS_SID}}}stanza-id"
 _FORWARDED = f"{{{NS_FORWARD}}}forwarded"
 _CHAT_TYPES = frozenset({"chat", "normal", None})
 _CONFERENCE = f"{{{NS_CONFERENCE}}}x"
+_DISPLAYED = f"{{{NS_MARKERS}}}displayed"
 CARBON_RECEIVED = f"{{{NS_CARBONS}}}received"
 CARBON_SENT = f"{{{NS_CARBONS}}}sent"
 MAM_RESULT = f"{{{NS_MAM}}}result"
@@ -78,6 +80,18 @@ class Inbound(NamedTuple):
     stanza_id: str | None         # the id the user's own archive gave it (XEP-0359)
     wrapper: Element | None       # a carbon <received/>/<sent/> or a MAM <result/> child
     invite: str | None = None     # the room a direct invitation (XEP-0249) names
+    marker: Marker | None = None  # a chat marker (XEP-0333 displayed)
+
+
+class Marker(NamedTuple):
+    """A ``<displayed/>`` chat marker: ``reader`` (a device of it: ``device``) displayed
+    ``conv`` up to the message whose mid is ``mid``; ``mine``: the reader is the user."""
+
+    conv: str
+    reader: str
+    device: str
+    mid: str
+    mine: bool
 
 
 def read_message(message: Element, user: str, own_bare: str,
@@ -87,7 +101,7 @@ def read_message(message: Element, user: str, own_bare: str,
     anything else read as chat text. ``archive_id``: its MAM id, when it comes from the
     archive."""
     body: str | None = None
-    origin_id = stanza_id = None
+    origin_id = stanza_id = displayed = None
     for ch in message:
         tag = ch.tag
         if tag == _BODY or tag == _BODY_BARE:
@@ -101,20 +115,28 @@ def read_message(message: Element, user: str, own_bare: str,
             return Inbound(None, None, ch)
         elif tag == _CONFERENCE:
             return Inbound(None, None, None, ch.get("jid") or "")
+        elif tag == _DISPLAYED:
+            displayed = ch.get("id")
     if archive_id and not stanza_id:
         stanza_id = archive_id
-    if body is None or message.get("type") not in _CHAT_TYPES:
+    typ = message.get("type")
+    if (body is None and displayed is None) or typ not in _CHAT_TYPES:
         return Inbound(None, stanza_id, None)  # chat states, receipts, errors, groupchat
     frm_local, frm_domain, frm_res = split_jid(message.get("from") or "")
     if not frm_local:
         return Inbound(None, stanza_id, None)  # from the server itself: no conversation
-    if f"{frm_local}@{frm_domain}".lower() == own_bare:
+    mine = f"{frm_local}@{frm_domain}".lower() == own_bare
+    if mine:
         peer = split_jid(message.get("to") or "")[0]
         sender = user
         if not peer:
             return Inbound(None, stanza_id, None)
     else:
         peer = sender = frm_local
+    if body is None:
+        return Inbound(None, stanza_id, None, marker=Marker(
+            direct_conv(user, peer), sender, frm_res, "x:" + displayed, mine)
+            if displayed else None)
     ident = origin_id or message.get("id") or (f"sid:{stanza_id}" if stanza_id else None)
     if not ident:
         return Inbound(None, stanza_id, None)  # nothing to know it by: no dedup possible
@@ -168,12 +190,14 @@ class Deliveries(Archive):
     """The per-device memory of inbound messages (see the module docstring), and where
     the device is in its user's own archive."""
 
-    __slots__ = ("delivered", "useq")
+    __slots__ = ("delivered", "newest", "user", "useq")
 
-    def __init__(self) -> None:
+    def __init__(self, user: str = "") -> None:
         super().__init__()
+        self.user = user
         self.useq = 0                   # the last useq handed out
         self.delivered: set[str] = set()
+        self.newest: dict[str, str] = {}  # conv -> mid of the newest text from someone else
 
     def admit(self, entry: dict[str, Any] | None) -> dict[str, Any] | None:
         """``entry`` with the next useq, or None when it is None or already delivered."""
@@ -182,4 +206,6 @@ class Deliveries(Archive):
         self.delivered.add(entry["mid"])
         self.useq += 1
         entry["useq"] = self.useq
+        if entry.get("from") != self.user and entry.get("kind") == "text":
+            self.newest[entry["conv"]] = entry["mid"]
         return entry

@@ -47,6 +47,8 @@ NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 NS_MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner"
 NS_CONFERENCE = "jabber:x:conference"
+NS_MARKERS = "urn:xmpp:chat-markers:0"
+NS_HINTS = "urn:xmpp:hints"
 
 Element = etree._Element
 

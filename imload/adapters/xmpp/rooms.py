@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from imload.adapters.xmpp.messages import Archive, label_of, split_jid
 from imload.adapters.xmpp.parsing import (
     NS_CLIENT,
+    NS_MARKERS,
     NS_MUC_USER,
     NS_SID,
     Element,
@@ -41,6 +42,7 @@ _ORIGIN_ID = f"{{{NS_SID}}}origin-id"
 _STANZA_ID = f"{{{NS_SID}}}stanza-id"
 _MUC_USER = f"{{{NS_MUC_USER}}}x"
 _STATUS = f"{{{NS_MUC_USER}}}status"
+_DISPLAYED = f"{{{NS_MARKERS}}}displayed"
 
 
 @dataclass(slots=True)
@@ -86,12 +88,21 @@ def event_body(kind: str, actor: str, args: dict[str, Any]) -> str:
     return json.dumps({"op": kind, "user": args.get("user"), "by": actor})
 
 
+class RoomRead(NamedTuple):
+    """What one walk over a room's message found."""
+
+    entry: dict[str, Any] | None  # the msg entry (no useq), None: no text or event
+    stanza_id: str | None         # the room's archive id for it
+    displayed: str | None = None  # a chat marker (XEP-0333): the id of the message marked
+
+
 def room_message(message: Element, conv: str, room_jid: str,
-                 archive_id: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
+                 archive_id: str | None = None) -> RoomRead:
     """A room's ``<message type="groupchat"/>`` as a ``msg`` entry without ``useq`` (None:
-    no body, no sender, or nothing to know it by), and the room's archive id for it."""
+    no body, no sender, or nothing to know it by), the room's archive id for it, and
+    the message a chat marker in it names."""
     body: str | None = None
-    origin_id = stanza_id = None
+    origin_id = stanza_id = displayed = None
     for ch in children(message):
         tag = ch.tag
         if tag == _BODY or tag == "body":
@@ -100,13 +111,17 @@ def room_message(message: Element, conv: str, room_jid: str,
             origin_id = ch.get("id")
         elif tag == _STANZA_ID and (ch.get("by") or "").lower() == room_jid:
             stanza_id = ch.get("id")
+        elif tag == _DISPLAYED:
+            displayed = ch.get("id")
     stanza_id = stanza_id or archive_id
     nick = split_jid(message.get("from") or "")[2]
-    if body is None or message.get("type") != "groupchat" or not nick:
-        return None, stanza_id  # subjects, room notices, errors
+    if message.get("type") != "groupchat" or not nick:
+        return RoomRead(None, stanza_id)  # subjects, room notices, errors
+    if body is None:
+        return RoomRead(None, stanza_id, displayed)
     ident = origin_id or message.get("id") or (f"sid:{stanza_id}" if stanza_id else None)
     if not ident:
-        return None, stanza_id
+        return RoomRead(None, stanza_id)
     user, device = sender_of(nick)
     mid = "x:" + ident
     kind, content = "text", body
@@ -117,9 +132,9 @@ def room_message(message: Element, conv: str, room_jid: str,
             parsed = None
         if isinstance(parsed, dict) and parsed.get("op") in GROUP_KINDS:
             kind, content = "event", parsed
-    return ({"mid": mid, "conv": conv, "seq": label_of(mid), "from": user,
-             "from_device": device, "cmid": ident, "body": content, "server_ts": None,
-             "kind": kind}, stanza_id)
+    return RoomRead({"mid": mid, "conv": conv, "seq": label_of(mid), "from": user,
+                     "from_device": device, "cmid": ident, "body": content, "server_ts": None,
+                     "kind": kind}, stanza_id)
 
 
 def statuses(presence: Element) -> set[str]:

@@ -38,6 +38,7 @@ class Sent:
     cmid: str | None = None  # a chat message: the engine's cmid ...
     rid: int | None = None   # ... the rid of the attempt ...
     conv: str | None = None  # ... and its conversation
+    upto: int | None = None  # a chat marker (XEP-0333): the read marker it stores
 
 
 class StreamManagement:
@@ -98,12 +99,12 @@ class StreamManagement:
 
     # ------------------------------------------------------------ counting
     def track(self, payload: bytes, cmid: str | None = None, rid: int | None = None,
-              conv: str | None = None) -> Sent | None:
+              conv: str | None = None, upto: int | None = None) -> Sent | None:
         """A stanza goes on the wire: numbered and queued while active (else None)."""
         if not self.active:
             return None
         self._sent = (self._sent + 1) % WRAP
-        s = Sent(self._sent, payload, cmid, rid, conv)
+        s = Sent(self._sent, payload, cmid, rid, conv, upto)
         self.queue.append(s)
         if cmid is not None:
             self._by_cmid[cmid] = s
