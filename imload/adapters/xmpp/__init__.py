@@ -5,7 +5,7 @@ Each WebSocket text message holds one top-level element, parsed on its own
 (``parsing.py``); what the client writes comes from string templates
 (``build.py``). Options, from the target's ``[xmpp]`` table: ``domain`` (required),
 ``register`` (create the account by XEP-0077 when auth says not-authorized),
-``muc`` (unused for now), ``smacks`` (XEP-0198 when offered, default true). The
+``muc`` (the MUC service of the groups' rooms, default ``conference.<domain>``), ``smacks`` (XEP-0198 when offered, default true). The
 account is ``identity.user`` with password ``identity.token``
 (``XmppAdapter.credential``: HMAC-SHA256 of the user under the target's secret);
 the resource is ``identity.device``. User names should be lowercase: servers
@@ -29,9 +29,11 @@ Mapping (engine vocabulary: docs/protocol.md)
     Without it the ack is given as soon as the message is written: **at most once**,
     a message on a connection that dies is lost with its ack already given.
     A ``send`` whose cmid is still unacknowledged in the stream writes nothing
-    again: its ack answers the new attempt. ``g:`` convs: ``error unsupported``.
+    again: its ack answers the new attempt. ``g:`` convs: a groupchat message to the
+    group's room, acked by the room's echo (``groups.py``).
 ``sync {rid, limit}``
-    XEP-0313 query of the user's archive, ``limit`` per page, after the MAM cursor;
+    XEP-0313 query of the user's archive, then of each room's (``archives.py``),
+    ``limit`` per page, after the MAM cursor;
     results as ``sync_batch {rid, msgs, upto: useq, more: not complete}``, the cursor
     moved to ``<last/>``. A page of messages already delivered is not handed over:
     the next page is fetched at once (the engine only follows ``more`` while
@@ -46,8 +48,11 @@ Mapping (engine vocabulary: docs/protocol.md)
     nothing on the wire (no server-side inbox cursor).
 ``ping {rid, ts}``
     XEP-0199 ping iq; its result (or error) -> ``pong {rid, ts, server_ts: None}``.
-``read``, ``reads``, ``state``, ``op``
-    ``error {rid, code: "unsupported"}``.
+``op`` (group_create, group_add, group_remove)
+    XEP-0045 rooms: ``groups.py`` (names, nicks, how a change is told: ``rooms.py``).
+    Other op kinds, and ``state``: ``error {rid, code: "unsupported"}``.
+``read``, ``reads``
+    XEP-0333 chat markers: ``markers.py``.
 
 Inbound: a chat ``<message/>`` with a ``<body/>`` (live, a carbon ``<received/>`` or
 ``<sent/>``, or a MAM result) -> ``msg {mid: "x:"+origin-id, conv: d:<sorted
@@ -55,7 +60,7 @@ users>, seq: mid, from, from_device: resource, cmid, body, server_ts: None, useq
 kind: "text"}``; a message from the user's own JID (a sent carbon, an archived
 outgoing message) is from the user, with the sending device's resource. useqs are
 the adapter's counter (1, 2, 3 ... never reused); a mid is delivered once. Messages
-without a body (chat states, receipts, markers) mean nothing. The server's
+without a body (chat states, receipts) mean nothing; markers: ``markers.py``. The server's
 ``<r/>`` is answered ``<a h/>`` (inbound messages, presences and iqs counted), its
 pings with a result. ``<close/>`` and ``<stream:error/>``: fatal
 ``ProtocolViolation``; unreadable XML: ``ProtocolViolation``.

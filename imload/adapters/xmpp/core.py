@@ -6,6 +6,9 @@ The layers, each a class on top of the one before (as the engine's are):
 - this module: ``XmppCore``, the state;
 - ``handshake.py``: the login, from ``<open/>`` to ``login_ok`` (SASL, in-band
   registration, bind, XEP-0198 enable or resume, carbons, presence);
+- ``groups.py``: groups as XEP-0045 rooms (ops, group messages, entering rooms);
+- ``archives.py``: the archives (XEP-0313), the user's own and the rooms', by sync;
+- ``markers.py``: read markers as XEP-0333 chat markers;
 - ``adapter.py``: ``XmppAdapter``, the engine's intents out and the server's
   stanzas in once the session is up.
 

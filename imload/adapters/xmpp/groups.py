@@ -185,10 +185,9 @@ class Groups(Handshake):
             return ()
         if self.phase is not Phase.READY:
             return self._not_ready(frame)
-        pending = self.group_sends.get(cmid)
+        # written again on every attempt (the last one's rid is answered): a copy the
+        # room got twice has one origin-id, so one mid, and devices keep it once
         self.group_sends[cmid] = (rid, conv)
-        if pending is not None and self.sm.unacked(cmid) is not None:
-            return ()  # still in the reliable stream: its echo answers this attempt
         self._write_or_wait(room, build.groupchat(room.jid, cmid, frame["body"]), rid,
                             ("send", cmid))
         return ()
