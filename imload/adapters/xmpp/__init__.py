@@ -5,7 +5,8 @@ Each WebSocket text message holds one top-level element, parsed on its own
 (``parsing.py``); what the client writes comes from string templates
 (``build.py``). Options, from the target's ``[xmpp]`` table: ``domain`` (required),
 ``register`` (create the account by XEP-0077 when auth says not-authorized),
-``muc`` (the MUC service of the groups' rooms, default ``conference.<domain>``), ``smacks`` (XEP-0198 when offered, default true). The
+``muc`` (the MUC service of the groups' rooms, default ``conference.<domain>``),
+``smacks`` (XEP-0198 when offered, default true). The
 account is ``identity.user`` with password ``identity.token``
 (``XmppAdapter.credential``: HMAC-SHA256 of the user under the target's secret);
 the resource is ``identity.device``. User names should be lowercase: servers
