@@ -45,6 +45,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _autosave(text: str) -> int | str:
+    """``--autosave-interval``: whole seconds >= 0, or ``default``."""
+    if text == "default":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number or 'default': {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="imload", description="Load and chaos testing for IM (chat) backends, "
                 "with a checker that proves no acknowledged message was lost.",
@@ -113,18 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds of traffic (default: the scenario's load.duration_s)")
     synth.add_argument("--mix", help="traffic mix (default: the scenario's load.mix, or chat)")
 
-    cluster = sub.add_parser("cluster", help="a local cluster (reference, or Prosody)")
+    cluster = sub.add_parser("cluster", help="a local cluster (reference, Prosody, ejabberd, "
+                             "Mosquitto)")
     csub = cluster.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     up = csub.add_parser("up", help="start a backend behind Toxiproxy; write DIR/target.toml "
-                         "(reference: Redis, an LBS and N nodes; prosody: one Prosody server)")
+                         "(reference: Redis, an LBS and N nodes; prosody: one Prosody server; "
+                         "mosquitto: one MQTT broker)")
     up.add_argument("--dir", required=True)
     from imload.cluster.backends import BACKENDS  # the registry names the choices
     up.add_argument("--backend", choices=tuple(BACKENDS), default="reference",
                     help="what to start (default: reference; see docs/backends/)")
     up.add_argument("--nodes", type=int,
-                    help="nodes (reference: default 3; prosody: 1; ejabberd: default 2)")
+                    help="nodes (reference: default 3; prosody, mosquitto: 1; ejabberd: "
+                         "default 2)")
     up.add_argument("--no-smacks", action="store_true",
                     help="prosody, ejabberd: leave out stream management (XEP-0198)")
+    up.add_argument("--qos", type=int, choices=(0, 1),
+                    help="mosquitto: the QoS devices publish and subscribe with (default 1)")
+    up.add_argument("--autosave-interval", type=_autosave, metavar="S|default",
+                    help="mosquitto: seconds between saves of the broker's database (default "
+                         "1; 0: only at a clean exit; 'default': Mosquitto's own, 1800)")
     up.add_argument("--bug", help="start the nodes with a bug mode (see docs/protocol.md)")
     up.add_argument("--tls", action="store_true",
                     help="serve wss:// and https:// with a throwaway CA (DIR/ca.pem)")
@@ -249,9 +270,12 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             given = {"nodes": args.nodes, "bug": args.bug, "tls": args.tls or None,
                      "node_args": args.node_arg or None,
-                     "smacks": False if args.no_smacks else None}
-            cluster = new_cluster(args.backend, folder,
-                                  **{k: v for k, v in given.items() if v is not None})
+                     "smacks": False if args.no_smacks else None, "qos": args.qos}
+            options = {k: v for k, v in given.items() if v is not None}
+            if args.autosave_interval is not None:  # "default": None, Mosquitto's own
+                options["autosave_interval_s"] = (None if args.autosave_interval == "default"
+                                                  else args.autosave_interval)
+            cluster = new_cluster(args.backend, folder, **options)
             with err.status(f"starting the {args.backend} cluster"):
                 cluster.start()
             console.print(f"cluster up: target file {folder / 'target.toml'}")

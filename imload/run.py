@@ -99,6 +99,8 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
         options: dict[str, Any] = {} if spec.smacks else {"smacks": False}
         if spec.protocol:
             options["protocol"] = spec.protocol
+        options.update({k: v for k in ("qos", "autosave_interval_s")  # mosquitto's
+                        if (v := getattr(spec, k)) is not None})
         return start_backend(spec.backend, out, console, **options)
     cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
                            node_args=spec.node_args, per_node_args=spec.per_node_args(),

@@ -73,6 +73,9 @@ class ClusterSpec:
     tls: bool = False
     node_args: tuple[str, ...] = ()  # extra arguments for every node (admission limits, ...)
     node_clock_skew_ms: tuple[int, ...] = ()  # per node, in order: n1, n2, ...
+    qos: int | None = None  # mosquitto: 0 or 1 (None: the backend's, 1)
+    autosave_interval_s: int | None = None  # mosquitto: None the backend's (1), 0 never,
+    #                                         1800 Mosquitto's own default
 
     def per_node_args(self) -> dict[str, list[str]]:
         return {f"n{i}": ["--clock-skew-ms", str(ms)]
@@ -230,6 +233,12 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(f"{path}: cluster.bug, tls, node_args and node_clock_skew_ms are "
                             f"the reference cluster's; the {cluster.backend} backend takes "
                             "none of them")
+    mqtt = [k for k in ("qos", "autosave_interval_s") if getattr(cluster, k) is not None]
+    if mqtt and cluster.backend != "mosquitto":
+        raise ScenarioError(f"{path}: cluster.{' and '.join(mqtt)}: the mosquitto backend's; "
+                            f"the {cluster.backend} backend does not take them")
+    if cluster.qos not in (None, 0, 1):
+        raise ScenarioError(f"{path}: cluster.qos must be 0 or 1, got {cluster.qos}")
     if len(cluster.node_clock_skew_ms) > cluster.nodes:
         raise ScenarioError(f"{path}: cluster.node_clock_skew_ms names "
                             f"{len(cluster.node_clock_skew_ms)} nodes, the cluster has "

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything imload needs on a fresh machine, idempotently:
 #   .venv with the package and its dev dependencies,
-#   redis-server, prosody and ejabberd (scripts/install-package.sh when root; otherwise
-#   says how),
+#   redis-server, prosody, ejabberd and mosquitto (scripts/install-package.sh when root;
+#   otherwise says how),
 #   toxiproxy-server (built with Go into ./bin when not on PATH).
 # A second run skips what is already there. Setup never stops or changes anything it did
 # not start: packages are installed without starting their system services.
@@ -29,13 +29,13 @@ else
   say ".venv is up to date"
 fi
 
-# 2. Debian packages: redis-server (the reference cluster's store), prosody and ejabberd
-#    (imload cluster up --backend prosody / ejabberd). Their system services are never
-#    started (ejabberd's epmd neither: imload runs its own).
+# 2. Debian packages: redis-server (the reference cluster's store), prosody, ejabberd and
+#    mosquitto (imload cluster up --backend prosody / ejabberd / mosquitto). Their system
+#    services are never started (ejabberd's epmd neither: imload runs its own).
 need_package() {  # need_package COMMAND PACKAGE
   if command -v "$1" >/dev/null 2>&1; then
     say "$1: $(command -v "$1")"
-  elif [ -x "/usr/sbin/$1" ]; then  # ejabberdctl: not on a non-root user's PATH
+  elif [ -x "/usr/sbin/$1" ]; then  # ejabberdctl, mosquitto: not on a non-root user's PATH
     say "$1: /usr/sbin/$1"
   elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     if [ -z "${APT_UPDATED:-}" ]; then
@@ -50,6 +50,7 @@ need_package() {  # need_package COMMAND PACKAGE
 need_package redis-server redis-server
 need_package prosody prosody
 need_package ejabberdctl ejabberd
+need_package mosquitto mosquitto
 
 # 3. toxiproxy-server.
 mkdir -p bin

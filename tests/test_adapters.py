@@ -19,8 +19,23 @@ def test_v1_is_the_v1_adapter_and_every_entry_names_an_adapter() -> None:
 
 
 def test_an_unknown_protocol_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown protocol 'smtp'; known: v1, xmpp, xmpp-tcp"):
+    with pytest.raises(ValueError,
+                       match=r"unknown protocol 'smtp'; known: mqtt, v1, xmpp, xmpp-tcp"):
         adapter_class("smtp")
+
+
+def test_a_teams_adapter_is_named_by_its_import_path() -> None:
+    from adapter_helpers import RefusingAdapter
+
+    from imload.adapters import options_table
+
+    assert adapter_class("adapter_helpers:RefusingAdapter") is RefusingAdapter
+    assert options_table("adapter_helpers:RefusingAdapter") == RefusingAdapter.name
+    for path, says in [("no_such_module_x:A", "cannot import 'no_such_module_x'"),
+                       ("adapter_helpers:Nope", "has no 'Nope'"),
+                       ("adapter_helpers:annotations", "is not an imload.adapters.Adapter")]:
+        with pytest.raises(ValueError, match=says):
+            adapter_class(path)
 
 
 def test_make_adapter_gives_a_v1_device_its_signed_token() -> None:

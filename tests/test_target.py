@@ -116,7 +116,8 @@ NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
     ('secret = "s"\n' + NODE + '[numbering]\nmid = "opaque"\n',
      r"\[numbering\]: unknown key\(s\) mid; known: seq, useq"),
     ('secret = "s"\nprotocol = "smtp"\n' + NODE,
-     r"key 'protocol' must be one of v1, xmpp, xmpp-tcp; got 'smtp'"),
+     r"key 'protocol' must be one of mqtt, v1, xmpp, xmpp-tcp, or an adapter's import path "
+     r"\(module:Class\); got 'smtp'"),
     ('secret = "s"\nprotocol = 1\n' + NODE, r"key 'protocol' must be one of"),
     ('secret = "s"\nprotocol = "xmpp-tcp"\n' + NODE,
      r"nodes\[0\] \(n1\): key 'url' must start with tcp://, got 'ws://"),

@@ -40,9 +40,19 @@ connection.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+
+def label_of(mid: str) -> int:
+    """The seq of a message for a protocol with no server numbering (XMPP, MQTT): 63 bits
+    of a hash of its mid, the same on every device, never 0 (which the engine reads as
+    "nothing held"). The target then declares ``[numbering] seq = "opaque"``: labels,
+    compared for equality only."""
+    return (int.from_bytes(hashlib.blake2b(mid.encode(), digest_size=8).digest(), "big")
+            >> 1) or 1
 
 
 class ProtocolViolation(ValueError):

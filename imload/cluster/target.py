@@ -5,7 +5,8 @@ name = "local"
 secret = "..."                  # HS256 secret that signs device tokens (required)
 lbs = "http://127.0.0.1:7100"   # optional
 ca = "ca.pem"                   # optional, relative to this file: trust this CA for wss://
-protocol = "v1"                 # optional: the wire protocol (docs/drivers.md): v1, xmpp
+protocol = "v1"                 # optional: the wire protocol (docs/drivers.md): v1, xmpp,
+#                                 xmpp-tcp, mqtt, or an adapter's import path module:Class
 
 [toxiproxy]                     # optional
 api = "http://127.0.0.1:8474"
@@ -106,8 +107,11 @@ class Target:
 
     @property
     def protocol_options(self) -> dict[str, Any]:
-        """The table named after the protocol (``[xmpp]``): its adapter's options."""
-        table = self.extra.get(self.protocol)
+        """The table named after the protocol (``[xmpp]``; for an import path, after the
+        adapter's ``name``): its adapter's options."""
+        from imload.adapters import options_table
+
+        table = self.extra.get(options_table(self.protocol))
         return table if isinstance(table, dict) else {}
 
     def fault_targets(self) -> dict[str, NodeSpec]:
@@ -227,12 +231,20 @@ def _schemes(raw: dict[str, Any]) -> tuple[str, ...]:
 
 def _protocol(where: str, raw: dict[str, Any]) -> None:
     """``protocol`` names a known adapter, and its options table, if any, is a table."""
+    from imload.adapters import adapter_class, options_table
+
     protocol = raw.get("protocol", "v1")
-    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+    if not isinstance(protocol, str) or (protocol not in PROTOCOLS and ":" not in protocol):
         raise TargetError(f"{where}: key 'protocol' must be one of "
-                          f"{', '.join(sorted(PROTOCOLS))}; got {protocol!r}")
-    if protocol != "v1" and protocol in raw and not isinstance(raw[protocol], dict):
-        raise TargetError(f"{where}: key {protocol!r} must be a table ([{protocol}]) of the "
+                          f"{', '.join(sorted(PROTOCOLS))}, or an adapter's import path "
+                          f"(module:Class); got {protocol!r}")
+    try:
+        table = options_table(protocol)
+        adapter_class(protocol)
+    except ValueError as e:
+        raise TargetError(f"{where}: key 'protocol': {e}") from None
+    if protocol != "v1" and table in raw and not isinstance(raw[table], dict):
+        raise TargetError(f"{where}: key {table!r} must be a table ([{table}]) of the "
                           "adapter's options")
     if "promises" in raw:
         _promises(where, raw["promises"])

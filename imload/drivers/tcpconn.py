@@ -13,6 +13,7 @@ end of stream). ``start_tls`` upgrades the socket in place (STARTTLS), trusting
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,6 +91,10 @@ def open_tcp(url: str, *, connect_timeout_s: float = 5.0,
     sock = gevent.socket.create_connection((parts.hostname, parts.port),
                                            timeout=connect_timeout_s)
     sock.settimeout(io_timeout_s)  # bounds writes; the driver bounds reads itself
+    # a chat client writes small packets and waits for their answers: no Nagle delay
+    # (with the peer's delayed ACK it costs ~40 ms per round trip), as websocket-client
+    # does for the WebSocket adapters
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return TcpConnection(sock, parts.hostname)
 
 

@@ -21,9 +21,9 @@ engine and the journal want, equal on every device; the target declares
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, NamedTuple
 
+from imload.adapters.base import label_of
 from imload.adapters.xmpp.parsing import (
     NS_CARBONS,
     NS_CLIENT,
@@ -36,14 +36,6 @@ from imload.adapters.xmpp.parsing import (
     children,
     split,
 )
-
-
-def label_of(mid: str) -> int:
-    """The opaque ``seq`` of a message: 63 bits of a hash of its mid (never 0, which the
-    engine reads as "nothing held")."""
-    return (int.from_bytes(hashlib.blake2b(mid.encode(), digest_size=8).digest(), "big")
-            >> 1) or 1
-
 
 _BODY = f"{{{NS_CLIENT}}}body"
 _BODY_BARE = "body"

@@ -5,7 +5,9 @@
 - ``prosody``: :class:`~imload.cluster.backends.prosody.ProsodyCluster` (a private Prosody
   XMPP server behind Toxiproxy);
 - ``ejabberd``: :class:`~imload.cluster.backends.ejabberd.EjabberdCluster` (two clustered
-  ejabberd nodes, each behind its own Toxiproxy proxy).
+  ejabberd nodes, each behind its own Toxiproxy proxy);
+- ``mosquitto``: :class:`~imload.cluster.backends.mosquitto.MosquittoCluster` (a private
+  Mosquitto MQTT broker behind Toxiproxy).
 
 Every backend writes ``DIR/cluster.json``; a ``"backend"`` key names its class (a file
 without one is the reference cluster's), so :func:`load_cluster` gives ``imload cluster
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from imload.cluster.backends.ejabberd import EjabberdCluster
+from imload.cluster.backends.mosquitto import MosquittoCluster
 from imload.cluster.backends.prosody import ProsodyCluster
 from imload.cluster.local import LocalCluster
 from imload.cluster.processes import ClusterError
@@ -48,6 +51,7 @@ BACKENDS: dict[str, type[Any]] = {
     "reference": LocalCluster,
     "prosody": ProsodyCluster,
     "ejabberd": EjabberdCluster,
+    "mosquitto": MosquittoCluster,
 }
 
 
@@ -107,5 +111,6 @@ def new_cluster(backend: str, directory: Path, **options: Any) -> Cluster:
     return cluster
 
 
-__all__ = ["BACKENDS", "Cluster", "EjabberdCluster", "LocalCluster", "ProsodyCluster",
-           "backend_class", "load_cluster", "new_cluster", "recorded_backend", "refuse_if_running"]
+__all__ = ["BACKENDS", "Cluster", "EjabberdCluster", "LocalCluster", "MosquittoCluster",
+           "ProsodyCluster", "backend_class", "load_cluster", "new_cluster", "recorded_backend",
+           "refuse_if_running"]
