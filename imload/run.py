@@ -6,6 +6,7 @@ too: Locust is terminated, faults are healed, and a local cluster is stopped.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -133,7 +134,9 @@ def locust_command(scenario: Scenario, target_path: Path, journal: Path,
     load = scenario.load
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
            "--headless", "-u", str(load.users), "-r", str(load.spawn_rate),
-           "-t", f"{load.duration_s:g}s", "--stop-timeout", "15", "--only-summary",
+           # Locust takes whole seconds (a --time-scale can make 22.5)
+           "-t", f"{max(1, math.ceil(load.duration_s))}s", "--stop-timeout", "15",
+           "--only-summary",
            "--loglevel", "WARNING",
            "--imload-target", str(target_path), "--imload-journal", str(journal),
            "--imload-seed", str(scenario.seed), "--imload-run-id", run_id,
@@ -320,6 +323,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             promises = prepared.target.promises
             writer.write(event("declare", time.monotonic(),
                                numbering=dict(prepared.target.numbering),
+                               group_membership=prepared.target.group_membership,
                                **({} if promises is None else {"promises": promises})))
             timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console, locust_extra,

@@ -204,16 +204,78 @@ def test_read_markers_are_retained_and_reach_the_other_devices() -> None:
                                      "marks": {CONV: label_of("q:b2")}}]
 
 
-def test_groups_ops_and_state_are_unsupported_and_pings_pong() -> None:
+def test_ops_other_than_groups_and_state_are_unsupported_and_pings_pong() -> None:
     a = ready()
     a.encode({"t": "send", "rid": 1, "cmid": "g", "conv": "g:team", "body": "x"}, 0.0)
-    a.encode({"t": "op", "rid": 2, "opid": "o", "kind": "group_create", "args": {}}, 0.0)
+    a.encode({"t": "op", "rid": 2, "opid": "o", "kind": "pin", "args": {}}, 0.0)
     a.encode({"t": "state", "rid": 3}, 0.0)
-    assert [(e["rid"], e["code"]) for e in a.events()] == [(1, "unsupported"),
+    assert [(e["rid"], e["code"]) for e in a.events()] == [(1, "forbidden"),
                                                            (2, "unsupported"),
                                                            (3, "unsupported")]
     assert a.encode({"t": "ping", "rid": 4, "ts": 1.5}, 0.0) == (codec.PINGREQ,)
     assert step(a, b"\xd0\x00") == [{"t": "pong", "rid": 4, "ts": 1.5, "server_ts": None}]
+
+
+def topic_of(body: bytes) -> str:
+    return body[2:2 + int.from_bytes(body[:2], "big")].decode()
+
+
+def pid_after_topic(body: bytes) -> int:
+    n = 2 + int.from_bytes(body[:2], "big")
+    return int.from_bytes(body[n:n + 2], "big")
+
+
+def test_group_create_subscribes_then_tells_the_group_and_every_member() -> None:
+    a = ready()
+    packets = sent(a, a.encode({"t": "op", "rid": 3, "opid": "o1", "kind": "group_create",
+                                "args": {"conv": "g:team", "members": ["bob"]}}, 0.0))
+    assert [k for k, _, _ in packets] == [8, 3, 3, 3]  # SUBSCRIBE first, then the news
+    sub_pid = int.from_bytes(packets[0][2][:2], "big")
+    assert b"im/g/team" in packets[0][2]
+    pubs = [b for _, _, b in packets[1:]]
+    assert [topic_of(b) for b in pubs] == ["im/g/team", "im/u/alice", "im/u/bob"]
+    payload = orjson.loads(pubs[0][len(topic_of(pubs[0])) + 5:])  # topic, id, no properties
+    assert payload["cmid"] == "op:o1" and payload["kind"] == "event"
+    assert orjson.loads(payload["body"]) == {"op": "group_create", "user": "alice",
+                                              "members": ["alice", "bob"]}
+    assert step(a, suback(sub_pid, 1)) == [{"t": "joined", "conv": "g:team"}]
+    evs: list[dict[str, Any]] = []
+    for b in pubs:
+        evs += step(a, puback(pid_after_topic(b)))
+    assert evs == [{"t": "op_ok", "rid": 3, "opid": "o1", "dup": False}]
+    [(kind, _, body)] = sent(a, a.encode({"t": "send", "rid": 4, "cmid": "c1",
+                                           "conv": "g:team", "body": "hi"}, 0.0))
+    assert kind == 3 and topic_of(body) == "im/g/team"
+    assert step(a, puback(pid_after_topic(body))) == [
+        {"t": "send_ack", "rid": 4, "cmid": "c1", "mid": "q:c1", "conv": "g:team",
+         "seq": label_of("q:c1"), "server_ts": None, "dup": False}]
+
+
+def test_news_of_being_added_subscribes_and_of_being_removed_unsubscribes() -> None:
+    a = ready()
+    add = orjson.dumps({"cmid": "op:b1", "from": "bob", "device": "pc", "conv": "g:team",
+                        "kind": "event", "body": orjson.dumps(
+                            {"op": "group_add", "user": "alice", "by": "bob"}).decode()})
+    [m] = step(a, publish("im/u/alice", add, pid=5))
+    assert m["kind"] == "event" and m["body"]["op"] == "group_add" and m["conv"] == "g:team"
+    puback_, subscribe = sent(a, [])
+    assert puback_[0] == 4 and subscribe[0] == 8 and b"im/g/team" in subscribe[2]
+    assert step(a, suback(int.from_bytes(subscribe[2][:2], "big"), 1)) == [
+        {"t": "joined", "conv": "g:team"}]
+    a.closed()  # a session the broker lost: the group is subscribed again with the rest
+    a.encode({"t": "login", "rid": 9}, 0.0)
+    step(a, connack(present=False))
+    [(_, _, body)] = sent(a, [])
+    assert b"im/g/team" in body and b"im/u/alice" in body
+    evs = step(a, suback(int.from_bytes(body[:2], "big"), 1, 1, 1))
+    assert [e["t"] for e in evs] == ["login_ok", "joined"]
+    gone = orjson.dumps({"cmid": "op:b2", "from": "bob", "device": "pc", "conv": "g:team",
+                         "kind": "event", "body": orjson.dumps(
+                             {"op": "group_remove", "user": "alice", "by": "bob"}).decode()})
+    step(a, publish("im/u/alice", gone, pid=6))
+    assert [k for k, _, _ in sent(a, [])] == [4, 10]  # PUBACK, UNSUBSCRIBE
+    a.encode({"t": "send", "rid": 7, "cmid": "c9", "conv": "g:team", "body": "x"}, 0.0)
+    assert a.events()[0]["code"] == "forbidden"
 
 
 def test_mqtt_3_1_1_connects_at_level_4_without_session_expiry() -> None:

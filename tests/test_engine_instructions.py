@@ -461,3 +461,15 @@ def test_pipelined_histories_keep_the_order_and_settle(steps: list[tuple[str, An
                 assert max(sent_at[y]) > min(sent_at[x]), (y, x)  # y was sent again
     a.stop()
     assert not a.engine.timers and a.fired_twice == []
+
+
+def test_an_adapters_joined_is_journaled_and_a_bad_one_counted() -> None:
+    w = World()
+    a = w.device("alice")
+    w.run()
+    a.deliver(a.conn, {"t": "joined", "conv": "g:team"})
+    (j,) = a.evs("joined")
+    assert j["conv"] == "g:team" and j["session"] == 1
+    bad = a.engine.bad_frames
+    a.deliver(a.conn, {"t": "joined", "conv": 7})
+    assert a.engine.bad_frames == bad + 1 and len(a.evs("joined")) == 1

@@ -160,3 +160,13 @@ def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
     assert not [p for p in cluster_pids(out / "cluster") if alive(p)]
     leftover = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", leftover.stdout
+
+
+def test_locust_gets_whole_seconds_whatever_the_time_scale(tmp_path: Path) -> None:
+    from imload.run import locust_command
+    from imload.scenario import load_scenario, rescale
+
+    drill = rescale(load_scenario(REPO / "chaos" / "mqtt-mass-disconnect.toml"), 0.5)
+    assert drill.load.duration_s == 22.5
+    cmd = locust_command(drill, tmp_path / "t.toml", tmp_path / "j", "r1")
+    assert cmd[cmd.index("-t") + 1] == "23s"

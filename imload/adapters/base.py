@@ -5,7 +5,8 @@ The engine (``imload.client``) speaks one vocabulary of IM semantics: the
 ``ping``, ``op``, ``read``, ``reads``, ``state``) and the *events* it takes in
 ``frame_received`` (``login_ok``, ``send_ack``, ``msg``, ``sync_batch``,
 ``pong``, ``error``, ``op_ok``, ``read_ok``, ``reads_ok``, ``state_ok``,
-``read_sync``, ``receipt``). Their fields are protocol v1's (docs/protocol.md);
+``read_sync``, ``receipt``, and ``joined {conv}`` from an adapter whose groups are
+subscriptions: ``group_membership``). Their fields are protocol v1's (docs/protocol.md);
 for v1 the adapter is a JSON codec, for any other protocol it translates.
 
 An adapter is sans-I/O, like h11: one instance per device, living across the
@@ -113,6 +114,14 @@ class Adapter:
         backend speaking this protocol with these options; None: every kind. A target's
         ``[promises] defects`` overrides it (docs/drivers.md, "Promises")."""
         return None
+
+    @classmethod
+    def group_membership(cls, options: dict[str, Any]) -> str:
+        """Who is owed a group message: "members" (every device of its members: v1, XMPP
+        rooms with their archive) or "subscription" (only a member's devices that told the
+        engine ``joined {conv}`` before it was sent: MQTT, where a topic keeps no
+        history). Declared to the checker (journal ``declare``, ``group_membership``)."""
+        return "members"
 
     def opened(self, now: float) -> None:
         """A connection is up; the engine's ``login`` intent follows."""

@@ -43,6 +43,7 @@ from imload.check.membership_time import send_span
 from imload.check.numbering import seq_opaque
 from imload.check.recipients import Recipients, expected_devices, unknown_recipients
 from imload.check.sends import send_tally
+from imload.check.subscriptions import subscription_groups
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
 _OK_EV = itemgetter(OK_EV)
@@ -99,7 +100,8 @@ def fan_out(h: History) -> FanOut:
     ok_ats.extend(compress(h.acked_at, easy))  # each ``oks``' at
     done_ats.extend(map(_DONE_AT, compress(acked, easy)))
     expected = sum(compress(wanted, easy))
-    timed = seq_opaque(h)  # groups by the time rule: each message's send window places it
+    # groups by the time rule or by subscriptions: each message's send window places it
+    timed = seq_opaque(h) or subscription_groups(h)
     span = None
     for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),
                        strict=True):
@@ -155,7 +157,7 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
             continue
         ok = rec[OK_EV]
         user, cmid = ok["user"], ok["cmid"]
-        span = send_span(rec) if seq_opaque(h) else None
+        span = send_span(rec) if seq_opaque(h) or subscription_groups(h) else None
         n = len(expected_devices(ok["conv"], ok["seq"], h, span=span) or ())
         sender = who(user, (rec[SEND_EV] or ok)["device"])
         out.keep(f"{sender}'s message {cmid} (mid {ok['mid']}, seq {ok['seq']} of "
@@ -169,7 +171,7 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
 def partial_cases(h: History, limit: int = 20) -> Cases:
     """Indeterminate sends delivered to some expected devices but not to all."""
     out = Cases("partial", limit, unit="indeterminate sends that were stored")
-    timed = seq_opaque(h)
+    timed = seq_opaque(h) or subscription_groups(h)
     for user, cmid, rec in send_tally(h).unsure_delivered:
         got = rec[MID_EV]
         out.owe()

@@ -24,7 +24,9 @@ guess.
 
 When the target declares its seqs opaque (labels), the changes are placed by the
 load host's clock instead, and a message (given its send window ``span``) is
-owed to the users surely in the group all along it (``membership_time``).
+owed to the users surely in the group all along it (``membership_time``). When it
+declares its groups subscriptions (MQTT), only those users' devices that had joined
+the group before the message was sent are owed it (``subscriptions``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING
 from imload.check.membership import Members, Timeline, group_timeline, unknown_members
 from imload.check.membership_time import Span, event_span, time_members, time_unknown
 from imload.check.numbering import seq_opaque
+from imload.check.subscriptions import subscribed, subscription_groups
 from imload.protocol import NameError_, conv_members
 
 if TYPE_CHECKING:
@@ -105,6 +108,8 @@ def expected_devices(conv: str, seq: int | None, history: History, is_event: boo
     if found is None:
         found = memo[users] = tuple((user, device) for user in users
                                     for device in history.devices.get(user, {}))
+    if span is not None and conv[:2] == "g:" and subscription_groups(history):
+        return subscribed(conv, found, span[0], history)
     return found
 
 

@@ -368,4 +368,5 @@ _HANDLERS = {
     "state_ok": DeviceEngine._on_state_ok,
     "read_sync": DeviceEngine._on_read_sync,
     "receipt": DeviceEngine._on_receipt,
+    "joined": DeviceEngine._on_joined,
 }

@@ -337,6 +337,16 @@ class Instructions(Sender):
         self._rec("read_sync", now, session=self.session, conv=conv, upto=upto,
                   from_device=f.get("device"))
 
+    def _on_joined(self, f: dict[str, Any], now: float) -> None:
+        """The adapter says this device now receives a group's messages (a subscription
+        acknowledged): journal ``joined``, which the checker reads when the target's groups
+        are subscriptions."""
+        conv = f.get("conv")
+        if not isinstance(conv, str):
+            self.bad_frames += 1
+            return
+        self._rec("joined", now, session=self.session, conv=conv)
+
     def _on_receipt(self, f: dict[str, Any], now: float) -> None:
         conv, upto = f.get("conv"), f.get("upto")
         if not isinstance(conv, str) or not isinstance(upto, int) or isinstance(upto, bool):

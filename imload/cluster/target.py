@@ -106,6 +106,14 @@ class Target:
         return adapter_class(self.protocol).promises(self.protocol_options)
 
     @property
+    def group_membership(self) -> str:
+        """Who is owed a group message (``Adapter.group_membership``): "members" or
+        "subscription"."""
+        from imload.adapters import adapter_class
+
+        return adapter_class(self.protocol).group_membership(self.protocol_options)
+
+    @property
     def protocol_options(self) -> dict[str, Any]:
         """The table named after the protocol (``[xmpp]``; for an import path, after the
         adapter's ``name``): its adapter's options."""

@@ -71,9 +71,15 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "op_info": (*DEVICE, "opid", "reason"),
     # the user's stored state as a device fetched it (``state_ok``)
     "state": (*DEVICE, "session", "contacts", "pinned", "groups", "phase"),
+    # the device now receives group ``conv``'s messages (``joined`` from an adapter whose
+    # groups are subscriptions, MQTT: the broker acknowledged the subscription)
+    "joined": (*DEVICE, "session", "conv"),
     # what the target declares about itself, written once at the start of a run:
     # ``numbering`` {"seq": ..., "useq": ...}, each one of NUMBERINGS (see docs/checker.md);
-    # optional ``promises``: the anomaly kinds that are defects (imload/check/promises.py)
+    # optional ``promises``: the anomaly kinds that are defects (imload/check/promises.py);
+    # optional ``group_membership``: "members" (default: a group message is owed to every
+    # device of its members) or "subscription" (only to a member's devices that had
+    # ``joined``)
     "declare": ("numbering",),
 }
 
@@ -110,6 +116,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
     "event_text": _STR, "promises": (list,),
     "numbering": (dict,),
+    "group_membership": _STR,
 }
 
 

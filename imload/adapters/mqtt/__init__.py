@@ -5,7 +5,7 @@ the codec's entry point (its docstring says why it is hand-written); ``reader.py
 reads the broker's byte stream, in chunks of any size, into the packets of
 ``packets.py``; ``wire.py`` holds MQTT's integers, strings and MQTT 5 properties;
 ``topics.py`` the topic layout and payloads; ``dynsec.py`` accounts on Mosquitto's
-dynamic security plugin.
+dynamic security plugin; ``core.py`` the state the layers share; ``groups.py`` groups.
 
 Options, from the target's ``[mqtt]`` table: ``version`` (5, or 4 for 3.1.1), ``qos``
 (1: at least once; 0: at most once), ``session_expiry_s`` (MQTT 5; 3.1.1 keeps
@@ -41,12 +41,15 @@ Mapping (engine vocabulary: docs/protocol.md)
     MQTT keeps no history: the session's queue is the catch-up, and it arrives as
     pushes. A sync answers an empty batch at once.
 ``read {conv}`` / ``read_sync`` / ``reads``
-    A retained PUBLISH of the newest message from the peer held (``upto``: its label)
-    on the user's marker topic of the chat; ``read_ok`` on its PUBACK. Another
-    device's marker, live, is ``read_sync``. ``reads`` subscribes to the markers again
-    (the broker sends the retained ones) and answers after a PINGRESP: the broker
-    answers in order, so every retained marker has arrived by then.
-``ping``: PINGREQ / PINGRESP. ``op``, ``state``, groups: ``error unsupported``.
+    A retained PUBLISH of the newest message from someone else held in the chat (a
+    direct chat or a group; ``upto``: its label) on the user's marker topic of it;
+    ``read_ok`` on its PUBACK. Another device's marker, live, is ``read_sync``.
+    ``reads`` subscribes to the markers again (the broker sends the retained ones) and
+    answers after a PINGRESP: the broker answers in order, so every retained marker
+    has arrived by then.
+``op`` (group_create, group_add, group_remove), ``send`` to a ``g:`` conv
+    Groups are topics, membership is subscription: ``groups.py``.
+``ping``: PINGREQ / PINGRESP. Other ops, ``state``: ``error unsupported``.
 """
 
 from __future__ import annotations

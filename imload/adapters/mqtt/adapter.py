@@ -8,32 +8,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from imload.adapters.base import Adapter, DeviceIdentity, ProtocolViolation, label_of
+from imload.adapters.base import ProtocolViolation, label_of
 from imload.adapters.mqtt import codec
+from imload.adapters.mqtt.core import REFUSED, Pending
 from imload.adapters.mqtt.dynsec import CONTROL, RESPONSE, create_client, refusal
+from imload.adapters.mqtt.groups import Groups
 from imload.adapters.mqtt.packets import ConnAck, Disconnect, PingResp, PubAck, Publish, SubAck
-from imload.adapters.mqtt.topics import Topics, chat_entry, chat_payload, marker_of, marker_payload
-
-_REFUSED = {4: "bad user name or password", 5: "not authorized", 0x86: "bad user name or "
-            "password", 0x87: "not authorized"}
+from imload.adapters.mqtt.topics import chat_entry, chat_payload, marker_of, marker_payload
 
 
-@dataclass(slots=True)
-class Pending:
-    """A QoS 1 intent on the wire: the PUBLISHes not acknowledged yet."""
-
-    kind: str                 # "send" or "read"
-    rid: Any
-    conv: str
-    cmid: str = ""
-    upto: int = 0
-    packets: dict[int, bytes] = field(default_factory=dict)  # packet id -> PUBLISH
-
-
-class MqttAdapter(Adapter):
+class MqttAdapter(Groups):
     """One device's MQTT client, without I/O (see the module docstring)."""
 
     name = "mqtt"
@@ -54,71 +40,6 @@ class MqttAdapter(Adapter):
         if options.get("qos", 1) == 0:
             return ["phantom", "corrupted"]
         return ["lost", "partial", "phantom", "aborted", "corrupted"]
-
-    def __init__(self, identity: DeviceIdentity) -> None:
-        super().__init__(identity)
-        o = identity.options or {}
-        self.level = 4 if o.get("version") in (4, "3.1.1") else 5
-        self.qos = 0 if o.get("qos", 1) == 0 else 1
-        self.keepalive = int(o.get("keepalive_s", 30))
-        self.expiry = int(o.get("session_expiry_s", 86400))
-        self.register = bool(o.get("register", False))
-        self.admin = (str(o.get("admin_user", "")), str(o.get("admin_password", "")))
-        self.user, self.device = identity.user, identity.device
-        self.topics = Topics(str(o.get("topic_prefix", "im")), self.user)
-        self.client_id = f"{self.user}.{self.device}"
-        # the device's memory
-        self.make_account = False  # the broker refused the user: make the account first
-        self.useq = 0
-        self.newest: dict[str, str] = {}      # conv -> mid of the peer's newest message
-        self.read_marks: dict[str, int] = {}
-        self.pending: dict[int, Pending] = {}  # packet id -> its intent (QoS 1)
-        self._pid = 0
-        self._out: list[bytes] = []
-        self._events: list[dict[str, Any]] = []
-        self._reset_connection()
-
-    def _reset_connection(self) -> None:
-        self.phase = "idle"  # idle, registering, connecting, subscribing, ready, done
-        self.reader = codec.Reader(self.level)
-        self.login_rid: Any = None
-        self.waits: dict[int, tuple[str, Any]] = {}  # SUBSCRIBE pid -> (what, rid)
-        self.pings: list[tuple[str, Any]] = []       # ("pong" | "reads", rid), in order
-
-    # ------------------------------------------------------------ driver's side
-    def opened(self, now: float) -> None:
-        self._reset_connection()
-
-    def closed(self) -> None:
-        self._reset_connection()
-
-    def output(self) -> list[bytes]:
-        out, self._out = self._out, []
-        self.has_output = False
-        return out
-
-    def events(self) -> list[dict[str, Any]]:
-        evs, self._events = self._events, []
-        self.has_events = False
-        return evs
-
-    def _write(self, payload: bytes) -> None:
-        self._out.append(payload)
-        self.has_output = True
-
-    def _event(self, ev: dict[str, Any]) -> None:
-        self._events.append(ev)
-        self.has_events = True
-
-    def _error(self, rid: Any, code: str, msg: str) -> None:
-        self._event({"t": "error", "rid": rid, "code": code, "msg": msg})
-
-    def _next_pid(self) -> int:
-        for _ in range(0xFFFF):
-            self._pid = self._pid % 0xFFFF + 1
-            if self._pid not in self.pending and self._pid not in self.waits:
-                return self._pid
-        raise ProtocolViolation("65535 packets unacknowledged: no packet id left", fatal=True)
 
     # ------------------------------------------------------------ intents
     def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:
@@ -151,8 +72,10 @@ class MqttAdapter(Adapter):
             self.pings.append(("reads", rid))
             return (codec.build_subscribe(pid, [(self.topics.marks_filter, 1)],
                                           level=self.level), codec.PINGREQ)
-        self._error(rid, "unsupported", f"{t!r} has no MQTT mapping (groups, ops and the "
-                    "stored state are not mapped)")
+        if t == "op":
+            return self._op(frame)
+        self._error(rid, "unsupported", f"{t!r} has no MQTT mapping (the stored state is "
+                    "not mapped)")
         return ()
 
     def _login(self, rid: Any) -> Sequence[bytes]:
@@ -176,38 +99,20 @@ class MqttAdapter(Adapter):
         if not (isinstance(cmid, str) and isinstance(conv, str) and isinstance(body, str)):
             self._error(rid, "bad_frame", "send needs string cmid, conv, body")
             return ()
+        if conv.startswith("g:"):
+            return self._send_group(rid, cmid, conv, body)
         parts = conv.split(":")
         if len(parts) != 3 or parts[0] != "d" or self.user not in (parts[1], parts[2]):
-            self._error(rid, "unsupported" if conv.startswith("g:") else "forbidden",
-                        f"{conv}: groups have no MQTT mapping" if conv.startswith("g:")
-                        else f"{self.user} is not in {conv}")
+            self._error(rid, "forbidden", f"{self.user} is not in {conv}")
             return ()
-        for p in self.pending.values():
-            if p.kind == "send" and p.cmid == cmid:
-                p.rid = rid  # still on the wire: its PUBACKs answer this attempt
-                return ()
         peer = parts[2] if parts[1] == self.user else parts[1]
         payload = chat_payload(cmid, self.user, self.device, conv, body)
-        topics = (self.topics.inbox_of(peer), self.topics.inbox)
-        if self.qos == 0:
-            mid = "q:" + cmid
-            self._event({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": mid, "conv": conv,
-                         "seq": label_of(mid), "server_ts": None, "dup": False})
-            return tuple(codec.build_publish(t, payload, level=self.level) for t in topics)
-        p = Pending("send", rid, conv, cmid=cmid)
-        return tuple(self._publish_1(p, t, payload) for t in topics)
-
-    def _publish_1(self, p: Pending, topic: str, payload: bytes, retain: bool = False) -> bytes:
-        pid = self._next_pid()
-        packet = codec.build_publish(topic, payload, level=self.level, qos=1, packet_id=pid,
-                                     retain=retain)
-        p.packets[pid] = packet
-        self.pending[pid] = p
-        return packet
+        return self._publish_message(rid, cmid, conv, payload,
+                                     (self.topics.inbox_of(peer), self.topics.inbox))
 
     def _read(self, rid: Any, conv: Any) -> Sequence[bytes]:
-        if not isinstance(conv, str) or not conv.startswith("d:"):
-            self._error(rid, "unsupported", f"read of {conv!r}: markers for direct chats only")
+        if not isinstance(conv, str) or not conv.startswith(("d:", "g:")):
+            self._error(rid, "bad_frame", f"read of {conv!r}: not a conversation")
             return ()
         mid = self.newest.get(conv)
         if mid is None:
@@ -248,9 +153,9 @@ class MqttAdapter(Adapter):
         if self.phase not in ("registering", "connecting"):
             raise ProtocolViolation(f"CONNACK while {self.phase}", fatal=True)
         if p.code != 0:
-            why = _REFUSED.get(p.code, f"refused (code 0x{p.code:02x})")
+            why = REFUSED.get(p.code, f"refused (code 0x{p.code:02x})")
             registering, self.phase = self.phase == "registering", "done"
-            if p.code in _REFUSED and self.register and not registering:
+            if p.code in REFUSED and self.register and not registering:
                 self.make_account = True  # the next connection makes it, as the admin
                 return [{"t": "error", "rid": self.login_rid, "code": "internal",
                          "msg": f"CONNACK for {self.user}: {why}: making the account"}]
@@ -272,9 +177,7 @@ class MqttAdapter(Adapter):
         pid = self._next_pid()
         self.waits[pid] = ("login", None)
         self.phase = "subscribing"
-        self._write(codec.build_subscribe(pid, [(self.topics.inbox, self.qos),
-                                                (self.topics.marks_filter, 1)],
-                                          level=self.level))
+        self._write(codec.build_subscribe(pid, self.subscriptions(), level=self.level))
         return []
 
     @staticmethod
@@ -304,7 +207,12 @@ class MqttAdapter(Adapter):
                 self.phase = "done"
                 return [{"t": "error", "rid": self.login_rid, "code": "forbidden",
                          "msg": f"the broker refused the subscriptions (0x{refused[0]:02x})"}]
-            return self._ready()
+            return self._ready() + self._joined(sorted(self.groups))
+        if what == "group":
+            if refused:  # the device is not in the group after all
+                self.groups.discard(_rid)
+                return []
+            return self._joined([_rid])
         return []  # the markers' subscription of a reads: answered at its PINGRESP
 
     def _on_puback(self, p: PubAck) -> list[dict[str, Any]]:
@@ -325,9 +233,9 @@ class MqttAdapter(Adapter):
         if pending.kind == "read":
             return [{"t": "read_ok", "rid": pending.rid, "conv": pending.conv,
                      "upto": pending.upto}]
-        mid = "q:" + pending.cmid
-        return [{"t": "send_ack", "rid": pending.rid, "cmid": pending.cmid, "mid": mid,
-                 "conv": pending.conv, "seq": label_of(mid), "server_ts": None, "dup": False}]
+        if pending.kind == "op":
+            return [{"t": "op_ok", "rid": pending.rid, "opid": pending.cmid, "dup": False}]
+        return [self.send_ack(pending.rid, pending.cmid, pending.conv)]
 
     def _on_pingresp(self) -> list[dict[str, Any]]:
         if not self.pings:
@@ -340,11 +248,11 @@ class MqttAdapter(Adapter):
     def _on_publish(self, p: Publish) -> list[dict[str, Any]]:
         if p.qos == 1 and p.packet_id is not None:
             self._write(codec.build_puback(p.packet_id, level=self.level))
-        if p.topic == self.topics.inbox:
+        if p.topic == self.topics.inbox or p.topic.startswith(self.topics.groups):
             entry = chat_entry(p.payload)
-            if self.phase != "ready" and self.phase != "subscribing":
-                return []
-            if entry["from"] != self.user:
+            if entry["conv"][:2] == "g:" and p.topic == self.topics.inbox:
+                self._membership(entry)  # a change told to this user: (un)subscribe
+            if entry["from"] != self.user and entry["kind"] == "text":
                 self.newest[entry["conv"]] = entry["mid"]
             self.useq += 1
             entry["useq"] = self.useq

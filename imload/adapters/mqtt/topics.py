@@ -7,14 +7,18 @@ Topics, under the target's ``topic_prefix`` P (default ``im``):
   each, ``<user>.<device>``, with a persistent session) subscribes to it. A message
   to the direct chat ``d:a:b`` is published to both users' inboxes: the peer's
   devices and the sender's other devices (and the sending device itself) get it.
+- ``P/g/<name>``: group ``g:<name>``. Membership is subscription: a device gets the
+  group's messages from its subscription on (``groups.py``).
 - ``P/r/<user>/<conv>``: the user's read marker of ``conv``, a *retained* message, so
   the broker stores the last one per chat and hands it to every device that
   subscribes to ``P/r/<user>/#``.
 
 Payloads are JSON objects (orjson): a chat message ``{"cmid", "from", "device",
-"conv", "body"}``, a marker ``{"mid", "device"}``. The message id is ``q:`` + the
-cmid (the engine's client id, the same on every device, so a QoS 1 redelivery is a
-second copy of one message, never a second message); seq is its label
+"conv", "body"}`` (a membership change adds ``"kind": "event"``, its body protocol
+v1's event object as JSON, its cmid ``op:<opid>``), a marker ``{"mid", "device"}``.
+The message id is ``q:`` + the cmid (the engine's client id, the same on every
+device, so a QoS 1 redelivery is a second copy of one message, never a second
+message); seq is its label
 (``[numbering] seq = "opaque"``).
 """
 
@@ -32,21 +36,27 @@ _FIELDS = ("cmid", "from", "device", "conv", "body")
 class Topics:
     """The topics of one target (its prefix) and one user."""
 
-    __slots__ = ("inbox", "marks", "marks_filter", "prefix")
+    __slots__ = ("groups", "inbox", "marks", "marks_filter", "prefix")
 
     def __init__(self, prefix: str, user: str) -> None:
         self.prefix = prefix
         self.inbox = self.inbox_of(user)
         self.marks = f"{prefix}/r/{user}/"       # + conv
         self.marks_filter = f"{prefix}/r/{user}/#"
+        self.groups = f"{prefix}/g/"              # + the group's name
 
     def inbox_of(self, user: str) -> str:
         return f"{self.prefix}/u/{user}"
 
+    def group(self, conv: str) -> str:
+        """The topic of group ``g:<name>``."""
+        return self.groups + conv[2:]
 
-def chat_payload(cmid: str, user: str, device: str, conv: str, body: str) -> bytes:
-    return orjson.dumps({"cmid": cmid, "from": user, "device": device, "conv": conv,
-                         "body": body})
+
+def chat_payload(cmid: str, user: str, device: str, conv: str, body: str,
+                 event: bool = False) -> bytes:
+    doc = {"cmid": cmid, "from": user, "device": device, "conv": conv, "body": body}
+    return orjson.dumps({**doc, "kind": "event"} if event else doc)
 
 
 def chat_entry(payload: bytes) -> dict[str, Any]:
@@ -60,9 +70,17 @@ def chat_entry(payload: bytes) -> dict[str, Any]:
         raise ProtocolViolation(f"a message payload without string {', '.join(_FIELDS)}: "
                                 f"{payload[:80]!r}")
     mid = "q:" + doc["cmid"]
+    kind, body = "text", doc["body"]
+    if doc.get("kind") == "event" and doc["cmid"].startswith("op:"):
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            kind, body = "event", parsed
     return {"mid": mid, "conv": doc["conv"], "seq": label_of(mid), "from": doc["from"],
-            "from_device": doc["device"], "cmid": doc["cmid"], "body": doc["body"],
-            "server_ts": None, "kind": "text"}
+            "from_device": doc["device"], "cmid": doc["cmid"], "body": body,
+            "server_ts": None, "kind": kind}
 
 
 def marker_payload(mid: str, device: str) -> bytes:
