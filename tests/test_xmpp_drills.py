@@ -35,20 +35,37 @@ def shortened(name: str, tmp: Path) -> Path:
     return path
 
 
-def run(name: str, tmp: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    out = tmp / "out"
-    done = subprocess.run([sys.executable, "-m", "imload", "run", str(shortened(name, tmp)),
-                           "--out", str(out)], capture_output=True, text=True, cwd=REPO,
-                          timeout=300)
-    verdict = orjson.loads((out / "verdict.json").read_bytes()) \
-        if (out / "verdict.json").is_file() else {}
-    left = subprocess.run(["pgrep", "-f", str(out / "cluster")], capture_output=True, text=True)
-    assert left.stdout == "", f"processes left behind: {left.stdout}"
-    return done, verdict
+Run = tuple[subprocess.CompletedProcess[str], dict[str, Any], Path]
 
 
-def test_with_stream_management_no_acked_stanza_is_lost(tmp_path: Path) -> None:
-    done, v = run("xmpp-mass-disconnect", tmp_path)
+@pytest.fixture(scope="module")
+def drills(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """Both drills, run at the same time (each starts its own Prosody on its own ports;
+    the load is light, and the suite's time is not): name -> (process, verdict, out)."""
+    procs = {}
+    for name in ("xmpp-mass-disconnect", "xmpp-no-smacks"):
+        tmp = tmp_path_factory.mktemp(name)
+        out = tmp / "out"
+        procs[name] = (subprocess.Popen(
+            [sys.executable, "-m", "imload", "run", str(shortened(name, tmp)), "--out",
+             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO),
+            out)
+    done: dict[str, Run] = {}
+    for name, (proc, out) in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        verdict = orjson.loads((out / "verdict.json").read_bytes()) \
+            if (out / "verdict.json").is_file() else {}
+        done[name] = (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr),
+                      verdict, out)
+    for _, _, out in done.values():
+        left = subprocess.run(["pgrep", "-f", str(out / "cluster")], capture_output=True,
+                              text=True)
+        assert left.stdout == "", f"processes left behind: {left.stdout}"
+    return done
+
+
+def test_with_stream_management_no_acked_stanza_is_lost(drills: dict[str, Run]) -> None:
+    done, v, out = drills["xmpp-mass-disconnect"]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert v["outcome"] == "passed" and v["valid"] is True
     assert v["promises"] == ["lost", "partial", "phantom", "aborted", "corrupted"]
@@ -58,7 +75,7 @@ def test_with_stream_management_no_acked_stanza_is_lost(tmp_path: Path) -> None:
     assert v["latency_ms"]["reconnect"]["count"] >= 12  # the cut reached every device
     assert v["coverage"]["lost"]["percent"] == 100.0
     assert v["counts"]["reads_ok"] > 20 and v["anomalies"]["read_sync"] == 0  # XEP-0333
-    sends, ops = group_traffic(tmp_path / "out")
+    sends, ops = group_traffic(out)
     assert sends > 20 and "group_create" in ops and "group_add" in ops  # rooms were judged
 
 
@@ -75,8 +92,9 @@ def group_traffic(out: Path) -> tuple[int, set[str]]:
     return sends, ops
 
 
-def test_without_stream_management_the_loss_is_found_and_not_promised(tmp_path: Path) -> None:
-    done, v = run("xmpp-no-smacks", tmp_path)
+def test_without_stream_management_the_loss_is_found_and_not_promised(
+        drills: dict[str, Run]) -> None:
+    done, v, _ = drills["xmpp-no-smacks"]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert v["promises"] == ["phantom", "corrupted"]
     assert v["anomalies"]["lost"] > 0 and v["examples"]["lost"]
