@@ -65,10 +65,13 @@ async def dial(url: str, adapter: Adapter, ca: str | None,
             yield ws
         return
     parts = urlsplit(url)
-    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
-        raise ValueError(f"a byte-stream node url is tcp://host:port, got {url!r}")
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(parts.hostname, parts.port, limit=CHUNK), timeout_s)
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or parts.port is None:
+        raise ValueError(f"a byte-stream node url is tcp://host:port or tls://host:port, "
+                         f"got {url!r}")
+    tls = parts.scheme == "tls"  # TLS from the first byte (MQTT's 8883 style)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(
+        parts.hostname, parts.port, limit=CHUNK, ssl=tls_context(ca) if tls else None,
+        server_hostname=parts.hostname if tls else None), timeout_s)
     stream = TcpStream(reader, writer, parts.hostname)
     try:
         yield stream

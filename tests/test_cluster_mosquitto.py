@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cluster_helpers import gone, recorded_pids
+from cluster_helpers import chat_over_tls, gone, recorded_pids
 from mqtt_helpers import MqttClient, dynsec
 from rich.console import Console
 
@@ -71,6 +71,11 @@ def test_config_listens_on_loopback_only_and_persists_sessions() -> None:
     # sessions never expire; Mosquitto's own in-flight window
     assert not any(line.startswith(("persistent_client_expiration", "max_inflight_messages",
                                     "user")) for line in code)
+    with_tls = _code(mosquitto_config(_settings(tls=(18832, Path("/t/s.pem"),
+                                                     Path("/t/s.key")))))
+    at = with_tls.index("listener 18832 127.0.0.1")  # loopback too; the certificate follows
+    assert with_tls[at + 1:at + 3] == ["certfile /t/s.pem", "keyfile /t/s.key"]
+    assert with_tls[:at] == code  # after everything else: certfile belongs to it alone
 
 
 def test_config_has_no_anonymous_access_and_loads_dynamic_security() -> None:
@@ -214,6 +219,13 @@ def test_target_file_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         f"-m imload cluster restart --dir {tmp_path.resolve()} --node n1")
     assert n1.pause is not None and n1.pause.startswith("kill -s STOP")
     assert n1.resume is not None and n1.resume.startswith("kill -s CONT")
+    cluster.tls_port, cluster.tls_proxy_port = 18832, 18833
+    write_target(cluster.target(tls=True), tmp_path / "target-mqtts.toml")
+    tls = load_target(tmp_path / "target-mqtts.toml")
+    (n1,) = tls.nodes
+    assert (n1.proxy, n1.url) == ("n1-tls", "tls://127.0.0.1:18833")
+    assert n1.extra["direct_url"] == "tls://127.0.0.1:18832"
+    assert tls.ca == tmp_path.resolve() / "ca.pem" and tls.protocol_options == raw["mqtt"]
 
 
 # -- finding and preparing Mosquitto -------------------------------------------------------
@@ -314,7 +326,7 @@ def test_accounts_sessions_and_a_queued_message_survive_sigkill_with_autosave(
     cluster = MosquittoCluster(tmp_path, autosave_interval_s=1)
     cluster.start()
     try:
-        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1"]
+        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1", "n1-tls"]
         config = tmp_path.resolve() / "mosquitto" / "mosquitto.conf"
         assert cluster.parts["n1"].cmd[1:] == ["-c", str(config)]
         with pytest.raises(ClusterError, match="already running"):
@@ -337,6 +349,20 @@ def test_accounts_sessions_and_a_queued_message_survive_sigkill_with_autosave(
     finally:
         load_cluster(tmp_path).stop()  # as `imload cluster down` would
     assert all(gone(p) for p in pids)
+    assert recorded_pids(tmp_path) == []
+
+
+@pytest.mark.integration
+def test_two_devices_chat_over_tls_through_their_proxy(tmp_path: Path,
+                                                       mosquitto_installed: None) -> None:
+    cluster = MosquittoCluster(tmp_path)
+    cluster.start()
+    try:
+        assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1", "n1-tls"]
+        target = load_target(tmp_path / "target-mqtts.toml")
+        chat_over_tls(target, [n.url for n in target.nodes] * 2)
+    finally:
+        load_cluster(tmp_path).stop()
     assert recorded_pids(tmp_path) == []
 
 

@@ -38,7 +38,8 @@ def test_each_chunk_is_handed_out_once_and_a_close_is_a_connection_error() -> No
     assert raw_payload(b"x") == b"x"
 
 
-@pytest.mark.parametrize("url", ["ws://127.0.0.1:1/ws", "tcp://127.0.0.1", "tcp://:5222"])
-def test_a_url_that_is_no_tcp_address_is_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="tcp://host:port"):
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:1/ws", "tcp://127.0.0.1", "tcp://:5222",
+                                 "tls://127.0.0.1", "mqtts://127.0.0.1:8883"])
+def test_a_url_that_is_no_tcp_or_tls_address_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="tcp://host:port or tls://host:port"):
         open_tcp(url)

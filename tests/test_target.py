@@ -120,7 +120,7 @@ NODE = '[[nodes]]\nname = "n1"\nurl = "ws://127.0.0.1:7201/ws"\n'
      r"\(module:Class\); got 'smtp'"),
     ('secret = "s"\nprotocol = 1\n' + NODE, r"key 'protocol' must be one of"),
     ('secret = "s"\nprotocol = "xmpp-tcp"\n' + NODE,
-     r"nodes\[0\] \(n1\): key 'url' must start with tcp://, got 'ws://"),
+     r"nodes\[0\] \(n1\): key 'url' must start with tcp:// or tls://, got 'ws://"),
     ('secret = "s"\nprotocol = "xmpp"\nxmpp = "localhost"\n' + NODE,
      r"key 'xmpp' must be a table \(\[xmpp\]\)"),
     ('secret = "s"\n' + NODE + '[promises]\ndefects = ["lost", "slow"]\n',

@@ -234,7 +234,7 @@ def _schemes(raw: dict[str, Any]) -> tuple[str, ...]:
     from imload.adapters import adapter_class
 
     tcp = adapter_class(str(raw.get("protocol", "v1"))).transport == "tcp"
-    return ("tcp",) if tcp else ("ws", "wss")
+    return ("tcp", "tls") if tcp else ("ws", "wss")
 
 
 def _protocol(where: str, raw: dict[str, Any]) -> None:

@@ -86,7 +86,7 @@ class ConnectionLifecycle(EngineGlue):
     def _open(self, url: str) -> websocket.WebSocket:
         if self.adapter.transport == "tcp":
             return open_tcp(url, connect_timeout_s=self.connect_timeout_s,  # type: ignore
-                            io_timeout_s=self.io_timeout_s)
+                            io_timeout_s=self.io_timeout_s, ca=self.ca)
         return open_websocket(url, self._write_lock, ca=self.ca,
                               subprotocols=self.adapter.subprotocols,
                               connect_timeout_s=self.connect_timeout_s,

@@ -1,7 +1,8 @@
 """A plain TCP connection shaped like the driver's WebSocket, for byte-stream protocols.
 
 An adapter whose ``transport`` is ``"tcp"`` (XMPP over TCP: ``imload/adapters/xmpp/
-tcp.py``) has its node urls as ``tcp://host:port``. ``open_tcp`` dials one with
+tcp.py``, MQTT) has its node urls as ``tcp://host:port``, or ``tls://host:port`` for TLS
+from the first byte (MQTT's 8883 style). ``open_tcp`` dials one with
 gevent's socket and returns a ``TcpConnection``, which offers the few things the
 driver (``gevent_ws.py``) uses of a WebSocket: ``sock`` (a reader whose ``fill``
 blocks for the next chunk and whose ``next_message`` hands each chunk out once, as a
@@ -82,12 +83,15 @@ class TcpConnection:
             pass
 
 
-def open_tcp(url: str, *, connect_timeout_s: float = 5.0,
-             io_timeout_s: float = 10.0) -> TcpConnection:
-    """A connected ``TcpConnection`` to ``tcp://host:port``."""
+def open_tcp(url: str, *, connect_timeout_s: float = 5.0, io_timeout_s: float = 10.0,
+             ca: str | None = None) -> TcpConnection:
+    """A connected ``TcpConnection`` to ``tcp://host:port``, or over TLS from the first
+    byte to ``tls://host:port`` (MQTT's 8883 style), trusting ``ca`` (else the system's
+    CAs)."""
     parts = urlsplit(url)
-    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
-        raise ValueError(f"a byte-stream node url is tcp://host:port, got {url!r}")
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or parts.port is None:
+        raise ValueError(f"a byte-stream node url is tcp://host:port or tls://host:port, "
+                         f"got {url!r}")
     sock = gevent.socket.create_connection((parts.hostname, parts.port),
                                            timeout=connect_timeout_s)
     sock.settimeout(io_timeout_s)  # bounds writes; the driver bounds reads itself
@@ -95,7 +99,15 @@ def open_tcp(url: str, *, connect_timeout_s: float = 5.0,
     # (with the peer's delayed ACK it costs ~40 ms per round trip), as websocket-client
     # does for the WebSocket adapters
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return TcpConnection(sock, parts.hostname)
+    conn = TcpConnection(sock, parts.hostname)
+    if parts.scheme == "tls":
+        try:
+            conn.start_tls(ca, connect_timeout_s)
+        except BaseException:
+            conn.shutdown()
+            raise
+        conn.sock.wrapped.settimeout(io_timeout_s)
+    return conn
 
 
 def raw_payload(payload: bytes) -> bytes:

@@ -1,5 +1,6 @@
 """``MqttAdapter``: the engine's intents as MQTT packets, the broker's packets as engine
-events, over a TCP byte stream (``transport = "tcp"``, the node url ``tcp://host:port``).
+events, over a TCP byte stream (``transport = "tcp"``, the node url ``tcp://host:port``,
+or ``tls://host:port`` for TLS from the first byte).
 The mapping and the options: the package docstring (``imload/adapters/mqtt/__init__.py``).
 """
 

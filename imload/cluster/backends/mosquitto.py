@@ -7,14 +7,17 @@ writes ``DIR/mosquitto/mosquitto.conf``
 (:mod:`imload.cluster.backends.mosquitto_config`), starts ``toxiproxy-server`` and one
 broker (node ``n1``, ``mosquitto -c FILE``: in the foreground, never ``-d``, as a child of
 the :class:`~imload.cluster.processes.Supervisor`, its log in ``DIR/logs/n1.log``), waits
-until an MQTT CONNECT as the admin gets CONNACK 0, creates the Toxiproxy proxy ``n1`` in
-front of the listener and writes
+until an MQTT CONNECT as the admin gets CONNACK 0, creates the Toxiproxy proxies ``n1`` in
+front of the listener and ``n1-tls`` in front of a second one, MQTT over TLS (a throwaway
+CA, ``DIR/ca.pem``, signs a certificate for 127.0.0.1 and localhost), and writes
 
 - ``DIR/target.toml``: ``protocol = "mqtt"``, an ``[mqtt]`` table with the adapter's
   options (version, qos, session expiry, the admin account that creates device accounts,
   topic prefix, keepalive), the node's URL ``tcp://127.0.0.1:<proxy port>`` and its
   kill/restart/pause/resume commands; ``secret`` is a random hex string clients derive
   account passwords from;
+- ``DIR/target-mqtts.toml``: the same over TLS, ``tls://127.0.0.1:<n1-tls port>``,
+  ``ca = "ca.pem"``;
 - ``DIR/cluster.json`` with ``"backend": "mosquitto"``, so ``imload cluster down/status/
   kill/restart --dir DIR`` find this class (:func:`imload.cluster.backends.load_cluster`).
 
@@ -50,7 +53,8 @@ from imload.cluster.backends.mosquitto_config import (
 )
 from imload.cluster.processes import REPO, ClusterError, Part, find_binary, free_ports
 from imload.cluster.supervised import SupervisedCluster
-from imload.cluster.target import NodeSpec, Target
+from imload.cluster.target import NodeSpec, Target, write_target
+from reference_server.tls import make_certificates
 
 BACKEND = "mosquitto"
 PROTOCOL = "mqtt"
@@ -62,6 +66,8 @@ PLUGIN_GLOBS = (f"/usr/lib/*/{PLUGIN}", f"/usr/lib/{PLUGIN}", f"/usr/local/lib/{
 SESSION_EXPIRY_S = 86400  # a device's session outlives a day away
 KEEPALIVE_S = 30
 TOPIC_PREFIX = "im"
+TLS_PROXY = "-tls"               # the proxy in front of the TLS listener: "n1-tls"
+TLS_TARGET = "target-mqtts.toml"  # the target through it, trusting DIR/ca.pem
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,8 @@ class MosquittoCluster(SupervisedCluster):
         self.autosave_on_changes = autosave_on_changes
         self.max_queued_messages = max_queued_messages
         self.admin_password = admin_password or secrets.token_hex(16)
+        self.tls_port: int | None = None        # the TLS listener (target-mqtts.toml) ...
+        self.tls_proxy_port: int | None = None  # ... and its Toxiproxy proxy, n1-tls
         try:  # refuse bad values now, not at start
             mosquitto_config(self.settings(1, Path("/plugin.so")))
         except ValueError as e:
@@ -190,16 +198,23 @@ class MosquittoCluster(SupervisedCluster):
         return self.directory / "mosquitto"
 
     def settings(self, port: int, plugin: Path) -> MosquittoSettings:
-        """The config of node ``n1`` on this port."""
+        """The config of node ``n1`` on this port (and the TLS listener, once chosen)."""
+        tls = self.mosquitto_dir / "tls"
         return MosquittoSettings(directory=self.mosquitto_dir, port=port, dynsec_plugin=plugin,
                                  host=self.host, autosave_interval_s=self.autosave_interval_s,
                                  autosave_on_changes=self.autosave_on_changes,
                                  max_queued_messages=self.max_queued_messages,
-                                 run_as_root=os.geteuid() == 0)
+                                 run_as_root=os.geteuid() == 0,
+                                 tls=None if self.tls_port is None else (
+                                     self.tls_port, tls / "server.pem", tls / "server.key"))
 
-    def node_url(self, name: str, direct: bool = False) -> str:
-        """The ``tcp://`` URL clients dial for node ``name`` (its proxy), or the broker."""
+    def node_url(self, name: str, direct: bool = False, tls: bool = False) -> str:
+        """The URL clients dial for node ``name`` (its proxy), or the broker: ``tcp://``,
+        or ``tls://`` for the TLS listener."""
         part = self._node(name)
+        if tls:
+            port = self.tls_port if direct else self.tls_proxy_port
+            return f"tls://{self.host}:{port}"
         port = part.port if direct or part.proxy_port is None else part.proxy_port
         return f"tcp://{self.host}:{port}"
 
@@ -214,7 +229,8 @@ class MosquittoCluster(SupervisedCluster):
         refuse_if_running(self.directory)
         installed = find_mosquitto()
         toxiproxy_bin = find_binary("toxiproxy-server")
-        port, proxy_port, api_port = free_ports(self.host, 3)
+        port, proxy_port, api_port, self.tls_port, self.tls_proxy_port = free_ports(
+            self.host, 5)
         settings = self.settings(port, installed.plugin)
         # A new cluster starts with no sessions, no queued messages and no device accounts.
         shutil.rmtree(settings.data_path, ignore_errors=True)
@@ -222,6 +238,8 @@ class MosquittoCluster(SupervisedCluster):
         for folder in (logs, settings.data_path):
             folder.mkdir(parents=True, exist_ok=True)
         init_dynsec(installed.ctrl, settings.dynsec_path, ADMIN_USER, self.admin_password)
+        ca, _, _ = make_certificates(self.mosquitto_dir / "tls", (self.host, "localhost"))
+        shutil.copyfile(ca, self.directory / "ca.pem")  # what TLS clients trust
         settings.config_path.write_text(mosquitto_config(settings), encoding="utf-8")
         self.parts = {
             "toxiproxy": Part("toxiproxy", "toxiproxy", api_port, [
@@ -236,25 +254,33 @@ class MosquittoCluster(SupervisedCluster):
             self._wait_ready(self.parts["toxiproxy"])
             self._create_proxies()
             self._wait_ready(self.parts[NODE])
+            write_target(self.target(tls=True), self.directory / TLS_TARGET)
             return self._write_target()
 
-    def target(self) -> Target:
-        """The target file's content for this cluster."""
+    def target(self, tls: bool = False) -> Target:
+        """The target file's content for this cluster (``tls``: MQTT over TLS through the
+        proxy ``n1-tls``, trusting ``DIR/ca.pem``: ``DIR/target-mqtts.toml``)."""
         options = {"version": 5, "qos": self.qos, "session_expiry_s": SESSION_EXPIRY_S,
                    "register": True, "admin_user": ADMIN_USER,
                    "admin_password": self.admin_password, "topic_prefix": TOPIC_PREFIX,
                    "keepalive_s": KEEPALIVE_S}
-        nodes = [NodeSpec(name=name, url=self.node_url(name), proxy=name,
-                          **self._commands(name),
-                          extra={"direct_url": self.node_url(name, direct=True)})
+        nodes = [NodeSpec(name=name, url=self.node_url(name, tls=tls),
+                          proxy=f"{name}{TLS_PROXY}" if tls else name, **self._commands(name),
+                          extra={"direct_url": self.node_url(name, direct=True, tls=tls)})
                  for name in self.node_names]
         target = Target(name=BACKEND, secret=self.secret, nodes=nodes,
                         toxiproxy_api=self.toxiproxy_api,
+                        ca=self.directory / "ca.pem" if tls else None,
                         extra={"kind": BACKEND, "protocol": PROTOCOL, PROTOCOL: options},
                         path=self.target_path)
         # A broker's packet ids are labels; a user's inbox is numbered by the adapter.
         target.numbering = {"seq": "opaque", "useq": "contiguous"}
         return target
+
+    def _node_proxies(self, part: Part) -> list[tuple[str, str, str]]:
+        return super()._node_proxies(part) + [(f"{part.name}{TLS_PROXY}",
+                                               f"{self.host}:{self.tls_proxy_port}",
+                                               f"{self.host}:{self.tls_port}")]
 
     def _probe(self, part: Part) -> Callable[[], bool]:
         if part.kind != "node":
@@ -268,13 +294,17 @@ class MosquittoCluster(SupervisedCluster):
                 "qos": self.qos, "autosave_interval_s": self.autosave_interval_s,
                 "autosave_on_changes": self.autosave_on_changes,
                 "max_queued_messages": self.max_queued_messages, "protocol": self.protocol,
+                "tls_port": self.tls_port, "tls_proxy_port": self.tls_proxy_port,
                 "config": str(self.mosquitto_dir / "mosquitto.conf")}
 
     @classmethod
     def _from_state(cls, state: dict[str, Any]) -> MosquittoCluster:
-        return cls(Path(state["directory"]), secret=state["secret"], host=state["host"],
-                   qos=int(state["qos"]), autosave_interval_s=state["autosave_interval_s"],
-                   autosave_on_changes=bool(state["autosave_on_changes"]),
-                   max_queued_messages=int(state["max_queued_messages"]),
-                   protocol=state.get("protocol", PROTOCOL),
-                   admin_password=state["admin_password"])
+        cluster = cls(Path(state["directory"]), secret=state["secret"], host=state["host"],
+                      qos=int(state["qos"]), autosave_interval_s=state["autosave_interval_s"],
+                      autosave_on_changes=bool(state["autosave_on_changes"]),
+                      max_queued_messages=int(state["max_queued_messages"]),
+                      protocol=state.get("protocol", PROTOCOL),
+                      admin_password=state["admin_password"])
+        cluster.tls_port = state.get("tls_port")
+        cluster.tls_proxy_port = state.get("tls_proxy_port")
+        return cluster

@@ -52,6 +52,8 @@ class MosquittoSettings:
     autosave_on_changes: bool = False  # True: autosave_interval counts changes, not seconds
     max_queued_messages: int = MAX_QUEUED_MESSAGES
     run_as_root: bool = False
+    # a second listener, MQTT over TLS from the first byte: (port, certificate chain, key)
+    tls: tuple[int, Path, Path] | None = None
 
     @property
     def config_path(self) -> Path:
@@ -134,6 +136,17 @@ def mosquitto_config(settings: MosquittoSettings) -> str:
         f"plugin_opt_config_file {s.dynsec_path}",
         "",
     ]
+    if s.tls is not None:
+        port, cert, key = s.tls
+        lines += [
+            "# MQTT over TLS (as on 8883), loopback only, with a throwaway CA's certificate",
+            "# for 127.0.0.1 and localhost (DIR/ca.pem); certfile and keyfile belong to the",
+            "# listener above them.",
+            f"listener {port} {s.host}",
+            f"certfile {cert}",
+            f"keyfile {key}",
+            "",
+        ]
     return "\n".join(lines)
 
 
