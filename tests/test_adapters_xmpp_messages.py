@@ -8,7 +8,6 @@ from imload.adapters.xmpp.messages import (
     CARBON_SENT,
     MAM_RESULT,
     Deliveries,
-    chat_entry,
     direct_conv,
     forwarded_message,
     label_of,
@@ -34,18 +33,18 @@ def test_incoming_and_own_messages() -> None:
            '<body>hi</body><origin-id xmlns="urn:xmpp:sid:0" id="o1"/>'
            f'<stanza-id xmlns="urn:xmpp:sid:0" by="{ME}" id="S1"/>'
            '<stanza-id xmlns="urn:xmpp:sid:0" by="bob@example.org" id="B1"/></message>')
-    assert chat_entry(m, "alice", ME) == {
+    assert read_message(m, "alice", ME).entry == {
         "mid": "x:o1", "conv": "d:alice:bob", "seq": label_of("x:o1"), "from": "bob",
         "from_device": "pc", "cmid": "o1", "body": "hi", "server_ts": None, "kind": "text"}
     assert read_message(m, "alice", ME).stanza_id == "S1"
     own = el(f'<message from="{ME}/laptop" to="carol@example.org" type="chat" id="i2">'
              "<body>yo</body></message>")
-    e = chat_entry(own, "alice", ME)
+    e = read_message(own, "alice", ME).entry
     assert (e["mid"], e["conv"], e["from"], e["from_device"], e["cmid"]) == (
         "x:i2", "d:alice:carol", "alice", "laptop", "i2")
     bare = el('<message from="bob@example.org/pc"><body>z</body></message>')
-    assert chat_entry(bare, "alice", ME, archive_id="A9")["mid"] == "x:sid:A9"
-    assert chat_entry(bare, "alice", ME) is None  # no id at all: it could not be deduped
+    assert read_message(bare, "alice", ME, archive_id="A9").entry["mid"] == "x:sid:A9"
+    assert read_message(bare, "alice", ME).entry is None  # no id at all: it could not be deduped
 
 
 def test_what_is_no_chat_text() -> None:
@@ -53,7 +52,7 @@ def test_what_is_no_chat_text() -> None:
               '<message from="bob@example.org/pc" type="error" id="1"><body>x</body></message>',
               '<message from="room@muc/nick" type="groupchat" id="1"><body>x</body></message>',
               '<message from="example.org" type="chat" id="1"><body>motd</body></message>']:
-        assert chat_entry(el(s), "alice", ME) is None
+        assert read_message(el(s), "alice", ME).entry is None
 
 
 def test_carbons_and_mam_wrappers() -> None:

@@ -21,7 +21,6 @@ from mqtt_helpers import MqttClient, dynsec
 from rich.console import Console
 
 import imload.run as run_module
-from imload.adapters import PROTOCOLS
 from imload.cli import build_parser, main
 from imload.cluster.backends import (
     BACKENDS,
@@ -206,8 +205,6 @@ def test_target_file_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                            "admin_password": cluster.admin_password, "topic_prefix": "im",
                            "keepalive_s": 30}
     assert raw["numbering"] == {"seq": "opaque", "useq": "contiguous"}
-    if "mqtt" not in PROTOCOLS:  # the MQTT adapter is registered elsewhere (imload/adapters)
-        monkeypatch.setitem(PROTOCOLS, "mqtt", "mqtt_helpers:StubMqttAdapter")
     target = load_target(tmp_path / "target.toml")
     assert target.protocol == "mqtt" and target.protocol_options == raw["mqtt"]
     assert target.toxiproxy_api == "http://127.0.0.1:18474" and target.store is None

@@ -145,3 +145,34 @@ class Adapter:
     def events(self) -> list[dict[str, Any]]:
         """Engine events the adapter made up since the last call, in order."""
         return []
+
+
+class QueuedAdapter(Adapter):
+    """An adapter with a state of its own (XMPP, MQTT): the two queues the driver drains,
+    filled by ``_write`` (bytes it writes by itself) and ``_event`` (engine events it
+    makes up)."""
+
+    def __init__(self, identity: DeviceIdentity) -> None:
+        super().__init__(identity)
+        self._out: list[bytes] = []
+        self._events: list[dict[str, Any]] = []
+
+    def output(self) -> list[bytes]:
+        out, self._out = self._out, []
+        self.has_output = False
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        evs, self._events = self._events, []
+        self.has_events = False
+        return evs
+
+    def _write(self, payload: bytes) -> None:
+        """Queue bytes the adapter writes by itself (drained by ``output``)."""
+        self._out.append(payload)
+        self.has_output = True
+
+    def _event(self, ev: dict[str, Any]) -> None:
+        """Queue an engine event the adapter makes up (drained by ``events``)."""
+        self._events.append(ev)
+        self.has_events = True

@@ -35,9 +35,9 @@ from typing import Any
 from imload.check.cases import Cases
 from imload.check.index import Event, History
 from imload.check.oplog import OpRecord, op_records
+from imload.protocol.frames import GROUP_OPS
 
 Members = frozenset[str]
-GROUP_KINDS = ("group_create", "group_add", "group_remove")
 
 
 class Timeline:
@@ -101,7 +101,7 @@ def group_ops(h: History) -> dict[str, list[OpRecord]]:
     per_conv: dict[str, list[OpRecord]] = {}
     for rec in op_records(h).values():
         first = rec.first
-        if first is None or first["kind"] not in GROUP_KINDS:
+        if first is None or first["kind"] not in GROUP_OPS:
             continue
         conv = (first.get("args") or {}).get("conv")
         if isinstance(conv, str):

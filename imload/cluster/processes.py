@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,6 +85,35 @@ def is_zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(")") + 2:].startswith("Z")
+
+
+INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
+Found = TypeVar("Found")
+
+
+def how_to_install(package: str) -> str:
+    return (f"install it: sudo {INSTALL_SCRIPT} {package} (or: sudo apt-get install "
+            f"{package}), or run scripts/setup.sh as root")
+
+
+def find_or_install(package: str, locate: Callable[[], Found | None], missing: str,
+                    install: bool = True) -> Found:
+    """What ``locate`` finds. When it finds nothing and we are root (``install``), the
+    Debian ``package`` is installed first (``scripts/install-package.sh``: it starts no
+    service); otherwise ClusterError: ``missing`` and how to install it."""
+    found = locate()
+    if found:
+        return found
+    how = how_to_install(package)
+    if not install or os.geteuid() != 0 or not INSTALL_SCRIPT.is_file():
+        raise ClusterError(f"{missing}: {how}")
+    done = subprocess.run(["bash", str(INSTALL_SCRIPT), package], capture_output=True,
+                          text=True, check=False)
+    found = locate()
+    if done.returncode != 0 or not found:
+        raise ClusterError(f"could not install {package} with {INSTALL_SCRIPT} "
+                           f"(exit {done.returncode}):\n{done.stdout}{done.stderr}\n{how}")
+    return found
 
 
 def find_binary(name: str) -> str:

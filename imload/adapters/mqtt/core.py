@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from imload.adapters.base import Adapter, DeviceIdentity, ProtocolViolation, label_of
+from imload.adapters.base import DeviceIdentity, ProtocolViolation, QueuedAdapter, label_of
 from imload.adapters.mqtt import codec
 from imload.adapters.mqtt.topics import Topics
 
@@ -38,7 +38,7 @@ class Pending:
     packets: dict[int, bytes] = field(default_factory=dict)  # packet id -> PUBLISH
 
 
-class MqttCore(Adapter):
+class MqttCore(QueuedAdapter):
     """The state of the MQTT adapter; see the module docstring."""
 
     def __init__(self, identity: DeviceIdentity) -> None:
@@ -61,8 +61,6 @@ class MqttCore(Adapter):
         self.pending: dict[int, Pending] = {}  # packet id -> its intent (QoS 1)
         self.groups: set[str] = set()          # group convs this device subscribed to
         self._pid = 0
-        self._out: list[bytes] = []
-        self._events: list[dict[str, Any]] = []
         self._reset_connection()
 
     def _reset_connection(self) -> None:
@@ -78,24 +76,6 @@ class MqttCore(Adapter):
 
     def closed(self) -> None:
         self._reset_connection()
-
-    def output(self) -> list[bytes]:
-        out, self._out = self._out, []
-        self.has_output = False
-        return out
-
-    def events(self) -> list[dict[str, Any]]:
-        evs, self._events = self._events, []
-        self.has_events = False
-        return evs
-
-    def _write(self, payload: bytes) -> None:
-        self._out.append(payload)
-        self.has_output = True
-
-    def _event(self, ev: dict[str, Any]) -> None:
-        self._events.append(ev)
-        self.has_events = True
 
     def _error(self, rid: Any, code: str, msg: str) -> None:
         self._event({"t": "error", "rid": rid, "code": code, "msg": msg})

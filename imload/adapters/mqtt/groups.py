@@ -36,8 +36,7 @@ import orjson
 from imload.adapters.mqtt import codec
 from imload.adapters.mqtt.core import MqttCore, Pending
 from imload.adapters.mqtt.topics import chat_payload
-
-GROUP_KINDS = ("group_create", "group_add", "group_remove")
+from imload.protocol.frames import GROUP_OPS
 
 
 class Groups(MqttCore):
@@ -67,7 +66,7 @@ class Groups(MqttCore):
     def _op(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         rid, kind, opid = frame.get("rid"), frame.get("kind"), frame.get("opid")
         args = frame.get("args") if isinstance(frame.get("args"), dict) else {}
-        if kind not in GROUP_KINDS:
+        if kind not in GROUP_OPS:
             self._error(rid, "unsupported", f"op {kind!r} has no MQTT mapping (groups only: "
                         "group_create, group_add, group_remove)")
             return ()

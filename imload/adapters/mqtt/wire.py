@@ -105,16 +105,11 @@ def read_binary(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]
 
 
 def read_utf8(data: bytes, pos: int, end: int, what: str) -> tuple[str, int]:
-    if end - pos < 2:
-        raise fail(f"{what}: truncated (2 length bytes needed, {max(end - pos, 0)} left)")
-    stop = pos + 2 + ((data[pos] << 8) | data[pos + 1])
-    if stop > end:
-        raise fail(f"{what}: truncated (length {stop - pos - 2}, {end - pos - 2} bytes left "
-                   "in the packet)")
+    raw, stop = read_binary(data, pos, end, what)
     try:
-        s = data[pos + 2:stop].decode()  # strict: no ill-formed UTF-8, no surrogates
+        s = raw.decode()  # strict: no ill-formed UTF-8, no surrogates
     except UnicodeDecodeError:
-        raise fail(f"{what} is not valid UTF-8: {data[pos + 2:stop][:40]!r}") from None
+        raise fail(f"{what} is not valid UTF-8: {raw[:40]!r}") from None
     if "\x00" in s:
         raise fail(f"{what} contains U+0000, which MQTT strings must not")
     return s, stop

@@ -27,7 +27,7 @@ from typing import Any
 
 from lxml import etree
 
-from imload.adapters.base import Adapter, DeviceIdentity
+from imload.adapters.base import DeviceIdentity, QueuedAdapter
 from imload.adapters.xmpp import build
 from imload.adapters.xmpp.messages import Deliveries, Marker, label_of
 from imload.adapters.xmpp.sasl import SaslClient
@@ -76,7 +76,7 @@ class MamQuery:
     room: Any = None  # rooms.Room: that room's archive; None: the user's own
 
 
-class XmppCore(Adapter):
+class XmppCore(QueuedAdapter):
     """The state of the XMPP adapter; see the module docstring."""
 
     name = "xmpp"
@@ -100,8 +100,6 @@ class XmppCore(Adapter):
         self.register_tried = False
         self.mam_unavailable = False     # the server said MAM is not there (type cancel)
         self._n = 0                      # ids of what the adapter writes
-        self._out: list[bytes] = []
-        self._events: list[dict[str, Any]] = []
         self._reset_connection()
 
     def _reset_connection(self) -> None:
@@ -124,16 +122,6 @@ class XmppCore(Adapter):
         self.sm.connection_lost()
         self._reset_connection()
 
-    def output(self) -> list[bytes]:
-        out, self._out = self._out, []
-        self.has_output = False
-        return out
-
-    def events(self) -> list[dict[str, Any]]:
-        evs, self._events = self._events, []
-        self.has_events = False
-        return evs
-
     # ---------------------------------------------------------- helpers
     def _stream_open(self) -> bytes:
         """What opens (or, after SASL, restarts) the stream: RFC 7395's ``<open/>``;
@@ -142,16 +130,6 @@ class XmppCore(Adapter):
 
     def _stream_close(self) -> bytes:
         return build.close_stream()
-
-    def _write(self, payload: bytes) -> None:
-        """Queue bytes the adapter writes by itself (drained by ``output``)."""
-        self._out.append(payload)
-        self.has_output = True
-
-    def _event(self, ev: dict[str, Any]) -> None:
-        """Queue an engine event the adapter makes up (drained by ``events``)."""
-        self._events.append(ev)
-        self.has_events = True
 
     def _stanza(self, payload: bytes, cmid: str | None = None, rid: Any = None,
                 conv: str | None = None, upto: int | None = None) -> bytes:

@@ -41,7 +41,6 @@ from imload.adapters.xmpp.handshake import Events, Handshake
 from imload.adapters.xmpp.messages import Marker, label_of, split_jid
 from imload.adapters.xmpp.parsing import Element, stanza_error
 from imload.adapters.xmpp.rooms import (
-    GROUP_KINDS,
     Room,
     event_body,
     nick_of,
@@ -50,6 +49,7 @@ from imload.adapters.xmpp.rooms import (
     sender_of,
     statuses,
 )
+from imload.protocol.frames import GROUP_OPS
 
 _REFUSALS = frozenset({"forbidden", "not-allowed", "registration-required",
                        "not-authorized", "item-not-found", "conflict", "not-acceptable"})
@@ -146,7 +146,7 @@ class Groups(Handshake):
     def _op(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         rid, kind, opid = frame.get("rid"), frame.get("kind"), frame.get("opid")
         args = frame.get("args") if isinstance(frame.get("args"), dict) else {}
-        if kind not in GROUP_KINDS:
+        if kind not in GROUP_OPS:
             self._event(self._error(rid, "unsupported", f"op {kind!r} has no XMPP mapping "
                                     "(groups only: group_create, group_add, group_remove)"))
             return ()

@@ -139,12 +139,6 @@ def read_message(message: Element, user: str, own_bare: str,
                     "body": body, "server_ts": None, "kind": "text"}, stanza_id, None)
 
 
-def chat_entry(message: Element, user: str, own_bare: str,
-               archive_id: str | None = None) -> dict[str, Any] | None:
-    """``message`` as a ``msg`` entry without ``useq`` (and without ``t``), or None."""
-    return read_message(message, user, own_bare, archive_id).entry
-
-
 def forwarded_message(wrapper: Element) -> Element | None:
     """The message inside a carbon or MAM result (``<forwarded><message/>``)."""
     for fw in children(wrapper):

@@ -35,8 +35,8 @@ from imload.adapters.xmpp.parsing import (
     Element,
     children,
 )
+from imload.protocol.frames import GROUP_OPS
 
-GROUP_KINDS = ("group_create", "group_add", "group_remove")
 _BODY = f"{{{NS_CLIENT}}}body"
 _ORIGIN_ID = f"{{{NS_SID}}}origin-id"
 _STANZA_ID = f"{{{NS_SID}}}stanza-id"
@@ -130,7 +130,7 @@ def room_message(message: Element, conv: str, room_jid: str,
             parsed = json.loads(body)
         except ValueError:
             parsed = None
-        if isinstance(parsed, dict) and parsed.get("op") in GROUP_KINDS:
+        if isinstance(parsed, dict) and parsed.get("op") in GROUP_OPS:
             kind, content = "event", parsed
     return RoomRead({"mid": mid, "conv": conv, "seq": label_of(mid), "from": user,
                      "from_device": device, "cmid": ident, "body": content, "server_ts": None,

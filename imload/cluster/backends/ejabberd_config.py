@@ -47,16 +47,14 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from imload.cluster.processes import REPO, ClusterError
+from imload.cluster.processes import ClusterError, find_or_install, how_to_install
 
 BASE_MODULES = ("mod_carboncopy", "mod_disco", "mod_mam", "mod_muc", "mod_offline",
                 "mod_ping", "mod_register", "mod_roster")
 WEBSOCKET_PATH = "/xmpp-websocket"
-INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 EJABBERDCTL = "/usr/sbin/ejabberdctl"  # Debian's; not on a non-root user's PATH
 # The environment variables of the caller that would change how erl starts: left out.
 ERL_VARIABLES = ("ERL_FLAGS", "ERL_AFLAGS", "ERL_ZFLAGS", "ERL_LIBS", "ERL_INETRC",
@@ -297,18 +295,8 @@ def find_ejabberd(install: bool = True) -> Installation:
         return shutil.which("ejabberdctl") or (EJABBERDCTL if os.access(EJABBERDCTL, os.X_OK)
                                                else None)
 
-    ctl = locate()
-    how = (f"install it: sudo {INSTALL_SCRIPT} ejabberd (or: sudo apt-get install ejabberd), "
-           f"or run scripts/setup.sh as root")
-    if ctl is None:
-        if not install or os.geteuid() != 0 or not INSTALL_SCRIPT.is_file():
-            raise ClusterError(f"ejabberdctl not found: {how}")
-        done = subprocess.run(["bash", str(INSTALL_SCRIPT), "ejabberd"], capture_output=True,
-                              text=True, check=False)
-        ctl = locate()
-        if done.returncode != 0 or ctl is None:
-            raise ClusterError(f"could not install ejabberd with {INSTALL_SCRIPT} "
-                               f"(exit {done.returncode}):\n{done.stdout}{done.stderr}\n{how}")
+    ctl = find_or_install("ejabberd", locate, "ejabberdctl not found", install)
+    how = how_to_install("ejabberd")
     text = Path(ctl).read_text(encoding="utf-8", errors="replace")
     erl = script_value(text, "ERL") or shutil.which("erl")
     epmd = script_value(text, "EPMD") or shutil.which("epmd")

@@ -37,7 +37,6 @@ import os
 import secrets
 import shutil
 import socket
-import struct
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from imload.cluster.backends.mosquitto_config import (
     mosquitto_config,
     open_default_acl,
 )
-from imload.cluster.processes import REPO, ClusterError, Part, find_binary, free_ports
+from imload.cluster.processes import ClusterError, Part, find_binary, find_or_install, free_ports
 from imload.cluster.supervised import SupervisedCluster
 from imload.cluster.target import NodeSpec, Target, write_target
 from reference_server.tls import make_certificates
@@ -59,7 +58,6 @@ from reference_server.tls import make_certificates
 BACKEND = "mosquitto"
 PROTOCOL = "mqtt"
 NODE = "n1"
-INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 PLUGIN = "mosquitto_dynamic_security.so"
 PLUGIN_GLOBS = (f"/usr/lib/*/{PLUGIN}", f"/usr/lib/{PLUGIN}", f"/usr/local/lib/{PLUGIN}",
                 f"/usr/local/lib/*/{PLUGIN}")
@@ -92,20 +90,8 @@ def _locate() -> Installation | None:
 def find_mosquitto(install: bool = True) -> Installation:
     """The installed Mosquitto; installs the Debian package first when it is missing and
     we are root (``install``), else ClusterError saying how to install it."""
-    found = _locate()
-    if found:
-        return found
-    how = (f"install it: sudo {INSTALL_SCRIPT} mosquitto (or: sudo apt-get install "
-           f"mosquitto), or run scripts/setup.sh as root")
-    if not install or os.geteuid() != 0 or not INSTALL_SCRIPT.is_file():
-        raise ClusterError(f"mosquitto, mosquitto_ctrl or {PLUGIN} not found: {how}")
-    done = subprocess.run(["bash", str(INSTALL_SCRIPT), "mosquitto"], capture_output=True,
-                          text=True, check=False)
-    found = _locate()
-    if done.returncode != 0 or not found:
-        raise ClusterError(f"could not install mosquitto with {INSTALL_SCRIPT} "
-                           f"(exit {done.returncode}):\n{done.stdout}{done.stderr}\n{how}")
-    return found
+    return find_or_install("mosquitto", lambda: _locate(),  # (tests replace _locate)
+                           f"mosquitto, mosquitto_ctrl or {PLUGIN} not found", install)
 
 
 def init_dynsec(ctrl: str, path: Path, admin: str, password: str) -> None:
@@ -132,28 +118,26 @@ def mqtt_connack(host: str, port: int, username: str, password: str,
                  timeout: float = 1.0) -> int | None:
     """The return code of the CONNACK to an MQTT 3.1.1 CONNECT (clean session) with this
     user and password (0: accepted), or None when none came; disconnects at once."""
-    def field(text: str) -> bytes:
-        return struct.pack("!H", len(text.encode())) + text.encode()
+    from imload.adapters.mqtt import codec
+    from imload.adapters.mqtt.packets import ConnAck
 
-    body = (field("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 10) + field("imload-probe")
-            + field(username) + field(password))
-    if len(body) > 127:
-        raise ValueError("the probe's user and password are too long")
+    reader = codec.Reader(4)
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(bytes([0x10, len(body)]) + body)
-            answer = b""
-            while len(answer) < 4:
-                chunk = s.recv(4 - len(answer))
+            s.sendall(codec.build_connect("imload-probe", level=4, keepalive=10,
+                                          username=username, password=password))
+            got: list[object] = []
+            while not got:
+                chunk = s.recv(64)
                 if not chunk:
                     return None
-                answer += chunk
-            if answer[:2] != b"\x20\x02":
+                got = reader.feed(chunk)
+            if not isinstance(got[0], ConnAck):
                 return None
-            if answer[3] == 0:
-                s.sendall(b"\xe0\x00")  # DISCONNECT
-            return answer[3]
-    except OSError:
+            if got[0].code == 0:
+                s.sendall(codec.build_disconnect(level=4))
+            return got[0].code
+    except (OSError, ValueError):  # no broker, or not an MQTT answer (ProtocolViolation)
         return None
 
 

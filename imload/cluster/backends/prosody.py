@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,10 @@ from imload.cluster.backends.xmpp_targets import (
     xmpp_target,
 )
 from imload.cluster.processes import (
-    REPO,
     ClusterError,
     Part,
     find_binary,
+    find_or_install,
     free_ports,
     http_ok,
 )
@@ -51,26 +50,13 @@ from reference_server.tls import make_certificates
 BACKEND = "prosody"
 NODE = "n1"
 WEBSOCKET_PATH = "/xmpp-websocket"
-INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 
 
 def find_prosody(install: bool = True) -> str:
     """The ``prosody`` executable; installs the Debian package first when it is missing
     and we are root (``install``), else ClusterError saying how to install it."""
-    found = shutil.which("prosody")
-    if found:
-        return found
-    how = (f"install it: sudo {INSTALL_SCRIPT} prosody (or: sudo apt-get install prosody), "
-           f"or run scripts/setup.sh as root")
-    if not install or os.geteuid() != 0 or not INSTALL_SCRIPT.is_file():
-        raise ClusterError(f"prosody not found on PATH: {how}")
-    done = subprocess.run(["bash", str(INSTALL_SCRIPT), "prosody"], capture_output=True,
-                          text=True, check=False)
-    found = shutil.which("prosody")
-    if done.returncode != 0 or not found:
-        raise ClusterError(f"could not install prosody with {INSTALL_SCRIPT} "
-                           f"(exit {done.returncode}):\n{done.stdout}{done.stderr}\n{how}")
-    return found
+    return find_or_install("prosody", lambda: shutil.which("prosody"),
+                           "prosody not found on PATH", install)
 
 
 class ProsodyCluster(SupervisedCluster):
