@@ -24,6 +24,20 @@ match the contiguous run's. Prints one JSON object per line (ARCHITECTURE.md,
 - checker_seconds_1M_messages (scaled linearly when the run is smaller);
 - checker_peak_rss_mib (the whole process: journal included) and
   journal_rss_mib (the peak before the checker ran).
+
+``--from-files`` measures ``imload verify``'s way instead, from the files,
+reading included, each checker in a fresh process (its own peak memory): the
+journal is written once as a columnar file (``--messages``, default 1M), then
+judged by the engine (``imload.engine``: DuckDB, every core, ``--memory-limit``)
+and by the reference checker (``read_journal`` + ``check``; ``--no-reference``
+skips it, e.g. past what it can hold). Figures:
+
+- verify_seconds: the engine's wall seconds, with ``baseline`` = the
+  reference's and ``ratio`` = engine / reference (lower is better), and the
+  engine's own phases (load, scope, tables, checks);
+- verify_peak_rss_mib: the engine process's peak memory, with ``baseline`` =
+  the reference process's;
+- both verdicts must be byte-identical (else exit 1).
 """
 
 from __future__ import annotations
@@ -35,6 +49,7 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +65,21 @@ TIMESTAMP_BASE = 1_733_000_000_000  # ms since the epoch, December 2024
 
 def synth_journal(messages: int, users: int, seed: int = 7,
                   timestamps: bool = False) -> list[dict[str, Any]]:
+    events = list(synth_events(messages, users, seed, timestamps))
+    events.sort(key=lambda e: e["at"])
+    return events
+
+
+def synth_events(messages: int, users: int, seed: int = 7,
+                 timestamps: bool = False) -> Iterator[dict[str, Any]]:
+    """The synthetic journal's events, as they are made (by message, not sorted by ``at``:
+    any reader sorts them), so a journal of any size is written without holding it."""
     rnd = random.Random(seed)
     names = [f"u{i}" for i in range(users)]
     devices = {u: ["phone", "laptop"][: rnd.choice((1, 2))] for u in names}
     contacts = {u: rnd.sample(names, 10) for u in names}
-    events: list[dict[str, Any]] = []
-    add = events.append
+    buffer: list[dict[str, Any]] = []
+    add = buffer.append
     t = 1000.0
     if timestamps:
         add({"ev": "declare", "at": t, "numbering": {"seq": "increasing",
@@ -101,6 +125,9 @@ def synth_journal(messages: int, users: int, seed: int = 7,
                      "mid": mid, "conv": conv, "seq": seq, "useq": useqs[u], "from": a,
                      "from_device": dev, "cmid": cmid, "digest": digest, "via": "push",
                      "phase": "load"})
+        if len(buffer) >= 65536:
+            yield from buffer
+            buffer.clear()
     t += 1
     add({"ev": "phase", "at": t, "phase": "load", "action": "end"})
     add({"ev": "phase", "at": t, "phase": "audit", "action": "start"})
@@ -114,8 +141,7 @@ def synth_journal(messages: int, users: int, seed: int = 7,
             add({"ev": "audit", "at": t, "user": u, "device": d, "action": "done",
                  "inbox_seq": useqs[u]})
     add({"ev": "phase", "at": t, "phase": "audit", "action": "end"})
-    events.sort(key=lambda e: e["at"])
-    return events
+    yield from buffer
 
 
 def baseline_pass(events: list[dict[str, Any]]) -> dict[str, int]:
@@ -136,7 +162,82 @@ def emit(**fields: Any) -> None:
     sys.stdout.flush()
 
 
+def write_journal(messages: int, users: int, folder: str) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    with ColumnarJournalWriter(folder, "locust-bench-1", flush_every=65536) as w:
+        for e in synth_events(messages, users):
+            w.write(e)
+
+
+def judge(which: str, folder: str, verdict_out: str, memory_limit: str) -> None:
+    """In a fresh process: judge the journal in ``folder``; print seconds and peak memory."""
+    from imload.report.verdict_json import write_verdict
+    t = time.perf_counter()
+    phases: dict[str, float] = {}
+    checker = which
+    if which == "engine":
+        from imload.engine.verdict import engine_check
+        from imload.journal.reader import journal_files
+        verdict, info = engine_check(journal_files([folder]), memory_limit=memory_limit)
+        phases, checker = {k: round(v, 2) for k, v in info.seconds.items()}, info.checker
+    else:
+        from imload.journal import read_journal
+        journal = read_journal(folder)
+        verdict = check(journal.events, bad_lines=journal.bad_lines)
+    seconds = time.perf_counter() - t
+    write_verdict(verdict_out, verdict)
+    print(orjson.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "phases": phases,
+                        "checker": checker, "passed": verdict["passed"]}).decode())
+
+
+def _child(*args: str) -> dict[str, Any]:
+    import subprocess
+    p = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                       text=True, timeout=3600)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        raise RuntimeError(f"child {args[0]} failed (exit {p.returncode}): {p.stderr[-2000:]}")
+    return dict(orjson.loads(lines[-1]))
+
+
+def from_files(messages: int, users: int, reference: bool, memory_limit: str) -> int:
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="imload-bench-check-") as tmp:
+        journal = f"{tmp}/journal"
+        t = time.perf_counter()
+        _child("write", str(messages), str(users), journal)
+        size = sum(f.stat().st_size for f in Path(journal).iterdir())
+        written = time.perf_counter() - t
+        engine = _child("judge", "engine", journal, f"{tmp}/engine.json", memory_limit)
+        ref = _child("judge", "reference", journal, f"{tmp}/reference.json",
+                     memory_limit) if reference else None
+        same = ref is None or Path(f"{tmp}/engine.json").read_bytes() == Path(
+            f"{tmp}/reference.json").read_bytes()
+    context = {"messages": messages, "users": users, "journal_bytes": size,
+               "checker": engine["checker"], "write_s": round(written, 1)}
+    base = {"baseline": round(ref["seconds"], 2),
+            "ratio": round(engine["seconds"] / ref["seconds"], 3)} if ref else {}
+    emit(figure="verify_seconds", value=round(engine["seconds"], 2), unit="s", **base,
+         phases=engine["phases"], **context)
+    mem = {"baseline": round(ref["peak_mib"], 1)} if ref else {}
+    emit(figure="verify_peak_rss_mib", value=round(engine["peak_mib"], 1), unit="MiB", **mem,
+         memory_limit=memory_limit, **context)
+    if not same:
+        print("the engine's verdict differs from the reference's", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        kind, *rest = argv[1:]
+        if kind == "write":
+            write_journal(int(rest[0]), int(rest[1]), rest[2])
+            print("{}")
+        else:
+            judge(rest[0], rest[1], rest[2], rest[3])
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="50k messages instead of 1M")
     p.add_argument("--messages", type=int, help="number of messages (overrides --quick)")
@@ -144,10 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, help="runs; the best counts (default 3, full run 1)")
     p.add_argument("--seqs", choices=("contiguous", "timestamps"), default="contiguous",
                    help="number conversations 1, 2, 3 or with 13-digit ms timestamps")
+    p.add_argument("--from-files", action="store_true",
+                   help="imload verify's way: from a columnar file, engine vs reference")
+    p.add_argument("--no-reference", action="store_true",
+                   help="with --from-files: skip the reference checker (too big for it)")
+    p.add_argument("--memory-limit", default="600MB",
+                   help="the engine's DuckDB memory_limit (default 600MB, the engine's own)")
     p.add_argument("--pin", action="store_true",
                    help="pin the process to one CPU (the checker is single-threaded anyway)")
     args = p.parse_args(argv)
     messages = args.messages or (50_000 if args.quick else 1_000_000)
+    if args.from_files:
+        return from_files(messages, args.users, not args.no_reference, args.memory_limit)
     args.repeat = max(1, args.repeat or (3 if messages <= 200_000 else 1))
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})

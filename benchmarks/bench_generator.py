@@ -32,6 +32,12 @@ descriptors per connection). Figures, one JSON object per line (ARCHITECTURE.md,
   cluster on this machine, not by the generator);
 - ``generator_cpu_util``: the generator's CPU use during that run (cores).
 
+- ``generator_cpu_per_message``: generator CPU-microseconds per complete
+  message, per journal format (``--journal-format``; by default the message
+  run is made twice, columnar with ``baseline`` = the same run journaling JSON
+  lines, and ``ratio``: the columnar journal must not make a message dearer);
+- ``journal_bytes_per_message``: the journal file's size per acked message.
+
 ``--profile FILE`` writes a pyinstrument profile of the message run (text).
 """
 
@@ -52,6 +58,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from imload.journal.formats import WRITERS  # noqa: E402
 
 NODE_ARGS = ["--max-conns", "40000", "--login-rate", "100000", "--login-burst", "100000",
              "--send-rate", "1000000", "--send-burst", "1000000", "--max-outbound", "1000000"]
@@ -131,15 +139,16 @@ def child_connect(target: dict[str, Any], n: int, rate: float, journal_dir: str)
 
 
 def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_dir: str,
-                   profile: str | None) -> None:
+                   profile: str | None, form: str) -> None:
     """Pairs of devices chat as fast as the window allows; count complete messages."""
     import gevent
     import gevent.event
 
-    from imload.journal import JournalWriter
+    from imload.journal.formats import open_writer
     from imload.protocol import direct_conv
-    journal = JournalWriter(journal_dir, f"messages-{os.getpid()}", flush_every=4096)
-    counts = {"acked": 0, "delivered": 0, "events": 0}
+    journal = open_writer(journal_dir, f"messages-{os.getpid()}", form)
+    flusher = gevent.spawn(_flush_every_second, journal)  # as the Locust processes do
+    counts = {"acked": 0, "delivered": 0, "events": 0, "all_acked": 0}
     measuring = [False]
     senders = []
     for i in range(pairs):
@@ -152,6 +161,7 @@ def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_d
             kind = ev["ev"]
             if kind == "send_ok":
                 room.set()
+                counts["all_acked"] += 1
                 if measuring[0]:
                     counts["acked"] += 1
             if measuring[0] and kind in ("send", "send_ok", "deliver"):
@@ -196,9 +206,19 @@ def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_d
         Path(profile).write_text(profiler.output_text(unicode=False, color=False))  # type: ignore[arg-type]
     stop[0] = True
     gevent.joinall(greenlets, timeout=3)
-    print(json.dumps({**counts, "cpu_s": cpu, "wall_s": wall}), flush=True)
+    flusher.kill()
     journal.close()
+    size = journal.path.stat().st_size
+    print(json.dumps({**counts, "cpu_s": cpu, "wall_s": wall, "journal_bytes": size,
+                      "journal_events": journal.count}), flush=True)
     os._exit(0)
+
+
+def _flush_every_second(journal: Any) -> None:
+    import gevent
+    while True:
+        gevent.sleep(1.0)
+        journal.flush()
 
 
 def child_echo(url: str, clients: int, seconds: float) -> None:
@@ -283,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per run")
     p.add_argument("--profile", default=None, metavar="FILE",
                    help="write a pyinstrument profile of the message run to FILE")
+    p.add_argument("--journal-format", choices=(*WRITERS, "both"), default="both",
+                   help="the message run's journal format; both (default): the run twice, "
+                        "columnar measured against jsonl")
     p.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     ns = p.parse_args(argv)
     if ns.child:
@@ -291,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             child_connect(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3])
         elif kind == "messages":
             child_messages(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3],
-                           rest[4] or None)
+                           rest[4] or None, rest[5])
         elif kind == "echo":
             child_echo(rest[0], int(rest[1]), float(rest[2]))
         elif kind == "echo-server":
@@ -310,8 +333,11 @@ def main(argv: list[str] | None = None) -> int:
             urls = [cluster.node_url(n, direct=True) for n in cluster.node_names]
             target = json.dumps({"secret": cluster.secret, "urls": urls})
             conn = run_child("connect", target, str(devices), "2500", f"{tmp}/journal")
-            msgs = run_child("messages", target, str(pairs), str(seconds), f"{tmp}/journal",
-                             ns.profile or "")
+            forms = list(WRITERS) if ns.journal_format == "both" else [ns.journal_format]
+            runs = {form: run_child("messages", target, str(pairs), str(seconds),
+                                    f"{tmp}/journal-{form}", ns.profile or "", form)
+                    for form in forms}
+            msgs = runs[forms[0]]
         finally:
             cluster.stop()
         port = free_port()
@@ -342,6 +368,16 @@ def main(argv: list[str] | None = None) -> int:
     emit("messages_per_s", complete / msgs["wall_s"], "messages/s", pairs=pairs,
          window=WINDOW)
     emit("generator_cpu_util", msgs["cpu_s"] / msgs["wall_s"], "cores")
+    for form, run in runs.items():  # what a message costs, by journal format
+        cpu_us = run["cpu_s"] * 1e6 / max(min(run["acked"], run["delivered"]), 1)
+        jsonl = runs.get("jsonl")
+        base = jsonl["cpu_s"] * 1e6 / max(min(jsonl["acked"], jsonl["delivered"]), 1) \
+            if jsonl else None
+        emit("generator_cpu_per_message", cpu_us, "cpu-us/message", journal_format=form,
+             **({"baseline": base, "ratio": cpu_us / base} if base else {}))
+        emit("journal_bytes_per_message", run["journal_bytes"] / max(run["all_acked"], 1),
+             "bytes/message", journal_format=form,
+             bytes_per_event=run["journal_bytes"] / max(run["journal_events"], 1))
     return 0
 
 

@@ -45,6 +45,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> str:
+    """A memory size as DuckDB takes it: ``600MB``, ``8GB``, ``1.5GiB``."""
+    import re
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)", text.strip(), re.IGNORECASE):
+        raise argparse.ArgumentTypeError(f"not a size like 600MB or 8GB: {text!r}")
+    return text.strip()
+
+
 def _autosave(text: str) -> int | str:
     """``--autosave-interval``: whole seconds >= 0, or ``default``."""
     if text == "default":
@@ -112,8 +120,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="check a recorded run folder again (with its "
                             "scenario's SLOs, else the default ones)", epilog=EXIT_CODES_HELP)
-    verify.add_argument("dir", help="run folder (holds journal/)")
+    verify.add_argument("dir", nargs="+", help="run folder (holds journal/), then any journal "
+                        "shard folders of the same run (one per machine; a quoted glob works)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    verify.add_argument("--checker", choices=("auto", "engine", "reference"), default="auto",
+                        help="engine: DuckDB, for journals too big to hold (the same verdict); "
+                             "reference: the checker in Python; auto (default): the engine "
+                             "from 64 MiB of columnar journal on")
+    verify.add_argument("--memory-limit", default="600MB", metavar="SIZE", type=_size,
+                        help="the engine's DuckDB memory limit (it spills to disk past it); "
+                             "default 600MB, enough for 1M messages; more for tens of millions")
+
+    journal = sub.add_parser("journal", help="look into a journal, convert it between JSON "
+                             "lines and columnar (docs/journal.md)")
+    jsub = journal.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    jsub.required = True
+    jstats = jsub.add_parser("stats", help="files, events per kind, bytes per event and message")
+    jstats.add_argument("path", nargs="+", help="run folder, journal folder or journal file")
+    jprint = jsub.add_parser("print", help="the events as JSON lines, in time order")
+    jprint.add_argument("path", nargs="+", help="run folder, journal folder or journal file")
+    jprint.add_argument("--kind", action="append", default=[], metavar="EV",
+                        help="only events of this kind (repeat for more)")
+    jprint.add_argument("--limit", type=_positive_int, metavar="N", help="the first N only")
+    jconv = jsub.add_parser("convert", help="write the journal again in the other form")
+    jconv.add_argument("path", nargs="+", help="run folder, journal folder or journal file")
+    jconv.add_argument("--out", required=True, help="folder for the converted files")
+    jconv.add_argument("--to", default="columnar", choices=("columnar", "jsonl"),
+                       help="the form to write (default columnar)")
 
     trace = sub.add_parser("trace", help="traffic traces (docs/traffic.md)")
     tsub = trace.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -224,17 +257,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from imload.check.verdict import check
-    from imload.journal import JournalError, read_journal
+    from imload.engine.choose import judge
+    from imload.journal import JournalError
+    from imload.journal.shards import journal_folders
     from imload.report.console import render_verdict
-    folder = Path(args.dir)
+    err = Console(stderr=True)
     try:
-        journal = read_journal(folder / "journal" if (folder / "journal").is_dir() else folder)
+        folder, folders = journal_folders(args.dir)
+        with err.status(f"checking the journal ({args.checker} checker)"):
+            judged = judge(folders, args.checker, args.memory_limit)
     except JournalError as e:
-        Console(stderr=True).print(f"[red]imload verify: {escape(str(e))}[/]",
-                                  highlight=False)
+        err.print(f"[red]imload verify: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
-    verdict = check(journal.events, bad_lines=journal.bad_lines)
+    verdict, events = judged.verdict, judged.events
+    if judged.note:
+        err.print(f"imload verify: {escape(judged.note)}", highlight=False)
     slos: list[Slo] = []  # without a scenario: the default SLOs (anomalies 0, coverage 100 %)
     scenario_file = folder / "scenario.toml"
     if scenario_file.is_file():  # a run folder: gate with the drill's SLOs again
@@ -248,13 +285,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
         from imload.report.html import write_html_report
         from imload.report.timeseries import build_series
-        write_html_report(folder / "report.html", verdict, build_series(journal.events, verdict),
-                          run_dir=folder)
+        write_html_report(folder / "report.html", verdict,  # the engine keeps no events:
+                          build_series(events, verdict) if events is not None else None,
+                          run_dir=folder)  # its report has no per-second charts yet
     if args.json:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         render_verdict(verdict, Console(), str(folder))
     return exit_code(verdict)
+
+
+def cmd_journal(args: argparse.Namespace) -> int:
+    from imload.journal import JournalError
+    from imload.journal.command import convert, print_events, stats
+    try:
+        if args.action == "stats":
+            return stats(args.path, sys.stdout)
+        if args.action == "print":
+            return print_events(args.path, sys.stdout, args.kind, args.limit)
+        return convert(args.path, args.out, args.to, sys.stdout)
+    except JournalError as e:
+        Console(stderr=True).print(f"[red]imload journal {args.action}: {escape(str(e))}[/]",
+                                  highlight=False, soft_wrap=True)
+        return EXIT_ERROR
+    except BrokenPipeError:  # ``imload journal print ... | head``
+        sys.stderr.close()
+        return 0
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -332,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command in ("cluster", "trace") and args.action is None:
         parser.parse_args([args.command, "--help"])
-    handlers = {"run": cmd_run, "verify": cmd_verify, "cluster": cmd_cluster,
-                "avalanche": cmd_avalanche, "capacity": cmd_capacity,
+    handlers = {"run": cmd_run, "verify": cmd_verify, "journal": cmd_journal,
+                "cluster": cmd_cluster, "avalanche": cmd_avalanche, "capacity": cmd_capacity,
                 "compare": cmd_compare, "trace": cmd_trace}
     return handlers[args.command](args)
 

@@ -242,7 +242,7 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
         finally:
             _stop_process(proc)
             writer.write(event("phase", time.monotonic(), phase="load", action="end"))
-    if not any(journal.glob("locust-*.jsonl")):
+    if not any(journal.glob("locust-*")):
         raise RunError(f"Locust wrote no journal (exit {proc.returncode}); its log ends:\n"
                        + _tail(log))
 
@@ -283,7 +283,7 @@ def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
           duration_s: float | None = None) -> dict[str, Any]:
     """Check the journal, apply the SLOs; write verdict.json, junit.xml and report.html."""
     journal = read_journal(out / "journal")
-    verdict = check(journal.events, bad_lines=journal.bad_lines)
+    verdict = check(journal.events, bad_lines=journal.bad_lines, **journal.check_options())
     verdict.update(extra)
     apply_slos(verdict, scenario.slos)  # outcome and passed; run errors make it "error"
     write_verdict(out / "verdict.json", verdict)

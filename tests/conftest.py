@@ -329,3 +329,34 @@ def own_node(cluster: LocalCluster, tmp: Path, *args: str) -> Iterator[OwnNode]:
             raise
     assert code == 0, log.read_text()
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def _differential() -> None:
+    """``IMLOAD_DIFFERENTIAL=<file>``: judge every test journal with the engine too
+    (``tests/differential.py``)."""
+    import imload.check as checker
+    import imload.check.history as history
+    import imload.check.verdict as verdict
+    from imload.engine import verdict as _engine  # noqa: F401 - binds the originals first
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from differential import compare
+
+    original_check, original_build = verdict.check, history.build_history
+
+    def check(events: Any, **kw: Any) -> dict[str, Any]:
+        found = original_check(events, **kw)
+        if not kw.get("bad_lines"):
+            compare(events, found, kw.get("max_examples", 20))
+        return found
+
+    def build_history(events: Any) -> Any:
+        compare(events, original_check(events))
+        return original_build(events)
+
+    verdict.check = checker.check = check  # type: ignore[assignment]
+    history.build_history = checker.build_history = build_history  # type: ignore[assignment]
+
+
+if os.environ.get("IMLOAD_DIFFERENTIAL"):
+    _differential()

@@ -1,15 +1,28 @@
 """A Locust master (``imload run --expect-workers 2``) and two workers on loopback: the
-workers' journals reach the master through Locust's messages and one verdict covers all."""
+workers' journals reach the master through Locust's messages and one verdict covers all;
+with one worker's monotonic clock 10 hours ahead (a Linux time namespace), the master's
+clock offset estimates put every event back on one timeline."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+
+from imload.check import check
+from imload.journal.reader import read_file
+from imload.journal.timeline import align
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration
@@ -41,9 +54,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_master_and_two_workers_make_one_verdict(tmp_path: Path) -> None:
+def run_distributed(tmp_path: Path, scenario_text: str,
+                    prefixes: tuple[list[str], list[str]] = ([], [])
+                    ) -> tuple[subprocess.Popen[str], str, str, Path]:
+    """``imload run`` with two workers (each started behind its prefix command); the
+    master process, its stdout and stderr, and the run folder."""
     scenario = tmp_path / "d.toml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(scenario_text)
     out, port = tmp_path / "out", free_port()
     master = subprocess.Popen(
         [sys.executable, "-m", "imload", "run", str(scenario), "--out", str(out),
@@ -52,20 +69,30 @@ def test_master_and_two_workers_make_one_verdict(tmp_path: Path) -> None:
     workers = []
     try:
         # workers may start before the master listens: Locust workers keep trying
-        for i in range(2):
+        for i, prefix in enumerate(prefixes):
             wdir = tmp_path / f"worker{i}"
             wdir.mkdir()
             workers.append(subprocess.Popen(
-                [sys.executable, "-m", "locust", "-f", str(REPO / "locustfiles" / "chat.py"),
+                [*prefix, sys.executable, "-m", "locust",
+                 "-f", str(REPO / "locustfiles" / "chat.py"),
                  "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                  "--loglevel", "WARNING"],
-                cwd=wdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                cwd=wdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True))
         stdout, stderr = master.communicate(timeout=300)
     finally:
         for p in [master, *workers]:
             if p.poll() is None:
                 p.kill()
             p.wait()
+        for p in workers:  # a worker behind unshare --fork is its child: the whole group
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+    return master, stdout, stderr, out
+
+
+def test_master_and_two_workers_make_one_verdict(tmp_path: Path) -> None:
+    master, stdout, stderr, out = run_distributed(tmp_path, SCENARIO)
     assert master.returncode == 0, stdout + stderr
     assert "waiting for 2 workers" in stderr
     verdict = orjson.loads((out / "verdict.json").read_bytes())
@@ -75,4 +102,90 @@ def test_master_and_two_workers_make_one_verdict(tmp_path: Path) -> None:
     devices = {(e["user"], e["device"]) for e in journal if e["ev"] == "device"}
     assert len(devices) == 12  # every worker's devices reached the master's journal
     # no journal was written in the workers' own folders: it was shipped
-    assert not list(tmp_path.glob("worker*/imload-journal/*.jsonl"))
+    assert not list(tmp_path.glob("worker*/imload-journal/*"))
+
+
+AHEAD_S = 36000  # the skewed worker's monotonic clock runs 10 hours ahead
+AHEAD = ["unshare", "--time", "--monotonic", str(AHEAD_S), "--kill-child"]
+
+
+def time_namespaces_or_skip() -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("a time namespace (unshare --time) needs root")
+    probe = subprocess.run([*AHEAD, sys.executable, "-c", "import time; print(time.monotonic())"],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"no time namespaces here: {probe.stderr.strip()[:200]}")
+    if float(probe.stdout) < time.monotonic() + AHEAD_S - 60:
+        pytest.skip("unshare --time --monotonic did not move the clock")
+
+
+def journal_files(out: Path) -> dict[str, list[dict[str, Any]]]:
+    bad: list[str] = []
+    files = {f.name: read_file(f, bad) for f in sorted((out / "journal").iterdir())
+             if f.is_file()}  # JSON lines or columnar: read_file knows each format
+    assert not bad, bad
+    return files
+
+
+def send_to_push_s(events: list[dict[str, Any]]) -> list[float]:
+    """For every push of a message in the load phase: its time minus its first send's."""
+    sent: dict[tuple[str, str], float] = {}
+    for e in events:
+        if e["ev"] == "send":
+            sent.setdefault((e["user"], e["cmid"]), e["at"])
+    return [e["at"] - sent[(e["from"], e["cmid"])] for e in events
+            if e["ev"] == "deliver" and e["via"] == "push" and e["phase"] == "load"
+            and (e.get("from"), e.get("cmid")) in sent]
+
+
+def test_a_worker_ten_hours_ahead_is_put_back_on_the_masters_timeline(tmp_path: Path) -> None:
+    time_namespaces_or_skip()
+    master, stdout, stderr, out = run_distributed(
+        tmp_path, SCENARIO.replace("seed = 9", "seed = 11"), prefixes=([], AHEAD))
+    # the run's own verdict: read_journal aligned the clocks, so the run passed and says how
+    assert master.returncode == 0, stdout + stderr
+    timeline = json.loads((out / "verdict.json").read_text())["journal"]["timeline"]
+    assert timeline["method"] == "measured" and timeline["sources"] == 3, timeline
+    files = journal_files(out)
+    every = [e for events in files.values() for e in events]
+    run = files["run.jsonl"]
+    load = {e["action"]: e["at"] for e in run if e["ev"] == "phase" and e["phase"] == "load"}
+    anchors = {e["source"]: e for e in every if e["ev"] == "clock"}
+    (ref,) = [s for s, a in anchors.items() if a.get("role") == "master"]
+    (ahead,) = [s for s, a in anchors.items() if a["at"] > load["start"] + AHEAD_S - 60]
+    (level,) = set(anchors) - {ref, ahead}
+    estimates = [e for e in every if e["ev"] == "clock_offset"]
+    assert {e["source"] for e in estimates} == {ahead, level}
+    assert len(estimates) >= 4  # a burst's best at the start, then every 5 s, per worker
+    # unaligned, the skewed worker's events are hours away and so are its latencies
+    late = [e for e in every if e["at"] > load["end"] + AHEAD_S - 60]
+    assert len(late) > 100
+    raw_push = send_to_push_s(every)
+    assert max(raw_push) > AHEAD_S - 60 and min(raw_push) < -(AHEAD_S - 60)
+    raw = check(sorted(every, key=lambda e: e["at"]))
+    assert raw["latency_ms"]["e2e"]["max"] >= 3_000_000  # clamped at one hour
+
+    summary = align(list(files.values()))
+    assert summary["method"] == "measured" and summary["reference"] == ref
+    assert summary["sources"] == 3
+    bound = summary["bound_s"]
+    assert bound is not None and 0 <= bound < 0.05, summary
+    by_source = {a["source"]: a for a in summary["aligned"]}
+    assert abs(by_source[ahead]["offset_s"] - AHEAD_S) <= by_source[ahead]["bound_s"] + 1e-5
+    assert by_source[level]["offset_s"] == 0.0  # the master's own clock: not moved
+    # aligned: every event lies in the run's load window, every push follows its send
+    slack = bound + 1e-5
+    workers = [e for name, events in files.items() if name != "run.jsonl" for e in events
+               if e["ev"] not in ("clock_offset",)]
+    outside = [e for e in workers if not load["start"] - slack <= e["at"] <= load["end"] + slack]
+    assert not outside, outside[:3]
+    push = send_to_push_s(every)
+    assert len(push) > 50
+    assert min(push) >= -slack and max(push) < 5.0, (min(push), max(push))
+    verdict = check(sorted(every, key=lambda e: e["at"]), timeline=summary)
+    assert verdict["journal"]["timeline"]["bound_s"] == bound
+    assert verdict["latency_ms"]["e2e"]["max"] < 60_000
+    assert verdict["anomalies"] == dict.fromkeys(verdict["anomalies"], 0), verdict["examples"]

@@ -73,3 +73,69 @@ def test_missing_folder_or_files(tmp_path: Path) -> None:
         read_journal(tmp_path / "nope")
     with pytest.raises(JournalError, match="no journal files"):
         read_journal(tmp_path)
+
+
+# -- both forms -----------------------------------------------------------------------------
+
+def _dev(at: float, user: str, **more: object) -> dict[str, object]:
+    return {**event("device", at, user=user, device="d0"), **more}
+
+
+def test_a_folder_mixing_both_forms_merges_by_time(tmp_path: Path) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    with JournalWriter(tmp_path, "a") as w:
+        for at in (1.0, 4.0, 5.0):
+            w.write(_dev(at, "a"))
+    with ColumnarJournalWriter(tmp_path, "b", flush_every=2) as c:
+        for at in (0.5, 2.0, 4.0, 6.0):  # 4.0 ties with a's: a.jsonl is read first
+            c.write(_dev(at, "b", note={"x": [1]}))
+    j = read_journal(tmp_path)
+    assert [p.name for p in j.files] == ["a.jsonl", "b.arrows.zst"]
+    assert [(e["at"], e["user"]) for e in j.events] == [
+        (0.5, "b"), (1.0, "a"), (2.0, "b"), (4.0, "a"), (4.0, "b"), (5.0, "a"), (6.0, "b")]
+    assert j.events[0] == _dev(0.5, "b", note={"x": [1]})
+    assert list(j.events[0]) == ["ev", "at", "user", "device", "note"]
+    assert j.bad_lines == []
+
+
+def test_several_folders_are_one_history(tmp_path: Path) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    with ColumnarJournalWriter(tmp_path / "host-a", "locust-a-1") as c:
+        c.write(_dev(2.0, "a"))
+        c.write(_dev(3.0, "a"))
+    with JournalWriter(tmp_path / "host-b", "locust-b-1") as w:
+        w.write(_dev(1.0, "b"))
+        w.write(_dev(2.5, "b"))
+    j = read_journal([tmp_path / "host-a", str(tmp_path / "host-b")])
+    assert [p.parent.name for p in j.files] == ["host-a", "host-b"]
+    assert [(e["at"], e["user"]) for e in j.events] == [(1.0, "b"), (2.0, "a"), (2.5, "b"),
+                                                        (3.0, "a")]
+    with pytest.raises(JournalError, match="no journal folder given"):
+        read_journal([])
+    with pytest.raises(JournalError, match="no journal folder at"):
+        read_journal([tmp_path / "host-a", tmp_path / "host-c"])
+
+
+def test_a_torn_columnar_file_is_named_and_its_whole_batches_kept(tmp_path: Path) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    with ColumnarJournalWriter(tmp_path, "b", flush_every=3) as c:
+        for i in range(7):
+            c.write(_dev(float(i), "b"))
+    data = c.path.read_bytes()
+    c.path.write_bytes(data[: len(data) - 30])  # the last batch torn by a kill
+    with JournalWriter(tmp_path, "a") as w:
+        w.write(_dev(0.5, "a"))
+    j = read_journal(tmp_path)
+    assert [e["at"] for e in j.events] == [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert len(j.bad_lines) == 1
+    assert j.bad_lines[0].startswith("b.arrows.zst: cut short after 6 events")
+
+
+def test_a_raw_row_that_is_no_event_is_named(tmp_path: Path) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    with ColumnarJournalWriter(tmp_path, "b") as c:
+        c.write(_dev(1.0, "b"))
+        c.write({"ev": "device", "at": "soon"})  # kept raw, then refused by the reader
+    j = read_journal(tmp_path)
+    assert [e["at"] for e in j.events] == [1.0]
+    assert j.bad_lines == ["b.arrows.zst: 1 rows not events (need 'ev' and a numeric 'at')"]

@@ -40,3 +40,24 @@ def test_live_figures_and_streaming_precheck() -> None:
     stats.feed({"ev": "deliver", "at": 9.0, "user": "b", "device": "d0", "conv": "d:a:b",
                 "seq": 1, "mid": "m999", "from": "a", "cmid": "c0"})
     assert stats.snapshot()["anomalies"] == {"order": 1, "duplicated": 1}
+
+
+def test_tail_returns_each_event_of_a_columnar_file_once(tmp_path: Path) -> None:
+    from imload.journal.columnar import ColumnarJournalWriter
+    tail = JournalTail(tmp_path)
+    w = ColumnarJournalWriter(tmp_path, "c", flush_every=1000)
+    w.write(event("device", 1.0, user="u", device="d"))
+    assert tail.poll() == []  # not flushed yet: an empty file
+    w.write(event("device", 2.0, user="v", device="d"))
+    w.flush()
+    with JournalWriter(tmp_path, "j", flush_every=1) as j:
+        j.write(event("device", 1.5, user="x", device="d"))
+    assert [(e["at"], e["user"]) for e in tail.poll()] == [(1.0, "u"), (1.5, "x"), (2.0, "v")]
+    assert tail.poll() == []
+    for i in range(3):
+        w.write(event("device", 3.0 + i, user=f"w{i}", device="d"))
+    assert tail.poll() == []  # written, not yet flushed
+    w.flush()
+    assert [e["user"] for e in tail.poll()] == ["w0", "w1", "w2"]
+    w.close()  # the end-of-stream marker: the file grows, no event is new
+    assert tail.poll() == []

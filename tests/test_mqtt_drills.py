@@ -16,6 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from imload.journal import read_journal
+
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration
 
@@ -37,8 +39,7 @@ def test_qos1_with_persistent_sessions_loses_nothing_across_a_mass_disconnect(
     assert v["coverage"]["lost"]["percent"] == 100.0
     assert v["latency_ms"]["reconnect"]["count"] >= 12  # the cut reached every device
     assert v["counts"]["reads_ok"] > 5  # retained read markers
-    events = [orjson.loads(line) for f in (out / "journal").glob("locust-*.jsonl")
-              for line in f.read_bytes().splitlines()]
+    events = read_journal(out / "journal").events  # columnar or JSON lines
     group_acks = [e for e in events if e["ev"] == "send_ok" and e["conv"].startswith("g:")]
     joined = {(e["user"], e["device"], e["conv"]) for e in events if e["ev"] == "joined"}
     assert len(group_acks) > 10 and len(joined) >= 6  # groups: topics, subscriptions

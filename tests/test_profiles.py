@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from imload.journal import read_journal
 from imload.scenario import ScenarioError, parse_scenario
 from imload.users.identity import device_profile, parse_profiles
 
@@ -73,11 +74,9 @@ preset = "3g"
     slow = {n["profiles"]["slow"]["url"] for n in nodes}
     plain = {n["url"] for n in nodes}
     dialled: dict[tuple[str, str], set[str]] = {}
-    for f in (out / "journal").glob("locust-*.jsonl"):
-        for line in f.read_bytes().splitlines():
-            e = orjson.loads(line)
-            if e["ev"] == "connect":
-                dialled.setdefault((e["user"], e["device"]), set()).add(e["url"])
+    for e in read_journal(out / "journal").events:  # columnar or JSON lines
+        if e["ev"] == "connect":
+            dialled.setdefault((e["user"], e["device"]), set()).add(e["url"])
     on_slow = [d for d, urls in dialled.items() if urls <= slow]
     on_plain = [d for d, urls in dialled.items() if urls <= plain]
     assert on_slow and on_plain and len(on_slow) + len(on_plain) == len(dialled)

@@ -181,3 +181,15 @@ def test_what_the_target_does_not_promise_is_shown_as_a_finding_not_a_failure() 
     assert "PASSED" in out and "FAILED" not in out and "UNKNOWN" not in out
     assert "found, not promised: lost" in flat and "lost (not promised)" in flat
     assert "not promised by the target: seq declared opaque" in flat
+
+
+def test_the_clocks_line_states_how_times_were_aligned() -> None:
+    measured = {"sources": 3, "reference": "m-1", "method": "measured", "bound_s": 0.0004,
+                "aligned": []}
+    v = check(two_friends().events, timeline=measured)
+    assert "clocks: 3 put on the master's, within ±0.4 ms (measured)" in render(v)
+    v = check(two_friends().events, timeline={**measured, "method": "wall", "bound_s": None})
+    assert "bound unknown" in " ".join(render(v).split())
+    one = {"sources": 1, "reference": None, "method": "single", "bound_s": 0.0, "aligned": []}
+    assert "clocks:" not in render(check(two_friends().events, timeline=one))
+    assert "clocks:" not in render(clean_run())

@@ -301,3 +301,15 @@ def test_line_chart_without_data() -> None:
     svg = line_chart([Line("x", [(0, None)], "#000")], x_max=1)
     assert "no data" in svg
     ET.fromstring(svg)
+
+
+def test_the_clocks_line_is_in_the_notes() -> None:
+    v = sample_verdict(passed=True)
+    assert "clocks:" not in render_html(v, None)
+    v["journal"]["timeline"] = {"sources": 2, "reference": "m-1", "method": "none",
+                                "bound_s": None, "aligned": []}
+    html = render_html(v, None)
+    assert '<span class="bad">clocks: 2 NOT put on one timeline' in html
+    v["journal"]["timeline"].update(method="measured", bound_s=0.0012)
+    assert "<li>clocks: 2 put on the master&#x27;s, within ±1.2 ms (measured)</li>" \
+        in render_html(v, None)

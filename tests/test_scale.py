@@ -22,6 +22,7 @@ import orjson
 import pytest
 
 from imload.journal import read_journal
+from imload.journal.reader import read_file
 
 pytestmark = pytest.mark.integration
 
@@ -87,12 +88,14 @@ def test_scale_run_with_churn_and_groups_passes_the_checker(tmp_path: Path) -> N
     journal = read_journal(out / "journal")
     ev = journal.events
     kinds = collections.Counter(e["ev"] for e in ev)
-    # two Locust processes, each with its own devices, all of them in the run
+    # two Locust processes, each with its own devices, all of them in the run (and the
+    # master's file: its clock and its estimates of the workers' clocks)
     files = [f for f in journal.files if f.name.startswith("locust-")]
-    assert len(files) == 2
-    per_file = [{(e["user"], e["device"]) for e in orjson.loads(b"[" + b",".join(
-        f.read_bytes().splitlines()) + b"]") if e["ev"] == "device"} for f in files]
-    assert per_file[0] and per_file[1] and not per_file[0] & per_file[1]
+    assert len(files) == 3
+    per_file = [{(e["user"], e["device"]) for e in read_file(f, []) if e["ev"] == "device"}
+                for f in files]
+    per_file = [devices for devices in per_file if devices]
+    assert len(per_file) == 2 and not per_file[0] & per_file[1]
     assert len(per_file[0] | per_file[1]) == DEVICES
     people = {u for u, _ in per_file[0] | per_file[1]}
     assert len(people) < DEVICES  # some people have several devices

@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from imload.cluster import LocalCluster
 from imload.journal import read_journal
+from imload.journal.reader import read_file
 from imload.traffic import Population, get_mix
 from imload.users import options as opts
 from imload.users.identity import device_skew, global_index, identity, trace_identity
@@ -101,7 +101,10 @@ def by_kind(events: list[dict[str, Any]]) -> collections.Counter[str]:
 
 
 def read_journal_file(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    bad: list[str] = []
+    events = read_file(path, bad)  # JSON lines or columnar
+    assert not bad, bad
+    return events
 
 
 @pytest.mark.integration
@@ -130,12 +133,16 @@ def test_two_processes_write_two_journals_with_distinct_devices(cluster: LocalCl
                    "--imload-run-id", "tu2", users=10)
     assert p.returncode == 0, p.stderr[-3000:]
     j = read_journal(tmp_path / "journal")
-    assert len(j.files) == 2, j.files
+    assert len(j.files) == 3, j.files  # the workers' and the master's (clock offsets)
     per_file = []
     for f in j.files:
         events = read_journal_file(f)
+        if by_kind(events)["clock_offset"]:  # the master's: its clock and its estimates
+            assert set(by_kind(events)) == {"clock", "clock_offset"}
+            continue
         per_file.append({(e["user"], e["device"]) for e in events if e["ev"] == "device"})
-        assert by_kind(events)["send_ok"] > 0
+        assert by_kind(events)["send_ok"] > 0 and by_kind(events)["clock"] == 1
+    assert len(per_file) == 2
     assert per_file[0] and per_file[1] and not per_file[0] & per_file[1]
     pop = Population.build(10, get_mix("chat"), 1)
     assert per_file[0] | per_file[1] == {(f"tu2u{p_}", f"d{d}") for p_, d in pop.devices}
@@ -151,7 +158,7 @@ def test_workers_ship_their_journal_to_the_master(cluster: LocalCluster,
                    "--imload-run-id", "tu3", "--loglevel", "INFO", users=10)
     assert p.returncode == 0, p.stderr[-3000:]
     j = read_journal(tmp_path / "journal")
-    assert len(j.files) == 2 and all("locust-" in f.name for f in j.files)
+    assert len(j.files) == 3 and all("locust-" in f.name for f in j.files)  # + the master's
     assert "journal lines received from 2 worker(s)" in p.stderr
     kinds = by_kind(j.events)
     assert kinds["device"] == 10 and kinds["state"] == 10  # written at the very end

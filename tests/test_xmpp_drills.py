@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import pytest
 
+from imload.journal import read_journal
+
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.integration
 
@@ -82,13 +84,11 @@ def test_with_stream_management_no_acked_stanza_is_lost(drills: dict[str, Run]) 
 def group_traffic(out: Path) -> tuple[int, set[str]]:
     """(group messages acked, kinds of group op acked or tried) in a run's journal."""
     sends, ops = 0, set()
-    for path in (out / "journal").glob("*.jsonl"):
-        for line in path.read_bytes().splitlines():
-            e = orjson.loads(line)
-            if e.get("ev") == "send_ok" and str(e.get("conv", "")).startswith("g:"):
-                sends += 1
-            elif e.get("ev") == "op":
-                ops.add(e["kind"])
+    for e in read_journal(out / "journal").events:  # columnar or JSON lines
+        if e.get("ev") == "send_ok" and str(e.get("conv", "")).startswith("g:"):
+            sends += 1
+        elif e.get("ev") == "op":
+            ops.add(e["kind"])
     return sends, ops
 
 

@@ -23,6 +23,7 @@ holdings only for a send whose copies (counted by the history walk for direct ch
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import add, and_, eq, is_, itemgetter, not_
@@ -127,10 +128,7 @@ def fan_out(h: History) -> FanOut:
         got = copies_of(mid, recips, h)
         missing = [d for d, copy in zip(recips, got, strict=True) if copy is None]
         if missing and not any(h.devices[u][d].audited() for u, d in missing):
-            u, d = missing[0]
-            out.unjudged.skip("device never audited",
-                              f"{who(u, d)} misses {mid} of {conv} but never finished its "
-                              "audit, so it may not have synced yet")
+            out.unjudged.skip(*unaudited_copy(missing[0], mid, conv))
             done_ats.append(never)
         elif missing:
             out.missing.append((rec, missing))
@@ -156,14 +154,9 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
         if not out.tally():
             continue
         ok = rec[OK_EV]
-        user, cmid = ok["user"], ok["cmid"]
         span = send_span(rec) if seq_opaque(h) or subscription_groups(h) else None
         n = len(expected_devices(ok["conv"], ok["seq"], h, span=span) or ())
-        sender = who(user, (rec[SEND_EV] or ok)["device"])
-        out.keep(f"{sender}'s message {cmid} (mid {ok['mid']}, seq {ok['seq']} of "
-                 f"{ok['conv']}) was acked at {h.rel(ok['at'])}s but {len(missing)} of {n} "
-                 f"expected devices never received it, not even in the audit: "
-                 f"{_names(missing)}",
+        out.keep(lost_sentence(rec[SEND_EV], ok, missing, n, h.rel),
                  [rec[SEND_EV], ok, *_evidence(h, missing)])
     return out
 
@@ -172,7 +165,7 @@ def partial_cases(h: History, limit: int = 20) -> Cases:
     """Indeterminate sends delivered to some expected devices but not to all."""
     out = Cases("partial", limit, unit="indeterminate sends that were stored")
     timed = seq_opaque(h) or subscription_groups(h)
-    for user, cmid, rec in send_tally(h).unsure_delivered:
+    for _user, _cmid, rec in send_tally(h).unsure_delivered:
         got = rec[MID_EV]
         out.owe()
         # its window under the time rule: the first attempt to the earliest copy (the walk
@@ -187,16 +180,36 @@ def partial_cases(h: History, limit: int = 20) -> Cases:
                    if copy is None]
         if missing and len(missing) < len(recips) and out.tally():
             end = rec[END_EV]
-            why = f"send_info: {end.get('reason')}" if end is not None else "no outcome"
-            out.keep(f"{who(user, rec[SEND_EV]['device'])}'s message {cmid} was indeterminate "
-                     f"({why}) yet was stored as mid {mid} and reached "
-                     f"{len(recips) - len(missing)} of {len(recips)} expected devices; "
-                     f"never: {_names(missing)}",
+            out.keep(partial_sentence(rec[SEND_EV], end, mid, len(recips), missing),
                      [rec[SEND_EV], end, got, *_evidence(h, missing)])
     return out
 
 
-def _names(devices: list[tuple[str, str]]) -> str:
+def unaudited_copy(ud: tuple[str, str], mid: str, conv: str) -> tuple[str, str]:
+    """(reason, example) for a message whose only missing copies are on unaudited devices."""
+    return ("device never audited", f"{who(*ud)} misses {mid} of {conv} but never finished "
+            "its audit, so it may not have synced yet")
+
+
+def lost_sentence(sent: Event | None, ok: Event, missing: list[tuple[str, str]], n: int,
+                  rel: Callable[[float], float]) -> str:
+    """The case of an acked message ``n`` expected devices should hold, ``missing`` do not."""
+    sender = who(ok["user"], (sent or ok)["device"])
+    return (f"{sender}'s message {ok['cmid']} (mid {ok['mid']}, seq {ok['seq']} of "
+            f"{ok['conv']}) was acked at {rel(ok['at'])}s but {len(missing)} of {n} "
+            f"expected devices never received it, not even in the audit: {names(missing)}")
+
+
+def partial_sentence(sent: Event, end: Event | None, mid: str, n: int,
+                     missing: list[tuple[str, str]]) -> str:
+    """The case of an indeterminate send stored as ``mid`` that reached some of its ``n``."""
+    why = f"send_info: {end.get('reason')}" if end is not None else "no outcome"
+    return (f"{who(sent['user'], sent['device'])}'s message {sent['cmid']} was indeterminate "
+            f"({why}) yet was stored as mid {mid} and reached {n - len(missing)} of {n} "
+            f"expected devices; never: {names(missing)}")
+
+
+def names(devices: list[tuple[str, str]]) -> str:
     shown = ", ".join(who(u, d) for u, d in devices[:MISSING_SHOWN])
     more = len(devices) - MISSING_SHOWN
     return shown + (f" and {more} more" if more > 0 else "")

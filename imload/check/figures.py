@@ -43,11 +43,17 @@ def count_figures(h: History) -> dict[str, int]:
 def fraction_figures(h: History, counts: dict[str, int],
                      anomalies: dict[str, int]) -> dict[str, float | None]:
     """Each count as a fraction of what it is a part of (None when that is zero)."""
+    return fractions(counts, anomalies, sum(len(devices) for _, devices in fan_out(h).missing))
+
+
+def fractions(counts: dict[str, int], anomalies: dict[str, int],
+              missed: int) -> dict[str, float | None]:
+    """``fraction_figures`` from the counts, the anomaly counts and ``missed``: the expected
+    deliveries that never happened (the query engine counts them its own way)."""
     def part(n: int, of: int) -> float | None:
         return round(n / of, 6) if of else None
     sent, acked = counts["attempted"], counts["acked"]
     expected = counts["expected_deliveries"]
-    missed = sum(len(devices) for _, devices in fan_out(h).missing)
     operations = sent + counts["ops"]
     return {
         "acked": part(acked, sent), "failed": part(counts["failed"], sent),

@@ -59,8 +59,7 @@ def gap_cases(h: History, limit: int = 20) -> Cases:
         for device, log in sorted(per_user.items()):
             out.owe()
             if audited(log) is None:
-                out.skip("device never audited", f"{who(user, device)} has no finished "
-                         "audit, so its holes may still be filled")
+                out.skip(*unaudited(user, device))
                 continue
             if tops is None:
                 tops = {conv: max(seqs) for conv, seqs in h.by_seq.items() if seqs}
@@ -117,8 +116,7 @@ def _useq_gap(ud: tuple[str, str], log: DeviceLog, held: list[int], copies: list
     top = _inbox_top(log)
     count, first = missing_numbers(held, 1, top + 1)
     if count and out.tally():
-        out.keep(f"{who(*ud)} misses {count} of inbox positions 1..{top} after "
-                 f"the audit: useq {_numbers(first, count)}",
+        out.keep(useq_sentence(ud, top, count, first),
                  [log.audit_start, log.audit, *_around(copies, "useq", first[0])])
 
 
@@ -147,12 +145,31 @@ def _seq_gap(h: History, key: tuple[str, str, str], copies: list[Event], log: De
     if count and out.tally():
         named = h.by_seq.get(conv, {})
         known = [named[s] for s in first if s in named][:2]
-        out.keep(f"{who(user, device)} holds seq {top} of {conv} but, after the audit, "
-                 f"misses {count} seq(s) below it: {_numbers(first, count)}"
-                 + (f" ({len(known)} of them were seen elsewhere)" if known else
-                    " (never seen by anyone)"),
+        out.keep(seq_sentence((user, device), conv, top, count, first, len(known)),
                  [mine[top], *known, log.audit])
     return True
+
+
+def unaudited(user: str, device: str) -> tuple[str, str]:
+    """(reason, example) for a device the gap check cannot judge."""
+    return ("device never audited",
+            f"{who(user, device)} has no finished audit, so its holes may still be filled")
+
+
+def useq_sentence(ud: tuple[str, str], top: int, count: int, first: list[int]) -> str:
+    """The case of a device missing inbox positions below its audit's top."""
+    return (f"{who(*ud)} misses {count} of inbox positions 1..{top} after "
+            f"the audit: useq {_numbers(first, count)}")
+
+
+def seq_sentence(ud: tuple[str, str], conv: str, top: int, count: int, first: list[int],
+                 known: int) -> str:
+    """The case of a device missing seqs of ``conv`` below the highest it holds (``known``
+    of the first ones were seen elsewhere)."""
+    return (f"{who(*ud)} holds seq {top} of {conv} but, after the audit, "
+            f"misses {count} seq(s) below it: {_numbers(first, count)}"
+            + (f" ({known} of them were seen elsewhere)" if known else
+               " (never seen by anyone)"))
 
 
 def _around(copies: list[Event], key: str, value: int) -> list[Event]:

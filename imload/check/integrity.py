@@ -54,16 +54,12 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
     """Delivered messages whose (from, cmid) no client attempted: one case per (from, cmid)."""
     out = Cases("phantom", limit, unit="delivered messages")
     out.owe(h.delivered())
-    for user, cmid, rec in send_tally(h).never_sent:
+    for _user, _cmid, rec in send_tally(h).never_sent:
         if not out.tally():
             continue
         got = rec[DELIV_EV]
         copies: list[Event] = rec[EARLY] or [got]
-        out.keep(f"{who(got['user'], got['device'])} received mid {got['mid']} (seq "
-                 f"{got['seq']} of {got['conv']}) as {user}/{got['from_device']}'s message "
-                 f"{cmid}, which no simulated client ever sent ({len(copies)} "
-                 f"{'copy' if len(copies) == 1 else 'copies'})",
-                 copies)
+        out.keep(phantom_sentence(got, len(copies)), copies)
     ops = op_records(h)
     for (user, cmid), mids in h.event_mids.items():
         opid = cmid[3:] if isinstance(cmid, str) and cmid.startswith("op:") else None
@@ -83,10 +79,7 @@ def corrupted_cases(h: History, limit: int = 20) -> Cases:
     out.owe(h.delivered())
     for sent, got in h.digest_mismatches:
         if out.tally():
-            out.keep(f"{who(got['user'], got['device'])} received {got['from']}'s message "
-                     f"{got['cmid']} (mid {got['mid']}) with digest {got['digest']}, but "
-                     f"{who(sent['user'], sent['device'])} sent digest {sent['digest']}",
-                     [sent, got])
+            out.keep(corrupted_sentence(sent, got), [sent, got])
     return out
 
 
@@ -98,11 +91,30 @@ def aborted_cases(h: History, limit: int = 20) -> Cases:
         if not out.tally():
             continue
         got, end = rec[DELIV_EV], rec[END_EV]
-        out.keep(f"{user}'s message {cmid} was refused (send_fail: "
-                 f"{end.get('reason') if end is not None else '?'}) yet reached "
-                 f"{who(got['user'], got['device'])} as mid {got['mid']}",
-                 [rec[SEND_EV], end, got])
+        out.keep(aborted_sentence(user, cmid, end, got), [rec[SEND_EV], end, got])
     return out
+
+
+def phantom_sentence(got: Event, copies: int) -> str:
+    """The case of a delivered message no client sent (``got``: its first copy)."""
+    return (f"{who(got['user'], got['device'])} received mid {got['mid']} (seq "
+            f"{got['seq']} of {got['conv']}) as {got['from']}/{got['from_device']}'s message "
+            f"{got['cmid']}, which no simulated client ever sent ({copies} "
+            f"{'copy' if copies == 1 else 'copies'})")
+
+
+def aborted_sentence(user: str, cmid: str, end: Event | None, got: Event) -> str:
+    """The case of a refused send that was delivered anyway."""
+    return (f"{user}'s message {cmid} was refused (send_fail: "
+            f"{end.get('reason') if end is not None else '?'}) yet reached "
+            f"{who(got['user'], got['device'])} as mid {got['mid']}")
+
+
+def corrupted_sentence(sent: Event, got: Event) -> str:
+    """The case of a copy whose digest is not the one sent."""
+    return (f"{who(got['user'], got['device'])} received {got['from']}'s message "
+            f"{got['cmid']} (mid {got['mid']}) with digest {got['digest']}, but "
+            f"{who(sent['user'], sent['device'])} sent digest {sent['digest']}")
 
 
 def _seen(h: History, e: Event) -> str:

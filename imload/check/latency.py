@@ -47,18 +47,26 @@ SIGNIFICANT_FIGURES = 3
 def summarize(seconds: Sequence[float]) -> dict[str, Any]:
     """{p50, p90, p99, p999, max, count} in ms of samples in seconds; nulls when there are none."""
     if not seconds:
-        return {**dict.fromkeys(PERCENTILES), "max": None, "count": 0}
+        return from_bins({}, None, 0)
     # Binned to BIN_US in C (map, Counter), so the histogram records each distinct bin once.
     bins = Counter(map(int, map(add, map(mul, seconds, repeat(1e6 / BIN_US)), repeat(0.5))))
+    return from_bins(bins, max(seconds), len(seconds))
+
+
+def from_bins(bins: dict[int, int], most: float | None, count: int) -> dict[str, Any]:
+    """``summarize`` of samples already binned (``int(s * 1e6 / BIN_US + 0.5)`` -> how many),
+    the largest sample ``most`` (seconds) and their ``count``: what a query engine hands over."""
+    if not count or most is None:
+        return {**dict.fromkeys(PERCENTILES), "max": None, "count": 0}
     hist = HdrHistogram(1, HIGHEST_US, SIGNIFICANT_FIGURES)
-    for value, count in bins.items():
-        hist.record_value(min(max(value * BIN_US, 0), HIGHEST_US), count)
+    for value, n in bins.items():
+        hist.record_value(min(max(value * BIN_US, 0), HIGHEST_US), n)
     at = hist.get_percentile_to_value_dict(list(PERCENTILES.values()))
-    top = max(0, int(max(seconds) * 1e6 + 0.5))  # exact; a bucket may pass it: clamp to it
+    top = max(0, int(most * 1e6 + 0.5))  # exact; a bucket may pass it: clamp to it
     out: dict[str, Any] = {name: round(min(at[p], top) / 1000, 3)
                            for name, p in PERCENTILES.items()}
     out["max"] = round(top / 1000, 3)
-    out["count"] = len(seconds)
+    out["count"] = count
     return out
 
 

@@ -17,6 +17,8 @@ sessions (a reconnect starts over).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from imload.check.cases import Cases, sender_of, who
 from imload.check.cycles import cycle_cases
 from imload.check.history import Event, History
@@ -71,12 +73,15 @@ def backwards_cases(h: History, limit: int = 20) -> Cases:
         return out
     for prev, e in h.backwards:
         if out.tally():
-            out.keep(f"{who(e['user'], e['device'])}'s pushes of {e['conv']} went backwards in "
-                     f"session {e['session']}: seq {prev['seq']} (mid {prev['mid']}) at "
-                     f"{h.rel(prev['at'])}s, then seq {e['seq']} (mid {e['mid']}) at "
-                     f"{h.rel(e['at'])}s",
-                     [prev, e])
+            out.keep(backwards_sentence(prev, e, h.rel), [prev, e])
     return out
+
+
+def backwards_sentence(prev: Event, e: Event, rel: Callable[[float], float]) -> str:
+    """The case of two pushes that went down in seq (``rel``: seconds since t0)."""
+    return (f"{who(e['user'], e['device'])}'s pushes of {e['conv']} went backwards in "
+            f"session {e['session']}: seq {prev['seq']} (mid {prev['mid']}) at "
+            f"{rel(prev['at'])}s, then seq {e['seq']} (mid {e['mid']}) at {rel(e['at'])}s")
 
 
 def _seen(h: History, e: Event) -> str:

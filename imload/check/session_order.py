@@ -22,6 +22,7 @@ each send, a send of higher seq whose attempts were all made before it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter, le
@@ -34,6 +35,7 @@ from imload.check.numbering import unordered
 _KEY = itemgetter("user", "device", "session", "conv")
 _OK_EV = itemgetter(OK_EV)
 Item = tuple[Any, float, float, list[Any]]  # (seq, first attempt at, last attempt at, record)
+BLIND = "send records no seen_seq"  # the reason causality could not judge a send
 
 
 @dataclass(slots=True)
@@ -95,10 +97,7 @@ def fifo_cases(h: History, limit: int = 20) -> Cases:
         if not out.tally():
             continue
         a, b = earlier[OK_EV], later[OK_EV]
-        out.keep(f"{who(a['user'], a['device'])} sent {a['cmid']} before {b['cmid']} on "
-                 f"session {a['session']} (its last attempt at {h.rel(earlier[LAST_EV]['at'])}s, "
-                 f"the other's first at {h.rel(later[SEND_EV]['at'])}s), yet {a['cmid']} got seq "
-                 f"{a['seq']} of {a['conv']} and {b['cmid']} seq {b['seq']}",
+        out.keep(fifo_sentence(a, b, earlier[LAST_EV], later[SEND_EV], h.rel),
                  [earlier[LAST_EV], later[SEND_EV], a, b])
     return out
 
@@ -110,20 +109,37 @@ def causality_cases(h: History, limit: int = 20) -> Cases:
         return out
     if h.blind:  # filed by the walk: acked records whose send names no seen_seq
         sent = h.blind[0][SEND_EV]
-        out.skip("send records no seen_seq", f"{who(sent['user'], sent['device'])}'s send "
-                 f"{sent['cmid']} does not say what the device displayed",
-                 len(set(map(id, h.blind))))
+        out.skip(BLIND, blind_example(sent), len(set(map(id, h.blind))))
     for rec, sent in session_pass(h).causality:
         if not out.tally():
             continue
         ok = rec[OK_EV]
         seen_seq = sent["seen_seq"]
         shown = _displayed(h, sent["user"], sent["device"], ok["conv"], seen_seq, sent["at"])
-        out.keep(f"{who(sent['user'], sent['device'])} had displayed seq {seen_seq} of "
-                 f"{ok['conv']} when it sent {ok['cmid']}, yet {ok['cmid']} was sequenced at "
-                 f"seq {ok['seq']}, not after it",
-                 [shown, sent, ok])
+        out.keep(causality_sentence(sent, ok), [shown, sent, ok])
     return out
+
+
+def fifo_sentence(a: Event, b: Event, last: Event, first: Event,
+                  rel: Callable[[float], float]) -> str:
+    """The case of acks ``a`` and ``b`` sequenced against the order they were sent in."""
+    return (f"{who(a['user'], a['device'])} sent {a['cmid']} before {b['cmid']} on "
+            f"session {a['session']} (its last attempt at {rel(last['at'])}s, "
+            f"the other's first at {rel(first['at'])}s), yet {a['cmid']} got seq "
+            f"{a['seq']} of {a['conv']} and {b['cmid']} seq {b['seq']}")
+
+
+def blind_example(sent: Event) -> str:
+    """Why causality could not judge a send (it records no ``seen_seq``)."""
+    return (f"{who(sent['user'], sent['device'])}'s send {sent['cmid']} does not say what the "
+            "device displayed")
+
+
+def causality_sentence(sent: Event, ok: Event) -> str:
+    """The case of a message sequenced at or below the seq its sender had displayed."""
+    return (f"{who(sent['user'], sent['device'])} had displayed seq {sent['seen_seq']} of "
+            f"{ok['conv']} when it sent {ok['cmid']}, yet {ok['cmid']} was sequenced at "
+            f"seq {ok['seq']}, not after it")
 
 
 def _displayed(h: History, user: str, device: str, conv: str, seq: int,

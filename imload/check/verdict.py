@@ -20,7 +20,8 @@ ARCHITECTURE.md describes, and more::
      "faults": [{"fault", "kind", "target", "at_s", "until_s", "detail"}, ...],
      "phases": {phase: {"start_s", "end_s"}},
      "slo": [],                           # filled by SLO thresholds, later
-     "journal": {"events": n, "bad_lines": [...], "bad_events": [...]}}
+     "journal": {"events": n, "bad_lines": [...], "bad_events": [...],
+                 "timeline": {...}}}          # only when given: journal/timeline.py's summary
 
 A case is ``{"explain": one sentence, "events": [trimmed journal events]}``.
 Times in ``faults``, ``phases``, ``over_time`` and explanations are seconds
@@ -78,13 +79,15 @@ CHECKS: dict[str, Callable[[History, int], Cases]] = {
 
 
 def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
-          max_examples: int = 20) -> dict[str, Any]:
+          max_examples: int = 20, timeline: dict[str, Any] | None = None) -> dict[str, Any]:
     """Judge one run from its journal events (sorted by ``at``, as ``read_journal`` gives them).
 
     ``bad_lines`` (the reader's torn or unreadable lines) are passed through to
     ``verdict["journal"]``; they do not fail the verdict by themselves. Malformed
     events (a field missing or of the wrong type) are set aside and named in
     ``verdict["journal"]["bad_events"]``; the rest is judged (``screen``).
+    ``timeline`` (how the files' clocks were put on one, ``imload.journal.timeline.align``)
+    goes to ``verdict["journal"]["timeline"]`` as it is; without it the key is absent.
 
     The cyclic garbage collector is paused while it runs (the index is millions
     of acyclic containers; the collector would only walk them again and again).
@@ -94,14 +97,15 @@ def check(events: Sequence[Event], *, bad_lines: Iterable[str] = (),
     try:
         try:
             return verdict_of(build_history(events), bad_lines=bad_lines,
-                              max_examples=max_examples)
+                              max_examples=max_examples, timeline=timeline)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError):
             pass  # an event broke the walk's trust in its fields: screen them all
         good, bad = screen(events)
         h = build_history(good)
         h.malformed = bad
         h.dropped = len(events) - len(good)
-        return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples)
+        return verdict_of(h, bad_lines=bad_lines, max_examples=max_examples,
+                          timeline=timeline)
     finally:
         if paused:
             gc.enable()
@@ -124,8 +128,8 @@ def validity(anomalies: Mapping[str, int], coverage: Mapping[str, Mapping[str, A
     return valid, unknown
 
 
-def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
-               max_examples: int = 20) -> dict[str, Any]:
+def verdict_of(h: History, *, bad_lines: Iterable[str] = (), max_examples: int = 20,
+               timeline: dict[str, Any] | None = None) -> dict[str, Any]:
     """The verdict of an already built history (see ``check``)."""
     counts = count_figures(h)
     promises = promised(h, CHECKS)
@@ -137,6 +141,10 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
     coverage["journal"] = journal_entry(h.events, bad_lines, h.malformed, h.dropped)
     valid, unknown = validity(anomalies, coverage, counts, promises)
     slo: list[dict[str, Any]] = []
+    journal: dict[str, Any] = {"events": h.events, "bad_lines": bad_lines,
+                               "bad_events": list(h.malformed)}
+    if timeline is not None:
+        journal["timeline"] = timeline
     return {
         "valid": valid,
         "promises": list(promises),
@@ -154,6 +162,5 @@ def verdict_of(h: History, *, bad_lines: Iterable[str] = (),
         "faults": h.faults,
         "phases": h.phases,
         "slo": slo,
-        "journal": {"events": h.events, "bad_lines": bad_lines,
-                    "bad_events": list(h.malformed)},
+        "journal": journal,
     }

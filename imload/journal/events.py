@@ -81,6 +81,14 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     # device of its members) or "subscription" (only to a member's devices that had
     # ``joined``)
     "declare": ("numbering",),
+    # a clock anchor, the first event of every Locust process's journal: ``source`` names
+    # the process's clock (``<hostname>-<pid>``), ``wall`` is time.time() read with ``at``,
+    # ``host`` the hostname (imload/users/clocksync.py, imload/journal/timeline.py)
+    "clock": ("source", "wall", "host"),
+    # the master's estimate of a worker's clock: ``offset_s`` = the worker's monotonic
+    # clock minus the master's (the writer's), within ``rtt_s`` / 2; ``source`` is the
+    # worker's, as in its ``clock`` event
+    "clock_offset": ("source", "offset_s", "rtt_s"),
 }
 
 # How a server numbers a conversation (``seq``) and a user's inbox (``useq``):
@@ -97,6 +105,7 @@ NUMBERINGS = ("contiguous", "increasing", "opaque")
 #                   (a string as it came, anything else as JSON); then no ``event``
 #   connected.url   the URL the device dialled
 #   fault.error     why a fault could not start or stop
+#   clock.role      "master" on the anchor of a master's journal (the reference clock)
 
 
 _STR, _INT, _NUM = (str,), (int,), (int, float)
@@ -117,6 +126,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "event_text": _STR, "promises": (list,),
     "numbering": (dict,),
     "group_membership": _STR,
+    "source": _STR, "wall": _NUM, "host": _STR, "offset_s": _NUM, "rtt_s": _NUM, "role": _STR,
 }
 
 

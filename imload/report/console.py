@@ -20,6 +20,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from imload.journal.timeline import describe as describe_timeline
 from imload.report.coverage import (
     NOT_RECORDED,
     WORDS,
@@ -285,6 +286,9 @@ def _notes(verdict: dict[str, Any], run_dir: str | None) -> list[RenderableType]
     if bad:
         line.append(f", {len(bad)} unreadable", style="yellow")
     notes.append(line)
+    clocks = describe_timeline(journal.get("timeline"))
+    if clocks is not None:
+        notes.append(Text(clocks[0], style=None if clocks[1] else "yellow"))
     for b in bad[:BAD_LINES_SHOWN]:
         notes.append(Text(f"  {b}", style="yellow"))
     for err in (verdict.get("errors") or [])[:BAD_LINES_SHOWN]:

@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from imload.journal.timeline import describe as describe_timeline
 from imload.report.coverage import (
     WORDS,
     accepted_note,
@@ -372,6 +373,9 @@ def _notes(verdict: dict[str, Any], run_dir: Any) -> str:
     errors = list(verdict.get("errors") or [])
     items = [f"journal: {num(journal.get('events'))} events"
              + (f', <span class="bad">{len(bad)} unreadable</span>' if bad else "")]
+    clocks = describe_timeline(journal.get("timeline"))
+    if clocks is not None:
+        items.append(esc(clocks[0]) if clocks[1] else f'<span class="bad">{esc(clocks[0])}</span>')
     lateness = verdict.get("fault_lateness_ms")
     if isinstance(lateness, dict) and lateness.get("count"):
         items.append(f"faults started or stopped at most {ms(lateness.get('max'))} ms late")

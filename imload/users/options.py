@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | ``--imload-target FILE`` | (required) | target TOML: node urls, the token secret, an LBS |
 | ``--imload-journal DIR`` | ``./imload-journal`` | where each process writes its journal |
+| ``--imload-journal-format`` | ``columnar`` | ``columnar`` (``*.arrows.zst``) or ``jsonl`` |
 | ``--imload-ship-journal`` | off | workers send their journal to the master (master/worker runs) |
 | ``--imload-seed N`` | 1 | seeds the population, scripts, bodies, backoff |
 | ``--imload-run-id ID`` | ``r<ms since epoch, hex>`` | prefix of every user and group name |
@@ -41,6 +42,7 @@ import time
 from typing import Any
 
 from imload.client import DISPLAY_POLICIES, POLICIES
+from imload.journal.formats import DEFAULT_FORMAT, WRITERS
 from imload.traffic.mix_table import DEFAULT_BASE, MixError, check_mix, from_json, resolve
 from imload.traffic.mixes import MIXES
 
@@ -52,6 +54,9 @@ def add_options(parser: Any) -> None:
                    help="target TOML file: the nodes to dial and the token secret")
     g.add_argument("--imload-journal", default="./imload-journal", metavar="DIR",
                    help="folder of the journal (one file per process); default ./imload-journal")
+    g.add_argument("--imload-journal-format", default=DEFAULT_FORMAT, choices=list(WRITERS),
+                   help="journal file format: columnar (zstd Arrow IPC, *.arrows.zst) or jsonl; "
+                        f"default {DEFAULT_FORMAT}")
     g.add_argument("--imload-ship-journal", action="store_true", default=False,
                    help="workers send their journal to the master, which writes it in its "
                         "--imload-journal folder (for master/worker runs across machines)")

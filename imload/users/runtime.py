@@ -5,7 +5,8 @@ Importing this module registers the listeners on ``locust.events``:
 - ``init_command_line_parser``: adds the ``--imload-*`` options (``options.py``);
 - ``init``: on the master or a standalone process, resolves run-dependent
   defaults and refuses unusable options (exit code 2); everywhere, registers
-  the journal-shipping messages (``shipping.py``);
+  the journal-shipping messages (``shipping.py``) and the clock pings
+  (``clocksync.py``: the master estimates each worker's clock offset);
 - ``test_start``: on the master, passes the number of workers to the workers
   (``imload_workers``, carried by the spawn message); everywhere, fixes the
   process's start time (model time 0);
@@ -13,9 +14,11 @@ Importing this module registers the listeners on ``locust.events``:
   master waits for every worker's rest) and logs the push count;
 - ``quitting``: closes the journal.
 
-One journal per process: ``<journal dir>/locust-<hostname>-<pid>.jsonl``,
-opened when the first device of the process needs it (so a master that runs
-no users writes no file) and flushed every second; or, for a worker with
+One journal per process: ``<journal dir>/locust-<hostname>-<pid>.arrows.zst`` (columnar;
+``--imload-journal-format jsonl``: ``.jsonl``),
+opened when the first device of the process needs it (a master, which runs no
+users, opens it for its workers' clock offsets: ``clocksync.py``), starting with
+a ``clock`` anchor, and flushed every second; or, for a worker with
 ``--imload-ship-journal``, a ``ShippingJournal``.
 """
 
@@ -34,16 +37,19 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 
 from imload.cluster.target import Target, load_target
 from imload.journal import JournalWriter
+from imload.journal.columnar import ColumnarJournalWriter
+from imload.journal.formats import DEFAULT_FORMAT, open_writer
 from imload.traffic.mix_table import resolve
 from imload.traffic.mixes import Mix
 from imload.traffic.population import Population
 from imload.traffic.trace import Trace, read_trace
+from imload.users import clocksync
 from imload.users import options as opts
 from imload.users.shipping import MSG_FLUSH, MSG_LINES, JournalReceiver, ShippingJournal
 
 log = logging.getLogger("imload.users")
 
-_journal: JournalWriter | ShippingJournal | None = None
+_journal: JournalWriter | ColumnarJournalWriter | ShippingJournal | None = None
 _flusher: gevent.Greenlet | None = None
 _receiver: JournalReceiver | None = None
 _runner: Any = None
@@ -55,7 +61,7 @@ _t0: float | None = None
 counters = {"push": 0, "sync": 0}  # deliveries of this process, by how they came
 
 
-def journal_for(options: Any) -> JournalWriter | ShippingJournal:
+def journal_for(options: Any) -> JournalWriter | ColumnarJournalWriter | ShippingJournal:
     """This process's journal, opened on first use."""
     global _journal, _flusher
     if _journal is None:
@@ -64,9 +70,11 @@ def journal_for(options: Any) -> JournalWriter | ShippingJournal:
             log.info("imload: shipping the journal to the master")
         else:
             name = f"locust-{socket.gethostname()}-{os.getpid()}"
-            _journal = JournalWriter(options.imload_journal, name)
+            _journal = open_writer(options.imload_journal, name,
+                                   getattr(options, "imload_journal_format", DEFAULT_FORMAT))
             _flusher = gevent.spawn(_flush_every, 1.0)
             log.info("imload: journal %s", _journal.path)
+        _journal.write(clocksync.clock_event())  # the anchor of this process's clock
     return _journal
 
 
@@ -154,6 +162,7 @@ def _on_parser(parser: Any, **_: Any) -> None:
 def _on_init(environment: Any, **_: Any) -> None:
     global _runner, _receiver
     _runner = runner = environment.runner
+    clocksync.register(environment, journal_for)  # clock offsets of the workers (master)
     options = environment.parsed_options
     if isinstance(runner, WorkerRunner):
         runner.register_message(MSG_FLUSH, _on_flush_request, concurrent=True)

@@ -1,0 +1,210 @@
+"""The message checks as queries: lost and partial (``check.delivery``), phantom, aborted,
+corrupted and duplicated (``check.integrity``), and the counts (``check.figures``).
+
+Each builds the reference's ``Cases`` (same count, coverage, sentences and evidence
+events, in the same order) from what the queries find: the sets are DuckDB's, the
+sentences are built in Python for the first ``limit`` cases only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from imload.check.cases import Cases
+from imload.check.delivery import (
+    MISSING_SHOWN,
+    lost_sentence,
+    partial_sentence,
+    unaudited_copy,
+)
+from imload.check.integrity import aborted_sentence, corrupted_sentence, phantom_sentence
+from imload.engine.index import Index
+
+# the records in ``History.sends`` order: senders as they first appear, then by creation
+RECORD_ORDER = "u_i, r_i"
+
+
+@dataclass
+class FanOut:
+    expected: int = 0
+    missing: list[tuple[dict[str, Any], list[tuple[str, str]]]] = field(default_factory=list)
+    missed: int = 0  # devices that missed an acked message (all of them)
+    unjudged: Cases = field(default_factory=lambda: Cases("lost", 0))
+
+
+def fan_out(ix: Index) -> FanOut:
+    """Every acked record with a copy short: its expected devices, the ones missing it."""
+    out = FanOut()
+    out.expected = ix.con.execute("SELECT coalesce(sum(wanted), 0) FROM acked "
+                                  "WHERE copies = wanted").fetchone()[0]  # type: ignore[index]
+    short = ix.con.execute("""SELECT u, cmid, a_i, a_mid, a_conv, s_i FROM acked
+                              WHERE copies <> wanted ORDER BY a_i""").fetchall()
+    if not short:
+        return out
+    mids = [row[3] for row in short]
+    holders: dict[str, set[tuple[str, str]]] = {}
+    for u, d, mid in ix.con.execute("SELECT u, d, mid FROM held WHERE mid IN "
+                                    "(SELECT unnest(?))", [mids]).fetchall():
+        holders.setdefault(mid, set()).add((u, d))
+    for u, cmid, a_i, mid, conv, s_i in short:
+        recips = ix.recipients(conv)
+        out.expected += len(recips)
+        have = holders.get(mid, set())
+        missing = [r for r in recips if r not in have]
+        if not missing:
+            continue
+        if not any(ix.devices[mu][md].audit_done for mu, md in missing):
+            out.unjudged.skip(*unaudited_copy(missing[0], mid, conv))
+            continue
+        out.missed += len(missing)
+        out.missing.append(({"u": u, "cmid": cmid, "a_i": a_i, "s_i": s_i}, missing))
+    return out
+
+
+def lost_cases(ix: Index, found: FanOut, limit: int = 20) -> Cases:
+    out = Cases("lost", limit, unit="acked messages")
+    out.owe(_count(ix, "SELECT count(*) FROM acked"))
+    out.reasons.update({k: list(v) for k, v in found.unjudged.reasons.items()})
+    for rec, missing in found.missing:
+        if not out.tally():
+            continue
+        sent, ok = ix.get([rec["s_i"], rec["a_i"]])
+        assert ok is not None
+        out.keep(lost_sentence(sent, ok, missing, len(ix.recipients(ok["conv"])), ix.rel),
+                 [sent, ok, *evidence(ix, missing)])
+    return out
+
+
+def partial_cases(ix: Index, limit: int = 20) -> Cases:
+    out = Cases("partial", limit, unit="indeterminate sends that were stored")
+    rows = ix.con.execute(f"""
+        SELECT s_i, e_i, d_i FROM rec
+        WHERE outcome IN ('info', 'pending') AND s_i IS NOT NULL AND d_i IS NOT NULL
+        ORDER BY {RECORD_ORDER}""").fetchall()
+    for s_i, e_i, d_i in rows:
+        out.owe()
+        got = ix.one(d_i)
+        assert got is not None
+        recips = ix.recipients(got["conv"])
+        have = {(a, b) for a, b in ix.con.execute(
+            "SELECT u, d FROM held WHERE mid = ?", [got["mid"]]).fetchall()}
+        missing = [r for r in recips if r not in have]
+        if missing and len(missing) < len(recips) and out.tally():
+            sent, end = ix.get([s_i, e_i])
+            assert sent is not None
+            out.keep(partial_sentence(sent, end, got["mid"], len(recips), missing),
+                     [sent, end, got, *evidence(ix, missing)])
+    return out
+
+
+def phantom_cases(ix: Index, delivered: int, limit: int = 20) -> Cases:
+    out = Cases("phantom", limit, unit="delivered messages")
+    out.owe(delivered)
+    rows = ix.con.execute(f"""
+        SELECT d_i FROM rec
+        WHERE s_i IS NULL AND d_i IS NOT NULL AND e_i IS NULL AND a_i IS NULL
+        ORDER BY {RECORD_ORDER}""").fetchall()
+    for (d_i,) in rows:
+        if not out.tally():
+            continue
+        got = ix.one(d_i)
+        assert got is not None
+        firsts = [r[0] for r in ix.con.execute(
+            "SELECT h_i FROM held WHERE mid = ? ORDER BY h_i", [got["mid"]]).fetchall()]
+        copies = ix.get(firsts)
+        out.keep(phantom_sentence(got, len(copies)), copies)
+    return out
+
+
+def aborted_cases(ix: Index, failed: int, limit: int = 20) -> Cases:
+    out = Cases("aborted", limit, unit="refused sends")
+    out.owe(failed)
+    rows = ix.con.execute(f"""SELECT u, cmid, s_i, e_i, d_i FROM rec
+                              WHERE outcome = 'fail' AND d_i IS NOT NULL
+                              ORDER BY {RECORD_ORDER}""").fetchall()
+    for u, cmid, s_i, e_i, d_i in rows:
+        if not out.tally():
+            continue
+        sent, end, got = ix.get([s_i, e_i, d_i])
+        assert got is not None
+        out.keep(aborted_sentence(u, cmid, end, got), [sent, end, got])
+    return out
+
+
+CORRUPT = """
+    WITH firsts AS (SELECT u, d, mid, h_i, (SELECT e.digest FROM deliver e WHERE e.i = h_i)
+                    AS f_digest FROM held)
+    SELECT e.i, r.s_i FROM deliver e
+    JOIN rec r ON r.u = e."from" AND r.cmid = e.cmid
+    JOIN firsts f ON f.u = e."user" AND f.d = e.device AND f.mid = e.mid
+    WHERE r.s_i IS NOT NULL AND e.digest IS DISTINCT FROM r.s_digest
+      AND (e.i = f.h_i OR e.digest IS DISTINCT FROM f.f_digest)
+    ORDER BY e.i"""
+
+
+def corrupted_cases(ix: Index, delivered: int, limit: int = 20) -> Cases:
+    """A copy whose digest is not the one sent, where the walk compares (its device's first
+    copy of the mid, or a later copy whose digest differs from that first one)."""
+    out = Cases("corrupted", limit, unit="delivered messages")
+    out.owe(delivered)
+    for i, s_i in ix.con.execute(CORRUPT).fetchall():
+        if out.tally():
+            sent, got = ix.get([s_i, i])
+            assert sent is not None and got is not None
+            out.keep(corrupted_sentence(sent, got), [sent, got])
+    return out
+
+
+def duplicated_cases(ix: Index, acked: int, recovered: int, limit: int = 20) -> Cases:
+    """In scope, no logical send has two mids (``scope``): nothing to find but the due."""
+    out = Cases("duplicated", limit, unit="stored messages")
+    out.owe(acked + recovered)
+    return out
+
+
+def count_figures(ix: Index) -> dict[str, int]:
+    row = ix.con.execute("""
+        SELECT count(*) FILTER (WHERE s_i IS NOT NULL), coalesce(sum(attempts), 0),
+               count(*) FILTER (WHERE outcome = 'ok'), count(*) FILTER (WHERE outcome = 'fail'),
+               count(*) FILTER (WHERE s_i IS NOT NULL AND outcome IN ('info', 'pending')),
+               count(*) FILTER (WHERE s_i IS NOT NULL AND outcome = 'pending'),
+               count(*) FILTER (WHERE s_i IS NOT NULL AND outcome IN ('info', 'pending')
+                                AND d_i IS NOT NULL)
+        FROM rec""").fetchone()
+    attempted, attempts, acked, failed, info, pending, recovered = row  # type: ignore[misc]
+    delivered, copies = ix.con.execute(
+        "SELECT count(*), (SELECT count(*) FROM deliver) FROM held").fetchone()  # type: ignore[misc]
+    return {"attempted": attempted, "attempts": int(attempts), "sent": attempted,
+            "acked": acked, "failed": failed, "info": info, "pending": pending,
+            "recovered": recovered, "delivered": delivered, "expected_deliveries": 0,
+            "wire_duplicates": int(copies) - delivered, "ops": 0, "ops_ok": 0,
+            "ops_failed": 0, "ops_info": 0, "reads": 0, "reads_ok": 0}
+
+
+def info_reasons(ix: Index) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {"send": {}, "op": {}, "send_fail": {}, "op_fail": {}}
+    rows = ix.con.execute(f"""
+        SELECT r.e_ev, coalesce(CAST(e.reason AS VARCHAR), 'None') FROM rec r
+        JOIN events e ON e.i = r.e_i
+        WHERE r.e_i IS NOT NULL AND r.outcome <> 'ok' ORDER BY {RECORD_ORDER}""").fetchall()
+    found: dict[str, dict[str, int]] = {"send_info": {}, "send_fail": {}}
+    for ev, reason in rows:
+        counts = found[ev]
+        counts[reason] = counts.get(reason, 0) + 1
+    for key, ev in (("send", "send_info"), ("send_fail", "send_fail")):
+        out[key] = dict(sorted(found[ev].items(), key=lambda kv: -kv[1]))  # stable: ties keep
+    return out                                                            # first-seen order
+
+
+def evidence(ix: Index, devices: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+    """Per missing device: its last audit event, else its declaration."""
+    picks = []
+    for u, d in devices[:MISSING_SHOWN]:
+        dv = ix.devices[u][d]
+        picks.append(dv.audit if dv.audit is not None else dv.declared)
+    return ix.get(picks)
+
+
+def _count(ix: Index, sql: str) -> int:
+    return int(ix.con.execute(sql).fetchone()[0])  # type: ignore[index]

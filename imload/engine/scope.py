@@ -1,0 +1,149 @@
+"""What the engine judges itself, and why a journal goes to the reference checker instead.
+
+The engine's queries reproduce the reference checker (``imload.check``) on a
+class of journals; anything outside it is judged by the reference, exactly as
+before (``verdict.engine_check``). The class grows check by check; today it is
+a run of direct chats (the capacity-planning shape):
+
+- every event well formed (no raw rows, every field its kind needs, none null
+  that may not be), of the kinds below, on one clock (one process, or several
+  whose clocks needed no shifting: ``timeline``);
+- every message in a direct conversation ``d:a:b``, no membership events, no
+  local display times on copies (``ts``: the display-order check), seqs not
+  declared opaque, no group subscriptions;
+- no clashes (a mid, a (conv, seq) or a logical send named two ways: the
+  ``duplicated`` and ``order`` anomalies), every ack, refusal and timeout after
+  its first attempt, no copy journaled before its send's first attempt
+  (another host's clock), every acked message owed to some device: the
+  reference walk's slow paths for those are order-dependent and not ported yet.
+
+``out_of_scope`` (run after ``tables.build_tables``) answers None when the
+journal is in the class, else the first reason it is not.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from imload.engine.db import NARROW, fetch, q
+from imload.journal.events import EVENT_FIELDS, FIELD_TYPES, event_problem
+
+KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "send",
+         "send_ok", "send_fail", "send_info", "deliver", "fault", "audit", "phase", "marks",
+         "declare", "clock", "clock_offset")
+NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset")  # checked whole
+COPY_ONLY = ("kind", "event", "event_text", "ts", "server_ts")  # fields a copy may not carry
+NULLABLE = {f for f, types in FIELD_TYPES.items() if type(None) in types}
+
+
+def out_of_scope(con: duckdb.DuckDBPyConnection) -> str | None:
+    for test in (_rows, _clocks, _convs, _declared, _clashes, _order):
+        reason = test(con)
+        if reason:
+            return reason
+    return None
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> object:
+    return con.execute(sql).fetchone()[0]  # type: ignore[index]
+
+
+def _rows(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Well-formed events: per key list, every required field there and non-null."""
+    if _one(con, "SELECT count(*) FROM other WHERE keys = 'raw'"):
+        return "events whose values do not fit the journal schema"
+    if _one(con, "SELECT count(*) FROM other WHERE ev IN ('deliver', 'send', 'send_ok')"):
+        return "message events with fields their table lacks"
+    for table in (*NARROW, "other"):
+        columns = (("ev",) if table == "other" else ()) + (
+            NARROW[table] if table in NARROW else tuple(FIELD_TYPES))
+        counted = [f for f in columns if f not in NULLABLE and f in FIELD_TYPES]
+        cols = ", ".join(f"count({q(f)})" for f in counted)
+        kind = "ev" if table == "other" else f"'{table}'"
+        for row in con.execute(f"SELECT {kind}, keys, count(*), {cols} FROM {table} "
+                               "GROUP BY ALL").fetchall():
+            reason = _group(row, counted)
+            if reason:
+                return reason
+    kinds = ", ".join(f"'{k}'" for k in NESTED_KINDS)
+    indices = [r[0] for r in con.execute(f"SELECT i FROM other WHERE ev IN ({kinds})")
+               .fetchall()]
+    for e in fetch(con, indices).values():
+        problem = event_problem(e)
+        if problem:
+            return f"a malformed {e.get('ev')} event: {problem}"
+    return None
+
+
+def _group(row: tuple[object, ...], counted: list[str]) -> str | None:
+    ev, keys, n, *present = row
+    names = set(str(keys).split(","))
+    if ev not in KINDS:
+        return f"events of kind {ev!r}"
+    missing = [f for f in EVENT_FIELDS.get(str(ev), ()) if f not in names]
+    if missing:
+        return f"{ev} events without {', '.join(missing)}"
+    nulls = [f for f, got in zip(counted, present, strict=True) if f in names and got < n]  # type: ignore[operator]
+    if nulls:
+        return f"{ev} events with {', '.join(nulls)} null"
+    if ev == "deliver" and names & set(COPY_ONLY):
+        return f"copies with {', '.join(sorted(names & set(COPY_ONLY)))}"
+    return None
+
+
+def _clocks(con: duckdb.DuckDBPyConnection) -> str | None:
+    if _one(con, "SELECT count(DISTINCT source) FROM other WHERE ev = 'clock'") > 1:  # type: ignore[operator]
+        return "several processes' clocks (one timeline: not ported yet)"
+    return None
+
+
+def _convs(con: duckdb.DuckDBPyConnection) -> str | None:
+    bad = _one(con, """
+        SELECT any_value(conv) FROM (
+          SELECT conv FROM send UNION SELECT conv FROM send_ok UNION SELECT conv FROM deliver
+          UNION SELECT conv FROM other WHERE ev IN ('send_fail', 'send_info'))
+        WHERE NOT (conv LIKE 'd:%:%' AND split_part(conv, ':', 2) <> ''
+                   AND split_part(conv, ':', 2) < split_part(conv, ':', 3)
+                   AND len(conv) - len(replace(conv, ':', '')) = 2)""")
+    return f"messages outside direct chats (e.g. {bad})" if bad is not None else None
+
+
+def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
+    indices = [r[0] for r in con.execute("SELECT i FROM other WHERE ev = 'declare'").fetchall()]
+    for e in fetch(con, indices).values():
+        if "opaque" in (e.get("numbering") or {}).values():
+            return "seqs or useqs declared opaque"
+        if e.get("group_membership") not in (None, "members"):
+            return "groups declared as subscriptions"
+    return None
+
+
+NAMING = ("(SELECT mid, conv, seq, \"user\" AS sender, cmid FROM send_ok UNION ALL "
+          "SELECT mid, conv, seq, \"from\", cmid FROM deliver)")
+
+
+def _clashes(con: duckdb.DuckDBPyConnection) -> str | None:
+    if _one(con, f"""SELECT count(*) FROM (SELECT mid FROM {NAMING} GROUP BY mid
+                     HAVING min(conv) <> max(conv) OR min(seq) <> max(seq)
+                        OR min(sender) <> max(sender) OR min(cmid) <> max(cmid))"""):
+        return "a mid named two ways (order: not ported yet)"
+    if _one(con, f"""SELECT count(*) FROM (SELECT 1 FROM {NAMING} GROUP BY conv, seq
+                     HAVING min(mid) <> max(mid))"""):
+        return "a seq naming two mids (order: not ported yet)"
+    if _one(con, f"""SELECT count(*) FROM (SELECT 1 FROM {NAMING} GROUP BY sender, cmid
+                     HAVING min(mid) <> max(mid))"""):
+        return "a logical send stored under two mids (duplicated: not ported yet)"
+    return None
+
+
+def _order(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Acks, refusals and timeouts after the send's first attempt; copies after it too."""
+    for table, first in (("ack", "a_i"), ("fin", "e_i")):
+        if _one(con, f"SELECT count(*) FROM {table} x LEFT JOIN snd s USING (u, cmid) "
+                     f"WHERE s.s_i IS NULL OR x.{first} < s.s_i"):
+            return "an outcome journaled before its send"
+    if _one(con, "SELECT count(*) FROM cop c JOIN snd s USING (u, cmid) WHERE c.d_i < s.s_i"):
+        return "a copy journaled before its send (another host's clock)"
+    if _one(con, "SELECT count(*) FROM acked WHERE wanted = 0"):
+        return "an acked message owed to no known device"
+    return None

@@ -1,0 +1,240 @@
+"""The engine's verdict: the reference checker's verdict, computed by DuckDB queries.
+
+``engine_check(files)`` loads the journal into DuckDB (``db``), asks whether
+it is in the class the engine judges itself (``scope``), and if so builds the
+verdict the reference checker (``imload.check.verdict_of``) would build, byte
+for byte: the same counts, figures, anomalies, coverage, sentences and
+evidence. Outside the class it hands the journal to the reference checker,
+exactly as ``imload verify`` always did, and says why (``EngineInfo.reason``).
+
+The few events that are not messages (devices, sessions, faults, phases,
+audits, read markers, declarations) are judged by the reference's own code
+over a small history of them (``_small_history``); the messages stay in
+DuckDB.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from imload.check.cases import Cases
+from imload.check.coverage import coverage_entry, journal_entry
+from imload.check.display import display_order_cases
+from imload.check.figures import fractions
+from imload.check.filing import finish
+from imload.check.history import History, _Walk
+from imload.check.latency import BIN_US, from_bins, read_sync_s, reconnect_s, summarize
+from imload.check.membership import membership_cases
+from imload.check.numbering import numbering
+from imload.check.ops import op_cases
+from imload.check.promises import promised
+from imload.check.reads import read_sync_cases
+from imload.check.verdict import CHECKS, check, validity
+from imload.engine import messages, sequences
+from imload.engine.db import MEMORY_LIMIT, connect, fetch, load, load_events
+from imload.engine.index import Index, build_index
+from imload.engine.scope import out_of_scope
+from imload.engine.tables import build_tables
+
+SMALL_KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "fault",
+               "audit", "phase", "marks", "declare", "clock", "clock_offset")
+
+
+@dataclass
+class EngineInfo:
+    checker: str = "engine"  # "engine", or "reference" when the journal is out of scope
+    reason: str | None = None  # why the reference judged it
+    seconds: dict[str, float] = field(default_factory=dict)  # load, scope, tables, checks
+
+
+def engine_check(files: Sequence[Path] | None = None, *,
+                 events: Sequence[dict[str, Any]] | None = None, max_examples: int = 20,
+                 memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
+                 con: duckdb.DuckDBPyConnection | None = None
+                 ) -> tuple[dict[str, Any], EngineInfo]:
+    """The verdict of the journal in ``files`` (or of ``events``), and how it was reached."""
+    info = EngineInfo()
+    con = con or connect(memory_limit, threads, on_disk=events is None)
+    t = time.perf_counter()
+    loaded = load_events(con, events) if events is not None else load(con, files or [])
+    info.seconds["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    build_tables(con)
+    info.seconds["tables"] = time.perf_counter() - t
+    t = time.perf_counter()
+    info.reason = out_of_scope(con)
+    info.seconds["scope"] = time.perf_counter() - t
+    if info.reason is not None or loaded.bad_lines:
+        info.checker = "reference"
+        info.reason = info.reason or "unreadable lines (the reference names them)"
+        con.close()
+        return _reference(files, events, max_examples), info
+    t = time.perf_counter()
+    verdict = _verdict(build_index(con), max_examples)
+    info.seconds["checks"] = time.perf_counter() - t
+    con.close()
+    return verdict, info
+
+
+def _reference(files: Sequence[Path] | None, events: Sequence[dict[str, Any]] | None,
+               max_examples: int) -> dict[str, Any]:
+    if events is not None:
+        return check(events, max_examples=max_examples)
+    from imload.journal.reader import read_files
+    journal = read_files(list(files or []))
+    return check(journal.events, bad_lines=journal.bad_lines, max_examples=max_examples,
+                 **journal.check_options())
+
+
+def _small_history(ix: Index) -> History:
+    """The non-message events, walked by the reference (its own filing and checks)."""
+    kinds = ", ".join(f"'{k}'" for k in SMALL_KINDS)
+    indices = [r[0] for r in ix.con.execute(
+        f"SELECT i FROM events WHERE ev IN ({kinds}) ORDER BY i").fetchall()]
+    found = fetch(ix.con, indices)
+    small = [found[i] for i in indices]
+    h = History()
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        _Walk(h).run(small, ordered=False)
+    finally:
+        if paused:
+            gc.enable()
+    h.events = ix.events
+    h.t_end = ix.t_end
+    first = ix.con.execute("SELECT min_by(\"at\", i) FROM events").fetchone()[0]  # type: ignore[index]
+    finish(h, first)
+    return h
+
+
+def _verdict(ix: Index, max_examples: int) -> dict[str, Any]:
+    small = _small_history(ix)
+    declared = numbering(small)
+    counts = messages.count_figures(ix)
+    fan = messages.fan_out(ix)
+    counts["expected_deliveries"] = fan.expected
+    limit = max_examples
+    found: dict[str, Cases] = {
+        "lost": messages.lost_cases(ix, fan, limit),
+        "partial": messages.partial_cases(ix, limit),
+        "duplicated": messages.duplicated_cases(ix, counts["acked"], counts["recovered"], limit),
+        "phantom": messages.phantom_cases(ix, counts["delivered"], limit),
+        "aborted": messages.aborted_cases(ix, counts["failed"], limit),
+        "corrupted": messages.corrupted_cases(ix, counts["delivered"], limit),
+        "order": sequences.order_cases(ix, limit),
+        "gap": sequences.gap_cases(ix, declared, limit),
+        "backwards": sequences.backwards_cases(ix, limit),
+        "fifo": sequences.fifo_cases(ix, limit),
+        "causality": sequences.causality_cases(ix, limit),
+        "read_sync": read_sync_cases(small, limit),
+        "op": op_cases(small, limit),
+        "display_order": display_order_cases(small, limit),
+        "membership": membership_cases(small, limit),
+    }
+    assert list(found) == list(CHECKS), "the engine must run the reference's checks, in order"
+    promises = promised(small, CHECKS)
+    anomalies = {kind: cases.count for kind, cases in found.items()}
+    counts["unexpected"] = anomalies["phantom"]
+    coverage = {kind: coverage_entry(cases) for kind, cases in found.items()}
+    coverage["journal"] = journal_entry(ix.events, [], [], 0)
+    valid, unknown = validity(anomalies, coverage, counts, promises)
+    slo: list[dict[str, Any]] = []
+    return {
+        "valid": valid,
+        "promises": list(promises),
+        "passed": valid is True and all(s.get("passed") for s in slo),
+        "counts": counts,
+        "fractions": fractions(counts, anomalies, fan.missed),
+        "anomalies": anomalies,
+        "coverage": coverage,
+        "unknown": unknown,
+        "examples": {kind: cases.examples for kind, cases in found.items()},
+        "latency_ms": _latency(ix, small),
+        "cost": _cost(counts),
+        "info_reasons": messages.info_reasons(ix),
+        "over_time": {"unseen": _unseen(ix)},
+        "faults": small.faults,
+        "phases": small.phases,
+        "slo": slo,
+        "journal": {"events": ix.events, "bad_lines": [], "bad_events": []},
+    }
+
+
+def _cost(counts: dict[str, int]) -> dict[str, float | int | None]:
+    """``figures.cost_figures`` (no ops in scope)."""
+    acked = counts["acked"]
+    frames = counts["attempts"] + acked + counts["delivered"] + counts["wire_duplicates"]
+    sent = counts["attempted"]
+    return {
+        "frames": frames,
+        "frames_per_message": round(frames / sent, 4) if sent else None,
+        "retry_ratio": round(counts["attempts"] / sent, 4) if sent else None,
+        "retries": counts["attempts"] - sent,
+        "op_retry_ratio": None,
+    }
+
+
+def _binned(ix: Index, samples: str) -> dict[str, Any]:
+    """``summarize`` of the samples ``x`` a query gives, binned by DuckDB."""
+    rows = ix.con.execute(f"""
+        WITH s AS ({samples})
+        SELECT CAST(trunc(x * CAST({1e6 / BIN_US!r} AS DOUBLE) + 0.5) AS BIGINT) AS b, count(*),
+               max(max(x)) OVER (), sum(count(*)) OVER () FROM s GROUP BY b""").fetchall()
+    if not rows:
+        return from_bins({}, None, 0)
+    return from_bins({b: n for b, n, _, _ in rows}, rows[0][2], int(rows[0][3]))
+
+
+def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
+    return {
+        "ack": _binned(ix, "SELECT a_at - s_at AS x FROM acked"),
+        "e2e": _binned(ix, """
+            SELECT h.h_at - r.s_at AS x FROM held h JOIN rec r ON r.u = h.frm
+              AND r.cmid = h.cmid
+            WHERE r.s_i IS NOT NULL AND (h.u = string_split(h.conv, ':')[2]
+                                         OR h.u = string_split(h.conv, ':')[3])"""),
+        "stable": _binned(ix, "SELECT done_at - a_at AS x FROM acked WHERE copies = wanted"),
+        "reconnect": summarize(reconnect_s(small)),
+        "catchup": _binned(ix, """
+            WITH w AS (SELECT "user" AS u, device AS d, session, max_by(inbox_seq, i) AS top,
+                              max_by("at", i) AS at0
+                       FROM events WHERE ev = 'connected' AND inbox_seq > acked GROUP BY ALL)
+            SELECT min_by(h.h_at, h.h_i) - w.at0 AS x FROM w
+            JOIN held h ON h.u = w.u AND h.d = w.d AND h.session = w.session
+              AND h.useq >= w.top
+            GROUP BY w.u, w.d, w.session, w.at0"""),
+        "read_sync": summarize(read_sync_s(small)),
+    }
+
+
+def _unseen(ix: Index) -> list[dict[str, float | int]]:
+    """``figures.unseen_over_time``: acked messages not yet on every expected device."""
+    rows = ix.con.execute("""
+        WITH s AS (SELECT ceil(a_at - $t0) AS start,
+                          CASE WHEN copies = wanted THEN greatest(ceil(done_at - $t0),
+                               ceil(a_at - $t0)) END AS stop
+                   FROM acked)
+        SELECT 1 AS sign, start AS t, count(*) FROM s GROUP BY start
+        UNION ALL
+        SELECT -1, stop, count(*) FROM s WHERE stop IS NOT NULL GROUP BY stop""",
+                          {"t0": ix.t0}).fetchall()
+    if not rows:
+        return []
+    end = max(0, math.ceil(ix.t_end - ix.t0))
+    delta = [0] * (end + 2)
+    for sign, t, n in rows:
+        delta[min(end + 1, max(0, int(t)))] += sign * n
+    out, running = [], 0
+    for t in range(end + 1):
+        running += delta[t]
+        out.append({"t_s": t, "unseen": running})
+    return out

@@ -1,0 +1,282 @@
+"""The columnar journal's schema: journal events as Apache Arrow record batches, and back.
+
+One wide schema holds every field of ``FIELD_TYPES`` (events.py) as a typed
+column: strings, int64, float64, bool, and the nested fields (dicts and lists)
+as JSON text. Four more columns:
+
+- ``n``: the event's number in its file (the writer's count), so a reader
+  restores the file's order exactly;
+- ``keys``: the event's field names in their order, comma-separated
+  (dictionary-encoded: a run has a few dozen distinct lists), so a reader
+  rebuilds every event with its own keys in their order: an event read back
+  equals, key order included, the event written, and a missing field and a
+  ``null`` one stay apart;
+- ``extra``: a JSON object of the fields the schema does not know (newer
+  writers, hand-made journals);
+- ``raw``: the whole event as JSON, for an event one of whose values does not
+  fit its column's type (an int ``at``, a string ``seq``), or that the other
+  columns cannot hold exactly (a comma in a field name, an int beyond 64 bits
+  in a nested or unknown field); such an event comes back exactly as it was
+  written, only without a typed column to query.
+
+One flush of a writer is one batch: the writer's cost per event is a few
+C-level passes per field list (``encode``), not a Python loop per column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from imload.journal.events import FIELD_TYPES
+
+_NONE = type(None)
+# Fields stored as numbers of one Python type, whatever FIELD_TYPES allows: a
+# writer's ``at`` is a float (time.monotonic()), ``ts`` epoch milliseconds,
+# ``retry_after_ms`` whole milliseconds (imload/drivers/wsopen.py).
+_STORED: dict[str, pa.DataType] = {"at": pa.float64(), "ts": pa.int64(),
+                                   "retry_after_ms": pa.int64(), "server_ts": pa.int64()}
+
+
+def _arrow_type(field: str, types: tuple[type, ...]) -> pa.DataType:
+    if field in _STORED:
+        return _STORED[field]
+    kinds = set(types) - {_NONE}
+    if kinds == {str}:
+        return pa.string()
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds == {int}:
+        return pa.int64()
+    if kinds == {int, float}:  # a measured number (``wall``, ``offset_s``): a float
+        return pa.float64()
+    return pa.string()  # dicts and lists, as JSON text
+
+
+# The exact Python types a column takes (anything else sends the event to ``raw``).
+_PY: dict[pa.DataType, frozenset[type]] = {
+    pa.string(): frozenset({str, _NONE}), pa.int64(): frozenset({int, _NONE}),
+    pa.float64(): frozenset({float, _NONE}), pa.bool_(): frozenset({bool, _NONE}),
+}
+
+_NUMBERS = frozenset({pa.int64(), pa.float64()})
+NESTED = frozenset(f for f, types in FIELD_TYPES.items() if set(types) & {dict, list})
+TYPES: dict[str, pa.DataType] = {f: _arrow_type(f, t) for f, t in FIELD_TYPES.items()}
+SCHEMA = pa.schema([("n", pa.int64()), ("keys", pa.dictionary(pa.int32(), pa.string())),
+                    *TYPES.items(), ("extra", pa.string()),
+                    ("raw", pa.string())])
+_INDEX = {name: i for i, name in enumerate(SCHEMA.names)}
+_FIELDS = list(SCHEMA)[2:]
+RAW_KEYS = "raw"  # the ``keys`` of a raw event
+
+
+class Group:
+    """Events with the same keys in the same order, held as tuples of values until a flush.
+
+    Taking the values while the event is fresh in the cache, with one C call
+    (``itemgetter``), is what keeps a columnar write as cheap as a JSON line;
+    nested and unknown values are frozen as JSON at once (the caller may reuse them).
+    """
+
+    __slots__ = ("keys", "take", "frozen", "rows", "numbers", "raw")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        get = itemgetter(*keys) if keys else None
+        self.take: Callable[[dict[str, Any]], tuple[Any, ...]] = \
+            get if len(keys) > 1 else (lambda e: (get(e),)) if keys else (lambda e: ())
+        self.frozen = [i for i, k in enumerate(keys) if k in NESTED or k not in TYPES]
+        self.rows: list[tuple[Any, ...] | list[Any]] = []
+        self.numbers: list[int] = []
+        # kept raw: keys the ``keys`` column cannot spell (none; a comma in a name; the
+        # raw marker itself), or a value only the standard library's JSON keeps exact
+        self.raw = not keys or keys == (RAW_KEYS,) or any("," in k for k in keys)
+
+    def add(self, e: dict[str, Any], number: int) -> None:
+        row = self.take(e)
+        if self.frozen:
+            row = list(row)
+            for i in self.frozen:
+                if row[i] is None and self.keys[i] in TYPES:
+                    continue
+                try:
+                    row[i] = orjson.dumps(row[i]).decode()
+                except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
+                    row[i] = _dumps(row[i])
+                    self.raw = True
+        self.rows.append(row)
+        self.numbers.append(number)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events back (for the raw path)."""
+        out = []
+        for row in self.rows:
+            values = list(row)
+            for i in self.frozen:
+                if values[i] is not None or self.keys[i] not in TYPES:
+                    values[i] = json.loads(values[i])
+            out.append(dict(zip(self.keys, values, strict=True)))
+        return out
+
+
+def group_rows(rows: Sequence[dict[str, Any]], first: int = 0) -> list[Group]:
+    """``rows`` grouped by their key lists, numbered from ``first``."""
+    groups: dict[tuple[str, ...], Group] = {}
+    for n, e in enumerate(rows, first):
+        g = groups.get(keys := tuple(e))
+        if g is None:
+            g = groups[keys] = Group(keys)
+        g.add(e, n)
+    return list(groups.values())
+
+
+def encode(groups: Sequence[Group]) -> pa.RecordBatch:
+    """One batch holding every event of ``groups``; ``n`` keeps their written order."""
+    parts = [_part(g) for g in groups if g.rows]
+    try:
+        return _batch(parts)
+    except (pa.ArrowException, OverflowError):  # e.g. an int beyond int64: that group raw
+        safe = []
+        for g, part in zip([g for g in groups if g.rows], parts, strict=True):
+            try:
+                _batch([part])
+                safe.append(part)
+            except (pa.ArrowException, OverflowError):
+                safe.append(_raw_part(g))
+        return _batch(safe)
+
+
+Part = tuple[str, list[int], dict[str, list[Any]]]  # keys, numbers, columns
+
+
+def _part(g: Group) -> Part:
+    """The columns of a group, or its events kept raw when a value does not fit its column's
+    type. pyarrow refuses a wrong type in a string or bool column by itself; a number
+    column would convert (1.0 to 1), so it is checked."""
+    columns: dict[str, list[Any]] = {}
+    unknown: list[tuple[str, list[Any]]] = []
+    if g.raw:
+        return _raw_part(g)
+    for f, v in zip(g.keys, zip(*g.rows, strict=True), strict=True):
+        kind = TYPES.get(f)
+        if kind is None:
+            unknown.append((_dumps(f), list(v)))
+        elif kind in _NUMBERS and not set(map(type, v)) <= _PY[kind]:
+            return _raw_part(g)
+        else:
+            columns[f] = list(v)
+    if unknown:  # each value is JSON already: the object is assembled, not encoded again
+        columns["extra"] = ["{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+                            for pairs in zip(*[[(k, x) for x in v] for k, v in unknown],
+                                             strict=True)]
+    return ",".join(g.keys), g.numbers, columns
+
+
+def _raw_part(g: Group) -> Part:
+    """Events kept whole as JSON (``ev`` and ``at`` typed when they fit, for queries)."""
+    rows = g.events()
+    return RAW_KEYS, g.numbers, {
+        "ev": [e.get("ev") if isinstance(e.get("ev"), str) else None for e in rows],
+        "at": [_float(e.get("at")) for e in rows],
+        "raw": [_dumps(e) for e in rows]}
+
+
+def _float(a: Any) -> float | None:
+    """``a`` as a float when it is a number that has one (an int beyond 1e308 has none)."""
+    if not isinstance(a, int | float) or isinstance(a, bool):
+        return None
+    try:
+        return float(a)
+    except OverflowError:
+        return None
+
+
+def _batch(parts: Sequence[Part]) -> pa.RecordBatch:
+    """Each part's own columns converted alone (no row pays for another kind's columns),
+    the rest filled with slices of one all-null array, joined per column in C++."""
+    numbers: list[int] = []
+    indices: list[int] = []
+    for g, (_, nums, _) in enumerate(parts):
+        numbers.extend(nums)
+        indices.extend([g] * len(nums))
+    n = len(numbers)
+    keys = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()),
+                                          pa.array([names for names, _, _ in parts],
+                                                   pa.string()))
+    arrays: list[pa.Array] = [pa.array(numbers, pa.int64()), keys]
+    for field in _FIELDS:
+        name, kind = field.name, field.type
+        if not any(name in cols for _, _, cols in parts):
+            arrays.append(_nulls(kind, n))
+            continue
+        pieces = [pa.array(cols[name], kind) if name in cols else _nulls(kind, len(nums))
+                  for _, nums, cols in parts]
+        arrays.append(pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces))
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
+_NULLS: dict[pa.DataType, pa.Array] = {}
+
+
+def _nulls(kind: pa.DataType, n: int) -> pa.Array:
+    """``n`` nulls of ``kind``: a zero-copy slice of one cached array."""
+    cached = _NULLS.get(kind)
+    if cached is None or len(cached) < n:
+        cached = _NULLS[kind] = pa.nulls(max(n, 65536), kind)
+    return cached.slice(0, n)
+
+
+def _dumps(e: Any) -> str:
+    try:
+        return orjson.dumps(e).decode()
+    except TypeError:  # what orjson refuses (an int beyond 64 bits): the standard library
+        return json.dumps(e, default=repr)
+
+
+def decode(batch: pa.RecordBatch) -> tuple[list[int], list[dict[str, Any]]]:
+    """(numbers in file, events) of every row of ``batch``, each event as it was written.
+
+    Per key list: its rows filtered out in C++, its columns to Python lists, the events
+    zipped together (no Python loop per value but the JSON of nested and unknown ones).
+    Columns are found by name: a batch of an imload whose ``FIELD_TYPES`` had other
+    fields reads back the same (a field it had no column for is in its ``extra``)."""
+    where = {name: i for i, name in enumerate(batch.schema.names)}
+    typed = {name: i for name, i in where.items() if name not in ("n", "keys", "extra", "raw")}
+    keys = batch.column(1)
+    if keys.null_count:
+        raise ValueError("a row without its key list")
+    names_of = keys.dictionary.to_pylist()
+    indices = keys.indices
+    numbers: list[int] = []
+    events: list[dict[str, Any]] = []
+    single = len(names_of) == 1
+    for g, joined in enumerate(names_of):
+        rows = batch if single else batch.filter(pc.equal(indices, g))
+        if not rows.num_rows:
+            continue
+        numbers.extend(rows.column(0).to_pylist())
+        if joined == RAW_KEYS:
+            events.extend(map(json.loads, rows.column(where["raw"]).to_pylist()))
+            continue
+        names = joined.split(",")
+        columns: list[list[Any]] = []
+        extras: list[Any] | None = None
+        for k in names:
+            if k in typed:
+                col = rows.column(typed[k]).to_pylist()
+                if k in NESTED:
+                    col = [None if v is None else orjson.loads(v) for v in col]
+            else:
+                if extras is None:
+                    extras = list(map(orjson.loads, rows.column(where["extra"]).to_pylist()))
+                col = list(map(itemgetter(k), extras))
+            columns.append(col)
+        events.extend(dict(zip(names, values, strict=True))
+                      for values in zip(*columns, strict=True))
+    return numbers, events

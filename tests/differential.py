@@ -1,0 +1,66 @@
+"""The engine against the reference on every journal the checker's tests build.
+
+With ``IMLOAD_DIFFERENTIAL=<file>`` set, ``conftest`` wraps the reference's
+``check`` and ``build_history`` (as the tests see them): each journal a test
+judges is judged by the engine too (``imload.engine``), and the two verdicts must
+be byte-identical whenever the engine takes the journal (in scope). A line per
+journal goes to ``<file>``: in scope or why not, and the first difference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from imload.report.verdict_json import dumps_verdict
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b):
+            return f"{path}: keys {list(a)} vs {list(b)}"
+        for k in a:
+            found = first_difference(a[k], b[k], f"{path}.{k}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} vs {len(b)} items: {str(a)[:300]} vs {str(b)[:300]}"
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = first_difference(x, y, f"{path}[{n}]")
+            if found:
+                return found
+        return None
+    if a != b or type(a) is not type(b):
+        return f"{path}: {a!r:.300} vs {b!r:.300}"
+    return None
+
+
+_seen: dict[str, int] = {}
+
+
+def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int = 20) -> None:
+    """Judge ``events`` with the engine too and log the comparison (at most
+    ``IMLOAD_DIFFERENTIAL_PER_TEST`` journals per test, when set: a property test makes
+    hundreds)."""
+    from imload.engine.verdict import engine_check
+    log = os.environ["IMLOAD_DIFFERENTIAL"]
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+    most = int(os.environ.get("IMLOAD_DIFFERENTIAL_PER_TEST", "0") or 0)
+    _seen[test] = _seen.get(test, 0) + 1
+    if most and _seen[test] > most:
+        return
+    try:
+        got, info = engine_check(events=list(events), max_examples=max_examples)
+    except Exception as e:  # noqa: BLE001 - a crash is a finding, written down
+        line = {"test": test, "scope": "crash", "error": f"{type(e).__name__}: {e}"[:500]}
+    else:
+        same = dumps_verdict(got) == dumps_verdict(reference)
+        line = {"test": test, "scope": info.checker, "reason": info.reason, "same": same,
+                "diff": None if same else first_difference(reference, got)}
+    with open(log, "ab") as f:
+        f.write(orjson.dumps(line) + b"\n")

@@ -1,0 +1,114 @@
+"""Each reason the engine hands a journal to the reference checker fires (imload/engine/scope.py),
+and a journal in the class has none."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imload.engine.db import connect, load_events
+from imload.engine.scope import out_of_scope
+from imload.engine.tables import build_tables
+
+sys.path.insert(0, str(Path(__file__).parent))
+from journal_builder import JournalBuilder, two_friends  # noqa: E402
+
+
+def reason(events: list[dict[str, Any]]) -> str | None:
+    con = connect(memory_limit="256MB", threads=1)
+    try:
+        load_events(con, events)
+        build_tables(con)
+        return out_of_scope(con)
+    finally:
+        con.close()
+
+
+def chat() -> JournalBuilder:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    j.message("bob", "phone", "alice", "c2")
+    return j
+
+
+def test_a_clean_chat_is_in_scope() -> None:
+    j = chat()
+    j.audit_all()
+    assert reason(j.events) is None
+
+
+def _group(j: JournalBuilder) -> None:
+    j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob",))
+
+
+def _raw(j: JournalBuilder) -> None:
+    j.events.append({"ev": "send", "at": 200.0, "user": "alice", "seq": "seven"})  # kept whole
+
+
+def _null(j: JournalBuilder) -> None:
+    j.events.append({"ev": "device", "at": 200.0, "user": "carl", "device": None})
+
+
+def _missing(j: JournalBuilder) -> None:
+    j.events.append({"ev": "connected", "at": 200.0, "user": "carl", "device": "phone"})
+
+
+def _ts(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", "bob")
+    j.ack("alice", "c9")
+    j.deliver_all("alice", "c9", ts=5)
+
+
+def _opaque(j: JournalBuilder) -> None:
+    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"})
+
+
+def _clash_seq(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", "bob")
+    j.ack("alice", "c9", seq=1)  # seq 1 of d:alice:bob named again
+
+
+def _clash_cmid(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", "bob")
+    j.ack("alice", "c9")
+    j.ack("alice", "c9", mid="m99", seq=99)
+
+
+def _early(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", "bob")
+    j.ack("alice", "c9")
+    copy = j.deliver("bob", "phone", "alice", "c9")
+    copy["at"] = j.events[0]["at"] - 1  # another host's clock: before its send
+
+
+def _late_ack(j: JournalBuilder) -> None:
+    j.msgs.pop(("alice", "c1"))
+    j.events.append({"ev": "send_ok", "at": 99.0, "user": "carl", "device": "phone",
+                     "session": 1, "cmid": "c77", "conv": "d:bob:carl", "mid": "m77",
+                     "seq": 1, "dup": False})
+
+
+def _clocks(j: JournalBuilder) -> None:
+    for n, source in enumerate(("host-1", "host-2")):
+        j.add("clock", source=source, wall=1e9 + n, host=source)
+
+
+CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
+    (_group, "op"), (_raw, "schema"), (_null, "null"), (_missing, "without"),
+    (_ts, "copies with"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
+    (_clash_cmid, "two mids"), (_early, "before its send"), (_late_ack, "before its send"),
+    (_clocks, "clocks"),
+]
+
+
+@pytest.mark.parametrize(("spoil", "said"), CASES, ids=[f.__name__ for f, _ in CASES])
+def test_each_reason_fires(spoil: Callable[[JournalBuilder], None], said: str) -> None:
+    j = chat()
+    spoil(j)
+    j.audit_all()
+    found = reason(j.events)
+    assert found is not None and said in found, found
