@@ -28,14 +28,14 @@ match the contiguous run's. Prints one JSON object per line (ARCHITECTURE.md,
 ``--from-files`` measures ``imload verify``'s way instead, from the files,
 reading included, each checker in a fresh process (its own peak memory): the
 journal is written once as a columnar file (``--messages``, default 1M), then
-judged by the engine (``imload.engine``: DuckDB, every core, ``--memory-limit``)
+judged by the DuckDB checker (``imload.checkdb``: DuckDB, every core, ``--memory-limit``)
 and by the reference checker (``read_journal`` + ``check``; ``--no-reference``
 skips it, e.g. past what it can hold). Figures:
 
-- verify_seconds: the engine's wall seconds, with ``baseline`` = the
+- verify_seconds: the DuckDB checker's wall seconds, with ``baseline`` = the
   reference's and ``ratio`` = engine / reference (lower is better), and the
   engine's own phases (load, scope, tables, checks);
-- verify_peak_rss_mib: the engine process's peak memory, with ``baseline`` =
+- verify_peak_rss_mib: the DuckDB checker process's peak memory, with ``baseline`` =
   the reference process's;
 - both verdicts must be byte-identical (else exit 1).
 """
@@ -175,10 +175,10 @@ def judge(which: str, folder: str, verdict_out: str, memory_limit: str) -> None:
     t = time.perf_counter()
     phases: dict[str, float] = {}
     checker = which
-    if which == "engine":
-        from imload.engine.verdict import engine_check
+    if which == "duckdb":
+        from imload.checkdb.verdict import duckdb_check
         from imload.journal.reader import journal_files
-        verdict, info = engine_check(journal_files([folder]), memory_limit=memory_limit)
+        verdict, info = duckdb_check(journal_files([folder]), memory_limit=memory_limit)
         phases, checker = {k: round(v, 2) for k, v in info.seconds.items()}, info.checker
     else:
         from imload.journal import read_journal
@@ -208,7 +208,7 @@ def from_files(messages: int, users: int, reference: bool, memory_limit: str) ->
         _child("write", str(messages), str(users), journal)
         size = sum(f.stat().st_size for f in Path(journal).iterdir())
         written = time.perf_counter() - t
-        engine = _child("judge", "engine", journal, f"{tmp}/engine.json", memory_limit)
+        engine = _child("judge", "duckdb", journal, f"{tmp}/engine.json", memory_limit)
         ref = _child("judge", "reference", journal, f"{tmp}/reference.json",
                      memory_limit) if reference else None
         same = ref is None or Path(f"{tmp}/engine.json").read_bytes() == Path(
@@ -223,7 +223,7 @@ def from_files(messages: int, users: int, reference: bool, memory_limit: str) ->
     emit(figure="verify_peak_rss_mib", value=round(engine["peak_mib"], 1), unit="MiB", **mem,
          memory_limit=memory_limit, **context)
     if not same:
-        print("the engine's verdict differs from the reference's", file=sys.stderr)
+        print("the DuckDB checker's verdict differs from the reference's", file=sys.stderr)
         return 1
     return 0
 
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true",
                    help="with --from-files: skip the reference checker (too big for it)")
     p.add_argument("--memory-limit", default="600MB",
-                   help="the engine's DuckDB memory_limit (default 600MB, the engine's own)")
+                   help="the DuckDB checker's memory_limit (default 600MB, its own)")
     p.add_argument("--pin", action="store_true",
                    help="pin the process to one CPU (the checker is single-threaded anyway)")
     args = p.parse_args(argv)

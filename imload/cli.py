@@ -123,12 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("dir", nargs="+", help="run folder (holds journal/), then any journal "
                         "shard folders of the same run (one per machine; a quoted glob works)")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    verify.add_argument("--checker", choices=("auto", "engine", "reference"), default="auto",
-                        help="engine: DuckDB, for journals too big to hold (the same verdict); "
-                             "reference: the checker in Python; auto (default): the engine "
-                             "from 64 MiB of columnar journal on")
+    verify.add_argument("--checker", choices=("auto", "duckdb", "reference"), default="auto",
+                        help="duckdb: the checker in DuckDB, for journals too big to hold "
+                             "(the same verdict); reference: the checker in Python; auto "
+                             "(default): DuckDB from 64 MiB of columnar journal on")
     verify.add_argument("--memory-limit", default="600MB", metavar="SIZE", type=_size,
-                        help="the engine's DuckDB memory limit (it spills to disk past it); "
+                        help="the DuckDB checker's memory limit (it spills to disk past it); "
                              "default 600MB, enough for 1M messages; more for tens of millions")
 
     journal = sub.add_parser("journal", help="look into a journal, convert it between JSON "
@@ -257,7 +257,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from imload.engine.choose import judge
+    from imload.checkdb.choose import judge
     from imload.journal import JournalError
     from imload.journal.shards import journal_folders
     from imload.report.console import render_verdict
@@ -285,7 +285,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
         from imload.report.html import write_html_report
         from imload.report.timeseries import build_series
-        write_html_report(folder / "report.html", verdict,  # the engine keeps no events:
+        write_html_report(folder / "report.html", verdict,  # the DuckDB checker keeps no events:
                           build_series(events, verdict) if events is not None else None,
                           run_dir=folder)  # its report has no per-second charts yet
     if args.json:

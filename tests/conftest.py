@@ -332,12 +332,12 @@ def own_node(cluster: LocalCluster, tmp: Path, *args: str) -> Iterator[OwnNode]:
 
 
 def _differential() -> None:
-    """``IMLOAD_DIFFERENTIAL=<file>``: judge every test journal with the engine too
+    """``IMLOAD_DIFFERENTIAL=<file>``: judge every test journal with the DuckDB checker too
     (``tests/differential.py``)."""
     import imload.check as checker
     import imload.check.history as history
     import imload.check.verdict as verdict
-    from imload.engine import verdict as _engine  # noqa: F401 - binds the originals first
+    from imload.checkdb import verdict as _engine  # noqa: F401 - binds the originals first
 
     sys.path.insert(0, str(Path(__file__).parent))
     from differential import compare

@@ -1,9 +1,9 @@
-"""The engine against the reference on every journal the checker's tests build.
+"""The DuckDB checker against the reference on every journal the checker's tests build.
 
 With ``IMLOAD_DIFFERENTIAL=<file>`` set, ``conftest`` wraps the reference's
 ``check`` and ``build_history`` (as the tests see them): each journal a test
-judges is judged by the engine too (``imload.engine``), and the two verdicts must
-be byte-identical whenever the engine takes the journal (in scope). A line per
+judges is judged by the DuckDB checker too (``imload.checkdb``), and the two verdicts must
+be byte-identical whenever the DuckDB checker takes the journal (in scope). A line per
 journal goes to ``<file>``: in scope or why not, and the first difference.
 """
 
@@ -44,10 +44,10 @@ _seen: dict[str, int] = {}
 
 
 def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int = 20) -> None:
-    """Judge ``events`` with the engine too and log the comparison (at most
+    """Judge ``events`` with the DuckDB checker too and log the comparison (at most
     ``IMLOAD_DIFFERENTIAL_PER_TEST`` journals per test, when set: a property test makes
     hundreds)."""
-    from imload.engine.verdict import engine_check
+    from imload.checkdb.verdict import duckdb_check
     log = os.environ["IMLOAD_DIFFERENTIAL"]
     test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
     most = int(os.environ.get("IMLOAD_DIFFERENTIAL_PER_TEST", "0") or 0)
@@ -55,7 +55,7 @@ def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int 
     if most and _seen[test] > most:
         return
     try:
-        got, info = engine_check(events=list(events), max_examples=max_examples)
+        got, info = duckdb_check(events=list(events), max_examples=max_examples)
     except Exception as e:  # noqa: BLE001 - a crash is a finding, written down
         line = {"test": test, "scope": "crash", "error": f"{type(e).__name__}: {e}"[:500]}
     else:

@@ -122,7 +122,7 @@ def event_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     return out
 
 
-@settings(max_examples=400)
+@settings(max_examples=150)
 @given(rows=event_lists(), first=st.integers(0, 2**40))
 def test_any_events_round_trip_exactly(rows: list[dict[str, Any]], first: int) -> None:
     numbers, back, batch = roundtrip(rows, first)

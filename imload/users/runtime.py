@@ -218,7 +218,7 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
     elif isinstance(environment.runner, MasterRunner):
         if _receiver is not None and options is not None and options.imload_ship_journal:
             _receiver.wait_for(environment.runner, environment.stop_timeout + 30.0)
-    if isinstance(_journal, JournalWriter):
+    if isinstance(_journal, JournalWriter | ColumnarJournalWriter):  # a shipping one sent it
         _journal.flush()
         log.info("imload: %d pushes and %d sync deliveries recorded in %s",
                  counters["push"], counters["sync"], _journal.path)

@@ -1,11 +1,11 @@
-"""The journal in DuckDB (imload/engine/db.py): the reference order, exact events back."""
+"""The journal in DuckDB (imload/checkdb/db.py): the reference order, exact events back."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from imload.engine.db import connect, fetch, load, load_events
+from imload.checkdb.db import connect, fetch, load, load_events
 from imload.journal import read_journal
 from imload.journal.columnar import ColumnarJournalWriter
 from imload.journal.writer import JournalWriter

@@ -1,4 +1,5 @@
-"""Each reason the engine hands a journal to the reference checker fires (imload/engine/scope.py),
+"""Each reason the DuckDB checker hands a journal to the reference checker fires
+(imload/checkdb/scope.py),
 and a journal in the class has none."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from imload.engine.db import connect, load_events
-from imload.engine.scope import out_of_scope
-from imload.engine.tables import build_tables
+from imload.checkdb.db import connect, load_events
+from imload.checkdb.scope import out_of_scope
+from imload.checkdb.tables import build_tables
 
 sys.path.insert(0, str(Path(__file__).parent))
 from journal_builder import JournalBuilder, two_friends  # noqa: E402

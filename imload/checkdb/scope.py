@@ -1,8 +1,8 @@
-"""What the engine judges itself, and why a journal goes to the reference checker instead.
+"""What the DuckDB checker judges itself, and why a journal goes to the reference checker instead.
 
-The engine's queries reproduce the reference checker (``imload.check``) on a
+The DuckDB checker's queries reproduce the reference checker (``imload.check``) on a
 class of journals; anything outside it is judged by the reference, exactly as
-before (``verdict.engine_check``). The class grows check by check; today it is
+before (``verdict.duckdb_check``). The class grows check by check; today it is
 a run of direct chats (the capacity-planning shape):
 
 - every event well formed (no raw rows, every field its kind needs, none null
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import duckdb
 
-from imload.engine.db import NARROW, fetch, q
+from imload.checkdb.db import NARROW, fetch, q
 from imload.journal.events import EVENT_FIELDS, FIELD_TYPES, event_problem
 
 KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "send",

@@ -27,7 +27,7 @@ from imload.check.session_order import (
     causality_sentence,
     fifo_sentence,
 )
-from imload.engine.index import Index
+from imload.checkdb.index import Index
 
 
 def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:

@@ -1,4 +1,4 @@
-"""Which checker judges a journal (imload/engine/choose.py)."""
+"""Which checker judges a journal (imload/checkdb/choose.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from imload.engine import choose
+from imload.checkdb import choose
 
 
 def test_auto_takes_the_engine_from_a_size_on(tmp_path: Path, monkeypatch) -> None:
@@ -15,13 +15,13 @@ def test_auto_takes_the_engine_from_a_size_on(tmp_path: Path, monkeypatch) -> No
     lines = tmp_path / "run.jsonl"
     lines.write_bytes(b"x" * 1000)
     assert choose.pick([small, lines]) == "reference"
-    monkeypatch.setattr(choose, "ENGINE_FROM_BYTES", 100)
-    assert choose.pick([small, lines]) == "engine"
+    monkeypatch.setattr(choose, "DUCKDB_FROM_BYTES", 100)
+    assert choose.pick([small, lines]) == "duckdb"
     assert choose.pick([lines]) == "reference"  # JSON lines alone: not columnar bytes
 
 
 def test_an_explicit_choice_wins_and_a_bad_one_is_named(tmp_path: Path) -> None:
-    assert choose.pick([], "engine") == "engine"
+    assert choose.pick([], "duckdb") == "duckdb"
     assert choose.pick([], "reference") == "reference"
     with pytest.raises(ValueError, match="unknown checker 'fast'"):
         choose.pick([], "fast")
@@ -43,7 +43,7 @@ def test_judge_gives_the_same_verdict_by_either_checker(tmp_path: Path) -> None:
         for e in j.events:
             w.write(e)
     by_reference = choose.judge([tmp_path], "reference")
-    by_engine = choose.judge([tmp_path], "engine", "256MB")
+    by_engine = choose.judge([tmp_path], "duckdb", "256MB")
     assert by_reference.events is not None and by_reference.note is None
-    assert by_engine.events is None and by_engine.note == "judged by the engine checker"
+    assert by_engine.events is None and by_engine.note == "judged by the duckdb checker"
     assert dumps_verdict(by_engine.verdict) == dumps_verdict(by_reference.verdict)

@@ -1,14 +1,14 @@
-"""The reference walk's index as tables (imload/engine/tables.py) and the devices kept in
-Python (imload/engine/index.py), on a hand-made journal."""
+"""The reference walk's index as tables (imload/checkdb/tables.py) and the devices kept in
+Python (imload/checkdb/index.py), on a hand-made journal."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from imload.engine.db import connect, load_events
-from imload.engine.index import build_index
-from imload.engine.tables import build_tables
+from imload.checkdb.db import connect, load_events
+from imload.checkdb.index import build_index
+from imload.checkdb.tables import build_tables
 
 sys.path.insert(0, str(Path(__file__).parent))
 from journal_builder import two_friends  # noqa: E402

@@ -19,7 +19,7 @@ from imload.check.delivery import (
     unaudited_copy,
 )
 from imload.check.integrity import aborted_sentence, corrupted_sentence, phantom_sentence
-from imload.engine.index import Index
+from imload.checkdb.index import Index
 
 # the records in ``History.sends`` order: senders as they first appear, then by creation
 RECORD_ORDER = "u_i, r_i"

@@ -1,4 +1,4 @@
-"""What the engine keeps in Python: per device (thousands, not millions), the run's clock,
+"""What the DuckDB checker keeps in Python: per device (thousands, not millions), the run's clock,
 and the journal events a verdict shows (fetched by number, once)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from imload.engine.db import fetch
+from imload.checkdb.db import fetch
 
 
 @dataclass(slots=True)

@@ -1,10 +1,11 @@
-"""The engine against the reference checker: byte-identical verdicts (imload/engine/verdict.py).
+"""The DuckDB checker against the reference checker: byte-identical verdicts
+(imload/checkdb/verdict.py).
 
-A property test builds direct-chat runs with every anomaly the engine judges itself
+A property test builds direct-chat runs with every anomaly the DuckDB checker judges itself
 planted at random (lost, partial, phantom, aborted, corrupted, gap, backwards, fifo,
 causality, wire duplicates, reconnects, unaudited devices, faults, read markers) and
-asserts that the engine takes each run (in scope: nothing falls back) and writes the
-very ``verdict.json`` the reference writes. Out of scope, the engine hands the journal
+asserts that the DuckDB checker takes each run (in scope: nothing falls back) and writes the
+very ``verdict.json`` the reference writes. Out of scope, the DuckDB checker hands the journal
 to the reference and says why.
 """
 
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imload.check import check
-from imload.engine.verdict import engine_check
+from imload.checkdb.verdict import duckdb_check
 from imload.journal.columnar import ColumnarJournalWriter
 from imload.journal.writer import JournalWriter
 from imload.report.verdict_json import dumps_verdict
@@ -119,12 +120,12 @@ runs = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 5), st.integers
 
 def same(events: list[dict[str, Any]], **kw: Any) -> None:
     reference = check(events, **kw)
-    got, info = engine_check(events=events, **kw)
-    assert info.checker == "engine", info.reason
+    got, info = duckdb_check(events=events, **kw)
+    assert info.checker == "duckdb", info.reason
     assert dumps_verdict(got) == dumps_verdict(reference), first_difference(reference, got)
 
 
-@settings(max_examples=40)  # each example loads a DuckDB database: ~0.3 s
+@settings(max_examples=25)  # each example loads a DuckDB database: ~0.3 s
 @given(runs, st.booleans())
 def test_the_engine_writes_the_reference_verdict(steps: list[tuple[str, int, int]],
                                                  audit_all: bool) -> None:
@@ -151,8 +152,8 @@ def test_a_journal_read_from_files_gives_the_same_verdict(tmp_path: Path) -> Non
             for e in events[len(events) // 2:]:
                 w.write(e)
         files = sorted((tmp_path / form).iterdir())
-        got, info = engine_check(files)
-        assert info.checker == "engine", info.reason
+        got, info = duckdb_check(files)
+        assert info.checker == "duckdb", info.reason
         assert dumps_verdict(got) == dumps_verdict(check(events))
 
 
@@ -164,6 +165,6 @@ def test_out_of_scope_the_reference_judges_and_the_reason_is_given() -> None:
     j.group_op("ann", "phone", "o1", "group_create", "g:team", members=["bob"])
     j.group_message("ann", "phone", "g:team", "c1")
     j.audit_all()
-    got, info = engine_check(events=j.events)
+    got, info = duckdb_check(events=j.events)
     assert info.checker == "reference" and "op" in (info.reason or "")
     assert dumps_verdict(got) == dumps_verdict(check(j.events))

@@ -1,4 +1,4 @@
-"""The derived tables the engine's checks read: the reference walk's index, as queries.
+"""The derived tables the DuckDB checker's checks read: the reference walk's index, as queries.
 
 - ``rec``: one row per logical send (sender ``u``, ``cmid``), as the walk's
   records: its first attempt (``s_*``), attempts, its first ack (``a_*``),

@@ -74,7 +74,7 @@ def connect(memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
                               "preserve_insertion_order": False}
     if threads:
         config["threads"] = threads
-    folder = tempfile.mkdtemp(prefix="imload-engine-", dir=temp_directory)
+    folder = tempfile.mkdtemp(prefix="imload-checkdb-", dir=temp_directory)
     path = os.path.join(folder, "journal.duckdb") if on_disk else ":memory:"
     con = duckdb.connect(path, config=config)
     con.execute(f"SET temp_directory = '{folder}'")

@@ -1,11 +1,11 @@
-"""The engine's verdict: the reference checker's verdict, computed by DuckDB queries.
+"""The DuckDB checker's verdict: the reference checker's verdict, computed by DuckDB queries.
 
-``engine_check(files)`` loads the journal into DuckDB (``db``), asks whether
-it is in the class the engine judges itself (``scope``), and if so builds the
+``duckdb_check(files)`` loads the journal into DuckDB (``db``), asks whether
+it is in the class the DuckDB checker judges itself (``scope``), and if so builds the
 verdict the reference checker (``imload.check.verdict_of``) would build, byte
 for byte: the same counts, figures, anomalies, coverage, sentences and
 evidence. Outside the class it hands the journal to the reference checker,
-exactly as ``imload verify`` always did, and says why (``EngineInfo.reason``).
+exactly as ``imload verify`` always did, and says why (``CheckInfo.reason``).
 
 The few events that are not messages (devices, sessions, faults, phases,
 audits, read markers, declarations) are judged by the reference's own code
@@ -38,30 +38,30 @@ from imload.check.ops import op_cases
 from imload.check.promises import promised
 from imload.check.reads import read_sync_cases
 from imload.check.verdict import CHECKS, check, validity
-from imload.engine import messages, sequences
-from imload.engine.db import MEMORY_LIMIT, connect, fetch, load, load_events
-from imload.engine.index import Index, build_index
-from imload.engine.scope import out_of_scope
-from imload.engine.tables import build_tables
+from imload.checkdb import messages, sequences
+from imload.checkdb.db import MEMORY_LIMIT, connect, fetch, load, load_events
+from imload.checkdb.index import Index, build_index
+from imload.checkdb.scope import out_of_scope
+from imload.checkdb.tables import build_tables
 
 SMALL_KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "fault",
                "audit", "phase", "marks", "declare", "clock", "clock_offset")
 
 
 @dataclass
-class EngineInfo:
-    checker: str = "engine"  # "engine", or "reference" when the journal is out of scope
+class CheckInfo:
+    checker: str = "duckdb"  # "duckdb", or "reference" when the journal is out of scope
     reason: str | None = None  # why the reference judged it
     seconds: dict[str, float] = field(default_factory=dict)  # load, scope, tables, checks
 
 
-def engine_check(files: Sequence[Path] | None = None, *,
+def duckdb_check(files: Sequence[Path] | None = None, *,
                  events: Sequence[dict[str, Any]] | None = None, max_examples: int = 20,
                  memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
                  con: duckdb.DuckDBPyConnection | None = None
-                 ) -> tuple[dict[str, Any], EngineInfo]:
+                 ) -> tuple[dict[str, Any], CheckInfo]:
     """The verdict of the journal in ``files`` (or of ``events``), and how it was reached."""
-    info = EngineInfo()
+    info = CheckInfo()
     con = con or connect(memory_limit, threads, on_disk=events is None)
     t = time.perf_counter()
     loaded = load_events(con, events) if events is not None else load(con, files or [])
@@ -140,7 +140,7 @@ def _verdict(ix: Index, max_examples: int) -> dict[str, Any]:
         "display_order": display_order_cases(small, limit),
         "membership": membership_cases(small, limit),
     }
-    assert list(found) == list(CHECKS), "the engine must run the reference's checks, in order"
+    assert list(found) == list(CHECKS), "the reference's checks, in its order"
     promises = promised(small, CHECKS)
     anomalies = {kind: cases.count for kind, cases in found.items()}
     counts["unexpected"] = anomalies["phantom"]
