@@ -23,8 +23,11 @@ def reason(events: list[dict[str, Any]]) -> str | None:
     con = connect(memory_limit="256MB", threads=1)
     try:
         load_events(con, events)
-        build_tables(con)
-        return out_of_scope(con)
+        found = out_of_scope(con, tables=False)
+        if found is None:
+            build_tables(con)
+            found = out_of_scope(con, tables=True)
+        return found
     finally:
         con.close()
 

@@ -315,8 +315,3 @@ def _event(row: tuple[Any, ...], index: dict[str, int], table: str) -> dict[str,
         else:
             e[k] = extras[k]
     return e
-
-
-def default_threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)

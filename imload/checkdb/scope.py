@@ -17,8 +17,8 @@ a run of direct chats (the capacity-planning shape):
   (another host's clock), every acked message owed to some device: the
   reference walk's slow paths for those are order-dependent and not ported yet.
 
-``out_of_scope`` (run after ``tables.build_tables``) answers None when the
-journal is in the class, else the first reason it is not.
+``out_of_scope`` answers None when the journal is in the class, else the first
+reason it is not: most tests before the index is built, the last ones on it.
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ COPY_ONLY = ("kind", "event", "event_text", "ts", "server_ts")  # fields a copy 
 NULLABLE = {f for f, types in FIELD_TYPES.items() if type(None) in types}
 
 
-def out_of_scope(con: duckdb.DuckDBPyConnection) -> str | None:
-    for test in (_rows, _clocks, _convs, _declared, _clashes, _order):
+def out_of_scope(con: duckdb.DuckDBPyConnection, *, tables: bool) -> str | None:
+    """The first reason the journal is not in the class: the tests on the loaded events
+    alone (``tables`` False: run them first, so a journal that goes to the reference costs
+    no index), or those that read ``tables.build_tables``' index (``tables`` True)."""
+    for test in (_order,) if tables else (_rows, _clocks, _convs, _declared, _clashes):
         reason = test(con)
         if reason:
             return reason

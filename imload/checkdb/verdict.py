@@ -67,14 +67,18 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
     loaded = load_events(con, events) if events is not None else load(con, files or [])
     info.seconds["load"] = time.perf_counter() - t
     t = time.perf_counter()
-    build_tables(con)
-    info.seconds["tables"] = time.perf_counter() - t
-    t = time.perf_counter()
-    info.reason = out_of_scope(con)
+    info.reason = ("unreadable lines (the reference names them)" if loaded.bad_lines
+                   else out_of_scope(con, tables=False))
     info.seconds["scope"] = time.perf_counter() - t
-    if info.reason is not None or loaded.bad_lines:
+    if info.reason is None:
+        t = time.perf_counter()
+        build_tables(con)
+        info.seconds["tables"] = time.perf_counter() - t
+        t = time.perf_counter()
+        info.reason = out_of_scope(con, tables=True)
+        info.seconds["scope"] += time.perf_counter() - t
+    if info.reason is not None:
         info.checker = "reference"
-        info.reason = info.reason or "unreadable lines (the reference names them)"
         con.close()
         return _reference(files, events, max_examples), info
     t = time.perf_counter()

@@ -138,6 +138,21 @@ class SupervisedCluster:
         self._save()
         return target
 
+    def _toxiproxy_part(self, binary: str, api_port: int) -> Part:
+        """The Toxiproxy server every backend puts in front of its nodes."""
+        return Part("toxiproxy", "toxiproxy", api_port,
+                    [binary, "-host", self.host, "-port", str(api_port)],
+                    str(self.directory / "logs" / "toxiproxy.log"))
+
+    def _start_toxiproxy_and(self, node: Part) -> None:
+        """Start Toxiproxy and one ``node`` side by side, then the node's proxies once the
+        API answers, and wait for the node (callers run it in ``_stopped_on_failure``)."""
+        self._spawn(self.parts["toxiproxy"])
+        self._spawn(node)
+        self._wait_ready(self.parts["toxiproxy"])
+        self._create_proxies()
+        self._wait_ready(node)
+
     def _env(self, part: Part) -> dict[str, str]:
         """The environment ``part`` starts with."""
         env = dict(os.environ)

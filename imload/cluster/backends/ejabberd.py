@@ -154,9 +154,7 @@ class EjabberdCluster(SupervisedCluster):
         ports = iter(free_ports(self.host, 2 + 4 * self.nodes))
         api_port, epmd_port = next(ports), next(ports)
         self.parts = {
-            "toxiproxy": Part("toxiproxy", "toxiproxy", api_port, [
-                toxiproxy_bin, "-host", self.host, "-port", str(api_port)],
-                str(logs / "toxiproxy.log")),
+            "toxiproxy": self._toxiproxy_part(toxiproxy_bin, api_port),
             "epmd": Part("epmd", "epmd", epmd_port,
                          cfg.epmd_command(self.install.epmd, self.host, epmd_port),
                          str(logs / "epmd.log")),

@@ -226,18 +226,12 @@ class MosquittoCluster(SupervisedCluster):
         shutil.copyfile(ca, self.directory / "ca.pem")  # what TLS clients trust
         settings.config_path.write_text(mosquitto_config(settings), encoding="utf-8")
         self.parts = {
-            "toxiproxy": Part("toxiproxy", "toxiproxy", api_port, [
-                toxiproxy_bin, "-host", self.host, "-port", str(api_port)],
-                str(logs / "toxiproxy.log")),
+            "toxiproxy": self._toxiproxy_part(toxiproxy_bin, api_port),
             NODE: Part(NODE, "node", port, [installed.broker, "-c", str(settings.config_path)],
                        str(logs / f"{NODE}.log"), proxy_port=proxy_port),
         }
         with self._stopped_on_failure():
-            self._spawn(self.parts["toxiproxy"])
-            self._spawn(self.parts[NODE])
-            self._wait_ready(self.parts["toxiproxy"])
-            self._create_proxies()
-            self._wait_ready(self.parts[NODE])
+            self._start_toxiproxy_and(self.parts[NODE])
             write_target(self.target(tls=True), self.directory / TLS_TARGET)
             return self._write_target()
 

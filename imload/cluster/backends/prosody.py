@@ -117,19 +117,13 @@ class ProsodyCluster(SupervisedCluster):
         self.c2s_port = c2s_port
         logs = self.directory / "logs"
         self.parts = {
-            "toxiproxy": Part("toxiproxy", "toxiproxy", api_port, [
-                toxiproxy_bin, "-host", self.host, "-port", str(api_port)],
-                str(logs / "toxiproxy.log")),
+            "toxiproxy": self._toxiproxy_part(toxiproxy_bin, api_port),
             NODE: Part(NODE, "node", http_port, [
                 prosody_bin, "--config", str(settings.config_path), "-F"],
                 str(logs / f"{NODE}.log"), proxy_port=proxy_port),
         }
         with self._stopped_on_failure():
-            self._spawn(self.parts["toxiproxy"])
-            self._spawn(self.parts[NODE])
-            self._wait_ready(self.parts["toxiproxy"])
-            self._create_proxies()
-            self._wait_ready(self.parts[NODE])
+            self._start_toxiproxy_and(self.parts[NODE])
             write_protocol_targets(self)
             return self._write_target()
 
