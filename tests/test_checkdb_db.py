@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from imload.checkdb.db import connect, fetch, load, load_events
+from imload.checkdb.db import connect, fetch
+from imload.checkdb.load import load, load_events
 from imload.journal import read_journal
 from imload.journal.columnar import ColumnarJournalWriter
 from imload.journal.writer import JournalWriter

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from imload.checkdb.db import connect, load_events
+from imload.checkdb.db import connect
+from imload.checkdb.load import load_events
 from imload.checkdb.scope import out_of_scope
 from imload.checkdb.tables import build_tables
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from imload.checkdb.db import connect, load_events
+from imload.checkdb.db import connect
 from imload.checkdb.index import build_index
+from imload.checkdb.load import load_events
 from imload.checkdb.tables import build_tables
 
 sys.path.insert(0, str(Path(__file__).parent))

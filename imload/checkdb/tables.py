@@ -22,24 +22,24 @@ from __future__ import annotations
 import duckdb
 
 TABLES = """
-CREATE TABLE snd AS
+CREATE TEMP TABLE snd AS
   SELECT "user" AS u, cmid, count(*) AS attempts, min(i) AS s_i, min_by("at", i) AS s_at,
          min_by(session, i) AS s_session, min_by(device, i) AS s_device,
          min_by(digest, i) AS s_digest, min_by(seen_seq, i) AS s_seen,
          max(i) AS z_i, max_by("at", i) AS z_at, max_by(session, i) AS z_session
   FROM send GROUP BY ALL;
-CREATE TABLE ack AS
+CREATE TEMP TABLE ack AS
   SELECT "user" AS u, cmid, min(i) AS a_i, min_by("at", i) AS a_at, min_by(mid, i) AS a_mid,
          min_by(seq, i) AS a_seq, min_by(conv, i) AS a_conv,
          min_by(session, i) AS a_session, min_by(device, i) AS a_device
   FROM send_ok GROUP BY ALL;
-CREATE TABLE fin AS
+CREATE TEMP TABLE fin AS
   SELECT "user" AS u, cmid, min(i) AS e_i, min_by(ev, i) AS e_ev,
          bool_or(ev = 'send_fail') AS refused, bool_or(ev = 'send_info') AS timed_out
   FROM other WHERE ev IN ('send_fail', 'send_info') GROUP BY ALL;
-CREATE TABLE cop AS
+CREATE TEMP TABLE cop AS
   SELECT "from" AS u, cmid, min(i) AS d_i FROM deliver GROUP BY ALL;
-CREATE TABLE rec AS
+CREATE TEMP TABLE rec AS
   WITH r AS (
     SELECT s.u, s.cmid, s.attempts, s.s_i, s.s_at, s.s_session, s.s_device, s.s_digest,
            s.s_seen, s.z_i, s.z_at, s.z_session, a.a_i, a.a_at, a.a_mid, a.a_seq, a.a_conv,
@@ -53,29 +53,29 @@ CREATE TABLE rec AS
               WHEN timed_out THEN 'info' ELSE 'pending' END AS outcome,
          least(s_i, a_i, e_i, d_i) AS r_i
   FROM r;
-CREATE TABLE rec_ AS
+CREATE TEMP TABLE rec_ AS
   SELECT r.*, f.u_i FROM rec r JOIN (SELECT u, min(r_i) AS u_i FROM rec GROUP BY u) f USING (u);
 DROP TABLE rec;
 ALTER TABLE rec_ RENAME TO rec;
-CREATE TABLE dup AS
+CREATE TEMP TABLE dup AS
   SELECT "user" AS u, device AS d, mid, min(i) AS first_i FROM deliver GROUP BY ALL
   HAVING count(*) > 1;
-CREATE TABLE later AS
+CREATE TEMP TABLE later AS
   SELECT e.i FROM deliver e JOIN dup x ON x.u = e."user" AND x.d = e.device AND x.mid = e.mid
   WHERE e.i <> x.first_i;
-CREATE VIEW held AS
+CREATE TEMP VIEW held AS
   SELECT e."user" AS u, e.device AS d, e.mid, e.i AS h_i, e."at" AS h_at, e.conv, e.seq,
          e.useq, e.session, e."from" AS frm, e.cmid
   FROM deliver e ANTI JOIN later l ON l.i = e.i;
-CREATE TABLE dev AS
+CREATE TEMP TABLE dev AS
   SELECT "user" AS u, device AS d, min(i) AS l_i FROM (
     SELECT "user", device, i FROM other WHERE ev IN ('device', 'connected', 'audit')
     UNION ALL SELECT u, d, h_i FROM held) GROUP BY ALL;
-CREATE TABLE ndev AS SELECT u, count(*) AS n FROM dev GROUP BY u;
-CREATE TABLE got AS
+CREATE TEMP TABLE ndev AS SELECT u, count(*) AS n FROM dev GROUP BY u;
+CREATE TEMP TABLE got AS
   SELECT mid, count(*) AS copies, max(h_at) AS done_at FROM held
   WHERE u = split_part(conv, ':', 2) OR u = split_part(conv, ':', 3) GROUP BY mid;
-CREATE TABLE acked AS
+CREATE TEMP TABLE acked AS
   SELECT r.*, split_part(r.a_conv, ':', 2) AS ua, split_part(r.a_conv, ':', 3) AS ub,
          coalesce(na.n, 0) + coalesce(nb.n, 0) AS wanted, l.i AS last_i,
          l.session AS last_session, l."at" AS last_at,

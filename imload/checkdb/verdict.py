@@ -39,8 +39,9 @@ from imload.check.promises import promised
 from imload.check.reads import read_sync_cases
 from imload.check.verdict import CHECKS, check, validity
 from imload.checkdb import messages, sequences
-from imload.checkdb.db import MEMORY_LIMIT, connect, fetch, load, load_events
+from imload.checkdb.db import MEMORY_LIMIT, connect, fetch
 from imload.checkdb.index import Index, build_index
+from imload.checkdb.load import load, load_events
 from imload.checkdb.scope import out_of_scope
 from imload.checkdb.tables import build_tables
 
