@@ -26,7 +26,8 @@ match the contiguous run's. Prints one JSON object per line (ARCHITECTURE.md,
   journal_rss_mib (the peak before the checker ran).
 
 ``--from-files`` measures ``imload verify``'s way instead, from the files,
-reading included, each checker in a fresh process (its own peak memory): the
+reading included, each checker in a fresh process (its own peak memory), the
+report's per-second series included (as ``imload verify`` and ``imload run`` make them): the
 journal is written once as a columnar file (``--messages``, default 1M), then
 judged by the DuckDB checker (``imload.checkdb``: DuckDB, every core, ``--memory-limit``)
 and by the reference checker (``read_journal`` + ``check``; ``--no-reference``
@@ -34,7 +35,7 @@ skips it, e.g. past what it can hold). Figures:
 
 - verify_seconds: the DuckDB checker's wall seconds, with ``baseline`` = the
   reference's and ``ratio`` = engine / reference (lower is better), and the
-  engine's own phases (load, scope, tables, checks);
+  engine's own phases (load, scope, tables, checks, series);
 - verify_peak_rss_mib: the DuckDB checker process's peak memory, with ``baseline`` =
   the reference process's;
 - both verdicts must be byte-identical (else exit 1).
@@ -178,12 +179,15 @@ def judge(which: str, folder: str, verdict_out: str, memory_limit: str) -> None:
     if which == "duckdb":
         from imload.checkdb.verdict import duckdb_check
         from imload.journal.reader import journal_files
-        verdict, info = duckdb_check(journal_files([folder]), memory_limit=memory_limit)
+        verdict, info = duckdb_check(journal_files([folder]), memory_limit=memory_limit,
+                                     series=True)
         phases, checker = {k: round(v, 2) for k, v in info.seconds.items()}, info.checker
     else:
         from imload.journal import read_journal
+        from imload.report.timeseries import build_series
         journal = read_journal(folder)
         verdict = check(journal.events, bad_lines=journal.bad_lines)
+        build_series(journal.events, verdict)
     seconds = time.perf_counter() - t
     write_verdict(verdict_out, verdict)
     print(orjson.dumps({"seconds": seconds, "peak_mib": peak_rss_mib(), "phases": phases,

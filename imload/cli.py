@@ -269,7 +269,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except JournalError as e:
         err.print(f"[red]imload verify: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
-    verdict, events = judged.verdict, judged.events
+    verdict = judged.verdict
     if judged.note:
         err.print(f"imload verify: {escape(judged.note)}", highlight=False)
     slos: list[Slo] = []  # without a scenario: the default SLOs (anomalies 0, coverage 100 %)
@@ -284,10 +284,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     apply_slos(verdict, slos)
     if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
         from imload.report.html import write_html_report
-        from imload.report.timeseries import build_series
-        write_html_report(folder / "report.html", verdict,  # the DuckDB checker keeps no events:
-                          build_series(events, verdict) if events is not None else None,
-                          run_dir=folder)  # its report has no per-second charts yet
+        write_html_report(folder / "report.html", verdict, judged.series, run_dir=folder)
     if args.json:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -24,21 +24,20 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 from imload.audit import run_audit
-from imload.check.verdict import check
+from imload.checkdb.choose import judge as judge_journal
 from imload.cluster.backends import Cluster
 from imload.cluster.local import ClusterError, LocalCluster
 from imload.cluster.target import Target, TargetError, load_target
 from imload.faults.registry import FaultContext, missing_means
 from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
-from imload.journal import JournalWriter, event, read_journal
+from imload.journal import JournalError, JournalWriter, event, read_journal
 from imload.live.panel import LiveView, render_panel
 from imload.live.stats import LiveStats
 from imload.live.tail import JournalTail
 from imload.report.console import render_verdict
 from imload.report.html import write_html_report
 from imload.report.junit import write_junit
-from imload.report.timeseries import build_series
 from imload.report.verdict_json import write_verdict
 from imload.scenario import Scenario
 from imload.slo import EXIT_ERROR, apply_slos, exit_code
@@ -281,15 +280,18 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
 
 def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
           duration_s: float | None = None) -> dict[str, Any]:
-    """Check the journal, apply the SLOs; write verdict.json, junit.xml and report.html."""
-    journal = read_journal(out / "journal")
-    verdict = check(journal.events, bad_lines=journal.bad_lines, **journal.check_options())
+    """Check the journal (the checker ``auto`` picks: the DuckDB one for a big journal), apply
+    the SLOs; write verdict.json, junit.xml and report.html."""
+    try:
+        judged = judge_journal([out / "journal"])
+    except JournalError as e:
+        raise RunError(f"cannot judge the journal: {e}") from None
+    verdict = judged.verdict
     verdict.update(extra)
     apply_slos(verdict, scenario.slos)  # outcome and passed; run errors make it "error"
     write_verdict(out / "verdict.json", verdict)
     write_junit(out / "junit.xml", verdict, f"imload.{scenario.name}", duration_s)
-    write_html_report(out / "report.html", verdict, build_series(journal.events, verdict),
-                      run_dir=out)
+    write_html_report(out / "report.html", verdict, judged.series, run_dir=out)
     return verdict
 
 

@@ -20,6 +20,7 @@ from imload.check.verdict import check
 from imload.checkdb.db import MEMORY_LIMIT
 from imload.journal.columnar import SUFFIX
 from imload.journal.reader import JournalError, journal_files, read_files
+from imload.report.timeseries import Series, build_series
 
 CHECKERS = ("auto", "duckdb", "reference")
 DUCKDB_FROM_BYTES = 64 << 20  # ~300k messages of columnar journal
@@ -38,7 +39,7 @@ def pick(files: Sequence[Path], choice: str = "auto") -> str:
 @dataclass
 class Judged:
     verdict: dict[str, Any]
-    events: list[dict[str, Any]] | None  # the journal's events, when the reference read them
+    series: Series  # the report's per-second series
     note: str | None  # which checker judged it, and why, when the DuckDB checker was asked
 
 
@@ -50,17 +51,18 @@ def judge(folders: Sequence[Path], choice: str = "auto",
     if pick(files, choice) == "reference":
         journal = read_files(files)
         verdict = check(journal.events, bad_lines=journal.bad_lines, **journal.check_options())
-        return Judged(verdict, journal.events, None)
+        return Judged(verdict, build_series(journal.events, verdict), None)
     import duckdb
 
     from imload.checkdb.verdict import duckdb_check
     try:
-        verdict, info = duckdb_check(files, memory_limit=memory_limit)
+        verdict, info = duckdb_check(files, memory_limit=memory_limit, series=True)
     except duckdb.OutOfMemoryException:
         raise CheckMemoryError(f"the DuckDB checker ran out of its {memory_limit} "
                                "(--memory-limit): "
                                 "give it more") from None
-    return Judged(verdict, None, f"judged by the {info.checker} checker"
+    assert info.series is not None
+    return Judged(verdict, info.series, f"judged by the {info.checker} checker"
                   + (f" ({info.reason})" if info.reason else ""))
 
 

@@ -43,7 +43,9 @@ from imload.checkdb.db import MEMORY_LIMIT, connect, fetch
 from imload.checkdb.index import Index, build_index
 from imload.checkdb.load import load, load_events
 from imload.checkdb.scope import out_of_scope
+from imload.checkdb.series import series_of
 from imload.checkdb.tables import build_tables
+from imload.report.timeseries import Series, build_series
 
 SMALL_KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "fault",
                "audit", "phase", "marks", "declare", "clock", "clock_offset")
@@ -54,14 +56,16 @@ class CheckInfo:
     checker: str = "duckdb"  # "duckdb", or "reference" when the journal is out of scope
     reason: str | None = None  # why the reference judged it
     seconds: dict[str, float] = field(default_factory=dict)  # load, scope, tables, checks
+    series: Series | None = None  # the report's per-second series, when asked for
 
 
 def duckdb_check(files: Sequence[Path] | None = None, *,
                  events: Sequence[dict[str, Any]] | None = None, max_examples: int = 20,
                  memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None
+                 con: duckdb.DuckDBPyConnection | None = None, series: bool = False
                  ) -> tuple[dict[str, Any], CheckInfo]:
-    """The verdict of the journal in ``files`` (or of ``events``), and how it was reached."""
+    """The verdict of the journal in ``files`` (or of ``events``), and how it was reached
+    (with the report's series in ``info.series`` when ``series`` is asked for)."""
     info = CheckInfo()
     con = con or connect(memory_limit, threads, on_disk=events is None)
     t = time.perf_counter()
@@ -81,31 +85,45 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
     if info.reason is not None:
         info.checker = "reference"
         con.close()
-        return _reference(files, events, max_examples), info
+        verdict, journal = _reference(files, events, max_examples)
+        if series:
+            info.series = build_series(journal, verdict)
+        return verdict, info
     t = time.perf_counter()
-    verdict = _verdict(build_index(con), max_examples)
+    ix = build_index(con)
+    small = _small_events(ix)
+    verdict = _verdict(ix, small, max_examples)
     info.seconds["checks"] = time.perf_counter() - t
+    if series:
+        t = time.perf_counter()
+        info.series = series_of(ix, small, verdict)
+        info.seconds["series"] = time.perf_counter() - t
     con.close()
     return verdict, info
 
 
 def _reference(files: Sequence[Path] | None, events: Sequence[dict[str, Any]] | None,
-               max_examples: int) -> dict[str, Any]:
+               max_examples: int) -> tuple[dict[str, Any], Sequence[dict[str, Any]]]:
     if events is not None:
-        return check(events, max_examples=max_examples)
+        return check(events, max_examples=max_examples), events
     from imload.journal.reader import read_files
     journal = read_files(list(files or []))
     return check(journal.events, bad_lines=journal.bad_lines, max_examples=max_examples,
-                 **journal.check_options())
+                 **journal.check_options()), journal.events
 
 
-def _small_history(ix: Index) -> History:
-    """The non-message events, walked by the reference (its own filing and checks)."""
+def _small_events(ix: Index) -> list[dict[str, Any]]:
+    """The events that are not messages (devices, sessions, faults, phases, audits, read
+    markers, declarations), in journal order."""
     kinds = ", ".join(f"'{k}'" for k in SMALL_KINDS)
     indices = [r[0] for r in ix.con.execute(
         f"SELECT i FROM events WHERE ev IN ({kinds}) ORDER BY i").fetchall()]
     found = fetch(ix.con, indices)
-    small = [found[i] for i in indices]
+    return [found[i] for i in indices]
+
+
+def _small_history(ix: Index, small: list[dict[str, Any]]) -> History:
+    """The non-message events, walked by the reference (its own filing and checks)."""
     h = History()
     paused = gc.isenabled()
     gc.disable()
@@ -121,8 +139,8 @@ def _small_history(ix: Index) -> History:
     return h
 
 
-def _verdict(ix: Index, max_examples: int) -> dict[str, Any]:
-    small = _small_history(ix)
+def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict[str, Any]:
+    small = _small_history(ix, events)
     declared = numbering(small)
     counts = messages.count_figures(ix)
     fan = messages.fan_out(ix)

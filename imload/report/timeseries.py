@@ -122,19 +122,14 @@ def build_series(events: Sequence[Event], verdict: dict[str, Any] | None = None)
         return Series(t0=0.0, seconds=0, unseen=None)
     events = _time_ordered(events)
     t0 = _t0(events)
-    n = max(1, math.floor(events[-1]["at"] - t0) + 1)
+    n = seconds_of(t0, events[-1]["at"])
     s = Series(t0=t0, seconds=n, sent=[0] * n, attempts=[0] * n, failed=[0] * n,
                delivered=[0] * n)
     ack: list[list[float]] = [[] for _ in range(n)]
     e2e: list[list[float]] = [[] for _ in range(n)]
-    end: list[int | None] = [None] * n
-    low: list[int | None] = [None] * n
     first_send: dict[tuple[Any, Any], float] = {}
     acked: set[tuple[Any, Any]] = set()
     copies: set[tuple[Any, Any, Any]] = set()
-    online: set[tuple[Any, Any]] = set()
-    devices: set[tuple[Any, Any]] = set()
-    open_faults: dict[Any, dict[str, Any]] = {}
     for e in events:
         kind, at = e["ev"], e["at"]
         b = min(n - 1, max(0, int(at - t0)))
@@ -158,7 +153,34 @@ def build_series(events: Sequence[Event], verdict: dict[str, Any] | None = None)
                 sent_at = first_send.get((e.get("from"), e.get("cmid")))
                 if sent_at is not None:
                     e2e[b].append(max(0.0, at - sent_at))
-        elif kind in ("connected", "disconnected", "device"):
+    s.ack_p50, s.ack_p99 = _quantiles(ack)
+    s.e2e_p50, s.e2e_p99 = _quantiles(e2e)
+    add_state(s, events, verdict)
+    return s
+
+
+def seconds_of(t0: float, last_at: float) -> int:
+    """How many one-second buckets a run from ``t0`` to its last event fills."""
+    return max(1, math.floor(last_at - t0) + 1)
+
+
+STATE_KINDS = ("connected", "disconnected", "device", "fault", "phase")
+
+
+def add_state(s: Series, events: Iterable[Event], verdict: dict[str, Any] | None) -> None:
+    """The series that are not about messages, from the events in journal order (the
+    message kinds among them are skipped): devices, connected and connected_low, faults,
+    phases, and unseen from ``verdict``."""
+    t0, n = s.t0, s.seconds
+    end: list[int | None] = [None] * n
+    low: list[int | None] = [None] * n
+    online: set[tuple[Any, Any]] = set()
+    devices: set[tuple[Any, Any]] = set()
+    open_faults: dict[Any, dict[str, Any]] = {}
+    for e in events:
+        kind, at = e["ev"], e["at"]
+        if kind in ("connected", "disconnected", "device"):
+            b = min(n - 1, max(0, int(at - t0)))
             dev = (e.get("user"), e.get("device"))
             devices.add(dev)
             if kind == "connected":
@@ -174,8 +196,6 @@ def build_series(events: Sequence[Event], verdict: dict[str, Any] | None = None)
             span = s.phases.setdefault(e["phase"], {"start_s": None, "end_s": None})
             span["start_s" if e.get("action") == "start" else "end_s"] = round(at - t0, 3)
     s.devices = len(devices)
-    s.ack_p50, s.ack_p99 = _quantiles(ack)
-    s.e2e_p50, s.e2e_p99 = _quantiles(e2e)
     running = 0
     for i in range(n):
         start = running
@@ -185,7 +205,6 @@ def build_series(events: Sequence[Event], verdict: dict[str, Any] | None = None)
         s.connected_low.append(start if lowest is None else min(start, lowest))
     s.unseen = _unseen(verdict, n)
     s.faults.sort(key=lambda w: (w["at_s"] is None, w["at_s"] or 0.0))
-    return s
 
 
 def _file_fault(windows: list[dict[str, Any]], open_faults: dict[Any, dict[str, Any]],
