@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +47,13 @@ class AuditResult:
     failed: list[str] = field(default_factory=list)  # "user/device: why"
 
 
+AUDIT_KINDS = ("device", "deliver")  # what ``devices_to_audit`` reads of a journal
+AUDIT_FIELDS = ("ev", "user", "device", "useq")
+
+
 def devices_to_audit(events: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
-    """Every device of the journal with the highest contiguous useq it holds."""
+    """Every device of the journal with the highest contiguous useq it holds (only the
+    ``AUDIT_FIELDS`` of the ``AUDIT_KINDS`` events are read)."""
     useqs: dict[tuple[str, str], set[int]] = {}
     for ev in events:
         kind = ev["ev"]
@@ -158,7 +163,7 @@ async def _final_state(link: AuditLink, rid: int, user: str, device: str,
         pass
 
 
-async def _audit_all(held: dict[tuple[str, str], int], urls: list[str],
+async def _audit_all(held: Mapping[tuple[str, str], int], urls: list[str],
                      adapter_for: Callable[[str, str], Adapter],
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      timeout_s: float, concurrency: int,
@@ -193,17 +198,16 @@ async def _audit_all(held: dict[tuple[str, str], int], urls: list[str],
     return result
 
 
-def run_audit(events: Iterable[dict[str, Any]], urls: list[str], secret: str,
+def run_audit(held: Mapping[tuple[str, str], int], urls: list[str], secret: str,
               record: Callable[[dict[str, Any]], None], *, timeout_s: float = 120.0,
               concurrency: int = 100, clock: Callable[[], float] = time.monotonic,
               progress: Callable[[int], None] = lambda n: None, protocol: str = "v1",
               options: dict[str, Any] | None = None, ca: str | None = None) -> AuditResult:
-    """Audit every device in ``events`` against ``urls`` in ``protocol`` (a fresh adapter
-    per attempt, with ``options``; TLS trusting ``ca``, else the system's CAs); bounded by
-    ``timeout_s`` overall."""
+    """Audit every device of ``held`` (``devices_to_audit``) against ``urls`` in ``protocol``
+    (a fresh adapter per attempt, with ``options``; TLS trusting ``ca``, else the system's
+    CAs); bounded by ``timeout_s`` overall."""
     if not urls:
         raise ValueError("the audit needs at least one node URL")
-    held = devices_to_audit(events)
 
     def adapter_for(user: str, device: str) -> Adapter:
         return make_adapter(protocol, user, device, secret, options)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
-from imload.audit import run_audit
+from imload.audit import AUDIT_FIELDS, AUDIT_KINDS, devices_to_audit, run_audit
 from imload.checkdb.choose import judge as judge_journal
 from imload.cluster.backends import Cluster
 from imload.cluster.local import ClusterError, LocalCluster
@@ -31,7 +31,8 @@ from imload.cluster.target import Target, TargetError, load_target
 from imload.faults.registry import FaultContext, missing_means
 from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
-from imload.journal import JournalError, JournalWriter, event, read_journal
+from imload.journal import JournalError, JournalWriter, event
+from imload.journal.reader import unordered_events
 from imload.live.panel import LiveView, render_panel
 from imload.live.stats import LiveStats
 from imload.live.tail import JournalTail
@@ -261,13 +262,12 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
           console: Console) -> list[str]:
     time.sleep(scenario.audit.quiet_s)
     writer.flush()
-    events = read_journal(out / "journal").events
+    held = devices_to_audit(unordered_events(out / "journal", AUDIT_KINDS, AUDIT_FIELDS))
     writer.write(event("phase", time.monotonic(), phase="audit", action="start"))
-    devices = {(e["user"], e["device"]) for e in events if e["ev"] == "device"}
     with Progress(TextColumn("[bold]audit[/]"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} devices"), console=console, transient=True) as bar:
-        task = bar.add_task("audit", total=len(devices))
-        result = run_audit(events, [n.url for n in prepared.target.nodes],
+        task = bar.add_task("audit", total=len(held))
+        result = run_audit(held, [n.url for n in prepared.target.nodes],
                            prepared.target.secret, writer.write,
                            timeout_s=scenario.audit.timeout_s,
                            progress=lambda n: bar.advance(task, n),

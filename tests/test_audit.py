@@ -35,8 +35,8 @@ def test_audit_delivers_what_a_device_missed(cluster: LocalCluster, open_client:
     journal = [event("device", 0, user=a, device="d0"), event("device", 0, user=b, device="d0"),
                {"ev": "deliver", "at": 0, "user": b, "device": "d0", "useq": 1}]
     recorded: list[dict[str, Any]] = []
-    result = run_audit(journal, [cluster.node_url("n2")], cluster.secret, recorded.append,
-                       timeout_s=20)
+    result = run_audit(devices_to_audit(journal), [cluster.node_url("n2")], cluster.secret,
+                       recorded.append, timeout_s=20)
     assert result.failed == [] and result.synced == 2
     got = {(e["user"], e["useq"]) for e in recorded if e["ev"] == "deliver"}
     assert got == {(a, 1), (a, 2), (a, 3), (b, 2), (b, 3)}
@@ -48,7 +48,7 @@ def test_audit_delivers_what_a_device_missed(cluster: LocalCluster, open_client:
 def test_audit_of_an_unreachable_node_fails_within_its_bound() -> None:
     journal = [event("device", 0, user="x", device="d0")]
     started = time.monotonic()
-    result = run_audit(journal, ["ws://127.0.0.1:9/ws"], "s" * 32, lambda e: None,
+    result = run_audit(devices_to_audit(journal), ["ws://127.0.0.1:9/ws"], "s" * 32, lambda e: None,
                        timeout_s=1.5)
     assert result.synced == 0 and result.failed[0].startswith("x/d0: ws://127.0.0.1:9/ws")
     assert time.monotonic() - started < 15
@@ -65,8 +65,8 @@ def test_audit_records_the_final_marks_and_state(cluster: LocalCluster,
     assert op["t"] == "op_ok"
     journal = [event("device", 0, user=a, device="d0"), event("device", 0, user=a, device="d1")]
     recorded: list[dict[str, Any]] = []
-    result = run_audit(journal, [cluster.node_url("n1")], cluster.secret, recorded.append,
-                       timeout_s=20)
+    result = run_audit(devices_to_audit(journal), [cluster.node_url("n1")], cluster.secret,
+                       recorded.append, timeout_s=20)
     assert result.failed == [] and result.synced == 2
     marks = [e for e in recorded if e["ev"] == "marks"]
     states = [e for e in recorded if e["ev"] == "state"]
@@ -89,7 +89,7 @@ def test_audit_records_group_events_with_their_kind(cluster: LocalCluster,
     ok = c.request("op", opid="g1", kind="group_create", args={"conv": group, "members": [b]})
     assert ok["t"] == "op_ok", ok
     recorded: list[dict[str, Any]] = []
-    run_audit([event("device", 0, user=b, device="d0")], [cluster.node_url("n1")],
+    run_audit(devices_to_audit([event("device", 0, user=b, device="d0")]), [cluster.node_url("n1")],
               cluster.secret, recorded.append, timeout_s=20)
     got = [e for e in recorded if e["ev"] == "deliver"]
     assert len(got) == 1 and got[0]["kind"] == "event" and got[0]["cmid"] == "op:g1"
@@ -141,7 +141,7 @@ def test_an_older_server_without_reads_and_state_still_audits(tmp_path: object) 
     assert ready.wait(5)
     try:
         recorded: list[dict[str, Any]] = []
-        result = run_audit([event("device", 0, user="x", device="d0")],
+        result = run_audit(devices_to_audit([event("device", 0, user="x", device="d0")]),
                            [f"ws://127.0.0.1:{stop[1]}/ws"], "s" * 32, recorded.append,
                            timeout_s=10)
         assert result.failed == [] and result.synced == 1
@@ -167,8 +167,9 @@ def test_audit_speaks_through_the_targets_adapter(cluster: LocalCluster, open_cl
     sender = open_client(a, "d0")
     assert sender.request("send", cmid="c1", conv=direct_conv(a, b), body="hi")["t"] == "send_ack"
     recorded: list[dict[str, Any]] = []
-    result = run_audit([event("device", 0, user=b, device="d0")], [cluster.node_url("n1")],
-                       cluster.secret, recorded.append, timeout_s=20, protocol="v1-nostate")
+    result = run_audit(devices_to_audit([event("device", 0, user=b, device="d0")]),
+                       [cluster.node_url("n1")], cluster.secret, recorded.append, timeout_s=20,
+                       protocol="v1-nostate")
     assert result.failed == [] and result.synced == 1 and result.messages == 1
     kinds = [e["ev"] for e in recorded]
     assert kinds == ["audit", "deliver", "audit"]  # no marks, no state: skipped, not failed

@@ -139,3 +139,31 @@ def test_a_raw_row_that_is_no_event_is_named(tmp_path: Path) -> None:
     j = read_journal(tmp_path)
     assert [e["at"] for e in j.events] == [1.0]
     assert j.bad_lines == ["b.arrows.zst: 1 rows not events (need 'ev' and a numeric 'at')"]
+
+
+def test_unordered_events_read_both_forms_and_project_what_is_asked(tmp_path: Path) -> None:
+    from imload.audit import AUDIT_FIELDS, AUDIT_KINDS, devices_to_audit
+    from imload.journal.columnar import ColumnarJournalWriter
+    from imload.journal.reader import unordered_events
+
+    events = [event("device", 1.0, user="a", device="d0"),
+              event("phase", 1.5, phase="load", action="start")]
+    for n in range(1, 40):
+        events.append({"ev": "deliver", "at": 2.0 + n, "user": "b", "device": "d1",
+                       "session": 1, "mid": f"m{n}", "conv": "d:a:b", "seq": n,
+                       "useq": n if n != 7 else 70, "from": "a", "from_device": "d0",
+                       "cmid": f"c{n}", "digest": None, "via": "push"})
+    events.insert(5, {"ev": "deliver", "at": 4.5, "user": "c", "device": "d2", "useq": 2**70})
+    with ColumnarJournalWriter(tmp_path, "locust-1", flush_every=16) as w:
+        for e in events[:30]:
+            w.write(e)
+    with JournalWriter(tmp_path, "run") as w:
+        for e in events[30:]:
+            w.write(e)
+    everything = list(unordered_events(tmp_path))
+    assert sorted(everything, key=lambda e: e["at"]) == sorted(events, key=lambda e: e["at"])
+    picked = list(unordered_events(tmp_path, AUDIT_KINDS, AUDIT_FIELDS))
+    assert all(list(e) == list(AUDIT_FIELDS) for e in picked)  # the raw row too
+    assert len(picked) == len(events) - 1
+    assert devices_to_audit(picked) == devices_to_audit(events) == {
+        ("a", "d0"): 0, ("b", "d1"): 6, ("c", "d2"): 0}

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from imload.journal.columns import SCHEMA, Group, decode, encode
+from imload.journal.columns import RAW_KEYS, SCHEMA, Group, decode, encode
 
 SUFFIX = ".arrows.zst"  # the Arrow IPC stream format's customary extension, compressed
 COMPRESSION = "zstd"
@@ -129,6 +130,35 @@ def read_columnar(path: Path) -> tuple[list[dict[str, Any]], str | None]:
         where = f"after {len(events)} events" if events else "at its start"
         problem = f"{path.name}: cut short {where} ({str(e).splitlines()[0][:120]})"
     return in_order(numbers, events), problem
+
+
+def columnar_events(path: Path, kinds: Sequence[str] | None = None,
+                    fields: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The events of one columnar file batch by batch (in written order within a batch's
+    key list, not across them), as far as it can be read; one batch held at a time. With
+    ``kinds`` and ``fields``: only those kinds, each as a dict of those fields (None where
+    absent), read from their columns without decoding the rest."""
+    try:
+        for batch in _batches(path):
+            names = batch.schema.names
+            if kinds is None or fields is None or RAW_KEYS in batch.column(1).dictionary \
+                    .to_pylist() or not set(fields) <= set(names):
+                events = decode(batch)[1]
+                if kinds is not None:
+                    events = [e for e in events if e.get("ev") in kinds]
+                yield from events if fields is None else project(events, fields)
+                continue
+            wanted = pc.is_in(batch.column("ev"), value_set=pa.array(list(kinds)))
+            yield from batch.filter(wanted).select(list(fields)).to_pylist()
+    except (NotImload, *_DAMAGED):
+        return
+
+
+def project(events: Iterable[dict[str, Any]], fields: Sequence[str]
+            ) -> Iterator[dict[str, Any]]:
+    """Each event as a dict of ``fields`` (None where absent)."""
+    for e in events:
+        yield {f: e.get(f) for f in fields}
 
 
 def in_order(numbers: list[int], events: list[dict[str, Any]]) -> list[dict[str, Any]]:

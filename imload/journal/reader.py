@@ -9,14 +9,14 @@ processes write by default). Both are read the same way and may be mixed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from imload.journal.columnar import SUFFIX, read_columnar
+from imload.journal.columnar import SUFFIX, columnar_events, project, read_columnar
 from imload.journal.timeline import align
 
 PATTERNS = ("*.jsonl", f"*{SUFFIX}")
@@ -87,6 +87,23 @@ def jsonl_events(path: Path, bad: list[str]) -> Iterator[dict[str, Any]]:
                 bad.append(f"{path.name}:{n}: not an event (needs 'ev' and a numeric 'at')")
                 continue
             yield ev
+
+
+def unordered_events(directory: str | os.PathLike[str], kinds: Sequence[str] | None = None,
+                     fields: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every event of a journal folder (only ``kinds``, each as a dict of ``fields``, when
+    given), file by file and batch by batch, in no particular order and on no common clock,
+    holding one batch at a time: for a consumer that needs neither (the audit's list of
+    devices) at any journal size. What cannot be read is skipped here; ``read_journal``
+    names it."""
+    for path in journal_files([directory]):
+        if path.name.endswith(SUFFIX):
+            yield from columnar_events(path, kinds, fields)
+            continue
+        events: Iterable[dict[str, Any]] = jsonl_events(path, [])
+        if kinds is not None:
+            events = (e for e in events if e["ev"] in kinds)
+        yield from events if fields is None else project(events, fields)
 
 
 def read_journal(directory: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
