@@ -47,12 +47,14 @@ def test_ack_and_e2e_from_the_journal() -> None:
     j.events.sort(key=lambda e: e["at"])
     h = build_history(j.events)
     assert sorted(round(s * 1000, 6) for s in h.ack_s) == list(range(1, 11))
-    e2e = sorted(round(s * 1000, 6) for s in h.e2e_s)
+    e2e = sorted(round(s * 1000, 6) for s in h.push_s)  # every device online throughout
+    assert not h.away_s
     assert e2e == sorted(k * i for i in range(1, 11) for k in (2, 3, 4))
     figures = latency_figures(h)
     assert figures["ack"]["count"] == 10 and figures["ack"]["max"] == 10.0
     assert figures["ack"]["p50"] == pytest.approx(5.0, rel=1e-3)
     assert figures["e2e"]["count"] == 30 and figures["e2e"]["max"] == 40.0
+    assert figures["push"] == figures["e2e"] and figures["away"]["count"] == 0
 
 
 def test_e2e_counts_recovered_sends_and_early_copies_but_not_strangers() -> None:
@@ -65,7 +67,7 @@ def test_e2e_counts_recovered_sends_and_early_copies_but_not_strangers() -> None
               from_device="phone", conv="d:alice:bob")  # journaled before its send
     j.send("alice", "phone", "c2", "bob", at=206.1)
     h = build_history(j.events)
-    assert sorted(round(s, 6) for s in h.e2e_s) == [-0.1, 0.25]
+    assert sorted(round(s, 6) for s in h.push_s) == [-0.1, 0.25]
     assert latency_figures(h)["e2e"]["p50"] == 0.0  # the negative sample counts as 0
 
 
@@ -111,9 +113,33 @@ def test_stable_reconnect_catchup_and_read_sync() -> None:
     assert figures["stable"]["count"] == 2 and figures["stable"]["max"] == 1290.0
     assert figures["reconnect"]["p50"] == pytest.approx(250.0, rel=1e-3)
     assert figures["read_sync"]["count"] == 1
+    # c2 reached bob on the connection he made after it was sent: away, 1.3 s; the rest
+    # came to devices online when they were sent (c3 to bob's phone on that same
+    # connection, made before c3 was sent): push
+    assert [round(s, 6) for s in h.away_s] == [1.3]
+    assert figures["away"]["count"] == 1 and figures["away"]["max"] == 1300.0
+    assert figures["push"]["count"] == figures["e2e"]["count"] - 1
+    assert figures["push"]["max"] == pytest.approx(110.0)
 
 
 def test_group_sends_have_e2e_samples() -> None:
     figures = latency_figures(build_history(team().events))
     # c1 to 3 devices, c2 to 4, c3 to 3 (bob was removed)
     assert figures["e2e"]["count"] == 10 and figures["stable"]["count"] == 3
+    assert figures["push"]["count"] == 10 and figures["away"]["count"] == 0
+
+
+def test_a_group_member_that_logs_in_after_a_send_has_an_away_sample() -> None:
+    j = team()
+    sends = [e for e in j.events if e["ev"] == "send"]
+    first = sends[0]
+    copy = next(e for e in j.events if e["ev"] == "deliver" and e["cmid"] == first["cmid"]
+                and e["user"] != first["user"])
+    login = {"ev": "connected", "at": first["at"] + 1e-6, "user": copy["user"],
+             "device": copy["device"], "session": copy["session"], "node": "n1",
+             "inbox_seq": 0, "acked": 0}
+    copy["at"] = max(copy["at"], login["at"] + 1e-6)
+    events = sorted([*j.events, login], key=lambda e: e["at"])
+    figures = latency_figures(build_history(events))
+    assert figures["away"]["count"] == 1 and figures["push"]["count"] == 9
+    assert figures["e2e"]["count"] == 10

@@ -64,7 +64,8 @@ def test_the_verdict_has_the_documented_keys_and_is_json() -> None:
     assert set(v) == {"valid", "passed", "counts", "fractions", "anomalies", "examples",
                       "latency_ms", "cost", "info_reasons", "over_time", "faults", "phases",
                       "slo", "journal", "coverage", "unknown", "promises"}
-    assert set(v["latency_ms"]) == {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"}
+    assert set(v["latency_ms"]) == {"ack", "e2e", "push", "away", "stable", "reconnect",
+                                    "catchup", "read_sync"}
     assert orjson.loads(orjson.dumps(v)) == v
     assert v["journal"]["bad_lines"] == ["a.jsonl:3: not JSON"]
     # a torn line is a line the checker could not judge: not passed, not failed

@@ -30,7 +30,7 @@ from journal_builder import JournalBuilder  # noqa: E402
 
 USERS = {"ann": ("phone", "laptop"), "bob": ("phone",), "cy": ("phone", "tablet")}
 STEPS = ("ok", "ok", "ok", "lost", "phantom", "corrupt", "refused", "unsure", "reconnect",
-         "backwards", "fifo", "causality", "twice", "sync", "fault", "marks", "stuck")
+         "backwards", "fifo", "causality", "twice", "sync", "fault", "marks", "stuck", "away")
 
 
 def build(steps: list[tuple[str, int, int]], audit_all: bool) -> list[dict[str, Any]]:
@@ -97,6 +97,11 @@ def build(steps: list[tuple[str, int, int]], audit_all: bool) -> list[dict[str, 
             j.fault("stop", f"f{n}")
         elif step == "marks":
             j.marks_of(user, device, {})
+        elif step == "away":  # the recipient logs in again after the send: an away sample
+            j.send(user, device, cmid, to)
+            j.ack(user, cmid)
+            j.reconnect(to, USERS[to][0])
+            j.deliver_all(user, cmid, via="sync")
         elif step == "stuck":  # acked, and only its sender's own devices got it
             j.send(user, device, cmid, to)
             j.ack(user, cmid)
@@ -138,6 +143,7 @@ def test_every_anomaly_it_judges_is_found_and_shown_alike() -> None:
     for kind in ("lost", "phantom", "corrupted", "aborted", "partial", "backwards", "fifo",
                  "causality"):
         assert reference["anomalies"][kind], kind  # planted: the comparison means something
+    assert reference["latency_ms"]["away"]["count"] >= 2  # and the away latency
     same(events)
     same(events, max_examples=1)
 

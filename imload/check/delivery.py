@@ -71,7 +71,9 @@ class FanOut:
     ok_at: array[float] = field(default_factory=lambda: array("d"))  # per acked send (known
     done_at: array[float] = field(default_factory=lambda: array("d"))  # recipients): its ack,
     # and when its last expected device got it (+inf: never)
-    group_e2e_s: array[float] = field(default_factory=lambda: array("d"))  # groups' e2e
+    # groups' e2e samples, split as ``History.push_s`` and ``away_s``
+    group_push_s: array[float] = field(default_factory=lambda: array("d"))
+    group_away_s: array[float] = field(default_factory=lambda: array("d"))
     unjudged: Cases = field(default_factory=lambda: Cases("lost", 0))  # why some were not
 
 
@@ -138,7 +140,11 @@ def fan_out(h: History) -> FanOut:
         sent = rec[SEND_EV]
         if sent is not None and rec[COPIES] == 0 and conv.startswith("g:"):
             start = sent["at"]
-            out.group_e2e_s.extend(copy["at"] - start for copy in got if copy is not None)
+            for (u, d), copy in zip(recips, got, strict=True):
+                if copy is not None:
+                    samples = out.group_away_s if h.devices[u][d].was_away(copy, start) \
+                        else out.group_push_s
+                    samples.append(copy["at"] - start)
     out.expected = expected
     h.memo["fan_out"] = out
     return out

@@ -69,6 +69,8 @@ class Filing:
             log = self.logs.get(ud) or self.new_log(ud, e)
             if log.declared is None or log.declared["ev"] == "deliver":
                 log.declared = e
+            if k == "connected":
+                log.connected[e["session"]] = e["at"]
         elif k == "audit":
             ud = _UD(e)
             log = self.logs.get(ud) or self.new_log(ud, e)
@@ -222,7 +224,9 @@ class Filing:
         for d in early:
             if (h.copy(d["user"], d["device"], d["mid"]) is d and d["mid"] == canon_mid
                     and d["user"] in self.members(d["conv"])):
-                h.e2e_s.append(d["at"] - sent["at"])  # negative: counts as 0 in the percentiles
+                log = h.devices[d["user"]][d["device"]]
+                samples = h.away_s if log.was_away(d, sent["at"]) else h.push_s
+                samples.append(d["at"] - sent["at"])  # negative: counts as 0 in percentiles
 
     def event_message(self, e: Event, conv: str, seq: int, mid: str, frm: str,
                       cmid: str) -> None:

@@ -39,7 +39,8 @@ Other facts are only cheap while walking: which mid a (conv, seq) named first,
 which acks of one device session came back out of order (``fifo_suspects``).
 The walk keeps them as pairs of events (``seq_clashes``, ``mid_clashes``,
 ``cmid_clashes``, ``digest_mismatches``, ``backwards``) and as the latency
-samples (``ack_s``, ``e2e_s``).
+samples (``ack_s``; ``push_s`` and ``away_s``, the e2e ones split by whether the device's
+connection was up when the message was sent).
 
 Time and memory are linear in the number of events; the index holds
 references to the journal's own event dicts, never copies.
@@ -124,7 +125,8 @@ class _Walk(Filing):
         session_last, acked_append, known = self.session_last, h.acked.append, self.known
         acked_conv_append, acked_at_append = h.acked_conv.append, h.acked_at.append
         logs, new_log = self.logs, self.new_log
-        ack_sample, e2e_sample = h.ack_s.append, h.e2e_s.append
+        ack_sample = h.ack_s.append
+        push_sample, away_sample = h.push_s.append, h.away_s.append
         slow = self.deliver_slow
         wire_dups = 0
         last_at: Any = _Start()
@@ -150,8 +152,13 @@ class _Walk(Filing):
                         rec = ent[1]
                         rec[COPIES] += 1
                         rec[DONE_AT] = at
-                        if ent[3] is not None:
-                            e2e_sample(at - ent[3])
+                        sent_at = ent[3]
+                        if sent_at is not None:
+                            login = log.connected.get(e["session"])
+                            if login is not None and login > sent_at:  # DeviceLog.was_away
+                                away_sample(at - sent_at)
+                            else:
+                                push_sample(at - sent_at)
                 else:
                     wire_dups += 1
                     if _SIG(first) != sig:  # another content under a mid it holds

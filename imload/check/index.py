@@ -47,6 +47,13 @@ class DeviceLog:
     audit: Event | None = None  # its last ``audit`` event
     audit_start: Event | None = None  # its last ``audit`` event with action start
     last_push: dict[str, Event] = field(default_factory=dict)  # conv -> latest pushed copy
+    connected: dict[Any, float] = field(default_factory=dict)  # session -> its latest login
+
+    def was_away(self, copy: Event, sent_at: float) -> bool:
+        """Was the device away when a message was first sent (at ``sent_at``): did the
+        connection that brought ``copy`` log in after that (its latest login so far)?"""
+        login = self.connected.get(copy["session"])
+        return login is not None and login > sent_at
 
     def audited(self) -> Event | None:
         """The device's finished audit (its last ``audit`` event, if its action is done)."""
@@ -77,8 +84,11 @@ class History:
     other: dict[str, list[Event]] = field(default_factory=dict)  # kind -> events, in time order
     wire_duplicates: int = 0  # deliveries of a mid the device already held
     ack_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> 1st ack
-    e2e_s: array[float] = field(default_factory=lambda: array("d"))  # 1st attempt -> a member
-    # device's first copy of the send's canonical mid (direct chats, any outcome)
+    # 1st attempt -> a member device's first copy of the send's canonical mid (direct chats,
+    # any outcome): push_s when the connection that brought it was up by then, away_s when
+    # it logged in after (the device was away when the message was sent)
+    push_s: array[float] = field(default_factory=lambda: array("d"))
+    away_s: array[float] = field(default_factory=lambda: array("d"))
     seq_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one (conv, seq), 2 mids
     mid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one mid, 2 places/msgs
     cmid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # (user, cmid), 2 mids

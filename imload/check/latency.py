@@ -4,7 +4,13 @@
 - e2e: a logical send's first attempt to each member device's first copy of
   it (the sender's own devices included), load phase and audit alike,
   whatever the send's outcome in a direct chat (a recovered indeterminate
-  send's copies count too); in a group, acked sends only.
+  send's copies count too); in a group, acked sends only. Split in two:
+- push: the e2e samples whose copy came on a connection that was already up
+  when the send was first attempted (the device was online: what a capacity
+  SLO on delivery speed should bound);
+- away: the e2e samples whose copy came on a connection that logged in after
+  that (the device was away, by the model's choice or a fault: the time
+  includes the time it was offline).
 - stable: an acked send's ``send_ok`` to the first copy on the *last* of its
   expected devices (sends some device never got have none; see
   ``figures.unseen_over_time`` for them).
@@ -128,7 +134,9 @@ def read_sync_s(h: History) -> list[float]:
 
 
 def latency_figures(h: History) -> dict[str, dict[str, Any]]:
-    group = fan_out(h).group_e2e_s
-    return {"ack": summarize(h.ack_s), "e2e": summarize(h.e2e_s + group if group else h.e2e_s),
-            "stable": summarize(stable_s(h)), "reconnect": summarize(reconnect_s(h)),
+    f = fan_out(h)
+    push, away = h.push_s + f.group_push_s, h.away_s + f.group_away_s
+    return {"ack": summarize(h.ack_s), "e2e": summarize(push + away), "push": summarize(push),
+            "away": summarize(away), "stable": summarize(stable_s(h)),
+            "reconnect": summarize(reconnect_s(h)),
             "catchup": summarize(catchup_s(h)), "read_sync": summarize(read_sync_s(h))}

@@ -13,7 +13,8 @@ ARCHITECTURE.md describes, and more::
      "anomalies": {kind: int},            # only the kinds in CHECKS: absent = not checked
      "promises": [kind, ...],             # the kinds that are defects (check/promises.py)
      "examples": {kind: [case, ...]},     # up to max_examples per kind
-     "latency_ms": {"ack", "e2e", "stable", "reconnect", "catchup", "read_sync"},
+     "latency_ms": {"ack", "e2e", "push", "away", "stable", "reconnect", "catchup",
+                    "read_sync"},
      "cost": {"frames", "frames_per_message", "retry_ratio", "retries", "op_retry_ratio"},
      "info_reasons": {"send": {reason: n}, "op": {...}, "send_fail": {...}, "op_fail": {...}},
      "over_time": {"unseen": [{"t_s", "unseen"}, ...]},

@@ -217,14 +217,28 @@ def _binned(ix: Index, samples: str) -> dict[str, Any]:
     return from_bins({b: n for b, n, _, _ in rows}, rows[0][2], int(rows[0][3]))
 
 
+E2E = """
+    CREATE TEMP TABLE e2e AS
+    SELECT h.h_at - r.s_at AS x, coalesce(c.c_at > r.s_at, false) AS away
+    FROM held h
+    ASOF LEFT JOIN (SELECT "user" AS u, device AS d, session, i AS c_i, "at" AS c_at
+                    FROM other WHERE ev = 'connected') c
+      ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
+    JOIN rec r ON r.u = h.frm AND r.cmid = h.cmid
+    WHERE r.s_i IS NOT NULL AND (h.u = string_split(h.conv, ':')[2]
+                                 OR h.u = string_split(h.conv, ':')[3])"""
+
+
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
+    """``latency.latency_figures``; e2e split as ``DeviceLog.was_away`` does: away when the
+    copy's connection logged in (its latest ``connected`` before the copy) after the first
+    attempt."""
+    ix.con.execute(E2E)
     return {
         "ack": _binned(ix, "SELECT a_at - s_at AS x FROM acked"),
-        "e2e": _binned(ix, """
-            SELECT h.h_at - r.s_at AS x FROM held h JOIN rec r ON r.u = h.frm
-              AND r.cmid = h.cmid
-            WHERE r.s_i IS NOT NULL AND (h.u = string_split(h.conv, ':')[2]
-                                         OR h.u = string_split(h.conv, ':')[3])"""),
+        "e2e": _binned(ix, "SELECT x FROM e2e"),
+        "push": _binned(ix, "SELECT x FROM e2e WHERE NOT away"),
+        "away": _binned(ix, "SELECT x FROM e2e WHERE away"),
         "stable": _binned(ix, "SELECT done_at - a_at AS x FROM acked WHERE copies = wanted"),
         "reconnect": summarize(reconnect_s(small)),
         "catchup": _binned(ix, """

@@ -223,6 +223,7 @@ def _cards(verdict: dict[str, Any]) -> str:
              (label, esc(value), state),
              ("ack p99 (ms)", ms((latency.get("ack") or {}).get("p99")), ""),
              ("e2e p99 (ms)", ms((latency.get("e2e") or {}).get("p99")), ""),
+             ("push p99 (ms)", ms((latency.get("push") or {}).get("p99")), ""),
              ("faults", num(len(verdict.get("faults") or [])), ""),
              ("load phase", secs(span), "")]
     return '<div class="cards">' + "".join(
