@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_generator.py [--quick] [--devices N] [--pairs P]
                                                    [--seconds S] [--profile FILE]
+                                                   [--pace S] [--journal-format F]
 
 A private local cluster (3 nodes, admission limits raised: ``NODE_ARGS``) is
 started; the generator runs in child processes of this script, each one plain
@@ -32,6 +33,11 @@ descriptors per connection). Figures, one JSON object per line (ARCHITECTURE.md,
   cluster on this machine, not by the generator);
 - ``generator_cpu_util``: the generator's CPU use during that run (cores).
 
+- ``paced_cpu_per_message``: the regime users run (``--pace``, default 0.5 s):
+  the same pairs, both devices sending one message every 0.5 s on average with
+  jitter, so every frame arrives alone and wakes the process on its own;
+  generator CPU-microseconds per complete message, with ``baseline`` = the
+  flat-out run's and ``ratio`` (issue #14's target: <= 2);
 - ``generator_cpu_per_message``: generator CPU-microseconds per complete
   message, per journal format (``--journal-format``; by default the message
   run is made twice, columnar with ``baseline`` = the same run journaling JSON
@@ -139,8 +145,11 @@ def child_connect(target: dict[str, Any], n: int, rate: float, journal_dir: str)
 
 
 def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_dir: str,
-                   profile: str | None, form: str) -> None:
-    """Pairs of devices chat as fast as the window allows; count complete messages."""
+                   profile: str | None, form: str, pace_s: float = 0.0) -> None:
+    """Pairs of devices chat as fast as the window allows (``pace_s`` 0), or at a chat's
+    pace: both devices of a pair send one message every ``pace_s`` seconds on average
+    (uniform jitter, so each frame arrives alone: one wake-up per frame); count complete
+    messages."""
     import gevent
     import gevent.event
 
@@ -157,24 +166,22 @@ def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_d
         room = gevent.event.Event()
         room.set()
 
-        def rec(ev: dict[str, Any], room: Any = room) -> None:
-            kind = ev["ev"]
-            if kind == "send_ok":
-                room.set()
-                counts["all_acked"] += 1
-                if measuring[0]:
-                    counts["acked"] += 1
-            if measuring[0] and kind in ("send", "send_ok", "deliver"):
-                counts["events"] += 1
+        def counter(other: str, room: Any) -> Any:
+            def rec(ev: dict[str, Any]) -> None:  # one device's events; ``other``: its peer
+                kind = ev["ev"]
+                if kind == "send_ok":
+                    room.set()
+                    counts["all_acked"] += 1
+                    if measuring[0]:
+                        counts["acked"] += 1
+                if measuring[0] and kind in ("send", "send_ok", "deliver"):
+                    counts["events"] += 1
+                    if kind == "deliver" and ev["from"] == other:
+                        counts["delivered"] += 1
+            return rec
 
-        def peer(ev: dict[str, Any], a: str = a) -> None:
-            if ev["ev"] == "deliver" and measuring[0]:
-                counts["events"] += 1
-                if ev["from"] == a:
-                    counts["delivered"] += 1
-
-        sd = _device(target, a, "d0", urls, journal, rec, seed=i)
-        rd = _device(target, b, "d0", urls, journal, peer, seed=i)
+        sd = _device(target, a, "d0", urls, journal, counter(b, room), seed=i)
+        rd = _device(target, b, "d0", urls, journal, counter(a, gevent.event.Event()), seed=i)
         sd.start()
         rd.start()
         senders.append((sd, rd, direct_conv(a, b), room))
@@ -189,8 +196,18 @@ def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_d
             room.clear()
             room.wait(1.0)
 
-    greenlets = [gevent.spawn(pump, sd, conv, room) for sd, _, conv, room in senders]
-    gevent.sleep(2.0)  # warm up
+    def paced(d: Any, conv: str, rnd: random.Random) -> None:
+        gevent.sleep(rnd.uniform(0, pace_s))
+        while not stop[0]:
+            d.send_message(conv, BODY)
+            gevent.sleep(rnd.uniform(0.5 * pace_s, 1.5 * pace_s))
+
+    if pace_s > 0:  # both devices of each pair talk; the peer's deliveries count too
+        greenlets = [gevent.spawn(paced, d, conv, random.Random(k))
+                     for k, (sd, rd, conv, _) in enumerate(senders) for d in (sd, rd)]
+    else:
+        greenlets = [gevent.spawn(pump, sd, conv, room) for sd, _, conv, room in senders]
+    gevent.sleep(2.0 if pace_s == 0 else max(2.0, 2 * pace_s))  # warm up
     profiler = None
     if profile:
         from pyinstrument import Profiler
@@ -306,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--journal-format", choices=(*WRITERS, "both"), default="both",
                    help="the message run's journal format; both (default): the run twice, "
                         "columnar measured against jsonl")
+    p.add_argument("--pace", type=float, default=0.5, metavar="SECONDS",
+                   help="the paced run: each device of a pair sends every SECONDS on "
+                        "average (default 0.5; 0 skips it)")
     p.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     ns = p.parse_args(argv)
     if ns.child:
@@ -314,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             child_connect(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3])
         elif kind == "messages":
             child_messages(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3],
-                           rest[4] or None, rest[5])
+                           rest[4] or None, rest[5], float(rest[6]))
         elif kind == "echo":
             child_echo(rest[0], int(rest[1]), float(rest[2]))
         elif kind == "echo-server":
@@ -335,9 +355,12 @@ def main(argv: list[str] | None = None) -> int:
             conn = run_child("connect", target, str(devices), "2500", f"{tmp}/journal")
             forms = list(WRITERS) if ns.journal_format == "both" else [ns.journal_format]
             runs = {form: run_child("messages", target, str(pairs), str(seconds),
-                                    f"{tmp}/journal-{form}", ns.profile or "", form)
+                                    f"{tmp}/journal-{form}", ns.profile or "", form, "0")
                     for form in forms}
             msgs = runs[forms[0]]
+            paced = run_child("messages", target, str(pairs), str(max(seconds, 10 * ns.pace)),
+                              f"{tmp}/journal-paced", "", forms[0], str(ns.pace)) \
+                if ns.pace > 0 else None
         finally:
             cluster.stop()
         port = free_port()
@@ -368,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
     emit("messages_per_s", complete / msgs["wall_s"], "messages/s", pairs=pairs,
          window=WINDOW)
     emit("generator_cpu_util", msgs["cpu_s"] / msgs["wall_s"], "cores")
+    flat_us = msgs["cpu_s"] * 1e6 / max(complete, 1)
+    if paced is not None:  # a chat's pace: every frame wakes the process on its own
+        paced_done = min(paced["acked"], paced["delivered"])
+        paced_us = paced["cpu_s"] * 1e6 / max(paced_done, 1)
+        emit("paced_cpu_per_message", paced_us, "cpu-us/message", baseline=flat_us,
+             ratio=paced_us / flat_us, pace_s=ns.pace, devices=pairs * 2,
+             messages_per_s=paced_done / paced["wall_s"])
     for form, run in runs.items():  # what a message costs, by journal format
         cpu_us = run["cpu_s"] * 1e6 / max(min(run["acked"], run["delivered"]), 1)
         jsonl = runs.get("jsonl")
