@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=None, help="chatting pairs (100)")
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per run")
     p.add_argument("--profile", default=None, metavar="FILE",
-                   help="write a pyinstrument profile of the message run to FILE")
+                   help="write a pyinstrument profile of the message run to FILE (and of "
+                        "the paced run to FILE.paced)")
     p.add_argument("--journal-format", choices=(*WRITERS, "both"), default="both",
                    help="the message run's journal format; both (default): the run twice, "
                         "columnar measured against jsonl")
@@ -359,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                     for form in forms}
             msgs = runs[forms[0]]
             paced = run_child("messages", target, str(pairs), str(max(seconds, 10 * ns.pace)),
-                              f"{tmp}/journal-paced", "", forms[0], str(ns.pace)) \
+                              f"{tmp}/journal-paced",
+                              f"{ns.profile}.paced" if ns.profile else "", forms[0],
+                              str(ns.pace)) \
                 if ns.pace > 0 else None
         finally:
             cluster.stop()
