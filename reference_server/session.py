@@ -66,6 +66,10 @@ if TYPE_CHECKING:
 
 SYNC_DEFAULT_LIMIT = 200
 SYNC_MAX_LIMIT = 1000
+# a sync_batch's entries stop past this many bytes (at least one entry each): with a
+# message at most MAX_FRAME_BYTES, a reply stays under the 1 MiB frame limit that many
+# WebSocket clients keep by default (python websockets, browsers' proxies)
+SYNC_MAX_BYTES = 512 * 1024
 WRITE_BATCH = 64  # frames written to the socket together, at most
 
 
@@ -381,7 +385,7 @@ class Session:
             return
         limit = min(limit, SYNC_MAX_LIMIT)
         after = max(frame["after"], 0)
-        batch = await self.node.store.sync(self.user, after, limit)
+        batch = await self.node.store.sync(self.user, after, limit, SYNC_MAX_BYTES)
         # The entries are stored JSON: splice them in rather than decode and encode again.
         more = "true" if batch.more else "false"
         self._enqueue(f'{{"t":"sync_batch","rid":{rid},"msgs":[{",".join(batch.entries)}],'

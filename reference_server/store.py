@@ -277,12 +277,22 @@ class Store:
         return self._pipe.evalsha_nowait(self._ack, [f"u:{user}:acked", f"u:{user}:useq"],
                                          [device, upto])
 
-    async def sync(self, user: str, after: int, limit: int) -> SyncBatch:
-        """Inbox entries with useq > after, ascending, at most ``limit``."""
+    async def sync(self, user: str, after: int, limit: int,
+                   max_bytes: int | None = None) -> SyncBatch:
+        """Inbox entries with useq > after, ascending, at most ``limit`` and, past the first,
+        at most ``max_bytes`` of them (UTF-8): a big inbox comes in several batches."""
         rows = await self._call("read the inbox", self._redis.zrangebyscore(
             f"u:{user}:inbox", f"({after}", "+inf", start=0, num=limit + 1, withscores=True))
-        more = len(rows) > limit
-        rows = rows[:limit]
+        keep = min(len(rows), limit)
+        if max_bytes is not None:
+            total = 0
+            for n, (entry, _) in enumerate(rows[:keep]):
+                total += len(entry.encode())
+                if n and total > max_bytes:
+                    keep = n
+                    break
+        more = len(rows) > keep
+        rows = rows[:keep]
         upto = int(rows[-1][1]) if rows else after
         return SyncBatch([r[0] for r in rows], upto, more)
 

@@ -355,3 +355,40 @@ def test_an_adapters_own_events_reach_the_engine(cluster: LocalCluster,
     finally:
         a.stop(drain_s=1)
     assert not a.errors
+
+
+def test_a_device_whose_inbox_holds_200_messages_of_60kb_catches_up(
+        cluster: LocalCluster, journal: JournalWriter) -> None:
+    """12 MB waiting: the node answers its syncs in batches bounded in bytes (docs/protocol.md)
+    and the engine syncs again while ``more`` says so, until it holds every message."""
+    alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
+    conv = direct_conv(alice, bob)
+    a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
+    b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
+    body = "y" * 60_000
+    try:
+        a.start()
+        assert a.wait_until(lambda: a.online, 10)
+        cmids = [a.send_message(conv, f"{i:03d}{body}") for i in range(200)]
+        assert a.wait_until(lambda: all(a.engine.send_state(c) is MsgState.ACKED
+                                        for c in cmids), 60)
+        asked: list[int] = []  # the sync requests bob's engine makes
+        start_sync = b.engine._start_sync
+
+        def counted(*args: Any, **kw: Any) -> None:
+            asked.append(1)
+            start_sync(*args, **kw)
+
+        b.engine._start_sync = counted  # type: ignore[method-assign]
+        b.start()
+        assert b.wait_until(lambda: len(b.engine.messages(conv)) == 200, 60)
+        assert len(asked) >= 200 // 8  # about 8 entries of 60 KB per 512 KiB batch
+        assert [m["body"][:3] for m in b.engine.messages(conv)] == \
+            [f"{i:03d}" for i in range(200)]
+        assert len(evs(b, "deliver", via="sync")) == 200  # none pushed: bob was away
+        syncs = [m for m in b.metrics if m.name == "sync"]  # type: ignore[attr-defined]
+        assert syncs and all(m.error is None for m in syncs)  # one catch-up, many batches
+    finally:
+        a.stop(drain_s=2)
+        b.stop(drain_s=2)
+    assert not a.errors and not b.errors

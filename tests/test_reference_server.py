@@ -326,3 +326,28 @@ def test_node_logs_hold_no_traceback(cluster: LocalCluster) -> None:
         assert "close" in text and "connect" in text
 
 
+
+
+def test_a_big_inbox_syncs_in_batches_bounded_in_bytes(open_client: Connect) -> None:
+    """30 stored messages of 60 KB: one reply would be 1.8 MB, past the 1 MiB frame limit
+    of a default websockets client (this one); each batch stays under 512 KiB of entries."""
+    from reference_server.session import SYNC_MAX_BYTES
+
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    a = open_client(alice)
+    body = "x" * 60_000
+    for i in range(30):
+        a.request("send", cmid=f"c{i}", conv=conv, body=f"{i:02d}{body}")
+    b = open_client(bob, node="n2")
+    after, got, sizes = 0, [], []
+    while True:
+        batch = b.request("sync", after=after)  # limit 200: the bytes bound the batch
+        sizes.append(sum(len(json.dumps(m)) for m in batch["msgs"]))
+        got += [m["body"][:2] for m in batch["msgs"]]
+        after = batch["upto"]
+        if not batch["more"]:
+            break
+    assert got == [f"{i:02d}" for i in range(30)]
+    assert len(sizes) >= 4 and max(sizes) <= SYNC_MAX_BYTES
+    assert b.request("sync", after=0, limit=1)["more"] is True  # one entry is never cut
