@@ -32,6 +32,7 @@ class Config:
     send_rate: float = 1_000.0  # sends per second per connection, token bucket
     send_burst: int = 2_000
     max_outbound: int = 10_000  # frames queued for a client that does not read: then 4003
+    max_outbound_bytes: int = 8 << 20  # or this many bytes (whichever comes first)
     public_url: str | None = None  # what the LBS hands out; default ws(s)://host:port/ws
     cert: str | None = None  # TLS certificate chain (PEM); with ``key``, serve wss://
     key: str | None = None
@@ -177,6 +178,9 @@ def add_admission_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-outbound", type=_positive, default=d.max_outbound,
                    help="frames queued for a client that does not read before the node "
                         f"closes it with 4003 (default {d.max_outbound})")
+    p.add_argument("--max-outbound-bytes", type=_positive, default=d.max_outbound_bytes,
+                   help="bytes queued for a client that does not read before the node "
+                        f"closes it with 4003 (default {d.max_outbound_bytes})")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -193,7 +197,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   max_conns=ns.max_conns,
                   login_rate=ns.login_rate, login_burst=ns.login_burst,
                   send_rate=ns.send_rate, send_burst=ns.send_burst,
-                  max_outbound=ns.max_outbound, max_bad_frames=ns.max_bad_frames,
+                  max_outbound=ns.max_outbound, max_outbound_bytes=ns.max_outbound_bytes,
+                  max_bad_frames=ns.max_bad_frames,
                   public_url=ns.public_url, cert=ns.cert,
                   key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s,
                   clock_skew_ms=ns.clock_skew_ms)

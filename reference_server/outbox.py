@@ -1,5 +1,7 @@
 """A session's outbound frames, in order: text frames (``str``, or ``bytes`` already UTF-8)
-and, last, a close ``(code, reason)``. One writer task takes them in batches.
+and, last, a close ``(code, reason)``. One writer task takes them in batches; ``size``
+is what the queued frames weigh (characters of a ``str``, bytes of ``bytes``), so a
+session can bound what a client that stops reading costs in bytes, not only in frames.
 
 A deque and one waiter future: cheaper per frame than ``asyncio.Queue``, which the
 node's hot path paid three times per message (a ``send_ack`` and two pushes).
@@ -21,12 +23,15 @@ class Outbox:
         self._items: deque[Item] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the writer's, once it waited
+        self.size = 0  # the queued text frames' length
 
     def __len__(self) -> int:
         return len(self._items)
 
     def put(self, item: Item) -> None:
         self._items.append(item)
+        if not isinstance(item, tuple):
+            self.size += len(item)
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -35,6 +40,7 @@ class Outbox:
 
     def clear(self) -> None:
         self._items.clear()
+        self.size = 0
 
     async def take(self, limit: int) -> tuple[list[str | bytes], Close | None]:
         """Up to ``limit`` text frames, oldest first, and the close if one came next."""
@@ -50,4 +56,5 @@ class Outbox:
             if isinstance(item, tuple):
                 return texts, item
             texts.append(item)
+            self.size -= len(item)
         return texts, None

@@ -141,11 +141,12 @@ class Session:
     def _enqueue(self, text: str | bytes) -> None:
         if self._closing:
             return
-        if len(self._out) >= self.node.config.max_outbound:
+        config = self.node.config
+        if len(self._out) >= config.max_outbound or self._out.size >= config.max_outbound_bytes:
             # The writer is stuck on a client that does not read: drop what is queued; the
             # client gets overloaded and 4003 if it ever reads again, else the idle close.
-            self.log.warning("%r does not read: %d frames queued, shedding it with 4003",
-                             self, len(self._out))
+            self.log.warning("%r does not read: %d frames (%d bytes) queued, shedding it "
+                             "with 4003", self, len(self._out), self._out.size)
             self._closing = True
             self._out.clear()
             self._out.put(orjson.dumps({

@@ -37,3 +37,19 @@ def test_the_outbox_batches_in_order_and_stops_at_a_close() -> None:
         assert len(box) == 1
 
     asyncio.run(main())
+
+
+def test_the_outbox_weighs_what_it_holds() -> None:
+    async def main() -> None:
+        box = Outbox()
+        box.put("abc")
+        box.put(b"de")
+        box.put((4003, "overloaded"))  # a close weighs nothing
+        assert box.size == 5
+        assert await box.take(1) == (["abc"], None)
+        assert box.size == 2
+        box.put("xyz")
+        box.clear()
+        assert box.size == 0 and len(box) == 0
+
+    asyncio.run(main())
