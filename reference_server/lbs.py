@@ -79,6 +79,10 @@ class Handler(BaseHTTPRequestHandler):
     server: LbsServer
     protocol_version = "HTTP/1.1"
 
+    def version_string(self) -> str:
+        """The Server header: a name, no versions (http.server's would name Python's)."""
+        return "imload-lbs"
+
     def _answer(self, status: int, body: dict[str, Any]) -> None:
         data = orjson.dumps(body) + b"\n"
         self.send_response(status)

@@ -65,6 +65,7 @@ class Node:
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
             open_timeout=10, max_queue=64, create_connection=CoalescingConnection,
+            server_header=None,  # no Server header: versions help only an attacker
             ssl=server_context(self.config.cert, self.config.key) if self.config.cert
             and self.config.key else None,
             logger=logging.getLogger("websockets.server"))

@@ -110,3 +110,9 @@ def test_a_killed_node_drops_out_when_its_report_expires(tmp_path: Path) -> None
         assert {n["id"] for n in route(c)} == {"n1", "n2"}
     finally:
         c.stop()
+
+
+def test_the_lbs_names_no_versions(cluster: LocalCluster) -> None:
+    with urllib.request.urlopen(f"{cluster.lbs_url}/healthz", timeout=5) as r:
+        assert r.headers["Server"] == "imload-lbs"
+

@@ -351,3 +351,15 @@ def test_a_big_inbox_syncs_in_batches_bounded_in_bytes(open_client: Connect) -> 
     assert got == [f"{i:02d}" for i in range(30)]
     assert len(sizes) >= 4 and max(sizes) <= SYNC_MAX_BYTES
     assert b.request("sync", after=0, limit=1)["more"] is True  # one entry is never cut
+
+
+def test_the_handshake_names_no_versions(cluster: LocalCluster) -> None:
+    port = int(cluster.node_url("n1", direct=True).split(":")[2].split("/")[0])
+    ws = RawWs(port)
+    try:
+        assert ws.status == 101
+        head = ws.head.lower()
+        assert "server:" not in head and "python" not in head and "websockets/" not in head
+    finally:
+        ws.sock.close()
+
