@@ -30,7 +30,7 @@ from reference_server.config import Config
 from reference_server.groups import MemberCache
 from reference_server.pubsub import Fanin
 from reference_server.session import Session
-from reference_server.store import Store, StoreError, push_channel
+from reference_server.store import Store, StoreError, mid_key, push_channel
 from reference_server.tls import server_context
 from reference_server.wsconn import CoalescingConnection
 
@@ -45,7 +45,7 @@ class Node:
     def __init__(self, config: Config, log: logging.Logger | None = None) -> None:
         self.config = config
         self.log = log or logging.getLogger("reference_server")
-        self.store = Store(config.redis_url, config.redis_timeout_s)
+        self.store = Store(config.redis_url, config.redis_timeout_s, mid_key(config.secret))
         self.fanin = Fanin(config.redis_url, self._on_channel_message, self.log)
         self.sessions: dict[str, set[Session]] = {}
         self._kick_gens: dict[tuple[str, str], int] = {}  # newest login generation seen

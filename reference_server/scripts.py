@@ -16,6 +16,11 @@ from __future__ import annotations
 # key, each recipient taking ``stride`` keys (useq, inbox, ...); ``names`` the ARGV index
 # of the first recipient's name. ``tail`` is the JSON text after mid, seq and useq.
 _APPEND = """
+local function new_mid()
+  local n = redis.call('INCR', KEYS[3])
+  return 'm' .. string.sub(redis.sha1hex(ARGV[8] .. ':' .. n), 1, 24)
+end
+
 local function append(seq, mid, tail, first, stride, names, count)
   local head = '"mid":"' .. mid .. '","seq":' .. seq .. ',"useq":'
   for i = 0, count - 1 do
@@ -34,7 +39,8 @@ end
 # ARGV[1] cmid, ARGV[2] conv, ARGV[3] server_ts, ARGV[4] the JSON fields every copy shares
 # (',"conv":...,"kind":"text"}'), ARGV[5] the membership version read ('' for a direct
 # chat: no check), ARGV[6] 'nodedup' to skip the cmid lookup (bug mode), ARGV[7] a seq
-# chosen outside the script ('': INCR; bug mode racy-seq), ARGV[8+i] member i's name.
+# chosen outside the script ('': INCR; bug mode racy-seq), ARGV[8] the mid key (new_mid),
+# ARGV[9+i] member i's name.
 # Returns {mid, seq, server_ts, conv, status}: status 0 stored, 1 a repeat, 2 stale members.
 SEND_LUA = _APPEND + """
 if ARGV[6] ~= 'nodedup' then
@@ -53,8 +59,8 @@ if ARGV[7] ~= '' then
 else
   seq = redis.call('INCR', KEYS[2])
 end
-local mid = 'm' .. redis.call('INCR', KEYS[3])
-append(seq, mid, ARGV[4], 5, 2, 8, #ARGV - 7)
+local mid = new_mid()
+append(seq, mid, ARGV[4], 5, 2, 9, #ARGV - 8)
 redis.call('HSET', KEYS[1], ARGV[1], mid .. ' ' .. seq .. ' ' .. ARGV[3] .. ' ' .. ARGV[2])
 return {mid, seq, ARGV[3], ARGV[2], 0}
 """
@@ -65,7 +71,8 @@ return {mid, seq, ARGV[3], ARGV[2], 0}
 # KEYS[8+3i] the recipient's groups set.
 # ARGV[1] opid, ARGV[2] kind (group_create | group_add | group_remove), ARGV[3] conv,
 # ARGV[4] actor, ARGV[5] mver read ('' = no group yet), ARGV[6] index (1-based) of the
-# target user among the recipients (0 for group_create), ARGV[7] tail, ARGV[8+i] names.
+# target user among the recipients (0 for group_create), ARGV[7] tail, ARGV[8] the mid key
+# (new_mid), ARGV[9+i] names.
 # Recipients: create: the new members; add: the members and the new one; remove: the
 # members, the removed one included (so they learn it).
 # Returns {status, detail}: 0 applied (detail: seq, or 0 when nothing changed),
@@ -75,14 +82,14 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
 local ver = redis.call('GET', KEYS[4]) or ''
 if ver ~= ARGV[5] then return {2, 0} end
 local kind, conv, actor, target = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
-local count = #ARGV - 7
+local count = #ARGV - 8
 if kind == 'group_create' then
   if ver ~= '' then return {3, 'group ' .. conv .. ' already exists'} end
 else
   if redis.call('SISMEMBER', KEYS[5], actor) == 0 then
     return {3, actor .. ' is not a member of ' .. conv}
   end
-  local name = ARGV[7 + target]
+  local name = ARGV[8 + target]
   local present = redis.call('SISMEMBER', KEYS[5], name) == 1
   if (kind == 'group_add') == present then
     redis.call('HSET', KEYS[1], ARGV[1], 'noop')
@@ -90,9 +97,9 @@ else
   end
 end
 local seq = redis.call('INCR', KEYS[2])
-local mid = 'm' .. redis.call('INCR', KEYS[3])
+local mid = new_mid()
 for i = 0, count - 1 do
-  local name, groups = ARGV[8 + i], KEYS[8 + 3 * i]
+  local name, groups = ARGV[9 + i], KEYS[8 + 3 * i]
   if kind == 'group_create' then
     redis.call('SADD', KEYS[5], name)
     redis.call('SADD', groups, conv)
@@ -107,7 +114,7 @@ for i = 0, count - 1 do
   end
 end
 redis.call('SET', KEYS[4], seq)
-append(seq, mid, ARGV[7], 6, 3, 8, count)
+append(seq, mid, ARGV[7], 6, 3, 9, count)
 redis.call('HSET', KEYS[1], ARGV[1], 'ok ' .. seq)
 return {0, seq}
 """

@@ -4,7 +4,8 @@ Key layout (all plain keys of one Redis database; names are ``[A-Za-z0-9_.-]``):
 
 | key | type | holds |
 | --- | --- | --- |
-| ``mid`` | string (counter) | the global message counter; a message id is ``"m<N>"`` |
+| ``mid`` | string (counter) | the global message counter N; a message id is ``"m"`` and |
+| | | 24 hex digits of SHA-1(mid key, N): unique, opaque, in no order (``mid_key``) |
 | ``c:<conv>:seq`` | string (counter) | the conversation's last seq |
 | ``u:<user>:useq`` | string (counter) | the user's last inbox position (useq) |
 | ``u:<user>:inbox`` | sorted set | the inbox: member = msg JSON (no ``t``), score = useq |
@@ -33,6 +34,7 @@ The inbox is never trimmed: the cursor marks what a device holds, the archive st
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,9 +90,15 @@ class SyncBatch:
     more: bool
 
 
+def mid_key(secret: str) -> str:
+    """The key message ids are made with (every node of a cluster shares ``secret``): with
+    it secret, an id says nothing of how many messages were stored before it."""
+    return hashlib.sha256(b"imload-mid:" + secret.encode()).hexdigest()[:32]
+
+
 def _send_call(user: str, device: str, cmid: str, conv: str, members: list[str], body: str,
-               ts: int | None, server_ts: int, ver: str, dedup: bool, seq: int | None
-               ) -> tuple[list[str], list[Any]]:
+               ts: int | None, server_ts: int, ver: str, dedup: bool, seq: int | None,
+               key: str) -> tuple[list[str], list[Any]]:
     """The keys and arguments of SEND_LUA for one message."""
     shared: dict[str, Any] = {"conv": conv, "from": user, "from_device": device,
                               "cmid": cmid, "body": body}
@@ -104,7 +112,7 @@ def _send_call(user: str, device: str, cmid: str, conv: str, members: list[str],
     for m in members:
         keys += [f"u:{m}:useq", f"u:{m}:inbox"]
     args: list[Any] = [cmid, conv, server_ts, tail, ver, "" if dedup else "nodedup",
-                       "" if seq is None else seq, *members]
+                       "" if seq is None else seq, key, *members]
     return keys, args
 
 
@@ -126,7 +134,8 @@ def send_result(reply: Any) -> SendResult:
 class Store:
     """Async access to the store; every failure is raised as StoreError."""
 
-    def __init__(self, url: str, timeout_s: float = 3.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 3.0, mid_key: str = "") -> None:
+        self._mid_key = mid_key
         # One retry without backoff covers a pooled connection that went stale while
         # Redis restarted; every request here is safe to repeat (sends dedup by cmid).
         self._redis = aioredis.Redis.from_url(
@@ -192,7 +201,7 @@ class Store:
         it moved); ``dedup=False`` and ``seq`` serve the bug modes no-dedup and racy-seq.
         """
         keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, ver,
-                                dedup, seq)
+                                dedup, seq, self._mid_key)
         return send_result(await self._script("store a message", self._send, keys, args))
 
     def start_send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
@@ -202,7 +211,7 @@ class Store:
         written one after the other are applied in that order. Only while ``connected``
         (else use ``send``)."""
         keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, "",
-                                True, None)
+                                True, None, self._mid_key)
         return self._pipe.evalsha_nowait(self._send, keys, args)
 
     async def conv_seq(self, conv: str) -> int:
@@ -234,7 +243,7 @@ class Store:
         index = 0 if target is None else recipients.index(target) + 1
         status, detail = await self._script(
             "apply an op", self._group_op, keys,
-            [opid, kind, conv, user, ver, index, tail, *recipients])
+            [opid, kind, conv, user, ver, index, tail, self._mid_key, *recipients])
         if status == 2:
             raise StaleMembers(conv)
         return int(status), detail

@@ -363,3 +363,16 @@ def test_the_handshake_names_no_versions(cluster: LocalCluster) -> None:
     finally:
         ws.sock.close()
 
+
+
+def test_message_ids_are_opaque_and_unique(open_client: Connect) -> None:
+    """Ids from one global counter would tell any user the platform's traffic between two
+    of its own messages; these are a keyed hash of it: unique, in no order, same shape."""
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    a = open_client(alice)
+    mids = [a.request("send", cmid=f"c{i}", conv=conv, body="hi")["mid"] for i in range(50)]
+    assert len(set(mids)) == 50
+    assert all(len(m) == 25 and m[0] == "m" and int(m[1:], 16) >= 0 for m in mids)
+    assert mids != sorted(mids)  # not in sending order (sorted by chance: 1 in 50!)
+    assert a.request("send", cmid="c0", conv=conv, body="hi")["mid"] == mids[0]  # a repeat
