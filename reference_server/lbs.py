@@ -1,6 +1,7 @@
 """The LBS: which node a (re)connecting device should dial.
 
     python -m reference_server.lbs --port P --redis URL [--host H] [--cert PEM --key PEM]
+                                   [--max-conns N] [--request-timeout-s S] [--log FILE]
 
 ``GET /v1/route?user=U&device=D`` answers ``{"nodes": [{"id", "url", "load"}, ...]}``: the
 nodes whose presence report (presence.py) has not expired and whose load (connections
@@ -11,23 +12,34 @@ loaded one. ``GET /healthz`` answers 200. Plain HTTP, or HTTPS with ``--cert/--k
 
 The node table is read from the store at most every ``CACHE_S``, so a storm of route
 requests costs the store a few reads a second.
+
+It serves on asyncio, one coroutine per connection, with h11 (the sans-I/O HTTP/1.1
+parser uvicorn uses) for the protocol: two GET routes need no framework, and the
+nodes run on the same event loop library. A connection is bounded in every way a
+slow or hostile client could stretch it: a whole request (or, between keep-alive
+requests, the next one) must arrive within ``--request-timeout-s``, a TLS handshake
+too; a request head is at most h11's 16 KiB; past ``--max-conns`` open connections a
+new one is closed at once; a client that resets its connection costs a closed socket,
+never a traceback in the log.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import random
 import signal
+import ssl
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import h11
 import orjson
-import redis
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from imload.protocol import is_valid_name
@@ -35,6 +47,9 @@ from reference_server.presence import read_nodes
 
 CACHE_S = 0.25
 MIN_WEIGHT = 0.02
+MAX_CONNS = 1024  # open connections; one more is closed at once
+REQUEST_TIMEOUT_S = 10.0  # for a whole request, a TLS handshake, a keep-alive wait
+SERVER = b"imload-lbs"  # the Server header: a name, no versions
 
 
 def route_order(nodes: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
@@ -50,71 +65,127 @@ def route_order(nodes: list[dict[str, Any]], rng: random.Random) -> list[dict[st
 
 
 class NodeTable:
-    """The live nodes, read from the store at most every ``CACHE_S``."""
+    """The live nodes, read from the store at most every ``CACHE_S`` (one read at a time)."""
 
-    def __init__(self, client: redis.Redis, cache_s: float = CACHE_S) -> None:
+    def __init__(self, client: aioredis.Redis, cache_s: float = CACHE_S) -> None:
         self._client = client
         self._cache_s = cache_s
-        self._lock = threading.Lock()
+        self._lock = asyncio.Lock()
         self._nodes: list[dict[str, Any]] = []
         self._at = -1e9
 
-    def nodes(self) -> list[dict[str, Any]]:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._at >= self._cache_s:
-                self._nodes = read_nodes(self._client)
-                self._at = now
+    async def nodes(self) -> list[dict[str, Any]]:
+        async with self._lock:
+            if time.monotonic() - self._at >= self._cache_s:
+                self._nodes = await read_nodes(self._client)
+                self._at = time.monotonic()
             return self._nodes
 
 
-class LbsServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # a reconnect storm asks for routes all at once
-    table: NodeTable
-    log: logging.Logger
+def answer(target: str, nodes: list[dict[str, Any]] | None) -> tuple[int, dict[str, Any]]:
+    """(status, body) for a GET of ``target``; ``nodes`` None: the store is unreachable."""
+    url = urlsplit(target)
+    if url.path == "/healthz":
+        return 200, {"ok": True}
+    if url.path != "/v1/route":
+        return 404, {"error": "not found: GET /v1/route?user=U&device=D"}
+    query = parse_qs(url.query)
+    user, device = query.get("user", [""])[0], query.get("device", [""])[0]
+    if not (is_valid_name(user) and is_valid_name(device)):
+        return 400, {"error": "user and device must match [A-Za-z0-9_.-]{1,64}"}
+    if nodes is None:
+        return 503, {"error": "the store is unreachable"}
+    return 200, {"nodes": route_order(nodes, random.Random())}
 
 
-class Handler(BaseHTTPRequestHandler):
-    server: LbsServer
-    protocol_version = "HTTP/1.1"
+class Lbs:
+    """The LBS's connections: each one a coroutine, bounded (see the module docstring)."""
 
-    def version_string(self) -> str:
-        """The Server header: a name, no versions (http.server's would name Python's)."""
-        return "imload-lbs"
+    def __init__(self, table: NodeTable, log: logging.Logger, max_conns: int = MAX_CONNS,
+                 request_timeout_s: float = REQUEST_TIMEOUT_S) -> None:
+        self.table = table
+        self.log = log
+        self.max_conns = max_conns
+        self.request_timeout_s = request_timeout_s
+        self.open = 0
+        self.refused = 0
 
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = orjson.dumps(body) + b"\n"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
-        url = urlsplit(self.path)
-        if url.path == "/healthz":
-            self._answer(200, {"ok": True})
+    async def connection(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.max_conns:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 1000 == 0:
+                self.log.warning("%d connections open: closing new ones (%d so far)",
+                                 self.open, self.refused)
+            writer.transport.abort()
             return
-        if url.path != "/v1/route":
-            self._answer(404, {"error": "not found: GET /v1/route?user=U&device=D"})
-            return
-        query = parse_qs(url.query)
-        user, device = query.get("user", [""])[0], query.get("device", [""])[0]
-        if not (is_valid_name(user) and is_valid_name(device)):
-            self._answer(400, {"error": "user and device must match [A-Za-z0-9_.-]{1,64}"})
-            return
+        self.open += 1
         try:
-            nodes = self.server.table.nodes()
-        except (RedisError, OSError) as e:
-            self.server.log.warning("store unreachable: %s", e)
-            self._answer(503, {"error": "the store is unreachable"})
-            return
-        self._answer(200, {"nodes": route_order(nodes, random.Random())})
+            await self._serve(reader, writer)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # the client went away: nothing to answer, nothing to log
+        finally:
+            self.open -= 1
+            writer.close()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # one line per request would drown the log
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            try:
+                request = await asyncio.wait_for(self._request(conn, reader),
+                                                 self.request_timeout_s)
+            except TimeoutError:
+                return  # too slow (or idle between requests): close
+            except h11.RemoteProtocolError as e:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await self._respond(conn, writer, e.error_status_hint,
+                                        {"error": "bad request"}, close=True)
+                return
+            if request is None:
+                return
+            target = request.target.decode("latin-1")
+            status, body = answer(target, [])  # the route and the names, without the store
+            if status == 200 and urlsplit(target).path == "/v1/route":
+                try:
+                    nodes: list[dict[str, Any]] | None = await self.table.nodes()
+                except (RedisError, OSError) as e:
+                    self.log.warning("store unreachable: %s", e)
+                    nodes = None
+                status, body = answer(target, nodes)
+            await self._respond(conn, writer, status, body)
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return
+            conn.start_next_cycle()
+
+    @staticmethod
+    async def _request(conn: h11.Connection, reader: asyncio.StreamReader
+                       ) -> h11.Request | None:
+        """The next whole request (its body, if any, read and dropped); None at the end."""
+        request: h11.Request | None = None
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.EndOfMessage):
+                return request
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return None
+
+    @staticmethod
+    async def _respond(conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
+                       body: dict[str, Any], close: bool = False) -> None:
+        data = orjson.dumps(body) + b"\n"
+        headers = [(b"Content-Type", b"application/json"),
+                   (b"Content-Length", str(len(data)).encode()),
+                   (b"Cache-Control", b"no-store"), (b"Server", SERVER)]
+        if close:
+            headers.append((b"Connection", b"close"))
+        writer.write(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
+        writer.write(conn.send(h11.Data(data=data)) or b"")
+        writer.write(conn.send(h11.EndOfMessage()) or b"")
+        await writer.drain()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,21 +196,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis", required=True, dest="redis_url", help="redis://HOST:PORT/DB")
     p.add_argument("--cert", default=None, help="TLS certificate chain: serve https://")
     p.add_argument("--key", default=None, help="TLS private key")
+    p.add_argument("--max-conns", type=int, default=MAX_CONNS,
+                   help=f"open connections; one more is closed at once (default {MAX_CONNS})")
+    p.add_argument("--request-timeout-s", type=float, default=REQUEST_TIMEOUT_S,
+                   help="seconds for a whole request, a TLS handshake or a keep-alive wait "
+                        f"(default {REQUEST_TIMEOUT_S:g})")
     p.add_argument("--log", dest="log_file", default=None, metavar="FILE")
     return p
 
 
-def make_server(host: str, port: int, redis_url: str, cert: str | None = None,
-                key: str | None = None, log: logging.Logger | None = None) -> LbsServer:
-    server = LbsServer((host, port), Handler)
-    server.table = NodeTable(redis.Redis.from_url(redis_url, socket_timeout=2,
-                                                  socket_connect_timeout=2))
-    server.log = log or logging.getLogger("reference_server.lbs")
-    if cert and key:
+async def serve(ns: argparse.Namespace, log: logging.Logger) -> int:
+    client = aioredis.Redis.from_url(ns.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    lbs = Lbs(NodeTable(client), log, ns.max_conns, ns.request_timeout_s)
+    context = None
+    if ns.cert and ns.key:
         from reference_server.tls import server_context
-
-        server.socket = server_context(cert, key).wrap_socket(server.socket, server_side=True)
-    return server
+        context = server_context(ns.cert, ns.key)
+    try:
+        server = await asyncio.start_server(
+            lbs.connection, ns.host, ns.port, ssl=context, backlog=1024,
+            ssl_handshake_timeout=ns.request_timeout_s if context else None)
+    except OSError as e:
+        log.error("cannot listen on %s:%d: %s", ns.host, ns.port, e.strerror or e)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scheme = "https" if context else "http"
+    log.info("lbs serving on %s://%s:%d, store %s", scheme, ns.host, ns.port, ns.redis_url)
+    async with server:
+        await stop.wait()
+    server.close()
+    with contextlib.suppress(RedisError, OSError):
+        await client.aclose()
+    log.info("lbs stopped")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,22 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s lbs %(message)s"))
     logging.getLogger().handlers[:] = [handler]
     logging.getLogger().setLevel(logging.INFO)
-    log = logging.getLogger("reference_server.lbs")
-    try:
-        server = make_server(ns.host, ns.port, ns.redis_url, ns.cert, ns.key, log)
-    except OSError as e:
-        log.error("cannot listen on %s:%d: %s", ns.host, ns.port, e.strerror or e)
-        return 1
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    scheme = "https" if ns.cert else "http"
-    log.info("lbs serving on %s://%s:%d, store %s", scheme, ns.host, ns.port, ns.redis_url)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    log.info("lbs stopped")
-    return 0
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # a client's reset is not news
+    return asyncio.run(serve(ns, logging.getLogger("reference_server.lbs")))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -55,12 +54,13 @@ async def withdraw(client: aioredis.Redis, node_id: str) -> None:
         pass
 
 
-def read_nodes(client: redis.Redis) -> list[dict[str, Any]]:
-    """Every node whose presence has not expired (synchronous, for the LBS)."""
-    ids = sorted(client.smembers(NODES_KEY))
+async def read_nodes(client: aioredis.Redis) -> list[dict[str, Any]]:
+    """Every node whose presence has not expired (what the LBS hands out)."""
+    ids = sorted(await client.smembers(NODES_KEY))
     if not ids:
         return []
-    rows = client.mget([node_key(i.decode() if isinstance(i, bytes) else i) for i in ids])
+    rows = await client.mget([node_key(i.decode() if isinstance(i, bytes) else i)
+                              for i in ids])
     out: list[dict[str, Any]] = []
     for row in rows:
         if row is None:

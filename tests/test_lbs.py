@@ -116,3 +116,65 @@ def test_the_lbs_names_no_versions(cluster: LocalCluster) -> None:
     with urllib.request.urlopen(f"{cluster.lbs_url}/healthz", timeout=5) as r:
         assert r.headers["Server"] == "imload-lbs"
 
+
+
+@contextlib.contextmanager
+def own_lbs(cluster: LocalCluster, tmp_path: Path, *args: str) -> Any:
+    """An LBS of its own on the session's store, with ``args``; yields (port, log path)."""
+    import socket
+    import subprocess
+    import sys
+
+    from imload.cluster.processes import free_ports
+    port = free_ports("127.0.0.1", 1)[0]
+    log = tmp_path / "lbs.log"
+    proc = subprocess.Popen([sys.executable, "-m", "reference_server.lbs", "--port", str(port),
+                             "--redis", cluster.redis_url, "--log", str(log), *args])
+    try:
+        def up() -> bool:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port),
+                                                                        timeout=0.5):
+                return True
+            return False
+        wait_for(up, "the LBS to listen")
+        yield port, log
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_slow_idle_and_resetting_clients_cost_the_lbs_a_socket_not_a_thread_or_a_log(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    import socket
+    import struct
+
+    with own_lbs(cluster, tmp_path, "--request-timeout-s", "0.5", "--max-conns", "3") as (
+            port, log):
+        half = socket.create_connection(("127.0.0.1", port), timeout=5)
+        half.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        t = time.monotonic()
+        assert half.recv(100) == b""  # closed by the LBS
+        assert 0.3 < time.monotonic() - t < 3
+        half.close()
+        for _ in range(5):  # resets mid-request: no traceback, no answer owed
+            rst = socket.create_connection(("127.0.0.1", port), timeout=5)
+            rst.sendall(b"GET /v1/ro")
+            rst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            rst.close()
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+        time.sleep(0.1)
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with contextlib.suppress(ConnectionResetError):  # over the cap: closed at once
+            assert extra.recv(100) == b""
+        extra.close()
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+        status, body = get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and body == {"ok": True}
+        bad = socket.create_connection(("127.0.0.1", port), timeout=5)
+        bad.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert bad.recv(200).startswith(b"HTTP/1.1 400")
+        bad.close()
+    text = log.read_text()
+    assert "Traceback" not in text and "closing new ones" in text
