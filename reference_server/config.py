@@ -21,6 +21,7 @@ class Config:
     secret: str
     bugs: BugSet = field(default_factory=BugSet)
     hb_ms: int = 10_000
+    login_timeout_s: float = 5.0  # a connection that has not logged in by then: 4004
     max_frame: int = MAX_FRAME_BYTES
     log_file: str | None = None
     max_bad_frames: int = 20
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"known: {known_bugs()}")
     p.add_argument("--hb-ms", type=_positive, default=10_000,
                    help="heartbeat interval announced in login_ok; idle close after 3 of them")
+    p.add_argument("--login-timeout-s", type=_rate, default=Config.login_timeout_s,
+                   help="seconds a connection may stay without logging in before the node "
+                        f"closes it with 4004 (default {Config.login_timeout_s:g})")
     p.add_argument("--max-frame", type=_positive, default=MAX_FRAME_BYTES,
                    help="largest frame in bytes; larger ones close the connection with 1009")
     p.add_argument("--log", dest="log_file", default=None, metavar="FILE",
@@ -193,7 +197,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("arguments --cert and --key: give both or neither")
     return Config(node_id=ns.node_id, host=ns.host, port=ns.port, redis_url=ns.redis_url,
                   secret=ns.secret, bugs=BugSet(n for names in ns.bug for n in names),
-                  hb_ms=ns.hb_ms, max_frame=ns.max_frame, log_file=ns.log_file,
+                  hb_ms=ns.hb_ms, login_timeout_s=ns.login_timeout_s,
+                  max_frame=ns.max_frame, log_file=ns.log_file,
                   max_conns=ns.max_conns,
                   login_rate=ns.login_rate, login_burst=ns.login_burst,
                   send_rate=ns.send_rate, send_burst=ns.send_burst,

@@ -98,6 +98,7 @@ class Session:
         self._out = Outbox()  # everything sent to the client, drained by _write_loop
         self._closing = False
         self._waiting_since = 0.0  # loop time the read loop began waiting for a frame
+        self._opened = 0.0  # loop time the read loop started (the login deadline's start)
         self._idle_timer: asyncio.TimerHandle | None = None
         config = node.config
         self.sends = TokenBucket(config.send_rate, config.send_burst)
@@ -207,9 +208,11 @@ class Session:
         # (cheaper than a timeout around every recv); it closes the connection, which ends
         # the recv below.
         loop = asyncio.get_running_loop()
-        self._waiting_since = loop.time()
-        self._idle_timer = loop.call_at(self._waiting_since + self.node.config.idle_timeout_s,
-                                        self._idle_check)
+        self._waiting_since = self._opened = loop.time()
+        config = self.node.config
+        self._idle_timer = loop.call_at(
+            self._opened + min(config.idle_timeout_s, config.login_timeout_s),
+            self._idle_check)
         try:
             while not self._closing:
                 try:
@@ -227,14 +230,22 @@ class Session:
                 self._idle_timer = None
 
     def _idle_check(self) -> None:
-        """Close with 4004 after ``idle_timeout_s`` of waiting for a frame, else re-arm."""
+        """Close with 4004 after ``idle_timeout_s`` of waiting for a frame, or when the
+        connection has not logged in ``login_timeout_s`` after it opened; else re-arm."""
         loop = asyncio.get_running_loop()
-        idle_s = self.node.config.idle_timeout_s
+        config = self.node.config
+        idle_s, login_s = config.idle_timeout_s, config.login_timeout_s
         now = loop.time()
+        if self.user is None and not self._closing:
+            if self._opened + login_s <= now:
+                self.close_soon(CLOSE_IDLE, f"no login within {login_s:g} s")
+                return
         due = self._waiting_since + idle_s
         if due <= now:
             self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
             return
+        if self.user is None:
+            due = min(due, self._opened + login_s)
         self._idle_timer = loop.call_at(min(due, now + idle_s), self._idle_check)
 
     async def _handle(self, data: str | bytes) -> None:

@@ -265,6 +265,25 @@ def test_a_silent_connection_is_closed_4004_after_three_heartbeats(
         assert time.monotonic() - started > 1.5 + 1.2
 
 
+def test_a_connection_that_never_logs_in_is_closed_4004_at_the_login_deadline(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    with own_node(cluster, tmp_path, "--login-timeout-s", "0.5") as node, \
+            contextlib.ExitStack() as st:
+        logged_in = node.client(st)  # logs in at once: the deadline is not for it
+        silent = RawWs(node.port)  # upgraded, then nothing
+        chatty = RawWs(node.port)  # frames, but never a login
+        started = time.monotonic()
+        chatty.send_json({"t": "ping", "rid": 1})
+        assert chatty.read_json()["code"] == "unauthenticated"
+        assert silent.read_until_close()[1] == 4004
+        assert chatty.read_until_close()[1] == 4004
+        assert 0.4 < time.monotonic() - started < 5
+        silent.close()
+        chatty.close()
+        time.sleep(0.5)
+        assert logged_in.request("ping")["t"] == "pong"
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (["--port", "80"], "required"),
     (["--node-id", "n1", "--port", "x", "--redis", "redis://h:1", "--secret", "s"], "--port"),
