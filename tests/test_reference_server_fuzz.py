@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import OwnNode, WsClient, own_node, unique
+from frame_mutations import mutated_frame, mutated_http
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
@@ -118,3 +121,81 @@ def test_ten_thousand_generated_frames_leave_the_node_serving(cluster: LocalClus
         fresh = node.client(stack, unique("after"))
         assert fresh.request("ping")["t"] == "pong"
         assert fresh.request("send", cmid="c", conv="d:a:b", body="x")["code"] == "forbidden"
+
+
+class Recording(Target):
+    """A Target that counts what the node answered: reply types and error codes."""
+
+    def __init__(self, node: OwnNode, stack: contextlib.ExitStack) -> None:
+        super().__init__(node, stack)
+        self.seen: dict[str, int] = {}
+
+    def ping(self, c: WsClient) -> dict[str, Any]:
+        self.pings += 1
+        rid = PING_RIDS + self.pings
+        c.send({"t": "ping", "rid": rid})
+        while True:
+            frame = c.recv(10)
+            if frame.get("rid") == rid and frame.get("t") == "pong":
+                return frame
+            key = f"error:{frame.get('code')}" if frame.get("t") == "error" else str(
+                frame.get("t"))
+            self.seen[key] = self.seen.get(key, 0) + 1
+
+
+# Structure-aware: valid requests with one field changed (frame_mutations.py). 5,000 here;
+# IMLOAD_FUZZ_MUTATED=100000 for the long run (docs/protocol.md, "Robustness").
+MUTATED = int(os.environ.get("IMLOAD_FUZZ_MUTATED", "5000"))
+HTTP_MUTATED = max(500, MUTATED // 10)
+
+
+def test_mutated_requests_reach_the_handlers_and_leave_the_node_serving(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    rng = random.Random(11)
+    other = unique("peer")
+    with own_node(cluster, tmp_path, "--max-bad-frames", "100000000") as node, \
+            contextlib.ExitStack() as stack:
+        target = Recording(node, stack)
+        batch: list[str | bytes] = []
+        for n in range(MUTATED):
+            login = target.connection().login_ok
+            assert login is not None
+            batch.append(mutated_frame(login["user"], other, rng, n))
+            if len(batch) == 25:
+                target.throw(batch)
+                batch = []
+        target.throw(batch)
+        assert target.frames >= MUTATED
+        # the mutations reach the handlers: requests served, and refused for many reasons
+        assert {"send_ack", "sync_batch", "read_ok", "op_ok", "state_ok"} <= set(target.seen)
+        assert {"error:bad_frame", "error:forbidden", "error:unknown_type"} <= set(target.seen)
+        fresh = node.client(stack, unique("after"))
+        assert fresh.request("ping")["t"] == "pong"
+    # own_node: the node exited cleanly and its log holds no traceback
+
+
+def test_mutated_http_requests_leave_the_lbs_serving(cluster: LocalCluster) -> None:
+    import socket
+    import urllib.request
+
+    rng = random.Random(12)
+    host, port = cluster.lbs_url.rsplit("/", 1)[-1].split(":")
+    statuses: dict[bytes, int] = {}
+    for _ in range(HTTP_MUTATED):
+        with socket.create_connection((host, int(port)), timeout=15) as s:
+            with contextlib.suppress(OSError):
+                s.sendall(mutated_http(rng))
+                s.shutdown(socket.SHUT_WR)  # a cut request ends here, not at the timeout
+            reply = b""
+            with contextlib.suppress(OSError):
+                while chunk := s.recv(65536):
+                    reply += chunk
+            status = reply[9:12] if reply.startswith(b"HTTP/1.1 ") else b"---"
+            statuses[status] = statuses.get(status, 0) + 1
+    assert set(statuses) <= {b"200", b"400", b"404", b"405", b"413", b"414", b"431", b"505",
+                             b"---"}, statuses
+    assert statuses.get(b"400", 0) and statuses.get(b"200", 0)
+    with urllib.request.urlopen(f"{cluster.lbs_url}/healthz", timeout=5) as r:
+        assert r.status == 200
+    log = Path(cluster.directory) / "logs" / "lbs.log"
+    assert "Traceback" not in log.read_text()
