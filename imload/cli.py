@@ -131,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the DuckDB checker's memory limit (it spills to disk past it); "
                              "default 600MB, enough for 1M messages; more for tens of millions")
 
+    probe = sub.add_parser("probe", help="security and abuse checks against a target's node "
+                           "(protocol v1; docs/security.md)", epilog="exit codes: 0 every "
+                           "check passed; 1 one failed; 3 some could not be tried; 2 error")
+    probe.add_argument("target", help="target file (e.g. DIR/target.toml of imload cluster up)")
+    probe.add_argument("--out", default="runs/probe", help="where probe.json and junit.xml go")
+    probe.add_argument("--node", default=None, help="the node to probe (default: the first)")
+    probe.add_argument("--slow-s", type=float, default=15.0,
+                       help="how long to wait for the node to close a slow socket (15)")
+
     journal = sub.add_parser("journal", help="look into a journal, convert it between JSON "
                              "lines and columnar (docs/journal.md)")
     jsub = journal.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -292,6 +301,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return exit_code(verdict)
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from imload.probe.command import main_probe
+    return main_probe(args.target, Path(args.out), Console(), args.node, args.slow_s)
+
+
 def cmd_journal(args: argparse.Namespace) -> int:
     from imload.journal import JournalError
     from imload.journal.command import convert, print_events, stats
@@ -387,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args([args.command, "--help"])
     handlers = {"run": cmd_run, "verify": cmd_verify, "journal": cmd_journal,
                 "cluster": cmd_cluster, "avalanche": cmd_avalanche, "capacity": cmd_capacity,
-                "compare": cmd_compare, "trace": cmd_trace}
+                "compare": cmd_compare, "trace": cmd_trace, "probe": cmd_probe}
     return handlers[args.command](args)
 
 

@@ -39,6 +39,26 @@ BUGS: dict[str, str] = {
         "refreshing that list only every few seconds, so a member added meanwhile never "
         "gets the messages sent in the seconds after the join (acked, not even in a sync)"
     ),
+    "alg-none": (
+        "a token whose header says alg none is taken without a signature: anyone logs in as "
+        "anyone (imload probe: auth.alg_none)"
+    ),
+    "sequential-mids": (
+        "message ids are m<N> from the global counter, so any user measures the platform's "
+        "traffic between two of its own messages (imload probe: leaks.sequential_mids)"
+    ),
+    "server-header": (
+        "the handshake names websockets' and Python's versions (imload probe: "
+        "leaks.server_header)"
+    ),
+    "unbounded-sync": (
+        "a sync_batch holds up to limit entries whatever their size, so a big inbox makes a "
+        "reply past the clients' frame limit (imload probe: abuse.sync_bytes)"
+    ),
+    "no-login-deadline": (
+        "a connection that never logs in is held until the idle close, three heartbeats "
+        "(imload probe: abuse.login_deadline)"
+    ),
     "terse-events": (
         "membership events are worded unlike docs/protocol.md: the body is a JSON string, "
         "not an object, and names no member list (group_create: '{\"op\": ..., \"user\": "

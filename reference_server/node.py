@@ -45,7 +45,8 @@ class Node:
     def __init__(self, config: Config, log: logging.Logger | None = None) -> None:
         self.config = config
         self.log = log or logging.getLogger("reference_server")
-        self.store = Store(config.redis_url, config.redis_timeout_s, mid_key(config.secret))
+        self.store = Store(config.redis_url, config.redis_timeout_s,
+                           "" if config.bugs.has("sequential-mids") else mid_key(config.secret))
         self.fanin = Fanin(config.redis_url, self._on_channel_message, self.log)
         self.sessions: dict[str, set[Session]] = {}
         self._kick_gens: dict[tuple[str, str], int] = {}  # newest login generation seen
@@ -65,7 +66,8 @@ class Node:
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
             open_timeout=10, max_queue=64, create_connection=CoalescingConnection,
-            server_header=None,  # no Server header: versions help only an attacker
+            # no Server header: versions help only an attacker (the bug mode names them)
+            **({} if self.config.bugs.has("server-header") else {"server_header": None}),
             ssl=server_context(self.config.cert, self.config.key) if self.config.cert
             and self.config.key else None,
             logger=logging.getLogger("websockets.server"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 _APPEND = """
 local function new_mid()
   local n = redis.call('INCR', KEYS[3])
+  if ARGV[8] == '' then return 'm' .. n end  -- no key: the bug mode sequential-mids
   return 'm' .. string.sub(redis.sha1hex(ARGV[8] .. ':' .. n), 1, 24)
 end
 

@@ -1,0 +1,1 @@
+"""``imload probe``: security and abuse checks against a target (docs/security.md)."""
