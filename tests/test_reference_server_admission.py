@@ -8,6 +8,7 @@ import contextlib
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import RawWs, own_node, unique
@@ -93,28 +94,36 @@ def test_over_the_send_rate_a_send_is_refused_and_not_stored(cluster: LocalClust
         assert [m["cmid"] for m in b.request("sync", after=0)["msgs"]] == ["c0", "c1", "c2"]
 
 
-def test_a_client_that_stops_reading_is_shed_with_overloaded_and_4003(
-        cluster: LocalCluster, tmp_path: Path) -> None:
+PUSHES = 200  # of 50 KB: ~10 MB, more than the socket buffers (and a byte bound) hold
+
+
+def shed_slow_reader(cluster: LocalCluster, node: Any, st: contextlib.ExitStack) -> Any:
+    """A reader that stops reading while a sender stores ``PUSHES`` big messages for it;
+    then it reads what got through up to the close. The sender's client, to ask again."""
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)
+    slow = RawWs(node.port, rcvbuf=4096)
+    slow.send_json({"t": "login", "rid": 1, "token": mint_token(cluster.secret, bob, "p")})
+    assert slow.read_json()["t"] == "login_ok"
+    a = node.client(st, alice)
+    body = "x" * 50_000
+    for i in range(PUSHES):
+        a.send({"t": "send", "rid": 100 + i, "cmid": f"big{i}", "conv": conv, "body": body})
+    for _ in range(PUSHES):
+        assert a.expect("send_ack", timeout=30)["t"] == "send_ack"
+    frames, code = slow.read_until_close()  # what got through, then the error and the close
+    slow.close()
+    assert code == 4003
+    assert frames[-1]["t"] == "error" and frames[-1]["code"] == "overloaded"
+    assert len([f for f in frames if f["t"] == "msg"]) < PUSHES
+    return a
+
+
+def test_a_client_that_stops_reading_is_shed_with_overloaded_and_4003(
+        cluster: LocalCluster, tmp_path: Path) -> None:
     with own_node(cluster, tmp_path, "--max-outbound", "4") as node, \
             contextlib.ExitStack() as st:
-        slow = RawWs(node.port, rcvbuf=4096)
-        slow.send_json({"t": "login", "rid": 1, "token": mint_token(cluster.secret, bob, "p")})
-        assert slow.read_json()["t"] == "login_ok"
-        a = node.client(st, alice)
-        body = "x" * 50_000
-        n = 200  # ~10 MB of pushes: more than the socket buffers hold
-        for i in range(n):
-            a.send({"t": "send", "rid": 100 + i, "cmid": f"big{i}", "conv": conv, "body": body})
-        for _ in range(n):
-            assert a.expect("send_ack", timeout=30)["t"] == "send_ack"
-        # now read: whatever got through, then the error and the close
-        frames, code = slow.read_until_close()
-        slow.close()
-        assert code == 4003
-        assert frames[-1]["t"] == "error" and frames[-1]["code"] == "overloaded"
-        assert len([f for f in frames if f["t"] == "msg"]) < n
+        a = shed_slow_reader(cluster, node, st)
         assert a.request("ping")["t"] == "pong"
     assert "shedding it with 4003" in node.log.read_text()
 
@@ -122,27 +131,10 @@ def test_a_client_that_stops_reading_is_shed_with_overloaded_and_4003(
 def test_a_client_that_stops_reading_is_shed_by_bytes_before_frames(
         cluster: LocalCluster, tmp_path: Path) -> None:
     """Few big pushes: the frame bound (100k) is far, the byte bound (1 MB) is what sheds."""
-    alice, bob = unique("alice"), unique("bob")
-    conv = direct_conv(alice, bob)
     with own_node(cluster, tmp_path, "--max-outbound", "100000",
                   "--max-outbound-bytes", "1000000") as node, contextlib.ExitStack() as st:
-        slow = RawWs(node.port, rcvbuf=4096)
-        slow.send_json({"t": "login", "rid": 1, "token": mint_token(cluster.secret, bob, "p")})
-        assert slow.read_json()["t"] == "login_ok"
-        a = node.client(st, alice)
-        body = "x" * 50_000
-        n = 200  # ~10 MB of pushes: more than the socket buffers and the byte bound hold
-        for i in range(n):
-            a.send({"t": "send", "rid": 100 + i, "cmid": f"big{i}", "conv": conv, "body": body})
-        for _ in range(n):
-            assert a.expect("send_ack", timeout=30)["t"] == "send_ack"
-        frames, code = slow.read_until_close()
-        slow.close()
-        assert code == 4003
-        assert frames[-1]["t"] == "error" and frames[-1]["code"] == "overloaded"
-        assert len([f for f in frames if f["t"] == "msg"]) < n
+        shed_slow_reader(cluster, node, st)
     log = node.log.read_text()
     assert "shedding it with 4003" in log
     queued = [int(x) for x in re.findall(r"frames \((\d+) bytes\) queued", log)]
     assert queued and 1_000_000 <= queued[0] < 1_000_000 + 60_000  # shed at the byte bound
-
