@@ -289,7 +289,7 @@ def test_a_connection_that_never_logs_in_is_closed_4004_at_the_login_deadline(
     (["--node-id", "n1", "--port", "x", "--redis", "redis://h:1", "--secret", "s"], "--port"),
     (["--node-id", "n1", "--port", "1", "--redis", "http://h", "--secret", "s"], "--redis"),
     (["--node-id", "n1", "--port", "1", "--redis", "redis://h:1", "--secret", "s",
-      "--bug", "no-such"], "known: lose-offline"),
+      "--bug", "no-such"], "known: alg-none, lose-offline"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args: list[str], says: str) -> None:
     run = subprocess.run([sys.executable, "-m", "reference_server", *args],
