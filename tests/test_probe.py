@@ -61,6 +61,6 @@ def test_exit_codes_and_bad_targets(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_target_that_is_not_there_makes_every_check_not_tried() -> None:
-    results = run_checks(Probe("ws://127.0.0.1:9/ws", "s", slow_s=1.0))
+    results = run_checks(Probe("ws://127.0.0.1:9/ws", "s" * 32, slow_s=1.0))
     assert {r["status"] for r in results} == {NA}
     assert exit_code(results) == 3
