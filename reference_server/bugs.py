@@ -5,7 +5,8 @@ the code it breaks through ``BugSet.has(name)``. To add a mode: add its line
 here, then guard the broken behaviour with ``if self.bugs.has("<name>")`` where
 it lives (``store.py`` for the write path, ``node.py`` for the push path,
 ``session.py`` for replies), and add a test to ``tests/test_reference_server_bugs.py``
-that shows the node misbehaving in exactly that way. Each mode is off unless named.
+that shows the node misbehaving in exactly that way (a security mode: the ``imload
+probe`` check it breaks, in ``tests/test_probe.py``). Each mode is off unless named.
 """
 
 from __future__ import annotations
