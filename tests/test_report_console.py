@@ -2,6 +2,7 @@
 could not be judged, latency, faults."""
 
 import io
+from pathlib import Path
 
 from coverage_journals import fully_judged, group_older_than_the_run
 from journal_builder import two_friends
@@ -193,3 +194,11 @@ def test_the_clocks_line_states_how_times_were_aligned() -> None:
     one = {"sources": 1, "reference": None, "method": "single", "bound_s": 0.0, "aligned": []}
     assert "clocks:" not in render(check(two_friends().events, timeline=one))
     assert "clocks:" not in render(clean_run())
+
+
+def test_a_run_folder_with_its_report_says_where_to_look(tmp_path: Path) -> None:
+    assert "report:" not in render(clean_run(), str(tmp_path))  # no report written yet
+    (tmp_path / "report.html").write_text("<html></html>")
+    out = render(clean_run(), str(tmp_path), width=200)
+    assert f"report: {tmp_path / 'report.html'} (open it in a browser)" in out
+    assert str(tmp_path / "verdict.json") in out

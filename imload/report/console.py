@@ -13,6 +13,7 @@ line each (verdict.json keeps every case up to the checker's cap).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -295,4 +296,8 @@ def _notes(verdict: dict[str, Any], run_dir: str | None) -> list[RenderableType]
         notes.append(Text(f"error: {err}", style="red"))
     if run_dir is not None:
         notes.append(Text(f"run folder: {run_dir}"))
+        report = Path(run_dir) / "report.html"
+        if report.is_file():  # where to look next
+            notes.append(Text(f"report: {report} (open it in a browser); the verdict as "
+                              f"JSON: {Path(run_dir) / 'verdict.json'}"))
     return notes
