@@ -82,8 +82,9 @@ class NodeTable:
             return self._nodes
 
 
-def answer(target: str, nodes: list[dict[str, Any]] | None) -> tuple[int, dict[str, Any]]:
-    """(status, body) for a GET of ``target``; ``nodes`` None: the store is unreachable."""
+async def answer(target: str, table: NodeTable, log: logging.Logger
+                 ) -> tuple[int, dict[str, Any]]:
+    """(status, body) for a GET of ``target`` (the store read only for a valid route)."""
     url = urlsplit(target)
     if url.path == "/healthz":
         return 200, {"ok": True}
@@ -93,7 +94,10 @@ def answer(target: str, nodes: list[dict[str, Any]] | None) -> tuple[int, dict[s
     user, device = query.get("user", [""])[0], query.get("device", [""])[0]
     if not (is_valid_name(user) and is_valid_name(device)):
         return 400, {"error": "user and device must match [A-Za-z0-9_.-]{1,64}"}
-    if nodes is None:
+    try:
+        nodes = await table.nodes()
+    except (RedisError, OSError) as e:
+        log.warning("store unreachable: %s", e)
         return 503, {"error": "the store is unreachable"}
     return 200, {"nodes": route_order(nodes, random.Random())}
 
@@ -143,15 +147,8 @@ class Lbs:
                 return
             if request is None:
                 return
-            target = request.target.decode("latin-1")
-            status, body = answer(target, [])  # the route and the names, without the store
-            if status == 200 and urlsplit(target).path == "/v1/route":
-                try:
-                    nodes: list[dict[str, Any]] | None = await self.table.nodes()
-                except (RedisError, OSError) as e:
-                    self.log.warning("store unreachable: %s", e)
-                    nodes = None
-                status, body = answer(target, nodes)
+            status, body = await answer(request.target.decode("latin-1"), self.table,
+                                        self.log)
             await self._respond(conn, writer, status, body)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return

@@ -33,7 +33,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from imload.checkdb.db import COLUMNS, NARROW, TABLES, Loaded, folder_of
-from imload.journal.columnar import COMPRESSION, SUFFIX
+from imload.journal.columnar import SUFFIX, batches_of
 from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
 from imload.journal.reader import _is_event, jsonl_events
 
@@ -203,19 +203,9 @@ def _columnar(path: Path, bad: list[str]) -> Batches:
 
 
 def _read_columnar(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:
-    count = 0
-    try:
-        with pa.CompressedInputStream(pa.OSFile(str(path)), COMPRESSION) as f:
-            reader = ipc.open_stream(f)
-            if reader.schema.names[:2] != ["n", "keys"]:
-                raise ValueError("not an imload journal (its first columns are not n, keys)")
-            same = reader.schema == SCHEMA
-            for batch in reader:
-                count += batch.num_rows
-                yield batch if same else _conform(batch)
-    except (pa.ArrowInvalid, OSError, ValueError) as e:
-        where = f"after {count} events" if count else "at its start"
-        bad.append(f"{path.name}: cut short {where} ({str(e).splitlines()[0][:120]})")
+    """``columnar.batches_of``, each batch on today's schema."""
+    for batch in batches_of(path, bad):
+        yield batch if batch.schema == SCHEMA else _conform(batch)
 
 
 def _conform(batch: pa.RecordBatch) -> pa.RecordBatch:

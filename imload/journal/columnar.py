@@ -124,12 +124,29 @@ def read_columnar(path: Path) -> tuple[list[dict[str, Any]], str | None]:
             n, e = decode(batch)
             numbers.extend(n)
             events.extend(e)
-    except NotImload as e:
-        problem = f"{path.name}: {e}"
-    except _DAMAGED as e:
-        where = f"after {len(events)} events" if events else "at its start"
-        problem = f"{path.name}: cut short {where} ({str(e).splitlines()[0][:120]})"
+    except (NotImload, *_DAMAGED) as e:
+        problem = why_ended(path, e, len(events))
     return in_order(numbers, events), problem
+
+
+def batches_of(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:
+    """The record batches of one columnar file as far as it can be read; why it ended early
+    goes to ``bad`` (``why_ended``), never raised."""
+    count = 0
+    try:
+        for batch in _batches(path):
+            count += batch.num_rows
+            yield batch
+    except (NotImload, *_DAMAGED) as e:
+        bad.append(why_ended(path, e, count))
+
+
+def why_ended(path: Path, e: BaseException, events: int) -> str:
+    """The one line that names why a columnar file ended early, ``events`` into it."""
+    if isinstance(e, NotImload):
+        return f"{path.name}: {e}"
+    where = f"after {events} events" if events else "at its start"
+    return f"{path.name}: cut short {where} ({str(e).splitlines()[0][:120]})"
 
 
 def columnar_events(path: Path, kinds: Sequence[str] | None = None,

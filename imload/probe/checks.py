@@ -78,6 +78,11 @@ def _refused_login(p: Probe, token: object) -> Finding:
             return Finding(PASS, f"closed the connection ({e.rcvd.code if e.rcvd else None})")
     if reply.get("t") == "login_ok":
         return Finding(FAIL, f"login_ok for user {reply.get('user')!r}")
+    return _answered(reply)
+
+
+def _answered(reply: dict[str, object]) -> Finding:
+    """A pass: the node answered ``reply`` (an error, not what the attack asked for)."""
     return Finding(PASS, f"answered {reply.get('t')} {reply.get('code', '')}".strip())
 
 
@@ -108,7 +113,7 @@ def before_login(p: Probe) -> Finding:
     if reply.get("t") == "sync_batch":
         return Finding(FAIL, f"a sync before login answered {len(reply.get('msgs', []))} "
                              "messages")
-    return Finding(PASS, f"answered {reply.get('t')} {reply.get('code', '')}".strip())
+    return _answered(reply)
 
 
 def foreign_send(p: Probe) -> Finding:
@@ -117,7 +122,7 @@ def foreign_send(p: Probe) -> Finding:
         reply = link.request("send", cmid="probe-1", conv=direct_conv(b, c), body="not mine")
     if reply.get("t") == "send_ack":
         return Finding(FAIL, f"{a} stored a message in {direct_conv(b, c)}: {reply.get('mid')}")
-    return Finding(PASS, f"answered {reply.get('t')} {reply.get('code', '')}".strip())
+    return _answered(reply)
 
 
 def foreign_read(p: Probe) -> Finding:
@@ -126,7 +131,7 @@ def foreign_read(p: Probe) -> Finding:
         reply = link.request("read", conv=direct_conv(b, c), upto=1)
     if reply.get("t") == "read_ok":
         return Finding(FAIL, f"{a} moved a read marker of {direct_conv(b, c)}")
-    return Finding(PASS, f"answered {reply.get('t')} {reply.get('code', '')}".strip())
+    return _answered(reply)
 
 
 def _serves_on(p: Probe, what: str, attack: Callable[[Link], str]) -> Finding:
