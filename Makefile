@@ -3,6 +3,8 @@
 
 RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 PYTEST_ARGS ?=
+# the suite runs on every core: many tests wait on real servers and sockets, not the CPU
+TEST_WORKERS ?= 2
 
 setup:
 	@bash scripts/setup.sh
@@ -12,7 +14,7 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check imload reference_server locustfiles tests benchmarks
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: setup
 	for b in benchmarks/bench_*.py; do .venv/bin/python $$b --quick; done

@@ -15,7 +15,7 @@ fields a real journal has; every check runs over it (the gap check judges every
 audited device). ``--seqs timestamps`` numbers every conversation with 13-digit
 millisecond timestamps instead of 1, 2, 3 (the journal declares them
 ``increasing``): no check's cost may depend on the values, so its figures must
-match the contiguous run's. Prints one JSON object per line (ARCHITECTURE.md,
+match the contiguous run's. Prints one JSON object per line (docs/architecture.md,
 "Benchmarks"):
 
 - checker_events_per_s, with ``baseline``: a plain pass over the same events

@@ -9,7 +9,7 @@ started; the generator runs in child processes of this script, each one plain
 gevent + websocket-client with the real ``DeviceEngine``, ``GeventDevice`` and a
 journal file, as in a Locust worker (Locust's own bookkeeping aside). Devices
 dial the nodes directly, not through Toxiproxy (which would need two file
-descriptors per connection). Figures, one JSON object per line (ARCHITECTURE.md,
+descriptors per connection). Figures, one JSON object per line (docs/architecture.md,
 "Benchmarks"):
 
 - ``devices_connected_per_process``: devices online at once in one process

@@ -10,7 +10,7 @@ acks its pushes cumulatively. A message counts when its push reached the receive
 -> store -> send_ack -> push -> ack, end to end. The baseline is the same writes straight
 to Redis: the node's own send script (``SEND_LUA``) through redis-py, the same number of
 concurrent writers with the same window, pipelined. Prints one JSON object per line
-(ARCHITECTURE.md, "Benchmarks"):
+(docs/architecture.md, "Benchmarks"):
 
 - ``node_msgs_per_s_<policy>``, with ``baseline`` (Redis alone) and ``ratio`` node/Redis;
 - ``node_msgs_per_core_s_<policy>``: messages per CPU-second the node process used;

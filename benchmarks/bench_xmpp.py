@@ -14,7 +14,7 @@ created by in-band registration at the first login); once all are online every
 device sends to its peer as fast as a window of ``WINDOW`` (8, ``--window``)
 unacknowledged messages allows (a message is acked when Prosody's XEP-0198
 ``<a h/>`` covers it). After a warm-up the measured window starts. Figures, one
-JSON object per line (ARCHITECTURE.md, "Benchmarks"):
+JSON object per line (docs/architecture.md, "Benchmarks"):
 
 - ``xmpp_messages_per_core``: messages acked and delivered to the peer device per
   CPU-second of this process (user + sys, the window only), with ``baseline`` = the

@@ -1,7 +1,7 @@
 """The audit: after the load and the heal, every device reconnects and syncs to the end.
 
-Without it "lost" and "not yet delivered" look the same (ORACLE.md,
-"Recording"). Each device of the journal logs in again as itself, syncs its
+Without it "lost" and "not yet delivered" look the same (docs/checker.md,
+"How the journal is read"). Each device of the journal logs in again as itself, syncs its
 inbox from the highest contiguous useq the journal shows it holding (what a
 well-built client would sync from), acks, and every message it receives is
 recorded as a ``deliver`` event with ``phase = "audit"`` (membership changes

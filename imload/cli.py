@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
 from rich.markup import escape
 
 from imload import __version__
-from imload.slo import EXIT_ERROR, Slo, apply_slos, exit_code
+from imload.console import make_console
+from imload.slo import EXIT_ERROR, Slo, exit_code
+
+if TYPE_CHECKING:
+    from imload.scenario import Scenario
 
 EXIT_CODES_HELP = ("exit codes: 0 passed; 1 failed (an anomaly, or an SLO missed); 2 the run "
                    "could not be made; 3 unknown: not everything could be judged (a check's "
@@ -51,6 +56,16 @@ def _size(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)", text.strip(), re.IGNORECASE):
         raise argparse.ArgumentTypeError(f"not a size like 600MB or 8GB: {text!r}")
     return text.strip()
+
+
+def _listen(text: str) -> str:
+    """``--prometheus``: HOST:PORT (or a port, on 127.0.0.1) as imload.live.prometheus takes it."""
+    from imload.live.prometheus import parse_listen
+    try:
+        parse_listen(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _autosave(text: str) -> int | str:
@@ -95,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-cluster", action="store_true",
                      help="leave a local cluster running after the run (stop it with "
                           "'imload cluster down --dir OUT/cluster')")
+    run.add_argument("--prometheus", type=_listen, metavar="HOST:PORT",
+                     help="serve the live figures for Prometheus on HOST:PORT (port 0: a free "
+                          "one); overrides [metrics] prometheus (docs/metrics.md)")
 
     aval = sub.add_parser("avalanche", help="run a node-kill drill once per backoff policy and "
                           "compare the reconnect storms")
@@ -111,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("scenario", help="scenario TOML with [capacity] steps (chaos/capacity.toml)")
     cap.add_argument("--out", required=True, help="run folder")
     cap.add_argument("--target", help="target TOML file; overrides the scenario's target")
+    cap.add_argument("--prometheus", type=_listen, metavar="HOST:PORT",
+                     help="serve the live figures for Prometheus (docs/metrics.md)")
 
     cmp = sub.add_parser("compare", help="what changed between two runs; exit 1 when the "
                          "second regressed", epilog="exit codes: 0 B is no worse than A; 1 B "
@@ -202,20 +222,23 @@ def build_parser() -> argparse.ArgumentParser:
         c = csub.add_parser(name, help=text)
         c.add_argument("--dir", required=True)
         c.add_argument("--node", required=True, help="a node name, or 'store' for Redis")
+    from imload.init import add_init_parser  # imload init: a first drill's two files
+    add_init_parser(sub)
     return p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from imload.run import run_scenario
     from imload.scenario import ScenarioError, load_scenario, rescale
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         scenario = rescale(load_scenario(args.scenario), args.time_scale, args.users)
     except ScenarioError as e:
-        err.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
+        err.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     if args.workers:
         scenario = replace(scenario, load=replace(scenario.load, processes=args.workers))
+    scenario = _with_prometheus(scenario, args.prometheus)
     overrides = {k: v for k, v in (("expect_workers", args.expect_workers),
                                    ("master_host", args.master_host),
                                    ("master_port", args.master_port)) if v}
@@ -234,7 +257,7 @@ def cmd_avalanche(args: argparse.Namespace) -> int:
     from imload.avalanche.drill import run_avalanche
     from imload.client.backoff import POLICIES
     from imload.scenario import ScenarioError, load_scenario, rescale
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     unknown = [p for p in policies if p not in POLICIES]
     if not policies or unknown:
@@ -249,38 +272,43 @@ def cmd_avalanche(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def _with_prometheus(scenario: Scenario, listen: str | None) -> Scenario:
+    """The scenario with ``--prometheus`` (when given) over its ``[metrics] prometheus``."""
+    if listen is None:
+        return scenario
+    return replace(scenario, metrics=replace(scenario.metrics, prometheus=listen))
+
+
 def cmd_capacity(args: argparse.Namespace) -> int:
     from imload.capacity.search import run_capacity
     from imload.scenario import ScenarioError, load_scenario
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
-        return run_capacity(load_scenario(args.scenario), Path(args.out), args.target, err)
+        scenario = _with_prometheus(load_scenario(args.scenario), args.prometheus)
+        return run_capacity(scenario, Path(args.out), args.target, err)
     except ScenarioError as e:
-        err.print(f"[red]imload capacity: {escape(str(e))}[/]", highlight=False)
+        err.print(f"[red]imload capacity: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from imload.compare import main_compare
-    return main_compare(Path(args.a), Path(args.b), Console())
+    return main_compare(Path(args.a), Path(args.b), make_console())
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from imload.checkdb.choose import judge
     from imload.journal import JournalError
     from imload.journal.shards import journal_folders
+    from imload.judge import judge, run_fields, suite_name, write_outputs
     from imload.report.console import render_verdict
-    err = Console(stderr=True)
+    from imload.report.verdict_json import read_verdict
+    err = make_console(stderr=True)
     try:
         folder, folders = journal_folders(args.dir)
-        with err.status(f"checking the journal ({args.checker} checker)"):
-            judged = judge(folders, args.checker, args.memory_limit)
     except JournalError as e:
         err.print(f"[red]imload verify: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
-    verdict = judged.verdict
-    if judged.note:
-        err.print(f"imload verify: {escape(judged.note)}", highlight=False)
+    run_folder = (folder / "journal").is_dir()
     slos: list[Slo] = []  # without a scenario: the default SLOs (anomalies 0, coverage 100 %)
     scenario_file = folder / "scenario.toml"
     if scenario_file.is_file():  # a run folder: gate with the drill's SLOs again
@@ -288,22 +316,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
         try:
             slos = load_scenario(scenario_file).slos
         except ScenarioError as e:
-            Console(stderr=True).print(f"imload verify: ignoring the scenario's SLOs: "
-                                       f"{escape(str(e))}", highlight=False)
-    apply_slos(verdict, slos)
-    if (folder / "journal").is_dir():  # a run folder: its report follows the new verdict
-        from imload.report.html import write_html_report
-        write_html_report(folder / "report.html", verdict, judged.series, run_dir=folder)
+            err.print(f"imload verify: ignoring the scenario's SLOs: {escape(str(e))}",
+                      highlight=False, soft_wrap=True)
+    run: dict[str, Any] = {}
+    if run_folder and (folder / "verdict.json").is_file():  # keep what only the run knew
+        with contextlib.suppress(ValueError, OSError):
+            run = run_fields(read_verdict(folder / "verdict.json"))
+    try:
+        with err.status(f"checking the journal ({args.checker} checker)"):
+            judged = judge(folders, slos, run=run, checker=args.checker,
+                           memory_limit=args.memory_limit)
+    except JournalError as e:
+        err.print(f"[red]imload verify: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
+        return EXIT_ERROR
+    if judged.note:
+        err.print(f"imload verify: {escape(judged.note)}", highlight=False)
+    verdict = judged.verdict
+    if run_folder:  # a run folder: every file follows the new verdict, as a run writes them
+        write_outputs(folder, judged, suite_name(run.get("scenario")))
     if args.json:
         sys.stdout.write(orjson.dumps(verdict, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        render_verdict(verdict, Console(), str(folder))
+        render_verdict(verdict, make_console(), str(folder))
     return exit_code(verdict)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from imload.probe.command import main_probe
-    return main_probe(args.target, Path(args.out), Console(), args.node, args.slow_s)
+    return main_probe(args.target, Path(args.out), make_console(), args.node, args.slow_s)
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
@@ -316,7 +356,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
             return print_events(args.path, sys.stdout, args.kind, args.limit)
         return convert(args.path, args.out, args.to, sys.stdout)
     except JournalError as e:
-        Console(stderr=True).print(f"[red]imload journal {args.action}: {escape(str(e))}[/]",
+        make_console(stderr=True).print(f"[red]imload journal {args.action}: {escape(str(e))}[/]",
                                   highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except BrokenPipeError:  # ``imload journal print ... | head``
@@ -327,8 +367,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     from imload.cluster.backends import load_cluster, new_cluster
     from imload.cluster.local import ClusterError
-    console = Console()
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
     folder = Path(args.dir)
     try:
         if args.action == "up":
@@ -373,7 +413,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from imload.scenario import ScenarioError, load_scenario
     from imload.traffic.mix_table import resolve
     from imload.traffic.trace import synth_file
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         scenario = load_scenario(args.scenario)
         load = scenario.load
@@ -386,9 +426,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
         err.print(f"[red]imload trace synth: {escape(str(e))}[/]", highlight=False)
         return EXIT_ERROR
     acts = ", ".join(f"{n} {k}" for k, n in sorted(summary["actions"].items()))
-    Console().print(f"wrote {args.out}: {summary['devices']} devices of {summary['people']} "
+    make_console().print(f"wrote {args.out}: {summary['devices']} devices of {summary['people']} "
                     f"people, {summary['groups']} groups; {acts}", highlight=False)
     return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from imload.init import main_init
+    return main_init(args, sys.stdout, sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,7 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args([args.command, "--help"])
     handlers = {"run": cmd_run, "verify": cmd_verify, "journal": cmd_journal,
                 "cluster": cmd_cluster, "avalanche": cmd_avalanche, "capacity": cmd_capacity,
-                "compare": cmd_compare, "trace": cmd_trace, "probe": cmd_probe}
+                "compare": cmd_compare, "trace": cmd_trace, "probe": cmd_probe,
+                "init": cmd_init}
     return handlers[args.command](args)
 
 

@@ -241,13 +241,14 @@ def main_compare(dir_a: Path, dir_b: Path, console: Console) -> int:
         try:
             verdicts.append(load_verdict(folder))
         except ValueError as e:
-            console.print(f"[red]imload compare: {escape(str(e))}[/]", highlight=False)
+            console.print(f"[red]imload compare: {escape(str(e))}[/]", highlight=False,
+                          soft_wrap=True)  # a path stays whole
             return EXIT_NO_VERDICT
     a, b = verdicts
     for label, folder, v in (("A", dir_a, a), ("B", dir_b, b)):
         what = " · ".join(f"{k} {v[k]}" for k in ("scenario", "target") if v.get(k))
         console.print(f"[bold]{label}[/]: {escape(str(folder))}"
-                      + (f"  ({escape(what)})" if what else ""), highlight=False)
+                      + (f"  ({escape(what)})" if what else ""), highlight=False, soft_wrap=True)
     rows = compare_verdicts(a, b)
     render_comparison(rows, console)
     return EXIT_REGRESSED if regressions(rows) else EXIT_SAME

@@ -24,24 +24,24 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 from imload.audit import AUDIT_FIELDS, AUDIT_KINDS, devices_to_audit, run_audit
-from imload.checkdb.choose import judge as judge_journal
 from imload.cluster.backends import Cluster
 from imload.cluster.local import ClusterError, LocalCluster
 from imload.cluster.target import Target, TargetError, load_target
+from imload.console import make_console
 from imload.faults.registry import FaultContext, missing_means
 from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 from imload.journal import JournalError, JournalWriter, event
 from imload.journal.reader import unordered_events
+from imload.judge import judge as judge_run
+from imload.judge import suite_name, write_outputs
 from imload.live.panel import LiveView, render_panel
+from imload.live.prometheus import ExporterError, MetricsExporter, open_exporter
 from imload.live.stats import LiveStats
 from imload.live.tail import JournalTail
 from imload.report.console import render_verdict
-from imload.report.html import write_html_report
-from imload.report.junit import write_junit
-from imload.report.verdict_json import write_verdict
 from imload.scenario import Scenario
-from imload.slo import EXIT_ERROR, apply_slos, exit_code
+from imload.slo import EXIT_ERROR, exit_code
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
                    console: Console) -> Prepared:
     if target_file or scenario.target != "local":
-        path = Path(target_file or scenario.target)
+        path = Path(target_file or scenario.target).resolve()  # Locust runs in OUT
         try:
             return Prepared(load_target(path), path, None)
         except TargetError as e:
@@ -202,10 +202,12 @@ StopCheck = Callable[[list[dict[str, Any]]], str | None]
 
 def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWriter,
              timeline: Timeline, console: Console, locust_extra: Sequence[str] = (),
-             stop_when: StopCheck | None = None) -> None:
+             stop_when: StopCheck | None = None,
+             exporter: MetricsExporter | None = None) -> None:
     """Locust for the scenario's duration while the timeline makes its faults.
 
-    The journal is followed as it grows: for the live panel (on a terminal) and for
+    The journal is followed as it grows: for the live panel (on a terminal), for the
+    Prometheus ``exporter`` (each snapshot, and the final one once Locust stopped) and for
     ``stop_when``, which sees each batch of new events and may end the load early by
     returning the reason.
     """
@@ -236,12 +238,18 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
                     if reason:
                         console.print(f"stopping the load early: {escape(reason)}")
                         break
-                    view.update(render_panel(stats.snapshot(), elapsed, duration,
-                                             timeline.active))
+                    snapshot = stats.snapshot()
+                    if exporter is not None:
+                        exporter.publish(snapshot)
+                    view.update(render_panel(snapshot, elapsed, duration, timeline.active))
                     time.sleep(0.5)
         finally:
             _stop_process(proc)
             writer.write(event("phase", time.monotonic(), phase="load", action="end"))
+    if exporter is not None:  # what Locust wrote as it stopped: the final figures
+        for ev in tail.poll():
+            stats.feed(ev)
+        exporter.publish(stats.snapshot())
     if not any(journal.glob("locust-*")):
         raise RunError(f"Locust wrote no journal (exit {proc.returncode}); its log ends:\n"
                        + _tail(log))
@@ -278,21 +286,17 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
     return result.failed
 
 
-def judge(out: Path, scenario: Scenario, extra: dict[str, Any],
+def judge(out: Path, scenario: Scenario, run: dict[str, Any],
           duration_s: float | None = None) -> dict[str, Any]:
-    """Check the journal (the checker ``auto`` picks: the DuckDB one for a big journal), apply
-    the SLOs; write verdict.json, junit.xml and report.html."""
+    """Check the journal (the checker ``auto`` picks: the DuckDB one for a big journal), with
+    the run's fields and the SLOs; write verdict.json, junit.xml and report.html
+    (``imload.judge``, as ``imload verify`` does)."""
     try:
-        judged = judge_journal([out / "journal"])
+        judged = judge_run([out / "journal"], scenario.slos, run=run)
     except JournalError as e:
         raise RunError(f"cannot judge the journal: {e}") from None
-    verdict = judged.verdict
-    verdict.update(extra)
-    apply_slos(verdict, scenario.slos)  # outcome and passed; run errors make it "error"
-    write_verdict(out / "verdict.json", verdict)
-    write_junit(out / "junit.xml", verdict, f"imload.{scenario.name}", duration_s)
-    write_html_report(out / "report.html", verdict, judged.series, run_dir=out)
-    return verdict
+    write_outputs(out, judged, suite_name(scenario.name), duration_s)
+    return judged.verdict
 
 
 def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
@@ -300,7 +304,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                  locust_extra: Sequence[str] = (), stop_when: StopCheck | None = None) -> int:
     """Run a scenario into ``out``; return the exit code (``imload.slo.EXIT_CODES``: 0 passed,
     1 failed, 2 not run, 3 unknown: not everything could be judged)."""
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -308,9 +312,11 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
         shutil.copyfile(scenario.path, out / "scenario.toml")
     prepared: Prepared | None = None
     timeline: Timeline | None = None
+    exporter: MetricsExporter | None = None
     writer = JournalWriter(out / "journal", "run", flush_every=1)
     try:
         with _sigterm_as_interrupt():
+            exporter = start_exporter(scenario, console)
             prepared = prepare_target(scenario, out, target_file, console)
             try:
                 tox = toxiproxy_of(prepared.target)
@@ -329,7 +335,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                                **({} if promises is None else {"promises": promises})))
             timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console, locust_extra,
-                     stop_when)
+                     stop_when, exporter)
             heal(prepared, timeline, writer)
             audit_failed = audit(scenario, prepared, out, writer, console)
             writer.close()
@@ -340,17 +346,19 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                 "fault_lateness_ms": {"max": round(max(timeline.lateness_s, default=0) * 1000,
                                                    1), "count": len(timeline.lateness_s)},
             }, duration_s=time.monotonic() - started)
-            render_verdict(verdict, Console(), str(out))
+            render_verdict(verdict, make_console(), str(out))
             if errors:
                 for e in errors[:10]:
                     console.print(f"[red]error:[/] {escape(str(e))}")
                 return EXIT_ERROR
             return exit_code(verdict)
     except RunError as e:
-        console.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False)
+        console.print(f"[red]imload run: {escape(str(e))}[/]", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: healing faults and stopping what the run started[/]")
+        if exporter is not None:
+            exporter.close(linger=False)
         return EXIT_ERROR
     finally:
         if timeline is not None:
@@ -358,3 +366,19 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
         writer.close()
         if prepared is not None and prepared.cluster is not None and not keep_cluster:
             prepared.cluster.stop()
+        if exporter is not None:  # the final figures stay up [metrics] linger_s, then close
+            exporter.close()
+
+
+def start_exporter(scenario: Scenario, console: Console) -> MetricsExporter | None:
+    """The Prometheus endpoint of ``[metrics] prometheus`` (or --prometheus), its URL
+    printed; None when off. RunError when it cannot listen there."""
+    spec = scenario.metrics
+    try:
+        exporter = open_exporter(spec.prometheus, scenario.name, spec.linger_s)
+    except ExporterError as e:
+        raise RunError(str(e)) from None
+    if exporter is not None:
+        console.print(f"metrics: {exporter.url} (Prometheus; docs/metrics.md)", highlight=False,
+                      soft_wrap=True)
+    return exporter

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
 from imload.faults.presets import expand_preset
 from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
 from imload.slo import Slo, parse_slos
+from imload.toml_file import read_toml
 
 if TYPE_CHECKING:
     from imload.traffic.mixes import Mix
@@ -106,6 +106,14 @@ class AuditSpec:
 
 
 @dataclass(frozen=True)
+class MetricsSpec:
+    """``[metrics]``: the live figures on a Prometheus endpoint (docs/metrics.md)."""
+
+    prometheus: str = ""  # HOST:PORT (port 0: a free one) to serve them on; "": off
+    linger_s: float = 0.0  # seconds the final figures stay served after the run
+
+
+@dataclass(frozen=True)
 class Scenario:
     path: Path
     name: str
@@ -119,6 +127,7 @@ class Scenario:
     slos: list[Slo] = field(default_factory=list)
     capacity: CapacitySpec = field(default_factory=CapacitySpec)
     profiles: tuple[ProfileSpec, ...] = ()
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
 
     def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
         """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
@@ -135,7 +144,7 @@ class Scenario:
 
 
 _TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo",
-        "capacity", "profiles"}
+        "capacity", "profiles", "metrics"}
 
 
 def _is_int(v: object) -> bool:
@@ -283,7 +292,22 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
         raise ScenarioError(f"{path}: capacity.step_s must be longer than capacity.ramp_s")
     return Scenario(path=path, name=name, target=target, seed=seed, load=load, cluster=cluster,
                     audit=audit, chaos=chaos, nemesis=nemesis, slos=slos, capacity=capacity,
-                    profiles=profiles)
+                    profiles=profiles, metrics=_metrics(path, data))
+
+
+def _metrics(path: Path, data: dict[str, Any]) -> MetricsSpec:
+    """``[metrics]``: ``prometheus`` must be HOST:PORT (or a port), ``linger_s`` bounded."""
+    from imload.live.prometheus import MAX_LINGER_S, parse_listen
+    metrics = _section(path, data, "metrics", MetricsSpec)
+    if metrics.prometheus:
+        try:
+            parse_listen(metrics.prometheus)
+        except ValueError as e:
+            raise ScenarioError(f"{path}: metrics.prometheus: {e}") from None
+    if metrics.linger_s > MAX_LINGER_S:
+        raise ScenarioError(f"{path}: metrics.linger_s must be at most {MAX_LINGER_S:g} s, "
+                            f"got {metrics.linger_s:g}")
+    return metrics
 
 
 def _load(path: Path, data: dict[str, Any]) -> LoadSpec:
@@ -376,16 +400,8 @@ def rescale(scenario: Scenario, time_scale: float = 1.0, users: int | None = Non
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ScenarioError(f"cannot read scenario {p}: {e.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{p}: not valid TOML: {e}") from None
-    return parse_scenario(data, p)
+    return parse_scenario(read_toml(p, "the scenario", ScenarioError), p)
 
 
-__all__ = ["FAULT_KINDS", "AuditSpec", "ClusterSpec", "LoadSpec", "Scenario", "ScenarioError",
-           "load_scenario", "parse_scenario", "rescale"]
+__all__ = ["FAULT_KINDS", "AuditSpec", "ClusterSpec", "LoadSpec", "MetricsSpec", "Scenario",
+           "ScenarioError", "load_scenario", "parse_scenario", "rescale"]

@@ -19,6 +19,11 @@ Besides the verdict's own figures, ``ratios.retry`` (wire attempts per logical s
 figure the verdict does not have fails its SLO (a typo must not pass a gate); a
 figure without samples (a latency nobody measured) passes, and says so.
 
+verdict.json keeps every line, the implicit ones too (``default: true``); the reports'
+SLO tables show the scenario's SLOs and one line, ``every anomaly = 0``, for the
+implicit anomaly lines (``slo_table``), and the implicit coverage lines in a sentence
+(``implicit_coverage``): the anomaly and coverage sections show them one by one.
+
 ``outcome`` is the one rule that turns a gated verdict into passed, failed, unknown
 or error, and ``EXIT_CODES`` the one place its exit codes are defined:
 
@@ -227,6 +232,48 @@ def worst_exit(codes: Iterable[int]) -> int:
     """One exit code for several runs: the most severe (``SEVERITY``); 0 for none."""
     seen = set(codes)
     return next((c for c in SEVERITY if c in seen), max(seen, default=EXIT_PASSED))
+
+
+IMPLICIT_ANOMALIES = "every anomaly = 0"
+
+
+def is_implicit_anomaly(line: dict[str, Any]) -> bool:
+    """A default ``<kind> = 0`` line (``default_slos``), not one the scenario wrote."""
+    return bool(line.get("default")) and str(line.get("figure", "")).startswith("anomalies.")
+
+
+def slo_table(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a report's SLO table shows, from ``verdict["slo"]``: the scenario's own SLO
+    lines as they are, then ONE row standing for every implicit ``<kind> = 0``.
+
+    That row has the keys of an SLO line (``name`` ``IMPLICIT_ANOMALIES``, ``figure``
+    ``anomalies.*``, ``limit`` 0, ``value`` the sum of the counts, ``passed`` when each held)
+    and ``broken``: ``{kind: count}`` of the kinds above 0, and ``kinds``: how many it
+    stands for. The implicit coverage lines are left out: the coverage section and
+    ``implicit_coverage`` tell them. verdict.json keeps every line (this is presentation).
+    """
+    rows = [line for line in lines if isinstance(line, dict)]
+    own = [line for line in rows if not line.get("default")]
+    implicit = [line for line in rows if is_implicit_anomaly(line)]
+    if not implicit:
+        return own
+    broken = {str(line["figure"]).removeprefix("anomalies."): line.get("value")
+              for line in implicit if not line.get("passed")}
+    values = [line.get("value") for line in implicit]
+    total = sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+    note = ("broken by " + ", ".join(f"{k} ({v})" for k, v in broken.items())) if broken \
+        else f"each of {len(implicit)} kinds is 0"
+    return [*own, {"name": IMPLICIT_ANOMALIES, "figure": "anomalies.*", "limit": 0,
+                   "op": "max", "value": total, "passed": not broken, "default": True,
+                   "broken": broken, "kinds": len(implicit), "note": note}]
+
+
+def implicit_coverage(lines: Iterable[dict[str, Any]]) -> tuple[int, list[str]]:
+    """The implicit ``<kind> coverage = 100 %`` lines: how many held, and the kinds missed."""
+    rows = [line for line in lines if isinstance(line, dict) and line.get("default")
+            and is_coverage_figure(line.get("figure"))]
+    missed = [str(line["figure"]).split(".")[1] for line in rows if not line.get("passed")]
+    return len(rows) - len(missed), missed
 
 
 def apply_slos(verdict: dict[str, Any], slos: list[Slo]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 
-from reference_server import session
 from reference_server.config import Config, parse_args
 from reference_server.node import Node
 
@@ -48,7 +47,6 @@ async def serve_until_signalled(config: Config, log: logging.Logger) -> int:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     log = setup_logging(config)
-    session.CLOCK_SKEW_MS = config.clock_skew_ms
     try:  # uvloop's event loop when installed: the node spends less time in the loop
         import uvloop
     except ImportError:

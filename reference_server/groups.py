@@ -14,16 +14,14 @@ object as ``body``: ``{"op": "group_create", "user": <creator>, "members": [...]
 "user": <removed>, "by": <actor>}``. It reaches the members after the change and, for
 ``group_remove``, the removed user too (so their devices learn it).
 
-Two bug modes live here: ``stale-members`` (``MemberCache``: the fan-out of a group
-message leaves out whoever joined since the node last refreshed its cached list) and
-``terse-events`` (``event_body``: the event body worded as a string, no member list).
+Two bug modes touch them: ``stale-members`` (``member_cache.MemberCache``: the fan-out of
+a group message leaves out whoever joined since the node last refreshed its cached list)
+and ``terse-events`` (``event_body``: the event body worded as a string, no member list).
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import conv_members
@@ -31,36 +29,9 @@ from imload.protocol.frames import FORBIDDEN
 from reference_server.store import StaleMembers, Store, StoreError
 
 if TYPE_CHECKING:
-    from reference_server.session import Session
+    from reference_server.requests import Requests
 
 MAX_STALE = 8
-STALE_MEMBERS_S = 4.0  # stale-members: how long a node keeps a group's cached member list
-
-
-class MemberCache:
-    """The ``stale-members`` bug: a node's cached member list of each group, refreshed
-    only when it is ``ttl_s`` old. A message goes to the members read just now *and* in
-    the cached list: removals count at once, but a member who joined since the last
-    refresh is left out of every message sent until the next one."""
-
-    def __init__(self, ttl_s: float = STALE_MEMBERS_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._lists: dict[str, tuple[float, frozenset[str]]] = {}
-
-    def fanout(self, conv: str, members: list[str]) -> list[str]:
-        """Who gets a message of ``conv`` whose members are ``members`` (read just now)."""
-        if not conv.startswith("g:"):
-            return members
-        now = self._clock()
-        cached = self._lists.get(conv)
-        if cached is None or now - cached[0] >= self.ttl_s:
-            self._lists[conv] = (now, frozenset(members))
-            return members
-        return [m for m in members if m in cached[1]]
-
-
 def event_body(kind: str, user: str, target: str | None, recipients: list[str],
                terse: bool = False) -> dict[str, Any] | str:
     """The body of a membership event: the object docs/protocol.md promises or, with the
@@ -84,14 +55,14 @@ async def members_of(store: Store, conv: str) -> tuple[list[str], str]:
     return sorted(view.members), view.ver
 
 
-async def group_op(session: Session, frame: dict[str, Any]) -> bool | None:
+async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
     """Apply a group op; True when it repeats an opid already applied, False when applied
     now, None when refused (the ``forbidden`` error is sent here)."""
     assert session.user is not None and session.device is not None
-    store = session.node.store
+    store = session.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
     conv, user = args["conv"], session.user
-    terse = session.node.config.bugs.has("terse-events")
+    terse = session.bugs.has("terse-events")
     for _ in range(MAX_STALE):
         members, ver = await members_of(store, conv)
         target: str | None

@@ -28,7 +28,7 @@ from imload.protocol import is_valid_conv
 from reference_server.store import StoreError, script_reply, send_result
 
 if TYPE_CHECKING:
-    from reference_server.session import Session
+    from reference_server.requests import Pipeline
 
 OnReply = Callable[[Any], None]  # handles a call's raw reply; may raise StoreError
 PIPELINED = frozenset({"send", "ack"})  # the frame types ``start`` may pipeline
@@ -44,7 +44,7 @@ def depth(max_outbound: int) -> int:
 class Inflight:
     """The store calls a session has written and not yet answered, in frame order."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Pipeline) -> None:
         self._session = session
         self._calls: deque[tuple[asyncio.Future[Any], OnReply, str, int | None]] = deque()
         self.direct: tuple[str, str, str] = ("", "", "")  # last direct conv sent to: c, a, b
@@ -83,11 +83,11 @@ class Inflight:
             await asyncio.wait([self._calls[0][0]])
 
 
-def start(session: Session, frame: dict[str, Any]) -> bool:
+def start(session: Pipeline, frame: dict[str, Any]) -> bool:
     """Write the store call of ``frame`` now if it can be pipelined; False when the frame
     must take the one-at-a-time path (the caller drains first), as when the store
     connection is not up (that path connects)."""
-    if not session.node.store.connected:
+    if not session.store.connected:
         return False
     t = frame["t"]
     if t == "send":
@@ -97,7 +97,7 @@ def start(session: Session, frame: dict[str, Any]) -> bool:
     return False
 
 
-def _start_send(session: Session, frame: dict[str, Any]) -> bool:
+def _start_send(session: Pipeline, frame: dict[str, Any]) -> bool:
     conv = frame["conv"]
     user, device = session.user, session.device
     assert user is not None and device is not None
@@ -112,7 +112,7 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
     if not session.sends.take():
         return False  # answered rate_limited on the other path
     rid, cmid = frame["rid"], frame["cmid"]
-    fut = session.node.store.start_send(user, device, cmid, conv, [a, b], frame["body"],
+    fut = session.store.start_send(user, device, cmid, conv, [a, b], frame["body"],
                                         frame.get("ts"), session.now_ms())
 
     def on_reply(reply: Any) -> None:
@@ -122,9 +122,9 @@ def _start_send(session: Session, frame: dict[str, Any]) -> bool:
     return True
 
 
-def _start_ack(session: Session, frame: dict[str, Any]) -> bool:
+def _start_ack(session: Pipeline, frame: dict[str, Any]) -> bool:
     assert session.user is not None and session.device is not None
-    fut = session.node.store.start_ack(session.user, session.device, frame["upto"])
+    fut = session.store.start_ack(session.user, session.device, frame["upto"])
     session.inflight.add(fut, lambda reply: script_reply("store an ack", reply), "ack",
                          frame.get("rid"))
     return True

@@ -27,8 +27,9 @@ from websockets.http11 import Request, Response
 from reference_server import presence
 from reference_server.admission import Admission
 from reference_server.config import Config
-from reference_server.groups import MemberCache
+from reference_server.member_cache import MemberCache
 from reference_server.pubsub import Fanin
+from reference_server.requests import NodeClock
 from reference_server.session import Session
 from reference_server.store import Store, StoreError, mid_key, push_channel
 from reference_server.tls import server_context
@@ -45,6 +46,7 @@ class Node:
     def __init__(self, config: Config, log: logging.Logger | None = None) -> None:
         self.config = config
         self.log = log or logging.getLogger("reference_server")
+        self.clock = NodeClock(config.clock_skew_ms)
         self.store = Store(config.redis_url, config.redis_timeout_s,
                            "" if config.bugs.has("sequential-mids") else mid_key(config.secret))
         self.fanin = Fanin(config.redis_url, self._on_channel_message, self.log)

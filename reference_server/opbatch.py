@@ -21,13 +21,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reference_server.session import Session
+    from reference_server.requests import Dispatcher
 
 
 class OpBatch:
     """The ops a session has read and not yet applied (only with ``--bug op-reorder``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Dispatcher) -> None:
         self._session = session
         self._pending: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None

@@ -31,14 +31,14 @@ from imload.protocol.frames import BAD_FRAME, FORBIDDEN, GROUP_OPS
 from reference_server.groups import group_op, members_of
 
 if TYPE_CHECKING:
-    from reference_server.session import Session
+    from reference_server.requests import Requests
 
 
-async def handle_op(session: Session, frame: dict[str, Any]) -> None:
+async def handle_op(session: Requests, frame: dict[str, Any]) -> None:
     """``op``: validate (FrameError on bad args), apply once, answer op_ok."""
     validate_op(frame)
     assert session.user is not None
-    store = session.node.store
+    store = session.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
     dup: bool | None
     if kind in GROUP_OPS:
@@ -62,7 +62,7 @@ async def handle_op(session: Session, frame: dict[str, Any]) -> None:
     session.reply({"t": "op_ok", "rid": rid, "opid": opid, "dup": dup})
 
 
-async def handle_state(session: Session, frame: dict[str, Any]) -> None:
+async def handle_state(session: Requests, frame: dict[str, Any]) -> None:
     assert session.user is not None
-    state = await session.node.store.state(session.user)
+    state = await session.store.state(session.user)
     session.reply({"t": "state_ok", "rid": frame["rid"], **state})

@@ -136,20 +136,21 @@ return 1
 
 # KEYS[1] u:<user>:reads, KEYS[2] c:<conv>:seq.
 # ARGV[1] conv, ARGV[2] upto, ARGV[3] 'lww' for last-write-wins (bug mode), ARGV[4] device,
-# ARGV[5] user, ARGV[6..] the other members (receipts).
+# ARGV[5] user, ARGV[6] server_ts (the node's clock when it took the read, epoch ms),
+# ARGV[7..] the other members (receipts).
 # The marker never passes the conversation's last seq and, unless 'lww', only grows.
 # When it moved, publishes read_sync to the user's devices and a receipt to each other
-# member. Returns the stored marker.
+# member, both stamped with server_ts. Returns the stored marker.
 READ_LUA = """
 local top = tonumber(redis.call('GET', KEYS[2]) or '0')
 local upto = math.max(0, math.min(tonumber(ARGV[2]), top))
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if upto == cur or (ARGV[3] ~= 'lww' and upto < cur) then return cur end
 redis.call('HSET', KEYS[1], ARGV[1], upto)
-local conv = '"conv":"' .. ARGV[1] .. '","upto":' .. upto
+local conv = '"conv":"' .. ARGV[1] .. '","upto":' .. upto .. ',"server_ts":' .. ARGV[6]
 redis.call('PUBLISH', 'push:' .. ARGV[5],
            '{"t":"read_sync",' .. conv .. ',"device":"' .. ARGV[4] .. '"}')
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   redis.call('PUBLISH', 'push:' .. ARGV[i],
              '{"t":"receipt",' .. conv .. ',"user":"' .. ARGV[5] .. '"}')
 end

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +61,9 @@ from reference_server.store import SendResult, StaleMembers, StoreError, push_ch
 from reference_server.wsconn import send_texts
 
 if TYPE_CHECKING:
-    from reference_server.node import Node
+    from reference_server.bugs import BugSet
+    from reference_server.requests import Host
+    from reference_server.store import Store
 
 SYNC_DEFAULT_LIMIT = 200
 SYNC_MAX_LIMIT = 1000
@@ -73,18 +74,10 @@ SYNC_MAX_BYTES = 512 * 1024
 WRITE_BATCH = 64  # frames written to the socket together, at most
 
 
-CLOCK_SKEW_MS = 0  # set once at start from --clock-skew-ms
-
-
-def now_ms() -> int:
-    """This node's clock in ms: the wall clock plus the node's configured skew."""
-    return int(time.time() * 1000) + CLOCK_SKEW_MS
-
-
 class Session:
     """The handling of one WebSocket connection, from connect to close."""
 
-    def __init__(self, node: Node, ws: ServerConnection) -> None:
+    def __init__(self, node: Host, ws: ServerConnection) -> None:
         self.node = node
         self.ws = ws
         self.log: logging.Logger = node.log
@@ -128,9 +121,17 @@ class Session:
         frame.update(extra)
         self.reply(frame)
 
-    @staticmethod
-    def now_ms() -> int:
-        return now_ms()
+    def now_ms(self) -> int:
+        """The node's clock (``requests.NodeClock``)."""
+        return self.node.clock.now_ms()
+
+    @property
+    def store(self) -> Store:
+        return self.node.store
+
+    @property
+    def bugs(self) -> BugSet:
+        return self.node.config.bugs
 
     def push(self, text: str | bytes) -> None:
         """A push (already encoded) for this device."""
@@ -332,7 +333,7 @@ class Session:
         self.gen = state.gen
         self.node.login_done(self)
         self.reply({"t": "login_ok", "rid": rid, "user": user, "device": device,
-                    "node": self.node.config.node_id, "server_ts": now_ms(),
+                    "node": self.node.config.node_id, "server_ts": self.now_ms(),
                     "hb_ms": self.node.config.hb_ms, "inbox_seq": state.inbox_seq,
                     "acked": state.acked})
         self._ready = True
@@ -369,7 +370,7 @@ class Session:
                 members = self.node.member_cache.fanout(conv, members)
             try:
                 res = await store.send(self.user, self.device, frame["cmid"], conv, members,
-                                       frame["body"], frame.get("ts"), now_ms(), ver=ver,
+                                       frame["body"], frame.get("ts"), self.now_ms(), ver=ver,
                                        dedup=not bugs.has("no-dedup"), seq=seq)
                 break
             except StaleMembers:
@@ -411,7 +412,7 @@ class Session:
         pong: dict[str, Any] = {"t": "pong", "rid": frame["rid"]}
         if "ts" in frame:
             pong["ts"] = frame["ts"]
-        pong["server_ts"] = now_ms()
+        pong["server_ts"] = self.now_ms()
         self.reply(pong)
 
 

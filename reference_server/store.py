@@ -264,11 +264,12 @@ class Store:
                 "groups": sorted(groups)}
 
     async def read(self, user: str, device: str, conv: str, upto: int, others: list[str],
-                   lww: bool = False) -> int:
+                   server_ts: int, lww: bool = False) -> int:
         """Move the user's read marker of ``conv`` (up only, unless ``lww``); publish
-        read_sync and receipts when it moved; return the stored marker."""
+        read_sync and receipts, stamped ``server_ts``, when it moved; return the stored
+        marker."""
         keys = [f"u:{user}:reads", f"c:{conv}:seq"]
-        args = [conv, upto, "lww" if lww else "", device, user, *others]
+        args = [conv, upto, "lww" if lww else "", device, user, int(server_ts), *others]
         return int(await self._script("store a read", self._read, keys, args))
 
     async def reads(self, user: str) -> dict[str, int]:

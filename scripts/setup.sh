@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything imload needs on a fresh machine, idempotently:
 #   .venv with the package and its dev dependencies,
-#   redis-server, prosody, ejabberd and mosquitto (scripts/install-package.sh when root;
-#   otherwise says how),
+#   redis-server, prosody, ejabberd, mosquitto and prometheus (scripts/install-package.sh
+#   when root; otherwise says how),
 #   toxiproxy-server (built with Go into ./bin when not on PATH).
 # A second run skips what is already there. Setup never stops or changes anything it did
 # not start: packages are installed without starting their system services.
@@ -13,25 +13,30 @@ TOXIPROXY_VERSION=v2.12.0
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
 
-# 1. Python virtualenv and the package.
+# 1. Python virtualenv and the package (IMLOAD_VENV names another folder: the tests set up a
+#    fresh one to check that the install is quiet).
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv with $($PY --version 2>&1)"
-  "$PY" -m venv .venv || die "could not create .venv: install python3-venv"
+VENV=${IMLOAD_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $($PY --version 2>&1)"
+  "$PY" -m venv "$VENV" || die "could not create $VENV: install python3-venv"
 fi
-stamp=.venv/.imload-installed
+stamp=$VENV/.imload-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing imload and its dependencies into .venv"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  say "installing imload and its dependencies into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # setuptools' one informational note on editable installs is not a warning: keep it off screen
+  PYTHONWARNINGS="ignore:Editable installation" \
+    "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 else
-  say ".venv is up to date"
+  say "$VENV is up to date"
 fi
 
 # 2. Debian packages: redis-server (the reference cluster's store), prosody, ejabberd and
-#    mosquitto (imload cluster up --backend prosody / ejabberd / mosquitto). Their system
-#    services are never started (ejabberd's epmd neither: imload runs its own).
+#    mosquitto (imload cluster up --backend prosody / ejabberd / mosquitto), prometheus (its
+#    server and promtool: the tests scrape imload's exporter with it, docs/metrics.md). Their
+#    system services are never started (ejabberd's epmd neither: imload runs its own).
 need_package() {  # need_package COMMAND PACKAGE
   if command -v "$1" >/dev/null 2>&1; then
     say "$1: $(command -v "$1")"
@@ -51,6 +56,7 @@ need_package redis-server redis-server
 need_package prosody prosody
 need_package ejabberdctl ejabberd
 need_package mosquitto mosquitto
+need_package prometheus prometheus
 
 # 3. toxiproxy-server.
 mkdir -p bin

@@ -1,6 +1,6 @@
 """An in-memory peer for the device engine: no sockets, no real clock.
 
-``FakeServer`` is a test double of the *peer* (protocol v1 as PROTOCOL.md states
+``FakeServer`` is a test double of the *peer* (protocol v1 as docs/protocol.md states
 it: messages, inbox, sync, acks, groups and their ``event`` messages, ops, read
 markers with ``read_sync`` and receipts, ``reads``, ``state``, and an LBS), and
 ``Net`` joins it to engines the way h11's tests join a client and a server in

@@ -51,6 +51,7 @@ def test_capacity_finds_the_knee_and_names_what_broke(tmp_path: Path) -> None:
     assert "capacity: 2 users" in done.stdout and "◀ knee" in done.stdout
     html = (out / "report.html").read_text()
     assert "← knee" in html and "at most 90 sends per step" in html
+    assert (out / "series.csv").read_text().startswith("t_s,")  # beside the report
     verdict = orjson.loads((out / "verdict.json").read_bytes())
     assert verdict["anomalies"]["lost"] == 0  # the run as a whole was checked too
 

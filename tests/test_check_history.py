@@ -6,7 +6,8 @@ import pytest
 from journal_builder import JournalBuilder, two_friends
 
 from imload.check import check
-from imload.check.history import (
+from imload.check.history import build_history
+from imload.check.index import (
     ATTEMPTS,
     DELIV_EV,
     FAIL,
@@ -18,7 +19,6 @@ from imload.check.history import (
     PENDING,
     SEND_EV,
     History,
-    build_history,
 )
 
 

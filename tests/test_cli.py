@@ -50,7 +50,7 @@ def test_bad_scenario_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "load.users" in done.stderr and "Traceback" not in done.stderr
     missing = imload("run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "out"))
-    assert missing.returncode == 2 and "cannot read scenario" in missing.stderr
+    assert missing.returncode == 2 and "cannot read the scenario" in missing.stderr
 
 
 def test_cluster_commands_on_a_folder_without_a_cluster(tmp_path: Path) -> None:
@@ -119,6 +119,9 @@ def test_verify_of_what_cannot_be_judged_exits_3(tmp_path: Path,
     assert out.startswith("UNKNOWN") and "UNKNOWN: lost: could not check 3 of 4" in out
     report = (folder / "report.html").read_text()
     assert '<span class="badge">UNKNOWN</span>' in report and 'id="coverage"' in report
+    # the per-second series beside it, and the console says where
+    assert (folder / "series.csv").read_text().startswith("t_s,sent_per_s,")
+    assert "the per-second series as CSV:" in out and "series.csv" in out
 
 
 def test_verify_with_a_scenario_that_accepts_less_coverage_exits_0(

@@ -20,7 +20,7 @@ from imload.cluster import LocalCluster
 from imload.journal import event_problem
 from imload.protocol import direct_conv, mint_token
 from reference_server.bugs import BUGS, BugSet, UnknownBug
-from reference_server.groups import STALE_MEMBERS_S, MemberCache
+from reference_server.member_cache import STALE_MEMBERS_S, MemberCache
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,8 @@ members; reads_ok lists every marker."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import Connect, WsClient, unique
 
@@ -25,12 +27,18 @@ def test_a_read_reaches_the_other_devices_and_the_other_member(open_client: Conn
     tablet = open_client(alice, "tablet", node="n1")
     b = open_client(bob, node="n2")
     chat(b, conv, 3)
+    before = int(time.time() * 1000)
     reply = phone.request("read", conv=conv, upto=2)
+    after = int(time.time() * 1000)
     assert reply == {"t": "read_ok", "rid": reply["rid"], "conv": conv, "upto": 2}
-    for other in (laptop, tablet):
-        assert other.expect("read_sync") == {"t": "read_sync", "conv": conv, "upto": 2,
-                                             "device": "phone"}
-    assert b.expect("receipt") == {"t": "receipt", "conv": conv, "user": alice, "upto": 2}
+    pushes = [other.expect("read_sync") for other in (laptop, tablet)]
+    stamp = pushes[0]["server_ts"]  # the node's clock when it took the read (no skew here)
+    assert before <= stamp <= after
+    for push in pushes:
+        assert push == {"t": "read_sync", "conv": conv, "upto": 2, "device": "phone",
+                        "server_ts": stamp}
+    assert b.expect("receipt") == {"t": "receipt", "conv": conv, "user": alice, "upto": 2,
+                                   "server_ts": stamp}
     phone.request("ping")
     assert not [f for f in phone.pushes if f["t"] == "read_sync"]  # not to the reader
     assert laptop.request("reads")["marks"] == {conv: 2}
@@ -59,8 +67,10 @@ def test_group_receipts_go_to_every_other_member(open_client: Connect) -> None:
     chat(a, conv, 2)
     assert c.request("read", conv=conv, upto=3)["upto"] == 3
     for other in (a, b):
-        assert other.expect("receipt") == {"t": "receipt", "conv": conv, "user": carol,
-                                           "upto": 3}
+        receipt = other.expect("receipt")
+        assert receipt == {"t": "receipt", "conv": conv, "user": carol, "upto": 3,
+                           "server_ts": receipt["server_ts"]}
+        assert isinstance(receipt["server_ts"], int)
     assert c.request("reads")["marks"] == {conv: 3}
 
 

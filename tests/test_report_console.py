@@ -144,12 +144,24 @@ def test_extra_keys_from_the_run_are_shown_or_ignored() -> None:
     assert out.lstrip().startswith("ERROR")  # run errors: the run was not made as planned
 
 
-def test_default_slos_that_held_are_one_line() -> None:
+def test_the_slo_table_is_the_scenarios_slos_and_one_line_for_every_anomaly() -> None:
     v = apply_slos(clean_run(), [Slo("latency_ms.ack.p99", max=1000, name="ack p99 1 s")])
     out = render(v, width=120)
-    n = sum(1 for s in v["slo"] if s["default"])
-    assert "ack p99 1 s" in out and "lost = 0" not in out and "lost coverage" not in out
-    assert f"{n} default SLOs held (each anomaly = 0, each check's coverage = 100 %)" in out
+    kinds = sum(1 for s in v["slo"] if s["default"] and s["figure"].startswith("anomalies."))
+    table = out[out.index("SLOs"):out.index("implicit too")]
+    assert "ack p99 1 s" in table and "every anomaly = 0" in table
+    assert f"each of {kinds} kinds is 0" in table
+    assert "lost = 0" not in out and "lost coverage" not in out
+    held = sum(1 for s in v["slo"] if s["default"] and s["figure"].startswith("coverage."))
+    assert f"implicit too: each check's coverage = 100 %: held by all {held}" in out
+
+
+def test_the_implicit_anomaly_line_fails_naming_the_kinds() -> None:
+    v = apply_slos(faulty_run(), [])
+    table = " ".join(render(v, width=120).split())
+    assert "SLOs" in table and "every anomaly = 0 0 1 NO broken by lost (1)" in table
+    assert "lost = 0" not in table  # not a row, and not "slo lost = 0" in the banner
+    assert table.startswith("FAILED lost not everything")
 
 
 def test_the_first_cases_are_shown_with_their_events() -> None:
@@ -202,3 +214,7 @@ def test_a_run_folder_with_its_report_says_where_to_look(tmp_path: Path) -> None
     out = render(clean_run(), str(tmp_path), width=200)
     assert f"report: {tmp_path / 'report.html'} (open it in a browser)" in out
     assert str(tmp_path / "verdict.json") in out
+    assert "series as CSV" not in out  # none written
+    (tmp_path / "series.csv").write_text("t_s\n")
+    out = render(clean_run(), str(tmp_path), width=200)
+    assert f"the per-second series as CSV: {tmp_path / 'series.csv'}" in out

@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from imload.journal import event
+from imload.report.charts import HALF_HEIGHT, HALF_WIDTH
 from imload.report.html import render_html, write_html_report
+from imload.report.html_first import FIRST_KINDS
+from imload.report.series_csv import series_csv
 from imload.report.svg import Band, Line, Mark, line_chart, linear_ticks, nice_step
 from imload.report.timeseries import Series, build_series
+from imload.slo import Slo, apply_slos
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -143,11 +147,13 @@ def test_failed_report_has_every_section() -> None:
     assert html.startswith("<!DOCTYPE html>")
     # lost 3 and run errors: the run was not made as planned (exit code 2), in red
     assert 'class="fail"' in html and '<span class="badge">ERROR</span>' in html
-    for ident in ("unknown", "slo", "anomalies", "coverage", "charts", "latency", "counts",
-                  "faults", "capacity", "avalanche", "notes"):
+    for ident in ("unknown", "summary", "plots", "slo", "anomalies", "coverage", "charts",
+                  "latency", "counts", "faults", "capacity", "avalanche", "notes"):
         assert f'<section id="{ident}"' in html, ident
         assert f'href="#{ident}"' in html, ident
-    for title in ("Throughput", "Latency", "Connected devices", "Unseen"):
+    for title in ("Push latency", "Acked but unseen"):  # the first screen's
+        assert f"<figcaption><b>{title}</b>" in html
+    for title in ("Throughput", "Connected devices"):  # over time, further down
         assert f"<h3>{title}</h3>" in html
     assert "<details>" in html and "(evidence: 3 of 3 cases)" in html
     assert "retries exhausted" in html
@@ -180,13 +186,18 @@ def test_no_network_references() -> None:
 def test_charts_are_well_formed_svg_with_fault_windows() -> None:
     html = render_html(sample_verdict(), sample_series(), extra=SAMPLE_EXTRA)
     charts = svgs(html)
-    assert len(charts) == 6  # 4 over time, capacity, avalanche
+    assert len(charts) == 6  # push latency, unseen, throughput, connected, capacity, avalanche
     for svg in charts:
         ET.fromstring(svg)  # raises when not well-formed
-    throughput = charts[0]
-    assert "latency n1" in throughput  # the fault window is labelled on the chart
-    assert throughput.count('fill-opacity="0.13"') == 1  # one window in the series
-    assert "load ends" in throughput  # a phase boundary
+    assert re.findall(r'<svg [^>]*aria-label="([^"]*)"', html) == [
+        "push latency", "unseen", "throughput", "connected devices", "capacity", "avalanche"]
+    for chart in charts[:4]:  # every chart over time shades the faults and marks the end
+        assert "latency n1" in chart and "kill n2" in chart  # the windows are labelled
+        # the verdict's two windows, the ones its fault table lists (the series has none)
+        assert chart.count('fill-opacity="0.13"') == 2
+        assert "load ends" in chart  # a phase boundary
+    # the first screen's are drawn at the size they are shown: their text is not scaled down
+    assert f'viewBox="0 0 {HALF_WIDTH} {HALF_HEIGHT}"' in charts[0] and HALF_WIDTH < 600
 
 
 def test_capacity_knee_and_avalanche_table() -> None:
@@ -253,11 +264,14 @@ def test_unknown_is_as_loud_as_an_anomaly() -> None:
     # the key figures show the least-covered check, marked
     assert '<div class="card unknown"><div class="v">95 %</div><div class="k">coverage: least ' \
         "(gap)</div>" in html
-    # the coverage SLO is shown missed, in the colour of unknown
-    assert '<span class="pill warn">MISSED</span>' in html
+    # the implicit coverage SLOs are one sentence under the SLO table, in amber
+    slo = html[html.index('<section id="slo"'):html.index('<section id="anomalies"')]
+    assert "Implicit too: each check's coverage = 100 %: <span class=\"pill warn\">" \
+        "missed</span> for gap, journal" in slo
+    assert "gap coverage = 100 %" not in slo  # no row of its own
 
 
-def test_a_passed_report_shows_full_coverage_and_folds_the_default_slos() -> None:
+def test_a_passed_report_shows_full_coverage_and_one_sentence_of_coverage_slos() -> None:
     v = sample_verdict(passed=True)
     v["slo"].append({"name": "lost coverage = 100 %", "figure": "coverage.lost.percent",
                      "limit": 100.0, "op": "min", "value": 100.0, "passed": True,
@@ -265,8 +279,9 @@ def test_a_passed_report_shows_full_coverage_and_folds_the_default_slos() -> Non
     html = render_html(v, None)
     assert '<section id="unknown"' not in html
     assert '<div class="v">100 %</div><div class="k">coverage: every check</div>' in html
-    assert "<summary>1 default SLOs held" in html
-    assert '<span class="pill ok">100 %</span>' in html
+    slo = html[html.index('<section id="slo"'):html.index('<section id="anomalies"')]
+    assert "lost coverage = 100 %" not in slo and "coverage = 100 %: held by all 1" in slo
+    assert '<span class="pill ok">100 %</span>' in html  # the coverage section has it
 
 
 def test_write_html_report(tmp_path: Path) -> None:
@@ -276,6 +291,103 @@ def test_write_html_report(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "</html>" in text and "ERROR" in text
     assert not list(path.parent.glob(".*.tmp"))
+    # the per-second series as CSV beside it, named in the notes
+    csv = path.parent / "series.csv"
+    assert csv.read_text(encoding="utf-8") == series_csv(sample_series())
+    assert "<code>series.csv</code> beside this page" in text
+    # no series (the avalanche drill's page): no CSV, and none named
+    bare = write_html_report(tmp_path / "bare" / "report.html", sample_verdict(), None)
+    assert not (bare.parent / "series.csv").exists()
+    assert "series.csv" not in bare.read_text(encoding="utf-8")
+
+
+def failed_verdict(kinds: dict[str, int] | None = None) -> dict[str, Any]:
+    """FAILED (no run errors): the sample's lost 3, or ``kinds``, each with one example."""
+    v = sample_verdict()
+    v["errors"] = []
+    if kinds is not None:
+        v["anomalies"] = dict(kinds)
+        v["examples"] = {k: [{"explain": f"first {k} case", "events": []}] for k in kinds}
+    return v
+
+
+def between(html: str, start: str, end: str) -> str:
+    return html[html.index(start):html.index(end, html.index(start))]
+
+
+def test_the_first_screen_says_what_broke_and_when_before_everything_else() -> None:
+    html = render_html(failed_verdict(), sample_series(), run_dir="/tmp/run")
+    assert '<span class="badge">FAILED</span>' in html
+    order = ['<header', '<section id="summary"', '<section id="plots"', '<div class="cards">',
+             '<section id="slo"', '<section id="anomalies"', '<section id="unknown"',
+             '<section id="coverage"', '<section id="charts"', '<section id="faults"']
+    at = [html.index(marker) for marker in order]
+    assert at == sorted(at), [m for m, _ in sorted(zip(order, at, strict=True),
+                                                   key=lambda x: x[1])]
+    summary = between(html, '<section id="summary"', "</section>")
+    assert "<h2>What broke</h2>" in summary
+    # each fault: kind, target, window
+    assert "<b>latency</b> n1 · 2.0 s → 5.0 s (3.0 s)" in summary
+    assert "<b>kill</b> n2 · 4.0 s → 6.5 s (2.5 s)" in summary
+    # the anomaly, its one-sentence meaning and its first example (escaped)
+    assert '<span class="bad">lost 3</span>' in summary
+    assert "An acked message some expected device never got, not even in the audit." \
+        in summary
+    assert "u1&#x27;s message m7 was acked but u2/d0 never got it &lt;script&gt;" in summary
+    plots = between(html, '<section id="plots"', "</section>")
+    assert 'aria-label="push latency"' in plots and 'aria-label="unseen"' in plots
+
+
+def test_a_passed_run_shows_the_faults_and_the_plots_first() -> None:
+    html = render_html(sample_verdict(passed=True), sample_series())
+    summary = between(html, '<section id="summary"', "</section>")
+    assert "<h2>What happened</h2>" in summary and "<b>kill</b> n2" in summary
+    assert "No anomaly: the checker found none of its 3 kinds." in summary
+    assert html.index('<section id="summary"') < html.index('<section id="plots"') \
+        < html.index('<div class="cards">')
+    none = render_html({**sample_verdict(passed=True), "faults": []}, None)
+    assert '<span class="label">faults</span><span class="note">none injected</span>' in none
+    assert '<section id="plots"' not in none  # no series, no plots
+
+
+def test_the_first_screen_names_the_kinds_past_the_first_few() -> None:
+    assert FIRST_KINDS == 5
+    v = failed_verdict({"lost": 1, "duplicated": 2, "order": 0, "gap": 3, "fifo": 4,
+                        "backwards": 6, "phantom": 7, "causality": 5})
+    # fifo is a finding: not promised, so after the promised kinds
+    v["promises"] = ["lost", "duplicated", "order", "gap", "causality", "backwards", "phantom"]
+    summary = between(render_html(v, None), '<section id="summary"', "</section>")
+    assert summary.count('<div class="example"') == FIRST_KINDS
+    for kind, n in (("lost", 1), ("duplicated", 2), ("gap", 3), ("backwards", 6),
+                    ("phantom", 7)):  # the first five promised kinds, in report order
+        assert f'<span class="bad">{kind} {n}</span>' in summary
+        assert f"first {kind} case" in summary
+    assert '<li class="note">and causality 5, fifo 4</li>' in summary
+    assert "order 0" not in summary
+    alone = failed_verdict({"fifo": 4})
+    alone["promises"] = ["lost"]
+    summary = between(render_html(alone, None), '<section id="summary"', "</section>")
+    assert '<span class="finding">fifo 4</span> <span class="note">(not promised' in summary
+
+
+def test_the_slo_table_has_the_scenarios_slos_and_one_line_for_every_anomaly() -> None:
+    v = failed_verdict({"lost": 3, "duplicated": 0, "order": 2, "gap": 0})
+    v["slo"] = []
+    apply_slos(v, [Slo("latency_ms.ack.p99", max=500, name="ack p99 under 500 ms")])
+    assert [s["name"] for s in v["slo"]][:2] == ["ack p99 under 500 ms", "lost = 0"]
+    html = render_html(v, None)
+    slo = between(html, '<section id="slo"', "</section>")
+    names = re.findall(r"<tr><td>([^<]*)</td>", slo)
+    # the header names the kinds once, not again as a missed "lost = 0"
+    assert "<span>lost: 3</span>" in html and "SLO lost = 0" not in html
+    assert names == ["ack p99 under 500 ms", "every anomaly = 0"]
+    assert "broken by lost (3), order (2)" in slo and "MISSED" in slo
+    v = sample_verdict(passed=True)
+    v["slo"] = []
+    apply_slos(v, [])
+    slo = between(render_html(v, None), '<section id="slo"', "</section>")
+    assert re.findall(r"<tr><td>([^<]*)</td>", slo) == ["every anomaly = 0"]
+    assert "each of 3 kinds is 0" in slo and '<span class="pill ok">held</span>' in slo
 
 
 def test_svg_ticks() -> None:

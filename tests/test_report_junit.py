@@ -134,3 +134,27 @@ def test_nothing_checked_fails_run_valid(tmp_path: Path) -> None:
     write_junit(clean, apply_slos(check(fully_judged().events), []), "imload.clean")
     SCHEMA.validate(clean)
     assert all(c.find("failure") is None for c in cases(clean).values())
+
+
+def test_the_implicit_slos_are_the_anomaly_and_coverage_cases_not_cases_of_their_own(
+        tmp_path: Path) -> None:
+    j = two_friends()
+    j.message("alice", "phone", "bob", "c1")
+    j.message("alice", "phone", "bob", "c2", skip=(("bob", "phone"),))
+    j.audit_all()
+    v = apply_slos(check(j.events), [Slo("latency_ms.ack.p99", max=60_000, name="ack p99")])
+    assert {"lost = 0", "lost coverage = 100 %"} <= {s["name"] for s in v["slo"]}
+    out = tmp_path / "junit.xml"
+    write_junit(out, v, "imload.lossy")
+    SCHEMA.validate(out)
+    got = cases(out)
+    # the scenario's SLO is a case; the implicit ones are not cases again
+    assert [k for k in got if k.startswith("slo.")] == ["slo.ack p99"]
+    assert {f"anomalies.{kind}" for kind in v["anomalies"]} <= set(got)
+    assert {f"coverage.{kind}" for kind in v["coverage"]} <= set(got)
+    # the broken promise fails once, with its evidence
+    failed = [k for k, c in got.items() if c.find("failure") is not None]
+    assert failed == ["anomalies.lost"]
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    assert suite.get("tests") == str(len(v["anomalies"]) + len(v["coverage"]) + 1)

@@ -41,6 +41,9 @@ def test_a_run_that_could_not_be_judged_exits_3_and_every_report_says_so(tmp_pat
     assert failure is not None and failure.get("message", "").startswith(
         "lost: could not check 3 of 4 acked messages")
     assert '<span class="badge">UNKNOWN</span>' in (out / "report.html").read_text()
+    rows = (out / "series.csv").read_text().splitlines()  # beside the report, one per second
+    assert rows[0].startswith("t_s,") and len(rows) > 1
+    assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(len(rows) - 1))
 
 
 def test_an_slo_that_accepts_less_coverage_exits_0(tmp_path: Path) -> None:

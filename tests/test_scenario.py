@@ -58,7 +58,7 @@ def test_bad_scenarios_name_the_key(data: dict, words: str) -> None:
 
 
 def test_unreadable_and_invalid_toml(tmp_path: Path) -> None:
-    with pytest.raises(ScenarioError, match="cannot read scenario"):
+    with pytest.raises(ScenarioError, match="cannot read the scenario"):
         load_scenario(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[load\nusers = 3\n")

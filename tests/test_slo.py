@@ -12,12 +12,15 @@ from imload.slo import (
     EXIT_FAILED,
     EXIT_PASSED,
     EXIT_UNKNOWN,
+    IMPLICIT_ANOMALIES,
     Slo,
     apply_slos,
     evaluate,
     exit_code,
+    implicit_coverage,
     outcome,
     parse_slos,
+    slo_table,
     worst_exit,
 )
 
@@ -218,3 +221,42 @@ def test_the_checkers_verdict_of_a_group_with_unknown_members_is_unknown() -> No
     assert "lost coverage = 100 %" in missed
     assert apply_slos(v, [Slo("coverage.lost.percent", min=20),
                           Slo("coverage.gap.percent", min=0)])["outcome"] == "passed"
+
+
+# ---- what the reports' SLO tables show ------------------------------------------------
+
+def test_the_slo_table_is_the_scenarios_slos_and_one_line_for_every_anomaly() -> None:
+    v = covered()
+    v["anomalies"].update(duplicated=0, order=0)
+    apply_slos(v, [Slo("latency_ms.ack.p99", max=100, name="ack p99")])
+    assert len(v["slo"]) == 1 + 4 + 3  # verdict.json keeps every line: presentation only
+    rows = slo_table(v["slo"])
+    assert [r["name"] for r in rows] == ["ack p99", IMPLICIT_ANOMALIES]
+    assert rows[1] == {"name": "every anomaly = 0", "figure": "anomalies.*", "limit": 0,
+                       "op": "max", "value": 0, "passed": True, "default": True, "broken": {},
+                       "kinds": 4, "note": "each of 4 kinds is 0"}
+    assert implicit_coverage(v["slo"]) == (3, [])
+
+
+def test_the_implicit_line_fails_naming_each_anomaly_kind_that_broke_it() -> None:
+    v = covered(lost=3, gap_judged=5)
+    v["anomalies"].update(order=2, duplicated=0)
+    apply_slos(v, [])
+    (row,) = slo_table(v["slo"])
+    assert (row["passed"], row["value"], row["broken"]) == (False, 5, {"lost": 3, "order": 2})
+    assert row["note"] == "broken by lost (3), order (2)"
+    assert implicit_coverage(v["slo"]) == (2, ["gap"])  # lost and journal held
+
+
+def test_an_anomaly_the_scenario_names_is_its_own_row_not_part_of_the_implicit_line() -> None:
+    v = covered(lost=3)
+    apply_slos(v, [Slo("anomalies.lost", max=5, name="a few lost")])
+    rows = slo_table(v["slo"])
+    assert [(r["name"], r["passed"]) for r in rows] == [("a few lost", True),
+                                                        (IMPLICIT_ANOMALIES, True)]
+    assert rows[1]["kinds"] == 1  # gap only
+    # every kind named: no implicit line; no SLO at all: an empty table
+    v = apply_slos(covered(), [Slo("anomalies.lost", max=0), Slo("anomalies.gap", max=0)])
+    assert [r["name"] for r in slo_table(v["slo"])] == ["anomalies.lost <= 0",
+                                                         "anomalies.gap <= 0"]
+    assert slo_table([]) == [] and implicit_coverage([]) == (0, [])

@@ -4,7 +4,7 @@ After the first ``kill`` fault starts, for each surviving node: connection
 attempts per second (the peak one-second bucket and the total), accepts
 (``connected``) and refusals with HTTP 503; for the devices the kill threw
 off: how long until 50 %, 99 % and 100 % of them were connected again
-(ORACLE.md, "Backoff and admission control").
+(docs/chaos.md, "The avalanche drill").
 """
 
 from __future__ import annotations

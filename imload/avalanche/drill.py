@@ -18,6 +18,7 @@ from rich.table import Table
 
 from imload.avalanche.analysis import Storm, analyse_storm
 from imload.cluster.target import TargetError, load_target
+from imload.console import make_console
 from imload.journal import JournalError, read_journal
 from imload.report.html import write_html_report
 from imload.report.timeseries import back_curve
@@ -64,7 +65,7 @@ def comparison_table(rows: dict[str, dict[str, Any]]) -> Table:
 def run_avalanche(scenario: Scenario, out: Path, policies: list[str],
                   target_file: str | None = None, console: Console | None = None) -> int:
     """Run the drill once per policy; exit 0 when every run passed, 1 if any failed, 2 error."""
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     if not any(c.kind == "kill" for c in scenario.fault_plan(["*"])):
         raise ScenarioError(f"{scenario.path}: an avalanche drill needs a kill fault in [[chaos]]")
     rows: dict[str, dict[str, Any]] = {}
@@ -90,5 +91,5 @@ def run_avalanche(scenario: Scenario, out: Path, policies: list[str],
         first = (out / policies[0]).resolve()
         write_html_report(out / "report.html", read_verdict(first / "verdict.json"), None,
                           run_dir=out, extra={"avalanche": curves, "avalanche_table": rows})
-    Console(width=140).print(comparison_table(rows))
+    make_console(width=140).print(comparison_table(rows))
     return worst

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from imload.capacity.live import StepWatch
 from imload.capacity.steps import Step, judge_steps, knee
+from imload.console import make_console
 from imload.journal import read_journal
 from imload.report.html import write_html_report
 from imload.report.timeseries import build_series
@@ -66,7 +67,7 @@ def capacity_table(rows: list[dict[str, Any]], best: dict[str, Any]) -> Table:
 def run_capacity(scenario: Scenario, out: Path, target_file: str | None = None,
                  console: Console | None = None) -> int:
     """0: a knee was found; 1: not even the first step passed; 2: the run could not be made."""
-    console = console or Console(stderr=True)
+    console = console or make_console(stderr=True)
     cap = scenario.capacity
     if not cap.steps:
         raise ScenarioError(f"{scenario.path}: imload capacity needs [capacity] steps = [...]")
@@ -93,12 +94,12 @@ def run_capacity(scenario: Scenario, out: Path, target_file: str | None = None,
     verdict = read_verdict(out / "verdict.json")
     write_html_report(out / "report.html", verdict, build_series(events, verdict), run_dir=out,
                       extra={"capacity": [{**r, "broke": ", ".join(r["broke"])} for r in rows]})
-    Console(width=120).print(capacity_table(rows, best))
+    make_console(width=120).print(capacity_table(rows, best))
     if best["max_users"] is None:
-        Console().print(f"no step passed; the first broke on {best['broke_first']}")
+        make_console().print(f"no step passed; the first broke on {best['broke_first']}")
         return 1
     tail = (f"; at {best['first_failing_users']} users it broke on {best['broke_first']}"
             if best["first_failing_users"] else "; every step passed: add bigger steps")
-    Console().print(f"capacity: {best['max_users']} users, {best['max_msgs_per_s']:g} msgs/s "
+    make_console().print(f"capacity: {best['max_users']} users, {best['max_msgs_per_s']:g} msgs/s "
                     f"within the SLOs{tail}", highlight=False)
     return 0

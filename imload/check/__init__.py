@@ -15,6 +15,8 @@ shows. docs/checker.md explains every anomaly with an example from a real run.
 | ``session_order`` | fifo, causality |
 | ``reads`` | read_sync |
 | ``ops`` | op |
+| ``display`` | display_order (a reply shown above what it answers, hybrid order) |
+| ``membership`` | membership (an applied group op whose server event says something else) |
 
 ``history`` builds the index in one walk (``index`` holds its types,
 ``filing`` its slow paths); ``recipients`` says who must get a message
@@ -23,7 +25,8 @@ shows. docs/checker.md explains every anomaly with an example from a real run.
 """
 
 from imload.check.cases import Case, Cases
-from imload.check.history import History, build_history
+from imload.check.history import build_history
+from imload.check.index import History
 from imload.check.recipients import expected_devices
 from imload.check.verdict import CHECKS, check, verdict_of
 

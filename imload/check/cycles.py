@@ -25,7 +25,7 @@ from collections import deque
 from typing import Any
 
 from imload.check.cases import CYCLE_EVENTS, Cases, who
-from imload.check.history import OK_EV, Event, History
+from imload.check.index import OK_EV, Event, History
 
 ACKS = "the acks"  # the observer made of the senders' send_ok events
 Observers = dict[str, dict[str, Event]]  # observer name -> mid -> the event that placed it

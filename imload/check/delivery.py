@@ -6,7 +6,7 @@
   that miss it.
 - partial: an indeterminate send (``send_info``, or no outcome at all) that
   reached some expected devices but not all: the server stored it, so every
-  member was owed it (ORACLE.md, "indeterminate sends").
+  member was owed it (docs/checker.md, "Where expectations come from").
 
 Messages whose recipients are not known (a group no client created in this run,
 a membership op that could not be placed: see ``membership``) cannot be judged;
@@ -30,7 +30,7 @@ from operator import add, and_, eq, is_, itemgetter, not_
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.history import (
+from imload.check.index import (
     COPIES,
     DONE_AT,
     END_EV,

@@ -18,7 +18,7 @@ from typing import Any
 from imload.check.cases import Cases, who
 from imload.check.index import SEND_EV, History
 from imload.check.numbering import numbering
-from imload.client.display import hybrid_order
+from imload.protocol.display_order import hybrid_order
 
 
 def display_order_cases(h: History, limit: int = 20) -> Cases:

@@ -1,4 +1,4 @@
-"""Figures of a run (ORACLE.md, "Figures to report"): counts, fractions, cost, info causes,
+"""Figures of a run (docs/checker.md, "The verdict"): counts, fractions, cost, info causes,
 and the acked-but-unseen count over time."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from operator import ne, sub
 from typing import Any
 
 from imload.check.delivery import fan_out
-from imload.check.history import History
+from imload.check.index import History
 from imload.check.oplog import op_records
 from imload.check.sends import send_tally
 

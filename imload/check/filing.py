@@ -1,8 +1,7 @@
 """How the history walk files what is off its hot path: devices, phases, faults, acks
 beyond the first, copies whose content does not match an ack, membership events.
 
-``Filing`` holds the walk's state; ``history._Walk`` adds the hot loop and the
-column-wise pass over the deliveries.
+``Filing`` holds the walk's state; ``history._Walk`` adds the hot loop over the events.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Only devices whose audit finished are judged (an ``audit`` event with action
 ``done``): the audit synced them to the end of their inbox, so a hole there
-is one the server will never fill (PROTOCOL.md, promises 3 and 6). The others
+is one the server will never fill (docs/protocol.md, promises 3 and 6). The others
 are counted as not judged (coverage), and so is a device holding messages of
 a group whose members are unknown. Holes only mean something when the target
 numbers contiguously (``numbering``): for ``increasing`` seqs or useqs that
@@ -31,7 +31,7 @@ from itertools import compress, repeat
 from operator import itemgetter, lt, methodcaller, or_
 
 from imload.check.cases import Cases, who
-from imload.check.history import DeviceLog, Event, History
+from imload.check.index import DeviceLog, Event, History
 from imload.check.membership import group_timeline, unknown_members
 from imload.check.numbering import numbering
 

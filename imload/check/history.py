@@ -56,29 +56,21 @@ from imload.check.filing import Filing, finish
 from imload.check.index import (
     ATTEMPTS,
     COPIES,
-    DELIV_EV,
     DONE_AT,
     EARLY,
-    END_EV,
-    FAIL,
-    INFO,
     LAST_EV,
     MID_EV,
     OK,
     OK_EV,
     OUTCOME,
     PENDING,
-    RECORD_SLOTS,
     SEND_EV,
-    DeviceLog,
     Event,
     History,
     new_record,
 )
 
-__all__ = ["ATTEMPTS", "COPIES", "DELIV_EV", "DONE_AT", "EARLY", "END_EV", "FAIL", "INFO",
-           "LAST_EV", "MID_EV", "OK", "OK_EV", "OUTCOME", "PENDING", "RECORD_SLOTS", "SEND_EV",
-           "DeviceLog", "Event", "History", "build_history", "new_record"]
+__all__ = ["build_history"]  # the records it files are imload.check.index's
 
 _AT = itemgetter("at")
 _UD = itemgetter("user", "device")

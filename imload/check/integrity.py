@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from imload.check.cases import Cases, sender_of, who
-from imload.check.history import (
+from imload.check.index import (
     ATTEMPTS,
     DELIV_EV,
     EARLY,

@@ -41,7 +41,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from imload.check.delivery import fan_out
-from imload.check.history import History
+from imload.check.index import History
 
 _SESSION = methodcaller("get", "session")
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}

@@ -1,4 +1,4 @@
-"""Ops (PROTOCOL.md promise 8, "ops apply once per opid, in the order one connection sent
+"""Ops (docs/protocol.md, promise 8, "ops apply once per opid, in the order one connection sent
 them"): the ``op`` anomaly.
 
 Ops are folded like sends: every ``op`` event is an attempt of the logical op
@@ -42,7 +42,7 @@ import math
 from typing import Any
 
 from imload.check.cases import Cases
-from imload.check.history import Event, History
+from imload.check.index import Event, History
 from imload.check.membership import group_ops, what
 from imload.check.membership_time import final_ops
 from imload.check.numbering import seq_opaque

@@ -1,6 +1,6 @@
 """Does every device see each conversation in one order? ``order`` and ``backwards``.
 
-order (ORACLE.md, "order / inconsistent seq"), each clash counted once however
+order (docs/checker.md, "order"), each clash counted once however
 many devices saw it:
 
 - a (conv, seq) that names two different mids (in acks or deliveries);
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from imload.check.cases import Cases, sender_of, who
 from imload.check.cycles import cycle_cases
-from imload.check.history import Event, History
+from imload.check.index import Event, History
 from imload.check.numbering import unordered
 
 

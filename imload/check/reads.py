@@ -1,4 +1,4 @@
-"""Read markers (PROTOCOL.md promise 7): the ``read_sync`` anomaly.
+"""Read markers (docs/protocol.md, promise 7): the ``read_sync`` anomaly.
 
 A user's marker of a conversation (the highest seq read) only grows and
 reaches all the user's devices. Four ways to catch it failing:
@@ -30,7 +30,7 @@ from operator import itemgetter
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.history import Event, History
+from imload.check.index import Event, History
 from imload.check.numbering import seq_opaque
 
 _USER = itemgetter("user")

@@ -1,11 +1,11 @@
 """Who must receive a message: the expected devices of a conversation at a seq.
 
 Direct conversations (``d:a:b``) are simple: every device of a and of b known
-in the journal, the sender's own devices included (PROTOCOL.md: the sender's
+in the journal, the sender's own devices included (docs/protocol.md: the sender's
 inbox gets its own message, so its other devices see it).
 
 Groups (``g:...``) change members, and a message with seq s goes to the
-members as of s (PROTOCOL.md, "Op kinds"). The changes are the clients' own
+members as of s (docs/protocol.md, "Ops"). The changes are the clients' own
 group ops, each placed at the seq of the event message the server stored for it
 (``membership`` says how, and why never the server's word for who is in):
 
@@ -40,7 +40,7 @@ from imload.check.subscriptions import subscribed, subscription_groups
 from imload.protocol import NameError_, conv_members
 
 if TYPE_CHECKING:
-    from imload.check.history import History
+    from imload.check.index import History
 
 Recipients = tuple[tuple[str, str], ...]
 __all__ = ["Members", "Recipients", "Span", "Timeline", "conv_users", "direct_users",

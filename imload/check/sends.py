@@ -13,7 +13,7 @@ from itertools import chain, compress, repeat
 from operator import is_not, itemgetter, ne, not_, or_
 from typing import Any
 
-from imload.check.history import (
+from imload.check.index import (
     ATTEMPTS,
     DELIV_EV,
     END_EV,

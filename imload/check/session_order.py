@@ -1,6 +1,6 @@
 """Sends sequenced against what their sender did and saw: ``fifo`` and ``causality``.
 
-fifo (PROTOCOL.md promise 4, "sends on one connection are sequenced in frame
+fifo (docs/protocol.md, promise 4, "sends on one connection are sequenced in frame
 order"): X and Y are acked sends of one device session to one conversation,
 every attempt of each made in that session and the ack received there. If X's
 last attempt was journaled before Y's first, the server read X's frame before
@@ -29,7 +29,13 @@ from operator import itemgetter, le
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.history import LAST_EV, OK_EV, SEND_EV, Event, History
+from imload.check.index import (
+    LAST_EV,
+    OK_EV,
+    SEND_EV,
+    Event,
+    History,
+)
 from imload.check.numbering import unordered
 
 _KEY = itemgetter("user", "device", "session", "conv")

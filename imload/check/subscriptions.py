@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from imload.check.history import History
+    from imload.check.index import History
 
 
 def subscription_groups(h: History) -> bool:

@@ -1,7 +1,7 @@
 """The checker's entry point: a journal's events in, a verdict (a JSON-ready dict) out.
 
 ``check`` is pure: no I/O, no clock, no randomness. The verdict is the one
-ARCHITECTURE.md describes, and more::
+docs/checker.md describes ("The verdict")::
 
     {"valid": true | false | "unknown",   # false: a promised anomaly; unknown: nothing acked or
                                           # delivered, or a check could not judge everything
@@ -20,7 +20,7 @@ ARCHITECTURE.md describes, and more::
      "over_time": {"unseen": [{"t_s", "unseen"}, ...]},
      "faults": [{"fault", "kind", "target", "at_s", "until_s", "detail"}, ...],
      "phases": {phase: {"start_s", "end_s"}},
-     "slo": [],                           # filled by SLO thresholds, later
+     "slo": [],                           # filled by imload.slo.apply_slos (the SLO lines)
      "journal": {"events": n, "bad_lines": [...], "bad_events": [...],
                  "timeline": {...}}}          # only when given: journal/timeline.py's summary
 
@@ -48,7 +48,8 @@ from imload.check.figures import (
     unseen_over_time,
 )
 from imload.check.gaps import gap_cases
-from imload.check.history import Event, History, build_history
+from imload.check.history import build_history
+from imload.check.index import Event, History
 from imload.check.integrity import aborted_cases, corrupted_cases, duplicated_cases, phantom_cases
 from imload.check.latency import latency_figures
 from imload.check.membership import membership_cases

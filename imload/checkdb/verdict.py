@@ -30,7 +30,8 @@ from imload.check.coverage import coverage_entry, journal_entry
 from imload.check.display import display_order_cases
 from imload.check.figures import fractions
 from imload.check.filing import finish
-from imload.check.history import History, _Walk
+from imload.check.history import _Walk
+from imload.check.index import History
 from imload.check.latency import BIN_US, from_bins, read_sync_s, reconnect_s, summarize
 from imload.check.membership import membership_cases
 from imload.check.numbering import numbering

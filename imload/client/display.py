@@ -26,44 +26,11 @@ kept, which is all either policy needs; the journal keeps the rest.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any
 
+from imload.protocol.display_order import hybrid_order
+
 _KEEP = ("seq", "mid", "from", "from_device", "ts", "server_ts", "kind", "cmid")
-
-
-def _local_key(m: dict[str, Any]) -> tuple[int, int]:
-    ts = m.get("ts")
-    if not isinstance(ts, int) or isinstance(ts, bool):
-        ts = m.get("server_ts") if isinstance(m.get("server_ts"), int) else 0
-    return ts, m["seq"]
-
-
-def _server_key(m: dict[str, Any]) -> int:
-    st = m.get("server_ts")
-    return st if isinstance(st, int) and not isinstance(st, bool) else 0
-
-
-def hybrid_order(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``msgs`` in the hybrid order: per-sender chains by local time, merged by server time."""
-    chains: dict[object, list[dict[str, Any]]] = {}
-    for m in msgs:
-        chains.setdefault(m.get("from"), []).append(m)
-    lists = list(chains.values())
-    heap: list[tuple[int, int, int, int]] = []
-    for i, chain in enumerate(lists):
-        chain.sort(key=_local_key)
-        heap.append((_server_key(chain[0]), chain[0]["seq"], i, 0))
-    heapq.heapify(heap)
-    out: list[dict[str, Any]] = []
-    while heap:
-        _, _, i, j = heapq.heappop(heap)
-        chain = lists[i]
-        out.append(chain[j])
-        if j + 1 < len(chain):
-            nxt = chain[j + 1]
-            heapq.heappush(heap, (_server_key(nxt), nxt["seq"], i, j + 1))
-    return out
 
 
 class Display:

@@ -30,7 +30,8 @@ simply dropped (a later read covers it: markers only grow). Reads of one
 conversation that wait together are merged into one, at the higher seq.
 
 Also here: ``reads`` after login (the user's markers, journal ``marks``), ``state``
-on request (journal ``state``), and the ``read_sync`` / ``receipt`` pushes.
+on request (journal ``state``), and the ``read_sync`` / ``receipt`` pushes (with the
+server's ``server_ts`` when the push carries one).
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ class Instructions(Sender):
             return
         self.marks[conv] = max(self.marks.get(conv, 0), upto)
         self._rec("read_sync", now, session=self.session, conv=conv, upto=upto,
-                  from_device=f.get("device"))
+                  from_device=f.get("device"), **_stamp(f))
 
     def _on_joined(self, f: dict[str, Any], now: float) -> None:
         """The adapter says this device now receives a group's messages (a subscription
@@ -353,4 +354,11 @@ class Instructions(Sender):
             self.bad_frames += 1
             return
         self._rec("receipt", now, session=self.session, conv=conv, reader=f.get("user"),
-                  upto=upto)
+                  upto=upto, **_stamp(f))
+
+
+def _stamp(f: dict[str, Any]) -> dict[str, int]:
+    """``{"server_ts": ...}`` when a push carries the server's clock (protocol v1 stamps
+    ``read_sync`` and ``receipt``), else nothing: its age on arrival is then unknown."""
+    ts = f.get("server_ts")
+    return {"server_ts": ts} if isinstance(ts, int) and not isinstance(ts, bool) else {}

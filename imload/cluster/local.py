@@ -39,7 +39,7 @@ from imload.cluster.processes import (
     http_ok,
     redis_answers,
 )
-from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.supervised import SupervisedCluster, refuse_if_running
 from imload.cluster.target import NodeSpec, Target
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
 
@@ -103,14 +103,7 @@ class LocalCluster(SupervisedCluster):
 
     def start(self) -> Target:
         """Start every part, wait until each is ready, write target.toml and cluster.json."""
-        if self.state_path.exists():
-            try:
-                old = LocalCluster.load(self.directory)
-            except ClusterError:
-                old = None
-            if old is not None and old.any_alive():
-                raise ClusterError(f"a cluster is already running in {self.directory}: "
-                                   f"stop it first (imload cluster down --dir {self.directory})")
+        refuse_if_running(self.directory)
         redis_bin = find_binary("redis-server")
         toxiproxy_bin = find_binary("toxiproxy-server")
         # A new cluster starts with an empty store (a previous run's data would show up as

@@ -41,6 +41,21 @@ TARGET_FILE = "target.toml"
 STATE_VERSION = 1
 
 
+def refuse_if_running(directory: Path) -> None:
+    """ClusterError when a cluster of any backend still has a process running in
+    ``DIR``: a part recorded in its cluster.json that is alive (same pid, same start time).
+    A folder without a readable cluster.json holds nothing we could have started."""
+    try:
+        state = json.loads((Path(directory) / STATE_FILE).read_text(encoding="utf-8"))
+        parts = [Part(**p) for p in state["parts"].values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return
+    supervisor = Supervisor()
+    if any(supervisor.alive(p) for p in parts):
+        raise ClusterError(f"a cluster is already running in {Path(directory).resolve()}: "
+                           f"stop it first (imload cluster down --dir {directory})")
+
+
 def _replace(path: Path, text: str) -> None:
     """Write ``path`` atomically (a temporary file next to it, then a rename)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

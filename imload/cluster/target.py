@@ -1,4 +1,4 @@
-"""The target file: a backend imload can drive (ARCHITECTURE.md, "The target file").
+"""The target file: a backend imload can drive (docs/chaos.md, "Staging targets").
 
 ```toml
 name = "local"
@@ -7,6 +7,7 @@ lbs = "http://127.0.0.1:7100"   # optional
 ca = "ca.pem"                   # optional, relative to this file: trust this CA for wss://
 protocol = "v1"                 # optional: the wire protocol (docs/drivers.md): v1, xmpp,
 #                                 xmpp-tcp, mqtt, or an adapter's import path module:Class
+base = "cluster/target.toml"    # optional: start from that target file (target_base.py)
 
 [toxiproxy]                     # optional
 api = "http://127.0.0.1:8474"
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 from imload.adapters import PROTOCOLS
 from imload.journal.events import NUMBERINGS
 from imload.protocol import is_valid_name
+from imload.toml_file import read_toml
 
 NODE_COMMANDS = ("kill", "restart", "pause", "resume")
 
@@ -275,17 +276,9 @@ def _promises(where: str, table: object) -> None:
 def load_target(path: str | os.PathLike[str]) -> Target:
     """Read and check a target file; raise TargetError naming the file and the key."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise TargetError(f"{file}: cannot read the target file: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise TargetError(f"{file}: not UTF-8 text: {e}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise TargetError(f"{file}: not valid TOML: {e}") from None
-    return target_from_dict(raw, file)
+    raw = read_toml(file, "the target file", TargetError)
+    from imload.cluster.target_base import with_base  # base = "...": start from that file
+    return target_from_dict(with_base(raw, file, TargetError), file)
 
 
 def target_from_dict(raw: dict[str, Any], file: Path) -> Target:

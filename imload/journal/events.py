@@ -104,6 +104,8 @@ NUMBERINGS = ("contiguous", "increasing", "opaque")
 #   deliver.event_text  for kind "event" whose body is not an object: the body as text
 #                   (a string as it came, anything else as JSON); then no ``event``
 #   connected.url   the URL the device dialled
+#   read_sync.server_ts, receipt.server_ts  the server's clock when it took the read
+#                   (epoch ms), when the push carried it (protocol v1 does)
 #   fault.error     why a fault could not start or stop
 #   clock.role      "master" on the anchor of a master's journal (the reference clock)
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from imload.cluster.target import TargetError, load_target
+from imload.console import make_console
 from imload.probe.checks import CHECKS, FAIL, NA, PASS, Check, Finding, Probe, ProbeError
 from imload.slo import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_UNKNOWN
 
@@ -82,7 +83,7 @@ def table(results: Sequence[dict[str, Any]]) -> Table:
 
 def main_probe(target_file: str, out: Path, console: Console, node: str | None = None,
                slow_s: float = 15.0) -> int:
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         target = load_target(target_file)
     except TargetError as e:

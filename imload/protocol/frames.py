@@ -15,7 +15,7 @@ from imload.protocol.names import is_valid_conv, is_valid_name
 
 MAX_FRAME_BYTES = 64 * 1024
 
-# Close codes (PROTOCOL.md, "Errors and closes").
+# Close codes (docs/protocol.md, "Errors and closes").
 CLOSE_REPLACED = 4001
 CLOSE_AUTH_FAILED = 4002
 CLOSE_OVERLOADED = 4003

@@ -1,4 +1,4 @@
-"""Names of users, devices and conversations (PROTOCOL.md, "Names")."""
+"""Names of users, devices and conversations (docs/protocol.md, "Names")."""
 
 from __future__ import annotations
 

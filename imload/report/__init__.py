@@ -1,1 +1,3 @@
-"""Presentation of a verdict: the console table and verdict.json (JUnit and HTML come later)."""
+"""Presentation of a verdict: the console table (``console``), verdict.json (``verdict_json``),
+JUnit (``junit``), report.html (``html`` and its parts) and the per-second series
+(``timeseries``, ``series_csv``)."""

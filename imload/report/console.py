@@ -1,5 +1,10 @@
 """The verdict as rich tables on a console: banner, counts, anomalies, coverage, what could
-not be judged, evidence, latency, cost, faults.
+not be judged, evidence, latency, cost, faults, SLOs, and where to look (the run's
+report.html, verdict.json and series.csv).
+
+The SLO table has the scenario's SLOs and one line for every implicit ``<kind> = 0``
+(``imload.slo.slo_table``: "every anomaly = 0", naming the kinds that broke it); the
+implicit coverage SLOs are one sentence under it.
 
 The banner is the outcome (``imload.slo.outcome``): PASSED, FAILED, UNKNOWN (not
 everything could be judged: exit code 3) or ERROR. The coverage table has one line
@@ -33,7 +38,14 @@ from imload.report.coverage import (
     short_summary,
     told_lines,
 )
-from imload.slo import is_coverage_figure, promised_kinds
+from imload.report.series_csv import SERIES_CSV
+from imload.slo import (
+    implicit_coverage,
+    is_coverage_figure,
+    is_implicit_anomaly,
+    promised_kinds,
+    slo_table,
+)
 
 COUNT_LABELS = (
     ("attempted", "logical sends"), ("attempts", "wire attempts"), ("acked", "acked"),
@@ -53,7 +65,7 @@ BAD_LINES_SHOWN = 5
 
 def render_verdict(verdict: dict[str, Any], console: Console, run_dir: str | None = None) -> None:
     """Print ``verdict`` on ``console``; plain text (no colour codes) when it is not a terminal."""
-    console.print(verdict_renderable(verdict, run_dir))
+    console.print(verdict_renderable(verdict, run_dir), crop=False)  # paths stay whole
 
 
 def verdict_renderable(verdict: dict[str, Any], run_dir: str | None = None) -> RenderableType:
@@ -89,8 +101,9 @@ def _banner(verdict: dict[str, Any]) -> Text:
     found = [k for k, n in (verdict.get("anomalies") or {}).items() if n]
     failing = [k for k in found if k in promised]
     findings = [k for k in found if k not in promised]
-    missed = [s.get("name", "?") for s in verdict.get("slo") or []
-              if not s.get("passed") and not is_coverage_figure(s.get("figure"))]
+    missed = [s.get("name", "?") for s in verdict.get("slo") or []  # the kind says an implicit
+              if not s.get("passed") and not is_coverage_figure(s.get("figure"))  # one
+              and not is_implicit_anomaly(s)]
     why = [f"{k}" for k in failing] + [f"slo {m}" for m in missed]
     if why:
         text.append("  " + ", ".join(why), style="red")
@@ -261,21 +274,23 @@ def _faults(faults: list[dict[str, Any]]) -> RenderableType:
 
 
 def _slo(slos: list[dict[str, Any]]) -> RenderableType:
-    """The scenario's SLOs and every missed one; the defaults that held in one line."""
+    """The scenario's SLOs and one line for every implicit ``<kind> = 0`` (``slo_table``);
+    the implicit coverage SLOs in one sentence (the coverage table has them by check)."""
     table = Table(title="SLOs", box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("name", "limit", "value", "passed"):
         table.add_column(name)
-    held_defaults = [s for s in slos if s.get("default") and s.get("passed")]
-    for s in slos:
-        if s in held_defaults:
-            continue
+    table.add_column("", overflow="fold")
+    for s in slo_table(slos):
         ok = bool(s.get("passed"))
         table.add_row(str(s.get("name")), str(s.get("limit")), str(s.get("value")),
-                      Text("yes" if ok else "NO", style="green" if ok else "red"))
-    if not held_defaults:
+                      Text("yes" if ok else "NO", style="green" if ok else "red"),
+                      str(s.get("note") or ""))
+    held, missed = implicit_coverage(slos)
+    if not held and not missed:
         return table
-    note = Text(f"{len(held_defaults)} default SLOs held (each anomaly = 0, each check's "
-                "coverage = 100 %)", style="dim")
+    note = Text("implicit too: each check's coverage = 100 %: ", style="dim")
+    note.append(f"missed for {', '.join(missed)}" if missed else f"held by all {held}",
+                style="yellow" if missed else "dim")
     return Group(table, note) if table.row_count else note
 
 
@@ -294,10 +309,18 @@ def _notes(verdict: dict[str, Any], run_dir: str | None) -> list[RenderableType]
         notes.append(Text(f"  {b}", style="yellow"))
     for err in (verdict.get("errors") or [])[:BAD_LINES_SHOWN]:
         notes.append(Text(f"error: {err}", style="red"))
-    if run_dir is not None:
-        notes.append(Text(f"run folder: {run_dir}"))
+    if run_dir is not None:  # paths are never broken across lines (copy, paste, grep)
+        notes.append(_path_line(f"run folder: {run_dir}"))
         report = Path(run_dir) / "report.html"
         if report.is_file():  # where to look next
-            notes.append(Text(f"report: {report} (open it in a browser); the verdict as "
-                              f"JSON: {Path(run_dir) / 'verdict.json'}"))
+            notes.append(_path_line(f"report: {report} (open it in a browser)"))
+            notes.append(_path_line(f"the verdict as JSON: {Path(run_dir) / 'verdict.json'}"))
+        csv = Path(run_dir) / SERIES_CSV
+        if csv.is_file():
+            notes.append(_path_line(f"the per-second series as CSV: {csv}"))
     return notes
+
+
+def _path_line(text: str) -> Text:
+    """A line that names a path: never wrapped nor cropped, whatever the console's width."""
+    return Text(text, no_wrap=True, overflow="ignore")

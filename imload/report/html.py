@@ -1,13 +1,19 @@
 """report.html: one self-contained page per run (inline CSS and SVG; no script, no network).
 
-``write_html_report(path, verdict, series)`` writes it; ``render_html`` returns
-the text. Sections, in order: the header (PASSED / FAILED / UNKNOWN / ERROR,
-scenario, target, why), key figures, what could not be judged (``coverage``:
-the UNKNOWN callout), SLOs, anomalies with their evidence, coverage, charts over
-time (throughput, latency, connected devices, unseen) with the fault windows
-shaded, latency percentiles, counts, faults, and, when given through
-``extra``, capacity steps and avalanche reconnect curves; errors and journal
-notes last. Every piece of text from the verdict is escaped.
+``write_html_report(path, verdict, series)`` writes it, and ``series.csv`` (the
+per-second series, ``series_csv``) beside it; ``render_html`` returns the text.
+
+The first screen (``html_first``; what a 1366 x 768 laptop shows without
+scrolling) answers "did it hold, what broke, when": the header (PASSED / FAILED /
+UNKNOWN / ERROR, scenario, target, why), for an UNKNOWN outcome the callout of
+what could not be judged, the faults, the anomalies found with their definition
+and first example, run errors, and the push latency and acked-but-unseen charts.
+Below: key figures, SLOs (the scenario's and one line for every implicit
+``<kind> = 0``: ``imload.slo.slo_table``), every anomaly's evidence, what could not
+be judged (when the outcome is not UNKNOWN), coverage, throughput and connected
+devices over time, latency percentiles, counts, faults, and, when given through
+``extra``, capacity steps and avalanche reconnect curves; errors and journal notes
+last. Every piece of text from the verdict is escaped.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from imload.journal.timeline import describe as describe_timeline
+from imload.report.charts import TimeAxis, connected_chart, throughput_chart
 from imload.report.coverage import (
     WORDS,
     accepted_note,
@@ -29,86 +36,24 @@ from imload.report.coverage import (
     short_summary,
     unknown_html,
 )
+from imload.report.html_css import CSS
 from imload.report.html_drills import avalanche_html, capacity_html
+from imload.report.html_first import first_screen_html
 from imload.report.html_kit import esc, ms, num, pct, pill, secs, section, table
-from imload.report.svg import time_charts
+from imload.report.series_csv import SERIES_CSV, write_series_csv
 from imload.report.timeseries import Series
-from imload.slo import is_coverage_figure
+from imload.slo import implicit_coverage, is_coverage_figure, is_implicit_anomaly, slo_table
 
 CASES_SHOWN, EVENTS_SHOWN = 5, 12
 LATENCY_COLUMNS = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"),
                    ("max", "max"))
 
-CSS = """
-:root{--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--ink:#1f2328;--dim:#59636e;--line:#d1d9e0;
---bg:#f6f8fa;--card:#fff;--unk:#bc4c00}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 -apple-system,"Segoe UI",
-"Noto Sans","Liberation Sans","DejaVu Sans",Helvetica,Arial,sans-serif}
-main{max-width:1180px;margin:0 auto;padding:0 24px 48px}
-header{padding:28px 24px 20px;color:#fff}
-header.pass{background:linear-gradient(135deg,#116329,#1a7f37)}
-header.fail{background:linear-gradient(135deg,#a40e26,#cf222e)}
-header.unknown{background:linear-gradient(135deg,#7a4100,#bc4c00)}
-header .inner{max-width:1180px;margin:0 auto;padding:0 24px}
-.badge{display:inline-block;font-weight:700;letter-spacing:.08em;padding:4px 12px;
-border-radius:6px;background:rgba(255,255,255,.2);border:1px solid rgba(255,255,255,.5)}
-h1{font-size:28px;margin:10px 0 4px;font-weight:600}
-header p{margin:2px 0;opacity:.92}
-.why span{display:inline-block;background:rgba(0,0,0,.22);border-radius:12px;padding:1px 10px;
-margin:4px 6px 0 0;font-size:13px}
-nav{margin:14px 0 0;font-size:13px}
-nav a{color:#fff;opacity:.85;margin-right:14px}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;
-padding:18px 22px;margin:20px 0}
-h2{font-size:19px;margin:0 0 12px;font-weight:600}
-h3{font-size:15px;margin:14px 0 2px;font-weight:600}
-.note{color:var(--dim);font-size:13px;margin:0 0 6px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:12px;
-margin-top:20px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 16px}
-.card .v{font-size:24px;font-weight:600;font-variant-numeric:tabular-nums}
-.card .k{color:var(--dim);font-size:13px}
-.card.bad{border-color:var(--bad)} .card.bad .v{color:var(--bad)}
-.card.warn{border-color:var(--warn)} .card.warn .v{color:var(--warn)}
-.card.unknown{border:2px solid var(--unk)} .card.unknown .v{color:var(--unk)}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-th{font-size:13px;color:var(--dim);font-weight:600}
-td.n,th.n{text-align:right;white-space:nowrap}
-tr:nth-child(even) td{background:#fafbfc}
-.ok{color:var(--ok);font-weight:600} .bad{color:var(--bad);font-weight:600}
-.chip{display:inline-block;border:1px solid #aceebb;background:#dafbe1;color:#116329;
-border-radius:12px;padding:0 10px;margin:0 6px 6px 0;font-size:13px}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:0 28px;align-items:start}
-#anomalies td:first-child{width:150px} #anomalies td:nth-child(2){width:80px}
-.pill{display:inline-block;border-radius:10px;padding:0 9px;font-size:12px;font-weight:600}
-.pill.ok{background:#dafbe1} .pill.bad{background:#ffebe9}
-.pill{white-space:nowrap} .pill.warn{background:#fff1e5;color:var(--unk)}
-section.unknown{border:2px solid var(--unk);background:#fff8f2}
-section.unknown h2{color:var(--unk)} ul.why-unknown li{margin:6px 0}
-tr.short td{background:#fff1e5} tr.accepted td{background:#fffbe6}
-details{margin:2px 0} summary{cursor:pointer}
-.case{border-left:3px solid var(--bad);padding:4px 10px;margin:8px 0;background:#fff8f7}
-pre{font:12px/1.45 ui-monospace,"DejaVu Sans Mono","Liberation Mono",Menlo,monospace;
-background:#f6f8fa;border:1px solid var(--line);border-radius:6px;padding:8px 10px;
-overflow-x:auto;margin:6px 0;white-space:pre}
-figure{margin:8px 0 18px}
-svg.chart{width:100%;height:auto;display:block;font:11px "DejaVu Sans","Liberation Sans",
-Arial,sans-serif}
-svg .plot{fill:#fff;stroke:none} svg .grid{stroke:#eaeef2} svg .axis{stroke:#8c959f}
-svg .tick{fill:#59636e} svg .axis-label{fill:#59636e;font-size:12px}
-svg .legend{fill:#1f2328;font-size:12px} svg .band-label{font-size:11px;font-weight:600}
-svg .mark{font-size:11px} svg .empty{fill:#8c959f;font-size:14px}
-ul.plain{margin:4px 0;padding-left:20px}
-footer{color:var(--dim);font-size:12px;text-align:center;margin-top:24px}
-"""
-
 
 def write_html_report(path: str | os.PathLike[str], verdict: dict[str, Any],
                       series: Series | None, run_dir: str | os.PathLike[str] | None = None,
                       extra: dict[str, Any] | None = None) -> Path:
-    """Write the report of one run to ``path`` (UTF-8, through a rename); return the path.
+    """Write the report of one run to ``path`` (UTF-8, through a rename) and, when a
+    ``series`` is given, ``series.csv`` beside it; return the report's path.
 
     ``extra`` may hold ``capacity`` (a list of steps ``{users, msgs_per_s,
     passed, broke}``) and ``avalanche`` (``{policy: [(t_s, fraction back), ...]}``);
@@ -116,30 +61,35 @@ def write_html_report(path: str | os.PathLike[str], verdict: dict[str, Any],
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    csv_name = None
+    if series is not None:  # every command that writes the report writes the CSV too
+        csv_name = write_series_csv(target.with_name(SERIES_CSV), series).name
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(render_html(verdict, series, run_dir, extra), encoding="utf-8")
+    tmp.write_text(render_html(verdict, series, run_dir, extra, csv_name), encoding="utf-8")
     os.replace(tmp, target)
     return target
 
 
 def render_html(verdict: dict[str, Any], series: Series | None,
                 run_dir: str | os.PathLike[str] | None = None,
-                extra: dict[str, Any] | None = None) -> str:
+                extra: dict[str, Any] | None = None, csv_name: str | None = None) -> str:
+    """The page; ``csv_name``: the series' CSV file beside it, named in the notes."""
     extra = dict(extra or {})
-    unknown = unknown_html(verdict)  # first when it is the verdict; else after the anomalies
+    unknown = unknown_html(verdict)  # first when it is the verdict; else below the plots
     first = outcome_of(verdict) == "unknown"
-    sections = [unknown if first else "", _slo(verdict), _anomalies(verdict),
+    sections = [unknown if first else "", first_screen_html(verdict, series),
+                _cards(verdict), _slo(verdict), _anomalies(verdict),
                 "" if first else unknown, coverage_html(verdict), _charts(verdict, series),
                 _latency(verdict), _counts(verdict), _faults(verdict),
                 capacity_html(extra.pop("capacity", None)),
                 avalanche_html(extra.pop("avalanche", None)), _other(extra),
-                _notes(verdict, run_dir)]
+                _notes(verdict, run_dir, csv_name)]
     body = "\n".join(s for s in sections if s)
     title = f"imload {WORDS[outcome_of(verdict)]}: {verdict.get('scenario') or 'run'}"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n"
-            f"{_header(verdict, run_dir, sections)}\n<main>\n{_cards(verdict)}\n{body}\n"
+            f"{_header(verdict, run_dir, sections)}\n<main>\n{body}\n"
             "<footer>imload report: self-contained, opens offline</footer>\n"
             "</main></body></html>\n")
 
@@ -147,8 +97,9 @@ def render_html(verdict: dict[str, Any], series: Series | None,
 def _failing(verdict: dict[str, Any]) -> list[str]:
     """The header's reasons: anomalies, missed SLOs, what could not be judged, errors."""
     why = [f"{k}: {n}" for k, n in (verdict.get("anomalies") or {}).items() if n]
-    why += [f"SLO {s.get('name')}" for s in verdict.get("slo") or []
-            if not s.get("passed") and not is_coverage_figure(s.get("figure"))]
+    why += [f"SLO {s.get('name')}" for s in verdict.get("slo") or []  # an implicit <kind> = 0
+            if not s.get("passed") and not is_coverage_figure(s.get("figure"))  # is said
+            and not is_implicit_anomaly(s)]  # by its kind above
     unjudged = short_summary(verdict)
     if unjudged:
         why.append(f"not judged: {unjudged}")
@@ -166,7 +117,8 @@ def _valid(value: Any) -> Any:
 
 
 HEADER_CLASS = {"passed": "pass", "failed": "fail", "error": "fail", "unknown": "unknown"}
-NAV = (("unknown", "not judged"), ("slo", "SLOs"), ("anomalies", "anomalies"),
+NAV = (("unknown", "not judged"), ("summary", "summary"), ("plots", "when"),
+       ("slo", "SLOs"), ("anomalies", "evidence"),
        ("coverage", "coverage"), ("charts", "over time"), ("latency", "latency"),
        ("counts", "counts"), ("faults", "faults"), ("capacity", "capacity"),
        ("avalanche", "avalanche"), ("notes", "notes"))
@@ -181,11 +133,12 @@ def _header(verdict: dict[str, Any], run_dir: Any, sections: list[str]) -> str:
     links = [(ident, label) for ident, label in NAV
              if any(f'<section id="{ident}"' in s for s in sections)]
     nav = "".join(f'<a href="#{i}">{escape(label)}</a>' for i, label in links)
-    where = f"<p>run folder <code>{esc(run_dir)}</code></p>" if run_dir is not None else ""
+    if run_dir is not None:
+        meta += f"{' · ' if meta else ''}run folder <code>{esc(run_dir)}</code>"
     return (f'<header class="{HEADER_CLASS[state]}"><div class="inner">'
             f'<span class="badge">{WORDS[state]}</span>'
             f"<h1>imload report: {esc(verdict.get('scenario') or 'run')}</h1>"
-            f"<p>{meta}</p>{where}"
+            f"<p>{meta}</p>"
             f'{f"<p class=why>{why}</p>" if why else ""}<nav>{nav}</nav></div></header>')
 
 
@@ -232,23 +185,24 @@ def _cards(verdict: dict[str, Any]) -> str:
 
 
 def _slo(verdict: dict[str, Any]) -> str:
-    """The scenario's SLOs and every missed one; the defaults that held folded below."""
-    slos = verdict.get("slo") or []
-    if not slos:
+    """The scenario's SLOs and one line for every implicit ``<kind> = 0`` (``slo_table``);
+    the implicit coverage SLOs in a sentence (the coverage section has them one by one)."""
+    lines = verdict.get("slo") or []
+    rows = slo_table(lines)
+    if not rows:
         return ""
-    head = [("SLO", False), ("limit", True), ("value", True), ("", False)]
-
-    def rows(lines: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-        return [(esc(s.get("name")), esc(s.get("limit")), esc(s.get("value")),
-                 pill(bool(s.get("passed")), "held", "MISSED",
-                      "warn" if is_coverage_figure(s.get("figure")) else "bad"))
-                for s in lines]
-    held = [s for s in slos if s.get("default") and s.get("passed")]
-    shown = [s for s in slos if s not in held]
-    inner = table(head, rows(shown)) if shown else ""
-    if held:
-        inner += (f"<details><summary>{len(held)} default SLOs held (each anomaly = 0, each "
-                  f"check's coverage = 100 %)</summary>{table(head, rows(held))}</details>")
+    cells = [(esc(s.get("name")), esc(s.get("limit")), esc(s.get("value")),
+              pill(bool(s.get("passed")), "held", "MISSED",
+                   "warn" if is_coverage_figure(s.get("figure")) else "bad"),
+              esc(s.get("note") or "")) for s in rows]
+    inner = table([("SLO", False), ("limit", True), ("value", True), ("", False),
+                   ("", False)], cells)
+    held, missed = implicit_coverage(lines)
+    if held or missed:
+        state = (f'<span class="pill warn">missed</span> for {esc(", ".join(missed))}'
+                 if missed else f"held by all {held}")
+        inner += (f'<p class="note" style="margin:8px 0 0">Implicit too: each check\'s '
+                  f'coverage = 100 %: {state} (see <a href="#coverage">coverage</a>).</p>')
     return section("slo", "SLOs", inner)
 
 
@@ -299,10 +253,11 @@ def _figure(title: str, caption: str, svg: str) -> str:
 
 
 def _charts(verdict: dict[str, Any], series: Series | None) -> str:
+    """Throughput and connected devices (the first screen has push latency and unseen)."""
     if series is None or not series.seconds:
         return ""
-    figs = time_charts(series, series.faults or verdict.get("faults") or [],
-                       series.phases or verdict.get("phases") or {})
+    axis = TimeAxis(series, verdict.get("faults") or [], verdict.get("phases") or {})
+    figs = [throughput_chart(axis), connected_chart(axis)]
     return section("charts", "Over time", "\n".join(_figure(*f) for f in figs),
                     "Seconds since the load started; shaded: fault windows; dashed verticals: "
                     "phase boundaries.")
@@ -368,7 +323,7 @@ def _other(extra: dict[str, Any]) -> str:
     return section("more", "More", "".join(parts))
 
 
-def _notes(verdict: dict[str, Any], run_dir: Any) -> str:
+def _notes(verdict: dict[str, Any], run_dir: Any, csv_name: str | None = None) -> str:
     journal = verdict.get("journal") or {}
     bad = list(journal.get("bad_lines") or []) + list(journal.get("bad_events") or [])
     errors = list(verdict.get("errors") or [])
@@ -382,6 +337,9 @@ def _notes(verdict: dict[str, Any], run_dir: Any) -> str:
         items.append(f"faults started or stopped at most {ms(lateness.get('max'))} ms late")
     if run_dir is not None:
         items.append(f"run folder: <code>{esc(run_dir)}</code>")
+    if csv_name:
+        items.append(f"the per-second series as CSV, one row per second: <code>{esc(csv_name)}"
+                     "</code> beside this page")
     inner = '<ul class="plain">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
     if errors:
         inner += "<h3 class=bad>Errors</h3><ul class=plain>" + "".join(

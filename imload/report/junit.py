@@ -1,8 +1,12 @@
 """``junit.xml``: the verdict as JUnit XML, the format CI systems read.
 
 One test suite per run; one test case per anomaly kind (class ``anomalies``),
-per coverage line (class ``coverage``: each check, and the journal), per SLO
-(class ``slo``) and per run error (class ``run``, as ``error`` elements). A
+per coverage line (class ``coverage``: each check, and the journal), per SLO the
+scenario wrote (class ``slo``) and per run error (class ``run``, as ``error``
+elements). The implicit SLOs (``<kind> = 0``, ``<kind> coverage = 100 %``) get no
+case of their own: the anomaly and coverage cases are they, one per kind, with the
+evidence and the figure, so CI keeps a history per kind and a broken promise
+fails once, not twice. A
 failing case's message carries the count and its first evidence; a coverage
 case's ``system-out`` its figure (``2,316 / 2,316 acked messages judged: 100 %``),
 and the suite's properties every figure (``coverage.lost.percent``) and the
@@ -112,6 +116,8 @@ def junit_tree(verdict: dict[str, Any], suite_name: str,
         skipped += 1
         ET.SubElement(_case(suite, "coverage", "recorded"), "skipped", message=NOT_RECORDED)
     for line in verdict.get("slo", []):
+        if line.get("default"):  # an implicit SLO: its anomaly or coverage case says it
+            continue
         tests += 1
         case = _case(suite, "slo", line["name"])
         if not line["passed"]:

@@ -4,8 +4,9 @@
 report needs no script and no network). Every label is escaped. Time charts
 shade each fault window (``Band``) and label it above the plot; ``Mark``
 draws a labelled vertical line (a phase boundary, the capacity knee). The
-report's own charts (``time_charts``, ``capacity_chart``, ``reconnect_chart``)
-are at the end.
+report's drill charts (``capacity_chart``, ``reconnect_chart``) and the helpers of
+its charts over time (``fault_bands``, ``phase_marks``; the charts themselves are in
+``charts``) are at the end.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
-
-from imload.report.timeseries import Series
 
 WIDTH, HEIGHT = 1100, 280
 LEFT, RIGHT, BOTTOM = 70, 20, 42
@@ -319,47 +318,6 @@ def phase_marks(phases: dict[str, Any]) -> list[Mark]:
         if isinstance(at, int | float):
             marks.append(Mark(at, label))
     return marks
-
-
-def time_charts(series: Series, faults: Sequence[dict[str, Any]],
-                phases: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(title, caption, svg) of each chart over time: throughput, latency, connected
-    devices and, when the verdict had it, unseen; per-second values are drawn at the
-    middle of their second."""
-    xs = [t + 0.5 for t in series.t]
-    kw: dict[str, Any] = {"x_max": series.seconds, "bands": fault_bands(faults),
-                          "marks": phase_marks(phases)}
-
-    def pts(values: Sequence[Any]) -> list[tuple[float, Any]]:
-        return list(zip(xs, values, strict=True))
-
-    charts = [
-        ("Throughput", "messages acked (sent) and first copies delivered, per second",
-         line_chart([Line("sent (acked) / s", pts(series.sent), BLUE),
-                     Line("delivered / s", pts(series.delivered), GREEN),
-                     Line("failed or unknown / s", pts(series.failed), RED, dashed=True)],
-                    y_label="messages / s", aria="throughput", **kw)),
-        ("Latency", "ack: first attempt to ack; e2e: first attempt to a device's first copy; "
-         "per second, by completion time",
-         line_chart([Line("ack p50", pts(series.ack_p50), BLUE),
-                     Line("ack p99", pts(series.ack_p99), PURPLE),
-                     Line("e2e p99", pts(series.e2e_p99), ORANGE, dashed=True)],
-                    y_label="ms", log_y=True, y_min=None, aria="latency", **kw)),
-        ("Connected devices", f"of {series.devices} devices; the dashed line is the fewest "
-         "connected at any moment of each second",
-         line_chart([Line("connected (end of second)", pts(series.connected), GREEN,
-                          area=True),
-                     Line("fewest within the second", pts(series.connected_low), RED,
-                          dashed=True)],
-                    y_label="devices", aria="connected devices", **kw))]
-    if series.unseen is not None:
-        charts.append(("Unseen", "acked messages not yet on every expected device, sampled "
-                       "at each whole second",
-                       line_chart([Line("acked, not yet everywhere",
-                                        list(zip(series.t, series.unseen, strict=True)),
-                                        ORANGE, area=True)],
-                                  y_label="messages", aria="unseen", **kw)))
-    return charts
 
 
 def knee_index(steps: Sequence[dict[str, Any]]) -> int | None:

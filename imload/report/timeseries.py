@@ -21,10 +21,10 @@ second's latency samples for its percentiles).
   the second, so a dip that heals within a second still shows;
 - unseen: acked messages not yet on every expected device, taken from
   ``verdict["over_time"]["unseen"]`` when a verdict is given (the checker
-  knows who should get what; the journal walk here does not);
-- faults: windows ``{fault, kind, target, at_s, until_s, detail}`` paired
-  from the ``fault`` events (until_s None: never stopped);
-- phases: ``{phase: {start_s, end_s}}``.
+  knows who should get what; the journal walk here does not).
+
+Fault windows and phases are not series: a report takes them from the verdict
+(``verdict["faults"]``, ``verdict["phases"]``), which pairs them once.
 
 ``back_curve(events)`` is the avalanche figure: after the first node kill,
 the fraction of the devices it threw off that were connected again, over
@@ -57,8 +57,6 @@ class Series:
     connected: list[int] = field(default_factory=list)
     connected_low: list[int] = field(default_factory=list)
     unseen: list[int] | None = None
-    faults: list[dict[str, Any]] = field(default_factory=list)
-    phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def t(self) -> list[int]:
@@ -164,19 +162,19 @@ def seconds_of(t0: float, last_at: float) -> int:
     return max(1, math.floor(last_at - t0) + 1)
 
 
-STATE_KINDS = ("connected", "disconnected", "device", "fault", "phase")
+STATE_KINDS = ("connected", "disconnected", "device")
 
 
 def add_state(s: Series, events: Iterable[Event], verdict: dict[str, Any] | None) -> None:
     """The series that are not about messages, from the events in journal order (the
-    message kinds among them are skipped): devices, connected and connected_low, faults,
-    phases, and unseen from ``verdict``."""
+    message kinds among them are skipped): devices, connected and connected_low, and
+    unseen from ``verdict``. Faults and phases are the verdict's (``verdict["faults"]``,
+    ``["phases"]``), paired once, by the checker."""
     t0, n = s.t0, s.seconds
     end: list[int | None] = [None] * n
     low: list[int | None] = [None] * n
     online: set[tuple[Any, Any]] = set()
     devices: set[tuple[Any, Any]] = set()
-    open_faults: dict[Any, dict[str, Any]] = {}
     for e in events:
         kind, at = e["ev"], e["at"]
         if kind in ("connected", "disconnected", "device"):
@@ -190,11 +188,6 @@ def add_state(s: Series, events: Iterable[Event], verdict: dict[str, Any] | None
             count, lowest = len(online), low[b]
             end[b] = count
             low[b] = count if lowest is None else min(lowest, count)
-        elif kind == "fault":
-            _file_fault(s.faults, open_faults, e, t0)
-        elif kind == "phase" and e.get("phase"):
-            span = s.phases.setdefault(e["phase"], {"start_s": None, "end_s": None})
-            span["start_s" if e.get("action") == "start" else "end_s"] = round(at - t0, 3)
     s.devices = len(devices)
     running = 0
     for i in range(n):
@@ -204,24 +197,6 @@ def add_state(s: Series, events: Iterable[Event], verdict: dict[str, Any] | None
         s.connected.append(running)
         s.connected_low.append(start if lowest is None else min(start, lowest))
     s.unseen = _unseen(verdict, n)
-    s.faults.sort(key=lambda w: (w["at_s"] is None, w["at_s"] or 0.0))
-
-
-def _file_fault(windows: list[dict[str, Any]], open_faults: dict[Any, dict[str, Any]],
-                e: Event, t0: float) -> None:
-    fid, rel = e.get("fault"), round(e["at"] - t0, 3)
-    if e.get("action") == "start":
-        window = {"fault": fid, "kind": e.get("kind"), "target": e.get("target"),
-                  "at_s": rel, "until_s": None, "detail": e.get("detail") or {}}
-        open_faults[fid] = window
-        windows.append(window)
-    else:
-        started = open_faults.pop(fid, None)
-        if started is None:  # a stop without its start (the start line was torn)
-            windows.append({"fault": fid, "kind": e.get("kind"), "target": e.get("target"),
-                            "at_s": None, "until_s": rel, "detail": e.get("detail") or {}})
-        else:
-            started["until_s"] = rel
 
 
 def back_curve(events: Iterable[Event], step_s: float = 0.5,

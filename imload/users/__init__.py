@@ -5,7 +5,9 @@ names a ``mix``, as ``locustfiles/*.py`` do); ``options`` adds the ``--imload-*`
 command line options; ``identity`` turns a Locust user into a device of the
 population (unique across processes); ``player`` plays a device's script;
 ``runtime`` keeps one journal per process; ``shipping`` sends workers'
-journals to the master.
+journals to the master; ``pushes`` reports pushes to Locust with their age;
+``webui`` (with ``webui_board`` and ``webui_js``) adds the imload tab to
+Locust's web UI.
 
 This package's ``__init__`` imports nothing from Locust on purpose: importing
 Locust monkey-patches the process, and the pure helpers (``identity``,

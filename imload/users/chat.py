@@ -24,9 +24,12 @@ the journal, not from these):
 | ``push`` | ``msg``, ``read_sync``, ``receipt`` | age on arrival (see below) | never |
 
 Pushes are not requests, so they are reported apart, under ``push``: the
-response time of a ``msg`` push is its age when it arrived (this device's clock
-corrected by its pong-estimated offset, minus the message's ``server_ts``: an
-estimate, good to a few ms on one host); ``read_sync`` and ``receipt`` report 0.
+response time of each is its age when it arrived (this device's clock corrected
+by its pong-estimated offset, minus the push's ``server_ts``: an estimate, good
+to a few ms on one host). A push whose age cannot be known (no ``server_ts`` on
+it, or clocks that disagree beyond the estimate) fires no request event at all,
+never a 0 ms one: it is counted instead (``pushes.py``; the imload tab of the web
+UI shows the count, ``webui.py``).
 Sends and ops settled by the end of the run (``stopped in flight``) are
 journaled but are not Locust failures: they say nothing about the backend.
 """
@@ -39,7 +42,7 @@ import random
 import time
 from typing import Any
 
-from locust import User, task
+from locust import User, events, task
 
 from imload.adapters import make_adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
@@ -48,7 +51,7 @@ from imload.drivers import GeventDevice, measure_wall_offset
 from imload.traffic.model import device_acts
 from imload.traffic.names import local_args, local_conv
 from imload.traffic.trace import Step
-from imload.users import runtime
+from imload.users import pushes, runtime, webui
 from imload.users.identity import (
     Identity,
     device_profile,
@@ -168,27 +171,15 @@ class IMUser(User):
         d.stop(drain_s=self.options.imload_drain)
 
     def _on_record(self, ev: dict[str, Any]) -> None:
-        kind = ev["ev"]
-        if kind == "deliver":
+        webui.feed(ev)  # the imload tab's figures (nothing unless the web UI runs)
+        if ev["ev"] == "deliver":
             runtime.counters[ev["via"]] = runtime.counters.get(ev["via"], 0) + 1
             if self.player is not None:
                 self.player.on_deliver(ev, time.monotonic())
-            if ev["via"] == "push" and self.device is not None:
-                self._push("msg", self._age_ms(ev), ev)
-        elif kind in ("read_sync", "receipt"):
-            self._push(kind, 0.0, ev)
+        if self.device is not None:  # a push: reported with its age, or counted unknown
+            pushes.PROCESS.report(ev, self.device.engine, self._push)
 
-    def _age_ms(self, ev: dict[str, Any]) -> float:
-        """How old a pushed message was on arrival, by this device's corrected clock."""
-        d = self.device
-        assert d is not None
-        server_ts = ev.get("server_ts")
-        if not isinstance(server_ts, int):
-            return 0.0
-        offset = d.engine.clock_offset_ms or 0.0
-        return max(0.0, d.engine.local_ms(ev["at"]) + offset - server_ts)
-
-    def _push(self, name: str, ms: float, ev: dict[str, Any]) -> None:
+    def _push(self, name: str, ms: float) -> None:
         self.environment.events.request.fire(
             request_type="push", name=name, response_time=ms, response_length=0,
             exception=None, context={})
@@ -198,6 +189,18 @@ class IMUser(User):
         self.environment.events.request.fire(
             request_type="im", name=m.name, response_time=m.ms, response_length=0,
             exception=IMError(m.error) if m.error and not settled else None, context={})
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    webui.install(environment)  # the imload tab, when Locust runs its web UI
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    if pushes.PROCESS.unknown:
+        log.info("imload: pushes of unknown age, not in Locust's table: %s",
+                 pushes.PROCESS.unknown_summary())
 
 
 class ChatUser(IMUser):

@@ -5,8 +5,10 @@ Importing this module registers the listeners on ``locust.events``:
 - ``init_command_line_parser``: adds the ``--imload-*`` options (``options.py``);
 - ``init``: on the master or a standalone process, resolves run-dependent
   defaults and refuses unusable options (exit code 2); everywhere, registers
-  the journal-shipping messages (``shipping.py``) and the clock pings
-  (``clocksync.py``: the master estimates each worker's clock offset);
+  the journal-shipping messages (``shipping.py``; on the master, the lines
+  received are also given to ``line_listeners``: the web UI's imload tab) and
+  the clock pings (``clocksync.py``: the master estimates each worker's clock
+  offset);
 - ``test_start``: on the master, passes the number of workers to the workers
   (``imload_workers``, carried by the spawn message); everywhere, fixes the
   process's start time (model time 0);
@@ -29,6 +31,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -59,6 +62,9 @@ _populations: dict[tuple[Any, ...], Population] = {}
 _traces: dict[str, Trace] = {}
 _t0: float | None = None
 counters = {"push": 0, "sync": 0}  # deliveries of this process, by how they came
+# on a master: called with each batch of journal lines a worker shipped, after they are
+# written (the web UI's imload tab: webui.feed_lines)
+line_listeners: list[Callable[[bytes], Any]] = []
 
 
 def journal_for(options: Any) -> JournalWriter | ColumnarJournalWriter | ShippingJournal:
@@ -170,7 +176,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         return  # workers get the resolved options from the master
     if isinstance(runner, MasterRunner):
         _receiver = JournalReceiver(options.imload_journal)
-        runner.register_message(MSG_LINES, _receiver.on_message)
+        runner.register_message(MSG_LINES, _on_lines)
     opts.resolve_defaults(options)
     problems = opts.check(options)
     if problems:
@@ -184,6 +190,15 @@ def _on_init(environment: Any, **_: Any) -> None:
     except Exception as e:
         log.error("imload: %s", e)
         sys.exit(2)
+
+
+def _on_lines(environment: Any, msg: Any, **_: Any) -> None:
+    """A worker's shipped journal lines: written by the receiver, then shown to listeners."""
+    assert _receiver is not None
+    _receiver.on_message(environment, msg)
+    lines = (msg.data or {}).get("lines") or b""
+    for listener in line_listeners:
+        listener(lines)
 
 
 def _on_flush_request(environment: Any, msg: Any, **_: Any) -> None:

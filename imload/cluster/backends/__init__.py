@@ -29,6 +29,7 @@ from imload.cluster.backends.mosquitto import MosquittoCluster
 from imload.cluster.backends.prosody import ProsodyCluster
 from imload.cluster.local import LocalCluster
 from imload.cluster.processes import ClusterError
+from imload.cluster.supervised import refuse_if_running
 from imload.cluster.target import Target
 
 STATE_FILE = "cluster.json"
@@ -82,19 +83,6 @@ def load_cluster(directory: Path) -> Cluster:
     backend = recorded_backend(directory) or DEFAULT_BACKEND  # its load() explains what is wrong
     cluster: Cluster = backend_class(backend).load(Path(directory))
     return cluster
-
-
-def refuse_if_running(directory: Path) -> None:
-    """ClusterError when a cluster of any backend still has a process running in ``DIR``."""
-    if recorded_backend(directory) is None:
-        return
-    try:
-        old = load_cluster(directory)
-    except ClusterError:
-        return  # an unreadable or foreign state file: nothing we could have started
-    if any(row.get("alive") for row in old.status().values()):
-        raise ClusterError(f"a cluster is already running in {Path(directory).resolve()}: "
-                           f"stop it first (imload cluster down --dir {directory})")
 
 
 def new_cluster(backend: str, directory: Path, **options: Any) -> Cluster:

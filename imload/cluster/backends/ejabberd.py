@@ -56,7 +56,7 @@ from imload.cluster.processes import (
     http_ok,
     tail,
 )
-from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.supervised import SupervisedCluster, refuse_if_running
 from imload.cluster.target import Target
 
 BACKEND = "ejabberd"
@@ -136,8 +136,6 @@ class EjabberdCluster(SupervisedCluster):
         """Write the configs and the cookie, start Toxiproxy, epmd and the nodes, wait until
         they answer, join them into one cluster, create the proxies, write target.toml and
         cluster.json. On any failure nothing is left running."""
-        from imload.cluster.backends import refuse_if_running
-
         refuse_if_running(self.directory)
         self.install = find_ejabberd()
         toxiproxy_bin = find_binary("toxiproxy-server")

@@ -51,7 +51,7 @@ from imload.cluster.backends.mosquitto_config import (
     open_default_acl,
 )
 from imload.cluster.processes import ClusterError, Part, find_binary, find_or_install, free_ports
-from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.supervised import SupervisedCluster, refuse_if_running
 from imload.cluster.target import NodeSpec, Target, write_target
 from reference_server.tls import make_certificates
 
@@ -208,8 +208,6 @@ class MosquittoCluster(SupervisedCluster):
         """Make the accounts file and the config, start Toxiproxy and Mosquitto, wait until
         both answer, create the proxy, write target.toml and cluster.json. On any failure
         nothing is left running."""
-        from imload.cluster.backends import refuse_if_running
-
         refuse_if_running(self.directory)
         installed = find_mosquitto()
         toxiproxy_bin = find_binary("toxiproxy-server")

@@ -43,7 +43,7 @@ from imload.cluster.processes import (
     free_ports,
     http_ok,
 )
-from imload.cluster.supervised import SupervisedCluster
+from imload.cluster.supervised import SupervisedCluster, refuse_if_running
 from imload.cluster.target import Target
 from reference_server.tls import make_certificates
 
@@ -99,8 +99,6 @@ class ProsodyCluster(SupervisedCluster):
     def start(self) -> Target:
         """Write the config, start Toxiproxy and Prosody, wait until both answer, create the
         proxy, write target.toml and cluster.json. On any failure nothing is left running."""
-        from imload.cluster.backends import refuse_if_running
-
         refuse_if_running(self.directory)
         prosody_bin = find_prosody()
         toxiproxy_bin = find_binary("toxiproxy-server")

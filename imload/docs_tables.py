@@ -1,0 +1,262 @@
+"""docs/reference.md's generated tables, taken from the parsers' own definitions.
+
+    python -m imload.docs_tables            # rewrite the generated tables in docs/reference.md
+    python -m imload.docs_tables --check    # exit 1, naming the table, when one is stale
+
+``scenario_rows`` has one row per key ``imload/scenario.py`` takes. The scenario parser
+has no single table of keys, so the rows are built from what it validates: the top-level
+keys (``scenario._TOP``); each table section from the fields of the Scenario's dataclass
+of that name (``[load]``, ``[cluster]``, ``[audit]``, ...), whose type the parser checks by
+the field's annotation (named here in its own words, ``scenario._WORDS``); ``[load.mix]``
+from ``Mix``'s fields (``traffic/mix_table.py``); ``[[chaos]]`` from the fault registry;
+``[nemesis]``, ``[[profiles]]`` and ``[[slo]]`` from their dataclasses. Defaults are those
+of the parser's result for an empty scenario. A top-level key none of these explain is an
+error, and so is a key without a sentence in ``docs_keys.MEANINGS``.
+
+``exit_rows`` has one row per outcome of ``slo.EXIT_CODES``. Each table sits in
+docs/reference.md between ``<!-- generated: NAME ... -->`` and ``<!-- end: NAME -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from imload import docs_keys
+
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+REQUIRED = "required"
+Row = tuple[str, str, str, str]  # key as written, type, default (a cell), meaning
+
+
+def facts() -> dict[str, str]:
+    """The code's own lists, for the ``{name}`` fields of a meaning."""
+    from imload.client import DISPLAY_POLICIES, POLICIES
+    from imload.cluster.backends import BACKENDS
+    from imload.faults.nemesis import NEMESIS_FAULTS
+    from imload.faults.presets import PRESETS
+    from imload.faults.registry import FAULT_KINDS
+    from imload.traffic.mixes import MIXES
+
+    def join(names: typing.Iterable[str]) -> str:
+        return ", ".join(f"`{n}`" for n in names)
+    return {"backoffs": join(POLICIES), "displays": join(DISPLAY_POLICIES),
+            "mixes": join(MIXES), "backends": join(BACKENDS), "kinds": join(sorted(FAULT_KINDS)),
+            "presets": join(PRESETS), "nemesis_kinds": join(NEMESIS_FAULTS)}
+
+
+def lit(value: Any) -> str:
+    """A default as a table cell: ``value`` as a TOML literal in backticks; None: none."""
+    return "none" if value is None else f"`{toml(value)}`"
+
+
+def toml(value: Any) -> str:
+    """``value`` as a TOML literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def words(annotation: str) -> str:
+    """A field's annotation as the scenario parser names it in its errors."""
+    from imload.scenario import _WORDS
+    return _WORDS[annotation.replace(" | None", "")]
+
+
+def _fields(cls: type, default: object | None, section: str, shown: str,
+            skip: frozenset[str] = frozenset()) -> list[tuple[str, str, str, str]]:
+    """(meaning key, shown key, type, default) of a dataclass section."""
+    out = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in skip:
+            continue
+        value = REQUIRED if default is None else lit(getattr(default, f.name))
+        out.append((f"{section}.{f.name}", f"{shown} {f.name}", words(str(f.type)), value))
+    return out
+
+
+def _mix_keys() -> list[tuple[str, str, str, str]]:
+    from imload.traffic.mix_table import _HINTS, DEFAULT_BASE, KEYS, describe
+    from imload.traffic.mixes import MIXES
+    chat = MIXES[DEFAULT_BASE]
+    return [("load.mix.base", "[load.mix] base", "a string", lit(DEFAULT_BASE))] + [
+        (f"load.mix.{k}", f"[load.mix] {k}", describe(_HINTS[k]), lit(getattr(chat, k)))
+        for k in KEYS]
+
+
+def _chaos_keys() -> list[tuple[str, str, str, str]]:
+    from imload.faults.registry import (
+        REQUIRED_ATTRIBUTES,
+        TOXIC_ATTRIBUTES,
+        FaultSpec,
+        parse_fault,
+    )
+    spec = FaultSpec(kind="down", target="n1", at_s=0)
+    every = parse_fault({"kind": "rolling_restart", "target": "n1", "at_s": 0})
+    rows = [("chaos.kind", "[[chaos]] kind", "a string", REQUIRED),
+            ("chaos.target", "[[chaos]] target", "a string", REQUIRED),
+            ("chaos.at_s", "[[chaos]] at_s", "a number", REQUIRED),
+            ("chaos.for_s", "[[chaos]] for_s", "a number", lit(spec.for_s)),
+            ("chaos.stream", "[[chaos]] stream", "a string", lit(spec.stream)),
+            ("chaos.toxicity", "[[chaos]] toxicity", "a number", lit(spec.toxicity))]
+    attributes = sorted({a for names in TOXIC_ATTRIBUTES.values() for a in names})
+    required = {a for names in REQUIRED_ATTRIBUTES.values() for a in names}
+    for a in attributes:
+        rows.append((f"chaos.{a}", f"[[chaos]] {a}", "an integer",
+                     "required by " + ", ".join(k for k, n in REQUIRED_ATTRIBUTES.items()
+                                                if a in n)
+                     if a in required else "Toxiproxy's"))
+    rows.append(("chaos.every_s", "[[chaos]] every_s", "an integer",
+                 lit(every.attributes["every_s"])))
+    rows.append(("chaos.preset", "[[chaos]] preset", "a string", 'with `kind = "preset"`'))
+    return rows
+
+
+def _key_rows() -> list[tuple[str, str, str, str]]:
+    """(meaning key, shown key, type, default) of every key, in the file's order."""
+    from imload.faults.nemesis import NemesisSpec
+    from imload.scenario import _TOP, ProfileSpec, Scenario, parse_scenario
+    from imload.slo import Slo
+
+    path = Path("scenario.toml")
+    empty = parse_scenario({}, path)
+    hints = typing.get_type_hints(Scenario)
+    rows = [("name", "name", words(hints["name"].__name__), "the file's name"),
+            ("target", "target", "a string", lit(empty.target)),
+            ("seed", "seed", "an integer", lit(empty.seed))]
+    special = {"chaos": _chaos_keys,
+               "nemesis": lambda: _fields(NemesisSpec, NemesisSpec(), "nemesis", "[nemesis]"),
+               "profiles": lambda: _fields(ProfileSpec, None, "profiles", "[[profiles]]"),
+               "slo": lambda: [r if r[0] == "slo.figure" else (*r[:3], "none")
+                               for r in _fields(Slo, None, "slo", "[[slo]]")]}
+    sections = [f.name for f in dataclasses.fields(Scenario)
+                if f.name in _TOP and dataclasses.is_dataclass(hints[f.name])]
+    unexplained = sorted(set(_TOP) - {"name", "target", "seed", *sections, *special})
+    if unexplained:
+        raise LookupError(f"scenario keys {', '.join(unexplained)}: neither a dataclass "
+                          "section of Scenario nor a table docs_tables knows")
+    for name in sections:
+        cls = hints[name]
+        rows += _fields(cls, getattr(empty, name), name, f"[{name}]",
+                        skip=frozenset({"mix_overrides"}) if name == "load" else frozenset())
+        if name == "load":
+            rows += _mix_keys()
+    for name in sorted(special):
+        rows += special[name]()
+    return rows
+
+
+def scenario_rows() -> list[Row]:
+    """One row per scenario key: key, type, default, meaning; LookupError for a key
+    without a meaning in ``docs_keys.MEANINGS``, or a meaning for no key."""
+    keys = _key_rows()
+    known = {k for k, *_ in keys}
+    missing = sorted(k for k in known if k not in docs_keys.MEANINGS)
+    stale = sorted(set(docs_keys.MEANINGS) - known)
+    if missing or stale:
+        raise LookupError(f"imload/docs_keys.py: no meaning for {missing or 'none'}; "
+                          f"meanings of keys the parser does not take: {stale or 'none'}")
+    fill = facts()
+    return [(f"`{shown}`", docs_keys.TYPES.get(k, typ), default,
+             docs_keys.MEANINGS[k].format(**fill)) for k, shown, typ, default in keys]
+
+
+def exit_rows() -> list[Row]:
+    """One row per exit code of ``imload run`` and ``imload verify``: code, outcome, -,
+    meaning."""
+    from imload.slo import EXIT_CODES
+    missing = sorted(set(EXIT_CODES) ^ set(docs_keys.EXIT_MEANINGS))
+    if missing:
+        raise LookupError(f"imload/docs_keys.py: EXIT_MEANINGS differs from slo.EXIT_CODES "
+                          f"in {missing}")
+    return [(str(code), f"`{name}`", "", docs_keys.EXIT_MEANINGS[name])
+            for name, code in sorted(EXIT_CODES.items(), key=lambda kv: kv[1])]
+
+
+def markdown(head: tuple[str, ...], rows: list[Row]) -> str:
+    """A Markdown table of ``rows`` under ``head`` (as many columns as ``head``)."""
+    width = len(head)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * width]
+    for row in rows:
+        cells = [c.replace("|", "\\|") for c in row[:width]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+TABLES = {
+    "scenario-keys": lambda: markdown(("key", "type", "default", "meaning"), scenario_rows()),
+    "exit-codes": lambda: markdown(("exit", "outcome", "meaning"),
+                                   [(c, o, m, "") for c, o, _, m in exit_rows()]),
+}
+
+
+def _block(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- generated: {name} [^\n]*-->\n)(.*?)(<!-- end: {name} -->)",
+                      re.S)
+
+
+def table_in(text: str, name: str) -> str:
+    """The generated table ``name`` as it stands in ``text``; LookupError without markers."""
+    found = _block(name).search(text)
+    if found is None:
+        raise LookupError(f"no '<!-- generated: {name} ... -->' ... '<!-- end: {name} -->' "
+                          "block")
+    return found.group(2)
+
+
+def regenerate(text: str) -> str:
+    """``text`` with every generated table replaced by what the code gives now."""
+    for name, make in TABLES.items():
+        table_in(text, name)  # the markers must be there
+        found = _block(name).search(text)
+        assert found is not None
+        text = text[:found.start(2)] + "\n" + make() + "\n\n" + text[found.end(2):]
+    return text
+
+
+def verdict_fields(text: str | None = None) -> set[str]:
+    """The fields the verdict.json table of docs/reference.md names (hand-written; the
+    tests hold it to the fields of real verdicts)."""
+    text = REFERENCE.read_text(encoding="utf-8") if text is None else text
+    part = text.split("## verdict.json", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(\w+)`", part, re.M))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m imload.docs_tables",
+                                description="Write docs/reference.md's generated tables.")
+    p.add_argument("--check", action="store_true", help="exit 1 when a table is stale")
+    p.add_argument("--file", type=Path, default=REFERENCE, help="default: docs/reference.md")
+    args = p.parse_args(argv)
+    try:
+        text = args.file.read_text(encoding="utf-8")
+        new = regenerate(text)
+    except (OSError, LookupError) as e:
+        print(f"imload.docs_tables: {args.file}: {e}", file=sys.stderr)
+        return 2
+    if args.check:
+        stale = [n for n in TABLES if table_in(text, n) != table_in(new, n)]
+        if stale:
+            print(f"{args.file}: stale tables: {', '.join(stale)}; run python -m "
+                  "imload.docs_tables", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        args.file.write_text(new, encoding="utf-8")
+    print(f"{args.file}: {len(TABLES)} tables up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
