@@ -1,7 +1,8 @@
 """What each scenario key and exit code means, for docs/reference.md's generated tables.
 
 ``imload/docs_tables.py`` takes each key, its type and its default from the parsers; the
-sentence here is the one thing it cannot take from them. A key the parser takes that has
+sentence here is the one thing it cannot take from them (but for the ``[[chaos]]`` keys
+the fault kinds mean themselves, ``imload/faults/kinds/``). A key the parser takes that has
 no sentence here, or a sentence for a key it does not take, fails
 ``tests/test_docs_tables.py``. A ``{name}`` in a sentence is filled in from the code's own
 lists (``docs_tables.facts``): the fault kinds, presets, backends ...
@@ -103,19 +104,7 @@ MEANINGS: dict[str, str] = {
     "chaos.kind": "the fault: {kinds}; or `preset` (a weak-network preset: {presets}); "
                   "docs/chaos.md",
     "chaos.target": 'a node name of the target file, `"*"` (every node) or `"store"`',
-    "chaos.at_s": "seconds after the load starts",
-    "chaos.for_s": "how long it lasts; none: until the heal",
-    "chaos.stream": "toxics: downstream, upstream or both",
-    "chaos.toxicity": "toxics: the share of connections it applies to (0 to 1)",
-    "chaos.latency": "latency: ms added to every chunk",
-    "chaos.jitter": "latency: ms of jitter",
-    "chaos.rate": "bandwidth: KB/s",
-    "chaos.delay": "slow_close: ms before the close; slicer: us between the slices",
-    "chaos.timeout": "timeout: ms before the close (0: never); reset_peer: ms before the reset",
-    "chaos.average_size": "slicer: mean slice, bytes",
-    "chaos.size_variation": "slicer: variation of the slice size, bytes",
-    "chaos.bytes": "limit_data: close after so many bytes",
-    "chaos.every_s": "rolling_restart: seconds between one node's restart and the next's",
+    # at_s, for_s and each kind's keys: their Options (imload/faults/registry.py, kinds/)
     "chaos.preset": "kind = \"preset\": the weak-network preset, one of {presets}",
     # [nemesis]
     "nemesis.interval_s": "a new random fault this often (each lasts 40-70 % of it)",
@@ -141,7 +130,6 @@ TYPES: dict[str, str] = {
     "chaos.kind": "a string",
     "chaos.target": "a string",
     "chaos.preset": "a string",
-    "chaos.stream": "a string",
 }
 
 EXIT_MEANINGS: dict[str, str] = {

@@ -1,6 +1,8 @@
-"""docs/reference.md's generated tables, taken from the parsers' own definitions.
+"""The docs' generated tables (docs/reference.md, docs/chaos.md), taken from the code's own
+definitions.
 
-    python -m imload.docs_tables            # rewrite the generated tables in docs/reference.md
+    python -m imload.docs_tables            # rewrite the generated tables (docs/reference.md,
+                                            # docs/chaos.md)
     python -m imload.docs_tables --check    # exit 1, naming the table, when one is stale
 
 ``scenario_rows`` has one row per key ``imload/scenario.py`` takes. The scenario parser
@@ -8,13 +10,15 @@ has no single table of keys, so the rows are built from what it validates: the t
 keys (``scenario._TOP``); each table section from the fields of the Scenario's dataclass
 of that name (``[load]``, ``[cluster]``, ``[audit]``, ...), whose type the parser checks by
 the field's annotation (named here in its own words, ``scenario._WORDS``); ``[load.mix]``
-from ``Mix``'s fields (``traffic/mix_table.py``); ``[[chaos]]`` from the fault registry;
+from ``Mix``'s fields (``traffic/mix_table.py``); ``[[chaos]]`` from the fault kinds' own
+options (``imload/faults/kinds/``, their meanings too);
 ``[nemesis]``, ``[[profiles]]`` and ``[[slo]]`` from their dataclasses. Defaults are those
 of the parser's result for an empty scenario. A top-level key none of these explain is an
 error, and so is a key without a sentence in ``docs_keys.MEANINGS``.
 
-``exit_rows`` has one row per outcome of ``slo.EXIT_CODES``. Each table sits in
-docs/reference.md between ``<!-- generated: NAME ... -->`` and ``<!-- end: NAME -->``.
+``exit_rows`` has one row per outcome of ``slo.EXIT_CODES``; ``kind_rows`` one per fault
+kind, from its own doc lines, for docs/chaos.md. Each table sits in its file between
+``<!-- generated: NAME ... -->`` and ``<!-- end: NAME -->``.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import dataclasses
 import re
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from imload import docs_keys
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+CHAOS = REFERENCE.parent / "chaos.md"
 REQUIRED = "required"
 Row = tuple[str, str, str, str]  # key as written, type, default (a cell), meaning
 
@@ -95,31 +101,48 @@ def _mix_keys() -> list[tuple[str, str, str, str]]:
         for k in KEYS]
 
 
+def kind_keys() -> dict[str, tuple[str, str, str]]:
+    """``[[chaos]]`` key -> (type, default cell, meaning): at_s and for_s, then each key of
+    the fault kinds (``imload/faults/kinds/``), meant per kind (or family) that takes it."""
+    from imload.faults.registry import AT_S, FOR_S, KINDS
+    out = {o.key: (o.type, REQUIRED if o.required else lit(o.default), o.meaning)
+           for o in (AT_S, FOR_S)}
+    owners: dict[str, list[tuple[str, Any]]] = {}
+    for kind in KINDS.values():
+        for owner, options in ((kind.name, kind.options), (kind.family, kind.family_options)):
+            for o in options:
+                owners.setdefault(o.key, []).append((owner, o))
+    for key, pairs in owners.items():
+        first = pairs[0][1]
+        required = [owner for owner, o in pairs if o.required]
+        default = ("required by " + ", ".join(required) if required
+                   else first.unset if first.default is None else lit(first.default))
+        meaning = "; ".join(dict.fromkeys(f"{owner}: {o.meaning}" for owner, o in pairs))
+        out[key] = (first.type, default, meaning)
+    return out
+
+
 def _chaos_keys() -> list[tuple[str, str, str, str]]:
-    from imload.faults.registry import (
-        REQUIRED_ATTRIBUTES,
-        TOXIC_ATTRIBUTES,
-        FaultSpec,
-        parse_fault,
-    )
-    spec = FaultSpec(kind="down", target="n1", at_s=0)
-    every = parse_fault({"kind": "rolling_restart", "target": "n1", "at_s": 0})
     rows = [("chaos.kind", "[[chaos]] kind", "a string", REQUIRED),
-            ("chaos.target", "[[chaos]] target", "a string", REQUIRED),
-            ("chaos.at_s", "[[chaos]] at_s", "a number", REQUIRED),
-            ("chaos.for_s", "[[chaos]] for_s", "a number", lit(spec.for_s)),
-            ("chaos.stream", "[[chaos]] stream", "a string", lit(spec.stream)),
-            ("chaos.toxicity", "[[chaos]] toxicity", "a number", lit(spec.toxicity))]
-    attributes = sorted({a for names in TOXIC_ATTRIBUTES.values() for a in names})
-    required = {a for names in REQUIRED_ATTRIBUTES.values() for a in names}
-    for a in attributes:
-        rows.append((f"chaos.{a}", f"[[chaos]] {a}", "an integer",
-                     "required by " + ", ".join(k for k, n in REQUIRED_ATTRIBUTES.items()
-                                                if a in n)
-                     if a in required else "Toxiproxy's"))
-    rows.append(("chaos.every_s", "[[chaos]] every_s", "an integer",
-                 lit(every.attributes["every_s"])))
+            ("chaos.target", "[[chaos]] target", "a string", REQUIRED)]
+    rows += [(f"chaos.{k}", f"[[chaos]] {k}", typ, default)
+             for k, (typ, default, _) in kind_keys().items()]
     rows.append(("chaos.preset", "[[chaos]] preset", "a string", 'with `kind = "preset"`'))
+    return rows
+
+
+def kind_rows() -> list[Row]:
+    """One row per fault kind, from its own doc lines: kind, what it does, settings (its
+    own keys), what the target file must offer (``same`` as the row above)."""
+    from imload.faults.registry import KINDS
+    rows: list[Row] = []
+    above = ""
+    for kind in KINDS.values():
+        settings = ", ".join(f"`{o.key}`" + (f" ({o.unit})" if o.unit else "")
+                             for o in kind.options)
+        rows.append((f"`{kind.name}`", kind.does, settings,
+                     "same" if kind.needs == above else kind.needs))
+        above = kind.needs
     return rows
 
 
@@ -162,14 +185,15 @@ def scenario_rows() -> list[Row]:
     without a meaning in ``docs_keys.MEANINGS``, or a meaning for no key."""
     keys = _key_rows()
     known = {k for k, *_ in keys}
-    missing = sorted(k for k in known if k not in docs_keys.MEANINGS)
-    stale = sorted(set(docs_keys.MEANINGS) - known)
+    meanings = {**docs_keys.MEANINGS, **{f"chaos.{k}": m for k, (*_, m) in kind_keys().items()}}
+    missing = sorted(k for k in known if k not in meanings)
+    stale = sorted(set(meanings) - known)
     if missing or stale:
         raise LookupError(f"imload/docs_keys.py: no meaning for {missing or 'none'}; "
                           f"meanings of keys the parser does not take: {stale or 'none'}")
     fill = facts()
     return [(f"`{shown}`", docs_keys.TYPES.get(k, typ), default,
-             docs_keys.MEANINGS[k].format(**fill)) for k, shown, typ, default in keys]
+             meanings[k].format(**fill)) for k, shown, typ, default in keys]
 
 
 def exit_rows() -> list[Row]:
@@ -199,6 +223,11 @@ TABLES = {
     "exit-codes": lambda: markdown(("exit", "outcome", "meaning"),
                                    [(c, o, m, "") for c, o, _, m in exit_rows()]),
 }
+KIND_TABLES = {
+    "fault-kinds": lambda: markdown(("kind", "what it does", "settings",
+                                     "needs in the target file"), kind_rows()),
+}
+DOCS = {REFERENCE.name: TABLES, CHAOS.name: KIND_TABLES}  # a file's name -> its tables
 
 
 def _block(name: str) -> re.Pattern[str]:
@@ -215,9 +244,9 @@ def table_in(text: str, name: str) -> str:
     return found.group(2)
 
 
-def regenerate(text: str) -> str:
+def regenerate(text: str, tables: dict[str, Callable[[], str]] = TABLES) -> str:
     """``text`` with every generated table replaced by what the code gives now."""
-    for name, make in TABLES.items():
+    for name, make in tables.items():
         table_in(text, name)  # the markers must be there
         found = _block(name).search(text)
         assert found is not None
@@ -233,29 +262,37 @@ def verdict_fields(text: str | None = None) -> set[str]:
     return set(re.findall(r"^\| `(\w+)`", part, re.M))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m imload.docs_tables",
-                                description="Write docs/reference.md's generated tables.")
-    p.add_argument("--check", action="store_true", help="exit 1 when a table is stale")
-    p.add_argument("--file", type=Path, default=REFERENCE, help="default: docs/reference.md")
-    args = p.parse_args(argv)
+def _write(path: Path, check: bool) -> int:
+    """Rewrite (or with ``check``, compare) the generated tables of one file (its tables by
+    its name, ``DOCS``); 0 when current, 1 stale, 2 unreadable or without markers."""
+    tables = DOCS.get(path.name, TABLES)
     try:
-        text = args.file.read_text(encoding="utf-8")
-        new = regenerate(text)
+        text = path.read_text(encoding="utf-8")
+        new = regenerate(text, tables)
     except (OSError, LookupError) as e:
-        print(f"imload.docs_tables: {args.file}: {e}", file=sys.stderr)
+        print(f"imload.docs_tables: {path}: {e}", file=sys.stderr)
         return 2
-    if args.check:
-        stale = [n for n in TABLES if table_in(text, n) != table_in(new, n)]
+    if check:
+        stale = [n for n in tables if table_in(text, n) != table_in(new, n)]
         if stale:
-            print(f"{args.file}: stale tables: {', '.join(stale)}; run python -m "
+            print(f"{path}: stale tables: {', '.join(stale)}; run python -m "
                   "imload.docs_tables", file=sys.stderr)
             return 1
         return 0
     if new != text:
-        args.file.write_text(new, encoding="utf-8")
-    print(f"{args.file}: {len(TABLES)} tables up to date")
+        path.write_text(new, encoding="utf-8")
+    print(f"{path}: {len(tables)} tables up to date")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m imload.docs_tables",
+                                description="Write the generated tables of the docs.")
+    p.add_argument("--check", action="store_true", help="exit 1 when a table is stale")
+    p.add_argument("--file", type=Path, action="append",
+                   help="default: docs/reference.md and docs/chaos.md")
+    args = p.parse_args(argv)
+    return max([_write(path, args.check) for path in args.file or [REFERENCE, CHAOS]])
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from imload.live.panel import LiveView, render_panel
 from imload.live.prometheus import ExporterError, MetricsExporter, open_exporter
 from imload.live.stats import LiveStats
 from imload.live.tail import JournalTail
+from imload.load_options import locust_args, new_run_id
 from imload.report.console import render_verdict
 from imload.scenario import Scenario
 from imload.slo import EXIT_ERROR, exit_code
@@ -131,50 +132,26 @@ def start_backend(backend: str, out: Path, console: Console, **options: Any) -> 
 
 def locust_command(scenario: Scenario, target_path: Path, journal: Path,
                    run_id: str, extra: Sequence[str] = ()) -> list[str]:
+    """Locust's command line for the scenario: Locust's own flags for the [load] keys it
+    takes, then the ``--imload-*`` ones (``imload/load_options.py``'s table)."""
     load = scenario.load
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
            "--headless", "-u", str(load.users), "-r", str(load.spawn_rate),
            # Locust takes whole seconds (a --time-scale can make 22.5)
            "-t", f"{max(1, math.ceil(load.duration_s))}s", "--stop-timeout", "15",
            "--only-summary",
-           "--loglevel", "WARNING",
-           "--imload-target", str(target_path), "--imload-journal", str(journal),
-           "--imload-seed", str(scenario.seed), "--imload-run-id", run_id,
-           "--imload-msg-interval", f"{load.msg_interval_s:g}"]
-    if load.population:
-        cmd += ["--imload-population", str(load.population)]
+           "--loglevel", "WARNING"]
     if load.expect_workers > 0:  # master here; workers elsewhere (docs/distributed.md)
         cmd += ["--master", "--expect-workers", str(load.expect_workers),
                 "--expect-workers-max-wait", "120", "--master-bind-host", load.master_host,
-                "--master-bind-port", str(load.master_port), "--imload-ship-journal"]
+                "--master-bind-port", str(load.master_port)]
     elif load.processes > 1:
         cmd += ["--processes", str(load.processes)]
-    cmd += people_flags(load)
-    if scenario.profiles:
-        cmd += ["--imload-profiles", ",".join(f"{p.name}={p.share:g}" for p in scenario.profiles)]
+    profiles = ",".join(f"{p.name}={p.share:g}" for p in scenario.profiles)
+    cmd += locust_args(load, target=str(target_path), journal=str(journal),
+                       seed=scenario.seed, run_id=run_id, profiles=profiles,
+                       ship_journal=load.ship_journal or load.expect_workers > 0)
     return cmd + list(extra)
-
-
-def people_flags(load: Any) -> list[str]:
-    """The ``--imload-*`` flags of the simulated people's keys of a scenario's [load]."""
-    flags = ["--imload-backoff", load.backoff, "--imload-backoff-base",
-             f"{load.backoff_base_s:g}", "--imload-backoff-cap", f"{load.backoff_cap_s:g}",
-             "--imload-display", load.display, "--imload-time-scale", f"{load.time_scale:g}"]
-    if load.mix:
-        flags += ["--imload-mix", load.mix]
-    if load.mix_overrides:  # [load.mix] fields and device_shares (imload/traffic/mix_table.py)
-        from imload.traffic.mix_table import to_json
-        flags += ["--imload-mix-overrides", to_json(load.mix_overrides)]
-    if load.trace:
-        flags += ["--imload-trace", load.trace]
-    if load.skew_ms and load.skew_share > 0:
-        lo, hi = load.skew_ms[0], load.skew_ms[-1]
-        flags += [f"--imload-skew-ms={lo}:{hi}", "--imload-skew-share", f"{load.skew_share:g}"]
-    if load.ship_journal:
-        flags += ["--imload-ship-journal"]
-    if load.push_loss:
-        flags += ["--imload-push-loss", f"{load.push_loss:g}"]
-    return flags
 
 
 def _stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
@@ -212,8 +189,7 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
     returning the reason.
     """
     journal = out / "journal"
-    run_id = "r" + format(int(time.time() * 1000) % 36**7, "x") + format(os.getpid() % 256, "x")
-    cmd = locust_command(scenario, prepared.target_path, journal, run_id, locust_extra)
+    cmd = locust_command(scenario, prepared.target_path, journal, new_run_id(), locust_extra)
     log = out / "locust.log"
     duration = scenario.load.duration_s
     tail, stats = JournalTail(journal), LiveStats()

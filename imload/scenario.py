@@ -2,7 +2,8 @@
 
 A scenario is TOML (see chaos/default.toml, every key commented there).
 ``load_scenario`` validates it completely before anything starts, and every
-problem is a ``ScenarioError`` naming the file and the key.
+problem is a ``ScenarioError`` naming the file and the key. The ``[load]`` keys, their
+kinds, defaults and rules are one table, ``imload/load_options.py``'s.
 """
 
 from __future__ import annotations
@@ -12,54 +13,18 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
 from imload.faults.presets import expand_preset
 from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
+from imload.load_options import LoadError, LoadSpec, parse_load
 from imload.slo import Slo, parse_slos
 from imload.toml_file import read_toml
-
-if TYPE_CHECKING:
-    from imload.traffic.mixes import Mix
 
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be run as written."""
-
-
-@dataclass(frozen=True)
-class LoadSpec:
-    users: int = 100
-    spawn_rate: float = 50.0
-    duration_s: float = 60.0
-    processes: int = 1
-    expect_workers: int = 0  # > 0: a Locust master waiting for workers (docs/distributed.md)
-    master_host: str = "127.0.0.1"  # where the master listens for workers
-    master_port: int = 5557
-    locustfile: str = "chat"
-    msg_interval_s: float = 2.0
-    population: int | None = None
-    # the simulated people (imload/traffic, docs/traffic.md)
-    mix: str = ""                         # chat, groups-heavy, multi-device, churn; "": the
-    device_shares: tuple[float, ...] = ()  # locustfile's; share with 1, 2, 3 devices
-    # Mix fields set by a [load.mix] table (and device_shares), checked: not a [load] key
-    mix_overrides: dict[str, Any] = field(default_factory=dict)
-    trace: str | None = None              # replay this trace (resolved against the scenario)
-    time_scale: float = 1.0               # replay speed: 2.0 plays twice as fast
-    backoff: str = "full_jitter"          # reconnect policy (imload/client/backoff.py)
-    backoff_base_s: float = 0.2
-    backoff_cap_s: float = 5.0
-    skew_ms: tuple[int, ...] = ()         # [lo, hi]: a skewed device's clock error, ms
-    skew_share: float = 0.0               # share of devices with a skewed clock
-    display: str = "seq"                  # conversation order: seq or hybrid (the seed's)
-    ship_journal: bool = False            # workers send their journal to Locust's master
-    push_loss: float = 0.0                # share of msg pushes the clients' transport loses
-
-    def traffic_mix(self, default: str = "chat") -> Mix:
-        """The people's mix: ``mix`` (else ``default``) with ``mix_overrides``."""
-        from imload.traffic.mix_table import resolve
-        return resolve(self.mix or default, self.mix_overrides)
 
 
 @dataclass(frozen=True)
@@ -219,39 +184,7 @@ def parse_scenario(data: dict[str, Any], path: Path) -> Scenario:
     if target != "local":
         target = str((path.parent / target).resolve())
     load = _load(path, data)
-    if load.users < 1:
-        raise ScenarioError(f"{path}: load.users must be at least 1")
-    if load.duration_s <= 0 or load.spawn_rate <= 0 or load.msg_interval_s <= 0:
-        raise ScenarioError(f"{path}: load.duration_s, spawn_rate and msg_interval_s must be > 0")
-    if load.processes < 1:
-        raise ScenarioError(f"{path}: load.processes must be at least 1")
-    load = _check_people(path, load)
-    cluster = _section(path, data, "cluster", ClusterSpec)
-    if cluster.nodes < 1:
-        raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
-    from imload.cluster.backends import BACKENDS
-
-    if cluster.backend not in BACKENDS:
-        raise ScenarioError(f"{path}: cluster.backend must be one of {', '.join(BACKENDS)}, "
-                            f"got {cluster.backend!r}")
-    if cluster.backend == "reference" and cluster.protocol not in ("", "v1"):
-        raise ScenarioError(f"{path}: cluster.protocol: the reference cluster speaks v1 only, "
-                            f"got {cluster.protocol!r}")
-    if cluster.backend != "reference" and (cluster.bug or cluster.tls or cluster.node_args
-                                           or cluster.node_clock_skew_ms):
-        raise ScenarioError(f"{path}: cluster.bug, tls, node_args and node_clock_skew_ms are "
-                            f"the reference cluster's; the {cluster.backend} backend takes "
-                            "none of them")
-    mqtt = [k for k in ("qos", "autosave_interval_s") if getattr(cluster, k) is not None]
-    if mqtt and cluster.backend != "mosquitto":
-        raise ScenarioError(f"{path}: cluster.{' and '.join(mqtt)}: the mosquitto backend's; "
-                            f"the {cluster.backend} backend does not take them")
-    if cluster.qos not in (None, 0, 1):
-        raise ScenarioError(f"{path}: cluster.qos must be 0 or 1, got {cluster.qos}")
-    if len(cluster.node_clock_skew_ms) > cluster.nodes:
-        raise ScenarioError(f"{path}: cluster.node_clock_skew_ms names "
-                            f"{len(cluster.node_clock_skew_ms)} nodes, the cluster has "
-                            f"{cluster.nodes}")
+    cluster = _cluster(path, data)
     audit = _section(path, data, "audit", AuditSpec)
     raw_chaos = data.get("chaos", [])
     if not isinstance(raw_chaos, list) or not all(isinstance(c, dict) for c in raw_chaos):
@@ -310,39 +243,44 @@ def _metrics(path: Path, data: dict[str, Any]) -> MetricsSpec:
     return metrics
 
 
+def _cluster(path: Path, data: dict[str, Any]) -> ClusterSpec:
+    """``[cluster]``: the backend's own keys only, node counts that agree."""
+    cluster = _section(path, data, "cluster", ClusterSpec)
+    if cluster.nodes < 1:
+        raise ScenarioError(f"{path}: cluster.nodes must be at least 1")
+    from imload.cluster.backends import BACKENDS
+
+    if cluster.backend not in BACKENDS:
+        raise ScenarioError(f"{path}: cluster.backend must be one of {', '.join(BACKENDS)}, "
+                            f"got {cluster.backend!r}")
+    if cluster.backend == "reference" and cluster.protocol not in ("", "v1"):
+        raise ScenarioError(f"{path}: cluster.protocol: the reference cluster speaks v1 only, "
+                            f"got {cluster.protocol!r}")
+    if cluster.backend != "reference" and (cluster.bug or cluster.tls or cluster.node_args
+                                           or cluster.node_clock_skew_ms):
+        raise ScenarioError(f"{path}: cluster.bug, tls, node_args and node_clock_skew_ms are "
+                            f"the reference cluster's; the {cluster.backend} backend takes "
+                            "none of them")
+    mqtt = [k for k in ("qos", "autosave_interval_s") if getattr(cluster, k) is not None]
+    if mqtt and cluster.backend != "mosquitto":
+        raise ScenarioError(f"{path}: cluster.{' and '.join(mqtt)}: the mosquitto backend's; "
+                            f"the {cluster.backend} backend does not take them")
+    if cluster.qos not in (None, 0, 1):
+        raise ScenarioError(f"{path}: cluster.qos must be 0 or 1, got {cluster.qos}")
+    if len(cluster.node_clock_skew_ms) > cluster.nodes:
+        raise ScenarioError(f"{path}: cluster.node_clock_skew_ms names "
+                            f"{len(cluster.node_clock_skew_ms)} nodes, the cluster has "
+                            f"{cluster.nodes}")
+    return cluster
+
+
 def _load(path: Path, data: dict[str, Any]) -> LoadSpec:
-    """[load]; its ``mix`` (a name or a [load.mix] table) and ``device_shares`` become the
-    mix name and checked overrides (imload/traffic/mix_table.py)."""
-    from imload.traffic.mix_table import MixError, parse_mix
-    raw = data.get("load", {})
-    rest = {k: v for k, v in raw.items() if k != "mix"} if isinstance(raw, dict) else raw
-    load = _section(path, {"load": rest}, "load", LoadSpec, skip=frozenset({"mix_overrides"}))
+    """``[load]``: its keys, kinds and rules are imload/load_options.py's table; the trace
+    made absolute (relative to the scenario) and found."""
     try:
-        mix, overrides = parse_mix(raw.get("mix", ""), raw.get("device_shares"))
-    except MixError as e:
+        load = LoadSpec(**parse_load(data.get("load", {})))
+    except LoadError as e:
         raise ScenarioError(f"{path}: {e}") from None
-    return replace(load, mix=mix, mix_overrides=overrides)
-
-
-def _check_people(path: Path, load: LoadSpec) -> LoadSpec:
-    """Validate the keys of the simulated people; the trace path made absolute."""
-    from imload.client import DISPLAY_POLICIES, POLICIES
-
-    if load.backoff not in POLICIES:
-        raise ScenarioError(f"{path}: load.backoff must be one of {', '.join(POLICIES)}, "
-                            f"got {load.backoff!r}")
-    if load.display not in DISPLAY_POLICIES:
-        raise ScenarioError(f"{path}: load.display must be one of "
-                            f"{', '.join(DISPLAY_POLICIES)}, got {load.display!r}")
-    if load.time_scale <= 0 or load.backoff_cap_s <= 0:
-        raise ScenarioError(f"{path}: load.time_scale and backoff_cap_s must be > 0")
-    if load.push_loss > 1:
-        raise ScenarioError(f"{path}: load.push_loss is a share, 0 to 1, got {load.push_loss}")
-    if load.skew_share > 1:
-        raise ScenarioError(f"{path}: load.skew_share is a share, 0 to 1, got {load.skew_share}")
-    if len(load.skew_ms) > 2 or (len(load.skew_ms) == 2 and load.skew_ms[0] > load.skew_ms[1]):
-        raise ScenarioError(f"{path}: load.skew_ms must be [lo, hi] (ms, lo <= hi) or [ms], "
-                            f"got {list(load.skew_ms)}")
     if load.trace is not None:
         trace = (path.parent / load.trace).resolve()
         if not trace.is_file():

@@ -3,9 +3,8 @@
 At the handshake (``Admission.check_handshake``, called from the node's
 ``process_request``): a node over its connection limit, or over its login rate (a token
 bucket of ``--login-rate`` per second, ``--login-burst`` deep), answers HTTP 503 with a
-``Retry-After`` header in seconds and does not upgrade. Per connection, ``send`` frames
-draw on a bucket of ``--send-rate`` per second, ``--send-burst`` deep; a send over it is
-answered ``error rate_limited`` with ``retry_after_ms`` and not stored.
+``Retry-After`` header in seconds and does not upgrade. The limits of requests per user
+and per device, and of failed logins per address, are in the store (limits.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ probe`` check it breaks, in ``tests/test_probe.py``). Each mode is off unless na
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
+
+import jwt
 
 BUGS: dict[str, str] = {
     "lose-offline": (
@@ -60,6 +63,55 @@ BUGS: dict[str, str] = {
         "a connection that never logs in is held until the idle close, three heartbeats "
         "(imload probe: abuse.login_deadline)"
     ),
+    "no-signature-check": (
+        "a token's claims are read without checking its signature: a token signed with any "
+        "key, or none, logs in (imload probe: auth.other_secret, auth.alg_none)"
+    ),
+    "skip-expiry": (
+        "a token's expiry is not checked: an expired token logs in (imload probe: "
+        "auth.expired)"
+    ),
+    "any-audience": (
+        "a token's audience is not checked: a token minted for another service that shares "
+        "the secret logs in (imload probe: auth.wrong_audience)"
+    ),
+    "frame-user": (
+        "a frame's 'user' field, when it names a user, acts instead of the token's user: "
+        "anyone sends, syncs, reads markers and state as anyone (imload probe: "
+        "auth.impersonation, authz.foreign_sync, authz.others_markers, authz.others_state)"
+    ),
+    "open-conversations": (
+        "send and read skip the membership check: anyone writes to, and moves read markers "
+        "of, any conversation (imload probe: authz.foreign_send, authz.foreign_read)"
+    ),
+    "unbounded-outbound": (
+        "a client that stops reading is never shed: what is queued for it grows without "
+        "bound (imload probe: abuse.slow_reader)"
+    ),
+    "no-takeover": (
+        "a newer login of a device does not close the older sessions: each login of a "
+        "storm stays open (imload probe: abuse.takeover_storm)"
+    ),
+    "open-groups": (
+        "anyone adds anyone to a group (no consent), any member removes anyone (the owner "
+        "too) and a group has no size limit (imload probe: authz.add_strangers, "
+        "authz.remove_owner, abuse.group_size)"
+    ),
+    "no-fanout-limit": (
+        "group messages and group ops draw on no fan-out budget: one user makes any number "
+        "of inbox writes per second (imload probe: abuse.fanout)"
+    ),
+    "per-connection-limits": (
+        "requests are limited per connection, as before issue #15: sends draw on a bucket "
+        "of the connection (--device-rate, --device-burst) that a reconnect refills; ops, "
+        "pings, syncs and state requests are not limited (imload probe: "
+        "abuse.reconnect_resets_limit, abuse.flood_op, abuse.flood_ping, abuse.flood_sync, "
+        "abuse.flood_state)"
+    ),
+    "no-login-limit": (
+        "failed logins are neither counted nor refused: an address tries tokens as fast as "
+        "it likes (imload probe: abuse.failed_logins)"
+    ),
     "terse-events": (
         "membership events are worded unlike docs/protocol.md: the body is a JSON string, "
         "not an object, and names no member list (group_create: '{\"op\": ..., \"user\": "
@@ -85,6 +137,20 @@ class BugSet:
     def has(self, name: str) -> bool:
         assert name in BUGS, f"bug mode {name!r} is not registered in BUGS"
         return name in self.names
+
+    def token_skips(self, token: object) -> frozenset[str]:
+        """What the token modes leave unchecked of ``token`` (``verify_token``'s ``skip``):
+        ``alg-none`` the signature of a token whose header says alg none,
+        ``no-signature-check`` every signature, ``skip-expiry`` the expiry,
+        ``any-audience`` the audience. Nothing on a correct node."""
+        skip = {check for mode, check in (("no-signature-check", "signature"),
+                                          ("skip-expiry", "exp"), ("any-audience", "aud"))
+                if mode in self.names}
+        if "alg-none" in self.names and isinstance(token, str):
+            with contextlib.suppress(jwt.InvalidTokenError):
+                if jwt.get_unverified_header(token).get("alg") == "none":
+                    skip.add("signature")
+        return frozenset(skip)
 
     def __bool__(self) -> bool:
         return bool(self.names)

@@ -30,10 +30,19 @@ class Config:
     max_conns: int = 20_000
     login_rate: float = 2_000.0  # handshakes per second, token bucket
     login_burst: int = 4_000
-    send_rate: float = 1_000.0  # sends per second per connection, token bucket
-    send_burst: int = 2_000
+    # request limits (limits.py): token buckets in the store, in sends (a send weighs 1)
+    user_rate: float = 400.0  # tokens per second per user; default twice the device's
+    user_burst: int = 2_000
+    device_rate: float = 200.0  # tokens per second per device
+    device_burst: int = 1_000
+    login_fails: int = 20  # failed logins per address and window; then its logins refused
+    login_fail_window_s: float = 10.0
     max_outbound: int = 10_000  # frames queued for a client that does not read: then 4003
     max_outbound_bytes: int = 8 << 20  # or this many bytes (whichever comes first)
+    # groups (groups.py, fanout.py): members at most; inbox writes per second per user
+    max_group_size: int = 500
+    fanout_rate: float = 1_000.0
+    fanout_burst: int = 5_000
     public_url: str | None = None  # what the LBS hands out; default ws(s)://host:port/ws
     cert: str | None = None  # TLS certificate chain (PEM); with ``key``, serve wss://
     key: str | None = None
@@ -137,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hb-ms", type=_positive, default=10_000,
                    help="heartbeat interval announced in login_ok; idle close after 3 of them")
     p.add_argument("--login-timeout-s", type=_rate, default=Config.login_timeout_s,
-                   help="seconds a connection may stay without logging in before the node "
-                        f"closes it with 4004 (default {Config.login_timeout_s:g})")
+                   help="seconds a socket may take to finish its handshake (else it is "
+                        "dropped), then to log in (else 4004) "
+                        f"(default {Config.login_timeout_s:g})")
     p.add_argument("--max-frame", type=_positive, default=MAX_FRAME_BYTES,
                    help="largest frame in bytes; larger ones close the connection with 1009")
     p.add_argument("--log", dest="log_file", default=None, metavar="FILE",
@@ -171,11 +181,27 @@ def add_admission_flags(p: argparse.ArgumentParser) -> None:
                         f"(default {d.login_rate:g})")
     p.add_argument("--login-burst", type=_positive, default=d.login_burst,
                    help=f"the login bucket's size (default {d.login_burst})")
-    p.add_argument("--send-rate", type=_rate, default=d.send_rate,
-                   help="sends per second per connection; beyond: error rate_limited "
-                        f"(default {d.send_rate:g})")
-    p.add_argument("--send-burst", type=_positive, default=d.send_burst,
-                   help=f"the send bucket's size (default {d.send_burst})")
+    p.add_argument("--device-rate", "--send-rate", type=_rate, default=d.device_rate,
+                   dest="device_rate",
+                   help="requests per second per device, in sends (a sync weighs 5: "
+                        "reference_server/limits.py); beyond: error rate_limited "
+                        f"(default {d.device_rate:g})")
+    p.add_argument("--device-burst", "--send-burst", type=_positive, default=d.device_burst,
+                   dest="device_burst",
+                   help=f"the device bucket's size, in sends (default {d.device_burst})")
+    p.add_argument("--user-rate", type=_rate, default=None,
+                   help="requests per second per user, over all its devices, in sends "
+                        f"(default twice --device-rate: {d.user_rate:g})")
+    p.add_argument("--user-burst", type=_positive, default=None,
+                   help="the user bucket's size, in sends (default twice --device-burst: "
+                        f"{d.user_burst})")
+    p.add_argument("--login-fails", type=_positive, default=d.login_fails,
+                   help="failed logins an address may make per window; then every login "
+                        f"from it is refused (4029) until the window ends "
+                        f"(default {d.login_fails})")
+    p.add_argument("--login-fail-window-s", type=_rate, default=d.login_fail_window_s,
+                   help="the failed-login window, from an address's first failure "
+                        f"(default {d.login_fail_window_s:g})")
     p.add_argument("--max-bad-frames", type=_positive, default=d.max_bad_frames,
                    help="bad frames a connection may send; one more closes it with 1008 "
                         f"(default {d.max_bad_frames})")
@@ -185,6 +211,15 @@ def add_admission_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-outbound-bytes", type=_positive, default=d.max_outbound_bytes,
                    help="bytes queued for a client that does not read before the node "
                         f"closes it with 4003 (default {d.max_outbound_bytes})")
+    p.add_argument("--max-group-size", type=_positive, default=d.max_group_size,
+                   help="members a group may have; a group_create or group_add beyond is "
+                        f"refused with forbidden (default {d.max_group_size})")
+    p.add_argument("--fanout-rate", type=_rate, default=d.fanout_rate,
+                   help="inbox writes per second per user (a group message costs its "
+                        "members); beyond: error rate_limited "
+                        f"(default {d.fanout_rate:g})")
+    p.add_argument("--fanout-burst", type=_positive, default=d.fanout_burst,
+                   help=f"the fan-out bucket's size (default {d.fanout_burst})")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -201,8 +236,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   max_frame=ns.max_frame, log_file=ns.log_file,
                   max_conns=ns.max_conns,
                   login_rate=ns.login_rate, login_burst=ns.login_burst,
-                  send_rate=ns.send_rate, send_burst=ns.send_burst,
+                  device_rate=ns.device_rate, device_burst=ns.device_burst,
+                  user_rate=2 * ns.device_rate if ns.user_rate is None else ns.user_rate,
+                  user_burst=2 * ns.device_burst if ns.user_burst is None else ns.user_burst,
+                  login_fails=ns.login_fails, login_fail_window_s=ns.login_fail_window_s,
                   max_outbound=ns.max_outbound, max_outbound_bytes=ns.max_outbound_bytes,
+                  max_group_size=ns.max_group_size, fanout_rate=ns.fanout_rate,
+                  fanout_burst=ns.fanout_burst,
                   max_bad_frames=ns.max_bad_frames,
                   public_url=ns.public_url, cert=ns.cert,
                   key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s,

@@ -14,9 +14,19 @@ object as ``body``: ``{"op": "group_create", "user": <creator>, "members": [...]
 "user": <removed>, "by": <actor>}``. It reaches the members after the change and, for
 ``group_remove``, the removed user too (so their devices learn it).
 
-Two bug modes touch them: ``stale-members`` (``member_cache.MemberCache``: the fan-out of
-a group message leaves out whoever joined since the node last refreshed its cached list)
-and ``terse-events`` (``event_body``: the event body worded as a string, no member list).
+The rules (docs/protocol.md, "Groups"; ``fanout.GroupRules``): a user joins only with their
+consent, that is when they have the actor as a contact (checked in the op's script, so a
+``contact_remove`` cannot race it); the creator is the owner and only the owner removes
+others (anyone may leave); a group has at most ``--max-group-size`` members (checked here
+against the members read at the version the script then insists on, so it is exact); each
+op and each group message draws its recipients from the sender's fan-out budget
+(fanout.py). A refusal answers ``forbidden`` naming the rule (``rate_limited`` with
+``retry_after_ms`` for the budget) and changes nothing.
+
+Bug modes: ``stale-members`` (``member_cache.MemberCache``: the fan-out of a group message
+leaves out whoever joined since the node last refreshed its cached list), ``terse-events``
+(``event_body``: the event body worded as a string, no member list), ``open-groups`` (no
+consent, owner or size rule) and ``no-fanout-limit`` (no budget).
 """
 
 from __future__ import annotations
@@ -25,13 +35,15 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import conv_members
-from imload.protocol.frames import FORBIDDEN
+from imload.protocol.frames import FORBIDDEN, RATE_LIMITED
 from reference_server.store import StaleMembers, Store, StoreError
 
 if TYPE_CHECKING:
     from reference_server.requests import Requests
 
 MAX_STALE = 8
+
+
 def event_body(kind: str, user: str, target: str | None, recipients: list[str],
                terse: bool = False) -> dict[str, Any] | str:
     """The body of a membership event: the object docs/protocol.md promises or, with the
@@ -57,12 +69,14 @@ async def members_of(store: Store, conv: str) -> tuple[list[str], str]:
 
 async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
     """Apply a group op; True when it repeats an opid already applied, False when applied
-    now, None when refused (the ``forbidden`` error is sent here)."""
+    now, None when refused (the error is sent here)."""
     assert session.user is not None and session.device is not None
     store = session.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
     conv, user = args["conv"], session.user
     terse = session.bugs.has("terse-events")
+    rules = session.group_rules
+    charged = False  # the fan-out budget is drawn once, whatever the rereads
     for _ in range(MAX_STALE):
         members, ver = await members_of(store, conv)
         target: str | None
@@ -72,11 +86,22 @@ async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
         else:
             target = args["user"]
             recipients = sorted(set(members) | {target})
+        why = rules.too_big(kind, conv, members, recipients)
+        if why is not None:
+            session.error(FORBIDDEN, f"op {kind}: {why}", rid)
+            return None
+        if not charged:
+            wait_ms = await rules.fanout.charge(store.redis, user, len(recipients))
+            if wait_ms:
+                why = rules.fanout.refusal(len(recipients))
+                session.error(RATE_LIMITED, f"op {kind}: {why}", rid, retry_after_ms=wait_ms)
+                return None
+            charged = True
         body = event_body(kind, user, target, recipients, terse)
         try:
             status, detail = await store.group_op(
                 user, session.device, opid, kind, conv, recipients, target, ver, body,
-                session.now_ms())
+                session.now_ms(), open_rules=rules.open)
         except StaleMembers:
             continue
         if status == 3:

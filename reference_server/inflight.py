@@ -9,7 +9,8 @@ goes on with the next frame. The store connection applies scripts in the order w
 (resp.py), so a connection's sends are still sequenced in frame order; answers leave in
 frame order, each only after the store answered its call (a ``send_ack`` stays durable).
 Any other frame first waits until every call in flight is answered (``drain``), so it
-sees their effects and its reply follows theirs.
+sees their effects and its reply follows theirs. The request limit (limits.py) rides in
+the script itself: a send or ack over it is answered ``rate_limited``, not applied.
 
 At most ``depth(max_outbound)`` calls are in flight per connection: their answers arrive
 together, and a burst of answers must stay well below what sheds a client that does not
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import is_valid_conv
-from reference_server.store import StoreError, script_reply, send_result
+from reference_server.store import RateLimited, StoreError, script_reply, send_result
 
 if TYPE_CHECKING:
     from reference_server.requests import Pipeline
@@ -69,6 +70,8 @@ class Inflight:
                 if error is not None:
                     raise error
                 on_reply(fut.result())
+            except RateLimited as e:
+                self._session.rate_limited(t, rid, e)
             except StoreError as e:
                 self._session.store_failed(t, rid, e)
             except Exception:
@@ -109,11 +112,9 @@ def _start_send(session: Pipeline, frame: dict[str, Any]) -> bool:
         session.inflight.direct = (conv, a, b)
     if user != a and user != b:
         return False  # answered forbidden on the other path
-    if not session.sends.take():
-        return False  # answered rate_limited on the other path
     rid, cmid = frame["rid"], frame["cmid"]
     fut = session.store.start_send(user, device, cmid, conv, [a, b], frame["body"],
-                                        frame.get("ts"), session.now_ms())
+                                   frame.get("ts"), session.now_ms(), session.limits.tail("send"))
 
     def on_reply(reply: Any) -> None:
         session.send_ack(rid, cmid, send_result(reply))
@@ -124,7 +125,8 @@ def _start_send(session: Pipeline, frame: dict[str, Any]) -> bool:
 
 def _start_ack(session: Pipeline, frame: dict[str, Any]) -> bool:
     assert session.user is not None and session.device is not None
-    fut = session.store.start_ack(session.user, session.device, frame["upto"])
+    fut = session.store.start_ack(session.user, session.device, frame["upto"],
+                                  session.limits.tail("ack"))
     session.inflight.add(fut, lambda reply: script_reply("store an ack", reply), "ack",
                          frame.get("rid"))
     return True

@@ -67,7 +67,9 @@ class Node:
             self._handle, self.config.host, self.config.port,
             process_request=self._process_request, max_size=self.config.max_frame,
             ping_interval=None, close_timeout=2, compression=None, start_serving=False,
-            open_timeout=10, max_queue=64, create_connection=CoalescingConnection,
+            # a handshake sent byte by byte (slowloris) is dropped at the login deadline
+            open_timeout=self.config.login_timeout_s, max_queue=64,
+            create_connection=CoalescingConnection,
             # no Server header: versions help only an attacker (the bug mode names them)
             **({} if self.config.bugs.has("server-header") else {"server_header": None}),
             ssl=server_context(self.config.cert, self.config.key) if self.config.cert

@@ -9,16 +9,18 @@ opbatch.py, breaks exactly that). ``op_ok`` is sent once the effect is in the st
 
 | kind | args | effect |
 | --- | --- | --- |
-| ``group_create`` | ``conv`` (g:), ``members`` | a new group of the members and the creator |
-| ``group_add`` | ``conv`` (g:), ``user`` | add a member (any member may) |
-| ``group_remove`` | ``conv`` (g:), ``user`` | remove a member (any member may; oneself: leave) |
+| ``group_create`` | ``conv`` (g:), ``members`` | a new group of them and its creator (owner) |
+| ``group_add`` | ``conv`` (g:), ``user`` | add a member (any member, with the user's consent) |
+| ``group_remove`` | ``conv`` (g:), ``user`` | remove a member (the owner; oneself: leave) |
 | ``contact_add`` | ``user`` | add a contact (not oneself) |
 | ``contact_remove`` | ``user`` | remove a contact |
 | ``pin`` | ``conv``, ``pinned`` (bool) | pin or unpin a conversation one is a member of |
 
 Bad args answer ``bad_frame`` naming the field (``args.user``); a group that exists
-already, a group or conversation the user is not in: ``forbidden``. Adding a member
-already there, or removing one who is not, is applied as a no-op (no event).
+already, a group or conversation the user is not in, a group change the group rules refuse
+(groups.py: consent, owner, size): ``forbidden``; over the fan-out budget:
+``rate_limited``. Adding a member already there, or removing one who is not, is applied
+as a no-op (no event).
 ``state {rid}`` answers ``state_ok {rid, contacts, pinned, groups}``, each sorted.
 """
 

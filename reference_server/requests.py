@@ -5,7 +5,8 @@ interfaces, so handlers never reach into a session's or a node's internals.
   to answer. The handlers of ``read``/``reads`` (reads.py), ``op``/``state`` (ops.py)
   and the group ops (groups.py) take one.
 - ``Pipeline``: ``Requests`` plus what a send or an ack written without waiting needs
-  (inflight.py): the send bucket, the calls in flight (``Calls``), the ``send_ack`` reply.
+  (inflight.py): the request limits, the calls in flight (``Calls``), the ``send_ack``
+  reply.
 - ``Dispatcher``: what the ``op-reorder`` bug mode needs (opbatch.py): hand a frame back.
 - ``Host``: what a session needs of its node (session.py).
 - ``NodeClock``: the node's clock, the wall clock plus its ``--clock-skew-ms``: an object
@@ -25,12 +26,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from reference_server.admission import TokenBucket
     from reference_server.bugs import BugSet
     from reference_server.config import Config
+    from reference_server.fanout import GroupRules
+    from reference_server.limits import Limiter
     from reference_server.member_cache import MemberCache
     from reference_server.pubsub import Fanin
-    from reference_server.store import SendResult, Store, StoreError
+    from reference_server.store import RateLimited, SendResult, Store, StoreError
 
 
 class NodeClock:
@@ -50,6 +52,7 @@ class Requests(Protocol):
     user: str | None
     device: str | None
     log: logging.Logger
+    group_rules: GroupRules  # consent, owner, size and fan-out (fanout.py)
 
     @property
     def store(self) -> Store: ...
@@ -78,12 +81,14 @@ class Calls(Protocol):
 class Pipeline(Requests, Protocol):
     """A connection whose sends and acks are written without waiting (inflight.py)."""
 
-    sends: TokenBucket
+    limits: Limiter
     inflight: Calls
 
     def send_ack(self, rid: int, cmid: str, res: SendResult) -> None: ...
 
     def store_failed(self, t: str, rid: int | None, e: StoreError) -> None: ...
+
+    def rate_limited(self, t: str, rid: int | None, e: RateLimited) -> None: ...
 
     def internal_error(self, rid: int | None) -> None: ...
 

@@ -68,14 +68,19 @@ return {mid, seq, ARGV[3], ARGV[2], 0}
 
 # A membership change of a group, delivered as an ``event`` message.
 # KEYS[1] actor's opids hash, KEYS[2] conv seq, KEYS[3] mid counter, KEYS[4] mver,
-# KEYS[5] the members set; per recipient i (0-based): KEYS[6+3i] useq, KEYS[7+3i] inbox,
-# KEYS[8+3i] the recipient's groups set.
+# KEYS[5] the members set, KEYS[6] the group's owner; per recipient i (0-based):
+# KEYS[7+4i] useq, KEYS[8+4i] inbox, KEYS[9+4i] the recipient's groups set, KEYS[10+4i]
+# the recipient's contacts set.
 # ARGV[1] opid, ARGV[2] kind (group_create | group_add | group_remove), ARGV[3] conv,
 # ARGV[4] actor, ARGV[5] mver read ('' = no group yet), ARGV[6] index (1-based) of the
 # target user among the recipients (0 for group_create), ARGV[7] tail, ARGV[8] the mid key
-# (new_mid), ARGV[9+i] names.
+# (new_mid), ARGV[9] 'open' to skip the consent and owner rules (bug mode open-groups),
+# ARGV[10+i] names.
 # Recipients: create: the new members; add: the members and the new one; remove: the
 # members, the removed one included (so they learn it).
+# The rules (docs/protocol.md, "Groups"): a user joins only with their consent (the user
+# has the actor as a contact); only the owner (the creator) removes others; anyone
+# leaves, the owner too (the group then has no owner).
 # Returns {status, detail}: 0 applied (detail: seq, or 0 when nothing changed),
 # 1 a repeat of the opid, 2 stale members, 3 refused (detail: why).
 GROUP_OP_LUA = _APPEND + """
@@ -83,24 +88,46 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
 local ver = redis.call('GET', KEYS[4]) or ''
 if ver ~= ARGV[5] then return {2, 0} end
 local kind, conv, actor, target = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
-local count = #ARGV - 8
+local count, open = #ARGV - 9, ARGV[9] == 'open'
+local function agreed(i)  -- recipient i (0-based) has the actor as a contact
+  return redis.call('SISMEMBER', KEYS[10 + 4 * i], actor) == 1
+end
 if kind == 'group_create' then
   if ver ~= '' then return {3, 'group ' .. conv .. ' already exists'} end
+  local strangers = {}
+  for i = 0, count - 1 do
+    if not open and ARGV[10 + i] ~= actor and not agreed(i) then
+      table.insert(strangers, ARGV[10 + i])
+    end
+  end
+  if #strangers > 0 then
+    return {3, #strangers .. ' of the members (' .. table.concat(strangers, ', ', 1,
+            math.min(#strangers, 5)) .. ') have not added ' .. actor .. ' as a contact'}
+  end
 else
   if redis.call('SISMEMBER', KEYS[5], actor) == 0 then
     return {3, actor .. ' is not a member of ' .. conv}
   end
-  local name = ARGV[8 + target]
+  local name = ARGV[9 + target]
   local present = redis.call('SISMEMBER', KEYS[5], name) == 1
   if (kind == 'group_add') == present then
     redis.call('HSET', KEYS[1], ARGV[1], 'noop')
     return {0, 0}
   end
+  local owner = redis.call('GET', KEYS[6]) or ''
+  if not open and kind == 'group_add' and not agreed(target - 1) then
+    return {3, name .. ' has not added ' .. actor .. ' as a contact'}
+  end
+  if not open and kind == 'group_remove' and name ~= actor and owner ~= actor then
+    return {3, 'only the owner of ' .. conv .. ' removes others; ' .. actor ..
+            ' may leave'}
+  end
+  if kind == 'group_remove' and name == owner then redis.call('DEL', KEYS[6]) end
 end
 local seq = redis.call('INCR', KEYS[2])
 local mid = new_mid()
 for i = 0, count - 1 do
-  local name, groups = ARGV[9 + i], KEYS[8 + 3 * i]
+  local name, groups = ARGV[10 + i], KEYS[9 + 4 * i]
   if kind == 'group_create' then
     redis.call('SADD', KEYS[5], name)
     redis.call('SADD', groups, conv)
@@ -114,8 +141,9 @@ for i = 0, count - 1 do
     end
   end
 end
+if kind == 'group_create' then redis.call('SET', KEYS[6], actor) end
 redis.call('SET', KEYS[4], seq)
-append(seq, mid, ARGV[7], 6, 3, 9, count)
+append(seq, mid, ARGV[7], 7, 4, 10, count)
 redis.call('HSET', KEYS[1], ARGV[1], 'ok ' .. seq)
 return {0, seq}
 """
@@ -178,4 +206,72 @@ if upto > cur then
   return upto
 end
 return cur
+"""
+
+# The request limit (limits.py), run before a script's own work: the last two KEYS are the
+# user's and the device's bucket (rl:u:<user>, rl:d:<user>:<device>), the last five ARGV
+# the request's weight, the user's rate (tokens per second) and burst, the device's rate
+# and burst. The guard removes them, so the script after it sees its own KEYS and ARGV. A
+# bucket is a hash {tokens, at} (at: the store's clock, ms); a missing one is full, and
+# each lives only as long as it takes to fill again (PEXPIRE), so an idle device leaves
+# nothing. When either bucket holds less than the weight (capped at its burst), the guard
+# draws nothing and returns {'rate_limited', ms until both hold it, 'user' | 'device'}
+# before the script runs; else it draws the weight from both and the script goes on.
+_GUARD = """
+local function bucket_level(key, rate, burst, now)
+  local v = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(v[1])
+  if not tokens then return burst end
+  return math.min(burst, tokens + math.max(0, now - (tonumber(v[2]) or now)) * rate / 1000)
+end
+local function bucket_draw(key, level, rate, burst, now)
+  redis.call('HSET', key, 'tokens', level, 'at', now)
+  redis.call('PEXPIRE', key, math.ceil((burst - level) * 1000 / rate) + 1000)
+end
+local limited
+do
+  local db, dr = tonumber(table.remove(ARGV)), tonumber(table.remove(ARGV))
+  local ub, ur = tonumber(table.remove(ARGV)), tonumber(table.remove(ARGV))
+  local w = tonumber(table.remove(ARGV))
+  local dk, uk = table.remove(KEYS), table.remove(KEYS)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local u, d = bucket_level(uk, ur, ub, now), bucket_level(dk, dr, db, now)
+  local wu, wd = math.min(w, ub), math.min(w, db)
+  if u < wu or d < wd then
+    local mu, md = (wu - u) * 1000 / ur, (wd - d) * 1000 / dr
+    if mu >= md then
+      limited = {'rate_limited', math.max(1, math.ceil(mu)), 'user'}
+    else
+      limited = {'rate_limited', math.max(1, math.ceil(md)), 'device'}
+    end
+  else
+    bucket_draw(uk, u - wu, ur, ub, now)
+    bucket_draw(dk, d - wd, dr, db, now)
+  end
+end
+if limited then return limited end
+"""
+
+# A request's limit alone (every request but a pipelined send or ack): returns 0 when the
+# weight was drawn, else the guard's refusal.
+TAKE_LUA = _GUARD + "return 0\n"
+# A send and an ack whose limit rides in their own script: no extra round trip.
+LIMITED_SEND_LUA = _GUARD + SEND_LUA
+LIMITED_ACK_LUA = _GUARD + ACK_LUA
+
+# Failed logins per source address (limits.py): KEYS[1] rl:ip:<addr>, a counter of the
+# address's failed logins that lives one window from its first failure.
+# LOGIN_GATE_LUA: ARGV[1] the failures allowed per window. Returns 0 when the address may
+# log in, else the ms until its window ends.
+LOGIN_GATE_LUA = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n < tonumber(ARGV[1]) then return 0 end
+return math.max(1, redis.call('PTTL', KEYS[1]))
+"""
+# LOGIN_FAILED_LUA: ARGV[1] the window in ms. Counts one failure; returns the count.
+LOGIN_FAILED_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
 """

@@ -10,10 +10,12 @@ right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
 answered with an ``error`` and counted; above ``max_bad_frames`` the connection is closed
-with 1008. Sends over the connection's rate (admission.py) are answered ``rate_limited``.
+with 1008. A request over its user's or device's limit (limits.py) is answered
+``rate_limited`` and not applied.
 A client that stops reading while frames pile up for it (``--max-outbound``) is shed:
 what was queued is dropped, ``error overloaded`` and a close with 4003 follow.
-``read``/``reads`` live in reads.py, ``op``/``state`` in ops.py and groups.py.
+``login`` lives in login.py, ``sync`` in sync.py, ``read``/``reads`` in reads.py,
+``op``/``state`` in ops.py and groups.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +31,14 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from imload.protocol import (
-    CLOSE_AUTH_FAILED,
-    CLOSE_IDLE,
     CLOSE_OVERLOADED,
     CLOSE_REPLACED,
     CLOSE_TOO_MANY_BAD,
     FrameError,
-    TokenError,
     decode_frame,
     is_valid_conv,
+    is_valid_name,
     validate_request,
-    verify_token,
 )
 from imload.protocol.frames import (
     BAD_FRAME,
@@ -51,13 +49,17 @@ from imload.protocol.frames import (
     UNAUTHENTICATED,
 )
 from reference_server import inflight
-from reference_server.admission import TokenBucket
+from reference_server.deadline import Deadline
+from reference_server.fanout import GroupRules
 from reference_server.groups import MAX_STALE, members_of
+from reference_server.limits import Limiter, refusal
+from reference_server.login import handle_login
 from reference_server.opbatch import OpBatch
 from reference_server.ops import handle_op, handle_state
 from reference_server.outbox import Outbox
 from reference_server.reads import handle_read, handle_reads
-from reference_server.store import SendResult, StaleMembers, StoreError, push_channel
+from reference_server.store import RateLimited, SendResult, StaleMembers, StoreError
+from reference_server.sync import handle_sync
 from reference_server.wsconn import send_texts
 
 if TYPE_CHECKING:
@@ -65,12 +67,6 @@ if TYPE_CHECKING:
     from reference_server.requests import Host
     from reference_server.store import Store
 
-SYNC_DEFAULT_LIMIT = 200
-SYNC_MAX_LIMIT = 1000
-# a sync_batch's entries stop past this many bytes (at least one entry each): with a
-# message at most MAX_FRAME_BYTES, a reply stays under the 1 MiB frame limit that many
-# WebSocket clients keep by default (python websockets, browsers' proxies)
-SYNC_MAX_BYTES = 512 * 1024
 WRITE_BATCH = 64  # frames written to the socket together, at most
 
 
@@ -82,6 +78,7 @@ class Session:
         self.ws = ws
         self.log: logging.Logger = node.log
         self.peer = "%s:%s" % (ws.remote_address[:2] if ws.remote_address else ("?", "?"))
+        self.addr = str(ws.remote_address[0]) if ws.remote_address else "?"
         self.user: str | None = None
         self.device: str | None = None
         self.gen: int | None = None  # login generation; None until the store answered
@@ -90,18 +87,17 @@ class Session:
         self._held: list[str | bytes] = []  # pushes that arrived before login_ok
         self._out = Outbox()  # everything sent to the client, drained by _write_loop
         self._closing = False
-        self._waiting_since = 0.0  # loop time the read loop began waiting for a frame
-        self._opened = 0.0  # loop time the read loop started (the login deadline's start)
-        self._idle_timer: asyncio.TimerHandle | None = None
         config = node.config
-        self.sends = TokenBucket(config.send_rate, config.send_burst)
+        self._deadline = Deadline(self, config)  # the idle close and the login deadline
+        self.limits = Limiter(config, node.store)  # per user and device (limits.py)
+        self.group_rules = GroupRules.of(config)  # consent, owner, size, fan-out budget
         self.inflight = inflight.Inflight(self)  # pipelined store calls
         self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
         self._depth = inflight.depth(config.max_outbound)
         self.op_batch = OpBatch(self) if config.bugs.has("op-reorder") else None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
-            "login": self._login, "send": self._send, "ack": self._ack,
-            "sync": self._sync, "ping": self._ping,
+            "login": lambda f: handle_login(self, f), "send": self._send, "ack": self._ack,
+            "sync": lambda f: handle_sync(self, f), "ping": self._ping,
             "read": lambda f: handle_read(self, f), "reads": lambda f: handle_reads(self, f),
             "op": lambda f: handle_op(self, f), "state": lambda f: handle_state(self, f),
         }
@@ -113,6 +109,10 @@ class Session:
 
     def reply(self, frame: dict[str, Any]) -> None:
         self._enqueue(orjson.dumps(frame))  # UTF-8 JSON, sent as a text frame as it is
+
+    def reply_text(self, text: str) -> None:
+        """A reply already encoded (a sync_batch spliced from stored entries)."""
+        self._enqueue(text)
 
     def error(self, code: str, msg: str, rid: int | None = None, **extra: Any) -> None:
         frame: dict[str, Any] = {"t": "error", "code": code, "msg": msg}
@@ -144,7 +144,8 @@ class Session:
         if self._closing:
             return
         config = self.node.config
-        if len(self._out) >= config.max_outbound or self._out.size >= config.max_outbound_bytes:
+        if (len(self._out) >= config.max_outbound or self._out.size >= config.max_outbound_bytes
+                ) and not self.bugs.has("unbounded-outbound"):
             # The writer is stuck on a client that does not read: drop what is queued; the
             # client gets overloaded and 4003 if it ever reads again, else the idle close.
             self.log.warning("%r does not read: %d frames (%d bytes) queued, shedding it "
@@ -177,8 +178,27 @@ class Session:
 
     def replace(self, gen: int) -> None:
         """A newer login (generation ``gen``) of this device took over: close with 4001."""
-        if self.gen is not None and self.gen < gen:
+        if self.gen is not None and self.gen < gen and not self.bugs.has("no-takeover"):
             self.close_soon(CLOSE_REPLACED, "replaced by a newer login of this device")
+
+    def bind(self, user: str, device: str) -> None:
+        """The login's token named the user and device (login.py): index the session."""
+        self.user, self.device = user, device
+        self.limits.bind(user, device)
+        self.node.register(self)
+
+    def unbind(self) -> None:
+        """The store failed the login: undo ``bind``."""
+        self.node.unregister(self)
+        self.user = self.device = None
+        self._held.clear()
+
+    def ready(self) -> None:
+        """``login_ok`` is queued: pushes go straight out, those held meanwhile first."""
+        self._ready = True
+        held, self._held = self._held, []
+        for text in held:
+            self._enqueue(text)
 
     # -- the connection's life -------------------------------------------------------------
 
@@ -205,15 +225,7 @@ class Session:
                           self.ws.close_reason or "")
 
     async def _read_loop(self) -> None:
-        # The idle close: one timer per connection that re-arms itself while frames come
-        # (cheaper than a timeout around every recv); it closes the connection, which ends
-        # the recv below.
-        loop = asyncio.get_running_loop()
-        self._waiting_since = self._opened = loop.time()
-        config = self.node.config
-        self._idle_timer = loop.call_at(
-            self._opened + min(config.idle_timeout_s, config.login_timeout_s),
-            self._idle_check)
+        self._deadline.start()
         try:
             while not self._closing:
                 try:
@@ -222,32 +234,11 @@ class Session:
                     return
                 if self._closing:
                     return
-                self._waiting_since = math.inf  # handling: the idle clock stops
+                self._deadline.busy()
                 await self._handle(data)
-                self._waiting_since = loop.time()
+                self._deadline.waiting()
         finally:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-                self._idle_timer = None
-
-    def _idle_check(self) -> None:
-        """Close with 4004 after ``idle_timeout_s`` of waiting for a frame, or when the
-        connection has not logged in ``login_timeout_s`` after it opened; else re-arm."""
-        loop = asyncio.get_running_loop()
-        config = self.node.config
-        idle_s, login_s = config.idle_timeout_s, config.login_timeout_s
-        now = loop.time()
-        if self.user is None and not self._closing and not config.bugs.has("no-login-deadline"):
-            if self._opened + login_s <= now:
-                self.close_soon(CLOSE_IDLE, f"no login within {login_s:g} s")
-                return
-        due = self._waiting_since + idle_s
-        if due <= now:
-            self.close_soon(CLOSE_IDLE, f"no frame for {idle_s:g} s")
-            return
-        if self.user is None:
-            due = min(due, self._opened + login_s)
-        self._idle_timer = loop.call_at(min(due, now + idle_s), self._idle_check)
+            self._deadline.stop()
 
     async def _handle(self, data: str | bytes) -> None:
         try:
@@ -277,14 +268,33 @@ class Session:
             self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
             return
         try:
-            await self._handlers[t](frame)
+            if t != "login":
+                await self.limits.take(t)  # RateLimited: not applied
+            if self.bugs.has("frame-user") and t != "login" and is_valid_name(frame.get("user")):
+                await self._as_frame_user(frame)
+            else:
+                await self._handlers[t](frame)
         except FrameError as e:
             self.bad(e.code, e.msg, e.rid)
+        except RateLimited as e:
+            self.rate_limited(t, rid, e)
         except StoreError as e:
             self.store_failed(t, rid, e)
         except Exception:
             self.log.exception("internal error handling %s of user=%s", t, self.user)
             self.internal_error(rid)
+
+    async def _as_frame_user(self, frame: dict[str, Any]) -> None:
+        """The frame-user bug mode: the frame's ``user`` field acts, not the token's user."""
+        own, self.user = self.user, frame["user"]
+        try:
+            await self._handlers[frame["t"]](frame)
+        finally:
+            self.user = own
+
+    def rate_limited(self, t: str, rid: int | None, e: RateLimited) -> None:
+        """Answer a request over its limit (limits.py): it was not applied."""
+        self.error(RATE_LIMITED, refusal(t, e), rid, retry_after_ms=e.wait_ms)
 
     def store_failed(self, t: str, rid: int | None, e: StoreError) -> None:
         """Answer a request whose store call failed: the client retries it."""
@@ -305,60 +315,18 @@ class Session:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def _login(self, frame: dict[str, Any]) -> None:
-        rid = frame["rid"]
-        if self.user is not None:
-            self.bad(BAD_FRAME, "login: already logged in on this connection", rid)
-            return
-        try:
-            user, device = verify_token(self.node.config.secret, frame["token"]) \
-                if not self.node.config.bugs.has("alg-none") else unsigned_or_verified(
-                    self.node.config.secret, frame["token"])
-        except TokenError as e:
-            self.log.info("auth failed peer=%s: %s", self.peer, e)
-            self.error(UNAUTHENTICATED, str(e), rid)
-            self.close_soon(CLOSE_AUTH_FAILED, "authentication failed")
-            return
-        channel = push_channel(user)
-        await self.node.fanin.acquire(channel)  # before reading the inbox: no push is missed
-        self.user, self.device = user, device
-        self.node.register(self)
-        try:
-            state = await self.node.store.login(user, device)
-        except BaseException:
-            self.node.unregister(self)
-            self.user = self.device = None
-            self._held.clear()
-            raise
-        self.gen = state.gen
-        self.node.login_done(self)
-        self.reply({"t": "login_ok", "rid": rid, "user": user, "device": device,
-                    "node": self.node.config.node_id, "server_ts": self.now_ms(),
-                    "hb_ms": self.node.config.hb_ms, "inbox_seq": state.inbox_seq,
-                    "acked": state.acked})
-        self._ready = True
-        held, self._held = self._held, []
-        for text in held:
-            self._enqueue(text)
-        self.log.info("login peer=%s user=%s device=%s gen=%d inbox_seq=%d acked=%d",
-                      self.peer, user, device, state.gen, state.inbox_seq, state.acked)
-
     async def _send(self, frame: dict[str, Any]) -> None:
         rid, conv = frame["rid"], frame["conv"]
         assert self.user is not None and self.device is not None
-        if not self.sends.take():
-            wait_ms = max(1, int(self.sends.wait_s() * 1000 + 0.999))
-            self.error(RATE_LIMITED, f"send: over {self.sends.rate:g} sends/s on this "
-                       "connection", rid, retry_after_ms=wait_ms)
-            return
         if not is_valid_conv(conv):
             self.bad(BAD_FRAME, f"send: {conv!r} is not a conversation (d:a:b or g:name)", rid)
             return
         bugs = self.node.config.bugs
         store = self.node.store
+        charged = False
         for _ in range(MAX_STALE):
             members, ver = await members_of(store, conv)
-            if self.user not in members:
+            if self.user not in members and not bugs.has("open-conversations"):
                 self.error(FORBIDDEN, f"send: {self.user} is not a member of {conv}", rid)
                 return
             seq = None
@@ -368,6 +336,10 @@ class Session:
                 await store.set_conv_seq(conv, seq)
             if self.node.member_cache is not None:  # stale-members: recent joins left out
                 members = self.node.member_cache.fanout(conv, members)
+            if ver and not charged:  # a group message: its fan-out budget (fanout.py)
+                if await self._over_fanout(rid, len(members)):
+                    return
+                charged = True
             try:
                 res = await store.send(self.user, self.device, frame["cmid"], conv, members,
                                        frame["body"], frame.get("ts"), self.now_ms(), ver=ver,
@@ -382,6 +354,17 @@ class Session:
             return
         self.send_ack(rid, frame["cmid"], res)
 
+    async def _over_fanout(self, rid: int, writes: int) -> bool:
+        """Draw a group message's ``writes`` from the sender's fan-out budget; True when
+        over it (answered ``rate_limited``)."""
+        assert self.user is not None
+        fanout = self.group_rules.fanout
+        wait_ms = await fanout.charge(self.node.store.redis, self.user, writes)
+        if wait_ms:
+            self.error(RATE_LIMITED, f"send: {fanout.refusal(writes)}", rid,
+                       retry_after_ms=wait_ms)
+        return bool(wait_ms)
+
     def send_ack(self, rid: int, cmid: str, res: SendResult) -> None:
         self.reply({"t": "send_ack", "rid": rid, "cmid": cmid, "mid": res.mid,
                     "conv": res.conv, "seq": res.seq, "server_ts": res.server_ts,
@@ -391,40 +374,10 @@ class Session:
         assert self.user is not None and self.device is not None
         await self.node.store.ack(self.user, self.device, frame["upto"])
 
-    async def _sync(self, frame: dict[str, Any]) -> None:
-        assert self.user is not None
-        rid = frame["rid"]
-        limit = frame.get("limit", SYNC_DEFAULT_LIMIT)
-        if limit < 1:
-            self.bad(BAD_FRAME, "sync: field 'limit' must be at least 1", rid)
-            return
-        limit = min(limit, SYNC_MAX_LIMIT)
-        after = max(frame["after"], 0)
-        batch = await self.node.store.sync(
-            self.user, after, limit,
-            None if self.node.config.bugs.has("unbounded-sync") else SYNC_MAX_BYTES)
-        # The entries are stored JSON: splice them in rather than decode and encode again.
-        more = "true" if batch.more else "false"
-        self._enqueue(f'{{"t":"sync_batch","rid":{rid},"msgs":[{",".join(batch.entries)}],'
-                      f'"upto":{batch.upto},"more":{more}}}')
-
     async def _ping(self, frame: dict[str, Any]) -> None:
         pong: dict[str, Any] = {"t": "pong", "rid": frame["rid"]}
         if "ts" in frame:
             pong["ts"] = frame["ts"]
         pong["server_ts"] = self.now_ms()
         self.reply(pong)
-
-
-def unsigned_or_verified(secret: str, token: object) -> tuple[str, str]:
-    """The alg-none bug mode's token check: a token whose header says alg none is taken
-    without a signature; any other is verified as usual."""
-    import jwt
-    try:
-        if isinstance(token, str) and jwt.get_unverified_header(token).get("alg") == "none":
-            claims = jwt.decode(token, options={"verify_signature": False})
-            return str(claims["sub"]), str(claims["dev"])
-    except (jwt.InvalidTokenError, KeyError) as e:
-        raise TokenError(f"invalid token: {e}") from e
-    return verify_token(secret, token)
 

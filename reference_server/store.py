@@ -19,8 +19,13 @@ Key layout (all plain keys of one Redis database; names are ``[A-Za-z0-9_.-]``):
 | ``u:<user>:groups`` | set | the groups the user is a member of |
 | ``c:<group>:members`` | set | a group's members |
 | ``c:<group>:mver`` | string | the seq of the group's last membership change |
+| ``c:<group>:owner`` | string | the group's owner (its creator; gone once the owner left) |
+| ``u:<user>:fanout`` | hash | the user's fan-out bucket: ``tokens``, ``at`` (fanout.py) |
 | ``nodes`` | set | node ids that ever reported (presence.py) |
 | ``node:<id>`` | string, TTL 3 s | the node's presence: JSON ``{id, url, load, conns, limit}`` |
+| ``rl:u:<user>`` | hash, TTL | the user's request bucket: ``tokens``, ``at`` (ms; limits.py) |
+| ``rl:d:<user>:<device>`` | hash, TTL | the device's request bucket, the same |
+| ``rl:ip:<addr>`` | string, TTL | failed logins from the address this window (limits.py) |
 
 Pub/sub channel ``push:<user>`` carries that user's pushes (``{"t":"msg",...}``, published
 from inside the send script, so publication order is useq order; ``read_sync`` and
@@ -48,8 +53,12 @@ from redis.exceptions import RedisError
 from reference_server import scripts
 from reference_server.resp import RespPipe, Script, StoreError
 
-__all__ = ["GroupView", "LoginState", "SendResult", "StaleMembers", "Store", "StoreError",
-           "SyncBatch", "push_channel", "script_reply", "send_result"]
+__all__ = ["GroupView", "Limit", "LoginState", "RateLimited", "SendResult", "StaleMembers",
+           "Store", "StoreError", "SyncBatch", "push_channel", "script_reply", "send_result"]
+
+# A request's limit as the guard of scripts.py takes it: the keys and the arguments that
+# follow a script's own (limits.py makes them).
+Limit = tuple[list[str], list[Any]]
 
 
 def push_channel(user: str) -> str:
@@ -81,6 +90,15 @@ class GroupView:
 
 class StaleMembers(Exception):
     """The group's membership changed between reading it and writing: read it again."""
+
+
+class RateLimited(Exception):
+    """A request over its user's or device's limit (limits.py): not applied."""
+
+    def __init__(self, wait_ms: int, bucket: str) -> None:
+        super().__init__(f"over the {bucket}'s request limit; retry in {wait_ms} ms")
+        self.wait_ms = wait_ms
+        self.bucket = bucket  # "user", "device" or "connection" (a bug mode)
 
 
 @dataclass(frozen=True)
@@ -117,9 +135,12 @@ def _send_call(user: str, device: str, cmid: str, conv: str, members: list[str],
 
 
 def script_reply(what: str, reply: Any) -> Any:
-    """A raw script reply from ``start_send``/``start_ack``; StoreError for an error reply."""
+    """A raw script reply from ``start_send``/``start_ack``; StoreError for an error reply,
+    RateLimited when the script's limit refused it."""
     if isinstance(reply, hiredis.ReplyError):
         raise StoreError(f"store failed to {what}: the store refused a script: {reply}")
+    if isinstance(reply, list) and len(reply) == 3 and reply[0] == "rate_limited":
+        raise RateLimited(int(reply[1]), str(reply[2]))
     return reply
 
 
@@ -149,8 +170,15 @@ class Store:
         self._read = Script(scripts.READ_LUA)
         self._group_op = Script(scripts.GROUP_OP_LUA)
         self._set_op = Script(scripts.SET_OP_LUA)
+        self._limited_send = Script(scripts.LIMITED_SEND_LUA)
+        self._limited_ack = Script(scripts.LIMITED_ACK_LUA)
+        self._take = Script(scripts.TAKE_LUA)
+        self._login_gate = Script(scripts.LOGIN_GATE_LUA)
+        self._login_failed = Script(scripts.LOGIN_FAILED_LUA)
         self._pipe = RespPipe(url, timeout_s, scripts=(
-            self._send, self._login, self._ack, self._read, self._group_op, self._set_op))
+            self._send, self._login, self._ack, self._read, self._group_op, self._set_op,
+            self._limited_send, self._limited_ack, self._take, self._login_gate,
+            self._login_failed))
 
     @property
     def connected(self) -> bool:
@@ -205,14 +233,18 @@ class Store:
         return send_result(await self._script("store a message", self._send, keys, args))
 
     def start_send(self, user: str, device: str, cmid: str, conv: str, members: list[str],
-                   body: str, ts: int | None, server_ts: int) -> asyncio.Future[Any]:
+                   body: str, ts: int | None, server_ts: int, limit: Limit | None = None
+                   ) -> asyncio.Future[Any]:
         """Write the send script of a direct conversation now (no membership version to
         check), without waiting: the future of its raw reply, for ``send_result``. Calls
         written one after the other are applied in that order. Only while ``connected``
-        (else use ``send``)."""
+        (else use ``send``). With ``limit``, the script first draws the send's weight
+        (RateLimited from ``send_result`` when refused: nothing stored)."""
         keys, args = _send_call(user, device, cmid, conv, members, body, ts, server_ts, "",
                                 True, None, self._mid_key)
-        return self._pipe.evalsha_nowait(self._send, keys, args)
+        if limit is None:
+            return self._pipe.evalsha_nowait(self._send, keys, args)
+        return self._pipe.evalsha_nowait(self._limited_send, keys + limit[0], args + limit[1])
 
     async def conv_seq(self, conv: str) -> int:
         """The conversation's last seq (only the racy-seq bug mode reads it outside a script)."""
@@ -231,19 +263,23 @@ class Store:
 
     async def group_op(self, user: str, device: str, opid: str, kind: str, conv: str,
                        recipients: list[str], target: str | None, ver: str,
-                       body: dict[str, Any] | str, server_ts: int) -> tuple[int, Any]:
-        """Apply a group op (GROUP_OP_LUA): (status, detail); StaleMembers to read again."""
+                       body: dict[str, Any] | str, server_ts: int, open_rules: bool = False
+                       ) -> tuple[int, Any]:
+        """Apply a group op (GROUP_OP_LUA, which holds the consent and owner rules;
+        ``open_rules``: the bug mode open-groups): (status, detail); StaleMembers to read
+        again."""
         shared = {"conv": conv, "from": user, "from_device": device, "cmid": f"op:{opid}",
                   "body": body, "server_ts": server_ts, "kind": "event"}
         tail = "," + orjson.dumps(shared).decode()[1:]
         keys = [f"u:{user}:opids", f"c:{conv}:seq", "mid", f"c:{conv}:mver",
-                f"c:{conv}:members"]
+                f"c:{conv}:members", f"c:{conv}:owner"]
         for m in recipients:
-            keys += [f"u:{m}:useq", f"u:{m}:inbox", f"u:{m}:groups"]
+            keys += [f"u:{m}:useq", f"u:{m}:inbox", f"u:{m}:groups", f"u:{m}:contacts"]
         index = 0 if target is None else recipients.index(target) + 1
         status, detail = await self._script(
             "apply an op", self._group_op, keys,
-            [opid, kind, conv, user, ver, index, tail, self._mid_key, *recipients])
+            [opid, kind, conv, user, ver, index, tail, self._mid_key,
+             "open" if open_rules else "", *recipients])
         if status == 2:
             raise StaleMembers(conv)
         return int(status), detail
@@ -281,11 +317,30 @@ class Store:
         keys = [f"u:{user}:acked", f"u:{user}:useq"]
         return int(await self._script("store an ack", self._ack, keys, [device, upto]))
 
-    def start_ack(self, user: str, device: str, upto: int) -> asyncio.Future[Any]:
+    def start_ack(self, user: str, device: str, upto: int, limit: Limit | None = None
+                  ) -> asyncio.Future[Any]:
         """``ack`` written now, without waiting: the future of the raw reply (check it with
-        ``script_reply``); only while ``connected`` (else use ``ack``)."""
-        return self._pipe.evalsha_nowait(self._ack, [f"u:{user}:acked", f"u:{user}:useq"],
-                                         [device, upto])
+        ``script_reply``); only while ``connected`` (else use ``ack``). ``limit`` as for
+        ``start_send``."""
+        keys, args = [f"u:{user}:acked", f"u:{user}:useq"], [device, upto]
+        if limit is None:
+            return self._pipe.evalsha_nowait(self._ack, keys, args)
+        return self._pipe.evalsha_nowait(self._limited_ack, keys + limit[0], args + limit[1])
+
+    async def take(self, limit: Limit) -> None:
+        """Draw a request's weight from its user's and device's buckets; RateLimited when
+        either holds too little (nothing drawn)."""
+        script_reply("draw a limit", await self._script("draw a limit", self._take, *limit))
+
+    async def login_gate(self, addr: str, max_fails: int) -> int:
+        """0 when ``addr`` may log in, else the ms until its failed-login window ends."""
+        return int(await self._script("check an address", self._login_gate,
+                                      [f"rl:ip:{addr}"], [max_fails]))
+
+    async def login_failed(self, addr: str, window_ms: int) -> int:
+        """Count a failed login from ``addr``; the failures of its window so far."""
+        return int(await self._script("count a failed login", self._login_failed,
+                                      [f"rl:ip:{addr}"], [window_ms]))
 
     async def sync(self, user: str, after: int, limit: int,
                    max_bytes: int | None = None) -> SyncBatch:

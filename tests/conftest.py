@@ -106,6 +106,21 @@ def unique(prefix: str = "u") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+def agree(cluster: LocalCluster, actor: str, *users: str, url: str | None = None) -> None:
+    """Each of ``users`` adds ``actor`` as a contact (op ``contact_add``, from a device of
+    its own): their consent to be added to ``actor``'s groups (docs/protocol.md, "Groups")."""
+    for user in users:
+        target = url or cluster.node_url("n1")
+        ctx = (ssl.create_default_context(cafile=str(cluster.ca_path))
+               if target.startswith("wss:") else None)
+        with connect(target, open_timeout=5, close_timeout=1, ssl=ctx) as ws:
+            c = WsClient(ws)
+            assert c.login(cluster.secret, user, "agree")["t"] == "login_ok"
+            reply = c.request("op", opid=f"agree-{actor}", kind="contact_add",
+                              args={"user": actor})
+            assert reply["t"] == "op_ok", reply
+
+
 @pytest.fixture(scope="session")
 def session_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A running 2-node local cluster, stopped at the end of the session whatever happens;

@@ -89,6 +89,8 @@ class FakeServer:
     swallow_requests: int = 0   # the next N ops / reads vanish unanswered
     request_errors: list[tuple[str, int | None]] = field(default_factory=list)  # or swallow
     cut_after_requests: int | None = None  # after N more ops / reads, reset the connection
+    limited: dict[str, int] = field(default_factory=dict)  # type -> next N refused
+    limit_ms: int = 500         # their retry_after_ms (rate_limited, as a node over its limits)
     drop_pushes: bool = False
     dup_pushes: bool = False
     mute_pongs: bool = False
@@ -151,6 +153,15 @@ class FakeServer:
             return
         self.received.append(f)
         t = f["t"]
+        if self.limited.get(t):
+            self.limited[t] -= 1
+            err = self._error(f.get("rid"), "rate_limited", self.limit_ms)
+            if err["rid"] is None:
+                del err["rid"]  # an ack's: it has no rid
+            self.reply(c, err)
+            if t == "login":
+                self.close(c, "closed by server 4029")
+            return
         if t == "login":
             user, device = f["token"].split("/")
             for old in [o for o in self.conns if (o.user, o.device) == (user, device)]:
@@ -205,7 +216,7 @@ class FakeServer:
                 for k in ("contacts", "pinned", "groups")}})
 
     @staticmethod
-    def _error(rid: int, code: str, retry: int | None) -> dict[str, Any]:
+    def _error(rid: int | None, code: str, retry: int | None) -> dict[str, Any]:
         err: dict[str, Any] = {"t": "error", "rid": rid, "code": code, "msg": "test"}
         if retry is not None:
             err["retry_after_ms"] = retry

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from adapter_helpers import RefusingAdapter
-from conftest import Connect, unique
+from conftest import Connect, agree, unique
 
 from imload.adapters import PROTOCOLS
 from imload.audit import devices_to_audit, run_audit
@@ -85,6 +85,7 @@ def test_audit_records_group_events_with_their_kind(cluster: LocalCluster,
                                                     open_client: Connect) -> None:
     a, b = unique("a"), unique("b")
     group = f"g:{unique('t')}"
+    agree(cluster, a, b)
     c = open_client(a, "d0")
     ok = c.request("op", opid="g1", kind="group_create", args={"conv": group, "members": [b]})
     assert ok["t"] == "op_ok", ok

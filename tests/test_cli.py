@@ -1,5 +1,6 @@
 """The command line: help, argument errors and bad files give exit 2 and one clear line."""
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from coverage_journals import ACCEPT_LESS, fully_judged, group_older_than_the_run
 from journal_builder import two_friends
 
-from imload.cli import main
+from imload.cli import COMMANDS, build_parser, main
 from imload.journal import JournalWriter, body_digest, event
 from imload.slo import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_UNKNOWN
 
@@ -163,3 +164,29 @@ def test_the_exit_codes_reach_the_shell(tmp_path: Path) -> None:
 def test_verify_of_a_folder_without_journal(tmp_path: Path) -> None:
     done = imload("verify", str(tmp_path))
     assert done.returncode == 2 and "no journal files" in done.stderr
+
+
+def _command_paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+                   ) -> list[tuple[str, ...]]:
+    """Every (sub)command under ``parser``: ``("run",)``, ``("journal", "stats")``, ..."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(*path, name), *_command_paths(sub, (*path, name))]
+    return found
+
+
+@pytest.mark.parametrize("path", _command_paths(build_parser()), ids=" ".join)
+def test_every_subcommand_has_a_help_that_exits_0(path: tuple[str, ...],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*path, "--help"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: imload {' '.join(path)}")
+
+
+def test_every_command_in_the_table_is_in_the_help() -> None:
+    names = {path[0] for path in _command_paths(build_parser())}
+    assert names == {name for name, _add, _handler in COMMANDS}
+    assert len(_command_paths(build_parser())) > len(COMMANDS)  # the nested ones count too

@@ -14,7 +14,7 @@ from journal_builder import two_friends
 from imload import docs_keys, docs_tables
 from imload.check import check
 from imload.faults.presets import PRESETS
-from imload.faults.registry import FAULT_KINDS
+from imload.faults.registry import FAULT_KINDS, KINDS
 from imload.scenario import ScenarioError, parse_scenario
 from imload.slo import EXIT_CODES, apply_slos
 
@@ -43,6 +43,20 @@ def test_check_finds_a_stale_table_and_a_rewrite_fixes_it(tmp_path: Path,
     assert doc.read_text() == TEXT
     doc.write_text("# no markers\n")
     assert docs_tables.main(["--check", "--file", str(doc)]) == 2
+
+
+def test_the_fault_kind_table_in_chaos_md_is_the_registrys(tmp_path: Path) -> None:
+    text = docs_tables.CHAOS.read_text(encoding="utf-8")
+    table = docs_tables.table_in(text, "fault-kinds")
+    assert table == docs_tables.table_in(docs_tables.regenerate(text, docs_tables.KIND_TABLES),
+                                         "fault-kinds")
+    assert re.findall(r"^\| `(\w+)` \|", table, re.M) == list(KINDS)
+    for kind in KINDS.values():
+        assert f"| `{kind.name}` | {kind.does} |" in table
+    doc = tmp_path / "chaos.md"
+    doc.write_text(text.replace(f"| {KINDS['down'].does} |", "| takes a nap |"))
+    assert docs_tables.main(["--check", "--file", str(doc)]) == 1
+    assert docs_tables.main(["--file", str(doc)]) == 0 and doc.read_text() == text
 
 
 def _known(data: dict) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import gevent
 import pytest
 from adapter_helpers import RefusingAdapter
-from conftest import own_node
+from conftest import agree, own_node
 
 from imload.adapters import DeviceIdentity
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric, MsgState
@@ -291,6 +291,7 @@ def test_queued_ops_and_reads_go_out_after_the_network_returns(
         cluster: LocalCluster, journal: JournalWriter) -> None:
     alice, bob = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
     group = f"g:t{uuid.uuid4().hex[:8]}"
+    agree(cluster, alice, bob)
     a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
     b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
     try:

@@ -1,23 +1,19 @@
-from dataclasses import dataclass
+"""The registry: a step's common keys, then its kind's; a run's questions sent to the kind."""
+
 
 import pytest
+from fault_helpers import Node
 
 from imload.faults.registry import (
+    FAULT_KINDS,
+    KINDS,
     FaultContext,
+    expand_targets,
     missing_means,
     parse_fault,
     start_fault,
     stop_fault,
-    toxic_names,
 )
-
-
-@dataclass
-class Node:
-    name: str
-    proxy: str | None = None
-    kill: str | None = None
-    restart: str | None = None
 
 
 def test_parse_toxic_and_kill() -> None:
@@ -35,6 +31,9 @@ def test_parse_toxic_and_kill() -> None:
     ({"kind": "latency", "target": "n1", "at_s": 1, "latency": 5, "toxicity": 2}, "toxicity"),
     ({"kind": "down", "target": "", "at_s": 1}, "target must name a node"),
     ({"kind": "down", "target": "n1", "at_s": True}, "at_s must be a number"),
+    ({"kind": "down", "target": "n1"}, r"down: at_s \(seconds after the load starts\) is req"),
+    ({"kind": "down", "target": "n1", "at_s": 0, "for_s": -1}, "for_s must be a number >= 0"),
+    ({"kind": "meteor", "target": "n1", "at_s": 0}, "kind must be one of bandwidth, down, "),
 ])
 def test_parse_errors(step: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
@@ -63,19 +62,14 @@ def test_kill_runs_the_target_commands() -> None:
     assert ran == ["K", "R"]
 
 
-def test_toxic_names_per_stream() -> None:
-    spec = parse_fault({"kind": "timeout", "target": "n1", "at_s": 0})
-    assert toxic_names(spec, "f1") == [("f1_downstream", "downstream"), ("f1_upstream", "upstream")]
+def test_expand_targets_asks_each_kind_and_keeps_time_order() -> None:
+    steps = [parse_fault({"kind": "rolling_restart", "target": "*", "at_s": 5, "every_s": 8}),
+             parse_fault({"kind": "down", "target": "*", "at_s": 10, "for_s": 1}),
+             parse_fault({"kind": "latency", "target": "n2", "at_s": 0, "latency": 5})]
+    assert [(s.kind, s.target, s.at_s) for s in expand_targets(steps, ["n1", "n2"])] == [
+        ("latency", "n2", 0), ("kill", "n1", 5), ("down", "n1", 10), ("down", "n2", 10),
+        ("kill", "n2", 13)]
 
 
-def test_rolling_restart_kills_each_node_in_turn() -> None:
-    from imload.faults.registry import expand_targets
-    spec = parse_fault({"kind": "rolling_restart", "target": "*", "at_s": 10, "every_s": 8,
-                        "for_s": 3})
-    kills = expand_targets([spec], ["n1", "n2", "n3"])
-    assert [(k.kind, k.target, k.at_s, k.for_s) for k in kills] == [
-        ("kill", "n1", 10, 3), ("kill", "n2", 18, 3), ("kill", "n3", 26, 3)]
-    assert {k.preset for k in kills} == {"rolling_restart"}
-    with pytest.raises(ValueError, match="shorter than every_s"):
-        parse_fault({"kind": "rolling_restart", "target": "*", "at_s": 0, "every_s": 3,
-                     "for_s": 3})
+def test_the_kinds_are_the_registrys() -> None:
+    assert FAULT_KINDS == set(KINDS)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OwnNode, RawWs, WsClient, own_node, unique
+from conftest import OwnNode, RawWs, WsClient, agree, own_node, unique
 
 from imload.audit import _delivery
 from imload.client import DeviceEngine, Record, SendFrame
@@ -143,6 +143,8 @@ def join_then_send(node: OwnNode, st: contextlib.ExitStack
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     conv = f"g:{unique('team')}"
     a, b, c = node.client(st, alice), node.client(st, bob), node.client(st, carol)
+    for member in (b, c):  # their consent to be added (docs/protocol.md, "Groups")
+        assert op(member, "contact_add", user=alice)["t"] == "op_ok"
     assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
     assert a.request("send", cmid="before", conv=conv, body="x")["seq"] == 2
     assert op(a, "group_add", conv=conv, user=carol)["t"] == "op_ok"
@@ -211,6 +213,7 @@ def test_terse_events_word_membership_as_strings(cluster: LocalCluster, tmp_path
     conv = f"g:{unique('team')}"
     with group_node(cluster, tmp_path, "--bug", "terse-events") as (node, st):
         a, b = node.client(st, alice), node.client(st, bob)
+        agree(cluster, alice, bob, carol, url=node.url)
         assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
         assert op(a, "group_add", conv=conv, user=carol)["t"] == "op_ok"
         assert op(a, "group_remove", conv=conv, user=bob)["t"] == "op_ok"

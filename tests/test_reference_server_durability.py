@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Connect, WsClient, client_factory, unique
+from conftest import Connect, WsClient, agree, client_factory, unique
 from websockets.exceptions import ConnectionClosed
 
 from imload.cluster import LocalCluster
@@ -122,6 +122,7 @@ def run_drill(tmp_path: Path, kill_part: str) -> None:
 def drill(c: LocalCluster, open_client: Connect, kill_part: str) -> None:
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     direct, group = direct_conv(alice, bob), f"g:{unique('crew')}"
+    agree(c, carol, alice, bob)
     creator = open_client(carol, "c0", node="n2")
     assert creator.request("op", opid="mk", kind="group_create",
                            args={"conv": group, "members": [alice, bob]})["t"] == "op_ok"

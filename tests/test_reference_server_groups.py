@@ -1,12 +1,18 @@
 """Groups (reference_server/groups.py): create, add, remove as ops; membership events with a
-seq; a message with seq s reaching exactly the members as of s; on a 2-node cluster."""
+seq; a message with seq s reaching exactly the members as of s; on a 2-node cluster. The
+rules (docs/protocol.md, "Groups"): consent, the owner, the size limit, the fan-out budget."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from pathlib import Path
 
 import pytest
-from conftest import Connect, WsClient, unique
+from conftest import Connect, WsClient, agree, own_node, unique
+
+from imload.cluster import LocalCluster
+from imload.protocol import direct_conv
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +29,11 @@ def texts(c: WsClient, conv: str) -> list[tuple[int, str, object]]:
             if m["conv"] == conv]
 
 
-def test_create_delivers_an_event_to_every_member_on_every_node(open_client: Connect) -> None:
+def test_create_delivers_an_event_to_every_member_on_every_node(open_client: Connect,
+                                                                cluster: LocalCluster) -> None:
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     conv = f"g:{unique('team')}"
+    agree(cluster, alice, bob, carol)
     a = open_client(alice, node="n1")
     b = open_client(bob, node="n2")
     c = open_client(carol, node="n1")
@@ -49,22 +57,23 @@ def test_create_delivers_an_event_to_every_member_on_every_node(open_client: Con
         assert (msg["mid"], msg["seq"], msg["body"]) == (ack["mid"], 2, "hello team")
 
 
-def test_members_as_of_each_seq(open_client: Connect) -> None:
+def test_members_as_of_each_seq(open_client: Connect, cluster: LocalCluster) -> None:
     alice, bob, dave = unique("alice"), unique("bob"), unique("dave")
     conv = f"g:{unique('club')}"
+    agree(cluster, alice, bob, dave)
     a = open_client(alice, node="n1")
     assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
     a.request("send", cmid="before", conv=conv, body="before dave")  # seq 2
     assert op(a, "group_add", conv=conv, user=dave)["t"] == "op_ok"  # seq 3
     a.request("send", cmid="during", conv=conv, body="with dave")  # seq 4
     b = open_client(bob, node="n2")
-    assert op(b, "group_remove", conv=conv, user=dave)["t"] == "op_ok"  # seq 5, by any member
+    assert op(a, "group_remove", conv=conv, user=dave)["t"] == "op_ok"  # seq 5, by the owner
     a.request("send", cmid="after", conv=conv, body="without dave")  # seq 6
     d = open_client(dave, node="n2")
     assert texts(d, conv) == [
         (3, "event", {"op": "group_add", "user": dave, "by": alice}),
         (4, "text", "with dave"),
-        (5, "event", {"op": "group_remove", "user": dave, "by": bob}),
+        (5, "event", {"op": "group_remove", "user": dave, "by": alice}),
     ]
     assert [seq for seq, _, _ in texts(b, conv)] == [1, 2, 3, 4, 5, 6]
     assert d.request("state")["groups"] == []
@@ -74,9 +83,10 @@ def test_members_as_of_each_seq(open_client: Connect) -> None:
 
 
 def test_adding_a_member_twice_or_removing_a_stranger_changes_nothing(
-        open_client: Connect) -> None:
+        open_client: Connect, cluster: LocalCluster) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = f"g:{unique('g')}"
+    agree(cluster, alice, bob)
     a = open_client(alice)
     op(a, "group_create", conv=conv, members=[bob])
     assert op(a, "group_add", conv=conv, user=bob)["t"] == "op_ok"
@@ -84,9 +94,10 @@ def test_adding_a_member_twice_or_removing_a_stranger_changes_nothing(
     assert [seq for seq, _, _ in texts(a, conv)] == [1]
 
 
-def test_leaving_a_group(open_client: Connect) -> None:
+def test_leaving_a_group(open_client: Connect, cluster: LocalCluster) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = f"g:{unique('g')}"
+    agree(cluster, alice, bob)
     a = open_client(alice)
     op(a, "group_create", conv=conv, members=[bob])
     b = open_client(bob, node="n2")
@@ -118,12 +129,14 @@ def test_creating_a_group_that_exists_is_forbidden(open_client: Connect) -> None
     assert "already exists" in reply["msg"]
 
 
-def test_concurrent_adds_and_sends_keep_members_as_of_each_seq(open_client: Connect) -> None:
+def test_concurrent_adds_and_sends_keep_members_as_of_each_seq(open_client: Connect,
+                                                               cluster: LocalCluster) -> None:
     """Sends pipelined on one node while members are added from the other: every member
     holds exactly the messages from its own add event on, seqs contiguous."""
     alice = unique("alice")
     others = [unique("m") for _ in range(6)]
     conv = f"g:{unique('busy')}"
+    agree(cluster, alice, *others)
     a = open_client(alice, node="n1")
     op(a, "group_create", conv=conv, members=[])
     adder = open_client(alice, "laptop", node="n2")
@@ -142,3 +155,96 @@ def test_concurrent_adds_and_sends_keep_members_as_of_each_seq(open_client: Conn
         held = texts(open_client(m, node="n2"), conv)
         added_at = next(s for s, k, body in full if k == "event" and body["user"] == m)
         assert [s for s, _, _ in held] == list(range(added_at, 38))
+
+
+def test_a_user_joins_only_with_their_consent(open_client: Connect,
+                                              cluster: LocalCluster) -> None:
+    """Consent is having the actor as a contact: a group_create naming anyone who has not
+    given it is refused whole; a group_add too; contact_remove takes it back."""
+    alice, bob, carol, dave = (unique(n) for n in ("alice", "bob", "carol", "dave"))
+    conv = f"g:{unique('consent')}"
+    agree(cluster, alice, bob, dave)
+    a = open_client(alice)
+    refused = op(a, "group_create", conv=conv, members=[bob, carol])
+    assert (refused["t"], refused["code"]) == ("error", "forbidden")
+    assert f"({carol}) have not added {alice} as a contact" in refused["msg"]
+    assert a.request("state")["groups"] == []  # nothing was created
+    assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
+    refused = op(a, "group_add", conv=conv, user=carol)
+    assert refused["code"] == "forbidden" and "has not added" in refused["msg"]
+    b = open_client(bob, node="n2")
+    assert op(b, "group_add", conv=conv, user=dave)["code"] == "forbidden"  # dave agreed
+    agree(cluster, bob, dave)  # to alice only; now to bob too
+    assert op(b, "group_add", conv=conv, user=dave)["t"] == "op_ok"
+    c = open_client(carol, node="n2")
+    assert op(c, "contact_add", user=alice)["t"] == "op_ok"
+    assert op(c, "contact_remove", user=alice)["t"] == "op_ok"  # and changed her mind
+    assert op(a, "group_add", conv=conv, user=carol)["code"] == "forbidden"
+    assert c.request("state")["groups"] == []
+    assert [body["op"] for _, kind, body in texts(a, conv) if kind == "event"] == [
+        "group_create", "group_add"]
+
+
+def test_only_the_owner_removes_others_and_anyone_may_leave(open_client: Connect,
+                                                            cluster: LocalCluster) -> None:
+    alice, bob, carol, dave = (unique(n) for n in ("alice", "bob", "carol", "dave"))
+    conv = f"g:{unique('owned')}"
+    agree(cluster, alice, bob, carol, dave)
+    a = open_client(alice)
+    assert op(a, "group_create", conv=conv, members=[bob, carol, dave])["t"] == "op_ok"
+    b = open_client(bob, node="n2")
+    for victim in (alice, carol):
+        refused = op(b, "group_remove", conv=conv, user=victim)
+        assert (refused["t"], refused["code"]) == ("error", "forbidden")
+        assert "only the owner" in refused["msg"]
+    assert op(a, "group_remove", conv=conv, user=bob)["t"] == "op_ok"
+    assert op(a, "group_remove", conv=conv, user=alice)["t"] == "op_ok"  # the owner leaves
+    c = open_client(carol, node="n2")
+    assert op(c, "group_remove", conv=conv, user=dave)["code"] == "forbidden"  # no owner now
+    assert op(c, "group_remove", conv=conv, user=carol)["t"] == "op_ok"
+    assert [(body["user"], body["by"]) for _, kind, body in texts(c, conv)
+            if kind == "event" and body["op"] == "group_remove"] == [
+        (bob, alice), (alice, alice), (carol, carol)]
+
+
+def test_a_group_beyond_the_size_limit_is_refused(cluster: LocalCluster, tmp_path: Path) -> None:
+    alice, *others = (unique(n) for n in ("alice", "bob", "carol", "dave"))
+    conv = f"g:{unique('small')}"
+    with own_node(cluster, tmp_path, "--max-group-size", "3") as node, \
+            contextlib.ExitStack() as stack:
+        agree(cluster, alice, *others, url=node.url)
+        a = node.client(stack, alice)
+        refused = op(a, "group_create", conv=conv, members=others)
+        assert (refused["t"], refused["code"]) == ("error", "forbidden")
+        assert f"{conv} would have 4 members, over the limit of 3" in refused["msg"]
+        assert op(a, "group_create", conv=conv, members=others[:2])["t"] == "op_ok"
+        assert op(a, "group_add", conv=conv, user=others[2])["code"] == "forbidden"
+        assert op(a, "group_add", conv=conv, user=others[1])["t"] == "op_ok"  # already in
+        assert op(a, "group_remove", conv=conv, user=others[0])["t"] == "op_ok"
+        assert op(a, "group_add", conv=conv, user=others[2])["t"] == "op_ok"
+
+
+def test_group_messages_and_ops_draw_on_a_fanout_budget_per_user(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    """10 inbox writes, refilled at 0.01/s (none during the test): a group of 3 costs 3
+    per message and per op; a reconnect does not refill it; direct messages cost nothing."""
+    alice, bob, carol, dave = (unique(n) for n in ("alice", "bob", "carol", "dave"))
+    conv = f"g:{unique('budget')}"
+    with own_node(cluster, tmp_path, "--fanout-rate", "0.01", "--fanout-burst", "10") as node, \
+            contextlib.ExitStack() as stack:
+        agree(cluster, alice, bob, carol, dave, url=node.url)
+        a = node.client(stack, alice)
+        assert op(a, "group_create", conv=conv, members=[bob, carol])["t"] == "op_ok"  # 7 left
+        for i in range(2):  # 4, then 1 left
+            assert a.request("send", cmid=f"m{i}", conv=conv, body="hi")["t"] == "send_ack"
+        refused = a.request("send", cmid="m2", conv=conv, body="one too many")
+        assert (refused["t"], refused["code"]) == ("error", "rate_limited")
+        assert "fan-out budget" in refused["msg"] and 100_000 <= refused["retry_after_ms"]
+        again = node.client(stack, alice, "laptop").request("send", cmid="m2", conv=conv,
+                                                            body="from another device")
+        assert again["code"] == "rate_limited"
+        refused = op(a, "group_add", conv=conv, user=dave)
+        assert (refused["code"], refused["retry_after_ms"] > 0) == ("rate_limited", True)
+        direct = a.request("send", cmid="d0", conv=direct_conv(alice, bob), body="still")
+        assert direct["t"] == "send_ack"
+        assert [seq for seq, _, _ in texts(a, conv)] == [1, 2, 3]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Connect, WsClient, unique
+from conftest import Connect, WsClient, agree, unique
 
+from imload.cluster import LocalCluster
 from imload.protocol import direct_conv
 
 pytestmark = pytest.mark.integration
@@ -56,9 +57,11 @@ def test_the_marker_only_grows_and_stops_at_the_last_seq(open_client: Connect) -
     assert laptop.request("reads") == {"t": "reads_ok", "rid": 2, "marks": {conv: 5}}
 
 
-def test_group_receipts_go_to_every_other_member(open_client: Connect) -> None:
+def test_group_receipts_go_to_every_other_member(open_client: Connect,
+                                                 cluster: LocalCluster) -> None:
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     conv = f"g:{unique('readers')}"
+    agree(cluster, alice, bob, carol)
     a = open_client(alice, node="n1")
     assert a.request("op", opid="mk", kind="group_create",
                      args={"conv": conv, "members": [bob, carol]})["t"] == "op_ok"

@@ -34,7 +34,7 @@ def test_target_path_is_relative_to_the_scenario(tmp_path: Path) -> None:
     ({"bogus": 1}, "unknown key(s) bogus"),
     ({"load": {"users": "many"}}, "load.users must be an integer"),
     ({"load": {"users": 0}}, "load.users must be at least 1"),
-    ({"load": {"duration_s": -1}}, "must not be negative"),
+    ({"load": {"duration_s": -1}}, "load.duration_s must be > 0, got -1"),
     ({"load": {"speed": 3}}, "[load] has unknown key(s) speed"),
     ({"seed": "x"}, "seed must be an integer"),
     ({"cluster": {"nodes": 0}}, "cluster.nodes must be at least 1"),
@@ -120,8 +120,8 @@ def test_people_keys_default_and_parse(tmp_path: Path) -> None:
     load = load_scenario(f).load
     assert load.mix == "churn" and load.device_shares == (0.5, 0.5)
     assert load.skew_ms == (-1800000, -1800000) and load.trace == str(tmp_path / "t.jsonl")
-    from imload.run import people_flags
-    flags = people_flags(load)
+    from imload.load_options import locust_args
+    flags = locust_args(load)
     for pair in (["--imload-mix", "churn"], ["--imload-backoff", "decorrelated"],
                  ["--imload-display", "hybrid"], ["--imload-time-scale", "2"],
                  ["--imload-mix-overrides", '{"device_shares":[0.5,0.5]}'],
@@ -138,7 +138,7 @@ def test_people_keys_default_and_parse(tmp_path: Path) -> None:
     ({"skew_ms": [5, 1]}, "load.skew_ms must be [lo, hi]"),
     ({"skew_ms": [1, 2, 3]}, "load.skew_ms must be [lo, hi]"),
     ({"skew_share": 1.5}, "skew_share is a share"),
-    ({"time_scale": 0}, "time_scale and backoff_cap_s must be > 0"),
+    ({"time_scale": 0}, "load.time_scale must be > 0, got 0"),
     ({"device_shares": [0, 0]}, "load.device_shares must be shares"),
     ({"device_shares": "0.5,0.5"}, "load.device_shares must be a list of numbers"),
     ({"trace": "nowhere.jsonl"}, "load.trace: no trace file"),

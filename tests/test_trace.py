@@ -112,8 +112,10 @@ def test_cli_trace_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     drill.write_text('seed = 4\n[load]\nusers = 30\nduration_s = 30\n[load.mix]\n'
                      'op_interval_s = 2\nop_weights = { pin = 1 }\n')  # the table applies too
     assert main(["trace", "synth", "--scenario", str(drill), "--out", str(out)]) == 0
-    kinds = [line.get("kind") for line in map(orjson.loads, out.read_bytes().splitlines())
-             if line.get("action") == "op"]
-    assert kinds.count("pin") > 20 and set(kinds) == {"group_create", "pin"}
+    ops = [line for line in map(orjson.loads, out.read_bytes().splitlines())
+           if line.get("action") == "op"]
+    kinds = [line["kind"] for line in ops]
+    assert kinds.count("pin") > 20 and set(kinds) == {"contact_add", "group_create", "pin"}
+    assert all(line["t"] == 0 for line in ops if line["kind"] == "contact_add")  # consent
     assert main(["trace", "synth", "--scenario", str(tmp_path / "no.toml"),
                  "--out", str(out)]) == 2

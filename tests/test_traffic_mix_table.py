@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from imload.run import people_flags
+from imload.load_options import locust_args
 from imload.scenario import parse_scenario
 from imload.traffic.mix_table import (
     AT_LEAST,
@@ -183,7 +183,7 @@ def locust_options(load: Any, *extra: str) -> argparse.Namespace:
     from imload.users import options as opts
     parser = argparse.ArgumentParser()
     opts.add_options(parser)
-    ns = parser.parse_args([*people_flags(load), "--imload-target", "t.toml",
+    ns = parser.parse_args([*locust_args(load), "--imload-target", "t.toml",
                             "--imload-devices", "300", "--imload-run-id", "r1", *extra])
     opts.resolve_defaults(ns)
     assert opts.check(ns) == []
@@ -197,7 +197,7 @@ def test_a_scenario_override_changes_the_simulated_people() -> None:
                                                           "op_interval_s": 5}}},
                           Path("/tmp/s.toml")).load
     o_plain, o_more = locust_options(plain), locust_options(more)
-    assert o_plain.imload_mix is None and o_plain.imload_mix_overrides == ""
+    assert o_plain.imload_mix == "" and o_plain.imload_mix_overrides == ""
     assert o_more.imload_mix == "chat" and "group_rate" in o_more.imload_mix_overrides
     mix = resolve(o_more.imload_mix, opts.mix_overrides(o_more))  # as runtime.mix_for does
     assert (mix.name, mix.group_rate, mix.op_interval_s) == ("chat", 0.5, 5.0)
@@ -239,8 +239,8 @@ def test_the_locust_runtime_builds_the_overridden_people() -> None:
                            Path("/tmp/s.toml")).load
     legacy = parse_scenario({"load": {"mix": "churn", "device_shares": [0, 0, 1]}},
                             Path("/tmp/s.toml")).load
-    cases = [base, [*base, *people_flags(table)], [*base, *people_flags(legacy)]]
-    assert "--imload-device-shares" not in people_flags(legacy)  # one path: the JSON
+    cases = [base, [*base, *locust_args(table)], [*base, *locust_args(legacy)]]
+    assert "--imload-device-shares" not in locust_args(legacy)  # one path: the JSON
     done = subprocess.run([sys.executable, "-c", RUNTIME, json.dumps(cases)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -112,3 +112,31 @@ def test_ops_are_plausible_and_leaving_ends_writing_there() -> None:
             assert not later
         if a.action == "op" and a.kind in ("contact_add", "contact_remove"):
             assert a.args["user"] != f"u{a.person}"
+
+
+def test_people_consent_first_to_their_contacts_and_their_groups_owners() -> None:
+    """At time 0, from their first device, each person adds their contacts and the owners
+    of the groups they are or will be in, before any group_create; the ops never take
+    such a contact back; without ``consent`` (a protocol with no contacts) none of it."""
+    mix = get_mix("groups-heavy").with_overrides(op_interval_s=5.0)
+    pop = Population.build(300, mix, 8)
+    acts = acts_of_with(pop, mix, 8)
+    agreed = {(a.person, a.args["user"]) for a in acts
+              if a.action == "op" and a.kind == "contact_add" and a.t == 0.0}
+    assert all(a.device == 0 for a in acts if a.kind == "contact_add" and a.t == 0.0)
+    for g in pop.groups:
+        for m in (*g.members, *g.joiners):
+            assert m == g.owner or (m, f"u{g.owner}") in agreed
+    for p in pop.people:
+        assert all((p.index, f"u{c}") in agreed for c in p.contacts)
+    creates = [a for a in acts if a.kind == "group_create"]
+    assert creates and min(a.t for a in creates) > 0.0
+    removed = {(a.person, a.args["user"]) for a in acts if a.kind == "contact_remove"}
+    assert removed and not removed & agreed
+    bare = [a for p in range(len(pop.people))
+            for a in person_acts(pop, mix, 8, p, H, 2.0, consent=False)]
+    assert not [a for a in bare if a.kind == "contact_add" and a.t == 0.0]
+
+
+def acts_of_with(pop: Population, mix: object, seed: int) -> list:
+    return [a for p in range(len(pop.people)) for a in person_acts(pop, mix, seed, p, H, 2.0)]

@@ -20,6 +20,7 @@ import pytest
 from imload.cluster import LocalCluster
 from imload.journal import read_journal
 from imload.journal.reader import read_file
+from imload.load_options import new_run_id
 from imload.traffic import Population, get_mix
 from imload.users import options as opts
 from imload.users.identity import device_skew, global_index, identity, trace_identity
@@ -78,10 +79,10 @@ def test_run_dependent_defaults_and_checks() -> None:
                 {"imload_push_loss": -0.1}):
         ns2 = argparse.Namespace(**{**vars(ns), **bad})
         assert opts.check(ns2), bad
-    assert opts.default_run_id(1.0) == "r3e8"
+    assert new_run_id(1.0, 5) == "r3e85"  # ms since the epoch (in 36**7), pid % 256
     assert opts.parse_range("-1800000:-60000") == (-1_800_000, -60_000)
     assert opts.parse_range("5") == (5, 5)
-    assert opts.parse_shares("0.6,0.3,0.1") == (0.6, 0.3, 0.1)
+    assert opts.parse_range("") == (0, 0)
 
 
 # ------------------------------------------------------------- real Locust

@@ -15,6 +15,8 @@ class FakeDevice:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.groups: dict[str, bool] = {}
+        self.outcomes: dict[str, str | None] | None = None  # None: every op ends op_ok
+        self.opids = 0
 
     def send_message(self, conv: str, body: str) -> str:
         self.calls.append(("send", (conv, len(body))))
@@ -22,7 +24,11 @@ class FakeDevice:
 
     def do_op(self, kind: str, args: dict[str, Any]) -> str:
         self.calls.append(("op", kind))
-        return "o"
+        self.opids += 1
+        return f"op{self.opids}"
+
+    def op_outcome(self, opid: str) -> str | None:
+        return "op_ok" if self.outcomes is None else self.outcomes.get(opid)
 
     def mark_read(self, conv: str, upto: int | None = None) -> int | None:
         self.calls.append(("read", conv))
@@ -96,3 +102,26 @@ def test_bodies_have_the_size_asked() -> None:
     for size in (0, 1, 5, 80, 600, 4096):
         body = make_body(rng, size)
         assert len(body.encode()) == max(1, size)
+
+
+def test_a_refused_group_op_is_made_again_until_its_window_ends() -> None:
+    """A group_create refused (a member's consent not there yet) is made again every
+    refused_retry_s, as a new op, until refused_wait_s after it was first played."""
+    outcomes: dict[str, str | None] = {}
+    p, d = player([Step(0.0, "op", kind="group_create", args={"conv": "g:y", "members": []}),
+                   Step(0.0, "op", kind="pin", args={"conv": "d:a:me", "pinned": True})],
+                  refused_retry_s=2.0, refused_wait_s=5.0)
+    d.outcomes = outcomes
+    assert p.run_due(100.0) == 2 and not p.done  # the create's outcome is not known yet
+    outcomes["op1"] = "op_fail"
+    assert p.run_due(100.5) == 0 and p.next_at() == 102.5
+    assert p.run_due(102.5) == 1 and d.calls[-1] == ("op", "group_create")
+    outcomes["op3"] = "op_fail"
+    assert p.run_due(103.0) == 0 and p.next_at() == 105.0
+    assert p.run_due(105.0) == 1
+    outcomes["op4"] = "op_fail"  # the window (until 105.0) is over: given up
+    assert p.run_due(106.0) == 0 and p.done and p.played.retried == 2
+    q, e = player([Step(0.0, "op", kind="group_add", args={"conv": "g:y", "user": "b"})])
+    e.groups["g:y"] = True
+    e.outcomes = {"op1": "op_ok"}
+    assert q.run_due(100.0) == 1 and q.done and q.played.retried == 0

@@ -89,6 +89,10 @@ class Adapter:
     has_events = False  # events() has engine events waiting
     wants_tls = False   # (tcp) upgrade the connection to TLS now (STARTTLS), then call
     #                     tls_started()
+    # The protocol keeps contacts (op contact_add): the traffic model's people then add
+    # their contacts and their groups' owners first, the consent a server may ask before
+    # it adds a user to a group (imload/traffic/model.py, docs/protocol.md "Groups")
+    contacts: ClassVar[bool] = True
     # A protocol whose every intent is one payload and every payload one event, with no
     # state, output or events of its own (v1), may say so: (encode_one, decode_one); the
     # driver then calls those directly, on its hot path. decode_one raises

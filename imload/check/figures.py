@@ -30,14 +30,19 @@ def count_figures(h: History) -> dict[str, int]:
     """
     t = send_tally(h)
     delivered = h.delivered()
-    ops = Counter(rec.outcome for rec in op_records(h).values() if rec.first is not None)
     return {"attempted": t.attempted, "attempts": t.attempts, "sent": t.attempted,
             "acked": t.acked, "failed": t.failed, "info": t.info, "pending": t.pending,
             "recovered": len(t.unsure_delivered), "delivered": delivered,
             "expected_deliveries": fan_out(h).expected, "wire_duplicates": h.wire_duplicates,
-            "ops": sum(ops.values()), "ops_ok": ops["ok"], "ops_failed": ops["fail"],
-            "ops_info": ops["info"], "reads": len(h.kind("read")),
+            **op_counts(h), "reads": len(h.kind("read")),
             "reads_ok": len(h.kind("read_ok"))}
+
+
+def op_counts(h: History) -> dict[str, int]:
+    """The op part of ``count_figures``: invoked logical ops by outcome."""
+    ops = Counter(rec.outcome for rec in op_records(h).values() if rec.first is not None)
+    return {"ops": sum(ops.values()), "ops_ok": ops["ok"], "ops_failed": ops["fail"],
+            "ops_info": ops["info"]}
 
 
 def fraction_figures(h: History, counts: dict[str, int],
@@ -71,9 +76,14 @@ def fractions(counts: dict[str, int], anomalies: dict[str, int],
 
 def cost_figures(h: History, counts: dict[str, int]) -> dict[str, float | int | None]:
     """Fan-out cost and retries: frames per logical message, attempts per logical send."""
-    frames = counts["attempts"] + len(h.acked) + counts["delivered"] + counts["wire_duplicates"]
+    return cost_of(counts, len(h.acked), sum(rec.attempts for rec in op_records(h).values()))
+
+
+def cost_of(counts: dict[str, int], acked: int, op_attempts: int
+            ) -> dict[str, float | int | None]:
+    """``cost_figures`` from the counts, the acked sends and the op attempts."""
+    frames = counts["attempts"] + acked + counts["delivered"] + counts["wire_duplicates"]
     sent = counts["attempted"]
-    op_attempts = sum(rec.attempts for rec in op_records(h).values())
     return {
         "frames": frames,
         "frames_per_message": round(frames / sent, 4) if sent else None,

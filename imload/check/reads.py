@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -43,13 +44,7 @@ def read_sync_cases(h: History, limit: int = 20) -> Cases:
     readers: set[str] = set()
     for k in ("read", "read_ok", "read_sync", "receipt", "marks"):
         readers.update(map(_USER, h.kind(k)))  # in C: most of a journal's read events
-    audited = {e["user"] for e in h.kind("marks") if e.get("phase") == "audit"}
-    out.owe(len(readers))
-    blind = sorted(readers - audited)
-    if blind:
-        out.skip("no read markers fetched in the audit", f"{blind[0]}: the audit has no "
-                 "marks (reads_ok), so whether its devices agree is unknown", len(blind))
-    judged_here = len(readers) - len(blind)
+    judged_here = owe_readers(h, out, readers)
     if seq_opaque(h):  # markers are labels: "went down" has no order to go by
         if judged_here:
             out.skip("seq declared opaque", "the target numbers conversations with labels, so "
@@ -61,6 +56,18 @@ def read_sync_cases(h: History, limit: int = 20) -> Cases:
     diverged(h, out)
     unheld(h, out)
     return out
+
+
+def owe_readers(h: History, out: Cases, readers: set[str]) -> int:
+    """Owe every user who read; skip those whose audit fetched no markers (``marks`` of
+    phase audit). How many are judged here."""
+    audited = {e["user"] for e in h.kind("marks") if e.get("phase") == "audit"}
+    out.owe(len(readers))
+    blind = sorted(readers - audited)
+    if blind:
+        out.skip("no read markers fetched in the audit", f"{blind[0]}: the audit has no "
+                 "marks (reads_ok), so whether its devices agree is unknown", len(blind))
+    return len(readers) - len(blind)
 
 
 def _starts(h: History) -> dict[tuple[Any, Any, Any], float]:
@@ -112,12 +119,18 @@ def went_down(h: History, out: Cases) -> None:
             continue
         top_value, top = tops[i - 1]
         if value < top_value and out.tally():
-            what = "read_ok" if e["ev"] == "read_ok" else "marks (reads_ok)"
-            out.keep(f"the read marker of {conv} went down for {user}: "
-                     f"{who(top['user'], top['device'])} had received {top_value} "
-                     f"({top['ev']} at {h.rel(top['at'])}s), then "
-                     f"{who(user, e['device'])} asked at {h.rel(start)}s and got {what} {value}",
+            out.keep(went_down_sentence(conv, user, top, top_value, e, start, value, h.rel),
                      [top, invoke, e])
+
+
+def went_down_sentence(conv: str, user: str, top: Event, top_value: int, e: Event,
+                       start: float, value: int, rel: Callable[[float], float]) -> str:
+    """A request made at ``start`` got ``value``, below the ``top_value`` received before."""
+    what = "read_ok" if e["ev"] == "read_ok" else "marks (reads_ok)"
+    return (f"the read marker of {conv} went down for {user}: "
+            f"{who(top['user'], top['device'])} had received {top_value} "
+            f"({top['ev']} at {rel(top['at'])}s), then "
+            f"{who(user, e['device'])} asked at {rel(start)}s and got {what} {value}")
 
 
 def _prefix_max(obs: list[Obs]) -> tuple[list[float], list[tuple[int, Event]]]:
@@ -141,12 +154,15 @@ def pushed_down(h: History, out: Cases) -> None:
         prev = last.get(key)
         last[key] = e
         if prev is not None and e["upto"] < prev["upto"] and out.tally():
-            whose = (f"{e['reader']}'s read receipts" if e["ev"] == "receipt"
-                     else "read_sync pushes")
-            out.keep(f"{who(e['user'], e['device'])}'s {whose} of {e['conv']} went down on one "
-                     f"connection (session {e['session']}): {prev['upto']} at "
-                     f"{h.rel(prev['at'])}s, then {e['upto']} at {h.rel(e['at'])}s",
-                     [prev, e])
+            out.keep(pushed_down_sentence(prev, e, h.rel), [prev, e])
+
+
+def pushed_down_sentence(prev: Event, e: Event, rel: Callable[[float], float]) -> str:
+    """Two pushes of one connection, the later one lower."""
+    whose = f"{e['reader']}'s read receipts" if e["ev"] == "receipt" else "read_sync pushes"
+    return (f"{who(e['user'], e['device'])}'s {whose} of {e['conv']} went down on one "
+            f"connection (session {e['session']}): {prev['upto']} at "
+            f"{rel(prev['at'])}s, then {e['upto']} at {rel(e['at'])}s")
 
 
 def diverged(h: History, out: Cases) -> None:
@@ -181,9 +197,15 @@ def unheld(h: History, out: Cases) -> None:
                                    for c in log.held.values()):
             continue  # held under another mid (an order anomaly, reported there)
         if out.tally():
-            out.keep(f"{who(e['user'], e['device'])} marked {conv} read up to seq {upto} at "
-                     f"{h.rel(e['at'])}s without holding that message"
-                     + (f" (mid {named['mid']}" + (f", which reached it only at "
-                        f"{h.rel(copy['at'])}s)" if copy is not None else ")")
-                        if named is not None else " (no one ever saw that seq)"),
-                     [e, named, copy])
+            out.keep(unheld_sentence(e, named, copy, h.rel), [e, named, copy])
+
+
+def unheld_sentence(e: Event, named: Event | None, copy: Event | None,
+                    rel: Callable[[float], float]) -> str:
+    """A ``read`` up to a seq its device did not hold (``named``: the first event naming
+    that seq; ``copy``: the device's copy, when it came later)."""
+    return (f"{who(e['user'], e['device'])} marked {e['conv']} read up to seq {e['upto']} at "
+            f"{rel(e['at'])}s without holding that message"
+            + (f" (mid {named['mid']}" + (f", which reached it only at "
+               f"{rel(copy['at'])}s)" if copy is not None else ")")
+               if named is not None else " (no one ever saw that seq)"))

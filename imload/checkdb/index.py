@@ -9,6 +9,8 @@ from typing import Any
 
 import duckdb
 
+from imload.check.index import History
+from imload.check.recipients import expected_users
 from imload.checkdb.db import fetch
 
 
@@ -29,6 +31,7 @@ class Index:
     t_end: float = 0.0
     events: int = 0
     devices: dict[str, dict[str, Device]] = field(default_factory=dict)  # walk order
+    small: History = field(default_factory=History)  # the walk of the non-message events
     _cache: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def rel(self, at: float) -> float:
@@ -45,10 +48,14 @@ class Index:
     def one(self, i: int | None) -> dict[str, Any] | None:
         return self.get([i])[0]
 
-    def recipients(self, conv: str) -> list[tuple[str, str]]:
-        """A direct chat's expected devices: both users' devices, as ``expected_devices``."""
-        _, a, b = conv.split(":")
-        return [(u, d) for u in (a, b) for d in self.devices.get(u, {})]
+    def recipients(self, conv: str, seq: int) -> list[tuple[str, str]] | None:
+        """``recipients.expected_devices``: a direct chat's two users, a group's members at
+        ``seq`` (the reference's timeline over ``small``), each with every device; None when
+        they are not known."""
+        users = expected_users(conv, seq, self.small)
+        if not users:
+            return None
+        return [(u, d) for u in users for d in self.devices.get(u, {})]
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> Index:

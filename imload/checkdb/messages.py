@@ -19,6 +19,7 @@ from imload.check.delivery import (
     unaudited_copy,
 )
 from imload.check.integrity import aborted_sentence, corrupted_sentence, phantom_sentence
+from imload.check.recipients import unknown_recipients
 from imload.checkdb.index import Index
 
 # the records in ``History.sends`` order: senders as they first appear, then by creation
@@ -34,12 +35,15 @@ class FanOut:
 
 
 def fan_out(ix: Index) -> FanOut:
-    """Every acked record with a copy short: its expected devices, the ones missing it."""
+    """Every acked record with a copy short: its expected devices, the ones missing it;
+    and the group messages whose members are not known (``acked.unknown``), in the order
+    of their acks."""
     out = FanOut()
     out.expected = ix.con.execute("SELECT coalesce(sum(wanted), 0) FROM acked "
-                                  "WHERE copies = wanted").fetchone()[0]  # type: ignore[index]
-    short = ix.con.execute("""SELECT u, cmid, a_i, a_mid, a_conv, s_i FROM acked
-                              WHERE copies <> wanted ORDER BY a_i""").fetchall()
+                                  "WHERE judged AND copies = wanted").fetchone()[0]  # type: ignore[index]
+    short = ix.con.execute("""SELECT u, cmid, a_i, a_mid, a_conv, a_seq, s_i, unknown FROM acked
+                              WHERE (judged AND copies <> wanted) OR unknown
+                              ORDER BY a_i""").fetchall()
     if not short:
         return out
     mids = [row[3] for row in short]
@@ -47,8 +51,11 @@ def fan_out(ix: Index) -> FanOut:
     for u, d, mid in ix.con.execute("SELECT u, d, mid FROM held WHERE mid IN "
                                     "(SELECT unnest(?))", [mids]).fetchall():
         holders.setdefault(mid, set()).add((u, d))
-    for u, cmid, a_i, mid, conv, s_i in short:
-        recips = ix.recipients(conv)
+    for u, cmid, a_i, mid, conv, seq, s_i, unknown in short:
+        recips = None if unknown else ix.recipients(conv, seq)
+        if recips is None:
+            out.unjudged.skip(*unknown_recipients(conv, ix.small))
+            continue
         out.expected += len(recips)
         have = holders.get(mid, set())
         missing = [r for r in recips if r not in have]
@@ -71,7 +78,9 @@ def lost_cases(ix: Index, found: FanOut, limit: int = 20) -> Cases:
             continue
         sent, ok = ix.get([rec["s_i"], rec["a_i"]])
         assert ok is not None
-        out.keep(lost_sentence(sent, ok, missing, len(ix.recipients(ok["conv"])), ix.rel),
+        recips = ix.recipients(ok["conv"], ok["seq"])
+        assert recips is not None
+        out.keep(lost_sentence(sent, ok, missing, len(recips), ix.rel),
                  [sent, ok, *evidence(ix, missing)])
     return out
 
@@ -86,7 +95,10 @@ def partial_cases(ix: Index, limit: int = 20) -> Cases:
         out.owe()
         got = ix.one(d_i)
         assert got is not None
-        recips = ix.recipients(got["conv"])
+        recips = ix.recipients(got["conv"], got["seq"])
+        if recips is None:
+            out.skip(*unknown_recipients(got["conv"], ix.small))
+            continue
         have = {(a, b) for a, b in ix.con.execute(
             "SELECT u, d FROM held WHERE mid = ?", [got["mid"]]).fetchall()}
         missing = [r for r in recips if r not in have]
@@ -139,6 +151,7 @@ CORRUPT = """
     JOIN rec r ON r.u = e."from" AND r.cmid = e.cmid
     JOIN firsts f ON f.u = e."user" AND f.d = e.device AND f.mid = e.mid
     WHERE r.s_i IS NOT NULL AND e.digest IS DISTINCT FROM r.s_digest
+      AND e.kind IS DISTINCT FROM 'event'
       AND (e.i = f.h_i OR e.digest IS DISTINCT FROM f.f_digest)
     ORDER BY e.i"""
 

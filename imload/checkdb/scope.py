@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import duckdb
 
+from imload.checkdb import reads
 from imload.checkdb.db import NARROW, fetch, q
+from imload.checkdb.reads import READ_KINDS
 from imload.journal.events import EVENT_FIELDS, FIELD_TYPES, event_problem
 
+OP_KINDS = ("op", "op_ok", "op_fail", "op_info", "state")
 KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "send",
          "send_ok", "send_fail", "send_info", "deliver", "fault", "audit", "phase", "marks",
-         "declare", "clock", "clock_offset")
-NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset")  # checked whole
-COPY_ONLY = ("kind", "event", "event_text", "ts", "server_ts")  # fields a copy may not carry
+         "declare", "clock", "clock_offset", *READ_KINDS, *OP_KINDS)
+# the ops and the audit's states: walked in Python (``verdict._small_history``)
+NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset", *OP_KINDS)  # checked whole
+COPY_ONLY = ("ts",)  # fields a copy may not carry (the display order: not ported yet)
 NULLABLE = {f for f, types in FIELD_TYPES.items() if type(None) in types}
 
 
@@ -41,7 +45,7 @@ def out_of_scope(con: duckdb.DuckDBPyConnection, *, tables: bool) -> str | None:
     alone (``tables`` False: run them first, so a journal that goes to the reference costs
     no index), or those that read ``tables.build_tables``' index (``tables`` True)."""
     for test in (_order,) if tables else (_rows, _clocks, _names, _convs, _declared,
-                                          _clashes):
+                                          _clashes, reads.scope_problem):
         reason = test(con)
         if reason:
             return reason
@@ -113,8 +117,10 @@ def _convs(con: duckdb.DuckDBPyConnection) -> str | None:
           UNION SELECT conv FROM other WHERE ev IN ('send_fail', 'send_info'))
         WHERE NOT (conv LIKE 'd:%:%' AND split_part(conv, ':', 2) <> ''
                    AND split_part(conv, ':', 2) < split_part(conv, ':', 3)
-                   AND len(conv) - len(replace(conv, ':', '')) = 2)""")
-    return f"messages outside direct chats (e.g. {bad})" if bad is not None else None
+                   AND len(conv) - len(replace(conv, ':', '')) = 2)
+          AND NOT conv LIKE 'g:%'""")
+    return (f"messages outside direct chats and groups (e.g. {bad})" if bad is not None
+            else None)
 
 
 def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -133,8 +139,8 @@ def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
 # mids, two rows with different mids. (In scope these fields are never null: ``_rows``.)
 NAMES = """
     CREATE OR REPLACE TEMP TABLE names AS
-    SELECT DISTINCT mid, conv, seq, "user" AS sender, cmid FROM send_ok
-    UNION SELECT mid, conv, seq, "from", cmid FROM deliver"""
+    SELECT DISTINCT mid, conv, seq, "user" AS sender, cmid, false AS event FROM send_ok
+    UNION SELECT mid, conv, seq, "from", cmid, kind IS NOT DISTINCT FROM 'event' FROM deliver"""
 
 
 def _clashes(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -144,8 +150,8 @@ def _clashes(con: duckdb.DuckDBPyConnection) -> str | None:
     if _one(con, """SELECT count(*) FROM (SELECT 1 FROM names GROUP BY conv, seq
                     HAVING min(mid) <> max(mid))"""):
         return "a seq naming two mids (order: not ported yet)"
-    if _one(con, """SELECT count(*) FROM (SELECT 1 FROM names GROUP BY sender, cmid
-                    HAVING min(mid) <> max(mid))"""):
+    if _one(con, """SELECT count(*) FROM (SELECT 1 FROM names WHERE NOT event
+                    GROUP BY sender, cmid HAVING min(mid) <> max(mid))"""):
         return "a logical send stored under two mids (duplicated: not ported yet)"
     return None
 
@@ -158,6 +164,6 @@ def _order(con: duckdb.DuckDBPyConnection) -> str | None:
             return "an outcome journaled before its send"
     if _one(con, "SELECT count(*) FROM cop c JOIN snd s USING (u, cmid) WHERE c.d_i < s.s_i"):
         return "a copy journaled before its send (another host's clock)"
-    if _one(con, "SELECT count(*) FROM acked WHERE wanted = 0"):
+    if _one(con, "SELECT count(*) FROM acked WHERE direct AND wanted = 0"):
         return "an acked message owed to no known device"
     return None

@@ -27,6 +27,8 @@ from imload.check.session_order import (
     causality_sentence,
     fifo_sentence,
 )
+from imload.check.membership import group_timeline, unknown_members
+from imload.checkdb import groups
 from imload.checkdb.index import Index
 
 
@@ -43,15 +45,22 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
             "SELECT u, d, count(DISTINCT useq), min(useq), max(useq) FROM held "
             "GROUP BY u, d").fetchall()}
     seq_short: dict[tuple[str, str], list[str]] = {}
+    unknown: dict[tuple[str, str], str] = {}  # a device's first group of unknown members
     if check_seq:
-        for u, d, conv in ix.con.execute("""
+        for u, d, conv in ix.con.execute(f"""
                 WITH tops AS (SELECT conv, max(seq) AS top FROM events
                               WHERE ev IN ('send_ok', 'deliver') GROUP BY conv),
                      mine AS (SELECT u, d, conv, count(*) AS n, min(h_i) AS first_i
-                              FROM held GROUP BY ALL)
+                              FROM held GROUP BY ALL),
+                     groups AS ({groups.SHORT})
                 SELECT m.u, m.d, m.conv FROM mine m JOIN tops t USING (conv)
-                WHERE m.n < t.top ORDER BY m.u, m.d, m.first_i""").fetchall():
+                LEFT JOIN groups g USING (u, d, conv)
+                WHERE (m.conv LIKE 'd:%' AND m.n < t.top) OR g.u IS NOT NULL
+                ORDER BY m.u, m.d, m.first_i""").fetchall():
             seq_short.setdefault((u, d), []).append(conv)
+        unknown = {(u, d): conv for u, d, conv in ix.con.execute(
+            "SELECT u, d, arg_min(conv, h_i) FROM held WHERE conv IN "
+            "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall()}
     tops = {u: {d: dv.inbox_top for d, dv in per.items()} for u, per in ix.devices.items()}
     for user in sorted(ix.devices):
         for device in sorted(ix.devices[user]):
@@ -65,6 +74,8 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
                 _useq(ix, out, user, device, top)
             for conv in seq_short.get((user, device), ()):
                 _seq(ix, out, user, device, conv)
+            if (user, device) in unknown:
+                out.skip(*unknown_members(unknown[(user, device)], ix.small))
     return out
 
 
@@ -93,13 +104,22 @@ def _useq(ix: Index, out: Cases, user: str, device: str, top: int) -> None:
 
 
 def _seq(ix: Index, out: Cases, user: str, device: str, conv: str) -> None:
+    """``gaps._seq_gap``: the seqs a device lacks below its top of ``conv``, within the
+    spans its user was owed them (a group's ``Timeline.member_spans``)."""
     copies = _copies(ix, user, device, conv)
     mine = {e["seq"]: e for e in copies}
     if not mine:
         return
     held = sorted(mine)
     top = held[-1]
-    count, first = missing_numbers(held, 1, top)
+    spans: list[tuple[int, int | None]] = [(1, None)]
+    if conv.startswith("g:"):
+        spans = group_timeline(conv, ix.small).member_spans(user)
+    count, first = 0, []
+    for lo, hi in spans:
+        n, few = missing_numbers(held, lo, top if hi is None else min(hi, top))
+        count += n
+        first.extend(few[:SHOWN - len(first)])
     if count and out.tally():
         named = dict(ix.con.execute(
             "SELECT seq, min(i) FROM events WHERE ev IN ('send_ok', 'deliver') AND conv = ? "

@@ -38,7 +38,8 @@ CREATE TEMP TABLE fin AS
          bool_or(ev = 'send_fail') AS refused, bool_or(ev = 'send_info') AS timed_out
   FROM other WHERE ev IN ('send_fail', 'send_info') GROUP BY ALL;
 CREATE TEMP TABLE cop AS
-  SELECT "from" AS u, cmid, min(i) AS d_i FROM deliver GROUP BY ALL;
+  SELECT "from" AS u, cmid, min(i) AS d_i FROM deliver
+  WHERE kind IS DISTINCT FROM 'event' GROUP BY ALL;
 CREATE TEMP TABLE rec AS
   WITH r AS (
     SELECT s.u, s.cmid, s.attempts, s.s_i, s.s_at, s.s_session, s.s_device, s.s_digest,
@@ -74,21 +75,23 @@ CREATE TEMP TABLE dev AS
 CREATE TEMP TABLE ndev AS SELECT u, count(*) AS n FROM dev GROUP BY u;
 CREATE TEMP TABLE got AS
   SELECT mid, count(*) AS copies, max(h_at) AS done_at FROM held
-  WHERE u = split_part(conv, ':', 2) OR u = split_part(conv, ':', 3) GROUP BY mid;
+  WHERE conv LIKE 'd:%' AND (u = split_part(conv, ':', 2) OR u = split_part(conv, ':', 3))
+  GROUP BY mid;
 CREATE TEMP TABLE acked AS
-  SELECT r.*, split_part(r.a_conv, ':', 2) AS ua, split_part(r.a_conv, ':', 3) AS ub,
+  SELECT r.*, r.a_conv LIKE 'd:%' AS direct,
          coalesce(na.n, 0) + coalesce(nb.n, 0) AS wanted, l.i AS last_i,
          l.session AS last_session, l."at" AS last_at,
-         coalesce(g.copies, 0) AS copies, g.done_at
+         coalesce(g.copies, 0) AS copies, g.done_at, r.a_conv LIKE 'd:%' AS judged,
+         false AS unknown
   FROM rec r
-  LEFT JOIN ndev na ON na.u = split_part(r.a_conv, ':', 2)
-  LEFT JOIN ndev nb ON nb.u = split_part(r.a_conv, ':', 3)
+  LEFT JOIN ndev na ON r.a_conv LIKE 'd:%' AND na.u = split_part(r.a_conv, ':', 2)
+  LEFT JOIN ndev nb ON r.a_conv LIKE 'd:%' AND nb.u = split_part(r.a_conv, ':', 3)
   LEFT JOIN (SELECT x."user" AS u, x.cmid, max(x.i) AS last_i FROM send x
              JOIN rec y ON y.u = x."user" AND y.cmid = x.cmid
              WHERE y.attempts > 1 AND y.a_i IS NOT NULL AND x.i < y.a_i GROUP BY ALL) m
     ON m.u = r.u AND m.cmid = r.cmid
   LEFT JOIN send l ON l.i = CASE WHEN r.attempts = 1 THEN r.s_i ELSE m.last_i END
-  LEFT JOIN got g ON g.mid = r.a_mid
+  LEFT JOIN got g ON r.a_conv LIKE 'd:%' AND g.mid = r.a_mid
   WHERE r.a_i IS NOT NULL
 """
 

@@ -28,28 +28,28 @@ import duckdb
 from imload.check.cases import Cases
 from imload.check.coverage import coverage_entry, journal_entry
 from imload.check.display import display_order_cases
-from imload.check.figures import fractions
+from imload.check.figures import cost_of, fractions, info_reasons, op_counts
 from imload.check.filing import finish
 from imload.check.history import _Walk
 from imload.check.index import History
-from imload.check.latency import BIN_US, from_bins, read_sync_s, reconnect_s, summarize
+from imload.check.latency import BIN_US, from_bins, reconnect_s, summarize
 from imload.check.membership import membership_cases
 from imload.check.numbering import numbering
+from imload.check.oplog import op_records
 from imload.check.ops import op_cases
 from imload.check.promises import promised
-from imload.check.reads import read_sync_cases
 from imload.check.verdict import CHECKS, check, validity
-from imload.checkdb import messages, sequences
+from imload.checkdb import groups, messages, reads, sequences
 from imload.checkdb.db import MEMORY_LIMIT, connect, fetch
 from imload.checkdb.index import Index, build_index
 from imload.checkdb.load import load, load_events
-from imload.checkdb.scope import out_of_scope
+from imload.checkdb.scope import OP_KINDS, out_of_scope
 from imload.checkdb.series import series_of
 from imload.checkdb.tables import build_tables
 from imload.report.timeseries import Series, build_series
 
 SMALL_KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "fault",
-               "audit", "phase", "marks", "declare", "clock", "clock_offset")
+               "audit", "phase", "marks", "declare", "clock", "clock_offset", *OP_KINDS)
 
 
 @dataclass
@@ -133,6 +133,7 @@ def _small_history(ix: Index, small: list[dict[str, Any]]) -> History:
     finally:
         if paused:
             gc.enable()
+    groups.events_of(ix, h)
     h.events = ix.events
     h.t_end = ix.t_end
     first = ix.con.execute("SELECT min_by(\"at\", i) FROM events").fetchone()[0]  # type: ignore[index]
@@ -141,9 +142,12 @@ def _small_history(ix: Index, small: list[dict[str, Any]]) -> History:
 
 
 def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict[str, Any]:
-    small = _small_history(ix, events)
+    small = ix.small = _small_history(ix, events)
+    groups.build(ix)
     declared = numbering(small)
     counts = messages.count_figures(ix)
+    counts.update(op_counts(small))
+    counts.update(reads.counts(ix))
     fan = messages.fan_out(ix)
     counts["expected_deliveries"] = fan.expected
     limit = max_examples
@@ -159,7 +163,7 @@ def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict
         "backwards": sequences.backwards_cases(ix, limit),
         "fifo": sequences.fifo_cases(ix, limit),
         "causality": sequences.causality_cases(ix, limit),
-        "read_sync": read_sync_cases(small, limit),
+        "read_sync": reads.read_sync_cases(ix, small, limit),
         "op": op_cases(small, limit),
         "display_order": display_order_cases(small, limit),
         "membership": membership_cases(small, limit),
@@ -183,8 +187,9 @@ def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict
         "unknown": unknown,
         "examples": {kind: cases.examples for kind, cases in found.items()},
         "latency_ms": _latency(ix, small),
-        "cost": _cost(counts),
-        "info_reasons": messages.info_reasons(ix),
+        "cost": cost_of(counts, counts["acked"],
+                        sum(rec.attempts for rec in op_records(small).values())),
+        "info_reasons": _info_reasons(ix, small),
         "over_time": {"unseen": _unseen(ix)},
         "faults": small.faults,
         "phases": small.phases,
@@ -193,18 +198,12 @@ def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict
     }
 
 
-def _cost(counts: dict[str, int]) -> dict[str, float | int | None]:
-    """``figures.cost_figures`` (no ops in scope)."""
-    acked = counts["acked"]
-    frames = counts["attempts"] + acked + counts["delivered"] + counts["wire_duplicates"]
-    sent = counts["attempted"]
-    return {
-        "frames": frames,
-        "frames_per_message": round(frames / sent, 4) if sent else None,
-        "retry_ratio": round(counts["attempts"] / sent, 4) if sent else None,
-        "retries": counts["attempts"] - sent,
-        "op_retry_ratio": None,
-    }
+def _info_reasons(ix: Index, small: History) -> dict[str, dict[str, int]]:
+    """The sends' from the queries, the ops' by the reference over the small history."""
+    out = messages.info_reasons(ix)
+    ops = info_reasons(small)
+    out["op"], out["op_fail"] = ops["op"], ops["op_fail"]
+    return out
 
 
 def _binned(ix: Index, samples: str) -> dict[str, Any]:
@@ -226,8 +225,9 @@ E2E = """
                     FROM other WHERE ev = 'connected') c
       ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
     JOIN rec r ON r.u = h.frm AND r.cmid = h.cmid
-    WHERE r.s_i IS NOT NULL AND (h.u = string_split(h.conv, ':')[2]
-                                 OR h.u = string_split(h.conv, ':')[3])"""
+    WHERE r.s_i IS NOT NULL AND h.conv LIKE 'd:%' AND (h.u = string_split(h.conv, ':')[2]
+                                                       OR h.u = string_split(h.conv, ':')[3])
+    UNION ALL""" + groups.E2E
 
 
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
@@ -240,7 +240,8 @@ def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
         "e2e": _binned(ix, "SELECT x FROM e2e"),
         "push": _binned(ix, "SELECT x FROM e2e WHERE NOT away"),
         "away": _binned(ix, "SELECT x FROM e2e WHERE away"),
-        "stable": _binned(ix, "SELECT done_at - a_at AS x FROM acked WHERE copies = wanted"),
+        "stable": _binned(ix, "SELECT done_at - a_at AS x FROM acked "
+                              "WHERE judged AND copies = wanted"),
         "reconnect": summarize(reconnect_s(small)),
         "catchup": _binned(ix, """
             WITH w AS (SELECT "user" AS u, device AS d, session, max_by(inbox_seq, i) AS top,
@@ -250,7 +251,7 @@ def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
             JOIN held h ON h.u = w.u AND h.d = w.d AND h.session = w.session
               AND h.useq >= w.top
             GROUP BY w.u, w.d, w.session, w.at0"""),
-        "read_sync": summarize(read_sync_s(small)),
+        "read_sync": _binned(ix, reads.LATENCY),
     }
 
 
@@ -260,7 +261,7 @@ def _unseen(ix: Index) -> list[dict[str, float | int]]:
         WITH s AS (SELECT ceil(a_at - $t0) AS start,
                           CASE WHEN copies = wanted THEN greatest(ceil(done_at - $t0),
                                ceil(a_at - $t0)) END AS stop
-                   FROM acked)
+                   FROM acked WHERE judged)
         SELECT 1 AS sign, start AS t, count(*) FROM s GROUP BY start
         UNION ALL
         SELECT -1, stop, count(*) FROM s WHERE stop IS NOT NULL GROUP BY stop""",

@@ -38,6 +38,7 @@ class Connection(Instructions):
         self._connect_at = 0.0
         self._login_rid: int | None = None
         self._login_error: str | None = None
+        self._login_retry_ms: int | None = None  # a refused login's retry_after_ms
 
     @property
     def network_up(self) -> bool:
@@ -54,6 +55,7 @@ class Connection(Instructions):
     def _connect(self, now: float) -> None:
         self._connect_at = now
         self._login_error = None
+        self._login_retry_ms = None
         if self.router.needs_route:
             self._conn = Conn.ROUTING
             self._actions.append(FetchRoute(self.user, self.device))
@@ -115,7 +117,8 @@ class Connection(Instructions):
             self._disconnected(now, reason)
         elif self._conn in (Conn.CONNECTING, Conn.LOGGING_IN):
             why = f"{self._login_error}; " if self._login_error else ""
-            self._attempt_failed(now, f"closed before login_ok: {why}{reason}", None)
+            self._attempt_failed(now, f"closed before login_ok: {why}{reason}",
+                                 self._login_retry_ms)
         else:
             self.ignored += 1
 

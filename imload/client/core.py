@@ -44,6 +44,7 @@ ONLINE, LOGGING_IN, STOPPED = Conn.ONLINE, Conn.LOGGING_IN, Conn.STOPPED
 # timer names
 T_RECONNECT, T_LOGIN, T_PING, T_ACK, T_SYNC, T_SENDS, T_ROUTE, T_INSTR = (
     "reconnect", "login", "ping", "ack", "sync", "sends", "route", "instr")
+T_READS, T_STATE = "reads", "state"  # a refused ``reads`` or ``state`` asked again
 
 
 def as_int(v: object, default: int = 0) -> int:

@@ -56,9 +56,11 @@ from imload.client.core import (
     T_INSTR,
     T_LOGIN,
     T_PING,
+    T_READS,
     T_RECONNECT,
     T_ROUTE,
     T_SENDS,
+    T_STATE,
     T_SYNC,
     Conn,
     as_int,
@@ -68,7 +70,7 @@ from imload.client.display import Display
 from imload.client.inbox import Inbox, is_valid_msg
 from imload.client.routing import Router
 
-_CONNECTION_TIMERS = (T_LOGIN, T_PING, T_ACK, T_SYNC)
+_CONNECTION_TIMERS = (T_LOGIN, T_PING, T_ACK, T_SYNC, T_READS, T_STATE)
 
 
 class DeviceEngine(Connection):
@@ -188,6 +190,8 @@ class DeviceEngine(Connection):
             self._on_ping_timer(now)
         elif name == T_ACK:
             self._send_ack_if_advanced()
+        elif name in (T_READS, T_STATE):
+            self._on_query_timer(name, now)
         elif name == T_SYNC:
             if self._conn is Conn.ONLINE and self._sync_rid is not None:
                 self._start_sync(now, why=self._sync_why)  # no reply (or an error): again
@@ -220,8 +224,9 @@ class DeviceEngine(Connection):
         if conn is LOGGING_IN:
             if t == "login_ok" and frame.get("rid") == self._login_rid:
                 self._on_login_ok(frame, now)
-            elif t == "error":
+            elif t == "error":  # the close follows; rate_limited says when to try again
                 self._login_error = f"{frame.get('code')}: {frame.get('msg')}"
+                self._login_retry_ms = as_int(frame.get("retry_after_ms")) or None
             else:
                 self.ignored += 1
             return
@@ -350,8 +355,19 @@ class DeviceEngine(Connection):
             return
         if self._on_instr_error(rid, code, why, retry_after, now):
             return
+        if self._on_query_error(rid, code, retry_after, now):
+            return
         if rid == self._sync_rid:
             self._set_timer(T_SYNC, now + retry_after)  # ask again then
+        elif rid in self._pings:  # the node is there; a refused ping goes again when told
+            del self._pings[rid]
+            self._unanswered = 0
+            if code == "rate_limited":
+                self._set_timer(T_PING, now + retry_after)
+        elif code == "rate_limited" and "rid" not in f:
+            # an ack refused (the one request without a rid): ack again then
+            self._acked_sent = 0
+            self._set_timer(T_ACK, now + retry_after)
         else:
             self.ignored += 1
 

@@ -41,7 +41,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from imload.client.core import T_INSTR, Conn, as_int
+from imload.client.core import T_INSTR, T_READS, T_STATE, Conn, as_int
 from imload.client.sending import DEFINITE_ERRORS, Sender
 
 if TYPE_CHECKING:
@@ -306,6 +306,31 @@ class Instructions(Sender):
                                    self.config.retry_delay(item.attempts, self._rng))
         self._pump_instructions(now)
         return True
+
+    def _on_query_error(self, rid: int, code: object, retry_after_s: float, now: float
+                        ) -> bool:
+        """An ``error`` answering the ``reads`` or ``state`` request on the wire; False if it
+        answers another. Refused for good (``DEFINITE_ERRORS``): dropped; else asked again
+        after ``retry_after_ms`` (``rate_limited``) or the retry delay (``internal``)."""
+        if rid not in (self._reads_rid, self._state_rid):
+            return False
+        name = T_READS if rid == self._reads_rid else T_STATE
+        if code in DEFINITE_ERRORS:
+            if name == T_READS:
+                self._reads_rid = None
+            else:
+                self._state_rid = None
+        else:
+            self._set_timer(name, now + (retry_after_s if code == "rate_limited" else
+                                         self.config.retry_delay(1, self._rng)))
+        return True
+
+    def _on_query_timer(self, name: str, now: float) -> None:
+        """Ask again for the markers or the state a refused request did not bring."""
+        if name == T_READS and self._reads_rid is not None and self._conn is Conn.ONLINE:
+            self._request_marks()
+        elif name == T_STATE and self._state_rid is not None:
+            self.request_state(now)
 
     def _on_reads_ok(self, f: dict[str, Any], now: float) -> None:
         if as_int(f.get("rid"), -1) != self._reads_rid:

@@ -7,7 +7,9 @@ dozen Python functions per frame. ``ReadAhead`` replaces the socket under it
 socket) and lets the driver read server frames itself:
 
 - ``fill()`` takes what the kernel has (up to 64 KiB) into a buffer; it is the
-  only call that blocks, so a timeout that interrupts it loses nothing;
+  only call that blocks, so a timeout that interrupts it loses nothing; on a plain
+  gevent socket ``fill_ready()`` does the same without blocking (False: nothing
+  there yet) and ``read_event`` is the watcher to wait on (``readwait.py``);
 - ``next_message()`` parses one complete message (a control frame, or a data
   frame with its continuations) out of the buffer, or answers None when it is
   not all here yet: partial frames simply wait in the buffer for the next fill.
@@ -21,8 +23,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from imload.drivers.readwait import plain_socket
+
 CHUNK = 65536
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+def recv_ready(raw: Any) -> bytes | None:
+    """What a non-blocking OS socket holds now (b"": the peer closed); None: nothing yet."""
+    try:
+        data: bytes = raw.recv(CHUNK)
+    except BlockingIOError:
+        return None
+    return data
 
 
 class FrameTooBig(Exception):
@@ -30,10 +43,13 @@ class FrameTooBig(Exception):
 
 
 class ReadAhead:
-    __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "_sock", "max_size")
+    __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "_raw", "_sock", "max_size",
+                 "read_event")
 
     def __init__(self, sock: Any, max_size: int = 1 << 24) -> None:
         self._sock = sock
+        # a plain socket: its OS socket (non-blocking) and read watcher; else None
+        self._raw, self.read_event = plain_socket(sock) or (None, None)
         self._buf = b""
         self._pos = 0
         self._parts: list[bytes] | None = None  # a fragmented message being put together
@@ -52,7 +68,17 @@ class ReadAhead:
 
     def fill(self) -> None:
         """Block until the kernel has more bytes; ConnectionError when the peer closed."""
-        data = self._sock.recv(CHUNK)
+        self._take(self._sock.recv(CHUNK))
+
+    def fill_ready(self) -> bool:
+        """``fill`` without blocking, on a plain socket: False when the kernel has nothing."""
+        data = recv_ready(self._raw)
+        if data is None:
+            return False
+        self._take(data)
+        return True
+
+    def _take(self, data: bytes) -> None:
         if not data:
             raise ConnectionError("the connection was closed")
         rest = self._buf[self._pos:]

@@ -3,9 +3,9 @@
 One greenlet per device does all the blocking work: it asks the LBS when the
 engine asks (``FetchRoute``, see ``lbs_http.py``), connects (``Connect``), waits
 for frames at most until the next timer (capped at ``poll_s``), and fires due
-timers. A timer set from another greenlet that is due
-before the wait ends cuts the wait short (the hub throws the wait's own timeout
-into the device greenlet, exactly as the timeout itself would). Other greenlets
+timers. The wait is the hub's own read watcher and timer (``readwait.py``: no
+``gevent.Timeout`` per wait); a timer set from another greenlet that is due
+before the wait ends cuts the wait short. Other greenlets
 (the Locust task) may call ``send_message``, ``do_op``, ``mark_read``,
 ``request_state`` and ``set_network``; every engine input and
 the execution of the actions it queued happen under one gevent lock, so the
@@ -59,6 +59,7 @@ from imload.client import DeviceEngine, Metric
 from imload.drivers.buffered import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, ReadAhead
 from imload.drivers.lifecycle import ConnectionLifecycle
 from imload.drivers.lock import EngineLock
+from imload.drivers.readwait import ReadWait
 from imload.drivers.tcpconn import StreamReader, raw_payload
 from imload.drivers.timers import TimerHeap
 from imload.drivers.writer import FrameWriter
@@ -109,8 +110,7 @@ class GeventDevice(ConnectionLifecycle):
         self._writer: FrameWriter | None = None  # the frames of _ws, one send per loop turn
         self._connect_url: str | None = None
         self._route_pending = False
-        self._waiting: gevent.Timeout | None = None  # the receive wait under way
-        self._wait_end = 0.0
+        self._read_wait = ReadWait(clock)  # the device greenlet's wait for bytes or a timer
         self._timers = TimerHeap()
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet | None = None
@@ -143,6 +143,10 @@ class GeventDevice(ConnectionLifecycle):
     def do_op(self, kind: str, args: dict[str, Any]) -> str:
         """Queue an op (any greenlet); returns its opid at once."""
         return self._feed(lambda now: self.engine.do_op(kind, args, now))
+
+    def op_outcome(self, opid: str) -> str | None:
+        """``op_ok``, ``op_fail`` or ``op_info`` once the op ended (None: not yet)."""
+        return self.engine.op_outcomes.get(opid)
 
     def mark_read(self, conv: str, upto: int | None = None) -> int | None:
         """Queue a read marker for ``conv`` (default: the newest seq held)."""
@@ -186,6 +190,7 @@ class GeventDevice(ConnectionLifecycle):
                 g.kill(block=True, timeout=2.0)
         with self._lock:
             self._drop_socket()
+        self._read_wait.cancel()
 
     # ------------------------------------------------------------- loop
     def _run(self) -> None:
@@ -199,13 +204,6 @@ class GeventDevice(ConnectionLifecycle):
                 if ws is not None:
                     self._lost(ws, f"driver error: {describe(e)}")
                 gevent.sleep(0.05)
-
-    def _cut_wait_short(self) -> None:
-        """Run by the hub: if the device greenlet still waits for a frame, end the wait."""
-        waiting, g = self._waiting, self._greenlet
-        if waiting is not None and g is not None and not g.dead:
-            self._waiting = None
-            g.throw(waiting)
 
     def _step(self) -> None:
         if self._route_pending:
@@ -241,24 +239,24 @@ class GeventDevice(ConnectionLifecycle):
                 handled = True
                 if ws is not self._ws or self._stopping:
                     return  # closed meanwhile: what the old socket still holds is not read
-        if handled:
-            return
-        # wait for more bytes, at most until the next timer: a gevent timeout, not the
-        # socket's (writes keep their own, io_timeout_s); partial frames stay buffered
-        wait = gevent.Timeout(timeout)
-        wait.start()
-        self._waiting, self._wait_end = wait, self.clock() + timeout
+        if not handled:
+            self._await_bytes(ws, reader, timeout)
+
+    def _await_bytes(self, ws: websocket.WebSocket, reader: ReadAhead | StreamReader,
+                     timeout: float) -> None:
+        """Wait for the server's next bytes, at most ``timeout`` (until the next timer):
+        the hub's watcher and timer, not the socket's own (writes keep theirs,
+        ``io_timeout_s``); partial frames stay buffered."""
+        end = self.clock() + timeout
         try:
-            reader.fill()
-        except gevent.Timeout as t:
-            if t is not wait:
-                raise
+            watcher = reader.read_event
+            if watcher is None:  # TLS: a blocking read, interrupted at the end
+                self._read_wait.run_blocking(reader.fill, end)
+            elif not reader.fill_ready() and self._read_wait.wait(watcher, end):
+                reader.fill_ready()
         except Exception as e:
             if not self._stopping and ws is self._ws:
                 self._lost(ws, f"connection lost: {describe(e)}")
-        finally:
-            self._waiting = None
-            wait.cancel()
 
     def _handle(self, ws: websocket.WebSocket, opcode: int, data: bytes) -> None:
         """One message from the server; the caller holds the engine lock."""

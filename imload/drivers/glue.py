@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import gevent
 import gevent.event
 
 from imload.adapters import Adapter
@@ -37,6 +36,7 @@ from imload.client import (
     SetTimer,
 )
 from imload.drivers.lock import EngineLock
+from imload.drivers.readwait import ReadWait
 from imload.drivers.timers import TimerHeap
 from imload.drivers.writer import FrameWriter
 from imload.drivers.wsopen import describe
@@ -62,8 +62,7 @@ class EngineGlue:
     _writer: FrameWriter | None
     _connect_url: str | None
     _route_pending: bool
-    _waiting: gevent.Timeout | None
-    _wait_end: float
+    _read_wait: ReadWait
     _timers: TimerHeap
     _wake: gevent.event.Event
 
@@ -100,8 +99,7 @@ class EngineGlue:
             elif isinstance(a, SetTimer):
                 self._timers.set(a.name, a.at)
                 self._wake.set()
-                if self._waiting is not None and a.at < self._wait_end:
-                    gevent.get_hub().loop.run_callback(self._cut_wait_short)
+                self._read_wait.earlier(a.at)  # a wait under way ends by then
             elif isinstance(a, CancelTimer):
                 self._timers.cancel(a.name)
             elif isinstance(a, Connect):
@@ -158,6 +156,3 @@ class EngineGlue:
 
     def _drop_socket(self, reason: str = "") -> None:
         raise NotImplementedError  # the connection's owner (lifecycle.py)
-
-    def _cut_wait_short(self) -> None:
-        raise NotImplementedError  # the device greenlet's wait (gevent_ws.py)

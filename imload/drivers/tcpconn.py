@@ -20,18 +20,20 @@ from urllib.parse import urlsplit
 
 import gevent.socket
 
-from imload.drivers.buffered import CHUNK, OP_TEXT
+from imload.drivers.buffered import CHUNK, OP_TEXT, recv_ready
+from imload.drivers.readwait import plain_socket
 from imload.drivers.wsopen import client_context
 
 
 class StreamReader:
-    """``fill`` / ``next_message`` over a plain socket: every chunk is one message."""
+    """``fill`` / ``next_message`` over a plain socket: every chunk is one message;
+    ``fill_ready`` / ``read_event`` as ``ReadAhead``'s (``buffered.py``)."""
 
-    __slots__ = ("_chunk", "_sock")
+    __slots__ = ("_chunk", "_raw", "_sock", "read_event")
 
     def __init__(self, sock: Any) -> None:
-        self._sock = sock
         self._chunk: bytes | None = None
+        self.rewrap(sock)
 
     @property
     def wrapped(self) -> Any:
@@ -43,7 +45,17 @@ class StreamReader:
 
     def fill(self) -> None:
         """Block until the peer sends more; ConnectionError when it closed."""
-        data = self._sock.recv(CHUNK)
+        self._take(self._sock.recv(CHUNK))
+
+    def fill_ready(self) -> bool:
+        """``fill`` without blocking, on a plain socket: False when the kernel has nothing."""
+        data = recv_ready(self._raw)
+        if data is None:
+            return False
+        self._take(data)
+        return True
+
+    def _take(self, data: bytes) -> None:
         if not data:
             raise ConnectionError("the connection was closed")
         self._chunk = data if self._chunk is None else self._chunk + data
@@ -54,6 +66,7 @@ class StreamReader:
 
     def rewrap(self, sock: Any) -> None:
         self._sock = sock
+        self._raw, self.read_event = plain_socket(sock) or (None, None)
 
 
 class TcpConnection:

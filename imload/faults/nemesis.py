@@ -12,18 +12,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from imload.faults.registry import FaultSpec
+from imload.faults.registry import KINDS, FaultSpec
 
-# kind -> (toxic attributes, or {} for down/kill/pause)
+# kind -> the attributes the nemesis gives it: each kind's own ``nemesis`` (None: never picked)
 NEMESIS_FAULTS: dict[str, dict[str, int]] = {
-    "latency": {"latency": 250, "jitter": 100},
-    "bandwidth": {"rate": 20},
-    "timeout": {"timeout": 0},
-    "reset_peer": {"timeout": 0},
-    "down": {},
-    "kill": {},
-    "pause": {},
-}
+    name: dict(kind.nemesis) for name, kind in KINDS.items() if kind.nemesis is not None}
 DEFAULT_KINDS = ("latency", "timeout", "reset_peer", "down", "kill")
 
 

@@ -29,7 +29,8 @@ class Link:
         self.headers: dict[str, str] = dict(response.headers.raw_items()) if response else {}
         self.pushes: list[dict[str, Any]] = []
         self.sizes: list[int] = []  # the size of every frame read, in bytes
-        self._rids = itertools.count(1)
+        self.login: dict[str, Any] = {}  # the login_ok, once logged in
+        self._rids = itertools.count(1001)
 
     def __enter__(self) -> Link:
         return self
@@ -47,9 +48,12 @@ class Link:
         frame = json.loads(data)
         return frame if isinstance(frame, dict) else {"t": "?", "value": frame}
 
+    def next_rid(self) -> int:
+        return next(self._rids)
+
     def request(self, t: str, **fields: Any) -> dict[str, Any]:
         """Send request ``t`` with a fresh rid; its reply or error (pushes kept aside)."""
-        rid = next(self._rids) + 1000
+        rid = self.next_rid()
         self.send({"t": t, "rid": rid, **fields})
         while True:
             frame = self.recv()

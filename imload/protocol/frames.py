@@ -20,6 +20,7 @@ CLOSE_REPLACED = 4001
 CLOSE_AUTH_FAILED = 4002
 CLOSE_OVERLOADED = 4003
 CLOSE_IDLE = 4004
+CLOSE_LOGIN_LIMITED = 4029  # too many failed logins from the address (like HTTP 429)
 CLOSE_TOO_MANY_BAD = 1008
 CLOSE_TOO_BIG = 1009
 # Sent by the WebSocket layer itself for a text frame that is not valid UTF-8 (RFC 6455).
@@ -29,6 +30,7 @@ CLOSE_CODES: dict[int, str] = {
     CLOSE_AUTH_FAILED: "authentication failed",
     CLOSE_OVERLOADED: "the node sheds load (a client that does not read, or overload)",
     CLOSE_IDLE: "no frame for three heartbeat intervals",
+    CLOSE_LOGIN_LIMITED: "too many failed logins from this address; retry after the window",
     CLOSE_BAD_TEXT: "a text frame that is not valid UTF-8",
     CLOSE_TOO_MANY_BAD: "too many bad frames",
     CLOSE_TOO_BIG: "a frame over the size limit",

@@ -13,9 +13,16 @@ Per person:
   act (``size`` = its length) and an ``online`` act. In an "airplane" spell
   (``airplane_share``) the user keeps acting on that device and everything
   queues; otherwise the person only uses devices that are online.
+- Consent (``consent``, on unless the protocol keeps no contacts): at time 0,
+  from their first device, a person adds as contacts (``contact_add``) their
+  contacts and the owners of the groups they are or will be in: the consent a
+  server asks before it adds a user to a group (the reference server does,
+  docs/protocol.md, "Groups"). Those contacts are never removed by the ops below.
 - Groups: an owner creates each of their groups at the start (``group_create``
   naming the first members) from their first device, and adds the late joiners
-  (``group_add``) during the run.
+  (``group_add``) during the run. A member who has not given consent yet (their
+  device started later) gets the op refused: the player makes it again
+  (``imload/users/player.py``).
 - Messages: bursts as a Poisson process of rate ``devices x activity /
   (msg_interval_s x burst_mean)``; a burst goes to one conversation (a group with
   ``group_share``, else a contact, favourite contacts first), has a geometric
@@ -98,9 +105,17 @@ def body_size(mix: Mix, rng: random.Random, short: bool = False) -> int:
     return rng.randint(lo, hi)
 
 
+def consent_of(pop: Population, person: int) -> list[int]:
+    """Whom ``person`` adds as a contact at the start: their contacts and the owners of
+    the groups they are or will be in (sorted, never themselves)."""
+    owners = {g.owner for g in pop.groups if person in g.members or person in g.joiners}
+    return sorted((set(pop.people[person].contacts) | owners) - {person})
+
+
 def person_acts(pop: Population, mix: Mix, seed: int, person: int, horizon_s: float,
-                msg_interval_s: float) -> list[Act]:
-    """Every act of ``person`` on all their devices within ``horizon_s``, by time."""
+                msg_interval_s: float, consent: bool = True) -> list[Act]:
+    """Every act of ``person`` on all their devices within ``horizon_s``, by time;
+    ``consent``: begin with the contacts of ``consent_of``."""
     me = pop.people[person]
     rng = random.Random(f"{seed}/person/{person}")
     spells = [spells_of(mix, seed, person, d, horizon_s) for d in range(me.devices)]
@@ -110,6 +125,9 @@ def person_acts(pop: Population, mix: Mix, seed: int, person: int, horizon_s: fl
         for start, end, _ in ss:
             acts.append(Act(start, person, d, "offline", size=max(1, round(end - start))))
             acts.append(Act(end, person, d, "online"))
+    agreed = consent_of(pop, person) if consent else []
+    acts += [Act(0.0, person, 0, "op", kind="contact_add", args={"user": user_of(o)})
+             for o in agreed]
     for g in pop.owned.get(person, []):
         group = pop.groups[g]
         conv = group_of(g)
@@ -121,17 +139,17 @@ def person_acts(pop: Population, mix: Mix, seed: int, person: int, horizon_s: fl
             acts.append(Act(t, person, presence.pick(t, rng) or 0, "op", kind="group_add",
                             args={"conv": conv, "user": user_of(j)}))
     left: dict[int, float] = {}
-    acts += _ops(pop, mix, person, horizon_s, presence, rng, left)
+    acts += _ops(pop, mix, person, horizon_s, presence, rng, left, set(agreed))
     acts += _bursts(pop, mix, person, horizon_s, msg_interval_s, presence, rng, left)
     acts.sort(key=lambda a: (a.t, a.device))
     return acts
 
 
 def device_acts(pop: Population, mix: Mix, seed: int, person: int, device: int,
-                horizon_s: float, msg_interval_s: float) -> list[Act]:
+                horizon_s: float, msg_interval_s: float, consent: bool = True) -> list[Act]:
     """The script of one device."""
-    return [a for a in person_acts(pop, mix, seed, person, horizon_s, msg_interval_s)
-            if a.device == device]
+    return [a for a in person_acts(pop, mix, seed, person, horizon_s, msg_interval_s,
+                                   consent) if a.device == device]
 
 
 def _bursts(pop: Population, mix: Mix, person: int, horizon_s: float, msg_interval_s: float,
@@ -164,7 +182,7 @@ def _bursts(pop: Population, mix: Mix, person: int, horizon_s: float, msg_interv
 
 
 def _ops(pop: Population, mix: Mix, person: int, horizon_s: float, presence: _Presence,
-         rng: random.Random, left: dict[int, float]) -> list[Act]:
+         rng: random.Random, left: dict[int, float], agreed: set[int]) -> list[Act]:
     me = pop.people[person]
     n = len(pop.people)
     kinds = list(mix.op_weights)
@@ -181,7 +199,7 @@ def _ops(pop: Population, mix: Mix, person: int, horizon_s: float, presence: _Pr
         op = kind
         if kind == "contact_add":
             other = rng.randrange(n)
-            if other != person:
+            if other != person and other not in agreed:  # a consent is never taken back
                 added.append(other)
                 args = {"user": user_of(other)}
         elif kind == "contact_remove" and added:

@@ -44,7 +44,7 @@ from typing import Any
 
 from locust import User, events, task
 
-from imload.adapters import make_adapter
+from imload.adapters import adapter_class, make_adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
 from imload.cluster.target import profile_links
 from imload.drivers import GeventDevice, measure_wall_offset
@@ -114,7 +114,8 @@ class IMUser(User):
                 log.warning("imload: more Locust users than --imload-devices (%d); the "
                             "extra devices only listen", len(pop))
             acts = device_acts(pop, mix, o.imload_seed, me.person, me.number,
-                               o.imload_horizon * o.imload_time_scale, o.imload_msg_interval)
+                               o.imload_horizon * o.imload_time_scale, o.imload_msg_interval,
+                               consent=adapter_class(target.protocol).contacts)
             steps = [_localize(Step(a.t, a.action, a.conv, a.size, a.kind, a.args),
                                o.imload_run_id) for a in acts]
             devices = pop.people[me.person].devices if me.person < len(pop.people) else 1

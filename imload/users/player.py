@@ -12,6 +12,11 @@ A device that starts late plays what it missed at once, in order.
   owner's ``group_create`` may not have reached it) waits until it has, at most
   ``group_wait_s``, then goes anyway: a person cannot write in a group they do
   not see, and a replay keeps every message of its trace.
+- A ``group_create`` or ``group_add`` the server refused (``op_fail``: a member
+  whose consent, a contact_add played on their own device, has not arrived yet,
+  docs/protocol.md "Groups") is made again, as a new op, every
+  ``refused_retry_s`` until ``refused_wait_s`` after it was first played: a person
+  asks again once the others have started.
 - Reactive reads (the live model; off when a trace has its own ``read`` lines):
   a message from someone else is read with probability ``read_share``,
   ``read_delay_s`` later on average (``on_deliver``); one pending read per
@@ -45,9 +50,13 @@ def make_body(rng: random.Random, size: int) -> str:
     return words + " " + "".join(rng.choices(_PAD, k=pad))
 
 
+RETRIED_OPS = frozenset({"group_create", "group_add"})
+
+
 class Device(Protocol):
     def send_message(self, conv: str, body: str) -> str: ...
     def do_op(self, kind: str, args: dict[str, Any]) -> str: ...
+    def op_outcome(self, opid: str) -> str | None: ...
     def mark_read(self, conv: str, upto: int | None = None) -> int | None: ...
     def set_network(self, up: bool) -> None: ...
     def in_group(self, conv: str) -> bool | None: ...
@@ -61,6 +70,7 @@ class Played:
     spells: int = 0
     deferred: int = 0       # steps that waited for their group
     forced: int = 0         # ... and went anyway after group_wait_s
+    retried: int = 0        # group ops made again after a refusal
 
 
 def _group_of(step: Step) -> str | None:
@@ -73,7 +83,8 @@ def _group_of(step: Step) -> str | None:
 class Player:
     def __init__(self, device: Device, steps: Sequence[Step], *, t0: float, speed: float = 1.0,
                  rng: random.Random, me: str, read_share: float = 0.0,
-                 read_delay_s: float = 3.0, group_wait_s: float = 20.0) -> None:
+                 read_delay_s: float = 3.0, group_wait_s: float = 20.0,
+                 refused_retry_s: float = 2.0, refused_wait_s: float = 60.0) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self.device = device
@@ -83,7 +94,10 @@ class Player:
         self.me = me
         self.read_share, self.read_delay_s = read_share, read_delay_s
         self.group_wait_s = group_wait_s
+        self.refused_retry_s, self.refused_wait_s = refused_retry_s, refused_wait_s
         self.played = Played()
+        self._watched: list[tuple[str, Step, float]] = []  # (opid, step, until): group ops
+        self._retries: list[tuple[float, Step, float]] = []  # (at, step, until)
         self._i = 0
         self._waiting: list[tuple[float, Step]] = []   # (due, step) waiting for a group
         self._reads: list[tuple[float, str]] = []      # heap of (due, conv)
@@ -96,7 +110,8 @@ class Player:
     @property
     def done(self) -> bool:
         """Every step played and nothing pending."""
-        return self._i >= len(self.steps) and not self._waiting and not self._reads
+        return (self._i >= len(self.steps) and not self._waiting and not self._reads
+                and not self._watched and not self._retries)
 
     def next_at(self) -> float | None:
         """The monotonic time of the next thing to do (None: nothing left)."""
@@ -107,6 +122,8 @@ class Player:
             times.append(self._reads[0][0])
         if self._waiting:
             times.append(min(d for d, _ in self._waiting) + 0.25)  # look again soon
+        if self._retries:
+            times.append(min(at for at, _, _ in self._retries))
         return min(times) if times else None
 
     def wait_s(self, now: float, cap: float = 1.0) -> float:
@@ -115,13 +132,13 @@ class Player:
 
     def run_due(self, now: float) -> int:
         """Play everything due by ``now``; returns how many steps were played."""
-        n = 0
+        n = self._retry_due(now)
         still: list[tuple[float, Step]] = []
         for due, step in self._waiting:
             if self._ready(step) or now >= due + self.group_wait_s:
                 if not self._ready(step):
                     self.played.forced += 1
-                self._play(step)
+                self._play(step, now)
                 n += 1
             else:
                 still.append((due, step))
@@ -130,7 +147,7 @@ class Player:
             step = self.steps[self._i]
             self._i += 1
             if self._ready(step):
-                self._play(step)
+                self._play(step, now)
                 n += 1
             else:
                 self.played.deferred += 1
@@ -138,22 +155,47 @@ class Player:
         while self._reads and self._reads[0][0] <= now:
             _, conv = heapq.heappop(self._reads)
             self._read_convs.discard(conv)
-            self._play(Step(0.0, "read", conv=conv))
+            self._play(Step(0.0, "read", conv=conv), now)
             n += 1
+        self._watch(now)
         return n
+
+    def _retry_due(self, now: float) -> int:
+        """Make again the refused group ops whose time has come."""
+        due = [r for r in self._retries if r[0] <= now]
+        if not due:
+            return 0
+        self._retries = [r for r in self._retries if r[0] > now]
+        for _, step, until in due:
+            self.played.retried += 1
+            self._play(step, now, until)
+        return len(due)
+
+    def _watch(self, now: float) -> None:
+        """A watched group op that was refused is made again later, within its window."""
+        watched, self._watched = self._watched, []
+        for opid, step, until in watched:
+            outcome = self.device.op_outcome(opid)
+            if outcome is None:
+                self._watched.append((opid, step, until))
+            elif outcome == "op_fail" and now + self.refused_retry_s <= until:
+                self._retries.append((now + self.refused_retry_s, step, until))
 
     def _ready(self, step: Step) -> bool:
         group = _group_of(step)
         return group is None or self.device.in_group(group) is not None
 
-    def _play(self, step: Step) -> None:
+    def _play(self, step: Step, now: float, until: float | None = None) -> None:
         d, p = self.device, self.played
         if step.action == "send":
             d.send_message(step.conv, make_body(self.rng, step.size))
             p.sends += 1
         elif step.action == "op":
-            d.do_op(step.kind, step.args)
+            opid = d.do_op(step.kind, step.args)
             p.ops += 1
+            if step.kind in RETRIED_OPS:
+                self._watched.append((opid, step, now + self.refused_wait_s
+                                      if until is None else until))
         elif step.action == "read":
             d.mark_read(step.conv)
             p.reads += 1

@@ -25,6 +25,7 @@ class MqttAdapter(Groups):
 
     name = "mqtt"
     transport: ClassVar[str] = "tcp"
+    contacts: ClassVar[bool] = False  # no contact ops: a group is a topic
 
     @classmethod
     def credential(cls, secret: str, user: str, device: str) -> str:

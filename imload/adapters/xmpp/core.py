@@ -81,6 +81,7 @@ class XmppCore(QueuedAdapter):
 
     name = "xmpp"
     subprotocols = ("xmpp",)  # RFC 7395 section 3.1
+    contacts = False  # no contact ops mapped (rosters): rooms take members without them
 
     def __init__(self, identity: DeviceIdentity) -> None:
         super().__init__(identity)

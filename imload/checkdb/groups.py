@@ -1,0 +1,160 @@
+"""Groups for the DuckDB checker: who is owed each group message, from the reference's timelines.
+
+The membership history is small (the group ops and the first copy of each
+membership event, ``events_of``), so it is the reference's own code that
+builds it: ``membership.group_timeline`` over the small history, the very
+timeline the reference checker reads. What is large (the messages and their
+copies) stays in DuckDB; the timelines go to it as two small tables:
+
+- ``grun(conv, u, lo, hi)``: the seqs ``[lo, hi)`` (hi null: to the end) in
+  which a text message of ``conv`` is owed to user ``u`` (a member after the
+  last change at or below its seq: ``Timeline.members_at``);
+- ``gknown(conv, lo, hi)``: the seqs whose members are known and not empty;
+- ``gspan(conv, u, lo, hi)``: ``Timeline.member_spans``, the seqs each user was
+  owed (event messages included), which the gap check reads.
+
+``owe`` then files each acked group message as ``fan_out`` does: owed users
+(``gowed``), wanted devices, copies and the last copy's time, or ``unknown``
+(the skip reason comes from the reference's ``unknown_recipients``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from imload.check.index import History
+from imload.check.membership import Timeline, group_timeline
+from imload.checkdb.index import Index
+
+RUN = pa.schema([("conv", pa.string()), ("u", pa.string()), ("lo", pa.int64()),
+                 ("hi", pa.int64())])
+KNOWN = pa.schema([("conv", pa.string()), ("lo", pa.int64()), ("hi", pa.int64())])
+
+
+def events_of(ix: Index, h: History) -> None:
+    """File the membership events (copies of ``kind`` event) in ``h`` as the walk does
+    (``Filing.event_message``): the first copy of each (conv, seq) and of each mid of an
+    op's (from, cmid). Only those first copies are fetched."""
+    indices = [r[0] for r in ix.con.execute("""
+        SELECT i FROM (SELECT min(i) AS i FROM deliver WHERE kind = 'event' GROUP BY conv, seq
+                       UNION SELECT min(i) FROM deliver WHERE kind = 'event'
+                       GROUP BY "from", cmid, mid) ORDER BY i""").fetchall()]
+    for e in ix.get(indices):
+        assert e is not None
+        conv, seq = e["conv"], e["seq"]
+        per_conv = h.group_events.setdefault(conv, {})
+        if seq not in per_conv:
+            per_conv[seq] = e
+        mids = h.event_mids.setdefault((e["from"], e["cmid"]), {})
+        if e["mid"] not in mids:
+            mids[e["mid"]] = e
+
+
+def _runs(conv: str, t: Timeline) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(grun rows, gknown rows) of one timeline whose members are known."""
+    runs: list[tuple[Any, ...]] = []
+    known: list[tuple[Any, ...]] = []
+    since: dict[str, int] = {}
+    known_since: int | None = None
+    for seq, after in zip(t.seqs, t.after, strict=True):
+        members = after or frozenset()
+        for u in [u for u in since if u not in members]:
+            runs.append((conv, u, since.pop(u), seq))
+        for u in sorted(members - since.keys()):
+            since[u] = seq
+        if members and known_since is None:
+            known_since = seq
+        elif not members and known_since is not None:
+            known.append((conv, known_since, seq))
+            known_since = None
+    runs.extend((conv, u, lo, None) for u, lo in since.items())
+    if known_since is not None:
+        known.append((conv, known_since, None))
+    return runs, known
+
+
+def _spans(conv: str, t: Timeline) -> Iterator[tuple[Any, ...]]:
+    users = sorted({u for members in (*t.before, *t.after) if members for u in members})
+    for u in users:
+        for lo, hi in t.member_spans(u):
+            yield conv, u, lo, hi
+
+
+def build(ix: Index) -> None:
+    """The group tables (see the module docstring) and each acked group message's due."""
+    runs: list[tuple[Any, ...]] = []
+    known: list[tuple[Any, ...]] = []
+    spans: list[tuple[Any, ...]] = []
+    unknown: list[tuple[Any, ...]] = []
+    for (conv,) in ix.con.execute("SELECT DISTINCT conv FROM names WHERE conv LIKE 'g:%' "
+                                  "ORDER BY conv").fetchall():
+        t = group_timeline(conv, ix.small)
+        if t.unknown is not None:
+            unknown.append((conv, None, None))
+            continue
+        r, k = _runs(conv, t)
+        runs.extend(r)
+        known.extend(k)
+        spans.extend(_spans(conv, t))
+    for name, rows, schema in (("grun", runs, RUN), ("gknown", known, KNOWN),
+                               ("gspan", spans, RUN), ("gunknown", unknown, KNOWN)):
+        table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                     schema=schema)
+        ix.con.register("rows_", table)
+        ix.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rows_")
+        ix.con.unregister("rows_")
+    for statement in filter(str.strip, OWE.split(";")):
+        ix.con.execute(statement)
+
+
+IN = "m.s >= g.lo AND (g.hi IS NULL OR m.s < g.hi)"  # a seq in a table's [lo, hi)
+
+OWE = f"""
+CREATE OR REPLACE TEMP TABLE gmsg AS
+  SELECT u AS su, cmid, a_conv AS conv, a_seq AS s, a_mid AS mid FROM acked
+  WHERE a_conv LIKE 'g:%';
+CREATE OR REPLACE TEMP TABLE gowed AS
+  SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m JOIN grun g ON g.conv = m.conv AND {IN};
+CREATE OR REPLACE TEMP TABLE gdue AS
+  WITH k AS (SELECT DISTINCT m.su, m.cmid FROM gmsg m JOIN gknown g ON g.conv = m.conv
+             AND {IN}),
+  w AS (SELECT o.su, o.cmid, sum(coalesce(n.n, 0)) AS wanted FROM gowed o
+        LEFT JOIN ndev n ON n.u = o.u GROUP BY ALL),
+  c AS (SELECT o.su, o.cmid, count(*) AS copies, max(h.h_at) AS done_at FROM gowed o
+        JOIN held h ON h.mid = o.mid AND h.u = o.u GROUP BY ALL)
+  SELECT m.su, m.cmid, k.su IS NOT NULL AS known, coalesce(w.wanted, 0) AS wanted,
+         coalesce(c.copies, 0) AS copies, c.done_at
+  FROM gmsg m LEFT JOIN k USING (su, cmid) LEFT JOIN w USING (su, cmid)
+  LEFT JOIN c USING (su, cmid);
+UPDATE acked SET wanted = g.wanted, copies = g.copies, done_at = g.done_at,
+                 judged = g.known AND g.wanted > 0, unknown = NOT g.known
+FROM gdue g WHERE acked.u = g.su AND acked.cmid = g.cmid
+"""
+
+# e2e samples of the group messages (``delivery.fan_out``): every owed device's first copy
+# of an acked message, away when its connection's latest login came after the first attempt
+E2E = """
+    SELECT h.h_at - a.s_at AS x, coalesce(c.c_at > a.s_at, false) AS away
+    FROM acked a JOIN gowed o ON o.su = a.u AND o.cmid = a.cmid
+    JOIN held h ON h.mid = o.mid AND h.u = o.u
+    LEFT JOIN (SELECT "user" AS u, device AS d, session, max_by("at", i) AS c_at
+               FROM other WHERE ev = 'connected' GROUP BY ALL) c
+      ON c.u = h.u AND c.d = h.d AND c.session = h.session
+    WHERE a.judged AND a.s_i IS NOT NULL AND NOT a.direct"""
+
+# the devices short of a group's seqs they were owed (``gaps._seq_gap``): per span of
+# ``gspan`` cut at the device's top seq of the group, the seqs it lacks
+SHORT = """
+    WITH mine AS (SELECT u, d, conv, max(seq) AS top FROM held WHERE conv LIKE 'g:%'
+                  GROUP BY ALL),
+    sp AS (SELECT m.u, m.d, m.conv, s.lo, least(coalesce(s.hi, m.top), m.top) AS hi
+           FROM mine m JOIN gspan s ON s.conv = m.conv AND s.u = m.u),
+    inside AS (SELECT sp.u, sp.d, sp.conv, sp.lo, sp.hi, count(DISTINCT h.seq) AS k FROM sp
+               LEFT JOIN held h ON h.u = sp.u AND h.d = sp.d AND h.conv = sp.conv
+                 AND h.seq >= sp.lo AND h.seq < sp.hi
+               GROUP BY ALL)
+    SELECT u, d, conv FROM inside GROUP BY ALL
+    HAVING sum(CASE WHEN hi > lo THEN hi - lo - k ELSE 0 END) > 0"""

@@ -1,0 +1,189 @@
+"""The probe's group checks: can a group be used to reach users who never agreed, to take
+a group over, or to amplify one user's traffic (docs/security.md)?
+
+- ``authz.add_strangers``: the probe's ``b`` agrees to join ``a``'s groups (``b`` adds
+  ``a`` as a contact); ``a`` then makes a group naming ``c``, who never agreed, and adds
+  ``c`` to a group of ``a`` and ``b``. It fails when ``c``'s own ``state`` lists either
+  group (a reply alone is not taken as proof either way).
+- ``authz.remove_owner``: ``b`` and ``c`` agree; ``a`` makes a group of the three; ``b``
+  (a member, not the owner) removes ``a`` and then ``c``. It fails when either is no
+  longer in the group by their own ``state``.
+- ``abuse.group_size``: ``a`` asks for one group of 1,000 members (the most one
+  ``group_create`` may name): ``b`` and ``c`` (who agreed) and 997 names nobody uses. It
+  fails when the group is made. A pass says a group of 1,000 mostly made of users who
+  never agreed cannot be made; it cannot tell a size limit from the consent rule (that
+  would take 1,000 accounts that agreed, more than the probe makes).
+- ``abuse.fanout``: ``FANOUT_MEMBERS - 1`` accounts of the probe's agree, ``a`` makes a
+  group of them and sends it up to ``FANOUT_BUDGET`` short messages as fast as the target
+  answers. It passes when the target refuses one (any error: a fan-out budget, a send
+  rate) before the budget is spent, with how many inbox writes it took; it fails when
+  all are stored (``FANOUT_BUDGET x FANOUT_MEMBERS`` inbox writes, shown with the time).
+
+Every account is the probe's own (minted with the target's secret, named after the
+probe's tag); the most a check sends is the fan-out one: ``FANOUT_MEMBERS`` logins and
+``FANOUT_BUDGET`` messages of 8 bytes, to one node.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from imload.probe.checks import FAIL, PASS, Check, Finding, Probe, ProbeError
+from imload.probe.link import Link
+
+GROUP_SIZE = 1000  # members asked for by abuse.group_size (group_create names at most 999)
+FANOUT_MEMBERS = 100  # the group abuse.fanout writes to: a and 99 accounts that agreed
+FANOUT_BUDGET = 300  # messages abuse.fanout may send: 30,000 inbox writes at most
+WINDOW = 32  # messages abuse.fanout has on the wire at once
+
+
+def _stem(p: Probe) -> str:
+    """``probe_<tag>``: what every name of this probe run begins with."""
+    return p.users[0].rsplit("_", 1)[0]
+
+
+def _names(p: Probe, what: str, n: int) -> list[str]:
+    """``n`` more user names of this probe run (``probe_<tag>_<what><i>``)."""
+    return [f"{_stem(p)}_{what}{i}" for i in range(n)]
+
+
+def _op(link: Link, opid: str, kind: str, **args: Any) -> dict[str, Any]:
+    return link.request("op", opid=opid, kind=kind, args=args)
+
+
+def _agree(p: Probe, owner: str, users: list[str]) -> None:
+    """Each of ``users`` adds ``owner`` as a contact: the consent a group may ask for."""
+    for user in users:
+        with p.logged_in(user) as link:
+            reply = _op(link, f"probe-agree-{owner}", "contact_add", user=owner)
+        if reply.get("t") != "op_ok":
+            raise ProbeError(f"{user} could not add {owner} as a contact: {reply}")
+
+
+def _groups_of(p: Probe, user: str) -> list[str]:
+    with p.logged_in(user) as link:
+        state = link.request("state")
+    groups = state.get("groups")
+    if state.get("t") != "state_ok" or not isinstance(groups, list):
+        raise ProbeError(f"the target has no state for {user}: {state}")
+    return groups
+
+
+def _group(p: Probe, link: Link, what: str, members: list[str]) -> str:
+    """A new group of ``members`` and the link's user, made through ``link``."""
+    conv = f"g:{_stem(p)}_{what}"
+    reply = _op(link, f"probe-{what}", "group_create", conv=conv, members=members)
+    if reply.get("t") != "op_ok":
+        raise ProbeError(f"the target refused a group of members who agreed: {reply}")
+    return conv
+
+
+def _said(reply: dict[str, Any]) -> str:
+    if reply.get("t") == "error":
+        return f"{reply.get('code')}: {str(reply.get('msg', ''))[:120]}"
+    return str(reply.get("t"))
+
+
+def add_strangers(p: Probe) -> Finding:
+    a, b, c = p.users
+    _agree(p, a, [b])
+    with p.logged_in(a) as link:
+        named = f"g:{_stem(p)}_strangers"
+        created = _op(link, "probe-strangers", "group_create", conv=named, members=[b, c])
+        conv = _group(p, link, "agreed", [b])
+        added = _op(link, "probe-add-stranger", "group_add", conv=conv, user=c)
+    joined = sorted({named, conv} & set(_groups_of(p, c)))
+    if joined:
+        return Finding(FAIL, f"{c}, who never agreed, is now in {', '.join(joined)} "
+                             f"(group_create answered {_said(created)}, group_add "
+                             f"{_said(added)})")
+    return Finding(PASS, f"group_create naming {c} answered {_said(created)}; group_add of "
+                         f"{c} answered {_said(added)}; {c} is in neither")
+
+
+def remove_owner(p: Probe) -> Finding:
+    a, b, c = p.users
+    _agree(p, a, [b, c])
+    with p.logged_in(a) as link:
+        conv = _group(p, link, "owned", [b, c])
+    with p.logged_in(b) as link:
+        replies = {victim: _op(link, f"probe-remove-{victim}", "group_remove", conv=conv,
+                               user=victim) for victim in (a, c)}
+    gone = [victim for victim in (a, c) if conv not in _groups_of(p, victim)]
+    said = "; ".join(f"removing {v} answered {_said(r)}" for v, r in replies.items())
+    if gone:
+        return Finding(FAIL, f"{b}, a member but not the owner, removed {', '.join(gone)} "
+                             f"from {conv} ({said})")
+    return Finding(PASS, f"{said}; both still in {conv}")
+
+
+def group_size(p: Probe) -> Finding:
+    a, b, c = p.users
+    _agree(p, a, [b, c])
+    nobody = _names(p, "x", GROUP_SIZE - 3)
+    conv = f"g:{_stem(p)}_big"
+    with p.logged_in(a) as link:
+        reply = _op(link, "probe-big", "group_create", conv=conv, members=[b, c, *nobody])
+    if reply.get("t") == "op_ok" and conv in _groups_of(p, b):
+        return Finding(FAIL, f"made {conv} of {GROUP_SIZE} members, {len(nobody)} of them "
+                             "users who never agreed (nor ever logged in)")
+    return Finding(PASS, f"a group of {GROUP_SIZE} members answered {_said(reply)}")
+
+
+def fanout(p: Probe) -> Finding:
+    a = p.users[0]
+    members = _names(p, "m", FANOUT_MEMBERS - 1)
+    _agree(p, a, members)
+    with p.logged_in(a) as link:
+        conv = _group(p, link, "fanout", members)
+        started = time.monotonic()
+        stored, refusal = _flood(link, conv)
+        took = time.monotonic() - started
+    writes = stored * FANOUT_MEMBERS
+    if refusal is None:
+        return Finding(FAIL, f"stored all {stored} messages to a group of {FANOUT_MEMBERS}: "
+                             f"{writes:,} inbox writes in {took:.2f} s, none refused")
+    return Finding(PASS, f"refused after {stored} messages ({writes:,} inbox writes in "
+                         f"{took:.2f} s): {_said(refusal)}, retry_after_ms "
+                         f"{refusal.get('retry_after_ms')}")
+
+
+def _flood(link: Link, conv: str) -> tuple[int, dict[str, Any] | None]:
+    """Send up to FANOUT_BUDGET messages, WINDOW at a time: (stored, the first refusal)."""
+    stored = sent = 0
+    while sent < FANOUT_BUDGET:
+        rids = set()
+        for _ in range(min(WINDOW, FANOUT_BUDGET - sent)):
+            rid = 500_000 + sent
+            link.send({"t": "send", "rid": rid, "cmid": f"probe-fan-{sent}", "conv": conv,
+                       "body": "fan-out!"})
+            rids.add(rid)
+            sent += 1
+        refusal = None
+        while rids:
+            frame = link.recv()
+            if frame.get("rid") not in rids:
+                continue  # a push of the probe's own messages
+            rids.discard(frame["rid"])
+            if frame.get("t") == "send_ack":
+                stored += 1
+            elif refusal is None:
+                refusal = frame
+        if refusal is not None:
+            return stored, refusal
+    return stored, None
+
+
+GROUP_CHECKS: tuple[Check, ...] = (
+    Check("authz.add_strangers", "adds users who never agreed to a group (a group is a way "
+          "to reach anyone)", add_strangers),
+    Check("authz.remove_owner", "lets any member remove the group's owner or other members "
+          "(a group can be taken over)", remove_owner),
+    Check("abuse.group_size", f"makes a group of {GROUP_SIZE} members at once, most of them "
+          "users who never agreed", group_size),
+    Check("abuse.fanout", f"stores {FANOUT_BUDGET} messages to a group of {FANOUT_MEMBERS} "
+          "as fast as one user sends them (inbox writes without a fan-out budget)", fanout),
+)
+
+__all__ = ["FANOUT_BUDGET", "FANOUT_MEMBERS", "GROUP_CHECKS", "GROUP_SIZE"]
