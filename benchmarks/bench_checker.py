@@ -39,6 +39,9 @@ skips it, e.g. past what it can hold). Figures:
 - verify_peak_rss_mib: the DuckDB checker process's peak memory, with ``baseline`` =
   the reference process's;
 - both verdicts must be byte-identical (else exit 1).
+
+``--traffic chat`` writes the chat mix's journal instead (``synth_chat.py``: groups with
+late joiners, reads with their read_sync, contact ops, the audit's markers and state).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from imload.check import check  # noqa: E402
+from benchmarks.synth_chat import chat_events  # noqa: E402
 from imload.journal import body_digest  # noqa: E402
 
 TIMESTAMP_BASE = 1_733_000_000_000  # ms since the epoch, December 2024
@@ -163,10 +167,12 @@ def emit(**fields: Any) -> None:
     sys.stdout.flush()
 
 
-def write_journal(messages: int, users: int, folder: str) -> None:
+def write_journal(messages: int, users: int, folder: str, traffic: str = "direct") -> None:
     from imload.journal.columnar import ColumnarJournalWriter
+    events = synth_events(messages, users) if traffic == "direct" else \
+        chat_events(messages, users)
     with ColumnarJournalWriter(folder, "locust-bench-1", flush_every=65536) as w:
-        for e in synth_events(messages, users):
+        for e in events:
             w.write(e)
 
 
@@ -204,12 +210,13 @@ def _child(*args: str) -> dict[str, Any]:
     return dict(orjson.loads(lines[-1]))
 
 
-def from_files(messages: int, users: int, reference: bool, memory_limit: str) -> int:
+def from_files(messages: int, users: int, reference: bool, memory_limit: str,
+               traffic: str = "direct") -> int:
     import tempfile
     with tempfile.TemporaryDirectory(prefix="imload-bench-check-") as tmp:
         journal = f"{tmp}/journal"
         t = time.perf_counter()
-        _child("write", str(messages), str(users), journal)
+        _child("write", str(messages), str(users), journal, traffic)
         size = sum(f.stat().st_size for f in Path(journal).iterdir())
         written = time.perf_counter() - t
         engine = _child("judge", "duckdb", journal, f"{tmp}/engine.json", memory_limit)
@@ -217,7 +224,7 @@ def from_files(messages: int, users: int, reference: bool, memory_limit: str) ->
                      memory_limit) if reference else None
         same = ref is None or Path(f"{tmp}/engine.json").read_bytes() == Path(
             f"{tmp}/reference.json").read_bytes()
-    context = {"messages": messages, "users": users, "journal_bytes": size,
+    context = {"messages": messages, "users": users, "traffic": traffic, "journal_bytes": size,
                "checker": engine["checker"], "write_s": round(written, 1)}
     base = {"baseline": round(ref["seconds"], 2),
             "ratio": round(engine["seconds"] / ref["seconds"], 3)} if ref else {}
@@ -237,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child"]:
         kind, *rest = argv[1:]
         if kind == "write":
-            write_journal(int(rest[0]), int(rest[1]), rest[2])
+            write_journal(int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
             print("{}")
         else:
             judge(rest[0], rest[1], rest[2], rest[3])
@@ -255,12 +262,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --from-files: skip the reference checker (too big for it)")
     p.add_argument("--memory-limit", default="600MB",
                    help="the DuckDB checker's memory_limit (default 600MB, its own)")
+    p.add_argument("--traffic", choices=("direct", "chat"), default="direct",
+                   help="with --from-files: direct chats only, or the chat mix's groups, "
+                        "reads and ops too (benchmarks/synth_chat.py)")
     p.add_argument("--pin", action="store_true",
                    help="pin the process to one CPU (the checker is single-threaded anyway)")
     args = p.parse_args(argv)
     messages = args.messages or (50_000 if args.quick else 1_000_000)
     if args.from_files:
-        return from_files(messages, args.users, not args.no_reference, args.memory_limit)
+        return from_files(messages, args.users, not args.no_reference, args.memory_limit,
+                          args.traffic)
     args.repeat = max(1, args.repeat or (3 if messages <= 200_000 else 1))
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})

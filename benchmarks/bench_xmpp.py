@@ -51,7 +51,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -60,143 +59,20 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_generator import cpu_self, emit  # noqa: E402 - the same JSON lines, the same clock
+from xmpp_bench_meters import (  # noqa: E402 - the instruments
+    FrameCount,
+    Parts,
+    cpu_of,
+    host_busy,
+    profile_shares,
+)
 
 WINDOW = 8
 BODY = "hello there, how are you doing today?"
 CONNECT_TIMEOUT_S = 90.0
 
 
-def cpu_of(pid: int | None) -> float | None:
-    """CPU seconds (utime + stime) process ``pid`` has used, from /proc; None if gone."""
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 on
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def host_busy() -> float:
-    """CPU seconds all cores of the machine have been busy (not idle or iowait)."""
-    with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 # ------------------------------------------------------------------ measuring
-
-class FrameCount:
-    """Counts the websocket messages through one adapter each way (and inbound by their
-    first bytes), by wrapping the instance's encode/output/decode: no file is changed."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self.out = 0
-        self.heads: Counter[bytes] = Counter()
-
-    @property
-    def into(self) -> int:
-        return sum(self.heads.values())
-
-    def kinds(self) -> dict[str, int]:
-        """Inbound messages by element name (``message``, ``a``, ``r``, ...)."""
-        named: Counter[str] = Counter()
-        for head, n in self.heads.items():
-            name = head.lstrip(b"<").replace(b"/", b" ").replace(b">", b" ").split(b" ")[0]
-            named[name.decode("ascii", "replace")] += n
-        return dict(named.most_common(8))
-
-    def wrap(self, ad: Any) -> None:
-        encode, output, decode = ad.encode, ad.output, ad.decode
-        heads = self.heads
-
-        def counted_encode(frame: dict[str, Any], now: float) -> Any:
-            got = encode(frame, now)
-            if self.on:
-                self.out += len(got)
-            return got
-
-        def counted_output() -> Any:
-            got = output()
-            if self.on:
-                self.out += len(got)
-            return got
-
-        def counted_decode(payload: bytes, now: float) -> Any:
-            if self.on:
-                heads[bytes(payload[:10])] += 1
-            return decode(payload, now)
-
-        ad.encode, ad.output, ad.decode = counted_encode, counted_output, counted_decode
-
-
-class Parts:
-    """``--parts``: this thread's CPU time inside a few entry points, by wrapping them
-    (about 0.5 us per wrapped call, far less than a sampling profiler's per-call cost).
-    ``sub`` parts run inside an outer part and are subtracted from it in ``shares``."""
-
-    SUB = {"xml parse (lxml, parsing.parse)": "adapter decode (parse + dispatch)",
-           "xml build (build.chat_message)": "adapter encode (send -> stanza)"}
-
-    def __init__(self) -> None:
-        self.on = False
-        self.t: Counter[str] = Counter()
-        self._saved: list[tuple[Any, str, Any]] = []
-
-    def wrap(self, obj: Any, attr: str, name: str) -> None:
-        fn = getattr(obj, attr)
-        clock, t = time.thread_time, self.t
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if not self.on:
-                return fn(*args, **kwargs)
-            t0 = clock()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                t[name] += clock() - t0
-
-        setattr(obj, attr, timed)
-
-    def device(self, d: Any) -> None:
-        self.wrap(d.adapter, "decode", "adapter decode (parse + dispatch)")
-        self.wrap(d.adapter, "encode", "adapter encode (send -> stanza)")
-        self.wrap(d.adapter, "output", "adapter encode (send -> stanza)")
-        for attr in ("frame_received", "send_message", "timer_fired", "actions"):
-            self.wrap(d.engine, attr, "engine (imload/client)")
-
-    def modules(self, journal: Any) -> None:
-        """Wrap the shared entry points: the journal, parsing, building, the driver's
-        framing and writes, in this process only (``unwrap`` puts them back). None of
-        them switches greenlets, so a thread CPU clock around them sees only their work."""
-        from imload.adapters.xmpp import adapter, build
-        from imload.drivers import buffered, gevent_ws, writer
-        wrapped = [(adapter, "parse", "xml parse (lxml, parsing.parse)"),
-                   (build, "chat_message", "xml build (build.chat_message)"),
-                   (gevent_ws, "text_frame", "ws framing out (text_frame, masking)"),
-                   (buffered.ReadAhead, "next_message", "ws framing in (next_message)"),
-                   (writer.FrameWriter, "_flush_soon", "socket send (FrameWriter flush)")]
-        self._saved = [(obj, attr, obj.__dict__[attr]) for obj, attr, _ in wrapped]
-        for obj, attr, name in wrapped:
-            self.wrap(obj, attr, name)
-        self.wrap(journal, "write", "journal (orjson + file)")
-
-    def unwrap(self) -> None:
-        for obj, attr, fn in self._saved:
-            setattr(obj, attr, fn)
-        self._saved = []
-
-    def shares(self, cpu_s: float) -> dict[str, float]:
-        own = Counter(self.t)
-        for sub, outer in self.SUB.items():
-            own[outer] -= own.get(sub, 0.0)
-        own["the rest: gevent hub + switches, recv, driver glue, benchmark"] = (
-            cpu_s - sum(own.values()))
-        return {k: v / cpu_s for k, v in own.most_common()} if cpu_s > 0 else {}
-
 
 def _device(target: Any, url: str, user: str, journal: Any, on_record: Any,
             seed: int) -> Any:
@@ -211,6 +87,110 @@ def _device(target: Any, url: str, user: str, journal: Any, on_record: Any,
     return GeventDevice(engine, journal, on_record=on_record, adapter=adapter)
 
 
+class _Pairs:
+    """The devices of one measurement, their counters and their pumps."""
+
+    def __init__(self, journal: Any, window: int, parts: bool) -> None:
+        self.journal, self.window = journal, window
+        self.counts = {"acked": 0, "delivered": 0, "events": 0}
+        self.measuring = False  # the records count only inside the measured window
+        self.stopped = False
+        self.frames = FrameCount()
+        self.timed = Parts() if parts else None
+        self.devices: list[Any] = []
+        self.senders: list[tuple[Any, str, Any]] = []  # (device, conv, its window's room)
+        self.greenlets: list[Any] = []
+        if self.timed is not None:
+            self.timed.modules(journal)
+
+    def add(self, target: Any, url: str, pairs: int) -> None:
+        """Start ``pairs`` pairs of fresh accounts, each device writing to its peer."""
+        import gevent.event
+
+        from imload.protocol import direct_conv
+        tag = f"b{os.getpid()}x"
+        for i in range(pairs):
+            users = (f"{tag}{i}a", f"{tag}{i}b")
+            conv = direct_conv(*users)
+            for k, me in enumerate(users):
+                room = gevent.event.Event()
+                room.set()
+                d = _device(target, url, me, self.journal, self._recorder(room, users[1 - k]),
+                            seed=2 * i + k)
+                self.frames.wrap(d.adapter)
+                if self.timed is not None:
+                    self.timed.device(d)
+                self.devices.append(d)
+                self.senders.append((d, conv, room))
+                d.start()
+
+    def _recorder(self, room: Any, peer: str) -> Any:
+        """A device's ``on_record``: an ack opens its window; the window's events count."""
+        counts = self.counts
+
+        def rec(ev: dict[str, Any]) -> None:
+            kind = ev["ev"]
+            if kind == "send_ok":
+                room.set()
+                if self.measuring:
+                    counts["acked"] += 1
+            if self.measuring and kind in ("send", "send_ok", "deliver"):
+                counts["events"] += 1
+                if kind == "deliver" and ev.get("from") == peer:
+                    counts["delivered"] += 1
+        return rec
+
+    def wait_online(self) -> float:
+        """Seconds until every device is online (RuntimeError past CONNECT_TIMEOUT_S)."""
+        import gevent
+        t0 = time.monotonic()
+        deadline = t0 + CONNECT_TIMEOUT_S
+        online = 0
+        while time.monotonic() < deadline:
+            online = sum(1 for d in self.devices if d.online)
+            if online == len(self.devices):
+                break
+            gevent.sleep(0.2)
+        if online < len(self.devices):
+            errors = [e for d in self.devices for e in d.errors][:5]
+            raise RuntimeError(f"only {online} of {len(self.devices)} devices online after "
+                               f"{CONNECT_TIMEOUT_S:g} s; errors: {errors}")
+        return time.monotonic() - t0
+
+    def pump_all(self, until: float) -> None:
+        """Every device sends to its peer, ``window`` messages in flight, until ``until``
+        (a bound: ``close`` stops them first)."""
+        import gevent
+        self.greenlets = [gevent.spawn(self._pump, d, conv, room, until)
+                          for d, conv, room in self.senders]
+
+    def _pump(self, d: Any, conv: str, room: Any, until: float) -> None:
+        while not self.stopped and time.monotonic() < until:
+            for _ in range(self.window):  # fill the window, at most `window` sends a turn
+                if d.engine.pending_sends >= self.window or self.stopped:
+                    break
+                d.send_message(conv, BODY)
+            room.clear()
+            room.wait(1.0)
+
+    def counting(self, on: bool) -> None:
+        self.frames.on = self.measuring = on
+        if self.timed is not None:
+            self.timed.on = on
+
+    def close(self) -> None:
+        """Stop the pumps and the devices (bounded waits), close the journal, unwrap."""
+        import gevent
+        self.stopped = True
+        gevent.killall(self.greenlets, timeout=2)
+        stoppers = [gevent.spawn(d.stop, 0.5) for d in self.devices]
+        gevent.joinall(stoppers, timeout=10)
+        gevent.killall([g for g in stoppers if not g.dead], timeout=2)
+        self.journal.close()
+        if self.timed is not None:
+            self.timed.unwrap()
+
+
 def measure(target: Any, url: str, pairs: int, seconds: float, journal_dir: str, *,
             server_pid: int | None = None, warmup_s: float = 2.0,
             profile: str | None = None, parts: bool = False,
@@ -221,169 +201,60 @@ def measure(target: Any, url: str, pairs: int, seconds: float, journal_dir: str,
     Prosody's CPU (``server_pid``) and the machine's, websocket frames each way; with
     ``parts``, this process's CPU by entry point (``Parts``)."""
     import gevent
-    import gevent.event
 
     from imload.journal import JournalWriter
-    from imload.protocol import direct_conv
-    journal = JournalWriter(journal_dir, f"xmpp-{os.getpid()}", flush_every=4096)
-    counts = {"acked": 0, "delivered": 0, "events": 0}
-    measuring = [False]
-    stop = [False]
-    frames = FrameCount()
-    timed = Parts() if parts else None
-    devices: list[Any] = []
-    senders: list[tuple[Any, str, Any]] = []
-    greenlets: list[Any] = []
-    tag = f"b{os.getpid()}x"
+    run = _Pairs(JournalWriter(journal_dir, f"xmpp-{os.getpid()}", flush_every=4096),
+                 window, parts)
     try:
-        if timed is not None:
-            timed.modules(journal)
-        for i in range(pairs):
-            users = (f"{tag}{i}a", f"{tag}{i}b")
-            conv = direct_conv(*users)
-            for k, me in enumerate(users):
-                peer = users[1 - k]
-                room = gevent.event.Event()
-                room.set()
-
-                def rec(ev: dict[str, Any], room: Any = room, peer: str = peer) -> None:
-                    kind = ev["ev"]
-                    if kind == "send_ok":
-                        room.set()
-                        if measuring[0]:
-                            counts["acked"] += 1
-                    if measuring[0] and kind in ("send", "send_ok", "deliver"):
-                        counts["events"] += 1
-                        if kind == "deliver" and ev.get("from") == peer:
-                            counts["delivered"] += 1
-
-                d = _device(target, url, me, journal, rec, seed=2 * i + k)
-                frames.wrap(d.adapter)
-                if timed is not None:
-                    timed.device(d)
-                devices.append(d)
-                senders.append((d, conv, room))
-                d.start()
-        t0 = time.monotonic()
-        deadline = t0 + CONNECT_TIMEOUT_S
-        online = 0
-        while time.monotonic() < deadline:
-            online = sum(1 for d in devices if d.online)
-            if online == len(devices):
-                break
-            gevent.sleep(0.2)
-        connect_s = time.monotonic() - t0
-        if online < len(devices):
-            errors = [e for d in devices for e in d.errors][:5]
-            raise RuntimeError(f"only {online} of {len(devices)} devices online after "
-                               f"{CONNECT_TIMEOUT_S:g} s; errors: {errors}")
-
-        def pump(d: Any, conv: str, room: Any, until: float) -> None:
-            while not stop[0] and time.monotonic() < until:
-                for _ in range(window):  # fill the window, at most `window` sends a turn
-                    if d.engine.pending_sends >= window or stop[0]:
-                        break
-                    d.send_message(conv, BODY)
-                room.clear()
-                room.wait(1.0)
-
-        until = time.monotonic() + warmup_s + seconds + 30.0  # a bound, not the stop
-        greenlets = [gevent.spawn(pump, d, conv, room, until) for d, conv, room in senders]
+        run.add(target, url, pairs)
+        connect_s = run.wait_online()
+        run.pump_all(time.monotonic() + warmup_s + seconds + 30.0)
         gevent.sleep(warmup_s)
-        profiler = None
-        if profile:
-            from pyinstrument import Profiler
-            from pyinstrument.stack_sampler import get_stack_sampler
-
-            # sample on this process's CPU clock, not the wall's: the generator is mostly
-            # idle here (waiting for Prosody), and the question is where its CPU goes
-            get_stack_sampler().timer_func = time.process_time
-            profiler = Profiler(async_mode="disabled")
-            profiler.start()
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        frames.on = measuring[0] = True
-        if timed is not None:
-            timed.on = True
-        c0, w0, s0, h0 = cpu_self(), time.monotonic(), cpu_of(server_pid), host_busy()
-        gevent.sleep(seconds)
-        frames.on = measuring[0] = False
-        if timed is not None:
-            timed.on = False
-        cpu, wall = cpu_self() - c0, time.monotonic() - w0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        s1, host = cpu_of(server_pid), host_busy() - h0
-        shares: dict[str, float] = {}
-        if profiler is not None:
-            session = profiler.stop()
-            get_stack_sampler().timer_func = None
-            Path(profile).write_text(  # type: ignore[arg-type]
-                profiler.output_text(unicode=False, color=False, show_all=False))
-            shares = profile_shares(session.root_frame())
-        stop[0] = True
-        gevent.joinall(greenlets, timeout=3)
-        return {**counts, "cpu_s": cpu, "wall_s": wall, "connect_s": connect_s,
-                "devices": len(devices),
-                "server_cpu_s": None if s0 is None or s1 is None else s1 - s0,
-                "host_cpu_s": host, "sys_s": r1.ru_stime - r0.ru_stime,
-                "frames_out": frames.out, "frames_in": frames.into,
-                "kinds_in": frames.kinds(), "profile_shares": shares,
-                "part_shares": timed.shares(cpu) if timed is not None else {},
-                "errors": sum(len(d.errors) for d in devices)}
+        m = _window(run, seconds, server_pid, profile)
+        run.stopped = True
+        gevent.joinall(run.greenlets, timeout=3)
+        return {**run.counts, **m, "connect_s": connect_s, "devices": len(run.devices),
+                "frames_out": run.frames.out, "frames_in": run.frames.into,
+                "kinds_in": run.frames.kinds(),
+                "part_shares": run.timed.shares(m["cpu_s"]) if run.timed is not None else {},
+                "errors": sum(len(d.errors) for d in run.devices)}
     finally:
-        stop[0] = True
-        gevent.killall(greenlets, timeout=2)
-        stoppers = [gevent.spawn(d.stop, 0.5) for d in devices]
-        gevent.joinall(stoppers, timeout=10)
-        gevent.killall([g for g in stoppers if not g.dead], timeout=2)
-        journal.close()
-        if timed is not None:
-            timed.unwrap()
+        run.close()
 
 
-# Where the CPU goes: the first matching fragment of a frame's file path names its part.
-PARTS = [
-    ("xml parsing (lxml, parsing.py, messages.py)",
-     ("/lxml/", "adapters/xmpp/parsing.py", "adapters/xmpp/messages.py", "<lxml")),
-    ("xml building (build.py)", ("adapters/xmpp/build.py",)),
-    ("scram (sasl.py, hashlib, hmac)", ("adapters/xmpp/sasl.py", "hashlib", "hmac.py")),
-    ("xmpp adapter, the rest", ("adapters/xmpp/", "adapters/base.py")),
-    ("engine (imload/client)", ("imload/client/",)),
-    ("journal (imload/journal)", ("imload/journal/",)),
-    ("driver framing, reads (buffered.py, wsopen.py)",
-     ("drivers/buffered.py", "drivers/wsopen.py")),
-    ("driver writes (writer.py)", ("drivers/writer.py",)),
-    ("driver glue (gevent_ws.py, glue.py, lifecycle.py, lock.py)",
-     ("drivers/gevent_ws.py", "drivers/glue.py", "drivers/lifecycle.py", "drivers/lock.py")),
-    ("websocket-client", ("/websocket/",)),
-    ("gevent (hub, sockets, events, locks)", ("/gevent/", "greenlet")),
-    ("this benchmark (pumps, counters)", ("bench_xmpp.py",)),
-    ("protocol helpers (imload/protocol)", ("imload/protocol",)),
-]
+def _window(run: _Pairs, seconds: float, server_pid: int | None,
+            profile: str | None) -> dict[str, Any]:
+    """The measured window: the counters on for ``seconds``, the CPU clocks around it (and
+    a pyinstrument profile of it when ``profile`` names a file)."""
+    import gevent
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+        from pyinstrument.stack_sampler import get_stack_sampler
 
-
-def part_of(path: str | None, parent: str) -> str:
-    if not path or path.startswith("<"):  # <built-in>, <string>: where they were called
-        return parent
-    for name, fragments in PARTS:
-        if any(f in path for f in fragments):
-            return name
-    return f"other ({Path(path).name})"
-
-
-def profile_shares(root: Any) -> dict[str, float]:
-    """The self time of a pyinstrument frame tree by part (``PARTS``), as shares."""
-    totals: Counter[str] = Counter()
-    stack: list[tuple[Any, str]] = [(root, "other (root)")] if root is not None else []
-    seen = 0
-    while stack and seen < 1_000_000:
-        frame, parent = stack.pop()
-        seen += 1
-        name = part_of(frame.file_path, parent)
-        kids = list(frame.children)
-        totals[name] += max(0.0, frame.time - sum(c.time for c in kids))
-        stack.extend((c, name) for c in kids)
-    whole = sum(totals.values()) or 1.0
-    return {k: v / whole for k, v in totals.most_common()}
+        # sample on this process's CPU clock, not the wall's: the generator is mostly
+        # idle here (waiting for Prosody), and the question is where its CPU goes
+        get_stack_sampler().timer_func = time.process_time
+        profiler = Profiler(async_mode="disabled")
+        profiler.start()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    run.counting(True)
+    c0, w0, s0, h0 = cpu_self(), time.monotonic(), cpu_of(server_pid), host_busy()
+    gevent.sleep(seconds)
+    run.counting(False)
+    cpu, wall = cpu_self() - c0, time.monotonic() - w0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    s1, host = cpu_of(server_pid), host_busy() - h0
+    shares: dict[str, float] = {}
+    if profiler is not None:
+        session = profiler.stop()
+        get_stack_sampler().timer_func = None
+        Path(profile).write_text(  # type: ignore[arg-type]
+            profiler.output_text(unicode=False, color=False, show_all=False))
+        shares = profile_shares(session.root_frame())
+    return {"cpu_s": cpu, "wall_s": wall, "host_cpu_s": host,
+            "server_cpu_s": None if s0 is None or s1 is None else s1 - s0,
+            "sys_s": r1.ru_stime - r0.ru_stime, "profile_shares": shares}
 
 
 # ------------------------------------------------------------------ the baseline
@@ -431,34 +302,10 @@ def run(pairs: int, seconds: float, *, warmup_s: float = 2.0, profile: str | Non
             cluster.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smaller, shorter run (~20 s)")
-    p.add_argument("--pairs", type=int, default=None, help="pairs of devices (50; quick 20)")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="measured seconds (10; quick 4)")
-    p.add_argument("--profile", default=None, metavar="FILE",
-                   help="write a pyinstrument profile of the measured window to FILE")
-    p.add_argument("--window", type=int, default=WINDOW,
-                   help=f"unacknowledged messages per device ({WINDOW})")
-    p.add_argument("--parts", action="store_true",
-                   help="time a few entry points (adapter, lxml, engine, journal) on this "
-                        "thread's CPU clock: a CPU breakdown without a sampler's cost")
-    p.add_argument("--no-baseline", action="store_true",
-                   help="skip the raw websocket ceiling (bench_generator.py's echo run)")
-    ns = p.parse_args(argv)
-    pairs = ns.pairs or (20 if ns.quick else 50)
-    seconds = ns.seconds or (4.0 if ns.quick else 10.0)
-    window = ns.window
-    if pairs < 1 or seconds <= 0 or window < 1:
-        p.error("--pairs and --window must be >= 1 and --seconds > 0")
-    try:
-        m = run(pairs, seconds, warmup_s=1.0 if ns.quick else 2.0, profile=ns.profile,
-                parts=ns.parts, window=window)
-        echo = None if ns.no_baseline else raw_ceiling(pairs * 2, seconds, window)
-    except KeyboardInterrupt:
-        print("interrupted (Prosody stopped)", file=sys.stderr)
-        return 130
+def report(m: dict[str, Any], echo: dict[str, Any] | None, pairs: int, seconds: float,
+           window: int, *, profiled: bool, parts: bool) -> None:
+    """Print the figures of ``measure``'s ``m`` (and the raw ceiling ``echo``), one JSON
+    object per line."""
     complete = min(m["acked"], m["delivered"])
     per_core = complete / m["cpu_s"] if m["cpu_s"] > 0 else 0.0
     extra: dict[str, Any] = {
@@ -467,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "frames_out_per_message": m["frames_out"] / max(complete, 1),
         "frames_in_per_message": m["frames_in"] / max(complete, 1),
         "frames_in_by_element": m["kinds_in"], "errors": m["errors"],
-        "profiled": bool(ns.profile), "timed_parts": ns.parts}
+        "profiled": profiled, "timed_parts": parts}
     if echo is not None and echo.get("cpu_s"):
         ceiling = echo["round_trips"] / echo["cpu_s"]
         emit("raw_ws_round_trips_per_core", ceiling, "round trips/cpu-s",
@@ -490,6 +337,37 @@ def main(argv: list[str] | None = None) -> int:
         emit("cpu_share_by_part", 1.0, "share of the window's CPU (user + sys)",
              us_per_message=1e6 * m["cpu_s"] / max(complete, 1),
              parts={k: round(v, 3) for k, v in m["part_shares"].items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="a smaller, shorter run (~20 s)")
+    p.add_argument("--pairs", type=int, default=None, help="pairs of devices (50; quick 20)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="measured seconds (10; quick 4)")
+    p.add_argument("--profile", default=None, metavar="FILE",
+                   help="write a pyinstrument profile of the measured window to FILE")
+    p.add_argument("--window", type=int, default=WINDOW,
+                   help=f"unacknowledged messages per device ({WINDOW})")
+    p.add_argument("--parts", action="store_true",
+                   help="time a few entry points (adapter, lxml, engine, journal) on this "
+                        "thread's CPU clock: a CPU breakdown without a sampler's cost")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the raw websocket ceiling (bench_generator.py's echo run)")
+    ns = p.parse_args(argv)
+    pairs = ns.pairs if ns.pairs is not None else (20 if ns.quick else 50)
+    seconds = ns.seconds if ns.seconds is not None else (4.0 if ns.quick else 10.0)
+    window = ns.window
+    if pairs < 1 or seconds <= 0 or window < 1:
+        p.error("--pairs and --window must be >= 1 and --seconds > 0")
+    try:
+        m = run(pairs, seconds, warmup_s=1.0 if ns.quick else 2.0, profile=ns.profile,
+                parts=ns.parts, window=window)
+        echo = None if ns.no_baseline else raw_ceiling(pairs * 2, seconds, window)
+    except KeyboardInterrupt:
+        print("interrupted (Prosody stopped)", file=sys.stderr)
+        return 130
+    report(m, echo, pairs, seconds, window, profiled=bool(ns.profile), parts=ns.parts)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 ``imload/docs_tables.py`` takes each key, its type and its default from the parsers; the
 sentence here is the one thing it cannot take from them (but for the ``[[chaos]]`` keys
-the fault kinds mean themselves, ``imload/faults/kinds/``). A key the parser takes that has
+the fault kinds mean themselves, ``imload/faults/kinds/``, and the ``[load]`` keys' meanings
+are the option table's, ``imload/load_options.py``). A key the parser takes that has
 no sentence here, or a sentence for a key it does not take, fails
 ``tests/test_docs_tables.py``. A ``{name}`` in a sentence is filled in from the code's own
 lists (``docs_tables.facts``): the fault kinds, presets, backends ...
@@ -17,35 +18,7 @@ MEANINGS: dict[str, str] = {
               "else the path of a target file, relative to this file; `--target` overrides",
     "seed": "fixes the people, who chats with whom, what they send, presets and the nemesis: "
             "the same seed replays the same drill",
-    # [load]
-    "load.users": "simulated devices, one Locust user each (`--users` overrides)",
-    "load.spawn_rate": "devices started per second",
-    "load.duration_s": "length of the load phase in seconds (`--time-scale` multiplies it "
-                       "and every fault time)",
-    "load.processes": "Locust processes on this machine (`--workers` overrides)",
-    "load.expect_workers": "> 0: run Locust as a master and wait for this many workers "
-                           "started elsewhere (docs/distributed.md)",
-    "load.master_host": "the address the master listens on for workers",
-    "load.master_port": "the port the master listens on for workers",
-    "load.locustfile": "`locustfiles/<name>.py`, or a path",
-    "load.msg_interval_s": "mean seconds between a device's sends",
-    "load.population": "distinct people (default: drawn from the mix's device shares)",
-    "load.mix": "the traffic mix: one of {mixes}, or a `[load.mix]` table; `\"\"`: the "
-                "locustfile's (docs/traffic.md)",
-    "load.device_shares": "share of people with 1, 2, 3 ... devices (the same knob as "
-                          "`[load.mix] device_shares`; default: the mix's)",
-    "load.trace": "replay this trace file (relative to the scenario) instead of the model; "
-                  "`imload trace synth` writes one",
-    "load.time_scale": "replay speed: 2.0 plays the trace (or the model) twice as fast",
-    "load.backoff": "how devices reconnect: {backoffs}; a server's Retry-After is the floor",
-    "load.backoff_base_s": "the backoff policy's base delay, seconds",
-    "load.backoff_cap_s": "the backoff policy's cap, seconds",
-    "load.skew_ms": "`[lo, hi]` (or `[ms]`): a skewed device's clock error in ms, uniform",
-    "load.skew_share": "share of devices with a skewed clock (0 to 1)",
-    "load.display": "the order a device shows a conversation in: {displays}",
-    "load.ship_journal": "Locust workers send their journal to the master",
-    "load.push_loss": "share of msg pushes the clients' transport loses (0 to 1): devices "
-                      "find the gaps and sync",
+    # [load]: the meanings are the option table's (imload/load_options.py)
     # [load.mix]
     "load.mix.base": "the named mix to start from: {mixes}",
     "load.mix.device_shares": "share of people with 1, 2, 3 ... devices",

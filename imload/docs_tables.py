@@ -7,16 +7,19 @@ definitions.
 
 ``scenario_rows`` has one row per key ``imload/scenario.py`` takes. The scenario parser
 has no single table of keys, so the rows are built from what it validates: the top-level
-keys (``scenario._TOP``); each table section from the fields of the Scenario's dataclass
-of that name (``[load]``, ``[cluster]``, ``[audit]``, ...), whose type the parser checks by
-the field's annotation (named here in its own words, ``scenario._WORDS``); ``[load.mix]``
+keys (``scenario._TOP``); ``[load]`` from the option table (``imload/load_options.py``:
+keys, kinds, defaults and meanings); each other table section from the fields of the
+Scenario's dataclass of that name (``[cluster]``, ``[audit]``, ...), whose type the parser
+checks by the field's annotation (named here in its own words, ``scenario._WORDS``);
+``[load.mix]``
 from ``Mix``'s fields (``traffic/mix_table.py``); ``[[chaos]]`` from the fault kinds' own
 options (``imload/faults/kinds/``, their meanings too);
 ``[nemesis]``, ``[[profiles]]`` and ``[[slo]]`` from their dataclasses. Defaults are those
 of the parser's result for an empty scenario. A top-level key none of these explain is an
 error, and so is a key without a sentence in ``docs_keys.MEANINGS``.
 
-``exit_rows`` has one row per outcome of ``slo.EXIT_CODES``; ``kind_rows`` one per fault
+``option_rows`` has one row per ``--imload-*`` option of Locust, from the same option
+table; ``exit_rows`` one per outcome of ``slo.EXIT_CODES``; ``kind_rows`` one per fault
 kind, from its own doc lines, for docs/chaos.md. Each table sits in its file between
 ``<!-- generated: NAME ... -->`` and ``<!-- end: NAME -->``.
 """
@@ -42,7 +45,6 @@ Row = tuple[str, str, str, str]  # key as written, type, default (a cell), meani
 
 def facts() -> dict[str, str]:
     """The code's own lists, for the ``{name}`` fields of a meaning."""
-    from imload.client import DISPLAY_POLICIES, POLICIES
     from imload.cluster.backends import BACKENDS
     from imload.faults.nemesis import NEMESIS_FAULTS
     from imload.faults.presets import PRESETS
@@ -51,8 +53,7 @@ def facts() -> dict[str, str]:
 
     def join(names: typing.Iterable[str]) -> str:
         return ", ".join(f"`{n}`" for n in names)
-    return {"backoffs": join(POLICIES), "displays": join(DISPLAY_POLICIES),
-            "mixes": join(MIXES), "backends": join(BACKENDS), "kinds": join(sorted(FAULT_KINDS)),
+    return {"mixes": join(MIXES), "backends": join(BACKENDS), "kinds": join(sorted(FAULT_KINDS)),
             "presets": join(PRESETS), "nemesis_kinds": join(NEMESIS_FAULTS)}
 
 
@@ -80,16 +81,36 @@ def words(annotation: str) -> str:
     return _WORDS[annotation.replace(" | None", "")]
 
 
-def _fields(cls: type, default: object | None, section: str, shown: str,
-            skip: frozenset[str] = frozenset()) -> list[tuple[str, str, str, str]]:
+def _fields(cls: type, default: object | None, section: str,
+            shown: str) -> list[tuple[str, str, str, str]]:
     """(meaning key, shown key, type, default) of a dataclass section."""
     out = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in skip:
-            continue
         value = REQUIRED if default is None else lit(getattr(default, f.name))
         out.append((f"{section}.{f.name}", f"{shown} {f.name}", words(str(f.type)), value))
     return out
+
+
+def _default_cell(option: Any) -> str:
+    """A load option's default as a cell: its ``unset`` words when it has none."""
+    return option.unset if option.no_default else lit(option.initial)
+
+
+def _load_keys() -> list[tuple[str, str, str, str]]:
+    """``[load]``: the scenario keys of the option table, then ``[load.mix]``'s."""
+    from imload.load_options import OPTIONS
+    return [(f"load.{o.name}", f"[load] {o.name}", o.kind.words, _default_cell(o))
+            for o in OPTIONS if o.scenario] + _mix_keys()
+
+
+def option_rows() -> list[Row]:
+    """One row per ``--imload-*`` option of Locust: option, the scenario key (or what
+    ``imload run`` fills it from), default, meaning."""
+    from imload.load_options import OPTIONS, SWITCH, locust_default
+    return [(f"`{o.flag}" + (f" {o.metavar}`" if o.metavar else "`"),
+             f"`[load] {o.name}`" if o.scenario else o.given or "Locust only",
+             locust_default(o) if o.no_default or o.kind is SWITCH else f"`{locust_default(o)}`",
+             o.meaning()) for o in OPTIONS if o.flag is not None]
 
 
 def _mix_keys() -> list[tuple[str, str, str, str]]:
@@ -170,11 +191,8 @@ def _key_rows() -> list[tuple[str, str, str, str]]:
         raise LookupError(f"scenario keys {', '.join(unexplained)}: neither a dataclass "
                           "section of Scenario nor a table docs_tables knows")
     for name in sections:
-        cls = hints[name]
-        rows += _fields(cls, getattr(empty, name), name, f"[{name}]",
-                        skip=frozenset({"mix_overrides"}) if name == "load" else frozenset())
-        if name == "load":
-            rows += _mix_keys()
+        rows += (_load_keys() if name == "load"
+                 else _fields(hints[name], getattr(empty, name), name, f"[{name}]"))
     for name in sorted(special):
         rows += special[name]()
     return rows
@@ -185,7 +203,9 @@ def scenario_rows() -> list[Row]:
     without a meaning in ``docs_keys.MEANINGS``, or a meaning for no key."""
     keys = _key_rows()
     known = {k for k, *_ in keys}
-    meanings = {**docs_keys.MEANINGS, **{f"chaos.{k}": m for k, (*_, m) in kind_keys().items()}}
+    from imload.load_options import OPTIONS
+    meanings = {**docs_keys.MEANINGS, **{f"chaos.{k}": m for k, (*_, m) in kind_keys().items()},
+                **{f"load.{o.name}": o.meaning() for o in OPTIONS if o.scenario}}
     missing = sorted(k for k in known if k not in meanings)
     stale = sorted(set(meanings) - known)
     if missing or stale:
@@ -220,6 +240,8 @@ def markdown(head: tuple[str, ...], rows: list[Row]) -> str:
 
 TABLES = {
     "scenario-keys": lambda: markdown(("key", "type", "default", "meaning"), scenario_rows()),
+    "locust-options": lambda: markdown(("option", "scenario", "default", "meaning"),
+                                       option_rows()),
     "exit-codes": lambda: markdown(("exit", "outcome", "meaning"),
                                    [(c, o, m, "") for c, o, _, m in exit_rows()]),
 }

@@ -176,7 +176,7 @@ class Option:
     doc: str                     # its meaning ({choices}: its rule's names), docs and --help
     rule: Rule | None = None
     metavar: str = ""
-    unset: str = "none"          # the docs' default cell when the default is None
+    unset: str = "none"          # the docs' default cell when there is none (None, "", [])
     scenario: bool = True        # a [load] key; False: Locust only
     given: str = ""              # Locust only: what `imload run` fills it from
     sent: bool = True            # False: `imload run` sends it inside another option
@@ -207,7 +207,7 @@ class Option:
         """What is wrong with ``value`` (after the key or flag), or None. The default is
         fine (a test proves each), and so is no value when none is required."""
         if value is None or value == self.initial:
-            return "is required" if self.required and value is None else None
+            return f"is required ({self.meaning()})" if self.required and value is None else None
         return self.rule.problem(value) if self.rule is not None else None
 
     def read_toml(self, value: object, key: str) -> Any:
@@ -269,7 +269,7 @@ OPTIONS: tuple[Option, ...] = (
       "transport loses (0 to 1): devices find the gaps and sync", SHARE, "X"),
     # Locust only
     O("target", TEXT, None, "--imload-target", "the target file: the nodes to dial and the "
-      "token secret (`imload cluster up` writes one)", None, "FILE", scenario=False,
+      "token secret; `imload cluster up` writes one", None, "FILE", scenario=False,
       given="the run's target file", required=True),
     O("journal", TEXT, "./imload-journal", "--imload-journal", "the folder of the journal, "
       "one file per process", None, "DIR", scenario=False, given="`OUT/journal`"),
@@ -282,7 +282,7 @@ OPTIONS: tuple[Option, ...] = (
       "sharing a backend never collide", None, "ID", unset="made from the time",
       scenario=False, given="a new one per run"),
     O("devices", INT, None, "--imload-devices", "devices in the population", at_least(2), "N",
-      unset="the `-u` user count", scenario=False, given="`users` (`-u`)"),
+      unset="the `-u` user count", scenario=False),
     O("mix_overrides", MIX_FIELDS, {}, "--imload-mix-overrides", "fields of the mix to change, "
       'as a JSON object, e.g. `{{"group_rate": 0.5}}`', None, "JSON", scenario=False,
       given="`[load.mix]` and `device_shares`"),

@@ -31,10 +31,10 @@ class Config:
     login_rate: float = 2_000.0  # handshakes per second, token bucket
     login_burst: int = 4_000
     # request limits (limits.py): token buckets in the store, in sends (a send weighs 1)
-    user_rate: float = 400.0  # tokens per second per user; default twice the device's
-    user_burst: int = 2_000
-    device_rate: float = 200.0  # tokens per second per device
+    device_rate: float = 100.0  # tokens per second per device
     device_burst: int = 1_000
+    user_rate: float = 2 * device_rate  # per user, over all its devices
+    user_burst: int = 2 * device_burst
     login_fails: int = 20  # failed logins per address and window; then its logins refused
     login_fail_window_s: float = 10.0
     max_outbound: int = 10_000  # frames queued for a client that does not read: then 4003

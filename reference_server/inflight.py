@@ -10,7 +10,10 @@ goes on with the next frame. The store connection applies scripts in the order w
 frame order, each only after the store answered its call (a ``send_ack`` stays durable).
 Any other frame first waits until every call in flight is answered (``drain``), so it
 sees their effects and its reply follows theirs. The request limit (limits.py) rides in
-the script itself: a send or ack over it is answered ``rate_limited``, not applied.
+the script itself: a send or ack over it is answered ``rate_limited``, not applied. A
+``ping`` makes no store call but its limit's, so that is pipelined too: its pong (or
+``rate_limited``) leaves in frame order once the store drew (a store that fails it lets
+the ping through, as the limit does on the other path).
 
 At most ``depth(max_outbound)`` calls are in flight per connection: their answers arrive
 together, and a burst of answers must stay well below what sheds a client that does not
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from reference_server.requests import Pipeline
 
 OnReply = Callable[[Any], None]  # handles a call's raw reply; may raise StoreError
-PIPELINED = frozenset({"send", "ack"})  # the frame types ``start`` may pipeline
+PIPELINED = frozenset({"send", "ack", "ping"})  # the frame types ``start`` may pipeline
 MAX_DEPTH = 64  # store calls in flight per connection, at most
 
 
@@ -97,7 +100,37 @@ def start(session: Pipeline, frame: dict[str, Any]) -> bool:
         return _start_send(session, frame)
     if t == "ack":
         return _start_ack(session, frame)
+    if t == "ping":
+        return _start_ping(session, frame)
     return False
+
+
+def pong(frame: dict[str, Any], server_ts: int) -> dict[str, Any]:
+    """The answer to ``ping`` (its ``ts`` echoed when given), stamped ``server_ts``."""
+    answer: dict[str, Any] = {"t": "pong", "rid": frame["rid"]}
+    if "ts" in frame:
+        answer["ts"] = frame["ts"]
+    answer["server_ts"] = server_ts
+    return answer
+
+
+def _start_ping(session: Pipeline, frame: dict[str, Any]) -> bool:
+    tail = session.limits.tail("ping")
+    if tail is None:
+        return False
+    drawn = session.store.start_take(tail)
+    settled: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def settle(fut: asyncio.Future[Any]) -> None:  # a failed store call: no limit
+        settled.set_result(None if fut.cancelled() or fut.exception() else fut.result())
+
+    def on_reply(reply: Any) -> None:
+        script_reply("draw a limit", reply)  # RateLimited: answered rate_limited
+        session.reply(pong(frame, session.now_ms()))
+
+    drawn.add_done_callback(settle)
+    session.inflight.add(settled, on_reply, "ping", frame["rid"])
+    return True
 
 
 def _start_send(session: Pipeline, frame: dict[str, Any]) -> bool:

@@ -38,9 +38,12 @@ if TYPE_CHECKING:
     from reference_server.store import Store
 
 # What a request weighs, in sends. Most requests make one small store call and weigh
-# one; those that read a list back (up to 512 KiB for a sync) weigh five.
+# one; those that read a list back (up to 512 KiB for a sync) weigh five, and so does an
+# op: rare in a chat, it may change a group (every member's inbox), and the node answers
+# it only once it is durable, so a flood of them is slow enough that a lighter weight
+# would let one device hold the store's fsyncs.
 WEIGHTS: dict[str, int] = {
-    "send": 1, "ack": 1, "read": 1, "op": 1, "ping": 1, "sync": 5, "reads": 5, "state": 5,
+    "send": 1, "ack": 1, "read": 1, "ping": 1, "op": 5, "sync": 5, "reads": 5, "state": 5,
 }
 
 

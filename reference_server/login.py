@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from imload.protocol import (
     CLOSE_AUTH_FAILED,
@@ -22,34 +21,17 @@ from imload.protocol import (
 )
 from imload.protocol.frames import BAD_FRAME, RATE_LIMITED, UNAUTHENTICATED
 from reference_server import limits
+from reference_server.requests import Host, Requests
 from reference_server.store import push_channel
 
-if TYPE_CHECKING:
-    from reference_server.bugs import BugSet
-    from reference_server.requests import Host
 
-
-class Login(Protocol):
+class Login(Requests, Protocol):
     """A connection, as its login sees it (``Session``)."""
 
-    user: str | None
-    device: str | None
     gen: int | None
-    log: logging.Logger
     node: Host
     peer: str  # host:port
     addr: str  # the source address, the failed-login limit's key
-
-    @property
-    def bugs(self) -> BugSet: ...
-
-    def now_ms(self) -> int: ...
-
-    def reply(self, frame: dict[str, Any]) -> None: ...
-
-    def error(self, code: str, msg: str, rid: int | None = None, **extra: Any) -> None: ...
-
-    def bad(self, code: str, msg: str, rid: int | None) -> None: ...
 
     def close_soon(self, code: int, reason: str) -> None: ...
 

@@ -42,8 +42,11 @@ class Outbox:
         self._items.clear()
         self.size = 0
 
-    async def take(self, limit: int) -> tuple[list[str | bytes], Close | None]:
-        """Up to ``limit`` text frames, oldest first, and the close if one came next."""
+    async def take(self, limit: int, max_bytes: int | None = None
+                   ) -> tuple[list[str | bytes], Close | None]:
+        """Up to ``limit`` text frames, oldest first, and the close if one came next; no
+        frame past ``max_bytes`` (at least one frame): what the writer holds while a client
+        does not read is bounded in bytes, like what stays queued."""
         items = self._items
         while not items:
             if self._loop is None:
@@ -51,10 +54,12 @@ class Outbox:
             self._waiter = self._loop.create_future()
             await self._waiter
         texts: list[str | bytes] = []
-        while items and len(texts) < limit:
+        taken = 0
+        while items and len(texts) < limit and (max_bytes is None or taken < max_bytes):
             item = items.popleft()
             if isinstance(item, tuple):
                 return texts, item
             texts.append(item)
             self.size -= len(item)
+            taken += len(item)
         return texts, None

@@ -217,7 +217,10 @@ return cur
 # nothing. When either bucket holds less than the weight (capped at its burst), the guard
 # draws nothing and returns {'rate_limited', ms until both hold it, 'user' | 'device'}
 # before the script runs; else it draws the weight from both and the script goes on.
+# Buckets are soft state: kept out of the append-only file (REPL_NONE), so drawing costs
+# no fsync, and a restarted store starts them full.
 _GUARD = """
+redis.set_repl(redis.REPL_NONE)
 local function bucket_level(key, rate, burst, now)
   local v = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(v[1])
@@ -250,6 +253,7 @@ do
     bucket_draw(dk, d - wd, dr, db, now)
   end
 end
+redis.set_repl(redis.REPL_ALL)
 if limited then return limited end
 """
 
@@ -269,8 +273,10 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n < tonumber(ARGV[1]) then return 0 end
 return math.max(1, redis.call('PTTL', KEYS[1]))
 """
-# LOGIN_FAILED_LUA: ARGV[1] the window in ms. Counts one failure; returns the count.
+# LOGIN_FAILED_LUA: ARGV[1] the window in ms. Counts one failure (soft state, as the
+# buckets: not in the append-only file); returns the count.
 LOGIN_FAILED_LUA = """
+redis.set_repl(redis.REPL_NONE)
 local n = redis.call('INCR', KEYS[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n

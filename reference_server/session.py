@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from reference_server.store import Store
 
 WRITE_BATCH = 64  # frames written to the socket together, at most
+DRAWN_IN_HANDLER = frozenset({"login", "sync"})  # limited per address; drawn while read
+WRITE_BATCH_BYTES = 256 * 1024  # and no frame past this many bytes (at least one)
 
 
 class Session:
@@ -162,7 +164,7 @@ class Session:
     async def _write_loop(self) -> None:
         ws = self.ws
         while True:
-            texts, close = await self._out.take(WRITE_BATCH)
+            texts, close = await self._out.take(WRITE_BATCH, WRITE_BATCH_BYTES)
             if texts:
                 await send_texts(ws, texts)  # together, in one write
             if close is not None:
@@ -268,7 +270,7 @@ class Session:
             self.bad(UNAUTHENTICATED, f"{t}: log in first", rid)
             return
         try:
-            if t != "login":
+            if t not in DRAWN_IN_HANDLER:
                 await self.limits.take(t)  # RateLimited: not applied
             if self.bugs.has("frame-user") and t != "login" and is_valid_name(frame.get("user")):
                 await self._as_frame_user(frame)
@@ -375,9 +377,5 @@ class Session:
         await self.node.store.ack(self.user, self.device, frame["upto"])
 
     async def _ping(self, frame: dict[str, Any]) -> None:
-        pong: dict[str, Any] = {"t": "pong", "rid": frame["rid"]}
-        if "ts" in frame:
-            pong["ts"] = frame["ts"]
-        pong["server_ts"] = self.now_ms()
-        self.reply(pong)
+        self.reply(inflight.pong(frame, self.now_ms()))
 

@@ -327,6 +327,11 @@ class Store:
             return self._pipe.evalsha_nowait(self._ack, keys, args)
         return self._pipe.evalsha_nowait(self._limited_ack, keys + limit[0], args + limit[1])
 
+    def start_take(self, limit: Limit) -> asyncio.Future[Any]:
+        """``take`` written now, without waiting: the future of the raw reply (check it
+        with ``script_reply``); only while ``connected``."""
+        return self._pipe.evalsha_nowait(self._take, *limit)
+
     async def take(self, limit: Limit) -> None:
         """Draw a request's weight from its user's and device's buckets; RateLimited when
         either holds too little (nothing drawn)."""

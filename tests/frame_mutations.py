@@ -3,9 +3,11 @@ thing changed (pure; a seeded ``random.Random`` makes every run the same).
 
 ``mutated_frame(me, other, rng)`` takes a valid request of a random type (every request
 type, every op kind, with values a logged-in ``me`` could really send to ``other``), then
-changes one field: drops it, gives it an odd value (each JSON type, boundary integers,
-long, empty, non-ASCII and control-character strings, names that are not names), adds an
-unknown field, or changes the type name. Such frames pass the outer checks and reach the
+changes one field: drops it, gives it an odd value (each JSON type, boundary and negative
+integers, huge numbers, long (to 20,000 characters), empty, non-ASCII and control-character
+strings, lone surrogates, a byte-order mark, bidi and zero-width marks, emoji, names that
+are not names, nested lists), adds an unknown field, or changes the type name. Such frames
+pass the outer checks and reach the
 handlers, where a random byte string never gets. ``mutated_http(rng)`` does the same to a
 valid LBS route request: method, path, query, version, headers, line endings.
 """
@@ -18,9 +20,11 @@ from typing import Any
 
 ODD: tuple[Any, ...] = (
     None, True, False, 0, -1, 1, 2**31, 2**53 + 1, 2**63 - 1, -2**63, 2**64, 10**30, 1.5,
-    -0.0, 1e308, "", " ", "x" * 70, "y" * 5000, "a b", "é" * 30, "\u0000", "\ud7ff" * 3,
-    "d:a:b", "g:", "g:" + "z" * 70, "d:x:x", [], [1, 2], ["alice", "bob"], {}, {"a": 1},
-    {"op": "group_add"}, [[[[[]]]]],
+    -0.0, 1e308, -1e308, "", " ", "x" * 70, "y" * 5000, "w" * 20_000, "a b", "é" * 30,
+    "\u0000", "\ud7ff" * 3, "\ud800", "\udfff\ud800", "\ufeff", "\u202eevil", "\u200d" * 9,
+    "\U0001f44d" * 10, "\x1b[31m", "../../etc/passwd", "d:a:b", "g:", "g:" + "z" * 70,
+    "d:x:x", [], [1, 2], ["alice", "bob"], {}, {"a": 1}, {"op": "group_add"}, [[[[[]]]]],
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
 )
 
 

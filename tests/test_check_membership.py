@@ -118,3 +118,31 @@ def test_member_spans_include_the_removal_event_itself() -> None:
     assert t.member_spans("carol") == [(3, None)]
     assert t.member_spans("alice") == [(1, None)]
     assert t.member_spans("nobody") == []
+
+
+def test_group_ops_the_server_refused_changed_nothing() -> None:
+    """The reference server's group rules (consent, the owner) answer ``forbidden``: a
+    refused create made again once the member agreed, a refused add of a stranger and a
+    member's refused removal of the owner are no membership change; fully judged."""
+    j = JournalBuilder()
+    j.phase("load", "start")
+    for user in ("alice", "bob", "carol"):
+        j.device(user, "phone")
+    create = {"conv": "g:team", "members": ["bob"]}
+    j.op("alice", "phone", "o1", "group_create", create)
+    j.op_fail("alice", "phone", "o1", "forbidden: op group_create: 1 of the members (bob) "
+              "have not added alice as a contact")
+    j.group_op("alice", "phone", "o2", "group_create", "g:team", members=("bob",))
+    j.op("alice", "phone", "o3", "group_add", {"conv": "g:team", "user": "carol"})
+    j.op_fail("alice", "phone", "o3", "forbidden: op group_add: carol has not added alice")
+    j.op("bob", "phone", "o4", "group_remove", {"conv": "g:team", "user": "alice"})
+    j.op_fail("bob", "phone", "o4", "forbidden: op group_remove: only the owner ...")
+    j.group_message("bob", "phone", "g:team", "c1")
+    for user in ("alice", "bob", "carol"):
+        j.state(user, "phone")
+    j.audit_all()
+    h = build_history(j.events)
+    assert expected_users("g:team", 2, h) == ("alice", "bob")
+    v = check(j.events)
+    assert v["valid"] is True and not any(v["anomalies"].values()), v["anomalies"]
+    assert v["coverage"]["membership"]["percent"] == 100.0

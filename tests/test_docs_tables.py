@@ -102,14 +102,26 @@ def _is_table(key: str) -> bool:
 def test_a_key_without_a_meaning_or_a_meaning_without_a_key_fails(
         monkeypatch: pytest.MonkeyPatch) -> None:
     meanings = dict(docs_keys.MEANINGS)
-    del meanings["load.users"]
+    del meanings["cluster.nodes"]
     monkeypatch.setattr(docs_keys, "MEANINGS", meanings)
-    with pytest.raises(LookupError, match="no meaning for \\['load.users'\\]"):
+    with pytest.raises(LookupError, match="no meaning for \\['cluster.nodes'\\]"):
         docs_tables.scenario_rows()
-    monkeypatch.setattr(docs_keys, "MEANINGS", {**docs_keys.MEANINGS, "load.users": "x",
+    monkeypatch.setattr(docs_keys, "MEANINGS", {**docs_keys.MEANINGS, "cluster.nodes": "x",
                                                 "load.renamed": "x"})
     with pytest.raises(LookupError, match="load.renamed"):
         docs_tables.scenario_rows()
+
+
+def test_the_locust_option_table_names_exactly_the_parsers_options() -> None:
+    import argparse
+
+    from imload.users.options import add_options
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    flags = {f for a in parser._actions for f in a.option_strings if f.startswith("--imload-")}
+    rows = docs_tables.table_in(TEXT, "locust-options")
+    assert set(re.findall(r"^\| `(--imload-[\w-]+)", rows, re.M)) == flags
+    assert "| `--imload-msg-interval S` | `[load] msg_interval_s` | `2` |" in rows
 
 
 def test_the_exit_code_table_has_every_code() -> None:

@@ -136,3 +136,22 @@ def test_any_frames_in_any_chunks_come_out_whole(specs: list[tuple[int, int, boo
         got.append(m)
     assert got == sent
     assert r.pending == 0
+
+
+def test_fill_ready_takes_what_a_plain_socket_holds_without_blocking() -> None:
+    import gevent.socket
+    a, b = gevent.socket.socketpair()
+    try:
+        r = ReadAhead(a)
+        assert r.read_event is a._read_event
+        assert r.fill_ready() is False and r.next_message() is None  # nothing there: no wait
+        b.sendall(frame(OP_TEXT, b"hi"))
+        gevent.socket.wait_read(a.fileno(), timeout=10)
+        assert r.fill_ready() is True and r.next_message() == (OP_TEXT, b"hi")
+        b.close()
+        with pytest.raises(ConnectionError):
+            r.fill_ready()
+    finally:
+        a.close()
+        b.close()
+    assert ReadAhead(Sock([])).read_event is None  # not a plain socket: fill() only

@@ -8,7 +8,7 @@ import gevent.socket
 import pytest
 
 from imload.drivers.buffered import OP_TEXT
-from imload.drivers.tcpconn import open_tcp, raw_payload
+from imload.drivers.tcpconn import StreamReader, open_tcp, raw_payload
 
 
 def test_each_chunk_is_handed_out_once_and_a_close_is_a_connection_error() -> None:
@@ -36,6 +36,22 @@ def test_each_chunk_is_handed_out_once_and_a_close_is_a_connection_error() -> No
     finally:
         server.stop()
     assert raw_payload(b"x") == b"x"
+
+
+def test_fill_ready_reads_a_plain_stream_without_blocking() -> None:
+    a, b = gevent.socket.socketpair()
+    try:
+        r = StreamReader(a)
+        assert r.read_event is a._read_event and r.fill_ready() is False
+        b.sendall(b"<a/>")
+        gevent.socket.wait_read(a.fileno(), timeout=10)
+        assert r.fill_ready() is True and r.next_message() == (OP_TEXT, b"<a/>")
+        b.close()
+        with pytest.raises(ConnectionError):
+            r.fill_ready()
+    finally:
+        a.close()
+        b.close()
 
 
 @pytest.mark.parametrize("url", ["ws://127.0.0.1:1/ws", "tcp://127.0.0.1", "tcp://:5222",

@@ -5,11 +5,13 @@ without the flaw. No Redis, no node: the server runs in a thread of this process
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from vulnerable_server import FLAWS, VulnerableServer
 
 from imload.probe.catalogue import CATALOGUE
-from imload.probe.checks import FAIL, PASS, Probe
+from imload.probe.checks import CHECKS, FAIL, PASS, Probe
 from imload.probe.command import run_checks
 
 SECRET = "f" * 32
@@ -55,3 +57,12 @@ def test_the_evidence_says_what_failed() -> None:
     assert "login_ok for user 'anonymous'" in run("auth.garbage_token", {"any-token"})[
         "evidence"]
     assert "Traceback" in run("leaks.error_frames", {"leaky-errors"})["evidence"]
+
+
+def test_docs_security_names_every_check_and_how_it_fails() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    table, fails = text.split("## The checks", 1)[1].split("Every check can fail", 1)
+    for check in CATALOGUE:
+        assert f"| `{check.name}` |" in table, check.name
+    for check in CHECKS:  # the families of checks.py; the others say so in their own tests
+        assert f"`{check.name}`" in fails.split("##", 1)[0], check.name

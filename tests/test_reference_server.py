@@ -289,7 +289,7 @@ def test_a_connection_that_never_logs_in_is_closed_4004_at_the_login_deadline(
     (["--node-id", "n1", "--port", "x", "--redis", "redis://h:1", "--secret", "s"], "--port"),
     (["--node-id", "n1", "--port", "1", "--redis", "http://h", "--secret", "s"], "--redis"),
     (["--node-id", "n1", "--port", "1", "--redis", "redis://h:1", "--secret", "s",
-      "--bug", "no-such"], "known: alg-none, lose-offline"),
+      "--bug", "no-such"], "known: alg-none, any-audience"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args: list[str], says: str) -> None:
     run = subprocess.run([sys.executable, "-m", "reference_server", *args],
@@ -350,7 +350,7 @@ def test_node_logs_hold_no_traceback(cluster: LocalCluster) -> None:
 def test_a_big_inbox_syncs_in_batches_bounded_in_bytes(open_client: Connect) -> None:
     """30 stored messages of 60 KB: one reply would be 1.8 MB, past the 1 MiB frame limit
     of a default websockets client (this one); each batch stays under 512 KiB of entries."""
-    from reference_server.session import SYNC_MAX_BYTES
+    from reference_server.sync import SYNC_MAX_BYTES
 
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)

@@ -1,6 +1,6 @@
 """Admission control (reference_server/admission.py): the connection limit and the login
-rate refuse handshakes with HTTP 503 and Retry-After; the send rate answers rate_limited;
-a client that stops reading is shed with overloaded and 4003."""
+rate refuse handshakes with HTTP 503 and Retry-After; a client that stops reading is shed
+with overloaded and 4003. (Request limits: test_reference_server_limits.py.)"""
 
 from __future__ import annotations
 
@@ -68,30 +68,6 @@ def test_over_the_login_rate_the_handshake_gets_503(cluster: LocalCluster,
         assert "login rate" in refused.body
         refused.close()
         assert c.request("ping")["t"] == "pong"  # connections already in are not touched
-
-
-def test_over_the_send_rate_a_send_is_refused_and_not_stored(cluster: LocalCluster,
-                                                            tmp_path: Path) -> None:
-    alice, bob = unique("alice"), unique("bob")
-    conv = direct_conv(alice, bob)
-    with own_node(cluster, tmp_path, "--send-rate", "0.05", "--send-burst", "3") as node, \
-            contextlib.ExitStack() as st:
-        a = node.client(st, alice)
-        for i in range(4):
-            a.send({"t": "send", "rid": 10 + i, "cmid": f"c{i}", "conv": conv, "body": "x"})
-        replies: list[dict[str, object]] = []
-        while len(replies) < 4:
-            frame = a.recv()
-            if frame.get("rid") in (10, 11, 12, 13):
-                replies.append(frame)
-        acks = [f for f in replies if f["t"] == "send_ack"]
-        errors = [f for f in replies if f["t"] == "error"]
-        assert [f["rid"] for f in acks] == [10, 11, 12]
-        assert len(errors) == 1 and errors[0]["rid"] == 13
-        assert errors[0]["code"] == "rate_limited" and errors[0]["retry_after_ms"] > 0
-        assert a.request("ping")["t"] == "pong"  # not a bad frame, the connection stays
-        b = node.client(st, bob)
-        assert [m["cmid"] for m in b.request("sync", after=0)["msgs"]] == ["c0", "c1", "c2"]
 
 
 PUSHES = 200  # of 50 KB: ~10 MB, more than the socket buffers (and a byte bound) hold

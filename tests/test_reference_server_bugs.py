@@ -30,7 +30,7 @@ def test_the_registry_and_the_set() -> None:
             "terse-events", "op-reorder"} <= set(BUGS)
     assert not BugSet() and BugSet(["racy-seq"]).has("racy-seq")
     assert not BugSet(["racy-seq"]).has("no-dedup")
-    with pytest.raises(UnknownBug, match="known: alg-none, lose-offline, lww-read"):
+    with pytest.raises(UnknownBug, match="known: alg-none, any-audience, frame-user"):
         BugSet(["nope"])
 
 

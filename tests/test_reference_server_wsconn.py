@@ -53,3 +53,18 @@ def test_the_outbox_weighs_what_it_holds() -> None:
         assert box.size == 0 and len(box) == 0
 
     asyncio.run(main())
+
+
+def test_the_outbox_batch_stops_past_its_bytes() -> None:
+    async def main() -> None:
+        box = Outbox()
+        for text in ("a" * 100, "b" * 100, "c" * 100, "d" * 500):
+            box.put(text)
+        assert await box.take(10, 150) == (["a" * 100, "b" * 100], None)
+        assert await box.take(10, 150) == (["c" * 100, "d" * 500], None)
+        box.put("e" * 900)  # one frame over the bound still goes, alone
+        box.put("f")
+        assert await box.take(10, 150) == (["e" * 900], None)
+        assert box.size == 1
+
+    asyncio.run(main())

@@ -140,3 +140,13 @@ def test_people_consent_first_to_their_contacts_and_their_groups_owners() -> Non
 
 def acts_of_with(pop: Population, mix: object, seed: int) -> list:
     return [a for p in range(len(pop.people)) for a in person_acts(pop, mix, seed, p, H, 2.0)]
+
+
+def test_nobody_adds_a_member_twice() -> None:
+    """A group_add of someone already in is a no-op with no event on a v1 server, which the
+    checker cannot place: each outsider is added to a group by one member, once."""
+    mix = get_mix("groups-heavy").with_overrides(op_interval_s=2.0)
+    pop = Population.build(300, mix, 11)
+    adds = collections.Counter((a.args["conv"], a.args["user"]) for a in acts_of_with(
+        pop, mix, 11) if a.kind == "group_add")
+    assert len(adds) > 50 and max(adds.values()) == 1

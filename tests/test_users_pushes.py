@@ -9,7 +9,14 @@ import random
 import pytest
 
 from imload.client import DeviceEngine, EngineConfig
-from imload.users.pushes import SLACK_MS, PushAges, age_ms, engine_age_ms, push_name
+from imload.users.pushes import (
+    SLACK_MS,
+    PushAges,
+    PushBatch,
+    age_ms,
+    engine_age_ms,
+    push_name,
+)
 
 WALL = 1_700_000_000.0  # time.time() - time.monotonic() of the fake load host
 AT = 100.0  # the journal's ``at`` (monotonic) of each push
@@ -110,3 +117,12 @@ def test_a_push_of_unknown_age_fires_nothing_and_is_counted() -> None:
     assert ages.unknown_summary() == "msg 1, read_sync 2, receipt 1"
     ages.report(receipt(TRUE_MS - 9), e, fire)
     assert fire.events == [("receipt", 9.0)] and all(ms != 0 for _, ms in fire.events)
+
+
+def test_a_batch_holds_one_second_and_hands_it_on_when_the_next_begins() -> None:
+    b = PushBatch()
+    assert b.take() is None and b.add("msg", 1.0, 1000.2) is None
+    assert b.add("receipt", 2.0, 1000.7) is None and b.add("msg", 3.0, 1000.9) is None
+    assert b.pending == 3
+    assert b.add("msg", 4.0, 1001.0) == (1000.9, {"msg": [1.0, 3.0], "receipt": [2.0]})
+    assert b.pending == 1 and b.take() == (1001.0, {"msg": [4.0]}) and b.take() is None

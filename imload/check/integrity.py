@@ -60,6 +60,12 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
         got = rec[DELIV_EV]
         copies: list[Event] = rec[EARLY] or [got]
         out.keep(phantom_sentence(got, len(copies)), copies)
+    phantom_events(h, out)
+    return out
+
+
+def phantom_events(h: History, out: Cases) -> None:
+    """Membership events stored as an op (``op:<opid>``) no simulated client invoked."""
     ops = op_records(h)
     for (user, cmid), mids in h.event_mids.items():
         opid = cmid[3:] if isinstance(cmid, str) and cmid.startswith("op:") else None
@@ -70,7 +76,6 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
                      f"{got['conv']} (mid {got['mid']}, seq {got['seq']}) as {user}'s "
                      f"{cmid}, an op no simulated client ever invoked",
                      list(mids.values()))
-    return out
 
 
 def corrupted_cases(h: History, limit: int = 20) -> Cases:

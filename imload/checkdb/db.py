@@ -47,6 +47,7 @@ class Loaded:
     files: list[Path]
     bad_lines: list[str] = field(default_factory=list)
     events: int = 0
+    not_events: int = 0  # given rows without an ``ev`` or a numeric ``at`` (left out)
 
 
 _FOLDERS: dict[int, str] = {}

@@ -72,6 +72,7 @@ def load_events(con: duckdb.DuckDBPyConnection, events: Sequence[dict[str, Any]]
     """``events`` (a journal already in memory, e.g. a test's), as one file."""
     out = Loaded(files=[])
     kept = [e for e in events if _is_event(e)]
+    out.not_events = len(events) - len(kept)
     batches = [encode(group_rows(kept[start:start + CHUNK], start))
                for start in range(0, len(kept), CHUNK)]
     out.events = _load(con, [(0, lambda: iter(batches))])

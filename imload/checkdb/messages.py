@@ -18,7 +18,12 @@ from imload.check.delivery import (
     partial_sentence,
     unaudited_copy,
 )
-from imload.check.integrity import aborted_sentence, corrupted_sentence, phantom_sentence
+from imload.check.integrity import (
+    aborted_sentence,
+    corrupted_sentence,
+    phantom_events,
+    phantom_sentence,
+)
 from imload.check.recipients import unknown_recipients
 from imload.checkdb.index import Index
 
@@ -126,6 +131,7 @@ def phantom_cases(ix: Index, delivered: int, limit: int = 20) -> Cases:
             "SELECT h_i FROM held WHERE mid = ? ORDER BY h_i", [got["mid"]]).fetchall()]
         copies = ix.get(firsts)
         out.keep(phantom_sentence(got, len(copies)), copies)
+    phantom_events(ix.small, out)
     return out
 
 

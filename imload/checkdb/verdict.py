@@ -74,7 +74,8 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
     info.seconds["load"] = time.perf_counter() - t
     t = time.perf_counter()
     info.reason = ("unreadable lines (the reference names them)" if loaded.bad_lines
-                   else out_of_scope(con, tables=False))
+                   else "rows that are not events (the reference names them)"
+                   if loaded.not_events else out_of_scope(con, tables=False))
     info.seconds["scope"] = time.perf_counter() - t
     if info.reason is None:
         t = time.perf_counter()

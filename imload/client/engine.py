@@ -32,6 +32,10 @@ and pushes are acked in batches by the ``ack`` timer.
 Offline detection (the seed's 8.4): the socket closing (``transport_closed``);
 two heartbeat intervals without a pong; ``max_request_failures`` requests in a
 row without an answer; the device's network going down (``network_changed``).
+A node over its limits answers ``rate_limited`` with ``retry_after_ms``: the ping,
+sync, ack, send or instruction refused goes again then, and the connection stays
+(an ``error`` answering a ping shows the node is there); a refused login makes
+``retry_after_ms`` the floor of the reconnect's backoff.
 
 Inputs that mean nothing in the current state (a frame after the engine
 closed the connection, a transport event with no attempt under way, a timer

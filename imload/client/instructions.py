@@ -30,8 +30,9 @@ simply dropped (a later read covers it: markers only grow). Reads of one
 conversation that wait together are merged into one, at the higher seq.
 
 Also here: ``reads`` after login (the user's markers, journal ``marks``), ``state``
-on request (journal ``state``), and the ``read_sync`` / ``receipt`` pushes (with the
-server's ``server_ts`` when the push carries one).
+on request (journal ``state``), each asked again when refused (``rate_limited``: after
+its ``retry_after_ms``; ``internal``: after the retry delay), and the ``read_sync`` /
+``receipt`` pushes (with the server's ``server_ts`` when the push carries one).
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ MAX_REPLY = 1 << 20  # a reply bigger than this breaks clients that keep the usu
 SLOW_BYTE_S = 0.2  # slowloris: one byte of the handshake this often
 SLOW_READER_MSGS = 9  # of 60 KB: a sync answers about 0.5 MB
 SLOW_READER_SYNCS = 48  # asked for without reading: 24 MB if the node queues them all
-SLOW_READER_BUDGET = 4 << 20  # bytes read back before the check calls it unbounded
+# bytes read back before the check calls it unbounded: more than the kernel holds for one
+# socket (a 4 MiB send buffer at most, by Linux's default tcp_wmem) and a reply in flight
+SLOW_READER_BUDGET = 8 << 20
 SLOW_READER_SETTLE_S = 3.0  # not reading, while the node handles the syncs
 STORM = 20  # logins of one device in a row
 

@@ -74,6 +74,14 @@ class Check:
     run: Callable[[Probe], Finding]
 
 
+class Verdict(Exception):  # noqa: N818 (a finding carried out of an attack, not an error)
+    """Raised inside an attack to end its check with ``finding`` at once."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.evidence)
+        self.finding = finding
+
+
 def closed_code(e: ConnectionClosed) -> int | None:
     return e.rcvd.code if e.rcvd else None
 
@@ -115,14 +123,6 @@ def serves_on(p: Probe, what: str, attack: Callable[[Link], str], login: bool = 
     except (OSError, InvalidHandshake, ConnectionClosed, AssertionError, ProbeError) as e:
         return Finding(FAIL, f"after {what} the node no longer serves: {e}")
     return Finding(PASS, seen)
-
-
-class Verdict(Exception):  # noqa: N818 (a finding carried out of an attack, not an error)
-    """Raised inside an attack to end its check with ``finding`` at once."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.evidence)
-        self.finding = finding
 
 
 def b64(obj: object) -> str:

@@ -5,9 +5,10 @@ refills nothing), and stops serving logins to an address that keeps failing them
 The checks read nothing of the target's configuration: each sends up to its budget and
 passes when the node refuses before the budget is spent.
 
-- ``abuse.flood_<type>`` (ping, op, sync, state): up to ``FLOOD_BUDGET`` requests of one
-  type on one connection of an account of its own, ``CHUNK`` at a time without waiting;
-  a pass at the first ``rate_limited`` (or a close), a fail when all are served.
+- ``abuse.flood_<type>`` (ping, op, sync, state): up to the type's budget (``REQUESTS``:
+  3,000 pings, 1,000 of the others) on one connection of an account of its own, ``CHUNK``
+  at a time without waiting; a pass at the first ``rate_limited`` (or a close), a fail
+  when all are served.
 - ``abuse.reconnect_resets_limit``: sends (one account, to another of the probe's) up to
   the first ``rate_limited``, at most ``FLOOD_BUDGET``; a new connection of the same
   device, and sends again: a fail when it gets half as many through as the first, or
@@ -18,9 +19,11 @@ passes when the node refuses before the budget is spent.
   ``RELEASE_WAIT_S``), so it leaves the target serving the probe's address again. Run it
   last: other checks' logins from the same address are refused meanwhile.
 
-Traffic: at most 3,000 small frames per flood (the reference server refuses after about
-1,000: ``--device-burst``), 2 x 3,000 sends of a few bytes for the reconnect check, and
-``LOGIN_BUDGET`` + 2 connections for the failed logins.
+Traffic: at most 3,000 small frames per flood (the reference server refuses a ping or a
+send after about 1,100, an op, a sync or a state after about 250: ``--device-burst`` 1,000
+tokens, a ping or a send weighs 1, the others 5), 2 x 3,000 sends of a few bytes for the
+reconnect check, and ``LOGIN_BUDGET`` + 2 connections for the failed logins. The budgets
+hold while the node serves a flood at least twice as fast as the device's rate refills.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from imload.probe.checks import FAIL, NA, PASS, Check, Finding, Probe, ProbeErro
 from imload.probe.link import Link
 from imload.protocol import direct_conv, mint_token
 
-FLOOD_BUDGET = 3000  # requests of one type a flood sends at most
+FLOOD_BUDGET = 3000  # pings, or sends, a flood sends at most
 CHUNK = 100  # sent together before their answers are read
 LOGIN_BUDGET = 100  # failed logins before the valid one
 RELEASE_WAIT_S = 15.0  # the longest the failed-login check waits for its address to be let in
@@ -58,7 +61,7 @@ class Flood:
 
 
 def flood(link: Link, make: Callable[[int, int], dict[str, Any]], reply: str,
-          budget: int = FLOOD_BUDGET) -> Flood:
+          budget: int) -> Flood:
     """Send ``make(rid, i)`` for i < ``budget``, ``CHUNK`` at a time, reading the answers of
     each chunk; stop after the chunk with the first ``rate_limited``."""
     out, sent, started = Flood(), 0, time.monotonic()
@@ -104,29 +107,29 @@ def _refused(what: str, f: Flood) -> Finding | None:
     return None
 
 
-REQUESTS: dict[str, tuple[str, Callable[[str, str], Callable[[int, int], dict[str, Any]]]]] = {
-    # type -> (the reply it asks for, a maker of frames from (user, other) -> (rid, i))
-    "ping": ("pong", lambda me, other: lambda rid, i: {"t": "ping", "rid": rid}),
-    "op": ("op_ok", lambda me, other: lambda rid, i: {
+Maker = Callable[[str], Callable[[int, int], dict[str, Any]]]  # other -> (rid, i) -> frame
+REQUESTS: dict[str, tuple[str, int, Maker]] = {
+    # type -> (the reply it asks for, the flood's budget, a maker of its frames)
+    "ping": ("pong", FLOOD_BUDGET, lambda other: lambda rid, i: {"t": "ping", "rid": rid}),
+    "op": ("op_ok", 1000, lambda other: lambda rid, i: {
         "t": "op", "rid": rid, "opid": f"probe-flood-{i}", "kind": "contact_add",
         "args": {"user": other}}),
-    "sync": ("sync_batch", lambda me, other: lambda rid, i: {
+    "sync": ("sync_batch", 1000, lambda other: lambda rid, i: {
         "t": "sync", "rid": rid, "after": 0, "limit": 1}),
-    "state": ("state_ok", lambda me, other: lambda rid, i: {"t": "state", "rid": rid}),
+    "state": ("state_ok", 1000, lambda other: lambda rid, i: {"t": "state", "rid": rid}),
 }
 
 
 def flood_check(t: str) -> Callable[[Probe], Finding]:
-    reply, maker = REQUESTS[t]
+    reply, budget, maker = REQUESTS[t]
 
     def run(p: Probe) -> Finding:
-        me = _account(p, f"flood_{t}")
-        with p.logged_in(me) as link:
-            f = flood(link, maker(me, p.users[1]), reply)
+        with p.logged_in(_account(p, f"flood_{t}")) as link:
+            f = flood(link, maker(p.users[1]), reply, budget)
         found = _refused(f"{t}s", f)
         if found is not None:
             return found
-        if f.served < FLOOD_BUDGET:
+        if f.served < budget:
             return Finding(NA, f"the target did not serve the {t}s as asked: {f.seen()}")
         return Finding(FAIL, f"{f.served} {t}s in {f.seconds:.2f} s on one connection, every "
                              f"one answered {reply}: no limit")

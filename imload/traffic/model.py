@@ -29,8 +29,9 @@ Per person:
   number of messages ``burst_gap_s`` apart, the first of any size of the mix's
   ``sizes``, the rest short.
 - Ops: a Poisson process (mean ``op_interval_s``) of contact_add / contact_remove,
-  pin / unpin, group_add (a contact into one of one's groups) and leaving a
-  group (never the owner); after leaving, the person no longer writes there.
+  pin / unpin, group_add (a contact into one of one's groups; each outsider by one
+  member only, ``adder_of``, once) and leaving a group (never the owner); after
+  leaving, the person no longer writes there.
 - Reads are not scripted here: a device reads what it receives after
   ``read_delay_s`` (``imload/users/player.py``); ``trace.synth`` writes them out.
 """
@@ -43,7 +44,7 @@ from typing import Any
 
 from imload.traffic.mixes import Mix
 from imload.traffic.names import dm, group_of, user_of
-from imload.traffic.population import Population
+from imload.traffic.population import Group, Population
 
 MAX_BURST = 12
 
@@ -110,6 +111,14 @@ def consent_of(pop: Population, person: int) -> list[int]:
     the groups they are or will be in (sorted, never themselves)."""
     owners = {g.owner for g in pop.groups if person in g.members or person in g.joiners}
     return sorted((set(pop.people[person].contacts) | owners) - {person})
+
+
+def adder_of(pop: Population, group: Group, contact: int) -> int | None:
+    """The one member who may add ``contact`` (an outsider) to ``group`` in the ops: the
+    first member named at its creation with ``contact`` among their contacts. So nobody
+    adds a member already there: a server applies that as a no-op, with no event to place
+    it by (docs/protocol.md), and the checker could not tell who is in."""
+    return next((m for m in group.members if contact in pop.people[m].contacts), None)
 
 
 def person_acts(pop: Population, mix: Mix, seed: int, person: int, horizon_s: float,
@@ -188,6 +197,7 @@ def _ops(pop: Population, mix: Mix, person: int, horizon_s: float, presence: _Pr
     kinds = list(mix.op_weights)
     weights = [mix.op_weights[k] for k in kinds]
     added: list[int] = []
+    brought: set[tuple[int, int]] = set()  # (group, contact) this person added
     pinned: list[str] = []
     out: list[Act] = []
     t = mix.warmup_s + rng.expovariate(1.0 / mix.op_interval_s)
@@ -215,10 +225,12 @@ def _ops(pop: Population, mix: Mix, person: int, horizon_s: float, presence: _Pr
         elif kind == "group_add" and mine:
             g = pop.groups[rng.choice(mine)]
             inside = set(g.members) | set(g.joiners)
-            outside = [c for c in me.contacts if c not in inside]
+            outside = [c for c in me.contacts if c not in inside and (g.index, c) not in brought
+                       and adder_of(pop, g, c) == person]
             if outside:
-                op, args = "group_add", {"conv": group_of(g.index),
-                                         "user": user_of(rng.choice(outside))}
+                c = rng.choice(outside)
+                brought.add((g.index, c))
+                op, args = "group_add", {"conv": group_of(g.index), "user": user_of(c)}
         elif kind == "group_leave":
             leavable = [g for g in mine if pop.groups[g].owner != person]
             if leavable:

@@ -26,10 +26,12 @@ the journal, not from these):
 Pushes are not requests, so they are reported apart, under ``push``: the
 response time of each is its age when it arrived (this device's clock corrected
 by its pong-estimated offset, minus the push's ``server_ts``: an estimate, good
-to a few ms on one host). A push whose age cannot be known (no ``server_ts`` on
-it, or clocks that disagree beyond the estimate) fires no request event at all,
-never a 0 ms one: it is counted instead (``pushes.py``; the imload tab of the web
-UI shows the count, ``webui.py``).
+to a few ms on one host). They are not fired one by one: each second's pushes
+are merged into Locust's table once per kind (``pushstats.py``; the same counts
+and ages). A push whose age cannot be known (no ``server_ts`` on it, or clocks
+that disagree beyond the estimate) is not in the table at all, never as a 0 ms
+one: it is counted instead (``pushes.py``; the imload tab of the web UI shows the
+count, ``webui.py``).
 Sends and ops settled by the end of the run (``stopped in flight``) are
 journaled but are not Locust failures: they say nothing about the backend.
 """
@@ -51,7 +53,7 @@ from imload.drivers import GeventDevice, measure_wall_offset
 from imload.traffic.model import device_acts
 from imload.traffic.names import local_args, local_conv
 from imload.traffic.trace import Step
-from imload.users import pushes, runtime, webui
+from imload.users import pushes, pushstats, runtime, webui
 from imload.users.identity import (
     Identity,
     device_profile,
@@ -181,9 +183,7 @@ class IMUser(User):
             pushes.PROCESS.report(ev, self.device.engine, self._push)
 
     def _push(self, name: str, ms: float) -> None:
-        self.environment.events.request.fire(
-            request_type="push", name=name, response_time=ms, response_length=0,
-            exception=None, context={})
+        pushstats.add(self.environment.stats, name, ms)  # merged once a second
 
     def _on_metric(self, m: Metric) -> None:
         settled = m.error is not None and any(m.error.endswith(s) for s in _SETTLED)
@@ -195,6 +195,7 @@ class IMUser(User):
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     webui.install(environment)  # the imload tab, when Locust runs its web UI
+    pushstats.install(environment)  # the push rows of Locust's table
 
 
 @events.test_stop.add_listener

@@ -21,11 +21,12 @@ the device was given. The age is **unknown** when:
   knows (a node whose clock is skewed, before the device's first pong). A value in
   ``[-SLACK_MS, 0)`` is the estimate's own error on one host and is reported as 0.
 
-A push of unknown age fires **no** request event: Locust needs a response time for
-one, and any number made up (0 ms, as before) would sit in that row's percentiles as
-a push that arrived at once. ``PushAges.unknown`` counts them by name instead; the
+A push of unknown age is **not** reported: Locust needs a response time for one,
+and any number made up (0 ms, as before) would sit in that row's percentiles as a
+push that arrived at once. ``PushAges.unknown`` counts them by name instead; the
 imload tab of the web UI shows the count and the end of the test logs it. Pure: no
-Locust import (the caller passes the function that fires the event).
+Locust import (the caller passes the function that reports a push: ``pushstats.py``
+merges them into Locust's table).
 """
 
 from __future__ import annotations
@@ -94,6 +95,50 @@ class PushAges:
     def unknown_summary(self) -> str:
         """``"read_sync 3, receipt 1"``: the pushes not reported, by name ("" when none)."""
         return ", ".join(f"{name} {n}" for name, n in sorted(self.unknown.items()))
+
+
+Batch = tuple[float, dict[str, list[float]]]  # (last arrival, epoch s; ages by push kind)
+
+
+class PushBatch:
+    """The ages of the pushes of one wall-clock second, by kind, until they are handed on
+    together (``pushstats.py`` merges each kind's list into Locust's table in one step)."""
+
+    __slots__ = ("_ages", "_last", "_second")
+
+    def __init__(self) -> None:
+        self._ages: dict[str, list[float]] = {}
+        self._second = -1
+        self._last = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Pushes kept and not handed on yet."""
+        return sum(len(a) for a in self._ages.values())
+
+    def add(self, name: str, age_ms: float, now: float) -> Batch | None:
+        """Keep a push of kind ``name`` of that age that arrived at ``now`` (epoch s);
+        when ``now`` is in a later second than what is kept, that is returned first."""
+        second = int(now)
+        done = None
+        if second != self._second:
+            done = self.take()
+            self._second = second
+        self._last = now
+        ages = self._ages.get(name)
+        if ages is None:
+            self._ages[name] = [age_ms]
+        else:
+            ages.append(age_ms)
+        return done
+
+    def take(self) -> Batch | None:
+        """What is kept (None: nothing), now forgotten: the arrival of its last push
+        (epoch s) and the ages by kind."""
+        if not self._ages:
+            return None
+        ages, self._ages = self._ages, {}
+        return self._last, ages
 
 
 PROCESS = PushAges()  # every device of this Locust process

@@ -4,8 +4,9 @@ room sends (its messages, live or archived, and its presences).
 A group ``g:<name>`` is the room ``<name>@<muc service>`` (names must be lowercase, as
 for users: servers nodeprep JIDs). A device enters a room with the nick
 ``<user>#<device>``, so a room message says which user and device sent it. The room's
-members are its *owners* (XEP-0045 affiliation ``owner``): protocol v1 lets any member
-add or remove members, and in a room only owners may change every affiliation. The
+members are its *owners* (XEP-0045 affiliation ``owner``): any member may add or
+remove members (the reference v1 server asks consent and keeps one owner; a room has
+neither), and in a room only owners may change every affiliation. The
 room is members-only and persistent (the server's defaults in the private configs
 imload writes; docs/backends/), so who may enter is the affiliation list, and the
 room's archive (XEP-0313 on the room) keeps every message for members who were away.
