@@ -61,8 +61,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imload.check import check  # noqa: E402
 from benchmarks.synth_chat import chat_events  # noqa: E402
+from imload.check import check  # noqa: E402
 from imload.journal import body_digest  # noqa: E402
 
 TIMESTAMP_BASE = 1_733_000_000_000  # ms since the epoch, December 2024

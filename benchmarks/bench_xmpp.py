@@ -58,7 +58,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_generator import cpu_self, emit  # noqa: E402 - the same JSON lines, the same clock
+from bench_generator import emit  # noqa: E402 - the same JSON lines
+from generator_children import (  # noqa: E402 - the same clock, window and body
+    BODY,
+    WINDOW,
+    cpu_self,
+)
 from xmpp_bench_meters import (  # noqa: E402 - the instruments
     FrameCount,
     Parts,
@@ -67,8 +72,6 @@ from xmpp_bench_meters import (  # noqa: E402 - the instruments
     profile_shares,
 )
 
-WINDOW = 8
-BODY = "hello there, how are you doing today?"
 CONNECT_TIMEOUT_S = 90.0
 
 

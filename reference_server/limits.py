@@ -10,9 +10,11 @@ guard (scripts.py, the keys in store.py's table) that expire once full, so an id
 leaves nothing behind.
 
 Cost: a pipelined ``send`` or ``ack`` (inflight.py) runs the guard inside its own script,
-no extra round trip; every other request makes one (``Limiter.take``) before its handler.
-When the store cannot be reached the guard is skipped (the request then fails on its own
-if it needs the store; a ping is still answered).
+no extra round trip; a ``ping``'s draw is pipelined the same way, and a ``sync``'s made
+while its inbox is read (sync.py); every other request makes one store round trip
+(``Limiter.take``) before its handler. The buckets stay out of the append-only file (no
+fsync). When the store cannot be reached the guard is skipped (the request then fails on
+its own if it needs the store; a ping is still answered).
 
 Failed logins: a login whose token fails verification counts against its source address
 (``rl:ip:<addr>``); once ``--login-fails`` failures fall in one window of
@@ -54,15 +56,14 @@ class Limiter:
         self._store = store
         self._rates = [config.user_rate, config.user_burst, config.device_rate,
                        config.device_burst]
-        self._keys: list[str] = []
         self._tails: dict[str, Limit] = {}
         # the per-connection-limits bug mode: sends only, from a bucket of this connection
         self._connection = TokenBucket(config.device_rate, config.device_burst) \
             if config.bugs.has("per-connection-limits") else None
 
     def bind(self, user: str, device: str) -> None:
-        self._keys = [f"rl:u:{user}", f"rl:d:{user}:{device}"]
-        self._tails = {t: (self._keys, [w, *self._rates]) for t, w in WEIGHTS.items()}
+        keys = [f"rl:u:{user}", f"rl:d:{user}:{device}"]
+        self._tails = {t: (keys, [w, *self._rates]) for t, w in WEIGHTS.items()}
 
     def tail(self, t: str) -> Limit | None:
         """The guard's keys and arguments for a request of type ``t`` whose own script

@@ -10,8 +10,8 @@ right after ``login_ok``.
 
 Bad frames (``bad_frame``, ``unknown_type``, and any request before ``login``) are
 answered with an ``error`` and counted; above ``max_bad_frames`` the connection is closed
-with 1008. A request over its user's or device's limit (limits.py) is answered
-``rate_limited`` and not applied.
+with 1008. A request over its user's or device's limit (limits.py), or a group message
+over its sender's fan-out budget (fanout.py), is answered ``rate_limited`` and not applied.
 A client that stops reading while frames pile up for it (``--max-outbound``) is shed:
 what was queued is dropped, ``error overloaded`` and a close with 4003 follow.
 ``login`` lives in login.py, ``sync`` in sync.py, ``read``/``reads`` in reads.py,

@@ -46,8 +46,43 @@ def test_a_clean_chat_is_in_scope() -> None:
     assert reason(j.events) is None
 
 
-def _group(j: JournalBuilder) -> None:
+def test_reads_ops_and_groups_are_in_scope() -> None:
+    """What the chat mix does besides direct messages: a group created, joined and written
+    to, reads with their pushes and markers, a contact op and the audit's state."""
+    j = chat()
     j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob",))
+    j.group_message("bob", "phone", "g:team", "c3")
+    j.device("carl", "phone")
+    j.group_op("alice", "phone", "o2", "group_add", "g:team", who="carl")
+    j.group_message("carl", "phone", "g:team", "c4")
+    j.read("bob", "phone", "d:alice:bob", 1)
+    j.read_sync("alice", "laptop", "d:alice:bob", 2, "phone")
+    j.op("bob", "phone", "o3", "contact_add", {"user": "alice"})
+    j.op_ok("bob", "phone", "o3")
+    j.audit_all()
+    for user, devices in j.devices.items():
+        for device in devices:
+            j.marks_of(user, device)
+            j.state(user, device, contacts=("alice",) if user == "bob" else ())
+    assert reason(j.events) is None
+
+
+def _subscriptions(j: JournalBuilder) -> None:
+    j.add("declare", numbering={"seq": "contiguous", "useq": "contiguous"},
+          group_membership="subscription")
+
+
+def _joined(j: JournalBuilder) -> None:
+    j.add("joined", user="bob", device="phone", session=1, conv="g:team")
+
+
+def _stray_conv(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", conv="x:team")
+
+
+def _read_ok_first(j: JournalBuilder) -> None:
+    j.add("read_ok", user="bob", device="phone", session=1, conv="d:alice:bob", upto=1)
+    j.add("read", user="bob", device="phone", session=1, conv="d:alice:bob", upto=1)
 
 
 def _raw(j: JournalBuilder) -> None:
@@ -103,8 +138,10 @@ def _clocks(j: JournalBuilder) -> None:
 
 
 CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
-    (_group, "op"), (_raw, "schema"), (_null, "null"), (_missing, "without"),
-    (_ts, "copies with"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
+    (_subscriptions, "subscriptions"), (_joined, "'joined'"), (_stray_conv, "groups (e.g."),
+    (_read_ok_first, "no read pending"), (_raw, "schema"), (_null, "null"),
+    (_missing, "without"),
+    (_ts, "copies with ts"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
     (_clash_cmid, "two mids"), (_early, "before its send"), (_late_ack, "before its send"),
     (_clocks, "clocks"),
 ]

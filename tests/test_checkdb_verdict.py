@@ -230,3 +230,11 @@ def test_out_of_scope_the_reference_judges_and_the_reason_is_given() -> None:
     got, info = duckdb_check(events=j.events)
     assert info.checker == "reference" and info.reason == "copies with ts"
     assert dumps_verdict(got) == dumps_verdict(check(j.events))
+
+
+def test_rows_that_are_not_events_go_to_the_reference_which_names_them() -> None:
+    events = build([("ok", 0, 0), ("group", 1, 1), ("read", 2, 0)], audit_all=True)
+    events.insert(3, {"at": 100.5, "user": "ann"})  # no ev: the reference sets it aside
+    got, info = duckdb_check(events=events)
+    assert info.checker == "reference" and "not events" in (info.reason or "")
+    assert got["journal"]["bad_events"] and dumps_verdict(got) == dumps_verdict(check(events))

@@ -12,13 +12,14 @@ from conftest import own_node
 from imload.cli import main
 from imload.cluster import LocalCluster
 from imload.probe.catalogue import CATALOGUE
-from imload.probe.checks import FAIL, NA, PASS, Probe
+from imload.probe.checks import CHECKS, FAIL, NA, PASS, Probe
 from imload.probe.command import exit_code, junit, run_checks
 
 pytestmark = pytest.mark.integration
 
-# the bug modes of a deliberately vulnerable node, and the checks each one breaks (the
-# other checks fail against the vulnerable test server: test_probe_failable.py)
+# the bug modes of a deliberately vulnerable node, and the checks of the five families of
+# checks.py each one breaks (the other checks fail against the vulnerable test server:
+# test_probe_failable.py; the limit checks have their own file: test_probe_limits.py)
 VULNERABLE = {
     "alg-none": {"auth.alg_none"},
     "no-signature-check": {"auth.other_secret", "auth.alg_none"},
@@ -52,7 +53,7 @@ def test_a_vulnerable_node_fails_the_checks_its_bugs_break(cluster: LocalCluster
                                                            tmp_path: Path) -> None:
     with own_node(cluster, tmp_path, "--bug", ",".join(VULNERABLE),
                   "--login-timeout-s", "1") as node:
-        results = run_checks(Probe(node.url, cluster.secret, slow_s=3.0))
+        results = run_checks(Probe(node.url, cluster.secret, slow_s=3.0), CHECKS)
     by_check = {r["check"]: r for r in results}
     for bug, checks in VULNERABLE.items():
         for check in checks:

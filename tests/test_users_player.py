@@ -125,3 +125,35 @@ def test_a_refused_group_op_is_made_again_until_its_window_ends() -> None:
     e.groups["g:y"] = True
     e.outcomes = {"op1": "op_ok"}
     assert q.run_due(100.0) == 1 and q.done and q.played.retried == 0
+
+
+def test_will_retry_names_the_refusals_made_again() -> None:
+    p, d = player([Step(0.0, "op", kind="group_create", args={"conv": "g:y", "members": []}),
+                   Step(0.0, "op", kind="pin", args={"conv": "d:a:me", "pinned": True})],
+                  refused_retry_s=2.0, refused_wait_s=5.0)
+    d.outcomes = {}
+    p.run_due(100.0)
+    assert p.will_retry("op1", 100.1) and not p.will_retry("op2", 100.1)  # a pin: never
+    assert not p.will_retry("op1", 103.5)  # too late in the window for another try
+
+
+def test_a_refused_group_op_is_asked_less_often_as_time_goes_by() -> None:
+    p, d = player([Step(0.0, "op", kind="group_add", args={"conv": "g:y", "user": "b"})],
+                  refused_retry_s=2.0, refused_cap_s=10.0, refused_wait_s=300.0)
+    d.groups["g:y"] = True
+    d.outcomes = {}
+    p.run_due(100.0)
+    times = []
+    now = 100.0
+    for n in range(1, 40):
+        d.outcomes[f"op{n}"] = "op_fail"
+        p.run_due(now)  # sees the refusal: the retry is due later, if at all
+        due = p.next_at()
+        if due is None:
+            break
+        now = due
+        times.append(now)
+        p.run_due(now)
+    gaps = [round(b - a, 2) for a, b in zip([100.0, *times], times, strict=False)]
+    assert gaps[:3] == [2.0, 2.0, 2.0] and max(gaps) == 10.0 and gaps == sorted(gaps)
+    assert times[-1] <= 400.0 and len(times) < 40 and p.done

@@ -146,8 +146,7 @@ def fan_out(h: History) -> FanOut:
                         else out.group_push_s
                     samples.append(copy["at"] - start)
     out.expected = expected
-    h.memo["fan_out"] = out
-    return out
+    return h.memo.put("fan_out", out)
 
 
 def lost_cases(h: History, limit: int = 20) -> Cases:

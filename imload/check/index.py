@@ -12,9 +12,10 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 Event = Mapping[str, Any]
+T = TypeVar("T")
 
 # Slots of a logical send record (``History.sends[user][cmid]``).
 ATTEMPTS = 0  # number of ``send`` events (wire attempts)
@@ -61,6 +62,35 @@ class DeviceLog:
         return done if done is not None and done.get("action") == "done" else None
 
 
+class Memo:
+    """What the checks derive from one ``History`` (``History.memo``): each fact made once, by
+    the first check that asks, and shared with the others; the index itself stays as the
+    walk left it."""
+
+    __slots__ = ("_facts",)
+
+    def __init__(self) -> None:
+        self._facts: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        """The fact ``name``, or None while no check has made it."""
+        return self._facts.get(name)
+
+    def put(self, name: str, fact: T) -> T:
+        """File the fact ``name`` and return it; a fact is made once (ValueError if again)."""
+        if name in self._facts:
+            raise ValueError(f"the checker's memo has {name!r} already")
+        self._facts[name] = fact
+        return fact
+
+    def table(self, name: str) -> dict[Any, Any]:
+        """The table ``name``: facts made one key at a time (an empty dict at first)."""
+        found = self._facts.get(name)
+        if found is None:
+            found = self._facts[name] = {}
+        return found
+
+
 @dataclass(slots=True)
 class History:
     """The index of one run's journal; built by ``build_history``, read-only afterwards."""
@@ -104,7 +134,7 @@ class History:
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
     malformed: list[str] = field(default_factory=list)  # events screen set aside (named)
     dropped: int = 0  # how many events screen set aside (``malformed`` names the first 100)
-    memo: dict[str, Any] = field(default_factory=dict)  # derived facts, computed once
+    memo: Memo = field(default_factory=Memo)  # what the checks derive from it, made once
 
     def delivered(self) -> int:
         """Unique (device, mid) copies: the messages the devices hold."""

@@ -106,8 +106,7 @@ def group_ops(h: History) -> dict[str, list[OpRecord]]:
         conv = (first.get("args") or {}).get("conv")
         if isinstance(conv, str):
             per_conv.setdefault(conv, []).append(rec)
-    h.memo["group_ops"] = per_conv
-    return per_conv
+    return h.memo.put("group_ops", per_conv)
 
 
 def event_of(h: History, rec: OpRecord) -> Event | None:
@@ -133,7 +132,7 @@ def what(rec: OpRecord) -> str:
 
 def group_timeline(conv: str, h: History) -> Timeline:
     """The membership timeline of group ``conv`` from the clients' ops (memoised)."""
-    memo: dict[str, Timeline] = h.memo.setdefault("timelines", {})
+    memo: dict[str, Timeline] = h.memo.table("timelines")
     found = memo.get(conv)
     if found is None:
         found = memo[conv] = _build(conv, h)

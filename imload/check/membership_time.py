@@ -90,7 +90,7 @@ class TimeMembers:
 
 def time_members(conv: str, h: History) -> TimeMembers:
     """The ops of group ``conv`` placed by time (memoised)."""
-    memo: dict[str, TimeMembers] = h.memo.setdefault("time_members", {})
+    memo: dict[str, TimeMembers] = h.memo.table("time_members")
     found = memo.get(conv)
     if found is None:
         found = memo[conv] = _build(conv, h)

@@ -37,7 +37,7 @@ def seq_opaque(h: History) -> bool:
     """The target declares its seqs opaque (memoised: the group checks ask per message)."""
     found = h.memo.get("seq_opaque")
     if found is None:
-        found = h.memo["seq_opaque"] = numbering(h)["seq"] == "opaque"
+        found = h.memo.put("seq_opaque", numbering(h)["seq"] == "opaque")
     return bool(found)
 
 

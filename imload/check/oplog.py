@@ -76,5 +76,4 @@ def op_records(h: History) -> dict[tuple[str, str], OpRecord]:
             rec.oks.append(e)
         elif rec.end is None:
             rec.end = e
-    h.memo["ops"] = ops
-    return ops
+    return h.memo.put("ops", ops)

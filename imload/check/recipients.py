@@ -103,7 +103,7 @@ def expected_devices(conv: str, seq: int | None, history: History, is_event: boo
     users = expected_users(conv, seq, history, is_event, span=span)
     if not users:
         return () if users is not None and seq_opaque(history) else None
-    memo: dict[tuple[str, ...], Recipients] = history.memo.setdefault("recipients", {})
+    memo: dict[tuple[str, ...], Recipients] = history.memo.table("recipients")
     found = memo.get(users)
     if found is None:
         found = memo[users] = tuple((user, device) for user in users

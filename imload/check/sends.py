@@ -78,8 +78,7 @@ def send_tally(h: History) -> SendTally:
                 t.unsure_delivered.append((*key, rec))
         elif rec[DELIV_EV] is not None and rec[END_EV] is None and rec[OK_EV] is None:
             t.never_sent.append((*key, rec))
-    h.memo["send_tally"] = t
-    return t
+    return h.memo.put("send_tally", t)
 
 
 def _sender_cmid(rec: list[Any]) -> tuple[str, str]:

@@ -77,8 +77,7 @@ def session_pass(h: History) -> SessionPass:
     for items in groups.values():
         if len(items) > 1:
             _sweep(items, out.fifo)
-    h.memo["session_pass"] = out
-    return out
+    return h.memo.put("session_pass", out)
 
 
 def _sweep(items: list[Item], found: list[tuple[list[Any], list[Any]]]) -> None:

@@ -25,8 +25,8 @@ def subscription_groups(h: History) -> bool:
     """The target declared its groups subscriptions (memoised)."""
     found = h.memo.get("groups_subscription")
     if found is None:
-        found = h.memo["groups_subscription"] = any(
-            e.get("group_membership") == "subscription" for e in h.kind("declare"))
+        found = h.memo.put("groups_subscription", any(
+            e.get("group_membership") == "subscription" for e in h.kind("declare")))
     return bool(found)
 
 
@@ -37,7 +37,7 @@ def joined_at(h: History) -> dict[tuple[Any, Any, Any], float]:
         found = {}
         for e in sorted(h.kind("joined"), key=lambda e: e["at"]):
             found.setdefault((e["conv"], e["user"], e["device"]), e["at"])
-        h.memo["joined_at"] = found
+        h.memo.put("joined_at", found)
     done: dict[tuple[Any, Any, Any], float] = found
     return done
 

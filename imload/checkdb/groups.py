@@ -89,8 +89,10 @@ def build(ix: Index) -> None:
     known: list[tuple[Any, ...]] = []
     spans: list[tuple[Any, ...]] = []
     unknown: list[tuple[Any, ...]] = []
-    for (conv,) in ix.con.execute("SELECT DISTINCT conv FROM names WHERE conv LIKE 'g:%' "
-                                  "ORDER BY conv").fetchall():
+    convs = ix.con.execute("SELECT DISTINCT conv FROM names WHERE conv LIKE 'g:%' "
+                           "ORDER BY conv").fetchall()
+    ix.groups = bool(convs)
+    for (conv,) in convs:
         t = group_timeline(conv, ix.small)
         if t.unknown is not None:
             unknown.append((conv, None, None))
@@ -106,8 +108,9 @@ def build(ix: Index) -> None:
         ix.con.register("rows_", table)
         ix.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rows_")
         ix.con.unregister("rows_")
-    for statement in filter(str.strip, OWE.split(";")):
-        ix.con.execute(statement)
+    if ix.groups:  # (the direct chats of a capacity run skip the joins over the copies)
+        for statement in filter(str.strip, OWE.split(";")):
+            ix.con.execute(statement)
 
 
 IN = "m.s >= g.lo AND (g.hi IS NULL OR m.s < g.hi)"  # a seq in a table's [lo, hi)

@@ -32,6 +32,8 @@ class Index:
     events: int = 0
     devices: dict[str, dict[str, Device]] = field(default_factory=dict)  # walk order
     small: History = field(default_factory=History)  # the walk of the non-message events
+    kinds: set[str] = field(default_factory=set)  # the kinds of the events in ``other``
+    groups: bool = False  # any group conversation (``groups.build``)
     _cache: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def rel(self, at: float) -> float:
@@ -65,6 +67,7 @@ def build_index(con: duckdb.DuckDBPyConnection) -> Index:
     load, first, last, n = t0_row  # type: ignore[misc]
     ix = Index(con=con, t0=load if load is not None else (first if first is not None else 0.0),
                t_end=last if last is not None else 0.0, events=n)
+    ix.kinds = {r[0] for r in con.execute("SELECT DISTINCT ev FROM other").fetchall()}
     for u, d, l_i in con.execute("SELECT u, d, l_i FROM dev ORDER BY l_i").fetchall():
         ix.devices.setdefault(u, {})[d] = Device(l_i=l_i)
     rows = con.execute("""

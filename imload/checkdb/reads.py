@@ -91,7 +91,8 @@ def read_sync_cases(ix: Index, small: History, limit: int = 20) -> Cases:
     _went_down(ix, small, out)
     _pushed_down(ix, out)
     diverged(small, out)
-    _unheld(ix, out)
+    if "read" in ix.kinds:  # (no join over the copies for a run without reads)
+        _unheld(ix, out)
     return out
 
 

@@ -19,6 +19,7 @@ from imload.check.gaps import (
     unaudited,
     useq_sentence,
 )
+from imload.check.membership import group_timeline, unknown_members
 from imload.check.order import backwards_sentence
 from imload.check.session_order import (
     BLIND,
@@ -27,7 +28,6 @@ from imload.check.session_order import (
     causality_sentence,
     fifo_sentence,
 )
-from imload.check.membership import group_timeline, unknown_members
 from imload.checkdb import groups
 from imload.checkdb.index import Index
 
@@ -47,20 +47,22 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
     seq_short: dict[tuple[str, str], list[str]] = {}
     unknown: dict[tuple[str, str], str] = {}  # a device's first group of unknown members
     if check_seq:
+        short_groups = groups.SHORT if ix.groups else "SELECT NULL AS u, NULL AS d, NULL AS conv"
         for u, d, conv in ix.con.execute(f"""
                 WITH tops AS (SELECT conv, max(seq) AS top FROM events
                               WHERE ev IN ('send_ok', 'deliver') GROUP BY conv),
                      mine AS (SELECT u, d, conv, count(*) AS n, min(h_i) AS first_i
                               FROM held GROUP BY ALL),
-                     groups AS ({groups.SHORT})
+                     groups AS ({short_groups})
                 SELECT m.u, m.d, m.conv FROM mine m JOIN tops t USING (conv)
                 LEFT JOIN groups g USING (u, d, conv)
                 WHERE (m.conv LIKE 'd:%' AND m.n < t.top) OR g.u IS NOT NULL
                 ORDER BY m.u, m.d, m.first_i""").fetchall():
             seq_short.setdefault((u, d), []).append(conv)
-        unknown = {(u, d): conv for u, d, conv in ix.con.execute(
-            "SELECT u, d, arg_min(conv, h_i) FROM held WHERE conv IN "
-            "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall()}
+        if ix.groups:
+            unknown = {(u, d): conv for u, d, conv in ix.con.execute(
+                "SELECT u, d, arg_min(conv, h_i) FROM held WHERE conv IN "
+                "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall()}
     tops = {u: {d: dv.inbox_top for d, dv in per.items()} for u, per in ix.devices.items()}
     for user in sorted(ix.devices):
         for device in sorted(ix.devices[user]):

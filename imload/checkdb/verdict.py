@@ -227,15 +227,14 @@ E2E = """
       ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
     JOIN rec r ON r.u = h.frm AND r.cmid = h.cmid
     WHERE r.s_i IS NOT NULL AND h.conv LIKE 'd:%' AND (h.u = string_split(h.conv, ':')[2]
-                                                       OR h.u = string_split(h.conv, ':')[3])
-    UNION ALL""" + groups.E2E
+                                                       OR h.u = string_split(h.conv, ':')[3])"""
 
 
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
     """``latency.latency_figures``; e2e split as ``DeviceLog.was_away`` does: away when the
     copy's connection logged in (its latest ``connected`` before the copy) after the first
     attempt."""
-    ix.con.execute(E2E)
+    ix.con.execute(E2E + (" UNION ALL " + groups.E2E if ix.groups else ""))
     return {
         "ack": _binned(ix, "SELECT a_at - s_at AS x FROM acked"),
         "e2e": _binned(ix, "SELECT x FROM e2e"),

@@ -5,7 +5,8 @@ names a ``mix``, as ``locustfiles/*.py`` do); ``options`` adds the ``--imload-*`
 command line options; ``identity`` turns a Locust user into a device of the
 population (unique across processes); ``player`` plays a device's script;
 ``runtime`` keeps one journal per process; ``shipping`` sends workers'
-journals to the master; ``pushes`` reports pushes to Locust with their age;
+journals to the master; ``pushes`` reports pushes to Locust with their age,
+``pushstats`` merges them into Locust's table once per kind per second;
 ``webui`` (with ``webui_board`` and ``webui_js``) adds the imload tab to
 Locust's web UI.
 

@@ -33,7 +33,9 @@ that disagree beyond the estimate) is not in the table at all, never as a 0 ms
 one: it is counted instead (``pushes.py``; the imload tab of the web UI shows the
 count, ``webui.py``).
 Sends and ops settled by the end of the run (``stopped in flight``) are
-journaled but are not Locust failures: they say nothing about the backend.
+journaled but are not Locust failures: they say nothing about the backend. Nor is
+a refused group op the player makes again (``Player.will_retry``: a member's
+consent had not arrived yet); the last refusal of its window is one.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class IMUser(User):
         self.device: GeventDevice | None = None
         self.me: Identity | None = None
         self.player: Player | None = None
+        self._asked_again = False  # the op refused last is one the player makes again
 
     def wait_time(self) -> float:
         if self.player is None:
@@ -175,6 +178,8 @@ class IMUser(User):
 
     def _on_record(self, ev: dict[str, Any]) -> None:
         webui.feed(ev)  # the imload tab's figures (nothing unless the web UI runs)
+        if ev["ev"] == "op_fail" and self.player is not None:  # its metric comes next
+            self._asked_again = self.player.will_retry(ev["opid"], time.monotonic())
         if ev["ev"] == "deliver":
             runtime.counters[ev["via"]] = runtime.counters.get(ev["via"], 0) + 1
             if self.player is not None:
@@ -187,6 +192,8 @@ class IMUser(User):
 
     def _on_metric(self, m: Metric) -> None:
         settled = m.error is not None and any(m.error.endswith(s) for s in _SETTLED)
+        if m.name == "op" and m.error is not None and self._asked_again:
+            settled, self._asked_again = True, False  # a group op the player makes again
         self.environment.events.request.fire(
             request_type="im", name=m.name, response_time=m.ms, response_length=0,
             exception=IMError(m.error) if m.error and not settled else None, context={})

@@ -14,9 +14,11 @@ A device that starts late plays what it missed at once, in order.
   not see, and a replay keeps every message of its trace.
 - A ``group_create`` or ``group_add`` the server refused (``op_fail``: a member
   whose consent, a contact_add played on their own device, has not arrived yet,
-  docs/protocol.md "Groups") is made again, as a new op, every
-  ``refused_retry_s`` until ``refused_wait_s`` after it was first played: a person
-  asks again once the others have started.
+  docs/protocol.md "Groups") is made again, as a new op: ``refused_retry_s`` (2 s)
+  later, then less often (half the time since it was first played, at most
+  ``refused_cap_s``, 10 s), until ``refused_wait_s`` (300 s) after it was first
+  played: a person asks again once the others have started, even a step later
+  (``imload capacity``).
 - Reactive reads (the live model; off when a trace has its own ``read`` lines):
   a message from someone else is read with probability ``read_share``,
   ``read_delay_s`` later on average (``on_deliver``); one pending read per
@@ -84,7 +86,8 @@ class Player:
     def __init__(self, device: Device, steps: Sequence[Step], *, t0: float, speed: float = 1.0,
                  rng: random.Random, me: str, read_share: float = 0.0,
                  read_delay_s: float = 3.0, group_wait_s: float = 20.0,
-                 refused_retry_s: float = 2.0, refused_wait_s: float = 60.0) -> None:
+                 refused_retry_s: float = 2.0, refused_cap_s: float = 10.0,
+                 refused_wait_s: float = 300.0) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self.device = device
@@ -94,7 +97,8 @@ class Player:
         self.me = me
         self.read_share, self.read_delay_s = read_share, read_delay_s
         self.group_wait_s = group_wait_s
-        self.refused_retry_s, self.refused_wait_s = refused_retry_s, refused_wait_s
+        self.refused_retry_s, self.refused_cap_s = refused_retry_s, refused_cap_s
+        self.refused_wait_s = refused_wait_s
         self.played = Played()
         self._watched: list[tuple[str, Step, float]] = []  # (opid, step, until): group ops
         self._retries: list[tuple[float, Step, float]] = []  # (at, step, until)
@@ -171,6 +175,18 @@ class Player:
             self._play(step, now, until)
         return len(due)
 
+    def will_retry(self, opid: str, now: float) -> bool:
+        """Whether op ``opid``, just refused, is one this player makes again (so the
+        refusal is no failure of the backend: the user asks again once others agreed)."""
+        return any(o == opid and now + self._delay(now, until) <= until
+                   for o, _, until in self._watched)
+
+    def _delay(self, now: float, until: float) -> float:
+        """The wait before a refused group op is made again: ``refused_retry_s``, growing
+        with half the time since it was first played, at most ``refused_cap_s``."""
+        since = now - (until - self.refused_wait_s)
+        return min(self.refused_cap_s, max(self.refused_retry_s, since / 2))
+
     def _watch(self, now: float) -> None:
         """A watched group op that was refused is made again later, within its window."""
         watched, self._watched = self._watched, []
@@ -178,8 +194,8 @@ class Player:
             outcome = self.device.op_outcome(opid)
             if outcome is None:
                 self._watched.append((opid, step, until))
-            elif outcome == "op_fail" and now + self.refused_retry_s <= until:
-                self._retries.append((now + self.refused_retry_s, step, until))
+            elif outcome == "op_fail" and now + self._delay(now, until) <= until:
+                self._retries.append((now + self._delay(now, until), step, until))
 
     def _ready(self, step: Step) -> bool:
         group = _group_of(step)

@@ -1,0 +1,45 @@
+"""The walk's records and the checks' memo: what a History holds, and what the checks derive
+from it without writing to it."""
+
+import pytest
+from journal_builder import two_friends
+
+from imload.check.history import build_history
+from imload.check.index import History, Memo
+from imload.check.sends import send_tally
+from imload.check.verdict import verdict_of
+
+
+def test_a_fact_is_made_once_and_shared() -> None:
+    memo = Memo()
+    assert memo.get("tally") is None
+    tally = memo.put("tally", [1, 2])
+    assert memo.get("tally") is tally
+    with pytest.raises(ValueError, match="'tally' already"):
+        memo.put("tally", [3])
+    assert memo.get("tally") == [1, 2]
+
+
+def test_a_table_is_one_dict_made_empty_on_first_use() -> None:
+    memo = Memo()
+    table = memo.table("recipients")
+    assert table == {}
+    table["g:1"] = ("alice", "phone")
+    assert memo.table("recipients") is table
+
+
+def test_the_checks_leave_the_history_as_the_walk_left_it() -> None:
+    j = two_friends()
+    j.send("alice", "phone", "c1", "bob")
+    j.ack("alice", "c1")
+    j.deliver("bob", "phone", "alice", "c1")
+    j.send("bob", "phone", "c2", "alice")  # never acked, never delivered
+    h = build_history(j.events)
+
+    def index() -> dict[str, str]:
+        return {name: repr(getattr(h, name)) for name in History.__slots__ if name != "memo"}
+    walked = index()
+    first = verdict_of(h)  # every check, each memoised fact made once
+    assert send_tally(h) is send_tally(h)  # and read from the memo after
+    assert verdict_of(h) == first
+    assert index() == walked
