@@ -6,7 +6,8 @@ here, then guard the broken behaviour with ``if self.bugs.has("<name>")`` where
 it lives (``store.py`` for the write path, ``node.py`` for the push path,
 ``session.py`` for replies), and add a test to ``tests/test_reference_server_bugs.py``
 that shows the node misbehaving in exactly that way (a security mode: the ``imload
-probe`` check it breaks, in ``tests/test_probe.py``). Each mode is off unless named.
+probe`` check it breaks, in ``tests/test_probe.py``; a group mode, in
+``tests/test_probe_groups.py``). Each mode is off unless named.
 """
 
 from __future__ import annotations

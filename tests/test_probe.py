@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 # the bug modes of a deliberately vulnerable node, and the checks of the five families of
 # checks.py each one breaks (the other checks fail against the vulnerable test server:
-# test_probe_failable.py; the limit checks have their own file: test_probe_limits.py)
+# test_probe_failable.py; the group and limit checks have their own files: test_probe_groups.py,
+# test_probe_limits.py)
 VULNERABLE = {
     "alg-none": {"auth.alg_none"},
     "no-signature-check": {"auth.other_secret", "auth.alg_none"},

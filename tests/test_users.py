@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from imload.cluster import LocalCluster
+from imload.cluster.processes import free_ports
 from imload.journal import read_journal
 from imload.journal.reader import read_file
 from imload.load_options import new_run_id
@@ -90,8 +91,11 @@ def test_run_dependent_defaults_and_checks() -> None:
 def run_locust(cluster: LocalCluster, journal: Path, *extra: str, users: int = 6,
                locustfile: str = "chat", seconds: int = 8,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    # a master of --processes on a free port: not Locust's 5557, which another test may hold
+    master = str(free_ports("127.0.0.1", 1)[0])
     cmd = [LOCUST, "-f", str(REPO / "locustfiles" / f"{locustfile}.py"), "--headless",
            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "10",
+           "--master-bind-port", master, "--master-port", master,
            "--imload-target", str(cluster.target_path), "--imload-journal", str(journal),
            "--imload-msg-interval", "0.5", *extra]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)

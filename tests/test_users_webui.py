@@ -125,10 +125,11 @@ def locust_ui(target: Path, tmp: Path, users: int, *extra: str) -> Iterator[tupl
     """``locust -f locustfiles/chat.py`` with its web UI on a free port, ``--autostart``;
     yields (its url, its log) once ``/imload/live`` answers; stopped whatever happens, and
     its log must hold no traceback."""
-    port = free_ports("127.0.0.1", 1)[0]
+    port, master = free_ports("127.0.0.1", 2)  # a master of --processes: not Locust's 5557
     log = tmp / "locust.log"
     cmd = [LOCUST, "-f", str(REPO / "locustfiles" / "chat.py"), "--web-host", "127.0.0.1",
-           "--web-port", str(port), "--autostart", "-u", str(users), "-r", str(users),
+           "--web-port", str(port), "--master-bind-port", str(master), "--master-port",
+           str(master), "--autostart", "-u", str(users), "-r", str(users),
            "-t", "45s", "--autoquit", "0", "--stop-timeout", "5",
            "--imload-target", str(target), "--imload-journal", str(tmp / "journal"),
            "--imload-run-id", RUN_ID, "--imload-msg-interval", "0.5", "--imload-drain", "1",

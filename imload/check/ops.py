@@ -197,14 +197,14 @@ def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> 
     if seq_opaque(h):
         timed_group_folds(h, states, out)
         return
+    finals = _finals(states)
     for conv in sorted(h.group_events):
         timeline = group_timeline(conv, h)
         if not timeline.seqs or timeline.after[-1] is None or timeline.unknown is not None:
             continue
         members = timeline.after[-1]
-        for user in sorted(states):
-            final_ev = _last(states[user])
-            has = conv in (final_ev.get("groups") or ())
+        for user, (final_ev, groups) in finals:
+            has = conv in groups
             if has != (user in members) and out.tally():
                 change = timeline.events[-1]
                 out.keep(f"after the audit {user}'s groups {'include' if has else 'lack'} "
@@ -216,13 +216,13 @@ def group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> 
 def timed_group_folds(h: History, states: dict[str, dict[str, Event]], out: Cases) -> None:
     """``group_folds`` by the time rule: a user's final ``groups`` must hold the effect of one
     of the ops of theirs that may have applied last (not in the group when none)."""
+    users = _finals(states)
     for conv in sorted(group_ops(h)):
         finals = final_ops(conv, h)
         if finals is None:
             continue
-        for user in sorted(states):
-            final_ev = _last(states[user])
-            has = conv in (final_ev.get("groups") or ())
+        for user, (final_ev, groups) in users:
+            has = conv in groups
             last = finals.get(user, [])
             if has in {joins for joins, _ in last} or (not last and not has) or not out.tally():
                 continue
@@ -284,6 +284,16 @@ def _what(rec: OpRecord) -> str:
 def _value(rec: OpRecord) -> bool:
     key = rec.key()
     return bool(key and key[2])
+
+
+def _finals(states: dict[str, dict[str, Event]]) -> list[tuple[str, tuple[Event, Any]]]:
+    """Per user (sorted), the latest audit state and its groups (looked up once, not per
+    group)."""
+    found = []
+    for user in sorted(states):
+        final_ev = _last(states[user])
+        found.append((user, (final_ev, final_ev.get("groups") or ())))
+    return found
 
 
 def _last(per_device: dict[str, Event]) -> Event:

@@ -38,11 +38,41 @@ def recv_ready(raw: Any) -> bytes | None:
     return data
 
 
+class SocketReader:
+    """``fill`` (blocking) and ``fill_ready`` (not) over ``_sock`` and its OS socket
+    ``_raw``; a subclass keeps the bytes (``_keep``). ConnectionError when the peer
+    closed."""
+
+    __slots__ = ()
+    _sock: Any
+    _raw: Any
+
+    def fill(self) -> None:
+        """Block until the kernel has more bytes."""
+        self._take(self._sock.recv(CHUNK))
+
+    def fill_ready(self) -> bool:
+        """``fill`` without blocking, on a plain socket: False when the kernel has nothing."""
+        data = recv_ready(self._raw)
+        if data is None:
+            return False
+        self._take(data)
+        return True
+
+    def _take(self, data: bytes) -> None:
+        if not data:
+            raise ConnectionError("the connection was closed")
+        self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
 class FrameTooBig(Exception):
     """A frame longer than the reader accepts."""
 
 
-class ReadAhead:
+class ReadAhead(SocketReader):
     __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "_raw", "_sock", "max_size",
                  "read_event")
 
@@ -66,21 +96,7 @@ class ReadAhead:
         """Bytes read from the kernel and not yet handed out."""
         return len(self._buf) - self._pos
 
-    def fill(self) -> None:
-        """Block until the kernel has more bytes; ConnectionError when the peer closed."""
-        self._take(self._sock.recv(CHUNK))
-
-    def fill_ready(self) -> bool:
-        """``fill`` without blocking, on a plain socket: False when the kernel has nothing."""
-        data = recv_ready(self._raw)
-        if data is None:
-            return False
-        self._take(data)
-        return True
-
-    def _take(self, data: bytes) -> None:
-        if not data:
-            raise ConnectionError("the connection was closed")
+    def _keep(self, data: bytes) -> None:
         rest = self._buf[self._pos:]
         self._buf, self._pos = (rest + data if rest else data), 0
 

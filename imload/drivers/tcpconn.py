@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 
 import gevent.socket
 
-from imload.drivers.buffered import CHUNK, OP_TEXT, recv_ready
+from imload.drivers.buffered import OP_TEXT, SocketReader
 from imload.drivers.readwait import plain_socket
 from imload.drivers.wsopen import client_context
 
 
-class StreamReader:
-    """``fill`` / ``next_message`` over a plain socket: every chunk is one message;
-    ``fill_ready`` / ``read_event`` as ``ReadAhead``'s (``buffered.py``)."""
+class StreamReader(SocketReader):
+    """``fill`` / ``fill_ready`` (``buffered.SocketReader``) and ``next_message`` over a
+    plain socket: every chunk is one message."""
 
     __slots__ = ("_chunk", "_raw", "_sock", "read_event")
 
@@ -43,21 +43,7 @@ class StreamReader:
     def pending(self) -> int:
         return len(self._chunk or b"")
 
-    def fill(self) -> None:
-        """Block until the peer sends more; ConnectionError when it closed."""
-        self._take(self._sock.recv(CHUNK))
-
-    def fill_ready(self) -> bool:
-        """``fill`` without blocking, on a plain socket: False when the kernel has nothing."""
-        data = recv_ready(self._raw)
-        if data is None:
-            return False
-        self._take(data)
-        return True
-
-    def _take(self, data: bytes) -> None:
-        if not data:
-            raise ConnectionError("the connection was closed")
+    def _keep(self, data: bytes) -> None:
         self._chunk = data if self._chunk is None else self._chunk + data
 
     def next_message(self) -> tuple[int, bytes] | None:

@@ -7,9 +7,11 @@ without an import circle). To add a family: import its tuple here and add it to
 from __future__ import annotations
 
 from imload.probe.checks import CHECKS, Check
+from imload.probe.groups import GROUP_CHECKS
 from imload.probe.limits import LIMIT_CHECKS
 
 CATALOGUE: tuple[Check, ...] = (
     *CHECKS,
+    *GROUP_CHECKS,
     *LIMIT_CHECKS,
 )
