@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from imload.protocol import MAX_FRAME_BYTES, is_valid_name
 from reference_server.bugs import BUGS, BugSet, known_bugs
+from reference_server.client_address import Network, parse_proxies
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Config:
     user_burst: int = 2 * device_burst
     login_fails: int = 20  # failed logins per address and window; then its logins refused
     login_fail_window_s: float = 10.0
+    # proxies whose X-Forwarded-For names the client (client_address.py); none by default
+    trusted_proxies: tuple[Network, ...] = ()
     max_outbound: int = 10_000  # frames queued for a client that does not read: then 4003
     max_outbound_bytes: int = 8 << 20  # or this many bytes (whichever comes first)
     # groups (groups.py, fanout.py): members at most; inbox writes per second per user
@@ -122,6 +125,13 @@ def _redis_url(text: str) -> str:
     return text
 
 
+def _proxies(text: str) -> tuple[Network, ...]:
+    try:
+        return parse_proxies(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _bug(text: str) -> list[str]:
     """One or more bug modes, comma-separated (``--bug stale-members,terse-events``)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
@@ -202,6 +212,10 @@ def add_admission_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--login-fail-window-s", type=_rate, default=d.login_fail_window_s,
                    help="the failed-login window, from an address's first failure "
                         f"(default {d.login_fail_window_s:g})")
+    p.add_argument("--trusted-proxies", type=_proxies, default=(), metavar="ADDRS",
+                   help="reverse proxies (addresses or CIDR blocks, comma-separated) whose "
+                        "X-Forwarded-For names the client that failed logins count against; "
+                        "from any other peer the header is ignored (default none)")
     p.add_argument("--max-bad-frames", type=_positive, default=d.max_bad_frames,
                    help="bad frames a connection may send; one more closes it with 1008 "
                         f"(default {d.max_bad_frames})")
@@ -240,6 +254,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   user_rate=2 * ns.device_rate if ns.user_rate is None else ns.user_rate,
                   user_burst=2 * ns.device_burst if ns.user_burst is None else ns.user_burst,
                   login_fails=ns.login_fails, login_fail_window_s=ns.login_fail_window_s,
+                  trusted_proxies=ns.trusted_proxies,
                   max_outbound=ns.max_outbound, max_outbound_bytes=ns.max_outbound_bytes,
                   max_group_size=ns.max_group_size, fanout_rate=ns.fanout_rate,
                   fanout_burst=ns.fanout_burst,

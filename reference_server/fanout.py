@@ -104,7 +104,7 @@ class GroupRules:
                 ) -> str | None:
         """Why the op would make the group larger than allowed (None: it does not)."""
         after = len(recipients)
-        if self.open or kind == "group_remove" or after <= self.max_size \
+        if self.open or kind not in ("group_create", "group_add") or after <= self.max_size \
                 or after == len(members):  # adding a member already there
             return None
         return (f"{conv} would have {after} members, over the limit of {self.max_size} "

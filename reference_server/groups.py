@@ -1,5 +1,5 @@
 """Conversations' members, and the group ops (``group_create``, ``group_add``,
-``group_remove``).
+``group_remove``, ``group_role``).
 
 A direct conversation's members are in its name; a group's are in the store with a
 membership version (``c:<group>:mver``, the seq of its last change). Writers read both and
@@ -10,23 +10,27 @@ opid). So a message with seq s reaches exactly the members as of s.
 A membership change takes a seq in the group and is delivered as a message of kind
 ``event``, from the acting user and device, with ``cmid`` ``"op:<opid>"`` and a JSON
 object as ``body``: ``{"op": "group_create", "user": <creator>, "members": [...]}``,
-``{"op": "group_add", "user": <added>, "by": <actor>}`` or ``{"op": "group_remove",
-"user": <removed>, "by": <actor>}``. It reaches the members after the change and, for
-``group_remove``, the removed user too (so their devices learn it).
+``{"op": "group_add", "user": <added>, "by": <actor>}``, ``{"op": "group_remove",
+"user": <removed>, "by": <actor>}`` or ``{"op": "group_role", "user": <member>, "role":
+"admin" | "member", "by": <owner>}``. It reaches the members after the change and, for
+``group_remove``, the removed user too (so their devices learn it). A role change takes a
+seq like the others but changes no member, so it leaves the membership version alone.
 
 The rules (docs/protocol.md, "Groups"; ``fanout.GroupRules``): a user joins only with their
 consent, that is when they have the actor as a contact (checked in the op's script, so a
-``contact_remove`` cannot race it); the creator is the owner and only the owner removes
-others (anyone may leave); a group has at most ``--max-group-size`` members (checked here
-against the members read at the version the script then insists on, so it is exact); each
-op and each group message draws its recipients from the sender's fan-out budget
-(fanout.py). A refusal answers ``forbidden`` naming the rule (``rate_limited`` with
+``contact_remove`` cannot race it); the creator is the owner, who names and un-names admins
+(``group_role``) and removes anyone; an admin removes members who are neither the owner nor
+an admin; anyone may leave, and a removed or leaving admin is no longer one (all in the
+op's script, so two ops cannot race past a rule); a group has at most ``--max-group-size``
+members (checked here against the members read at the version the script then insists on,
+so it is exact); each op and each group message draws its recipients from the sender's
+fan-out budget (fanout.py). A refusal answers ``forbidden`` naming the rule (``rate_limited`` with
 ``retry_after_ms`` for the budget) and changes nothing.
 
 Bug modes: ``stale-members`` (``member_cache.MemberCache``: the fan-out of a group message
 leaves out whoever joined since the node last refreshed its cached list), ``terse-events``
 (``event_body``: the event body worded as a string, no member list), ``open-groups`` (no
-consent, owner or size rule) and ``no-fanout-limit`` (no budget).
+consent, owner, admin or size rule) and ``no-fanout-limit`` (no budget).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ MAX_STALE = 8
 
 
 def event_body(kind: str, user: str, target: str | None, recipients: list[str],
-               terse: bool = False) -> dict[str, Any] | str:
+               terse: bool = False, role: str = "") -> dict[str, Any] | str:
     """The body of a membership event: the object docs/protocol.md promises or, with the
     ``terse-events`` bug, a string without the member list."""
     if kind == "group_create":
@@ -54,6 +58,8 @@ def event_body(kind: str, user: str, target: str | None, recipients: list[str],
         return {"op": kind, "user": user, "members": recipients}
     if terse:
         return f"{kind} {target} by {user}"
+    if kind == "group_role":
+        return {"op": kind, "user": target, "role": role, "by": user}
     return {"op": kind, "user": target, "by": user}
 
 
@@ -73,7 +79,7 @@ async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
     assert session.user is not None and session.device is not None
     store = session.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
-    conv, user = args["conv"], session.user
+    conv, user, role = args["conv"], session.user, args.get("role", "")
     terse = session.bugs.has("terse-events")
     rules = session.group_rules
     charged = False  # the fan-out budget is drawn once, whatever the rereads
@@ -97,11 +103,11 @@ async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
                 session.error(RATE_LIMITED, f"op {kind}: {why}", rid, retry_after_ms=wait_ms)
                 return None
             charged = True
-        body = event_body(kind, user, target, recipients, terse)
+        body = event_body(kind, user, target, recipients, terse, role)
         try:
             status, detail = await store.group_op(
                 user, session.device, opid, kind, conv, recipients, target, ver, body,
-                session.now_ms(), open_rules=rules.open)
+                session.now_ms(), open_rules=rules.open, role=role)
         except StaleMembers:
             continue
         if status == 3:

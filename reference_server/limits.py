@@ -17,7 +17,8 @@ fsync). When the store cannot be reached the guard is skipped (the request then 
 its own if it needs the store; a ping is still answered).
 
 Failed logins: a login whose token fails verification counts against its source address
-(``rl:ip:<addr>``); once ``--login-fails`` failures fall in one window of
+(``rl:ip:<addr>``; behind a proxy named in ``--trusted-proxies``, the client's, from its
+``X-Forwarded-For``: client_address.py); once ``--login-fails`` failures fall in one window of
 ``--login-fail-window-s`` from the first, every login from the address (a valid token
 too) is refused before its token is looked at, ``error rate_limited`` with
 ``retry_after_ms`` (the window's rest) and a close with 4029, until the window ends.

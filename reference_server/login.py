@@ -1,7 +1,8 @@
 """The ``login`` request: the address's failed-login limit, the token, then the store.
 
-1. An address over its failed-login limit (limits.py) is refused before the token is
-   looked at: ``error rate_limited`` with ``retry_after_ms``, close 4029.
+1. An address (the client's, behind a trusted proxy: client_address.py) over its
+   failed-login limit (limits.py) is refused before the token is looked at: ``error
+   rate_limited`` with ``retry_after_ms``, close 4029.
 2. A token that fails verification answers ``unauthenticated``, closes with 4002 and
    counts against the address.
 3. Otherwise the node subscribes to the user's pushes (before reading the inbox, so no
@@ -31,7 +32,7 @@ class Login(Requests, Protocol):
     gen: int | None
     node: Host
     peer: str  # host:port
-    addr: str  # the source address, the failed-login limit's key
+    addr: str  # the client's address, the failed-login limit's key (client_address.py)
 
     def close_soon(self, code: int, reason: str) -> None: ...
 

@@ -11,16 +11,19 @@ opbatch.py, breaks exactly that). ``op_ok`` is sent once the effect is in the st
 | --- | --- | --- |
 | ``group_create`` | ``conv`` (g:), ``members`` | a new group of them and its creator (owner) |
 | ``group_add`` | ``conv`` (g:), ``user`` | add a member (any member, with the user's consent) |
-| ``group_remove`` | ``conv`` (g:), ``user`` | remove a member (the owner; oneself: leave) |
+| ``group_remove`` | ``conv`` (g:), ``user`` | remove a member (the owner, or an admin a mere |
+| | | member; oneself: leave) |
+| ``group_role`` | ``conv`` (g:), ``user``, ``role`` | name (``admin``) or un-name (``member``) |
+| | | an admin (the owner) |
 | ``contact_add`` | ``user`` | add a contact (not oneself) |
 | ``contact_remove`` | ``user`` | remove a contact |
 | ``pin`` | ``conv``, ``pinned`` (bool) | pin or unpin a conversation one is a member of |
 
 Bad args answer ``bad_frame`` naming the field (``args.user``); a group that exists
 already, a group or conversation the user is not in, a group change the group rules refuse
-(groups.py: consent, owner, size): ``forbidden``; over the fan-out budget:
-``rate_limited``. Adding a member already there, or removing one who is not, is applied
-as a no-op (no event).
+(groups.py: consent, owner, admins, size): ``forbidden``; over the fan-out budget:
+``rate_limited``. Adding a member already there, removing one who is not, or giving a
+member the role they have, is applied as a no-op (no event).
 ``state {rid}`` answers ``state_ok {rid, contacts, pinned, groups}``, each sorted.
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import validate_op
-from imload.protocol.frames import BAD_FRAME, FORBIDDEN, GROUP_OPS
+from imload.protocol.frames import BAD_FRAME, FORBIDDEN, GROUP_EVENT_OPS
 from reference_server.groups import group_op, members_of
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ async def handle_op(session: Requests, frame: dict[str, Any]) -> None:
     store = session.store
     rid, opid, kind, args = frame["rid"], frame["opid"], frame["kind"], frame["args"]
     dup: bool | None
-    if kind in GROUP_OPS:
+    if kind in GROUP_EVENT_OPS:
         dup = await group_op(session, frame)
         if dup is None:
             return

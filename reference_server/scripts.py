@@ -66,21 +66,25 @@ redis.call('HSET', KEYS[1], ARGV[1], mid .. ' ' .. seq .. ' ' .. ARGV[3] .. ' ' 
 return {mid, seq, ARGV[3], ARGV[2], 0}
 """
 
-# A membership change of a group, delivered as an ``event`` message.
+# A membership or role change of a group, delivered as an ``event`` message.
 # KEYS[1] actor's opids hash, KEYS[2] conv seq, KEYS[3] mid counter, KEYS[4] mver,
-# KEYS[5] the members set, KEYS[6] the group's owner; per recipient i (0-based):
-# KEYS[7+4i] useq, KEYS[8+4i] inbox, KEYS[9+4i] the recipient's groups set, KEYS[10+4i]
-# the recipient's contacts set.
-# ARGV[1] opid, ARGV[2] kind (group_create | group_add | group_remove), ARGV[3] conv,
-# ARGV[4] actor, ARGV[5] mver read ('' = no group yet), ARGV[6] index (1-based) of the
-# target user among the recipients (0 for group_create), ARGV[7] tail, ARGV[8] the mid key
-# (new_mid), ARGV[9] 'open' to skip the consent and owner rules (bug mode open-groups),
-# ARGV[10+i] names.
+# KEYS[5] the members set, KEYS[6] the group's owner, KEYS[7] the group's admins set; per
+# recipient i (0-based): KEYS[8+4i] useq, KEYS[9+4i] inbox, KEYS[10+4i] the recipient's
+# groups set, KEYS[11+4i] the recipient's contacts set.
+# ARGV[1] opid, ARGV[2] kind (group_create | group_add | group_remove | group_role),
+# ARGV[3] conv, ARGV[4] actor, ARGV[5] mver read ('' = no group yet), ARGV[6] index
+# (1-based) of the target user among the recipients (0 for group_create), ARGV[7] tail,
+# ARGV[8] the mid key (new_mid), ARGV[9] 'open' to skip the consent, owner and admin rules
+# (bug mode open-groups), ARGV[10] the role given (group_role; '' otherwise), ARGV[11+i]
+# names.
 # Recipients: create: the new members; add: the members and the new one; remove: the
-# members, the removed one included (so they learn it).
+# members, the removed one included (so they learn it); role: the members.
 # The rules (docs/protocol.md, "Groups"): a user joins only with their consent (the user
-# has the actor as a contact); only the owner (the creator) removes others; anyone
-# leaves, the owner too (the group then has no owner).
+# has the actor as a contact); the owner (the creator) removes anyone, an admin removes
+# members who are neither the owner nor an admin; anyone leaves, the owner too (the group
+# then has no owner); only the owner names and un-names admins, and its own role is not
+# given; a removed or leaving admin is no longer one. A role change takes a seq but leaves
+# the membership version: the members did not change.
 # Returns {status, detail}: 0 applied (detail: seq, or 0 when nothing changed),
 # 1 a repeat of the opid, 2 stale members, 3 refused (detail: why).
 GROUP_OP_LUA = _APPEND + """
@@ -88,16 +92,20 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
 local ver = redis.call('GET', KEYS[4]) or ''
 if ver ~= ARGV[5] then return {2, 0} end
 local kind, conv, actor, target = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[6])
-local count, open = #ARGV - 9, ARGV[9] == 'open'
+local count, open, role = #ARGV - 10, ARGV[9] == 'open', ARGV[10]
 local function agreed(i)  -- recipient i (0-based) has the actor as a contact
-  return redis.call('SISMEMBER', KEYS[10 + 4 * i], actor) == 1
+  return redis.call('SISMEMBER', KEYS[11 + 4 * i], actor) == 1
+end
+local function noop()
+  redis.call('HSET', KEYS[1], ARGV[1], 'noop')
+  return {0, 0}
 end
 if kind == 'group_create' then
   if ver ~= '' then return {3, 'group ' .. conv .. ' already exists'} end
   local strangers = {}
   for i = 0, count - 1 do
-    if not open and ARGV[10 + i] ~= actor and not agreed(i) then
-      table.insert(strangers, ARGV[10 + i])
+    if not open and ARGV[11 + i] ~= actor and not agreed(i) then
+      table.insert(strangers, ARGV[11 + i])
     end
   end
   if #strangers > 0 then
@@ -108,42 +116,69 @@ else
   if redis.call('SISMEMBER', KEYS[5], actor) == 0 then
     return {3, actor .. ' is not a member of ' .. conv}
   end
-  local name = ARGV[9 + target]
+  local name = ARGV[10 + target]
   local present = redis.call('SISMEMBER', KEYS[5], name) == 1
-  if (kind == 'group_add') == present then
-    redis.call('HSET', KEYS[1], ARGV[1], 'noop')
-    return {0, 0}
-  end
   local owner = redis.call('GET', KEYS[6]) or ''
-  if not open and kind == 'group_add' and not agreed(target - 1) then
-    return {3, name .. ' has not added ' .. actor .. ' as a contact'}
-  end
-  if not open and kind == 'group_remove' and name ~= actor and owner ~= actor then
-    return {3, 'only the owner of ' .. conv .. ' removes others; ' .. actor ..
-            ' may leave'}
-  end
-  if kind == 'group_remove' and name == owner then redis.call('DEL', KEYS[6]) end
-end
-local seq = redis.call('INCR', KEYS[2])
-local mid = new_mid()
-for i = 0, count - 1 do
-  local name, groups = ARGV[10 + i], KEYS[9 + 4 * i]
-  if kind == 'group_create' then
-    redis.call('SADD', KEYS[5], name)
-    redis.call('SADD', groups, conv)
-  elseif i + 1 == target then
-    if kind == 'group_add' then
-      redis.call('SADD', KEYS[5], name)
-      redis.call('SADD', groups, conv)
-    else
-      redis.call('SREM', KEYS[5], name)
-      redis.call('SREM', groups, conv)
+  if kind == 'group_role' then
+    if not present then return {3, name .. ' is not a member of ' .. conv} end
+    if not open and owner ~= actor then
+      return {3, 'only the owner of ' .. conv .. ' names or un-names admins'}
+    end
+    if name == owner then
+      return {3, name .. ' is the owner of ' .. conv .. ': that role is neither given ' ..
+              'nor taken'}
+    end
+    if (role == 'admin') == (redis.call('SISMEMBER', KEYS[7], name) == 1) then
+      return noop()
+    end
+  else
+    if (kind == 'group_add') == present then return noop() end
+    if not open and kind == 'group_add' and not agreed(target - 1) then
+      return {3, name .. ' has not added ' .. actor .. ' as a contact'}
+    end
+    if not open and kind == 'group_remove' and name ~= actor and owner ~= actor then
+      if redis.call('SISMEMBER', KEYS[7], actor) == 0 then
+        return {3, 'only the owner or an admin of ' .. conv .. ' removes others; ' ..
+                actor .. ' may leave'}
+      end
+      if name == owner then
+        return {3, actor .. ' is an admin of ' .. conv .. ' and may not remove its owner'}
+      end
+      if redis.call('SISMEMBER', KEYS[7], name) == 1 then
+        return {3, actor .. ' is an admin of ' .. conv .. ' and may not remove another ' ..
+                'admin (' .. name .. '); only the owner may'}
+      end
+    end
+    if kind == 'group_remove' then
+      if name == owner then redis.call('DEL', KEYS[6]) end
+      redis.call('SREM', KEYS[7], name)
     end
   end
 end
-if kind == 'group_create' then redis.call('SET', KEYS[6], actor) end
-redis.call('SET', KEYS[4], seq)
-append(seq, mid, ARGV[7], 7, 4, 10, count)
+local seq = redis.call('INCR', KEYS[2])
+local mid = new_mid()
+if kind == 'group_role' then
+  redis.call(role == 'admin' and 'SADD' or 'SREM', KEYS[7], ARGV[10 + target])
+else
+  for i = 0, count - 1 do
+    local name, groups = ARGV[11 + i], KEYS[10 + 4 * i]
+    if kind == 'group_create' then
+      redis.call('SADD', KEYS[5], name)
+      redis.call('SADD', groups, conv)
+    elseif i + 1 == target then
+      if kind == 'group_add' then
+        redis.call('SADD', KEYS[5], name)
+        redis.call('SADD', groups, conv)
+      else
+        redis.call('SREM', KEYS[5], name)
+        redis.call('SREM', groups, conv)
+      end
+    end
+  end
+  if kind == 'group_create' then redis.call('SET', KEYS[6], actor) end
+  redis.call('SET', KEYS[4], seq)
+end
+append(seq, mid, ARGV[7], 8, 4, 11, count)
 redis.call('HSET', KEYS[1], ARGV[1], 'ok ' .. seq)
 return {0, seq}
 """

@@ -49,6 +49,7 @@ from imload.protocol.frames import (
     UNAUTHENTICATED,
 )
 from reference_server import inflight
+from reference_server.client_address import forwarded_for, name_peer
 from reference_server.deadline import Deadline
 from reference_server.fanout import GroupRules
 from reference_server.groups import MAX_STALE, members_of
@@ -79,8 +80,10 @@ class Session:
         self.node = node
         self.ws = ws
         self.log: logging.Logger = node.log
-        self.peer = "%s:%s" % (ws.remote_address[:2] if ws.remote_address else ("?", "?"))
-        self.addr = str(ws.remote_address[0]) if ws.remote_address else "?"
+        # "host:port", or "client via host:port" behind a trusted proxy (client_address.py)
+        proxies = node.config.trusted_proxies
+        self.peer, self.addr = name_peer(ws.remote_address, forwarded_for(ws.request, proxies),
+                                         proxies)
         self.user: str | None = None
         self.device: str | None = None
         self.gen: int | None = None  # login generation; None until the store answered

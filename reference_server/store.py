@@ -20,6 +20,7 @@ Key layout (all plain keys of one Redis database; names are ``[A-Za-z0-9_.-]``):
 | ``c:<group>:members`` | set | a group's members |
 | ``c:<group>:mver`` | string | the seq of the group's last membership change |
 | ``c:<group>:owner`` | string | the group's owner (its creator; gone once the owner left) |
+| ``c:<group>:admins`` | set | the group's admins (named by the owner; gone when they leave) |
 | ``u:<user>:fanout`` | hash | the user's fan-out bucket: ``tokens``, ``at`` (fanout.py) |
 | ``nodes`` | set | node ids that ever reported (presence.py) |
 | ``node:<id>`` | string, TTL 3 s | the node's presence: JSON ``{id, url, load, conns, limit}`` |
@@ -263,23 +264,23 @@ class Store:
 
     async def group_op(self, user: str, device: str, opid: str, kind: str, conv: str,
                        recipients: list[str], target: str | None, ver: str,
-                       body: dict[str, Any] | str, server_ts: int, open_rules: bool = False
-                       ) -> tuple[int, Any]:
-        """Apply a group op (GROUP_OP_LUA, which holds the consent and owner rules;
-        ``open_rules``: the bug mode open-groups): (status, detail); StaleMembers to read
-        again."""
+                       body: dict[str, Any] | str, server_ts: int, open_rules: bool = False,
+                       role: str = "") -> tuple[int, Any]:
+        """Apply a group op (GROUP_OP_LUA, which holds the consent, owner and admin rules;
+        ``open_rules``: the bug mode open-groups; ``role``: what a group_role gives):
+        (status, detail); StaleMembers to read again."""
         shared = {"conv": conv, "from": user, "from_device": device, "cmid": f"op:{opid}",
                   "body": body, "server_ts": server_ts, "kind": "event"}
         tail = "," + orjson.dumps(shared).decode()[1:]
         keys = [f"u:{user}:opids", f"c:{conv}:seq", "mid", f"c:{conv}:mver",
-                f"c:{conv}:members", f"c:{conv}:owner"]
+                f"c:{conv}:members", f"c:{conv}:owner", f"c:{conv}:admins"]
         for m in recipients:
             keys += [f"u:{m}:useq", f"u:{m}:inbox", f"u:{m}:groups", f"u:{m}:contacts"]
         index = 0 if target is None else recipients.index(target) + 1
         status, detail = await self._script(
             "apply an op", self._group_op, keys,
             [opid, kind, conv, user, ver, index, tail, self._mid_key,
-             "open" if open_rules else "", *recipients])
+             "open" if open_rules else "", role, *recipients])
         if status == 2:
             raise StaleMembers(conv)
         return int(status), detail

@@ -176,14 +176,18 @@ class JournalBuilder:
     # -- groups -----------------------------------------------------------------------------
     def group_op(self, user: str, device: str, opid: str, kind: str, conv: str, *,
                  who: str | None = None, members: tuple[str, ...] = (), deliver: bool = True,
-                 skip: tuple[tuple[str, str], ...] = (), invoke: bool = True) -> dict[str, Any]:
+                 skip: tuple[tuple[str, str], ...] = (), invoke: bool = True,
+                 role: str = "admin") -> dict[str, Any]:
         """A group op that went right: op (unless ``invoke`` is False: it was journaled
-        already), the event message stored and delivered, op_ok (returned)."""
+        already), the event message stored and delivered, op_ok (returned). A
+        ``group_role`` gives ``who`` the ``role``."""
         args: dict[str, Any] = {"conv": conv}
         if kind == "group_create":
             args["members"] = list(members)
         else:
             args["user"] = who
+        if kind == "group_role":
+            args["role"] = role
         if invoke:
             self.op(user, device, opid, kind, args)
         before = set(self.groups.get(conv, set()))
@@ -194,6 +198,9 @@ class JournalBuilder:
             assert who is not None
             after = before | {who}
             body = {"op": kind, "user": who, "by": user}
+        elif kind == "group_role":  # no member changes: the event goes to the members
+            after = before
+            body = {"op": kind, "user": who, "role": role, "by": user}
         else:
             assert who is not None
             after = before - {who}

@@ -3,28 +3,16 @@ Prosody for 2 s exchange acked, delivered messages (integration: starts Prosody)
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_xmpp.py"
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_xmpp", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_helpers import load_bench
 
 
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which("prosody") is None, reason="prosody is not installed")
 def test_two_pairs_for_two_seconds_make_messages() -> None:
-    m = _bench().run(2, 2.0, warmup_s=0.5, parts=True)
+    m = load_bench("bench_xmpp").run(2, 2.0, warmup_s=0.5, parts=True)
     assert m["devices"] == 4 and m["errors"] == 0
     assert m["acked"] > 0 and m["delivered"] > 0 and m["cpu_s"] > 0
     assert m["frames_out"] > 0 and m["frames_in"] > 0

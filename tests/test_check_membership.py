@@ -146,3 +146,54 @@ def test_group_ops_the_server_refused_changed_nothing() -> None:
     v = check(j.events)
     assert v["valid"] is True and not any(v["anomalies"].values()), v["anomalies"]
     assert v["coverage"]["membership"]["percent"] == 100.0
+
+
+def test_role_ops_change_no_membership_and_refused_ones_change_nothing() -> None:
+    """The owner names bob an admin (an event at seq 2, to every member), bob as an admin
+    removes carol; a refused removal of the owner and a refused role op changed nothing:
+    the members come from the membership ops alone, fully judged."""
+    j = JournalBuilder()
+    j.phase("load", "start")
+    for user in ("alice", "bob", "carol"):
+        j.device(user, "phone")
+    j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob", "carol"))
+    j.group_op("alice", "phone", "o2", "group_role", "g:team", who="bob")
+    j.op("bob", "phone", "o3", "group_remove", {"conv": "g:team", "user": "alice"})
+    j.op_fail("bob", "phone", "o3", "forbidden: op group_remove: bob is an admin of g:team "
+              "and may not remove its owner")
+    j.op("bob", "phone", "o4", "group_role", {"conv": "g:team", "user": "carol",
+                                              "role": "admin"})
+    j.op_fail("bob", "phone", "o4", "forbidden: op group_role: only the owner ...")
+    j.group_op("bob", "phone", "o5", "group_remove", "g:team", who="carol")  # seq 3
+    j.group_message("alice", "phone", "g:team", "c1")  # seq 4
+    for user in ("alice", "bob", "carol"):
+        j.state(user, "phone")
+    j.audit_all()
+    h = build_history(j.events)
+    t = group_timeline("g:team", h)
+    assert t.seqs == [1, 3] and t.unknown is None  # the role change is no membership change
+    assert expected_users("g:team", 2, h, is_event=True) == ("alice", "bob", "carol")
+    assert expected_users("g:team", 4, h) == ("alice", "bob")
+    v = check(j.events)
+    assert v["valid"] is True and not any(v["anomalies"].values()), v["anomalies"]
+    assert v["coverage"]["membership"]["percent"] == 100.0
+    assert v["coverage"]["op"]["due"] == 3  # o1, o2, o5 acked
+
+
+def test_a_role_event_a_member_never_got_is_a_gap_in_the_group() -> None:
+    """A role event takes a seq like any message of the group: a member who never gets it
+    has a hole in the group's seqs."""
+    j = JournalBuilder()
+    j.phase("load", "start")
+    for user in ("alice", "bob"):
+        j.device(user, "phone")
+    j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob",))
+    j.group_op("alice", "phone", "o2", "group_role", "g:team", who="bob",
+               skip=(("bob", "phone"),))
+    j.group_message("alice", "phone", "g:team", "c1")  # seq 3
+    for user in ("alice", "bob"):
+        j.state(user, "phone")
+    j.audit_all()
+    v = check(j.events)
+    assert v["valid"] is False and v["anomalies"]["gap"] == 1, v["anomalies"]
+    assert "bob" in v["examples"]["gap"][0]["explain"]

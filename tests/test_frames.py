@@ -7,6 +7,7 @@ from imload.protocol import (
     decode_frame,
     decode_text_payload,
     encode_frame,
+    validate_op,
     validate_request,
 )
 
@@ -79,3 +80,20 @@ def test_text_payload_of_a_frame() -> None:
         decode_text_payload(b'{"t": "msg", "body": "\xff"}')
     with pytest.raises(FrameError):
         decode_text_payload(b'[1]')
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"conv": "g:team", "user": "bob", "role": "owner"}, "'args.role' must be one of admin, "
+     "member"),
+    ({"conv": "g:team", "user": "bob", "role": 1}, "'args.role' must be str"),
+    ({"conv": "g:team", "user": "bob"}, "'args.role' is missing"),
+    ({"conv": "d:a:b", "user": "a", "role": "admin"}, "must be a group (g:<name>)"),
+])
+def test_a_role_op_gives_a_role_of_the_protocol_in_a_group(args: dict[str, object],
+                                                            words: str) -> None:
+    ok = {"t": "op", "rid": 1, "opid": "o", "kind": "group_role"}
+    for role in ("admin", "member"):
+        validate_op({**ok, "args": {"conv": "g:team", "user": "bob", "role": role}})
+    with pytest.raises(FrameError) as e:
+        validate_op({**ok, "args": args})
+    assert e.value.code == "bad_frame" and words in e.value.msg

@@ -28,6 +28,8 @@ def test_the_group_checks_pass_against_the_reference_cluster(cluster: LocalClust
     by_check = {r["check"]: r["evidence"] for r in results}
     assert "forbidden" in by_check["authz.add_strangers"]
     assert "only the owner" in by_check["authz.remove_owner"]
+    assert "as an admin, removing" in by_check["authz.remove_owner"]
+    assert "may not remove its owner" in by_check["authz.remove_owner"]
     assert "over the limit of 500" in by_check["abuse.group_size"]
     assert "rate_limited" in by_check["abuse.fanout"] and "fan-out" in by_check["abuse.fanout"]
 

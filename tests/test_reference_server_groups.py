@@ -1,6 +1,7 @@
-"""Groups (reference_server/groups.py): create, add, remove as ops; membership events with a
-seq; a message with seq s reaching exactly the members as of s; on a 2-node cluster. The
-rules (docs/protocol.md, "Groups"): consent, the owner, the size limit, the fan-out budget."""
+"""Groups (reference_server/groups.py): create, add, remove and roles as ops; membership
+events with a seq; a message with seq s reaching exactly the members as of s; on a 2-node
+cluster. The rules (docs/protocol.md, "Groups"): consent, the owner and admins, the size
+limit, the fan-out budget."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+import redis
 from conftest import Connect, WsClient, agree, own_node, unique
 
 from imload.cluster import LocalCluster
@@ -21,6 +23,18 @@ _opids = itertools.count(1)
 
 def op(c: WsClient, kind: str, **args: object) -> dict[str, object]:
     return c.request("op", opid=f"o{next(_opids)}", kind=kind, args=args)
+
+
+def group_of_four(open_client: Connect, cluster: LocalCluster, what: str
+                  ) -> tuple[str, WsClient, list[str]]:
+    """A new group ``g:<what>...`` of alice, its owner, and bob, carol and dave, who agreed:
+    (its name, alice's client, the four names)."""
+    users = [unique(n) for n in ("alice", "bob", "carol", "dave")]
+    conv = f"g:{unique(what)}"
+    agree(cluster, *users)
+    a = open_client(users[0])
+    assert op(a, "group_create", conv=conv, members=users[1:])["t"] == "op_ok"
+    return conv, a, users
 
 
 def texts(c: WsClient, conv: str) -> list[tuple[int, str, object]]:
@@ -187,11 +201,7 @@ def test_a_user_joins_only_with_their_consent(open_client: Connect,
 
 def test_only_the_owner_removes_others_and_anyone_may_leave(open_client: Connect,
                                                             cluster: LocalCluster) -> None:
-    alice, bob, carol, dave = (unique(n) for n in ("alice", "bob", "carol", "dave"))
-    conv = f"g:{unique('owned')}"
-    agree(cluster, alice, bob, carol, dave)
-    a = open_client(alice)
-    assert op(a, "group_create", conv=conv, members=[bob, carol, dave])["t"] == "op_ok"
+    conv, a, (alice, bob, carol, dave) = group_of_four(open_client, cluster, "owned")
     b = open_client(bob, node="n2")
     for victim in (alice, carol):
         refused = op(b, "group_remove", conv=conv, user=victim)
@@ -248,3 +258,89 @@ def test_group_messages_and_ops_draw_on_a_fanout_budget_per_user(
         direct = a.request("send", cmid="d0", conv=direct_conv(alice, bob), body="still")
         assert direct["t"] == "send_ack"
         assert [seq for seq, _, _ in texts(a, conv)] == [1, 2, 3]
+
+
+def test_the_owner_names_admins_who_remove_members_but_not_the_owner_or_admins(
+        open_client: Connect, cluster: LocalCluster) -> None:
+    alice, bob, carol, dave, erin = (unique(n) for n in ("alice", "bob", "carol", "dave",
+                                                         "erin"))
+    conv = f"g:{unique('ranks')}"
+    agree(cluster, alice, bob, carol, dave, erin)
+    a = open_client(alice)
+    assert op(a, "group_create", conv=conv, members=[bob, carol, dave, erin])["t"] == "op_ok"
+    b = open_client(bob, node="n2")
+    refused = op(b, "group_role", conv=conv, user=carol, role="admin")
+    assert (refused["t"], refused["code"]) == ("error", "forbidden")
+    assert f"only the owner of {conv} names or un-names admins" in refused["msg"]
+    assert op(a, "group_role", conv=conv, user=bob, role="admin")["t"] == "op_ok"  # seq 2
+    assert op(a, "group_role", conv=conv, user=bob, role="admin")["t"] == "op_ok"  # no-op
+    assert op(a, "group_role", conv=conv, user=carol, role="admin")["t"] == "op_ok"  # seq 3
+    for victim, why in ((alice, "may not remove its owner"),
+                        (carol, f"may not remove another admin ({carol}); only the owner")):
+        refused = op(b, "group_remove", conv=conv, user=victim)
+        assert (refused["t"], refused["code"]) == ("error", "forbidden")
+        assert f"{bob} is an admin of {conv} and {why}" in refused["msg"]
+    assert op(b, "group_role", conv=conv, user=erin, role="admin")["code"] == "forbidden"
+    assert op(b, "group_remove", conv=conv, user=dave)["t"] == "op_ok"  # seq 4, by an admin
+    refused = op(a, "group_role", conv=conv, user=alice, role="member")
+    assert refused["code"] == "forbidden" and "is the owner" in refused["msg"]
+    refused = op(a, "group_role", conv=conv, user=dave, role="admin")
+    assert refused["code"] == "forbidden" and f"{dave} is not a member" in refused["msg"]
+    assert op(a, "group_role", conv=conv, user=carol, role="member")["t"] == "op_ok"  # seq 5
+    assert op(b, "group_remove", conv=conv, user=carol)["t"] == "op_ok"  # seq 6, no more admin
+    events = [(seq, body) for seq, kind, body in texts(a, conv) if kind == "event"]
+    assert events[1:] == [
+        (2, {"op": "group_role", "user": bob, "role": "admin", "by": alice}),
+        (3, {"op": "group_role", "user": carol, "role": "admin", "by": alice}),
+        (4, {"op": "group_remove", "user": dave, "by": bob}),
+        (5, {"op": "group_role", "user": carol, "role": "member", "by": alice}),
+        (6, {"op": "group_remove", "user": carol, "by": bob}),
+    ]
+    e = open_client(erin, node="n2")
+    assert [seq for seq, _, _ in texts(e, conv)] == [1, 2, 3, 4, 5, 6]  # every member told
+    store = redis.Redis.from_url(cluster.redis_url, decode_responses=True)
+    assert store.get(f"c:{conv}:mver") == "6"  # role changes left the members' version
+    assert store.smembers(f"c:{conv}:admins") == {bob}
+
+
+def test_a_removed_or_leaving_admin_is_no_longer_one(open_client: Connect,
+                                                     cluster: LocalCluster) -> None:
+    conv, a, (_, bob, carol, dave) = group_of_four(open_client, cluster, "demoted")
+    b, c = open_client(bob, node="n2"), open_client(carol, node="n2")
+    for admin in (bob, carol):
+        assert op(a, "group_role", conv=conv, user=admin, role="admin")["t"] == "op_ok"
+    assert op(a, "group_remove", conv=conv, user=bob)["t"] == "op_ok"  # removed by the owner
+    assert op(c, "group_remove", conv=conv, user=carol)["t"] == "op_ok"  # left
+    for user in (bob, carol):
+        assert op(a, "group_add", conv=conv, user=user)["t"] == "op_ok"
+    for admin in (b, c):
+        refused = op(admin, "group_remove", conv=conv, user=dave)
+        assert refused["code"] == "forbidden" and "only the owner or an admin" in refused["msg"]
+    assert op(a, "group_role", conv=conv, user=bob, role="admin")["t"] == "op_ok"
+    assert op(b, "group_remove", conv=conv, user=dave)["t"] == "op_ok"
+
+
+def test_a_role_op_names_a_role_of_the_protocol(open_client: Connect) -> None:
+    a = open_client(unique("alice"))
+    conv = f"g:{unique('g')}"
+    op(a, "group_create", conv=conv, members=[])
+    for role in ("owner", "", 3):
+        reply = op(a, "group_role", conv=conv, user=unique("bob"), role=role)
+        assert (reply["t"], reply["code"]) == ("error", "bad_frame")
+        assert "args.role" in reply["msg"]
+    assert op(a, "group_role", conv=direct_conv("x", "y"), user="x", role="admin")["code"] == \
+        "bad_frame"
+
+
+def test_the_open_groups_bug_mode_lets_any_member_change_roles(cluster: LocalCluster,
+                                                              tmp_path: Path) -> None:
+    alice, bob, carol = (unique(n) for n in ("alice", "bob", "carol"))
+    conv = f"g:{unique('open')}"
+    with own_node(cluster, tmp_path, "--bug", "open-groups") as node, \
+            contextlib.ExitStack() as stack:
+        a = node.client(stack, alice)
+        assert op(a, "group_create", conv=conv, members=[bob, carol])["t"] == "op_ok"
+        b = node.client(stack, bob)
+        assert op(b, "group_role", conv=conv, user=carol, role="admin")["t"] == "op_ok"
+        assert op(b, "group_remove", conv=conv, user=alice)["t"] == "op_ok"
+        assert op(b, "group_role", conv=conv, user=alice, role="admin")["code"] == "forbidden"

@@ -187,25 +187,36 @@ def test_the_per_connection_limits_bug_mode_refills_on_reconnect(
         assert served_until_refused(node.client(st, me), "send", me, other)[0] == 10
 
 
-@contextlib.contextmanager
-def from_address(node: OwnNode, redis_url: str) -> Iterator[tuple[str, Any]]:
-    """A loopback address of this test's own to connect from (the failed-login limit is
-    per address: 127.0.0.1 is every other test's), and a login through it: the reply, or
-    ``{"t": "closed", "code": ...}``; its counter is deleted at the end."""
-    addr = f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(2, 255)}"
+def loopback_address() -> str:
+    """A random loopback address other than 127.0.0.1 (every other test's)."""
+    return f"127.{random.randrange(1, 255)}.{random.randrange(1, 255)}.{random.randrange(2, 255)}"
 
-    def login(token: str) -> dict[str, Any]:
-        with connect(node.url, open_timeout=5, close_timeout=1,
-                     source_address=(addr, 0)) as ws:
+
+@contextlib.contextmanager
+def from_address(node: OwnNode, redis_url: str, addr: str | None = None
+                 ) -> Iterator[tuple[str, Any]]:
+    """A loopback address of this test's own to connect from (the failed-login limit is
+    per address: 127.0.0.1 is every other test's; ``loopback_address`` unless given), and
+    a login through it, with an ``X-Forwarded-For`` header when given: the reply, or
+    ``{"t": "closed", "code": ...}``. The counters of the address and of every address a
+    header named are deleted at the end."""
+    source = addr or loopback_address()
+    named = {source}
+
+    def login(token: str, forwarded: str | None = None) -> dict[str, Any]:
+        headers = {} if forwarded is None else {"X-Forwarded-For": forwarded}
+        named.update(hop.strip() for hop in (forwarded or "").split(",") if hop.strip())
+        with connect(node.url, open_timeout=5, close_timeout=1, source_address=(source, 0),
+                     additional_headers=headers) as ws:
             c = WsClient(ws)
             reply = c.request("login", token=token)
             if reply["t"] == "error":
                 reply["close"] = c.closed_with()
             return reply
     try:
-        yield addr, login
+        yield source, login
     finally:
-        redis.Redis.from_url(redis_url).delete(f"rl:ip:{addr}")
+        redis.Redis.from_url(redis_url).delete(*(f"rl:ip:{a}" for a in named))
 
 
 def test_an_address_that_keeps_failing_logins_is_refused_until_its_window_ends(

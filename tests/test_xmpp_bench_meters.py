@@ -3,24 +3,17 @@ by element, CPU shares by part (timed entry points, or a profile's self time), /
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
-
-METERS = Path(__file__).resolve().parent.parent / "benchmarks" / "xmpp_bench_meters.py"
+from bench_helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def meters() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("xmpp_bench_meters", METERS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("xmpp_bench_meters")
 
 
 class _Adapter:

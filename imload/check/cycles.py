@@ -25,7 +25,7 @@ from collections import deque
 from typing import Any
 
 from imload.check.cases import CYCLE_EVENTS, Cases, who
-from imload.check.index import OK_EV, Event, History
+from imload.check.index import Event, History
 
 ACKS = "the acks"  # the observer made of the senders' send_ok events
 Observers = dict[str, dict[str, Event]]  # observer name -> mid -> the event that placed it
@@ -46,7 +46,7 @@ def observers_of(h: History, convs: set[str]) -> dict[str, Observers]:
                 if conv in found:
                     found[conv].setdefault(who(user, device), {})[mid] = e
     for rec in h.acked:
-        ok = rec[OK_EV]
+        ok = rec.ok_ev
         if ok["conv"] in found:
             found[ok["conv"]].setdefault(ACKS, {}).setdefault(ok["mid"], ok)
     return found

@@ -26,20 +26,10 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import add, and_, eq, is_, itemgetter, not_
-from typing import Any
+from operator import add, and_, attrgetter, eq, is_, itemgetter, not_
 
 from imload.check.cases import Cases, who
-from imload.check.index import (
-    COPIES,
-    DONE_AT,
-    END_EV,
-    MID_EV,
-    OK_EV,
-    SEND_EV,
-    Event,
-    History,
-)
+from imload.check.index import Event, History, SendRecord
 from imload.check.membership_time import send_span
 from imload.check.numbering import seq_opaque
 from imload.check.recipients import Recipients, expected_devices, unknown_recipients
@@ -47,10 +37,10 @@ from imload.check.sends import send_tally
 from imload.check.subscriptions import subscription_groups
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
-_OK_EV = itemgetter(OK_EV)
-_MID_EV = itemgetter(MID_EV)
-_COPIES = itemgetter(COPIES)
-_DONE_AT = itemgetter(DONE_AT)
+_OK_EV = attrgetter("ok_ev")
+_MID_EV = attrgetter("mid_ev")
+_COPIES = attrgetter("copies")
+_DONE_AT = attrgetter("done_at")
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 
@@ -66,7 +56,7 @@ class FanOut:
     """What the acked sends owed their recipients, and what reached them."""
 
     expected: int = 0  # expected deliveries (acked sends x their known recipients)
-    missing: list[tuple[list[Any], list[tuple[str, str]]]] = field(
+    missing: list[tuple[SendRecord, list[tuple[str, str]]]] = field(
         default_factory=list)  # (record, devices that never got it)
     ok_at: array[float] = field(default_factory=lambda: array("d"))  # per acked send (known
     done_at: array[float] = field(default_factory=lambda: array("d"))  # recipients): its ack,
@@ -109,13 +99,13 @@ def fan_out(h: History) -> FanOut:
     for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),
                        strict=True):
         conv, mid = ok["conv"], ok["mid"]
-        canon = rec[MID_EV]
+        canon = rec.mid_ev
         n = direct_n.get(conv)
-        if (n is not None and rec[COPIES] == n and canon["mid"] == mid
+        if (n is not None and rec.copies == n and canon["mid"] == mid
                 and canon["conv"] == conv):
             expected += n  # the walk counted a copy of this very mid on every device
             ok_ats.append(ok["at"])
-            done_ats.append(rec[DONE_AT])
+            done_ats.append(rec.done_at)
             continue
         if timed:
             span = send_span(rec)
@@ -137,8 +127,8 @@ def fan_out(h: History) -> FanOut:
             done_ats.append(never)
         else:
             done_ats.append(max(copy["at"] for copy in got))  # type: ignore[index]
-        sent = rec[SEND_EV]
-        if sent is not None and rec[COPIES] == 0 and conv.startswith("g:"):
+        sent = rec.send_ev
+        if sent is not None and rec.copies == 0 and conv.startswith("g:"):
             start = sent["at"]
             for (u, d), copy in zip(recips, got, strict=True):
                 if copy is not None:
@@ -158,11 +148,11 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
     for rec, missing in found.missing:
         if not out.tally():
             continue
-        ok = rec[OK_EV]
+        ok = rec.ok_ev
         span = send_span(rec) if seq_opaque(h) or subscription_groups(h) else None
         n = len(expected_devices(ok["conv"], ok["seq"], h, span=span) or ())
-        out.keep(lost_sentence(rec[SEND_EV], ok, missing, n, h.rel),
-                 [rec[SEND_EV], ok, *_evidence(h, missing)])
+        out.keep(lost_sentence(rec.send_ev, ok, missing, n, h.rel),
+                 [rec.send_ev, ok, *_evidence(h, missing)])
     return out
 
 
@@ -171,11 +161,11 @@ def partial_cases(h: History, limit: int = 20) -> Cases:
     out = Cases("partial", limit, unit="indeterminate sends that were stored")
     timed = seq_opaque(h) or subscription_groups(h)
     for _user, _cmid, rec in send_tally(h).unsure_delivered:
-        got = rec[MID_EV]
+        got = rec.mid_ev
         out.owe()
         # its window under the time rule: the first attempt to the earliest copy (the walk
         # goes in time order, so the first event naming its mid is that copy)
-        span = (rec[SEND_EV]["at"], got["at"]) if timed else None
+        span = (rec.send_ev["at"], got["at"]) if timed else None
         recips = expected_devices(got["conv"], got["seq"], h, span=span)
         if recips is None:
             out.skip(*unknown_recipients(got["conv"], h, span=span))
@@ -184,9 +174,9 @@ def partial_cases(h: History, limit: int = 20) -> Cases:
         missing = [r for r, copy in zip(recips, copies_of(mid, recips, h), strict=True)
                    if copy is None]
         if missing and len(missing) < len(recips) and out.tally():
-            end = rec[END_EV]
-            out.keep(partial_sentence(rec[SEND_EV], end, mid, len(recips), missing),
-                     [rec[SEND_EV], end, got, *_evidence(h, missing)])
+            end = rec.end_ev
+            out.keep(partial_sentence(rec.send_ev, end, mid, len(recips), missing),
+                     [rec.send_ev, end, got, *_evidence(h, missing)])
     return out
 
 

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.index import SEND_EV, History
+from imload.check.index import History
 from imload.check.numbering import numbering
 from imload.protocol.display_order import hybrid_order
 
@@ -50,7 +50,7 @@ def _judge(h: History, out: Cases, user: str, device: str, conv: str,
     by_seq = {c["seq"]: c for c in copies}
     for reply in copies:
         record = h.sends.get(reply.get("from"), {}).get(reply.get("cmid"))
-        sent = record[SEND_EV] if record is not None else None
+        sent = record.send_ev if record is not None else None
         seen = sent.get("seen_seq") if sent is not None else None
         answered = by_seq.get(seen) if isinstance(seen, int) else None
         if answered is None or answered["mid"] == reply["mid"]:

@@ -10,7 +10,7 @@ from operator import ne, sub
 from typing import Any
 
 from imload.check.delivery import fan_out
-from imload.check.index import History
+from imload.check.index import OK, History
 from imload.check.oplog import op_records
 from imload.check.sends import send_tally
 
@@ -105,8 +105,8 @@ def info_reasons(h: History) -> dict[str, dict[str, int]]:
 
 def _ends(h: History, kind: str) -> list[Any]:
     if kind in ("send_info", "send_fail"):
-        return [rec[4] for per in h.sends.values() for rec in per.values()
-                if rec[4] is not None and rec[4]["ev"] == kind and rec[1] != "ok"]
+        return [rec.end_ev for per in h.sends.values() for rec in per.values()
+                if rec.end_ev is not None and rec.end_ev["ev"] == kind and rec.outcome != OK]
     return [rec.end for rec in op_records(h).values()
             if rec.end is not None and rec.end["ev"] == kind and not rec.oks]
 

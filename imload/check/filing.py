@@ -9,24 +9,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
-from imload.check.index import (
-    DELIV_EV,
-    EARLY,
-    END_EV,
-    FAIL,
-    INFO,
-    LAST_EV,
-    MID_EV,
-    OK,
-    OK_EV,
-    OUTCOME,
-    PENDING,
-    SEND_EV,
-    DeviceLog,
-    Event,
-    History,
-    new_record,
-)
+from imload.check.index import FAIL, INFO, OK, PENDING, DeviceLog, Event, History, Known, SendRecord
 from imload.check.recipients import direct_users
 
 _UD = itemgetter("user", "device")
@@ -39,9 +22,7 @@ class Filing:
     def __init__(self, h: History) -> None:
         self.h = h
         self.logs: dict[tuple[str, str], DeviceLog] = {}  # (user, device) -> its log
-        # mid -> [content (conv, seq, from, cmid, digest), record, member users whose copies
-        # count in COPIES, the send's first attempt's at]: copies that match skip the checks
-        self.known: dict[str, list[Any]] = {}
+        self.known: dict[str, Known] = {}  # mid -> an acked message's content and record
         self.seen: set[tuple[Any, ...]] = set()  # clashes filed already: each counts once
         self.open_faults: dict[Any, dict[str, Any]] = {}
         self.session_last: dict[tuple[Any, ...], tuple[Any, float]] = {}  # fifo: last ack
@@ -86,19 +67,19 @@ class Filing:
                 span[key] = e["at"]
 
     # -- sends ------------------------------------------------------------------------------
-    def record_of(self, user: str, cmid: str) -> list[Any]:
+    def record_of(self, user: str, cmid: str) -> SendRecord:
         per_sender = self.h.sends.get(user)
         if per_sender is None:
             per_sender = self.h.sends[user] = {}
         rec = per_sender.get(cmid)
         if rec is None:
-            rec = per_sender[cmid] = new_record()
+            rec = per_sender[cmid] = SendRecord()
         return rec
 
     def members(self, conv: str) -> tuple[str, ...]:
         return direct_users(self.h.members, conv)
 
-    def acked_slow(self, rec: list[Any], e: Event) -> None:
+    def acked_slow(self, rec: SendRecord, e: Event) -> None:
         """File an ack's mid and (conv, seq), and its content for the deliveries' check.
 
         Also the cheap half of fifo and causality: per device session and conversation,
@@ -106,30 +87,30 @@ class Filing:
         goes down is a suspect for ``session_order``. A ``seen_seq`` not below the seq is
         filed. (The walk inlines the common case: the first ack of a sent message.)"""
         user, cmid, conv, mid, seq = e["user"], e["cmid"], e["conv"], e["mid"], e["seq"]
-        sent = rec[SEND_EV]
-        if rec[OK_EV] is None:
-            rec[OK_EV] = e
+        sent = rec.send_ev
+        if rec.ok_ev is None:
+            rec.ok_ev = e
             self.h.acked.append(rec)
             self.h.acked_conv.append(conv)
             self.h.acked_at.append(e["at"])
             if sent is not None:
                 self.h.ack_s.append(e["at"] - sent["at"])
-        elif rec[OK_EV]["mid"] == mid and rec[OK_EV]["seq"] == seq:
+        elif rec.ok_ev["mid"] == mid and rec.ok_ev["seq"] == seq:
             return  # the same ack again
         canon = self.name_mid(rec, e, mid)
         self.name_seq(e, conv, seq, mid, user, cmid)
         if sent is None:
             return
         if canon["mid"] == mid and mid not in self.known:
-            self.known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec,
-                               self.members(conv), sent["at"]]
+            self.known[mid] = Known((conv, seq, user, cmid, sent["digest"]), rec,
+                                    self.members(conv), sent["at"])
         seen = sent.get("seen_seq")
         if seen is None:
             self.h.blind.append(rec)
         elif not seq > seen:
             self.h.seen_after.append(rec)
         session = e["session"]
-        if sent["session"] == session and rec[LAST_EV]["session"] == session:
+        if sent["session"] == session and rec.last_ev["session"] == session:
             key = (user, e["device"], session, conv)
             prev = self.session_last.get(key)
             first = sent["at"]
@@ -139,13 +120,13 @@ class Filing:
 
     def ended(self, k: str, e: Event) -> None:
         rec = self.record_of(e["user"], e["cmid"])
-        if rec[END_EV] is None:
-            rec[END_EV] = e
+        if rec.end_ev is None:
+            rec.end_ev = e
         if k == "send_fail":
-            if rec[OUTCOME] != OK:
-                rec[OUTCOME] = FAIL
-        elif rec[OUTCOME] == PENDING:
-            rec[OUTCOME] = INFO
+            if rec.outcome != OK:
+                rec.outcome = FAIL
+        elif rec.outcome == PENDING:
+            rec.outcome = INFO
 
     def name_seq(self, e: Event, conv: str, seq: int, mid: str, sender: str, cmid: str) -> None:
         """Check that (conv, seq) names only ``mid``, and ``mid`` only one message and place."""
@@ -169,11 +150,11 @@ class Filing:
             seen.add(("seq", id(named), mid))
             h.seq_clashes.append((named, e))
 
-    def name_mid(self, rec: list[Any], e: Event, mid: str) -> Event:
+    def name_mid(self, rec: SendRecord, e: Event, mid: str) -> Event:
         """File ``mid`` for the logical send; return the send's canonical (first) mid event."""
-        first: Event | None = rec[MID_EV]
+        first: Event | None = rec.mid_ev
         if first is None:
-            rec[MID_EV] = e
+            rec.mid_ev = e
             return e
         if first["mid"] != mid and ("cmid", id(first), mid) not in self.seen:
             self.seen.add(("cmid", id(first), mid))
@@ -181,7 +162,7 @@ class Filing:
         return first
 
     # -- deliveries whose content is not an acked message's ---------------------------------
-    def deliver_slow(self, e: Event, sig: Sig, mid: str, first_copy: bool) -> list[Any] | None:
+    def deliver_slow(self, e: Event, sig: Sig, mid: str, first_copy: bool) -> Known | None:
         """A copy that matches no ack (unacked sends, phantoms, corruption, clashes, events):
         check it against its send and its mid. Returns the entry its copy counts with (as in
         ``known``), None when it is not a send's copy."""
@@ -190,36 +171,36 @@ class Filing:
             self.event_message(e, conv, seq, mid, frm, cmid)
             return None
         rec = self.record_of(frm, cmid)
-        if rec[DELIV_EV] is None:
-            rec[DELIV_EV] = e
-        sent = rec[SEND_EV]
+        if rec.deliv_ev is None:
+            rec.deliv_ev = e
+        sent = rec.send_ev
         if sent is None:
             if first_copy:
-                if rec[EARLY] is None:
-                    rec[EARLY] = [e]
+                if rec.early is None:
+                    rec.early = [e]
                 else:
-                    rec[EARLY].append(e)
+                    rec.early.append(e)
         elif sent["digest"] != digest:
             self.h.digest_mismatches.append((sent, e))
-        canon = rec[MID_EV]
+        canon = rec.mid_ev
         if (canon is None or canon["mid"] != mid or canon["seq"] != seq
                 or canon["conv"] != conv):
             canon = self.name_mid(rec, e, mid)
             self.name_seq(e, conv, seq, mid, frm, cmid)
         same = canon is e or (canon["mid"] == mid and canon["conv"] == conv)
-        ent = [sig, rec, self.members(conv) if same else (),
-               sent["at"] if sent is not None else None]
+        ent = Known(sig, rec, self.members(conv) if same else (),
+                    sent["at"] if sent is not None else None)
         if sent is not None and mid not in self.known:
             self.known[mid] = ent
         return ent
 
-    def settle_early(self, rec: list[Any], sent: Event) -> None:
+    def settle_early(self, rec: SendRecord, sent: Event) -> None:
         """The send of copies journaled before it (another host's clock): check them now."""
         h = self.h
-        early: list[Event] = rec[EARLY]
-        rec[EARLY] = None
+        early: list[Event] = rec.early
+        rec.early = None
         h.digest_mismatches.extend((sent, d) for d in early if d["digest"] != sent["digest"])
-        canon_mid = rec[MID_EV]["mid"]
+        canon_mid = rec.mid_ev["mid"]
         for d in early:
             if (h.copy(d["user"], d["device"], d["mid"]) is d and d["mid"] == canon_mid
                     and d["user"] in self.members(d["conv"])):

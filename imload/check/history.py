@@ -12,10 +12,10 @@ user and one ``cmid``) is invoked by one or more ``send`` attempts and ends
 - ``devices[user][device]``: a ``DeviceLog`` per device that was declared
   (``device``), logged in (``connected``) or received anything, with its last
   ``audit`` events;
-- ``sends[user][cmid]``: one record (a list, indexed by the slot constants)
-  per logical send, whoever mentions it first: the sender's events or a
-  delivery naming ``(from, cmid)``. Membership ``event`` messages are not
-  sends: they are filed in ``group_events`` and ``event_mids`` (see ``ops``);
+- ``sends[user][cmid]``: one ``SendRecord`` per logical send, whoever mentions
+  it first: the sender's events or a delivery naming ``(from, cmid)``. Membership
+  ``event`` messages are not sends: they are filed in ``group_events`` and
+  ``event_mids`` (see ``ops``);
 - ``by_seq[conv][seq]`` and ``by_mid[mid]``: the first event (ack or
   delivery) naming each (conv, seq) and each mid;
 - ``other[kind]``: every event of the kinds the walk does not index itself
@@ -29,8 +29,8 @@ message that matches its ack exactly. The ack files the message's content
 content equals it skips every content check (they were made once, on the
 ack) and costs a few dict operations: its first copy per (user, device, mid)
 goes into the device's ``held`` (repeats are ``wire_duplicates``), and a
-member device's first copy counts towards the send's ``COPIES`` (and
-``DONE_AT``) and gives an e2e sample. Copies that match no ack (unacked sends,
+member device's first copy counts towards the send's ``copies`` (and
+``done_at``) and gives an e2e sample. Copies that match no ack (unacked sends,
 phantoms, corruption, clashes, membership events) take the slow path. A
 connection's pushes of a conversation are compared with the previous one
 (``backwards``).
@@ -53,22 +53,7 @@ from operator import itemgetter
 from typing import Any
 
 from imload.check.filing import Filing, finish
-from imload.check.index import (
-    ATTEMPTS,
-    COPIES,
-    DONE_AT,
-    EARLY,
-    LAST_EV,
-    MID_EV,
-    OK,
-    OK_EV,
-    OUTCOME,
-    PENDING,
-    SEND_EV,
-    Event,
-    History,
-    new_record,
-)
+from imload.check.index import OK, Event, History, Known, SendRecord
 
 __all__ = ["build_history"]  # the records it files are imload.check.index's
 
@@ -105,21 +90,19 @@ def build_history(events: Sequence[Event]) -> History:
 
 
 class _Walk(Filing):
-    """One walk: the loop over every event."""
+    """One walk: the loop over every event (``run``), with a send's two steps (``sent``,
+    ``acked``) beside it; the slow paths are ``Filing``'s."""
 
-    def run(self, events: Sequence[Event], ordered: bool = True) -> bool:  # noqa: C901
+    def run(self, events: Sequence[Event], ordered: bool = True) -> bool:
         """Walk ``events``; when ``ordered`` and one is earlier than the one before it, stop
-        there and return False (the caller sorts them and walks again). The hot loop, inlined.
+        there and return False (the caller sorts them and walks again). The hot loop: a
+        delivery, most of a journal, is filed inline.
         """
         h = self.h
-        sends, other = h.sends, h.other
-        by_mid, by_seq, members_of = h.by_mid, h.by_seq, h.members
-        session_last, acked_append, known = self.session_last, h.acked.append, self.known
-        acked_conv_append, acked_at_append = h.acked_conv.append, h.acked_at.append
-        logs, new_log = self.logs, self.new_log
-        ack_sample = h.ack_s.append
-        push_sample, away_sample = h.push_s.append, h.away_s.append
+        other, known, logs, new_log = h.other, self.known, self.logs, self.new_log
+        sent, acked, ended, own = self.sent, self.acked, self.ended, self.own
         slow = self.deliver_slow
+        push_sample, away_sample = h.push_s.append, h.away_s.append
         wire_dups = 0
         last_at: Any = _Start()
         for e in events:
@@ -138,13 +121,13 @@ class _Walk(Filing):
                 sig = _SIG(e)
                 if first is e:  # the device's first copy of this mid
                     ent = known.get(mid)
-                    if ent is None or ent[0] != sig:
+                    if ent is None or ent.sig != sig:
                         ent = slow(e, sig, mid, True)
-                    if ent is not None and ud[0] in ent[2]:
-                        rec = ent[1]
-                        rec[COPIES] += 1
-                        rec[DONE_AT] = at
-                        sent_at = ent[3]
+                    if ent is not None and ud[0] in ent.members:
+                        rec = ent.rec
+                        rec.copies += 1
+                        rec.done_at = at
+                        sent_at = ent.sent_at
                         if sent_at is not None:
                             login = log.connected.get(e["session"])
                             if login is not None and login > sent_at:  # DeviceLog.was_away
@@ -164,69 +147,13 @@ class _Walk(Filing):
                             and prev["session"] == e["session"]):
                         h.backwards.append((prev, e))
             elif k == "send":
-                user, cmid = e["user"], e["cmid"]
-                per_sender = sends.get(user)
-                if per_sender is None:
-                    per_sender = sends[user] = {}
-                rec = per_sender.get(cmid)
-                if rec is None:
-                    rec = per_sender[cmid] = [1, PENDING, e, None, None, None, None, None, e,
-                                              0, None]
-                else:
-                    rec[ATTEMPTS] += 1
-                    rec[LAST_EV] = e
-                    if rec[SEND_EV] is None:
-                        rec[SEND_EV] = e
-                        if rec[EARLY] is not None:
-                            self.settle_early(rec, e)
+                sent(e)
             elif k == "send_ok":
-                user, cmid, conv, mid, seq, session = _OK(e)
-                per_sender = sends.get(user)
-                if per_sender is None:
-                    per_sender = sends[user] = {}
-                rec = per_sender.get(cmid)
-                if rec is None:
-                    rec = per_sender[cmid] = new_record()
-                rec[OUTCOME] = OK
-                sent = rec[SEND_EV]
-                if (sent is None or rec[OK_EV] is not None or rec[MID_EV] is not None
-                        or mid in by_mid):
-                    self.acked_slow(rec, e)
-                    continue
-                # the common case: the first ack of a sent message, naming a new mid
-                rec[OK_EV] = rec[MID_EV] = e
-                acked_append(rec)
-                acked_conv_append(conv)
-                acked_at_append(at)
-                first_at = sent["at"]
-                ack_sample(at - first_at)
-                named = by_seq.get(conv)
-                if named is None:
-                    by_seq[conv] = {seq: e}
-                    by_mid[mid] = e
-                elif seq in named:
-                    self.name_seq(e, conv, seq, mid, user, cmid)  # a clash, maybe
-                else:
-                    named[seq] = by_mid[mid] = e
-                mem = members_of.get(conv)
-                if mem is None:
-                    mem = self.members(conv)
-                known[mid] = [(conv, seq, user, cmid, sent["digest"]), rec, mem, first_at]
-                seen = sent.get("seen_seq")
-                if seen is None:
-                    h.blind.append(rec)
-                elif not seq > seen:
-                    h.seen_after.append(rec)
-                if sent["session"] == session and rec[LAST_EV]["session"] == session:
-                    skey = (user, e["device"], session, conv)
-                    prev_ack = session_last.get(skey)
-                    if prev_ack is not None and (prev_ack[0] > seq or prev_ack[1] > first_at):
-                        h.fifo_suspects.add(skey)
-                    session_last[skey] = (seq, first_at)
+                acked(e, at)
             elif k == "send_fail" or k == "send_info":
-                self.ended(k, e)
+                ended(k, e)
             elif k in _OWN:
-                self.own(k, e)
+                own(k, e)
             else:
                 found = other.get(k)
                 if found is None:
@@ -234,6 +161,69 @@ class _Walk(Filing):
                 else:
                     found.append(e)
                 if k == "connected":
-                    self.own(k, e)
+                    own(k, e)
         h.wire_duplicates = wire_dups
         return True
+
+    def sent(self, e: Event) -> None:
+        """A ``send`` event: a logical send's first attempt, or one more."""
+        user, cmid = e["user"], e["cmid"]
+        per_sender = self.h.sends.get(user)
+        if per_sender is None:
+            per_sender = self.h.sends[user] = {}
+        rec = per_sender.get(cmid)
+        if rec is None:
+            per_sender[cmid] = SendRecord(attempts=1, send_ev=e, last_ev=e)
+            return
+        rec.attempts += 1
+        rec.last_ev = e
+        if rec.send_ev is None:
+            rec.send_ev = e
+            if rec.early is not None:
+                self.settle_early(rec, e)
+
+    def acked(self, e: Event, at: float) -> None:
+        """A ``send_ok`` event. The common case inline: the first ack of a sent message,
+        naming a new mid; any other goes to ``acked_slow``."""
+        h = self.h
+        user, cmid, conv, mid, seq, session = _OK(e)
+        per_sender = h.sends.get(user)
+        if per_sender is None:
+            per_sender = h.sends[user] = {}
+        rec = per_sender.get(cmid)
+        if rec is None:
+            rec = per_sender[cmid] = SendRecord()
+        rec.outcome = OK
+        sent = rec.send_ev
+        if sent is None or rec.ok_ev is not None or rec.mid_ev is not None or mid in h.by_mid:
+            self.acked_slow(rec, e)
+            return
+        rec.ok_ev = rec.mid_ev = e
+        h.acked.append(rec)
+        h.acked_conv.append(conv)
+        h.acked_at.append(at)
+        first_at = sent["at"]
+        h.ack_s.append(at - first_at)
+        named = h.by_seq.get(conv)
+        if named is None:
+            h.by_seq[conv] = {seq: e}
+            h.by_mid[mid] = e
+        elif seq in named:
+            self.name_seq(e, conv, seq, mid, user, cmid)  # a clash, maybe
+        else:
+            named[seq] = h.by_mid[mid] = e
+        mem = h.members.get(conv)
+        if mem is None:
+            mem = self.members(conv)
+        self.known[mid] = Known((conv, seq, user, cmid, sent["digest"]), rec, mem, first_at)
+        seen = sent.get("seen_seq")
+        if seen is None:
+            h.blind.append(rec)
+        elif not seq > seen:
+            h.seen_after.append(rec)
+        if sent["session"] == session and rec.last_ev["session"] == session:
+            skey = (user, e["device"], session, conv)
+            prev_ack = self.session_last.get(skey)
+            if prev_ack is not None and (prev_ack[0] > seq or prev_ack[1] > first_at):
+                h.fifo_suspects.add(skey)
+            self.session_last[skey] = (seq, first_at)

@@ -1,10 +1,9 @@
 """The index of a run's journal: what ``history.build_history`` fills and the checks read.
 
-A logical send is a record (a list indexed by the slot constants below, for
-speed) in ``History.sends[user][cmid]``; a device is a ``DeviceLog``, with the
-first copy of every mid it holds (``held``). Small per-device dicts keep the
-walk's memory accesses local, which matters more than anything else once a
-journal has millions of events.
+A logical send is a ``SendRecord`` in ``History.sends[user][cmid]``; a device is a
+``DeviceLog``, with the first copy of every mid it holds (``held``); an acked message's
+content is ``Known`` under its mid. Small per-device dicts keep the walk's memory accesses
+local, which matters more than anything else once a journal has millions of events.
 """
 
 from __future__ import annotations
@@ -17,26 +16,48 @@ from typing import Any, TypeVar
 Event = Mapping[str, Any]
 T = TypeVar("T")
 
-# Slots of a logical send record (``History.sends[user][cmid]``).
-ATTEMPTS = 0  # number of ``send`` events (wire attempts)
-OUTCOME = 1  # PENDING, OK, FAIL or INFO: ok wins over fail, fail over info
-SEND_EV = 2  # the first ``send`` event, or None when the client never recorded one
-OK_EV = 3  # the first ``send_ok`` event
-END_EV = 4  # the first ``send_fail`` / ``send_info`` event
-MID_EV = 5  # the first event (ack or delivery) naming a mid for this send: its canonical mid
-DELIV_EV = 6  # the first ``deliver`` event of this send, on any device, that the walk checked
-# (an acked send's copies that match its ack are not: for those it stays None)
-EARLY = 7  # the copies of a send no client recorded (a phantom), else None
-LAST_EV = 8  # the last ``send`` event (attempt)
-COPIES = 9  # member devices (of a direct chat) holding the canonical mid, in its conv
-DONE_AT = 10  # when the last of those COPIES arrived
-RECORD_SLOTS = 11
-
 PENDING, OK, FAIL, INFO = "pending", "ok", "fail", "info"
 
 
-def new_record() -> list[Any]:
-    return [0, PENDING, None, None, None, None, None, None, None, 0, None]
+@dataclass(slots=True, eq=False)
+class SendRecord:
+    """One logical send (``History.sends[user][cmid]``): one sender user and one ``cmid``,
+    whatever mentions it first (its sender's events, or a copy naming ``(from, cmid)``)."""
+
+    attempts: int = 0  # number of ``send`` events (wire attempts)
+    outcome: str = PENDING  # PENDING, OK, FAIL or INFO: ok wins over fail, fail over info
+    send_ev: Event | None = None  # the first ``send`` event; None when no client recorded one
+    ok_ev: Event | None = None  # the first ``send_ok`` event
+    end_ev: Event | None = None  # the first ``send_fail`` / ``send_info`` event
+    mid_ev: Event | None = None  # the first event (ack or copy) naming a mid: its canonical mid
+    # the first ``deliver`` event of this send, on any device, that the walk checked (an acked
+    # send's copies that match its ack are not: for those it stays None)
+    deliv_ev: Event | None = None
+    early: list[Event] | None = None  # the copies of a send no client recorded (a phantom)
+    last_ev: Event | None = None  # the last ``send`` event (attempt)
+    copies: int = 0  # member devices (of a direct chat) holding the canonical mid, in its conv
+    done_at: float | None = None  # when the last of those copies arrived
+
+    def __getitem__(self, slot: str) -> Any:
+        """A field by its name: ``rec[OUTCOME]`` is ``rec.outcome``."""
+        return getattr(self, slot)
+
+
+# the fields' names, for reading a record by name (``rec[OUTCOME]``)
+ATTEMPTS, OUTCOME, SEND_EV, OK_EV, END_EV, MID_EV, DELIV_EV, EARLY, LAST_EV, COPIES, DONE_AT = \
+    SendRecord.__slots__
+
+
+@dataclass(slots=True, eq=False)
+class Known:
+    """A sent message's content under its mid (``Filing.known``), filed at its ack (or at its
+    first copy, when that comes first): a copy with the same content (``sig``) skips every
+    content check, and counts towards ``rec.copies`` when its user is one of ``members``."""
+
+    sig: tuple[Any, ...]  # (conv, seq, from, cmid, digest)
+    rec: SendRecord
+    members: tuple[str, ...]  # the users whose copies count (a direct chat's two)
+    sent_at: float | None  # the send's first attempt's at (None: no client recorded one)
 
 
 @dataclass(slots=True)
@@ -99,8 +120,8 @@ class History:
     t0: float = 0.0  # the ``phase load start`` time, else the first event's
     t_end: float = 0.0  # the last event's time
     devices: dict[str, dict[str, DeviceLog]] = field(default_factory=dict)
-    sends: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-    acked: list[list[Any]] = field(default_factory=list)  # records in the order of their first ack
+    sends: dict[str, dict[str, SendRecord]] = field(default_factory=dict)
+    acked: list[SendRecord] = field(default_factory=list)  # records in the order of their first ack
     # the conv and the at of each one's first ack, in the same order (filed while the ack was
     # at hand: the passes over the acked sends need not fetch every ack again)
     acked_conv: list[Any] = field(default_factory=list)
@@ -126,9 +147,9 @@ class History:
     backwards: list[tuple[Event, Event]] = field(default_factory=list)  # pushes, same session
     # (user, device, session, conv) of sends acked out of order (see session_order)
     fifo_suspects: set[tuple[Any, ...]] = field(default_factory=set)
-    seen_after: list[list[Any]] = field(default_factory=list)  # records acked at a seq not
+    seen_after: list[SendRecord] = field(default_factory=list)  # records acked at a seq not
     # above the ``seen_seq`` of their first attempt (causality)
-    blind: list[list[Any]] = field(default_factory=list)  # acked records whose first attempt
+    blind: list[SendRecord] = field(default_factory=list)  # acked records whose first attempt
     # names no ``seen_seq`` (causality cannot judge them; a record may be here twice)
     faults: list[dict[str, Any]] = field(default_factory=list)  # windows, at_s/until_s from t0
     phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -149,7 +170,7 @@ class History:
         log = self.devices.get(user, {}).get(device)
         return log.held.get(mid) if log is not None else None
 
-    def record(self, user: str, cmid: str) -> list[Any] | None:
+    def record(self, user: str, cmid: str) -> SendRecord | None:
         return self.sends.get(user, {}).get(cmid)
 
     def kind(self, ev: str) -> list[Event]:

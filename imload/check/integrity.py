@@ -16,12 +16,6 @@ from typing import Any
 
 from imload.check.cases import Cases, sender_of, who
 from imload.check.index import (
-    ATTEMPTS,
-    DELIV_EV,
-    EARLY,
-    END_EV,
-    LAST_EV,
-    SEND_EV,
     Event,
     History,
 )
@@ -41,10 +35,10 @@ def duplicated_cases(h: History, limit: int = 20) -> Cases:
         if not out.tally():
             continue
         rec = h.record(user, cmid)
-        sent = rec[SEND_EV] if rec is not None else None
-        retry = rec[LAST_EV] if rec is not None and rec[ATTEMPTS] > 1 else None
+        sent = rec.send_ev if rec is not None else None
+        retry = rec.last_ev if rec is not None and rec.attempts > 1 else None
         mids = ", ".join(f"{e['mid']} ({_seen(h, e)})" for e in shown)
-        tries = f" after {rec[ATTEMPTS]} attempts" if retry is not None else ""
+        tries = f" after {rec.attempts} attempts" if retry is not None else ""
         out.keep(f"{user}'s message {cmid} was stored under {len(shown)} mids{tries}: {mids}",
                  [sent, retry, *shown])
     return out
@@ -57,8 +51,8 @@ def phantom_cases(h: History, limit: int = 20) -> Cases:
     for _user, _cmid, rec in send_tally(h).never_sent:
         if not out.tally():
             continue
-        got = rec[DELIV_EV]
-        copies: list[Event] = rec[EARLY] or [got]
+        got = rec.deliv_ev
+        copies: list[Event] = rec.early or [got]
         out.keep(phantom_sentence(got, len(copies)), copies)
     phantom_events(h, out)
     return out
@@ -95,8 +89,8 @@ def aborted_cases(h: History, limit: int = 20) -> Cases:
     for user, cmid, rec in send_tally(h).refused_delivered:
         if not out.tally():
             continue
-        got, end = rec[DELIV_EV], rec[END_EV]
-        out.keep(aborted_sentence(user, cmid, end, got), [rec[SEND_EV], end, got])
+        got, end = rec.deliv_ev, rec.end_ev
+        out.keep(aborted_sentence(user, cmid, end, got), [rec.send_ev, end, got])
     return out
 
 

@@ -7,7 +7,9 @@ members come from the clients' own ops (``oplog``): ``group_create`` with its
 ``user``. An op counts as applied when the server acked it (``op_ok``), or when
 its outcome is unknown (``op_info``) but its membership event exists: an op of
 unknown outcome whose event nobody ever received, not even in the audit, did not
-happen. A refused op (``op_fail``) never applied.
+happen. A refused op (``op_fail``) never applied. A role change (``group_role``) takes a
+seq as an event too but changes no member: it is none of these ops (``GROUP_OPS``), and
+its event is owed to the members of its seq like any message of the group.
 
 **The rule that places an op in the group's order**: the server sequences a
 membership change like a message; the event message it stored for op ``o`` of

@@ -23,7 +23,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from imload.check.index import OK_EV, SEND_EV, History
+from imload.check.index import History, SendRecord
 from imload.check.membership import Members, applied, group_ops, what
 from imload.check.oplog import OpRecord
 
@@ -126,9 +126,9 @@ def _build(conv: str, h: History) -> TimeMembers:
     return t
 
 
-def send_span(rec: list[Any]) -> Span | None:
+def send_span(rec: SendRecord) -> Span | None:
     """An acked send's window: its first attempt to its first ack (None: not journaled)."""
-    sent, ok = rec[SEND_EV], rec[OK_EV]
+    sent, ok = rec.send_ev, rec.ok_ev
     return None if sent is None or ok is None else (sent["at"], ok["at"])
 
 

@@ -10,29 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
-from operator import is_not, itemgetter, ne, not_, or_
-from typing import Any
+from operator import attrgetter, is_not, ne, not_, or_
 
-from imload.check.index import (
-    ATTEMPTS,
-    DELIV_EV,
-    END_EV,
-    FAIL,
-    INFO,
-    MID_EV,
-    OK,
-    OK_EV,
-    OUTCOME,
-    PENDING,
-    SEND_EV,
-    History,
-)
+from imload.check.index import FAIL, INFO, OK, PENDING, History, SendRecord
 
-_OUTCOME = itemgetter(OUTCOME)
-_SEND_EV = itemgetter(SEND_EV)
-_ATTEMPTS = itemgetter(ATTEMPTS)
+_OUTCOME = attrgetter("outcome")
+_SEND_EV = attrgetter("send_ev")
+_ATTEMPTS = attrgetter("attempts")
 
-Keyed = tuple[str, str, list[Any]]  # (sender user, cmid, record)
+Keyed = tuple[str, str, SendRecord]  # (sender user, cmid, record)
 
 
 @dataclass(slots=True)
@@ -66,24 +52,24 @@ def send_tally(h: History) -> SendTally:
     # the few that need a closer look: refused, indeterminate, or never sent
     odd = map(or_, map(not_, sent), map(ne, outcomes, repeat(OK)))
     for rec in compress(records, odd):
-        outcome = rec[OUTCOME]
+        outcome = rec.outcome
         if outcome == OK:
             continue
         key = _sender_cmid(rec)
         if outcome == FAIL:
-            if rec[DELIV_EV] is not None:
+            if rec.deliv_ev is not None:
                 t.refused_delivered.append((*key, rec))
-        elif rec[SEND_EV] is not None:
-            if rec[DELIV_EV] is not None:
+        elif rec.send_ev is not None:
+            if rec.deliv_ev is not None:
                 t.unsure_delivered.append((*key, rec))
-        elif rec[DELIV_EV] is not None and rec[END_EV] is None and rec[OK_EV] is None:
+        elif rec.deliv_ev is not None and rec.end_ev is None and rec.ok_ev is None:
             t.never_sent.append((*key, rec))
     return h.memo.put("send_tally", t)
 
 
-def _sender_cmid(rec: list[Any]) -> tuple[str, str]:
+def _sender_cmid(rec: SendRecord) -> tuple[str, str]:
     """(sender user, cmid) of a record, from whichever of its events exists."""
-    e = rec[SEND_EV] or rec[OK_EV] or rec[END_EV] or rec[DELIV_EV] or rec[MID_EV]
+    e = rec.send_ev or rec.ok_ev or rec.end_ev or rec.deliv_ev or rec.mid_ev
     if e is None:
         return ("?", "?")
     if e["ev"] == "deliver":

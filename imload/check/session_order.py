@@ -25,29 +25,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
-from operator import itemgetter, le
+from operator import attrgetter, itemgetter, le
 from typing import Any
 
 from imload.check.cases import Cases, who
-from imload.check.index import (
-    LAST_EV,
-    OK_EV,
-    SEND_EV,
-    Event,
-    History,
-)
+from imload.check.index import Event, History, SendRecord
 from imload.check.numbering import unordered
 
 _KEY = itemgetter("user", "device", "session", "conv")
-_OK_EV = itemgetter(OK_EV)
-Item = tuple[Any, float, float, list[Any]]  # (seq, first attempt at, last attempt at, record)
+_OK_EV = attrgetter("ok_ev")
+Item = tuple[Any, float, float, SendRecord]  # (seq, first attempt at, last attempt at, record)
 BLIND = "send records no seen_seq"  # the reason causality could not judge a send
 
 
 @dataclass(slots=True)
 class SessionPass:
-    fifo: list[tuple[list[Any], list[Any]]] = field(default_factory=list)  # (earlier, later)
-    causality: list[tuple[list[Any], Event]] = field(default_factory=list)  # (record, seen)
+    fifo: list[tuple[SendRecord, SendRecord]] = field(default_factory=list)  # (earlier, later)
+    causality: list[tuple[SendRecord, Event]] = field(default_factory=list)  # (record, seen)
 
 
 def session_pass(h: History) -> SessionPass:
@@ -56,10 +50,10 @@ def session_pass(h: History) -> SessionPass:
         done: SessionPass = found
         return done
     out = SessionPass()
-    out.causality = [(rec, rec[SEND_EV]) for rec in h.seen_after]
+    out.causality = [(rec, rec.send_ev) for rec in h.seen_after]
     suspects = h.fifo_suspects  # the walk's cheap pass: keys whose acks went out of order
     groups: dict[tuple[Any, ...], list[Item]] = {}
-    acked: list[list[Any]] = []
+    acked: list[SendRecord] = []
     if suspects:
         # Only acks in a suspect's conversation can have a suspect key: the full keys
         # (4-tuples) are built for those alone.
@@ -68,8 +62,8 @@ def session_pass(h: History) -> SessionPass:
     keys = list(map(_KEY, map(_OK_EV, acked)))
     for rec, key in zip(compress(acked, map(suspects.__contains__, keys)),
                         compress(keys, map(suspects.__contains__, keys)), strict=True):
-        ok = rec[OK_EV]
-        sent, last = rec[SEND_EV], rec[LAST_EV]
+        ok = rec.ok_ev
+        sent, last = rec.send_ev, rec.last_ev
         session = ok["session"]
         if (sent is not None and sent["session"] == session and last["session"] == session
                 and sent["device"] == ok["device"]):
@@ -80,7 +74,7 @@ def session_pass(h: History) -> SessionPass:
     return h.memo.put("session_pass", out)
 
 
-def _sweep(items: list[Item], found: list[tuple[list[Any], list[Any]]]) -> None:
+def _sweep(items: list[Item], found: list[tuple[SendRecord, SendRecord]]) -> None:
     items.sort(key=itemgetter(0))
     firsts = [item[1] for item in items]
     if all(map(le, firsts, firsts[1:])):
@@ -101,9 +95,9 @@ def fifo_cases(h: History, limit: int = 20) -> Cases:
     for earlier, later in session_pass(h).fifo:
         if not out.tally():
             continue
-        a, b = earlier[OK_EV], later[OK_EV]
-        out.keep(fifo_sentence(a, b, earlier[LAST_EV], later[SEND_EV], h.rel),
-                 [earlier[LAST_EV], later[SEND_EV], a, b])
+        a, b = earlier.ok_ev, later.ok_ev
+        out.keep(fifo_sentence(a, b, earlier.last_ev, later.send_ev, h.rel),
+                 [earlier.last_ev, later.send_ev, a, b])
     return out
 
 
@@ -113,12 +107,12 @@ def causality_cases(h: History, limit: int = 20) -> Cases:
     if unordered(h, out):
         return out
     if h.blind:  # filed by the walk: acked records whose send names no seen_seq
-        sent = h.blind[0][SEND_EV]
+        sent = h.blind[0].send_ev
         out.skip(BLIND, blind_example(sent), len(set(map(id, h.blind))))
     for rec, sent in session_pass(h).causality:
         if not out.tally():
             continue
-        ok = rec[OK_EV]
+        ok = rec.ok_ev
         seen_seq = sent["seen_seq"]
         shown = _displayed(h, sent["user"], sent["device"], ok["conv"], seen_seq, sent["at"])
         out.keep(causality_sentence(sent, ok), [shown, sent, ok])

@@ -32,12 +32,16 @@ def positive_float(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    return _whole_number(text, 1, "a whole number")
+
+
+def _whole_number(text: str, least: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {text}")
     return value
 
 
@@ -62,10 +66,4 @@ def autosave(text: str) -> int | str:
     """``--autosave-interval``: whole seconds >= 0, or ``default``."""
     if text == "default":
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number or 'default': {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return value
+    return _whole_number(text, 0, "a whole number or 'default'")

@@ -6,8 +6,10 @@ a group over, or to amplify one user's traffic (docs/security.md)?
   ``c`` to a group of ``a`` and ``b``. It fails when ``c``'s own ``state`` lists either
   group (a reply alone is not taken as proof either way).
 - ``authz.remove_owner``: ``b`` and ``c`` agree; ``a`` makes a group of the three; ``b``
-  (a member, not the owner) removes ``a`` and then ``c``. It fails when either is no
-  longer in the group by their own ``state``.
+  (a member, not the owner) removes ``a`` and then ``c``; then ``a`` names ``b`` an admin
+  (``group_role``) and ``b`` removes ``a`` again. It fails when either is no longer in the
+  group by their own ``state``. A target without the role op (any refusal of it) is
+  judged on the first part alone, and the evidence says so.
 - ``abuse.group_size``: ``a`` asks for one group of 1,000 members (the most one
   ``group_create`` may name): ``b`` and ``c`` (who agreed) and 997 names nobody uses. It
   fails when the group is made. A pass says a group of 1,000 mostly made of users who
@@ -115,7 +117,18 @@ def remove_owner(p: Probe) -> Finding:
     if gone:
         return Finding(FAIL, f"{b}, a member but not the owner, removed {', '.join(gone)} "
                              f"from {conv} ({said})")
-    return Finding(PASS, f"{said}; both still in {conv}")
+    with p.logged_in(a) as link:
+        named = _op(link, "probe-admin", "group_role", conv=conv, user=b, role="admin")
+    if named.get("t") != "op_ok":
+        return Finding(PASS, f"{said}; both still in {conv} (naming {b} an admin answered "
+                             f"{_said(named)}: the admin rule not checked)")
+    with p.logged_in(b) as link:
+        as_admin = _op(link, "probe-admin-remove", "group_remove", conv=conv, user=a)
+    if conv not in _groups_of(p, a):
+        return Finding(FAIL, f"{b}, an admin of {conv}, removed its owner {a} ({said}; as "
+                             f"an admin: {_said(as_admin)})")
+    return Finding(PASS, f"{said}; as an admin, removing {a} answered {_said(as_admin)}; "
+                         f"both still in {conv}")
 
 
 def group_size(p: Probe) -> Finding:
@@ -178,8 +191,8 @@ def _flood(link: Link, conv: str) -> tuple[int, dict[str, Any] | None]:
 GROUP_CHECKS: tuple[Check, ...] = (
     Check("authz.add_strangers", "adds users who never agreed to a group (a group is a way "
           "to reach anyone)", add_strangers),
-    Check("authz.remove_owner", "lets any member remove the group's owner or other members "
-          "(a group can be taken over)", remove_owner),
+    Check("authz.remove_owner", "lets any member remove the group's owner or other members, "
+          "or an admin remove the owner (a group can be taken over)", remove_owner),
     Check("abuse.group_size", f"makes a group of {GROUP_SIZE} members at once, most of them "
           "users who never agreed", group_size),
     Check("abuse.fanout", f"stores {FANOUT_BUDGET} messages to a group of {FANOUT_MEMBERS} "

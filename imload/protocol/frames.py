@@ -83,11 +83,17 @@ OP_ARGS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "group_create": {"conv": (_STR, True), "members": (_LIST, True)},
     "group_add": {"conv": (_STR, True), "user": (_STR, True)},
     "group_remove": {"conv": (_STR, True), "user": (_STR, True)},
+    "group_role": {"conv": (_STR, True), "user": (_STR, True), "role": (_STR, True)},
     "contact_add": {"user": (_STR, True)},
     "contact_remove": {"user": (_STR, True)},
     "pin": {"conv": (_STR, True), "pinned": (_BOOL, True)},
 }
+# The ops that change a group's members (the checker rebuilds the members from them).
 GROUP_OPS = frozenset({"group_create", "group_add", "group_remove"})
+# The ops the server sequences in a group as an ``event`` message: those and a role change.
+GROUP_EVENT_OPS = GROUP_OPS | {"group_role"}
+# The roles ``group_role`` gives (the owner is the creator's, never given).
+GROUP_ROLES = ("admin", "member")
 MAX_GROUP_MEMBERS = 1000
 
 
@@ -192,10 +198,13 @@ def validate_op(frame: dict[str, Any]) -> None:
             raise FrameError(BAD_FRAME, f"{where} must be a user name [A-Za-z0-9_.-]{{1,64}}",
                              rid)
         if name == "conv":
-            group_only = kind in GROUP_OPS
+            group_only = kind in GROUP_EVENT_OPS
             if not is_valid_conv(value) or (group_only and not value.startswith("g:")):
                 want = "a group (g:<name>)" if group_only else "a conversation"
                 raise FrameError(BAD_FRAME, f"{where} must be {want}", rid)
+        if name == "role" and value not in GROUP_ROLES:
+            raise FrameError(BAD_FRAME, f"{where} must be one of {', '.join(GROUP_ROLES)}",
+                             rid)
         if name == "members":
             if len(value) > MAX_GROUP_MEMBERS or not all(is_valid_name(m) for m in value):
                 raise FrameError(BAD_FRAME, f"{where} must be a list of at most "
