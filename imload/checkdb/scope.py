@@ -2,20 +2,35 @@
 
 The DuckDB checker's queries reproduce the reference checker (``imload.check``) on a
 class of journals; anything outside it is judged by the reference, exactly as
-before (``verdict.duckdb_check``). The class grows check by check; today it is
-a run of direct chats (the capacity-planning shape):
+before (``verdict.duckdb_check``). The class is what the default ``chat`` mix
+makes: direct chats, groups, reads and ops.
+
+In the class:
 
 - every event well formed (no raw rows, every field its kind needs, none null
-  that may not be), of the kinds below, on one clock (one process, or several
-  whose clocks needed no shifting: ``timeline``);
-- every message in a direct conversation ``d:a:b``, no membership events, no
-  local display times on copies (``ts``: the display-order check), seqs not
-  declared opaque, no group subscriptions;
-- no clashes (a mid, a (conv, seq) or a logical send named two ways: the
-  ``duplicated`` and ``order`` anomalies), every ack, refusal and timeout after
-  its first attempt, no copy journaled before its send's first attempt
-  (another host's clock), every acked message owed to some device: the
-  reference walk's slow paths for those are order-dependent and not ported yet.
+  that may not be; the nested kinds, ops and states checked whole), of the kinds
+  below, on one clock (one process, or several whose clocks needed no shifting:
+  ``timeline``); given events (not files) all events (an ``ev`` and a numeric
+  ``at``: ``verdict``);
+- messages in direct conversations ``d:a:b`` and groups ``g:...``; group members
+  from the clients' ops at their membership events' seqs (``groups``); reads of
+  every kind (``reads``); ops and the audit's states (the reference's code).
+
+Out of it, each with its reason (what the port would need):
+
+- copies carrying local display times (``ts``): the display-order check rebuilds
+  each device's hybrid order, per device, in Python over all its copies;
+- seqs or useqs declared opaque: groups are then placed by the time rule
+  (``membership_time``), over every message's send window;
+- groups declared subscriptions, or ``joined`` events (MQTT): who is owed depends
+  on each device's join time;
+- a conversation neither ``d:a:b`` nor ``g:...`` (the reference judges it unknown);
+- clashes (a mid, a (conv, seq) or a logical send named two ways: the
+  ``duplicated`` and ``order`` anomalies), an ack, refusal or timeout before its
+  first attempt, a copy journaled before its send's first attempt (another
+  host's clock), a direct message acked but owed to no known device, a
+  ``read_ok`` with no ``read`` pending (the n-th answer before the n-th request):
+  the reference walk's paths for those are order-dependent and not ported.
 
 ``out_of_scope`` answers None when the journal is in the class, else the first
 reason it is not: most tests before the index is built, the last ones on it.
@@ -34,8 +49,9 @@ OP_KINDS = ("op", "op_ok", "op_fail", "op_info", "state")
 KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "send",
          "send_ok", "send_fail", "send_info", "deliver", "fault", "audit", "phase", "marks",
          "declare", "clock", "clock_offset", *READ_KINDS, *OP_KINDS)
-# the ops and the audit's states: walked in Python (``verdict._small_history``)
-NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset", *OP_KINDS)  # checked whole
+# checked whole (``event_problem``): the nested ones, and the ops and the audit's states,
+# walked in Python (``verdict._small_history``)
+NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset", *OP_KINDS)
 COPY_ONLY = ("ts",)  # fields a copy may not carry (the display order: not ported yet)
 NULLABLE = {f for f, types in FIELD_TYPES.items() if type(None) in types}
 

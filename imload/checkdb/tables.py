@@ -12,9 +12,14 @@
 - ``dev``: every device the walk files (declared, logged in, audited or
   reached), ``l_i`` its first such event (the order of ``History.devices``);
   ``ndev``: devices per user;
-- ``acked``: the acked records in the order of their first ack, with their
-  conversation's two users, ``last_i``/``last_session`` the last attempt
-  before the ack, and ``copies``: their member devices holding the mid.
+- ``acked``: the acked records in the order of their first ack, with
+  ``last_i``/``last_session`` the last attempt before the ack, ``wanted``
+  (their expected devices), ``copies`` (those holding the mid), ``done_at``
+  (when the last of those got it), ``judged`` (owed to known devices: counted
+  in the expected deliveries) and ``unknown`` (a group message whose members are
+  not known). A direct chat's are filled here; a group's by ``groups.build``,
+  once the membership timelines are known. Copies of membership events
+  (``kind`` event) are no send's copies (``cop``).
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ evidence. Outside the class it hands the journal to the reference checker,
 exactly as ``imload verify`` always did, and says why (``CheckInfo.reason``).
 
 The few events that are not messages (devices, sessions, faults, phases,
-audits, read markers, declarations) are judged by the reference's own code
-over a small history of them (``_small_history``); the messages stay in
-DuckDB.
+audits, read markers, declarations, ops and the audit's states, and the first
+copy of each membership event) are judged by the reference's own code over a
+small history of them (``_small_history``); the messages and the reads stay in
+DuckDB (``messages``, ``sequences``, ``reads``), and the groups' membership
+timelines, built by the reference over the small history, join them there
+(``groups``).
 """
 
 from __future__ import annotations
