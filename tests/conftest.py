@@ -30,6 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 from imload.cluster import LocalCluster
 from imload.cluster.processes import free_ports
 from imload.faults.toxiproxy import ToxiproxyAPI
+from imload.probe.raw import FrameReader
 from imload.protocol import mint_token
 
 # Property tests are derandomized (the same examples on every run) and have no per-example
@@ -182,7 +183,7 @@ def open_client(cluster: LocalCluster) -> Iterator[Connect]:
         yield factory
 
 
-class RawWs:
+class RawWs(FrameReader):
     """A WebSocket client on a bare socket: sends any frame (binary, bad UTF-8, half a
     frame), reads server frames one at a time, and reads only when asked."""
 
@@ -216,6 +217,10 @@ class RawWs:
             raise ConnectionError("the server closed the socket")
         return data
 
+    def read_frame(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next server frame."""
+        return self.next_frame()
+
     def send_frame(self, payload: bytes, opcode: int = 1, fin: bool = True) -> None:
         self.sock.sendall(self.frame(payload, opcode, fin))
 
@@ -241,22 +246,6 @@ class RawWs:
 
     def send_json(self, frame: dict[str, Any]) -> None:
         self.send_frame(json.dumps(frame).encode())
-
-    def _need(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            self._buf += self._recv()
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-    def read_frame(self) -> tuple[int, bytes]:
-        """(opcode, payload) of the next server frame."""
-        b0, b1 = self._need(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        return b0 & 0x0F, self._need(n)
 
     def read_json(self) -> dict[str, Any]:
         """The next text frame, decoded (a close frame raises ConnectionError with its code)."""

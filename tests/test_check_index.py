@@ -37,6 +37,20 @@ def test_a_table_is_one_dict_made_empty_on_first_use() -> None:
     assert memo.table("recipients") is table
 
 
+def test_a_keyed_fact_is_made_once_per_key() -> None:
+    memo = Memo()
+    made: list[str] = []
+
+    def make(key: str) -> list[str]:
+        made.append(key)
+        return [key]
+
+    first = memo.keyed("timelines", "g:1", lambda: make("g:1"))
+    assert memo.keyed("timelines", "g:1", lambda: make("again")) is first
+    assert memo.keyed("timelines", "g:2", lambda: make("g:2")) == ["g:2"]
+    assert made == ["g:1", "g:2"] and set(memo.table("timelines")) == {"g:1", "g:2"}
+
+
 def test_the_checks_leave_the_history_as_the_walk_left_it() -> None:
     j = two_friends()
     j.send("alice", "phone", "c1", "bob")

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from journal_builder import two_friends  # noqa: E402
 
 from benchmarks.bench_checker import synth_journal  # noqa: E402
+from benchmarks.synth_chat import chat_events  # noqa: E402
 
 
 def both(events: list[dict]) -> tuple[dict, dict, str]:
@@ -40,6 +41,14 @@ def test_a_synthetic_run_gives_the_same_series() -> None:
     got, expected, checker = both(events)
     assert checker == "duckdb"
     assert sum(expected["delivered"]) > 3000 and any(expected["e2e_p99"])
+    assert got == expected
+
+
+def test_the_chat_mix_with_groups_reads_and_ops_gives_the_same_series() -> None:
+    events = sorted(chat_events(1500, 150), key=lambda e: e["at"])
+    got, expected, checker = both(events)
+    assert checker == "duckdb"
+    assert any(e["ev"] == "read_sync" for e in events) and any(expected["e2e_p50"])
     assert got == expected
 
 

@@ -75,3 +75,24 @@ def test_a_failing_fault_is_an_error_not_a_crash(cluster: LocalCluster) -> None:
     wait_for(lambda: timeline.errors)
     timeline.heal()
     assert "to no-such-proxy" in timeline.errors[0] and "proxy not found" in timeline.errors[0]
+
+
+def test_a_fault_is_stamped_before_it_is_applied(cluster: LocalCluster) -> None:
+    """Its window holds the whole effect: a kill command that takes 0.3 s (as an ``ssh``
+    does) is journalled at the moment it began, not when it returned."""
+    from dataclasses import replace
+
+    n1 = cluster.target().nodes[0]
+    slow = replace(n1, kill="sleep 0.3", restart="true")
+    ctx = FaultContext(nodes={slow.name: slow}, toxiproxy=None)
+    seen: list[tuple[float, dict[str, Any]]] = []
+    spec = parse_fault({"kind": "kill", "target": slow.name, "at_s": 0.1, "for_s": 0.1})
+    timeline = Timeline([spec], ctx, lambda e: seen.append((time.monotonic(), e)))
+    timeline.start(time.monotonic())
+    wait_for(lambda: len(seen) == 2)
+    timeline.heal()
+    (journalled, start), (_, stop) = seen
+    assert start["action"] == "start" and stop["action"] == "stop"
+    assert journalled - start["at"] >= 0.29  # stamped when the kill began
+    assert stop["at"] - start["at"] >= 0.29  # the whole kill lies inside the window
+    assert timeline.errors == []

@@ -9,7 +9,7 @@ local, which matters more than anything else once a journal has millions of even
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -110,6 +110,14 @@ class Memo:
         if found is None:
             found = self._facts[name] = {}
         return found
+
+    def keyed(self, name: str, key: Any, make: Callable[[], T]) -> T:
+        """The fact ``key`` of table ``name``, made by ``make()`` the first time it is asked."""
+        table = self.table(name)
+        found = table.get(key)
+        if found is None:
+            found = table[key] = make()
+        return found  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)

@@ -134,11 +134,7 @@ def what(rec: OpRecord) -> str:
 
 def group_timeline(conv: str, h: History) -> Timeline:
     """The membership timeline of group ``conv`` from the clients' ops (memoised)."""
-    memo: dict[str, Timeline] = h.memo.table("timelines")
-    found = memo.get(conv)
-    if found is None:
-        found = memo[conv] = _build(conv, h)
-    return found
+    return h.memo.keyed("timelines", conv, lambda: _build(conv, h))
 
 
 def _build(conv: str, h: History) -> Timeline:

@@ -90,11 +90,7 @@ class TimeMembers:
 
 def time_members(conv: str, h: History) -> TimeMembers:
     """The ops of group ``conv`` placed by time (memoised)."""
-    memo: dict[str, TimeMembers] = h.memo.table("time_members")
-    found = memo.get(conv)
-    if found is None:
-        found = memo[conv] = _build(conv, h)
-    return found
+    return h.memo.keyed("time_members", conv, lambda: _build(conv, h))
 
 
 def _build(conv: str, h: History) -> TimeMembers:

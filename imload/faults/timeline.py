@@ -76,13 +76,17 @@ class Timeline:
     def _start(self, i: int) -> None:
         spec = self.specs[i]
         fid = self.fault_id(i)
+        # stamped before it is applied, as its stop is stamped once it is healed: the window
+        # holds the whole effect (a killed node's clients see their connections close while
+        # the kill is still being made)
+        began = self.clock()
         try:
             start_fault(spec, fid, self.ctx)
         except (FaultError, ToxiproxyError) as e:
             self.errors.append(f"could not start {fid}: {e}")
             return
         self._active[i] = spec
-        self.record(event("fault", self.clock(), action="start", kind=spec.kind,
+        self.record(event("fault", began, action="start", kind=spec.kind,
                           target=spec.target, fault=fid, detail=spec.detail()))
 
     def _stop_one(self, i: int) -> None:

@@ -31,7 +31,37 @@ class Closed(Exception):  # noqa: N818 (how a read ended, not an error)
         self.code = code
 
 
-class RawSocket:
+class FrameReader:
+    """Reads a server's WebSocket frames from ``self.sock`` one at a time, only when asked
+    (unmasked, as a server sends them). Shared with the tests' own raw client."""
+
+    sock: socket.socket
+    _buf: bytes
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(CHUNK)
+        if not data:
+            raise Closed(None)
+        return data
+
+    def _need(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._buf += self._recv()
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def next_frame(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next frame, a close frame too."""
+        b0, b1 = self._need(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._need(8))[0]
+        return b0 & 0x0F, self._need(n)
+
+
+class RawSocket(FrameReader):
     """One TCP (or TLS) connection to the node of ``url``, nothing sent yet."""
 
     def __init__(self, url: str, ca: str | None = None, rcvbuf: int | None = None,
@@ -95,27 +125,9 @@ class RawSocket:
         self.sock.sendall(b"".join(Frame(Opcode.TEXT, orjson.dumps(f)).serialize(
             mask=True, extensions=[]) for f in frames))
 
-    def _recv(self) -> bytes:
-        data = self.sock.recv(CHUNK)
-        if not data:
-            raise Closed(None)
-        return data
-
-    def _need(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            self._buf += self._recv()
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
     def read_frame(self) -> tuple[int, bytes]:
         """(opcode, payload) of the node's next frame; ``Closed`` on a close frame or EOF."""
-        b0, b1 = self._need(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self._need(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._need(8))[0]
-        opcode, payload = b0 & 0x0F, self._need(n)
+        opcode, payload = self.next_frame()
         if opcode == Opcode.CLOSE:
             raise Closed(struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None)
         return opcode, payload
