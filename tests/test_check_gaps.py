@@ -3,7 +3,7 @@
 from journal_builder import JournalBuilder, two_friends
 from test_check_recipients import team
 
-from imload.check.gaps import gap_cases, missing_numbers
+from imload.check.gaps import gap_cases, missing_in_spans, missing_numbers
 from imload.check.history import build_history
 
 
@@ -88,6 +88,14 @@ def test_missing_numbers_cost_nothing_per_value() -> None:
     assert count == big + 7 - 2 and first == list(range(1, 9))
     count, first = missing_numbers([big, big + 3], big, big + 4)
     assert (count, first) == (2, [big + 1, big + 2])
+
+
+def test_missing_in_spans_counts_only_what_a_member_was_owed() -> None:
+    held = [1, 2, 6, 9]
+    assert missing_in_spans(held, [(1, None)], 9) == (5, [3, 4, 5, 7, 8])
+    # a member from 1 to 4 (removed at 4), back from 8: owed 1-3 and 8-9
+    assert missing_in_spans(held, [(1, 4), (8, None)], 9) == (2, [3, 8])
+    assert missing_in_spans(held, [(10, None)], 9) == (0, [])
 
 
 def test_a_timestamp_numbered_server_declared_contiguous_gets_bounded_gap_cases() -> None:

@@ -111,6 +111,18 @@ def missing_numbers(held: list[int], lo: int, hi: int) -> tuple[int, list[int]]:
     return count, first
 
 
+def missing_in_spans(held: list[int], spans: list[tuple[int, int | None]],
+                     top: int) -> tuple[int, list[int]]:
+    """``missing_numbers`` over each span [lo, hi) a device was owed (hi None: up to the top
+    it holds, ``top``, included): the count, and the first ``SHOWN`` numbers."""
+    count, first = 0, []
+    for lo, hi in spans:
+        n, few = missing_numbers(held, lo, top if hi is None else min(hi, top))
+        count += n
+        first.extend(few[:SHOWN - len(first)])
+    return count, first
+
+
 def _useq_gap(ud: tuple[str, str], log: DeviceLog, held: list[int], copies: list[Event],
               out: Cases) -> None:
     top = _inbox_top(log)
@@ -137,11 +149,7 @@ def _seq_gap(h: History, key: tuple[str, str, str], copies: list[Event], log: De
         spans = timeline.member_spans(user)
     else:
         spans = [(1, None)]
-    count, first = 0, []
-    for lo, hi in spans:
-        n, few = missing_numbers(held, lo, top if hi is None else min(hi, top))
-        count += n
-        first.extend(few[:SHOWN - len(first)])
+    count, first = missing_in_spans(held, spans, top)
     if count and out.tally():
         named = h.by_seq.get(conv, {})
         known = [named[s] for s in first if s in named][:2]

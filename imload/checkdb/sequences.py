@@ -14,6 +14,7 @@ from imload.check.cases import Cases
 from imload.check.gaps import (
     SHOWN,
     _around,
+    missing_in_spans,
     missing_numbers,
     seq_sentence,
     unaudited,
@@ -117,11 +118,7 @@ def _seq(ix: Index, out: Cases, user: str, device: str, conv: str) -> None:
     spans: list[tuple[int, int | None]] = [(1, None)]
     if conv.startswith("g:"):
         spans = group_timeline(conv, ix.small).member_spans(user)
-    count, first = 0, []
-    for lo, hi in spans:
-        n, few = missing_numbers(held, lo, top if hi is None else min(hi, top))
-        count += n
-        first.extend(few[:SHOWN - len(first)])
+    count, first = missing_in_spans(held, spans, top)
     if count and out.tally():
         named = dict(ix.con.execute(
             "SELECT seq, min(i) FROM events WHERE ev IN ('send_ok', 'deliver') AND conv = ? "
