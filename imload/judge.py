@@ -10,7 +10,9 @@ folder judged again holds the same files, made the same way, as the run left:
   scenario's and target's names, the run's errors, how late the faults came), with the
   scenario's SLOs applied (``slo.apply_slos``: run errors make the outcome ``error``).
 
-``imload capacity`` judges the whole run this way too (it calls ``run``), then each step.
+``imload capacity`` judges the whole run this way too (it calls ``run``), then each step,
+and writes the report again with its steps (``write_report``); ``imload verify`` of its
+folder keeps them (``capacity.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from imload.checkdb.choose import Judged
 from imload.checkdb.choose import judge as check_journal
@@ -27,6 +31,7 @@ from imload.report.junit import write_junit
 from imload.report.verdict_json import write_verdict
 from imload.slo import Slo, apply_slos
 
+CAPACITY_FILE = "capacity.json"  # imload capacity's steps and knee, in its run folder
 # what a run adds to the checker's verdict, and a later ``imload verify`` keeps
 RUN_FIELDS = ("scenario", "target", "errors", "fault_lateness_ms")
 
@@ -46,7 +51,27 @@ def write_outputs(out: Path, judged: Judged, suite: str, duration_s: float | Non
     """verdict.json, junit.xml, report.html and series.csv of a run folder."""
     write_verdict(out / "verdict.json", judged.verdict)
     write_junit(out / "junit.xml", judged.verdict, suite, duration_s)
-    write_html_report(out / "report.html", judged.verdict, judged.series, run_dir=out)
+    write_report(out, judged.verdict, judged.series)
+
+
+def write_report(out: Path, verdict: dict[str, Any], series: Any) -> None:
+    """report.html (and series.csv) of a run folder, with what else the folder holds: a
+    capacity run's steps (``capacity.json``), so a folder judged again keeps them."""
+    write_html_report(out / "report.html", verdict, series, run_dir=out,
+                      extra=report_extra(out))
+
+
+def report_extra(out: Path) -> dict[str, Any] | None:
+    """The report's extra sections a run folder holds: ``capacity`` from capacity.json."""
+    try:
+        capacity = orjson.loads((out / CAPACITY_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    steps = capacity.get("steps") if isinstance(capacity, dict) else None
+    if not isinstance(steps, list):
+        return None
+    return {"capacity": [{**r, "broke": ", ".join(r.get("broke") or [])} for r in steps
+                         if isinstance(r, dict)]}
 
 
 def run_fields(verdict: Mapping[str, Any] | None) -> dict[str, Any]:

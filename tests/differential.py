@@ -40,6 +40,18 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None
 
 
+def judged_alike(events: Sequence[Any]) -> dict[str, Any]:
+    """The DuckDB checker's verdict on ``events``, after asserting that it judged them
+    itself and gave the reference's verdict byte for byte."""
+    from imload.check import check
+    from imload.checkdb.verdict import duckdb_check
+    reference = check(list(events))
+    got, info = duckdb_check(events=list(events))
+    assert info.checker == "duckdb", info.reason
+    assert dumps_verdict(got) == dumps_verdict(reference), first_difference(reference, got)
+    return got
+
+
 _seen: dict[str, int] = {}
 
 

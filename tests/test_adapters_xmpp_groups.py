@@ -225,3 +225,25 @@ def test_sync_reads_the_own_archive_then_each_room_it_names() -> None:
     assert batch["t"] == "sync_batch" and batch["rid"] == 20 and batch["more"] is False
     assert [(m["conv"], m["body"], m["from"]) for m in batch["msgs"]] == [("g:team", "yo", "bob")]
     assert a.rooms["g:team"].archive.cursor == "R1"
+
+
+def test_an_invitation_the_server_bounced_is_sent_again_with_the_next_ping() -> None:
+    """The invitee's account may not exist yet (it is made at its first login): the
+    server bounces the invitation, and the invitee would never learn the room. The bounce
+    is kept and the invitation sent again with the next ping, until one is not bounced."""
+    a = ready()
+    bounce = (f'<message xmlns="jabber:client" from="carol@{DOMAIN}" to="alice@{DOMAIN}/phone" '
+              f'type="error"><body>imload: carol is in g:team</body>'
+              f'<x xmlns="jabber:x:conference" jid="{ROOM}"/><error type="cancel">'
+              '<service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>'
+              "</message>").encode()
+    evs, out = step(a, bounce)
+    assert evs == [] and out == []  # not taken as an invitation to alice herself
+    sent = [xml(p) for p in a.encode({"t": "ping", "rid": 7, "ts": 1}, 0.0)]
+    assert [s.tag.rpartition("}")[2] for s in sent] == ["iq", "message"]
+    again = sent[1]
+    assert again.get("to") == f"carol@{DOMAIN}"
+    assert again.find("{jabber:x:conference}x").get("jid") == ROOM
+    # sent once: the next ping carries no invitation unless it bounced again
+    assert [xml(p).tag.rpartition("}")[2] for p in a.encode({"t": "ping", "rid": 8, "ts": 2},
+                                                              0.0)] == ["iq"]

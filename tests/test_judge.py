@@ -12,7 +12,15 @@ from journal_builder import two_friends
 
 from imload.cli import main
 from imload.journal import JournalWriter
-from imload.judge import RUN_FIELDS, judge, run_fields, suite_name, write_outputs
+from imload.judge import (
+    CAPACITY_FILE,
+    RUN_FIELDS,
+    judge,
+    report_extra,
+    run_fields,
+    suite_name,
+    write_outputs,
+)
 from imload.report.verdict_json import read_verdict
 from imload.slo import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, Slo
 
@@ -91,3 +99,25 @@ def test_a_lost_message_fails_verify_and_its_junit_says_so(tmp_path: Path) -> No
     assert main(["verify", str(folder)]) == EXIT_FAILED
     junit = (folder / "junit.xml").read_text()
     assert 'name="lost"' in junit and "<failure" in junit
+
+
+def test_a_capacity_folder_judged_again_keeps_its_steps_in_the_report(tmp_path: Path) -> None:
+    """``imload capacity`` writes capacity.json beside the run; the report of that folder,
+    written again (``imload verify``), still shows the steps; a capacity.json that is not
+    one is left out, never a crash."""
+    folder = journal_folder(tmp_path / "run", clean())
+    steps = {"steps": [{"step": 1, "users": 50, "msgs_per_s": 20.0, "passed": True,
+                        "broke": [], "ack_p99_ms": 12.0},
+                       {"step": 2, "users": 400, "msgs_per_s": 90.0, "passed": False,
+                        "broke": ["at most 90 sends per step"], "ack_p99_ms": 900.0}],
+             "knee": {"max_users": 50}}
+    (folder / CAPACITY_FILE).write_bytes(orjson.dumps(steps))
+    assert main(["verify", str(folder)]) == EXIT_PASSED
+    html = (folder / "report.html").read_text()
+    assert "at most 90 sends per step" in html and "← knee" in html
+    assert report_extra(folder) == {"capacity": [{**r, "broke": ", ".join(r["broke"])}
+                                                 for r in steps["steps"]]}
+    (folder / CAPACITY_FILE).write_text("not json")
+    assert report_extra(folder) is None
+    assert main(["verify", str(folder)]) == EXIT_PASSED
+    assert "at most 90 sends per step" not in (folder / "report.html").read_text()

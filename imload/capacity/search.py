@@ -24,7 +24,7 @@ from imload.capacity.live import StepWatch
 from imload.capacity.steps import Step, judge_steps, knee
 from imload.console import make_console
 from imload.journal import read_journal
-from imload.report.html import write_html_report
+from imload.judge import CAPACITY_FILE, write_report
 from imload.report.timeseries import build_series
 from imload.report.verdict_json import read_verdict
 from imload.run import EXIT_ERROR, run_scenario
@@ -90,10 +90,9 @@ def run_capacity(scenario: Scenario, out: Path, target_file: str | None = None,
     rows = judge_steps(events, steps, cap.ramp_s, scenario.slos)
     best = knee(rows)
     report = {"steps": rows, "knee": best}
-    (out / "capacity.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    (out / CAPACITY_FILE).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     verdict = read_verdict(out / "verdict.json")
-    write_html_report(out / "report.html", verdict, build_series(events, verdict), run_dir=out,
-                      extra={"capacity": [{**r, "broke": ", ".join(r["broke"])} for r in rows]})
+    write_report(out, verdict, build_series(events, verdict))
     make_console(width=120).print(capacity_table(rows, best))
     if best["max_users"] is None:
         make_console().print(f"no step passed; the first broke on {best['broke_first']}")

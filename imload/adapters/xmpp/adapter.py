@@ -123,7 +123,10 @@ class XmppAdapter(Markers):
             return self._not_ready(frame)
         iq_id = self._next_id("ping")
         self.iqs[iq_id] = ("ping", (frame.get("rid"), frame.get("ts")))
-        return (self._stanza(build.ping(iq_id)),)
+        again = tuple(self._stanza(build.direct_invite(to, room, f"imload: {to} is invited"))
+                      for to, room in sorted(self.bounced_invites))
+        self.bounced_invites.clear()
+        return (self._stanza(build.ping(iq_id)), *again)
 
     def _ack(self, frame: dict[str, Any]) -> tuple[bytes, ...]:
         return ()  # XMPP has no inbox cursor on the server: the MAM cursor is ours
@@ -238,6 +241,11 @@ class XmppAdapter(Markers):
                 return []
             r = read_message(inner, user, own)  # a carbon: the message it carries
         if r.invite is not None:
+            if el.get("type") == "error":  # our invitation, bounced by the invitee's server
+                invitee = (el.get("from") or "").partition("/")[0].lower()
+                if invitee and invitee != own and r.invite:
+                    self.bounced_invites.add((invitee, r.invite.lower()))
+                return []
             self._learn_room(r.invite)
             return []
         if self.phase is not Phase.READY:

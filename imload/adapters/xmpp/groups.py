@@ -10,7 +10,9 @@ The mapping (names, nicks, affiliations, how a change is told: ``rooms.py``):
     the removed one. Its result is the durable ack: ``op_ok {rid, opid, dup: False}``;
     then the change goes to the room as an ``event`` message (origin-id ``op:<opid>``)
     and, for the users it adds (and the creator itself, so its other devices learn the
-    room), as a direct invitation. A room that refuses the entry or the iq (a name
+    room), as a direct invitation (one the server bounces, to an account not made yet:
+    its first login makes it, is sent again with the next ping). A room that refuses
+    the entry or the iq (a name
     taken by a room we are not in, not an owner): ``error forbidden``. Other kinds of
     op: ``error unsupported``.
 ``send {rid, cmid, conv: "g:<name>", body}``
@@ -77,6 +79,10 @@ class Groups(Handshake):
         self.muc = muc if isinstance(muc, str) and muc else f"conference.{self.domain}"
         self.nick = nick_of(self.user, self.identity.device)
         self.rooms: dict[str, Room] = {}             # conv -> room (the device's memory)
+        # invitations the server bounced (the invitee's account did not exist yet: it is
+        # made at its first login, docs/backends), (invitee, room): sent again with the
+        # next ping, until one is not bounced
+        self.bounced_invites: set[tuple[str, str]] = set()
         self.by_jid: dict[str, Room] = {}            # room JID -> room
         self.group_sends: dict[str, tuple[Any, str]] = {}  # cmid -> (rid, conv) until echoed
         self.group_reads: dict[str, tuple[Any, str, int]] = {}  # marker id -> (rid, conv,
