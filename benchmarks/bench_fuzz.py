@@ -20,34 +20,21 @@ object per line (docs/architecture.md, "Benchmarks"):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_server import cpu_s, emit  # noqa: E402 - the same CPU clock and JSON lines
 from fuzz_client import CONNS, UNLIMITED, throw_mutated  # noqa: E402
 
 from imload.cluster import LocalCluster  # noqa: E402
 from imload.protocol import mint_token  # noqa: E402
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def emit(figure: str, value: float, unit: str) -> None:
-    row: dict[str, Any] = {"figure": figure, "value": round(value, 3), "unit": unit}
-    print(orjson.dumps(row).decode(), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

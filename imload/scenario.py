@@ -131,19 +131,16 @@ _CHECKS: dict[str, Callable[[object], tuple[bool, Any]]] = {
     "bool": lambda v: (isinstance(v, bool), v),
     "tuple[str, ...]": _list_of(lambda x: isinstance(x, str)),
     "tuple[int, ...]": _list_of(_is_int),
-    "tuple[float, ...]": _list_of(lambda x: _is_int(x) or isinstance(x, float)),
 }
 _WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-          "tuple[str, ...]": "a list of strings", "tuple[int, ...]": "a list of integers",
-          "tuple[float, ...]": "a list of numbers"}
+          "tuple[str, ...]": "a list of strings", "tuple[int, ...]": "a list of integers"}
 
 
-def _section(path: Path, data: dict[str, Any], key: str, cls: type,
-             skip: frozenset[str] = frozenset()) -> Any:
+def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
     raw = data.get(key, {})
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: [{key}] must be a table")
-    allowed = {n: f for n, f in cls.__dataclass_fields__.items() if n not in skip}
+    allowed = cls.__dataclass_fields__
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
         raise ScenarioError(f"{path}: [{key}] has unknown key(s) {', '.join(unknown)}; "

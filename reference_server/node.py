@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 from reference_server import presence
 from reference_server.admission import Admission
 from reference_server.config import Config
+from reference_server.fanout import GroupRules
 from reference_server.member_cache import MemberCache
 from reference_server.pubsub import Fanin
 from reference_server.requests import NodeClock
@@ -58,6 +59,7 @@ class Node:
         self.admission = Admission(config.max_conns, config.login_rate, config.login_burst)
         self.bug_rng = random.Random(config.seed)  # the random choices of bug modes
         self.member_cache = MemberCache() if config.bugs.has("stale-members") else None
+        self.group_rules = GroupRules.of(config)  # the same for every session: built once
 
     # -- life ------------------------------------------------------------------------------
 

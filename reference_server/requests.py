@@ -112,6 +112,7 @@ class Host(Protocol):
     fanin: Fanin
     bug_rng: random.Random
     member_cache: MemberCache | None
+    group_rules: GroupRules
 
     def register(self, session: Any) -> None: ...
 

@@ -51,7 +51,6 @@ from imload.protocol.frames import (
 from reference_server import inflight
 from reference_server.client_address import forwarded_for, name_peer
 from reference_server.deadline import Deadline
-from reference_server.fanout import GroupRules
 from reference_server.groups import MAX_STALE, members_of
 from reference_server.limits import Limiter, refusal
 from reference_server.login import handle_login
@@ -95,7 +94,7 @@ class Session:
         config = node.config
         self._deadline = Deadline(self, config)  # the idle close and the login deadline
         self.limits = Limiter(config, node.store)  # per user and device (limits.py)
-        self.group_rules = GroupRules.of(config)  # consent, owner, size, fan-out budget
+        self.group_rules = node.group_rules  # consent, owner, size, fan-out budget
         self.inflight = inflight.Inflight(self)  # pipelined store calls
         self._pipelined = not config.bugs  # bug modes keep the one-at-a-time path
         self._depth = inflight.depth(config.max_outbound)

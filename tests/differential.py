@@ -40,13 +40,13 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None
 
 
-def judged_alike(events: Sequence[Any]) -> dict[str, Any]:
-    """The DuckDB checker's verdict on ``events``, after asserting that it judged them
-    itself and gave the reference's verdict byte for byte."""
+def judged_alike(events: Sequence[Any], **kw: Any) -> dict[str, Any]:
+    """The DuckDB checker's verdict on ``events`` (``kw`` to both checkers), after asserting
+    that it judged them itself and gave the reference's verdict byte for byte."""
     from imload.check import check
     from imload.checkdb.verdict import duckdb_check
-    reference = check(list(events))
-    got, info = duckdb_check(events=list(events))
+    reference = check(list(events), **kw)
+    got, info = duckdb_check(events=list(events), **kw)
     assert info.checker == "duckdb", info.reason
     assert dumps_verdict(got) == dumps_verdict(reference), first_difference(reference, got)
     return got

@@ -311,3 +311,15 @@ def two_friends() -> JournalBuilder:
     j.device("alice", "laptop")
     j.device("bob", "phone")
     return j
+
+
+def a_chat(messages: int) -> JournalBuilder:
+    """a and b (device d0 each) from 0 s, 0.05 s a tick: ``messages`` messages from a to b
+    (``c0``, ``c1``, ...) and one more (``late``) sent, not yet acked."""
+    j = JournalBuilder(start=0.0, tick=0.05)
+    for u in ("a", "b"):
+        j.device(u, "d0")
+    for i in range(messages):
+        j.message("a", "d0", "b", f"c{i}")
+    j.send("a", "d0", "late", "b")
+    return j

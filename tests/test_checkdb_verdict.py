@@ -27,7 +27,7 @@ from imload.journal.writer import JournalWriter
 from imload.report.verdict_json import dumps_verdict
 
 sys.path.insert(0, str(Path(__file__).parent))
-from differential import first_difference  # noqa: E402
+from differential import judged_alike  # noqa: E402
 from journal_builder import JournalBuilder  # noqa: E402
 
 from imload.protocol import direct_conv  # noqa: E402
@@ -176,18 +176,11 @@ runs = st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 5), st.integers
                 min_size=0, max_size=25)
 
 
-def same(events: list[dict[str, Any]], **kw: Any) -> None:
-    reference = check(events, **kw)
-    got, info = duckdb_check(events=events, **kw)
-    assert info.checker == "duckdb", info.reason
-    assert dumps_verdict(got) == dumps_verdict(reference), first_difference(reference, got)
-
-
 @settings(max_examples=25)  # each example loads a DuckDB database: ~0.3 s
 @given(runs, st.booleans())
 def test_the_engine_writes_the_reference_verdict(steps: list[tuple[str, int, int]],
                                                  audit_all: bool) -> None:
-    same(build(steps, audit_all))
+    judged_alike(build(steps, audit_all))
 
 
 def test_every_anomaly_it_judges_is_found_and_shown_alike() -> None:
@@ -199,8 +192,8 @@ def test_every_anomaly_it_judges_is_found_and_shown_alike() -> None:
     assert reference["latency_ms"]["away"]["count"] >= 2  # and the away latency
     assert reference["latency_ms"]["read_sync"]["count"] >= 1  # and the read_sync one
     assert reference["counts"]["ops"] and reference["counts"]["expected_deliveries"]
-    same(events)
-    same(events, max_examples=1)
+    judged_alike(events)
+    judged_alike(events, max_examples=1)
 
 
 def test_a_journal_read_from_files_gives_the_same_verdict(tmp_path: Path) -> None:

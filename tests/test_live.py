@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from journal_builder import JournalBuilder
+from journal_builder import JournalBuilder, a_chat
 
 from imload.journal import JournalWriter, event
 from imload.live.stats import LATENCY_BUCKETS_MS, LiveStats
@@ -23,12 +23,7 @@ def test_tail_returns_only_complete_new_lines_of_every_file(tmp_path: Path) -> N
 
 
 def test_live_figures_and_streaming_precheck() -> None:
-    j = JournalBuilder(start=0.0, tick=0.05)
-    for u in ("a", "b"):
-        j.device(u, "d0")
-    for i in range(10):
-        j.message("a", "d0", "b", f"c{i}")
-    j.send("a", "d0", "late", "b")
+    j = a_chat(10)
     stats = LiveStats(window_s=10)
     for ev in j.events:
         stats.feed(ev)

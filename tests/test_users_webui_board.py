@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from journal_builder import JournalBuilder
+from journal_builder import JournalBuilder, a_chat
 
 from imload.users.webui_board import (
     ALERT,
@@ -41,12 +41,7 @@ class OldStats:
 
 
 def chat(board: LiveBoard) -> JournalBuilder:
-    j = JournalBuilder(start=0.0, tick=0.05)
-    for u in ("a", "b"):
-        j.device(u, "d0")
-    for i in range(6):
-        j.message("a", "d0", "b", f"c{i}")
-    j.send("a", "d0", "late", "b")
+    j = a_chat(6)
     for ev in j.events:
         board.feed(ev)
     return j

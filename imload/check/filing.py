@@ -211,15 +211,22 @@ class Filing:
     def event_message(self, e: Event, conv: str, seq: int, mid: str, frm: str,
                       cmid: str) -> None:
         """A membership change (``kind`` event): its place in the group and its op."""
-        per_conv = self.h.group_events.get(conv)
-        if per_conv is None:
-            per_conv = self.h.group_events[conv] = {}
-        if seq not in per_conv:
-            per_conv[seq] = e
-        mids = self.h.event_mids.setdefault((frm, cmid), {})
-        if mid not in mids:
-            mids[mid] = e
+        file_event(self.h, e, conv, seq, mid, frm, cmid)
         self.name_seq(e, conv, seq, mid, frm, cmid)
+
+
+def file_event(h: History, e: Event, conv: str, seq: int, mid: str, frm: str,
+               cmid: str) -> None:
+    """File a membership event in ``h``: the first copy of each (conv, seq) in
+    ``group_events``, of each mid of an op's (from, cmid) in ``event_mids``."""
+    per_conv = h.group_events.get(conv)
+    if per_conv is None:
+        per_conv = h.group_events[conv] = {}
+    if seq not in per_conv:
+        per_conv[seq] = e
+    mids = h.event_mids.setdefault((frm, cmid), {})
+    if mid not in mids:
+        mids[mid] = e
 
 
 def finish(h: History, first_at: float | None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from imload.check.filing import file_event
 from imload.check.index import History
 from imload.check.membership import Timeline, group_timeline
 from imload.checkdb.index import Index
@@ -36,7 +37,7 @@ KNOWN = pa.schema([("conv", pa.string()), ("lo", pa.int64()), ("hi", pa.int64())
 
 def events_of(ix: Index, h: History) -> None:
     """File the membership events (copies of ``kind`` event) in ``h`` as the walk does
-    (``Filing.event_message``): the first copy of each (conv, seq) and of each mid of an
+    (``filing.file_event``): the first copy of each (conv, seq) and of each mid of an
     op's (from, cmid). Only those first copies are fetched."""
     indices = [r[0] for r in ix.con.execute("""
         SELECT i FROM (SELECT min(i) AS i FROM deliver WHERE kind = 'event' GROUP BY conv, seq
@@ -44,13 +45,7 @@ def events_of(ix: Index, h: History) -> None:
                        GROUP BY "from", cmid, mid) ORDER BY i""").fetchall()]
     for e in ix.get(indices):
         assert e is not None
-        conv, seq = e["conv"], e["seq"]
-        per_conv = h.group_events.setdefault(conv, {})
-        if seq not in per_conv:
-            per_conv[seq] = e
-        mids = h.event_mids.setdefault((e["from"], e["cmid"]), {})
-        if e["mid"] not in mids:
-            mids[e["mid"]] = e
+        file_event(h, e, e["conv"], e["seq"], e["mid"], e["from"], e["cmid"])
 
 
 def _runs(conv: str, t: Timeline) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:

@@ -43,9 +43,18 @@ class SocketReader:
     ``_raw``; a subclass keeps the bytes (``_keep``). ConnectionError when the peer
     closed."""
 
-    __slots__ = ()
-    _sock: Any
-    _raw: Any
+    __slots__ = ("_raw", "_sock", "read_event")
+
+    def rewrap(self, sock: Any) -> None:
+        """Read from ``sock`` from now on; a plain socket: its OS socket (non-blocking)
+        and read watcher, else None for both."""
+        self._sock = sock
+        self._raw, self.read_event = plain_socket(sock) or (None, None)
+
+    @property
+    def wrapped(self) -> Any:
+        """The socket this reads from (and everything else goes to)."""
+        return self._sock
 
     def fill(self) -> None:
         """Block until the kernel has more bytes."""
@@ -73,23 +82,15 @@ class FrameTooBig(Exception):
 
 
 class ReadAhead(SocketReader):
-    __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "_raw", "_sock", "max_size",
-                 "read_event")
+    __slots__ = ("_buf", "_parts", "_parts_op", "_pos", "max_size")
 
     def __init__(self, sock: Any, max_size: int = 1 << 24) -> None:
-        self._sock = sock
-        # a plain socket: its OS socket (non-blocking) and read watcher; else None
-        self._raw, self.read_event = plain_socket(sock) or (None, None)
+        self.rewrap(sock)
         self._buf = b""
         self._pos = 0
         self._parts: list[bytes] | None = None  # a fragmented message being put together
         self._parts_op = OP_TEXT
         self.max_size = max_size
-
-    @property
-    def wrapped(self) -> Any:
-        """The socket this reads from (and everything else goes to)."""
-        return self._sock
 
     @property
     def pending(self) -> int:

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import gevent.socket
 
 from imload.drivers.buffered import OP_TEXT, SocketReader
-from imload.drivers.readwait import plain_socket
 from imload.drivers.wsopen import client_context
 
 
@@ -29,15 +28,11 @@ class StreamReader(SocketReader):
     """``fill`` / ``fill_ready`` (``buffered.SocketReader``) and ``next_message`` over a
     plain socket: every chunk is one message."""
 
-    __slots__ = ("_chunk", "_raw", "_sock", "read_event")
+    __slots__ = ("_chunk",)
 
     def __init__(self, sock: Any) -> None:
         self._chunk: bytes | None = None
         self.rewrap(sock)
-
-    @property
-    def wrapped(self) -> Any:
-        return self._sock
 
     @property
     def pending(self) -> int:
@@ -49,10 +44,6 @@ class StreamReader(SocketReader):
     def next_message(self) -> tuple[int, bytes] | None:
         chunk, self._chunk = self._chunk, None
         return None if chunk is None else (OP_TEXT, chunk)
-
-    def rewrap(self, sock: Any) -> None:
-        self._sock = sock
-        self._raw, self.read_event = plain_socket(sock) or (None, None)
 
 
 class TcpConnection:

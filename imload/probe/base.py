@@ -42,9 +42,12 @@ class Probe:
     slow_s: float = 15.0  # how long a check waits for the target to close a slow socket
 
     def __post_init__(self) -> None:
-        tag = secrets.token_hex(4)
-        self.tag = tag
-        self.users = (f"probe_{tag}_a", f"probe_{tag}_b", f"probe_{tag}_c")
+        self.tag = secrets.token_hex(4)
+        self.users = (self.name("a"), self.name("b"), self.name("c"))
+
+    def name(self, what: str) -> str:
+        """``probe_<tag>_<what>``: a name (a user's, a group's) of this probe run."""
+        return f"probe_{self.tag}_{what}"
 
     def link(self) -> Link:
         return Link(self.url, self.ca)

@@ -40,14 +40,9 @@ FANOUT_BUDGET = 300  # messages abuse.fanout may send: 30,000 inbox writes at mo
 WINDOW = 32  # messages abuse.fanout has on the wire at once
 
 
-def _stem(p: Probe) -> str:
-    """``probe_<tag>``: what every name of this probe run begins with."""
-    return p.users[0].rsplit("_", 1)[0]
-
-
 def _names(p: Probe, what: str, n: int) -> list[str]:
     """``n`` more user names of this probe run (``probe_<tag>_<what><i>``)."""
-    return [f"{_stem(p)}_{what}{i}" for i in range(n)]
+    return [p.name(f"{what}{i}") for i in range(n)]
 
 
 def _op(link: Link, opid: str, kind: str, **args: Any) -> dict[str, Any]:
@@ -74,7 +69,7 @@ def _groups_of(p: Probe, user: str) -> list[str]:
 
 def _group(p: Probe, link: Link, what: str, members: list[str]) -> str:
     """A new group of ``members`` and the link's user, made through ``link``."""
-    conv = f"g:{_stem(p)}_{what}"
+    conv = f"g:{p.name(what)}"
     reply = _op(link, f"probe-{what}", "group_create", conv=conv, members=members)
     if reply.get("t") != "op_ok":
         raise ProbeError(f"the target refused a group of members who agreed: {reply}")
@@ -91,7 +86,7 @@ def add_strangers(p: Probe) -> Finding:
     a, b, c = p.users
     _agree(p, a, [b])
     with p.logged_in(a) as link:
-        named = f"g:{_stem(p)}_strangers"
+        named = f"g:{p.name('strangers')}"
         created = _op(link, "probe-strangers", "group_create", conv=named, members=[b, c])
         conv = _group(p, link, "agreed", [b])
         added = _op(link, "probe-add-stranger", "group_add", conv=conv, user=c)
@@ -135,7 +130,7 @@ def group_size(p: Probe) -> Finding:
     a, b, c = p.users
     _agree(p, a, [b, c])
     nobody = _names(p, "x", GROUP_SIZE - 3)
-    conv = f"g:{_stem(p)}_big"
+    conv = f"g:{p.name('big')}"
     with p.logged_in(a) as link:
         reply = _op(link, "probe-big", "group_create", conv=conv, members=[b, c, *nobody])
     if reply.get("t") == "op_ok" and conv in _groups_of(p, b):

@@ -35,7 +35,16 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from imload.probe.checks import FAIL, NA, PASS, Check, Finding, Probe, ProbeError
+from imload.probe.base import (
+    FAIL,
+    NA,
+    PASS,
+    Check,
+    Finding,
+    Probe,
+    ProbeError,
+    closed_code,
+)
 from imload.probe.link import Link
 from imload.protocol import direct_conv, mint_token
 
@@ -86,14 +95,9 @@ def flood(link: Link, make: Callable[[int, int], dict[str, Any]], reply: str,
                 elif key == "error:rate_limited" and out.refused is None:
                     out.refused = frame
     except ConnectionClosed as e:
-        out.closed = e.rcvd.code if e.rcvd is not None else None
+        out.closed = closed_code(e)
     out.seconds = time.monotonic() - started
     return out
-
-
-def _account(p: Probe, suffix: str) -> str:
-    """A user of the probe's own for one check: its buckets start full."""
-    return f"{p.users[0].rsplit('_', 1)[0]}_{suffix}"
 
 
 def _refused(what: str, f: Flood) -> Finding | None:
@@ -124,7 +128,7 @@ def flood_check(t: str) -> Callable[[Probe], Finding]:
     reply, budget, maker = REQUESTS[t]
 
     def run(p: Probe) -> Finding:
-        with p.logged_in(_account(p, f"flood_{t}")) as link:
+        with p.logged_in(p.name(f"flood_{t}")) as link:
             f = flood(link, maker(p.users[1]), reply, budget)
         found = _refused(f"{t}s", f)
         if found is not None:
@@ -144,7 +148,7 @@ def _send_flood(p: Probe, me: str, budget: int, n: int) -> Flood:
 
 
 def reconnect_resets_limit(p: Probe) -> Finding:
-    me = _account(p, "reconnect")
+    me = p.name("reconnect")
     first = _send_flood(p, me, FLOOD_BUDGET, 1)
     if first.refused is None:
         if first.served < FLOOD_BUDGET:
@@ -166,11 +170,11 @@ def _try_login(p: Probe, token: str) -> dict[str, Any]:
         try:
             return link.request("login", token=token)
         except ConnectionClosed as e:
-            return {"t": "closed", "code": e.rcvd.code if e.rcvd is not None else None}
+            return {"t": "closed", "code": closed_code(e)}
 
 
 def failed_logins(p: Probe) -> Finding:
-    me = _account(p, "logins")
+    me = p.name("logins")
     bad = mint_token("not-" + p.secret, me, "probe")
     started, tries, answer = time.monotonic(), 0, {}
     while tries < LOGIN_BUDGET:

@@ -178,14 +178,16 @@ class Player:
     def will_retry(self, opid: str, now: float) -> bool:
         """Whether op ``opid``, just refused, is one this player makes again (so the
         refusal is no failure of the backend: the user asks again once others agreed)."""
-        return any(o == opid and now + self._delay(now, until) <= until
+        return any(o == opid and self._retry_at(now, until) is not None
                    for o, _, until in self._watched)
 
-    def _delay(self, now: float, until: float) -> float:
-        """The wait before a refused group op is made again: ``refused_retry_s``, growing
-        with half the time since it was first played, at most ``refused_cap_s``."""
+    def _retry_at(self, now: float, until: float) -> float | None:
+        """When a group op refused at ``now`` is made again (None: not, past ``until``):
+        ``refused_retry_s`` later, growing with half the time since it was first played,
+        at most ``refused_cap_s``."""
         since = now - (until - self.refused_wait_s)
-        return min(self.refused_cap_s, max(self.refused_retry_s, since / 2))
+        at = now + min(self.refused_cap_s, max(self.refused_retry_s, since / 2))
+        return at if at <= until else None
 
     def _watch(self, now: float) -> None:
         """A watched group op that was refused is made again later, within its window."""
@@ -194,8 +196,8 @@ class Player:
             outcome = self.device.op_outcome(opid)
             if outcome is None:
                 self._watched.append((opid, step, until))
-            elif outcome == "op_fail" and now + self._delay(now, until) <= until:
-                self._retries.append((now + self._delay(now, until), step, until))
+            elif outcome == "op_fail" and (at := self._retry_at(now, until)) is not None:
+                self._retries.append((at, step, until))
 
     def _ready(self, step: Step) -> bool:
         group = _group_of(step)
