@@ -31,6 +31,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from imload.protocol import FrameError, TokenError, decode_frame, validate_request, verify_token
 
+MAX_FRAME = 1 << 20  # the server's frame limit
 FLAWS = frozenset({"any-token", "serve-before-login", "dies", "leaky-errors",
                    "no-handshake-timeout"})
 
@@ -52,7 +53,11 @@ class VulnerableServer:
         return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/ws"
 
     def __enter__(self) -> VulnerableServer:
-        self._server = serve(self._connection, "127.0.0.1", 0, max_size=1 << 20,
+        # dying code checks the frame limit itself, in the handler: websockets' own check
+        # would answer 1009 before the handler fails, and a client could then be served
+        # once more before the server is gone
+        self._server = serve(self._connection, "127.0.0.1", 0,
+                             max_size=None if "dies" in self.flaws else MAX_FRAME,
                              open_timeout=None if "no-handshake-timeout" in self.flaws else 2)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -76,6 +81,8 @@ class VulnerableServer:
                     if self.naive:
                         raise
                     return
+                if "dies" in self.flaws and len(raw) > MAX_FRAME:
+                    raise ValueError(f"a frame of {len(raw)} bytes")  # the naive limit
                 try:
                     reply = self._handle(self._decode(raw), user)
                 except FrameError as e:
