@@ -3,9 +3,11 @@
 Without it "lost" and "not yet delivered" look the same (docs/checker.md,
 "How the journal is read"). Each device of the journal logs in again as itself, syncs its
 inbox from the highest contiguous useq the journal shows it holding (what a
-well-built client would sync from), acks, and every message it receives is
-recorded as a ``deliver`` event with ``phase = "audit"`` (membership changes
-with ``kind`` and ``event``, as the clients record them).
+well-built client would sync from), acks, and every message it receives, synced
+or pushed, is recorded as a ``deliver`` event with ``phase = "audit"`` (membership
+changes with ``kind`` and ``event``, as the clients record them). A protocol without
+stored history (MQTT) catches up by pushes, so the audit syncs again while a round
+brings any.
 
 It speaks the target's protocol through the same adapter as the load
 (``imload/adapters``): the audit's requests are the engine's intents (``login``,
@@ -81,12 +83,18 @@ class _Unknown(_AuditFailed):
 _SKIPPABLE = ("unknown_type", "unsupported")  # the server or the protocol has no such request
 
 
-async def _request(link: AuditLink, frame: dict[str, Any], want: str) -> dict[str, Any]:
+async def _request(link: AuditLink, frame: dict[str, Any], want: str,
+                   pushed: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Send ``frame`` and wait for its ``want`` reply; a message pushed meanwhile goes to
+    ``pushed`` (a protocol without stored history, MQTT, catches up by pushes)."""
     await link.send(frame)
     while True:
         reply = await link.next_event()
+        if reply.get("t") == "msg":
+            pushed(reply)
+            continue
         if reply.get("rid") != frame["rid"]:
-            continue  # pushes and other replies
+            continue  # other replies
         if reply["t"] == "error":
             kind = _Unknown if reply.get("code") in _SKIPPABLE else _AuditFailed
             raise kind(f"{frame['t']} answered error {reply.get('code')}: {reply.get('msg')}")
@@ -99,35 +107,44 @@ async def _audit_one(adapter: Adapter, after: int, url: str,
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      open_timeout_s: float, ca: str | None) -> int:
     user, device, token = adapter.identity.user, adapter.identity.device, adapter.identity.token
+    count = pushes = 0
+
+    def pushed(m: dict[str, Any]) -> None:
+        nonlocal count, pushes
+        record(_delivery(m, user, device, clock(), via="push"))
+        count, pushes = count + 1, pushes + 1
+
     async with dial(url, adapter, ca, open_timeout_s) as conn:
         link = AuditLink(conn, adapter, clock, ca)
         adapter.opened(clock())
         await link.settle()
         ok = await _request(link, {"t": "login", "rid": 1, "token": token,
-                                 "ts": int(time.time() * 1000)}, "login_ok")
+                                 "ts": int(time.time() * 1000)}, "login_ok", pushed)
         inbox_seq = ok.get("inbox_seq", 0)
         record(event("audit", clock(), user=user, device=device, action="start",
                      inbox_seq=inbox_seq))
-        rid, count, more = 2, 0, True
-        while more:
+        rid, more = 2, True
+        while more:  # until a round brings neither a next page nor a push
+            pushes = 0
             batch = await _request(link, {"t": "sync", "rid": rid, "after": after,
-                                        "limit": SYNC_LIMIT}, "sync_batch")
+                                        "limit": SYNC_LIMIT}, "sync_batch", pushed)
             rid += 1
             for m in batch.get("msgs", []):
                 record(_delivery(m, user, device, clock()))
                 count += 1
             upto = batch.get("upto", after)
-            more = bool(batch.get("more")) and upto > after
+            more = (bool(batch.get("more")) and upto > after) or pushes > 0
             after = max(after, upto)
         await link.send({"t": "ack", "upto": after})
-        await _final_state(link, rid, user, device, record, clock)
+        await _final_state(link, rid, user, device, record, clock, pushed)
         record(event("audit", clock(), user=user, device=device, action="done",
                      inbox_seq=inbox_seq))
         return count
 
 
-def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str, Any]:
-    """The ``deliver`` event of one synced inbox entry."""
+def _delivery(m: dict[str, Any], user: str, device: str, at: float,
+              via: str = "sync") -> dict[str, Any]:
+    """The ``deliver`` event of one inbox entry, synced or pushed."""
     body = m.get("body")
     extra: dict[str, Any] = {}
     kind = m.get("kind")
@@ -140,22 +157,23 @@ def _delivery(m: dict[str, Any], user: str, device: str, at: float) -> dict[str,
     return event("deliver", at, user=user, device=device, session=AUDIT_SESSION,
                  mid=m.get("mid"), conv=m.get("conv"), seq=m.get("seq"), useq=m.get("useq"),
                  cmid=m.get("cmid"), digest=body_digest(body) if isinstance(body, str) else None,
-                 via="sync", phase="audit", **{"from": m.get("from"),
+                 via=via, phase="audit", **{"from": m.get("from"),
                                                "from_device": m.get("from_device")}, **extra)
 
 
 async def _final_state(link: AuditLink, rid: int, user: str, device: str,
                        record: Callable[[dict[str, Any]], None],
-                       clock: Callable[[], float]) -> None:
+                       clock: Callable[[], float],
+                       pushed: Callable[[dict[str, Any]], None]) -> None:
     """Fetch and record the user's read markers and stored state (skipped when unknown)."""
     try:
-        ok = await _request(link, {"t": "reads", "rid": rid}, "reads_ok")
+        ok = await _request(link, {"t": "reads", "rid": rid}, "reads_ok", pushed)
         record(event("marks", clock(), user=user, device=device, session=AUDIT_SESSION,
                      marks=ok.get("marks") or {}, phase="audit"))
     except _Unknown:
         pass
     try:
-        ok = await _request(link, {"t": "state", "rid": rid + 1}, "state_ok")
+        ok = await _request(link, {"t": "state", "rid": rid + 1}, "state_ok", pushed)
         record(event("state", clock(), user=user, device=device, session=AUDIT_SESSION,
                      contacts=ok.get("contacts") or [], pinned=ok.get("pinned") or [],
                      groups=ok.get("groups") or [], phase="audit"))

@@ -122,6 +122,17 @@ def agree(cluster: LocalCluster, actor: str, *users: str, url: str | None = None
             assert reply["t"] == "op_ok", reply
 
 
+@pytest.fixture
+def mosquitto_installed() -> None:
+    """Skip when mosquitto is absent and we are not root; as root, install it."""
+    from imload.cluster.backends import mosquitto
+
+    if mosquitto._locate() is None and os.geteuid() != 0:
+        pytest.skip("mosquitto is not installed and we are not root "
+                    "(sudo scripts/install-package.sh mosquitto)")
+    mosquitto.find_mosquitto()
+
+
 @pytest.fixture(scope="session")
 def session_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A running 2-node local cluster, stopped at the end of the session whatever happens;

@@ -175,6 +175,20 @@ def test_inbound_messages_are_acked_then_handed_over_and_copies_kept() -> None:
     assert sent(a, [])[-1][0] == 4  # acked all the same: never redelivered for ever
 
 
+def test_sync_is_a_barrier_answered_at_its_pingresp() -> None:
+    """The queue of a kept session comes as pushes: a sync answers once the broker has
+    answered a PINGREQ written after it, so what it wrote before has arrived."""
+    a = ready()
+    assert a.encode({"t": "sync", "rid": 4, "after": 3, "limit": 50}, 0.0) == (codec.PINGREQ,)
+    assert a.events() == []
+    payload = orjson.dumps({"cmid": "b1", "from": "bob", "device": "pc", "conv": CONV,
+                            "body": "yo"})
+    [m] = step(a, publish("im/u/alice", payload, pid=9))
+    assert m["useq"] == 4  # numbered on from what the device held
+    assert step(a, b"\xd0\x00") == [{"t": "sync_batch", "rid": 4, "msgs": [], "upto": 4,
+                                     "more": False}]
+
+
 def test_qos0_acks_on_write() -> None:
     a = ready(qos=0)
     packets = sent(a, a.encode({"t": "send", "rid": 5, "cmid": "c1", "conv": CONV,

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from adapter_helpers import RefusingAdapter
 from conftest import Connect, agree, unique
+from mqtt_helpers import MqttClient, dynsec
 
 from imload.adapters import PROTOCOLS
+from imload.adapters.mqtt.adapter import MqttAdapter
+from imload.adapters.mqtt.topics import chat_payload
 from imload.audit import devices_to_audit, run_audit
 from imload.cluster import LocalCluster
+from imload.cluster.backends import MosquittoCluster
+from imload.cluster.backends.mosquitto_config import ADMIN_USER
 from imload.journal import event
 from imload.protocol import direct_conv
 
@@ -174,3 +180,43 @@ def test_audit_speaks_through_the_targets_adapter(cluster: LocalCluster, open_cl
     assert result.failed == [] and result.synced == 1 and result.messages == 1
     kinds = [e["ev"] for e in recorded]
     assert kinds == ["audit", "deliver", "audit"]  # no marks, no state: skipped, not failed
+
+
+def test_audit_records_the_queue_a_kept_mqtt_session_gets(tmp_path: Path,
+                                                          mosquitto_installed: None) -> None:
+    """MQTT keeps no history: what was published to a device while it was away arrives as
+    pushes when its session resumes. The audit records them, and syncs again until a round
+    brings none, so a queue longer than the broker's in-flight window (20) drains too."""
+    cluster = MosquittoCluster(tmp_path)
+    cluster.start()
+    try:
+        target = cluster.target()
+        options, url = target.extra["mqtt"], target.nodes[0].url
+        host, port = cluster.host, int(url.rsplit(":", 1)[1])
+        made = dynsec(host, port, ADMIN_USER, cluster.admin_password, [
+            {"command": "createClient", "username": u,
+             "password": MqttAdapter.credential(cluster.secret, u, "d0")} for u in ("a", "b")])
+        assert made == [{"command": "createClient"}] * 2
+        held = {("a", "d0"): 0}
+
+        def audit(recorded: list[dict[str, Any]]) -> Any:
+            return run_audit(held, [url], cluster.secret, recorded.append, timeout_s=30,
+                             protocol="mqtt", options=options)
+
+        first: list[dict[str, Any]] = []  # a's device makes its session, subscribes, leaves
+        assert audit(first).synced == 1 and not [e for e in first if e["ev"] == "deliver"]
+        sender = MqttClient(host, port)
+        assert sender.connect("b.d0", "b", MqttAdapter.credential(cluster.secret, "b", "d0")) == 0
+        conv = direct_conv("a", "b")
+        for i in range(60):
+            payload = chat_payload(f"c{i}", "b", "d0", conv, f"m{i}")
+            assert sender.publish(f"{options['topic_prefix']}/u/a", payload) == 0
+        sender.disconnect()
+        recorded: list[dict[str, Any]] = []
+        result = audit(recorded)
+        got = [e for e in recorded if e["ev"] == "deliver"]
+        assert result.failed == [] and result.messages == 60
+        assert sorted(e["cmid"] for e in got) == sorted(f"c{i}" for i in range(60))
+        assert all(e["via"] == "push" and e["phase"] == "audit" for e in got)
+    finally:
+        cluster.stop()

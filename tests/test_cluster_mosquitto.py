@@ -6,7 +6,6 @@ SIGKILL with and without autosave, kill/restart, stop; and ``python -m imload cl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -245,15 +244,6 @@ def test_probe_without_a_broker_is_none() -> None:
 
 
 # -- a real Mosquitto -----------------------------------------------------------------------
-
-@pytest.fixture
-def mosquitto_installed() -> None:
-    """Skip when mosquitto is absent and we are not root; as root, install it."""
-    if mosquitto_module._locate() is None and os.geteuid() != 0:
-        pytest.skip("mosquitto is not installed and we are not root "
-                    "(sudo scripts/install-package.sh mosquitto)")
-    find_mosquitto()
-
 
 def _broker(cluster: MosquittoCluster) -> tuple[str, int]:
     """Where clients dial: the node's Toxiproxy proxy."""

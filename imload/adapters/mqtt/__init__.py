@@ -39,7 +39,10 @@ Mapping (engine vocabulary: docs/protocol.md)
     counts it as a wire duplicate.
 ``sync``
     MQTT keeps no history: the session's queue is the catch-up, and it arrives as
-    pushes. A sync answers an empty batch at once.
+    pushes. A sync is a barrier: a PINGREQ, answered with an empty batch at its
+    PINGRESP. The broker answers in order, so what it wrote before (the queued
+    messages its in-flight window let out) has arrived by then; the audit syncs
+    again while a round brings pushes, so a queue longer than the window drains too.
 ``read {conv}`` / ``read_sync`` / ``reads``
     A retained PUBLISH of the newest message from someone else held in the chat (a
     direct chat or a group; ``upto``: its label) on the user's marker topic of it;

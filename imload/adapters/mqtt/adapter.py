@@ -64,9 +64,8 @@ class MqttAdapter(Groups):
             after = frame.get("after")
             if isinstance(after, int) and not isinstance(after, bool) and after > self.useq:
                 self.useq = after  # a fresh adapter for a device that held useqs up to it
-            self._event({"t": "sync_batch", "rid": rid, "msgs": [], "upto": self.useq,
-                         "more": False})
-            return ()
+            self.pings.append(("sync", rid))  # answered at its PINGRESP: a barrier
+            return (codec.PINGREQ,)
         if t == "read":
             return self._read(rid, frame.get("conv"))
         if t == "reads":
@@ -245,6 +244,9 @@ class MqttAdapter(Groups):
         what, data = self.pings.pop(0)
         if what == "reads":
             return [{"t": "reads_ok", "rid": data, "marks": dict(self.read_marks)}]
+        if what == "sync":  # what the broker wrote before it (the queue) has arrived
+            return [{"t": "sync_batch", "rid": data, "msgs": [], "upto": self.useq,
+                     "more": False}]
         return [{"t": "pong", "rid": data[0], "ts": data[1], "server_ts": None}]
 
     def _on_publish(self, p: Publish) -> list[dict[str, Any]]:

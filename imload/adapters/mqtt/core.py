@@ -68,7 +68,7 @@ class MqttCore(QueuedAdapter):
         self.reader = codec.Reader(self.level)
         self.login_rid: Any = None
         self.waits: dict[int, tuple[str, Any]] = {}  # SUBSCRIBE pid -> (what, rid)
-        self.pings: list[tuple[str, Any]] = []       # ("pong" | "reads", rid), in order
+        self.pings: list[tuple[str, Any]] = []       # ("pong" | "reads" | "sync", rid), in order
 
     # ------------------------------------------------------------ driver's side
     def opened(self, now: float) -> None:
