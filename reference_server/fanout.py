@@ -11,47 +11,20 @@ larger than the bucket costs the whole bucket); over the budget it is answered
 ``rate_limited`` with ``retry_after_ms`` and nothing is stored. Direct messages cost
 nothing here (two writes each: the per-connection send bucket bounds them).
 
-The bucket is one Lua script on the store's clock (``TIME``), so nodes whose clocks
-disagree (``--clock-skew-ms``) share one budget. The ``no-fanout-limit`` bug mode skips it.
+The bucket is one of the store's scripts (``scripts.FANOUT_LUA``, on the request guard's
+bucket functions), on the store's clock (``TIME``), so nodes whose clocks disagree
+(``--clock-skew-ms``) share one budget; like the request buckets it is soft state, kept out
+of the append-only file. The ``no-fanout-limit`` bug mode skips it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
-
-from reference_server.store import StoreError
-
 if TYPE_CHECKING:
     from reference_server.config import Config
-
-# KEYS[1] the user's bucket (hash: tokens, at ms); ARGV[1] rate (writes/s), ARGV[2] burst,
-# ARGV[3] cost. Returns 0 when taken, else the ms until the cost will be there.
-FANOUT_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cost = math.min(tonumber(ARGV[3]), burst)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local wait = 0
-if tokens >= cost then
-  tokens = tokens - cost
-else
-  wait = math.max(1, math.ceil((cost - tokens) * 1000 / rate))
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return wait
-"""
-_SHA = hashlib.sha1(FANOUT_LUA.encode()).hexdigest()
+    from reference_server.store import Store
 
 
 class Fanout:
@@ -66,21 +39,12 @@ class Fanout:
         return (f"over the fan-out budget of {self.rate:g} inbox writes/s per user "
                 f"(burst {self.burst}; this one: {writes} members)")
 
-    async def charge(self, redis: aioredis.Redis, user: str, writes: int) -> int:
+    async def charge(self, store: Store, user: str, writes: int) -> int:
         """Take ``writes`` from ``user``'s bucket: 0 when taken, else the ms to wait
         (nothing taken). StoreError when the store fails."""
         if self.off or writes <= 0:
             return 0
-        keys, args = [f"u:{user}:fanout"], [self.rate, self.burst, writes]
-        try:
-            try:
-                wait = await redis.evalsha(_SHA, 1, *keys, *args)
-            except NoScriptError:
-                wait = await redis.eval(FANOUT_LUA, 1, *keys, *args)
-        except (RedisError, OSError) as e:
-            raise StoreError(f"store failed to charge the fan-out budget: "
-                             f"{type(e).__name__}: {e}") from None
-        return max(0, math.ceil(float(wait)))
+        return await store.charge_fanout(user, self.rate, self.burst, writes)
 
 
 @dataclass(frozen=True)

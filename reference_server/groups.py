@@ -97,7 +97,7 @@ async def group_op(session: Requests, frame: dict[str, Any]) -> bool | None:
             session.error(FORBIDDEN, f"op {kind}: {why}", rid)
             return None
         if not charged:
-            wait_ms = await rules.fanout.charge(store.redis, user, len(recipients))
+            wait_ms = await rules.fanout.charge(store, user, len(recipients))
             if wait_ms:
                 why = rules.fanout.refusal(len(recipients))
                 session.error(RATE_LIMITED, f"op {kind}: {why}", rid, retry_after_ms=wait_ms)

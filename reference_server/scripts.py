@@ -254,8 +254,12 @@ return cur
 # before the script runs; else it draws the weight from both and the script goes on.
 # Buckets are soft state: kept out of the append-only file (REPL_NONE), so drawing costs
 # no fsync, and a restarted store starts them full.
-_GUARD = """
+_BUCKETS = """
 redis.set_repl(redis.REPL_NONE)
+local function store_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function bucket_level(key, rate, burst, now)
   local v = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(v[1])
@@ -266,14 +270,15 @@ local function bucket_draw(key, level, rate, burst, now)
   redis.call('HSET', key, 'tokens', level, 'at', now)
   redis.call('PEXPIRE', key, math.ceil((burst - level) * 1000 / rate) + 1000)
 end
+"""
+_GUARD = _BUCKETS + """
 local limited
 do
   local db, dr = tonumber(table.remove(ARGV)), tonumber(table.remove(ARGV))
   local ub, ur = tonumber(table.remove(ARGV)), tonumber(table.remove(ARGV))
   local w = tonumber(table.remove(ARGV))
   local dk, uk = table.remove(KEYS), table.remove(KEYS)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = store_ms()
   local u, d = bucket_level(uk, ur, ub, now), bucket_level(dk, dr, db, now)
   local wu, wd = math.min(w, ub), math.min(w, db)
   if u < wu or d < wd then
@@ -290,6 +295,19 @@ do
 end
 redis.set_repl(redis.REPL_ALL)
 if limited then return limited end
+"""
+
+# A group message's or op's fan-out (fanout.py): KEYS[1] the user's fan-out bucket
+# (u:<user>:fanout), ARGV[1] its rate (inbox writes per second), ARGV[2] its burst, ARGV[3]
+# the writes (capped at the burst). Returns 0 when drawn, else the ms until the bucket
+# holds them (nothing drawn). On the store's clock, so nodes whose clocks disagree share it.
+FANOUT_LUA = _BUCKETS + """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cost, now = math.min(tonumber(ARGV[3]), burst), store_ms()
+local level = bucket_level(KEYS[1], rate, burst, now)
+if level < cost then return math.max(1, math.ceil((cost - level) * 1000 / rate)) end
+bucket_draw(KEYS[1], level - cost, rate, burst, now)
+return 0
 """
 
 # A request's limit alone (every request but a pipelined send or ack): returns 0 when the

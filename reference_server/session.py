@@ -363,7 +363,7 @@ class Session:
         over it (answered ``rate_limited``)."""
         assert self.user is not None
         fanout = self.group_rules.fanout
-        wait_ms = await fanout.charge(self.node.store.redis, self.user, writes)
+        wait_ms = await fanout.charge(self.node.store, self.user, writes)
         if wait_ms:
             self.error(RATE_LIMITED, f"send: {fanout.refusal(writes)}", rid,
                        retry_after_ms=wait_ms)

@@ -174,12 +174,13 @@ class Store:
         self._limited_send = Script(scripts.LIMITED_SEND_LUA)
         self._limited_ack = Script(scripts.LIMITED_ACK_LUA)
         self._take = Script(scripts.TAKE_LUA)
+        self._fanout = Script(scripts.FANOUT_LUA)
         self._login_gate = Script(scripts.LOGIN_GATE_LUA)
         self._login_failed = Script(scripts.LOGIN_FAILED_LUA)
         self._pipe = RespPipe(url, timeout_s, scripts=(
             self._send, self._login, self._ack, self._read, self._group_op, self._set_op,
-            self._limited_send, self._limited_ack, self._take, self._login_gate,
-            self._login_failed))
+            self._limited_send, self._limited_ack, self._take, self._fanout,
+            self._login_gate, self._login_failed))
 
     @property
     def connected(self) -> bool:
@@ -337,6 +338,12 @@ class Store:
         """Draw a request's weight from its user's and device's buckets; RateLimited when
         either holds too little (nothing drawn)."""
         script_reply("draw a limit", await self._script("draw a limit", self._take, *limit))
+
+    async def charge_fanout(self, user: str, rate: float, burst: int, writes: int) -> int:
+        """Draw ``writes`` from ``user``'s fan-out bucket (fanout.py): 0 when drawn, else the
+        ms until it holds them (nothing drawn)."""
+        return int(await self._script("charge the fan-out budget", self._fanout,
+                                      [f"u:{user}:fanout"], [rate, burst, writes]))
 
     async def login_gate(self, addr: str, max_fails: int) -> int:
         """0 when ``addr`` may log in, else the ms until its failed-login window ends."""

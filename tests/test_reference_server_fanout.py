@@ -12,6 +12,7 @@ from conftest import unique
 from imload.cluster import LocalCluster
 from reference_server.config import parse_args
 from reference_server.fanout import Fanout, GroupRules
+from reference_server.store import Store
 
 NODE = ["--node-id", "n1", "--port", "7101", "--redis", "redis://127.0.0.1:1/0",
         "--secret", "s"]
@@ -55,14 +56,15 @@ def test_the_bucket_in_the_store(cluster: LocalCluster) -> None:
     takes all of it; then one more write waits about 1,000 s; off takes nothing."""
 
     async def go() -> list[int]:
-        r = aioredis.Redis.from_url(cluster.redis_url)
+        store, r = Store(cluster.redis_url), aioredis.Redis.from_url(cluster.redis_url)
         try:
             fan, user = Fanout(0.001, 5), unique("fan")
-            return [await fan.charge(r, user, 3), await fan.charge(r, user, 3),
-                    await fan.charge(r, user, 2), await fan.charge(r, unique("big"), 100),
-                    await Fanout(0.001, 5, off=True).charge(r, user, 100),
+            return [await fan.charge(store, user, 3), await fan.charge(store, user, 3),
+                    await fan.charge(store, user, 2), await fan.charge(store, unique("big"), 100),
+                    await Fanout(0.001, 5, off=True).charge(store, user, 100),
                     int(await r.pttl(f"u:{user}:fanout"))]
         finally:
+            await store.aclose()
             await r.aclose()
 
     first, over, rest, big, off, ttl = asyncio.run(go())
