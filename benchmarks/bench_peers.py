@@ -19,12 +19,15 @@ load drifts between runs):
   (four events or more), the ``send-ack`` request event and the push rows;
 - ``bare``: ``peers_bare.py``: send, wait for ``send_ack`` (a request event), ack each
   push at once; no engine, no journal;
-- ``tsung``: Tsung 1.7 (send and ``send_ack`` only), when ``tsung`` is installed; its
-  scenario is not scripted here yet, so this line says why it was skipped.
+- ``tsung``: Tsung 1.7 (``peers_tsung.py``: send and wait for the next frame; no push acks,
+  no pings), when ``tsung`` is installed (else a line says it was skipped), with the Erlang
+  VM's default flags, and ``tsung-no-busy-wait`` with its schedulers' busy-waiting off
+  (``+sbwt none``), measured from outside over the same window.
 
 One JSON object per line (docs/architecture.md, "Benchmarks"): ``cpu_ms_per_1k_messages``
-per tool (``imload``'s with ``baseline`` = the bare user's and ``ratio``, the issue's
-target <= 1), the messages per second each reached (the workload asks ``2 P / I``).
+per tool (``imload``'s with ``baseline`` = the bare user's and ``ratio``, and with
+``tsung_ratio`` against Tsung's when it ran; the issue's targets are both <= 1), the
+messages per second each reached (the workload asks ``2 P / I``).
 """
 
 from __future__ import annotations
@@ -46,13 +49,16 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_generator import NODE_ARGS, emit  # noqa: E402
 from generator_children import BODY  # noqa: E402
+from peers_tsung import DOES as TSUNG_DOES  # noqa: E402
+from peers_tsung import run_tsung  # noqa: E402
 
 from imload.protocol import direct_conv  # noqa: E402
 
 LOCUST = str(Path(sys.executable).with_name("locust"))
 DOES = {"imload": "send, send_ack, retry timer, batched push acks, heartbeats, columnar "
                   "journal (4+ events), Locust send-ack event and push rows",
-        "bare": "send, wait for send_ack (a request event), ack each push at once"}
+        "bare": "send, wait for send_ack (a request event), ack each push at once",
+        "tsung": TSUNG_DOES, "tsung-no-busy-wait": TSUNG_DOES + "; +sbwt none"}
 
 
 def write_trace(path: Path, pairs: int, interval: float, seconds: float) -> int:
@@ -115,7 +121,10 @@ def measure(ns: argparse.Namespace, tmp: Path) -> dict[str, list[dict[str, Any]]
     from imload.cluster import LocalCluster
     cluster = LocalCluster(tmp / "cluster", nodes=1, node_args=NODE_ARGS,
                            appendfsync="everysec")
+    tsung = shutil.which("tsung") is not None
     runs: dict[str, list[dict[str, Any]]] = {"imload": [], "bare": []}
+    if tsung:
+        runs.update({"tsung": [], "tsung-no-busy-wait": []})
     try:
         cluster.start()
         url = cluster.node_url(cluster.node_names[0], direct=True)
@@ -126,6 +135,11 @@ def measure(ns: argparse.Namespace, tmp: Path) -> dict[str, list[dict[str, Any]]
                 runs[tool].append(run_locust(tool, files, [*extra, *run_id],
                                              {**env, "PEERS_RUN": f"pb{r}x"},
                                              2 * ns.pairs, ns.seconds, tmp))
+            for busy, tool in ((True, "tsung"), (False, "tsung-no-busy-wait")):
+                if tsung:
+                    runs[tool].append(run_tsung(
+                        url, cluster.secret, cluster.redis_url, f"{tool[-1]}{r}", ns.pairs,
+                        ns.interval, ns.seconds, tmp, BODY, busy_wait=busy))
     finally:
         cluster.stop()
     return runs
@@ -140,16 +154,17 @@ def report(ns: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> Non
     for tool, rs in runs.items():
         spread = {"runs": len(rs), "min": min(map(per_1k, rs)), "max": max(map(per_1k, rs))} \
             if len(rs) > 1 else {}
-        base = {"baseline": median["bare"], "ratio": median[tool] / median["bare"]} \
-            if tool == "imload" else {}
+        base = {"baseline": median["bare"], "ratio": median[tool] / median["bare"],
+                **({"tsung_ratio": median[tool] / median["tsung"]} if "tsung" in median
+                   else {})} if tool == "imload" else {}
         emit("cpu_ms_per_1k_messages", median[tool], "cpu-ms/1000 messages", tool=tool,
              devices=2 * ns.pairs, does=DOES[tool], **base, **spread)
         rate = statistics.median(r["messages"] / r["window_s"] for r in rs)
         emit("messages_per_s", rate, "messages/s", tool=tool, asked=2 * ns.pairs / ns.interval)
-    why = "tsung not installed" if shutil.which("tsung") is None else \
-        "tsung is installed, but its scenario is not scripted in this benchmark yet"
-    print(json.dumps({"figure": "cpu_ms_per_1k_messages", "tool": "tsung", "skipped": why}),
-          flush=True)
+    if "tsung" not in runs:
+        print(json.dumps({"figure": "cpu_ms_per_1k_messages", "tool": "tsung",
+                          "skipped": "tsung not installed (apt-get install tsung)"}),
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
