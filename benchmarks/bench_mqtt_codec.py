@@ -41,8 +41,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_generator import emit  # noqa: E402 - the same JSON lines
 
+from imload.adapters.base import ProtocolViolation  # noqa: E402
 from imload.adapters.mqtt.codec import Reader, build_puback, build_publish  # noqa: E402
 from imload.adapters.mqtt.packets import PubAck, Publish  # noqa: E402
+from imload.adapters.mqtt.wire import read_vbi  # noqa: E402
 
 TOPIC = "imload/u/bob"
 PAYLOAD = (b'{"cmid":"c-000123","conv":"d:alice:bob","body":"hello there, how are you '
@@ -99,17 +101,10 @@ def frames(buf: bytearray) -> list[tuple[int, bytes]]:
     the framing this codec's Reader does, for the library routes."""
     out = []
     while len(buf) >= 2:
-        length = shift = 0
-        i = 1
-        while True:
-            if i >= len(buf):
-                return out
-            b = buf[i]
-            i += 1
-            length |= (b & 0x7F) << shift
-            if not b & 0x80:
-                break
-            shift += 7
+        try:
+            length, i = read_vbi(buf, 1, len(buf), "remaining length")
+        except ProtocolViolation:  # not all of the remaining length here yet
+            return out
         if i + length > len(buf):
             return out
         out.append((buf[0], bytes(buf[i:i + length])))

@@ -35,6 +35,7 @@ from websockets.exceptions import WebSocketException
 
 from imload.adapters import Adapter, make_adapter
 from imload.audit_link import AuditLink, dial
+from imload.client.e2e import KeyDirectory, Sealer
 from imload.journal import body_digest, event
 
 AUDIT_SESSION = 0  # the audit's connection is session 0 of every device
@@ -105,13 +106,13 @@ async def _request(link: AuditLink, frame: dict[str, Any], want: str,
 
 async def _audit_one(adapter: Adapter, after: int, url: str,
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
-                     open_timeout_s: float, ca: str | None) -> int:
+                     open_timeout_s: float, ca: str | None, sealer: Sealer | None) -> int:
     user, device, token = adapter.identity.user, adapter.identity.device, adapter.identity.token
     count = pushes = 0
 
     def pushed(m: dict[str, Any]) -> None:
         nonlocal count, pushes
-        record(_delivery(m, user, device, clock(), via="push"))
+        record(_delivery(m, user, device, clock(), via="push", sealer=sealer))
         count, pushes = count + 1, pushes + 1
 
     async with dial(url, adapter, ca, open_timeout_s) as conn:
@@ -130,7 +131,7 @@ async def _audit_one(adapter: Adapter, after: int, url: str,
                                         "limit": SYNC_LIMIT}, "sync_batch", pushed)
             rid += 1
             for m in batch.get("msgs", []):
-                record(_delivery(m, user, device, clock()))
+                record(_delivery(m, user, device, clock(), sealer=sealer))
                 count += 1
             upto = batch.get("upto", after)
             more = (bool(batch.get("more")) and upto > after) or pushes > 0
@@ -143,11 +144,16 @@ async def _audit_one(adapter: Adapter, after: int, url: str,
 
 
 def _delivery(m: dict[str, Any], user: str, device: str, at: float,
-              via: str = "sync") -> dict[str, Any]:
-    """The ``deliver`` event of one inbox entry, synced or pushed."""
+              via: str = "sync", sealer: Sealer | None = None) -> dict[str, Any]:
+    """The ``deliver`` event of one inbox entry, synced or pushed (with ``sealer``, e2e:
+    the digest of the plaintext, or ``undecryptable`` as the engine journals it)."""
     body = m.get("body")
     extra: dict[str, Any] = {}
     kind = m.get("kind")
+    if sealer is not None and kind != "event":
+        body = sealer.open(m.get("conv"), m.get("from"), body)
+        if body is None:
+            extra["undecryptable"] = True
     if kind is not None:
         extra["kind"] = kind
         if kind == "event" and isinstance(body, dict):
@@ -185,7 +191,8 @@ async def _audit_all(held: Mapping[tuple[str, str], int], urls: list[str],
                      adapter_for: Callable[[str, str], Adapter],
                      record: Callable[[dict[str, Any]], None], clock: Callable[[], float],
                      timeout_s: float, concurrency: int,
-                     progress: Callable[[int], None], ca: str | None) -> AuditResult:
+                     progress: Callable[[int], None], ca: str | None,
+                     keys: KeyDirectory | None = None) -> AuditResult:
     result = AuditResult(devices=len(held))
     gate = asyncio.Semaphore(concurrency)
     deadline = clock() + timeout_s
@@ -200,7 +207,9 @@ async def _audit_all(held: Mapping[tuple[str, str], int], urls: list[str],
                     remaining = max(0.5, deadline - clock())
                     result.messages += await asyncio.wait_for(
                         _audit_one(adapter_for(user, device), after, url, record, clock,
-                                   min(10.0, remaining), ca), remaining)
+                                   min(10.0, remaining), ca,
+                                   Sealer(keys, user) if keys is not None else None),
+                        remaining)
                     result.synced += 1
                     progress(1)
                     return
@@ -220,10 +229,12 @@ def run_audit(held: Mapping[tuple[str, str], int], urls: list[str], secret: str,
               record: Callable[[dict[str, Any]], None], *, timeout_s: float = 120.0,
               concurrency: int = 100, clock: Callable[[], float] = time.monotonic,
               progress: Callable[[int], None] = lambda n: None, protocol: str = "v1",
-              options: dict[str, Any] | None = None, ca: str | None = None) -> AuditResult:
+              options: dict[str, Any] | None = None, ca: str | None = None,
+              keys: KeyDirectory | None = None) -> AuditResult:
     """Audit every device of ``held`` (``devices_to_audit``) against ``urls`` in ``protocol``
     (a fresh adapter per attempt, with ``options``; TLS trusting ``ca``, else the system's
-    CAs); bounded by ``timeout_s`` overall."""
+    CAs; with ``keys``, the run's e2e key directory, opening sealed bodies); bounded by
+    ``timeout_s`` overall."""
     if not urls:
         raise ValueError("the audit needs at least one node URL")
 
@@ -231,4 +242,4 @@ def run_audit(held: Mapping[tuple[str, str], int], urls: list[str], secret: str,
         return make_adapter(protocol, user, device, secret, options)
 
     return asyncio.run(_audit_all(held, urls, adapter_for, record, clock, timeout_s,
-                                  concurrency, progress, ca))
+                                  concurrency, progress, ca, keys))

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from imload import __version__
-from imload.commands import cluster, drills, files, results
+from imload.commands import cluster, drills, files, results, shrink
 from imload.commands.args import EXIT_CODES_HELP, Parser, SubParsers
 from imload.init import add_init_parser, main_init
 from imload.slo import EXIT_ERROR
@@ -28,6 +28,7 @@ COMMANDS: tuple[tuple[str, Callable[[SubParsers], None], Handler], ...] = (
     ("run", drills.add_run, drills.cmd_run),
     ("avalanche", drills.add_avalanche, drills.cmd_avalanche),
     ("capacity", drills.add_capacity, drills.cmd_capacity),
+    ("shrink", shrink.add_shrink, shrink.cmd_shrink),
     ("compare", results.add_compare, results.cmd_compare),
     ("verify", results.add_verify, results.cmd_verify),
     ("probe", results.add_probe, results.cmd_probe),

@@ -10,7 +10,7 @@ has no single table of keys, so the rows are built from what it validates: the t
 keys (``scenario._TOP``); ``[load]`` from the option table (``imload/load_options.py``:
 keys, kinds, defaults and meanings); each other table section from the fields of the
 Scenario's dataclass of that name (``[cluster]``, ``[audit]``, ...), whose type the parser
-checks by the field's annotation (named here in its own words, ``scenario._WORDS``);
+checks by the field's annotation (named here in its own words, ``scenario._KINDS``);
 ``[load.mix]``
 from ``Mix``'s fields (``traffic/mix_table.py``); ``[[chaos]]`` from the fault kinds' own
 options (``imload/faults/kinds/``, their meanings too);
@@ -77,8 +77,8 @@ def toml(value: Any) -> str:
 
 def words(annotation: str) -> str:
     """A field's annotation as the scenario parser names it in its errors."""
-    from imload.scenario import _WORDS
-    return _WORDS[annotation.replace(" | None", "")]
+    from imload.scenario import _KINDS
+    return _KINDS[annotation.replace(" | None", "")].words
 
 
 def _fields(cls: type, default: object | None, section: str,

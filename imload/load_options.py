@@ -87,6 +87,10 @@ NUMBERS = Kind("a list of numbers", lambda v: isinstance(v, list) and all(map(_i
                lambda v: ",".join(map(_num, v)),
                lambda t, n: _split(t, ",", float, n, "numbers like 0.6,0.3,0.1"),
                tuple[float, ...], listy=True)
+STRINGS = Kind("a list of strings",
+               lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+               ",".join, lambda t, n: _split(t, ",", str, n, "names like a,b,c"),
+               tuple[str, ...], listy=True)
 MIX_FIELDS = Kind("a table of mix fields", lambda v: isinstance(v, dict), to_json,
                   lambda t, n: from_json(t, n), dict[str, Any], listy=True)
 
@@ -267,6 +271,8 @@ OPTIONS: tuple[Option, ...] = (
       "journal to the master"),
     O("push_loss", NUMBER, 0.0, "--imload-push-loss", "share of msg pushes the clients' "
       "transport loses (0 to 1): devices find the gaps and sync", SHARE, "X"),
+    O("e2e", SWITCH, False, "--imload-e2e", "clients encrypt message bodies end to end "
+      "(X25519, ChaCha20-Poly1305; docs/e2e.md): the server stores and forwards ciphertext"),
     # Locust only
     O("target", TEXT, None, "--imload-target", "the target file: the nodes to dial and the "
       "token secret; `imload cluster up` writes one", None, "FILE", scenario=False,
@@ -375,5 +381,5 @@ def locust_value(option: Option, options: Any) -> Any:
 
 
 __all__ = ["INT", "INTS", "LOAD_KEYS", "MIX_FIELDS", "NUMBER", "NUMBERS", "OPTION", "OPTIONS",
-           "SWITCH", "TEXT", "Kind", "LoadError", "LoadSpec", "Option", "Rule", "locust_args",
-           "locust_default", "locust_value", "new_run_id", "parse_load"]
+           "STRINGS", "SWITCH", "TEXT", "Kind", "LoadError", "LoadSpec", "Option", "Rule",
+           "locust_args", "locust_default", "locust_value", "new_run_id", "parse_load"]

@@ -24,10 +24,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 
 from imload.audit import AUDIT_FIELDS, AUDIT_KINDS, devices_to_audit, run_audit
+from imload.client.e2e import directory
 from imload.cluster.backends import Cluster
 from imload.cluster.local import ClusterError, LocalCluster
 from imload.cluster.target import Target, TargetError, load_target
 from imload.console import make_console
+from imload.faults.netns import NetError, PacketNetwork, ports_of
 from imload.faults.registry import FaultContext, missing_means
 from imload.faults.timeline import Timeline
 from imload.faults.toxiproxy import ToxiproxyAPI, ToxiproxyError
@@ -89,7 +91,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
-                   console: Console) -> Prepared:
+                   console: Console, host: str | None = None) -> Prepared:
+    """The target: a target file, or a local cluster started in ``OUT/cluster`` (listening
+    on ``host``, by default loopback)."""
     if target_file or scenario.target != "local":
         path = Path(target_file or scenario.target).resolve()  # Locust runs in OUT
         try:
@@ -106,7 +110,8 @@ def prepare_target(scenario: Scenario, out: Path, target_file: str | None,
         return start_backend(spec.backend, out, console, **options)
     cluster = LocalCluster(out / "cluster", nodes=spec.nodes, bug=spec.bug, tls=spec.tls,
                            node_args=spec.node_args, per_node_args=spec.per_node_args(),
-                           profiles=[p.name for p in scenario.profiles])
+                           profiles=[p.name for p in scenario.profiles],
+                           **({"host": host} if host else {}))
     with console.status(f"starting the local cluster ({scenario.cluster.nodes} nodes, Redis, "
                         "Toxiproxy)"):
         try:
@@ -131,11 +136,14 @@ def start_backend(backend: str, out: Path, console: Console, **options: Any) -> 
 
 
 def locust_command(scenario: Scenario, target_path: Path, journal: Path,
-                   run_id: str, extra: Sequence[str] = ()) -> list[str]:
+                   run_id: str, extra: Sequence[str] = (),
+                   network: PacketNetwork | None = None) -> list[str]:
     """Locust's command line for the scenario: Locust's own flags for the [load] keys it
-    takes, then the ``--imload-*`` ones (``imload/load_options.py``'s table)."""
+    takes, then the ``--imload-*`` ones (``imload/load_options.py``'s table); inside the
+    devices' network namespace when there is one."""
     load = scenario.load
-    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
+    cmd = [*(network.exec_prefix() if network else []),
+           sys.executable, "-m", "locust", "-f", str(locustfile_path(load.locustfile)),
            "--headless", "-u", str(load.users), "-r", str(load.spawn_rate),
            # Locust takes whole seconds (a --time-scale can make 22.5)
            "-t", f"{max(1, math.ceil(load.duration_s))}s", "--stop-timeout", "15",
@@ -180,7 +188,8 @@ StopCheck = Callable[[list[dict[str, Any]]], str | None]
 def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWriter,
              timeline: Timeline, console: Console, locust_extra: Sequence[str] = (),
              stop_when: StopCheck | None = None,
-             exporter: MetricsExporter | None = None) -> None:
+             exporter: MetricsExporter | None = None,
+             network: PacketNetwork | None = None) -> None:
     """Locust for the scenario's duration while the timeline makes its faults.
 
     The journal is followed as it grows: for the live panel (on a terminal), for the
@@ -189,7 +198,8 @@ def run_load(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalW
     returning the reason.
     """
     journal = out / "journal"
-    cmd = locust_command(scenario, prepared.target_path, journal, new_run_id(), locust_extra)
+    cmd = locust_command(scenario, prepared.target_path, journal, new_run_id(), locust_extra,
+                         network)
     log = out / "locust.log"
     duration = scenario.load.duration_s
     tail, stats = JournalTail(journal), LiveStats()
@@ -257,7 +267,8 @@ def audit(scenario: Scenario, prepared: Prepared, out: Path, writer: JournalWrit
                            progress=lambda n: bar.advance(task, n),
                            protocol=prepared.target.protocol,
                            options=prepared.target.protocol_options,
-                           ca=str(prepared.target.ca) if prepared.target.ca else None)
+                           ca=str(prepared.target.ca) if prepared.target.ca else None,
+                           keys=directory(scenario.seed) if scenario.load.e2e else None)
     writer.write(event("phase", time.monotonic(), phase="audit", action="end"))
     return result.failed
 
@@ -289,16 +300,22 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
     prepared: Prepared | None = None
     timeline: Timeline | None = None
     exporter: MetricsExporter | None = None
+    network: PacketNetwork | None = None
     writer = JournalWriter(out / "journal", "run", flush_every=1)
     try:
         with _sigterm_as_interrupt():
             exporter = start_exporter(scenario, console)
-            prepared = prepare_target(scenario, out, target_file, console)
+            network = open_network(scenario, target_file)
+            prepared = prepare_target(scenario, out, target_file, console,
+                                      network.host_ip if network else None)
             try:
                 tox = toxiproxy_of(prepared.target)
             except ToxiproxyError as e:
                 raise RunError(str(e)) from None
-            ctx = FaultContext(nodes=prepared.target.fault_targets(), toxiproxy=tox)
+            ctx = FaultContext(nodes=prepared.target.fault_targets(), toxiproxy=tox,
+                               network=network)
+            if network is not None:
+                network.ports = ports_of(ctx.nodes)
             plan = scenario.fault_plan([n.name for n in prepared.target.nodes])
             reasons = list(dict.fromkeys(r for r in (missing_means(s, ctx) for s in plan) if r))
             if reasons:
@@ -311,7 +328,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
                                **({} if promises is None else {"promises": promises})))
             timeline = Timeline(plan, ctx, writer.write)
             run_load(scenario, prepared, out, writer, timeline, console, locust_extra,
-                     stop_when, exporter)
+                     stop_when, exporter, network)
             heal(prepared, timeline, writer)
             audit_failed = audit(scenario, prepared, out, writer, console)
             writer.close()
@@ -339,11 +356,32 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
     finally:
         if timeline is not None:
             timeline.heal()
+        if network is not None:
+            for e in network.close():
+                console.print(f"[red]error:[/] could not remove {escape(e)}")
         writer.close()
         if prepared is not None and prepared.cluster is not None and not keep_cluster:
             prepared.cluster.stop()
         if exporter is not None:  # the final figures stay up [metrics] linger_s, then close
             exporter.close()
+
+
+def open_network(scenario: Scenario, target_file: str | None) -> PacketNetwork | None:
+    """The devices' network namespace when the drill has packet faults (``netem``), made;
+    None without them. RunError saying why it cannot be made here."""
+    if not any(f.kind == "netem" for f in scenario.chaos):
+        return None
+    if target_file or scenario.target != "local" or scenario.cluster.backend != "reference":
+        raise RunError("netem faults need target = \"local\" with the reference backend: "
+                       "the devices run in a network namespace whose veth reaches the local "
+                       "cluster")
+    if scenario.load.expect_workers > 0:
+        raise RunError("netem faults need the Locust processes on this machine "
+                       "(expect_workers = 0): they run in the run's network namespace")
+    try:
+        return PacketNetwork(new_run_id()).open()
+    except NetError as e:
+        raise RunError(f"the devices' network namespace could not be made: {e}") from None
 
 
 def start_exporter(scenario: Scenario, console: Console) -> MetricsExporter | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,18 @@ from typing import Any
 from imload.faults.nemesis import NemesisSpec, nemesis_schedule, parse_nemesis
 from imload.faults.presets import expand_preset
 from imload.faults.registry import FAULT_KINDS, FaultSpec, expand_targets, parse_fault
-from imload.load_options import LoadError, LoadSpec, parse_load
+from imload.load_options import (
+    INT,
+    INTS,
+    NUMBER,
+    STRINGS,
+    SWITCH,
+    TEXT,
+    Kind,
+    LoadError,
+    LoadSpec,
+    parse_load,
+)
 from imload.slo import Slo, parse_slos
 from imload.toml_file import read_toml
 
@@ -112,28 +122,13 @@ _TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis"
         "capacity", "profiles", "metrics"}
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _annotation(kind: Kind) -> str:
+    """How a dataclass field of ``kind`` is annotated (as text: ``from __future__``)."""
+    return kind.py.__name__ if isinstance(kind.py, type) else str(kind.py)
 
 
-def _list_of(item: Callable[[object], bool]) -> Callable[[object], tuple[bool, Any]]:
-    def check(v: object) -> tuple[bool, Any]:
-        ok = isinstance(v, list) and all(item(x) for x in v)
-        return ok, tuple(v) if ok else v  # type: ignore[arg-type]
-    return check
-
-
-# field type (as annotated) -> check returning (ok, value as stored)
-_CHECKS: dict[str, Callable[[object], tuple[bool, Any]]] = {
-    "int": lambda v: (_is_int(v), v),
-    "float": lambda v: (_is_int(v) or isinstance(v, float), v),
-    "str": lambda v: (isinstance(v, str), v),
-    "bool": lambda v: (isinstance(v, bool), v),
-    "tuple[str, ...]": _list_of(lambda x: isinstance(x, str)),
-    "tuple[int, ...]": _list_of(_is_int),
-}
-_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-          "tuple[str, ...]": "a list of strings", "tuple[int, ...]": "a list of integers"}
+# a section's field annotation (without `` | None``) -> its kind: what it takes, its words
+_KINDS: dict[str, Kind] = {_annotation(k): k for k in (INT, NUMBER, TEXT, SWITCH, INTS, STRINGS)}
 
 
 def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
@@ -151,12 +146,13 @@ def _section(path: Path, data: dict[str, Any], key: str, cls: type) -> Any:
             continue
         value = raw[name]
         want = (f.type if isinstance(f.type, str) else f.type.__name__).replace(" | None", "")
-        check = _CHECKS.get(want)
-        if check is None:
+        kind = _KINDS.get(want)
+        if kind is None:
             raise TypeError(f"{cls.__name__}.{name}: no check for type {want}")
-        ok, value = check(value)
-        if not ok:
-            raise ScenarioError(f"{path}: {key}.{name} must be {_WORDS[want]}, got {value!r}")
+        if not kind.takes(value):
+            raise ScenarioError(f"{path}: {key}.{name} must be {kind.words}, got {value!r}")
+        if isinstance(value, list):
+            value = tuple(value)
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
             raise ScenarioError(f"{path}: {key}.{name} must not be negative, got {value!r}")
         values[name] = value

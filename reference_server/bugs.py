@@ -118,7 +118,24 @@ BUGS: dict[str, str] = {
         "not an object, and names no member list (group_create: '{\"op\": ..., \"user\": "
         "creator}' as text; group_add/remove: 'group_add <user> by <actor>')"
     ),
+    "tamper-body": (
+        "every message body is stored with one character changed (the middle one, to another "
+        "letter), as a store or proxy that alters bytes would: a plain body is delivered "
+        "altered (corrupted), an end-to-end sealed one fails authentication (undecryptable)"
+    ),
 }
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def tampered(body: str) -> str:
+    """``body`` with its middle character changed to another letter or digit (one that an
+    envelope's base64 still decodes: it is its ciphertext, not its form, that is broken)."""
+    if not body:
+        return "?"
+    i = len(body) // 2
+    other = _B64[(_B64.find(body[i]) + 1) % len(_B64)]
+    return body[:i] + other + body[i + 1:]
 
 
 class UnknownBug(ValueError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from imload.protocol import MAX_FRAME_BYTES, is_valid_name
@@ -70,6 +71,9 @@ class Config:
         return 3 * self.hb_ms / 1000
 
 
+_N = TypeVar("_N", int, float)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line and exits 2."""
 
@@ -78,30 +82,27 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
-    return value
+def _above_zero(kind: Callable[[str], _N], what: str) -> Callable[[str], _N]:
+    """An argument type: the text read by ``kind`` (``what`` it must be), above 0."""
+    def read(text: str) -> _N:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+        return value
+    return read
+
+
+_positive = _above_zero(int, "an integer")
+_rate = _above_zero(float, "a number")
 
 
 def _port(text: str) -> int:
     value = _positive(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
     return value
 
 
@@ -181,59 +182,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# The admission and request-limit flags: (the Config field, what it sets). Each is the
+# flag --<field, with dashes>, an integer above 0 or (a float field) a number above 0, its
+# default the field's; a field of _TWICE defaults to twice another's.
+_LIMIT_FLAGS: tuple[tuple[str, str], ...] = (
+    ("max_conns", "connections this node holds; handshakes beyond get HTTP 503"),
+    ("login_rate", "handshakes per second (token bucket); beyond: HTTP 503"),
+    ("login_burst", "the login bucket's size"),
+    ("device_rate", "requests per second per device, in sends (a sync weighs 5: "
+                    "reference_server/limits.py); beyond: error rate_limited"),
+    ("device_burst", "the device bucket's size, in sends"),
+    ("user_rate", "requests per second per user, over all its devices, in sends"),
+    ("user_burst", "the user bucket's size, in sends"),
+    ("login_fails", "failed logins an address may make per window; then every login from "
+                    "it is refused (4029) until the window ends"),
+    ("login_fail_window_s", "the failed-login window, from an address's first failure"),
+    ("max_bad_frames", "bad frames a connection may send; one more closes it with 1008"),
+    ("max_outbound", "frames queued for a client that does not read before the node closes "
+                     "it with 4003"),
+    ("max_outbound_bytes", "bytes queued for a client that does not read before the node "
+                           "closes it with 4003"),
+    ("max_group_size", "members a group may have; a group_create or group_add beyond is "
+                       "refused with forbidden"),
+    ("fanout_rate", "inbox writes per second per user (a group message costs its members); "
+                    "beyond: error rate_limited"),
+    ("fanout_burst", "the fan-out bucket's size"),
+)
+_TWICE = {"user_rate": "device_rate", "user_burst": "device_burst"}
+_OLD_NAMES = {"device_rate": ["--send-rate"], "device_burst": ["--send-burst"]}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def add_admission_flags(p: argparse.ArgumentParser) -> None:
     d = Config("n", "h", 1, "redis://x", "s")
-    p.add_argument("--max-conns", type=_positive, default=d.max_conns,
-                   help="connections this node holds; handshakes beyond get HTTP 503 "
-                        f"(default {d.max_conns})")
-    p.add_argument("--login-rate", type=_rate, default=d.login_rate,
-                   help="handshakes per second (token bucket); beyond: HTTP 503 "
-                        f"(default {d.login_rate:g})")
-    p.add_argument("--login-burst", type=_positive, default=d.login_burst,
-                   help=f"the login bucket's size (default {d.login_burst})")
-    p.add_argument("--device-rate", "--send-rate", type=_rate, default=d.device_rate,
-                   dest="device_rate",
-                   help="requests per second per device, in sends (a sync weighs 5: "
-                        "reference_server/limits.py); beyond: error rate_limited "
-                        f"(default {d.device_rate:g})")
-    p.add_argument("--device-burst", "--send-burst", type=_positive, default=d.device_burst,
-                   dest="device_burst",
-                   help=f"the device bucket's size, in sends (default {d.device_burst})")
-    p.add_argument("--user-rate", type=_rate, default=None,
-                   help="requests per second per user, over all its devices, in sends "
-                        f"(default twice --device-rate: {d.user_rate:g})")
-    p.add_argument("--user-burst", type=_positive, default=None,
-                   help="the user bucket's size, in sends (default twice --device-burst: "
-                        f"{d.user_burst})")
-    p.add_argument("--login-fails", type=_positive, default=d.login_fails,
-                   help="failed logins an address may make per window; then every login "
-                        f"from it is refused (4029) until the window ends "
-                        f"(default {d.login_fails})")
-    p.add_argument("--login-fail-window-s", type=_rate, default=d.login_fail_window_s,
-                   help="the failed-login window, from an address's first failure "
-                        f"(default {d.login_fail_window_s:g})")
+    for name, text in _LIMIT_FLAGS:
+        default = getattr(d, name)
+        said = f"{default:g}" if isinstance(default, float) else str(default)
+        if name in _TWICE:
+            said = f"twice {_flag(_TWICE[name])}: {said}"
+        p.add_argument(_flag(name), *_OLD_NAMES.get(name, []), dest=name,
+                       type=_rate if isinstance(default, float) else _positive,
+                       default=None if name in _TWICE else default,
+                       help=f"{text} (default {said})")
     p.add_argument("--trusted-proxies", type=_proxies, default=(), metavar="ADDRS",
                    help="reverse proxies (addresses or CIDR blocks, comma-separated) whose "
                         "X-Forwarded-For names the client that failed logins count against; "
                         "from any other peer the header is ignored (default none)")
-    p.add_argument("--max-bad-frames", type=_positive, default=d.max_bad_frames,
-                   help="bad frames a connection may send; one more closes it with 1008 "
-                        f"(default {d.max_bad_frames})")
-    p.add_argument("--max-outbound", type=_positive, default=d.max_outbound,
-                   help="frames queued for a client that does not read before the node "
-                        f"closes it with 4003 (default {d.max_outbound})")
-    p.add_argument("--max-outbound-bytes", type=_positive, default=d.max_outbound_bytes,
-                   help="bytes queued for a client that does not read before the node "
-                        f"closes it with 4003 (default {d.max_outbound_bytes})")
-    p.add_argument("--max-group-size", type=_positive, default=d.max_group_size,
-                   help="members a group may have; a group_create or group_add beyond is "
-                        f"refused with forbidden (default {d.max_group_size})")
-    p.add_argument("--fanout-rate", type=_rate, default=d.fanout_rate,
-                   help="inbox writes per second per user (a group message costs its "
-                        "members); beyond: error rate_limited "
-                        f"(default {d.fanout_rate:g})")
-    p.add_argument("--fanout-burst", type=_positive, default=d.fanout_burst,
-                   help=f"the fan-out bucket's size (default {d.fanout_burst})")
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -244,21 +241,14 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser.error("argument --secret: must not be empty")
     if (ns.cert is None) != (ns.key is None):
         parser.error("arguments --cert and --key: give both or neither")
+    limits = {name: getattr(ns, name) for name, _ in _LIMIT_FLAGS}
+    for name, base in _TWICE.items():
+        if limits[name] is None:
+            limits[name] = 2 * limits[base]
     return Config(node_id=ns.node_id, host=ns.host, port=ns.port, redis_url=ns.redis_url,
                   secret=ns.secret, bugs=BugSet(n for names in ns.bug for n in names),
                   hb_ms=ns.hb_ms, login_timeout_s=ns.login_timeout_s,
                   max_frame=ns.max_frame, log_file=ns.log_file,
-                  max_conns=ns.max_conns,
-                  login_rate=ns.login_rate, login_burst=ns.login_burst,
-                  device_rate=ns.device_rate, device_burst=ns.device_burst,
-                  user_rate=2 * ns.device_rate if ns.user_rate is None else ns.user_rate,
-                  user_burst=2 * ns.device_burst if ns.user_burst is None else ns.user_burst,
-                  login_fails=ns.login_fails, login_fail_window_s=ns.login_fail_window_s,
-                  trusted_proxies=ns.trusted_proxies,
-                  max_outbound=ns.max_outbound, max_outbound_bytes=ns.max_outbound_bytes,
-                  max_group_size=ns.max_group_size, fanout_rate=ns.fanout_rate,
-                  fanout_burst=ns.fanout_burst,
-                  max_bad_frames=ns.max_bad_frames,
-                  public_url=ns.public_url, cert=ns.cert,
+                  trusted_proxies=ns.trusted_proxies, public_url=ns.public_url, cert=ns.cert,
                   key=ns.key, seed=ns.seed, redis_timeout_s=ns.redis_timeout_s,
-                  clock_skew_ms=ns.clock_skew_ms)
+                  clock_skew_ms=ns.clock_skew_ms, **limits)

@@ -49,6 +49,7 @@ from imload.protocol.frames import (
     UNAUTHENTICATED,
 )
 from reference_server import inflight
+from reference_server.bugs import tampered
 from reference_server.client_address import forwarded_for, name_peer
 from reference_server.deadline import Deadline
 from reference_server.groups import MAX_STALE, members_of
@@ -345,8 +346,9 @@ class Session:
                     return
                 charged = True
             try:
+                body = tampered(frame["body"]) if bugs.has("tamper-body") else frame["body"]
                 res = await store.send(self.user, self.device, frame["cmid"], conv, members,
-                                       frame["body"], frame.get("ts"), self.now_ms(), ver=ver,
+                                       body, frame.get("ts"), self.now_ms(), ver=ver,
                                        dedup=not bugs.has("no-dedup"), seq=seq)
                 break
             except StaleMembers:

@@ -1,17 +1,25 @@
-"""Helpers of the cluster tests (reference, prosody, ejabberd): is a process gone, which pids
-does cluster.json record, what an XMPP backend's target file holds, and a raw
+"""Helpers of the cluster tests (reference, prosody, ejabberd, mosquitto): is a process gone,
+which pids does cluster.json record, ``imload cluster`` run as a command, a start that must
+fail, a cluster that must stop clean, what an XMPP backend's target file holds, and a raw
 XMPP-over-WebSocket stream (RFC 7395) to register on."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websocket
 
+from imload.cluster.backends import load_cluster
+from imload.cluster.processes import REPO, ClusterError
 from imload.cluster.target import Target, load_target, write_target
 
 FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
@@ -39,6 +47,37 @@ def part_pids(directory: Path) -> dict[str, int | None]:
 def recorded_pids(directory: Path) -> list[int]:
     """The pids ``DIR/cluster.json`` records, of the parts that run."""
     return [pid for pid in part_pids(directory).values() if pid]
+
+
+def cluster_cli(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m imload cluster ARGS --dir DIRECTORY``, run to its end (60 s at most)."""
+    return subprocess.run([sys.executable, "-m", "imload", "cluster", *args,
+                           "--dir", str(directory)], capture_output=True, text=True,
+                          cwd=REPO, timeout=60, check=False)
+
+
+def start_fails(cluster: Any, match: str) -> str:
+    """Start ``cluster``: it must fail with a ``ClusterError`` that matches ``match`` and
+    leave no part running (its cluster.json records no pid). Returns the error's text."""
+    with pytest.raises(ClusterError, match=match) as caught:
+        cluster.start()
+    assert recorded_pids(cluster.directory) == []
+    return str(caught.value)
+
+
+@contextmanager
+def stops_clean(directory: Path, parts: int) -> Iterator[None]:
+    """Around a test of the started cluster in ``directory``: when the body is done,
+    ``parts`` recorded parts still run; then, whatever happened, the cluster stops (as
+    ``imload cluster down`` would) and every process it recorded is gone."""
+    try:
+        yield
+        pids = recorded_pids(directory)
+        assert len(pids) == parts and not any(gone(p) for p in pids)
+    finally:
+        load_cluster(directory).stop()
+    assert all(gone(p) for p in pids)
+    assert recorded_pids(directory) == []
 
 
 def xmpp_target_parses_back(cluster: Any, directory: Path) -> Target:

@@ -481,3 +481,19 @@ class World:
 
     def run(self, dt: float = 1.0) -> None:
         self.net.run_for(dt)
+
+
+def alice_online(**world: Any) -> tuple[World, FakeDriver]:
+    """A ``World(**world)`` whose one device, alice's d0, has logged in and synced."""
+    w = World(**world)
+    a = w.device("alice")
+    w.run()
+    return w, a
+
+
+def alice_and_bob(**world: Any) -> tuple[World, FakeDriver, FakeDriver]:
+    """A ``World(**world)`` where alice's d0 and bob's d0 have logged in and synced."""
+    w = World(**world)
+    a, b = w.device("alice"), w.device("bob")
+    w.run()
+    return w, a, b

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from imload.check.cases import Case, Cases
 from imload.journal import body_digest, event
 from imload.protocol import conv_members, direct_conv
 
@@ -303,6 +304,20 @@ class JournalBuilder:
         self.phase("audit", "end")
 
 
+def two_phones(**declared: Any) -> JournalBuilder:
+    """alice's and bob's phones logged in, load phase started; after a ``declare`` event of
+    the fields in ``declared`` that are not None, when there are any (none: the target
+    declares nothing, as a protocol v1 server)."""
+    j = JournalBuilder()
+    fields = {k: v for k, v in declared.items() if v is not None}
+    if fields:
+        j.add("declare", **fields)
+    j.phase("load", "start")
+    j.device("alice", "phone")
+    j.device("bob", "phone")
+    return j
+
+
 def two_friends() -> JournalBuilder:
     """alice (phone, laptop) and bob (phone), logged in, load phase started."""
     j = JournalBuilder()
@@ -323,3 +338,9 @@ def a_chat(messages: int) -> JournalBuilder:
         j.message("a", "d0", "b", f"c{i}")
     j.send("a", "d0", "late", "b")
     return j
+
+
+def only_case(cases: Cases) -> Case:
+    """The one case in ``cases`` (a check's result), which must hold exactly one."""
+    assert cases.count == 1, [c["explain"] for c in cases.examples]
+    return cases.examples[0]

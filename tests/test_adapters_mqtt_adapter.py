@@ -80,8 +80,8 @@ def test_registered_with_a_password_per_user() -> None:
     b = make_adapter("mqtt", "alice", "laptop", "s", OPTS)
     assert a.identity.token == b.identity.token != "s"
     assert MqttAdapter.promises({"qos": 1}) == ["lost", "partial", "phantom", "aborted",
-                                                "corrupted"]
-    assert MqttAdapter.promises({"qos": 0}) == ["phantom", "corrupted"]
+                                                "corrupted", "undecryptable"]
+    assert MqttAdapter.promises({"qos": 0}) == ["phantom", "corrupted", "undecryptable"]
 
 
 def test_a_refused_user_makes_the_account_as_admin_then_logs_in_again() -> None:

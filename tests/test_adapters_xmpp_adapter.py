@@ -58,6 +58,23 @@ def ready(**opts: Any) -> XmppAdapter:
     return a
 
 
+def login_again(a: XmppAdapter, rid: int
+                ) -> tuple[Server, tuple[list[dict[str, Any]], list[bytes]]]:
+    """The connection drops and a new one opens at 5 s: a SCRAM login up to the bound
+    features, which a stream with a resumable session answers with ``<resume>``, another
+    with ``<bind>``. Returns the server and what the features drew (events, bytes)."""
+    a.closed()
+    a.opened(5.0)
+    srv = Server()
+    a.encode({"t": "login", "rid": rid, "token": "x"}, 5.0)
+    step(a, srv.open())
+    _, (auth,) = step(a, srv.features())
+    _, (resp,) = step(a, srv.challenge(auth))
+    step(a, srv.success(resp))
+    step(a, srv.open())
+    return srv, step(a, srv.features_bound())
+
+
 def test_registered_as_the_xmpp_protocol() -> None:
     assert adapter_class("xmpp") is XmppAdapter
     a = make_adapter("xmpp", "alice", "phone", "secret", {"domain": DOMAIN})
@@ -132,17 +149,8 @@ def test_resume_after_closed_resends_what_was_not_acked() -> None:
     step(a, a_h(2))
     step(a, R)
     step(a, chat(f"bob@{DOMAIN}/pc", f"alice@{DOMAIN}/phone", "b1").encode())
-    a.closed()
-    a.opened(5.0)
-    assert a.sm.can_resume and a.inbox.useq == 1
-    srv = Server()
-    a.encode({"t": "login", "rid": 20, "token": "x"}, 5.0)
-    step(a, srv.open())
-    _, (auth,) = step(a, srv.features())
-    _, (resp,) = step(a, srv.challenge(auth))
-    step(a, srv.success(resp))
-    step(a, srv.open())
-    evs, out = step(a, srv.features_bound())
+    _, (_, out) = login_again(a, 20)
+    assert a.sm.can_resume and a.inbox.useq == 1  # the closed stream's session is kept
     assert out == [f'<resume xmlns="{SM}" previd="sm-1" h="1"/>'.encode()]  # no bind first
     evs, out = step(a, f'<resumed xmlns="{SM}" previd="sm-1" h="3"/>'.encode())
     assert evs == [{"t": "login_ok", "rid": 20, "user": "alice", "device": "phone",
@@ -158,16 +166,7 @@ def test_failed_resume_starts_fresh_and_acks_none_of_the_lost() -> None:
     a = ready()
     send(a, 1, "c1")
     send(a, 2, "c2")
-    a.closed()
-    a.opened(5.0)
-    srv = Server()
-    a.encode({"t": "login", "rid": 21, "token": "x"}, 5.0)
-    step(a, srv.open())
-    _, (auth,) = step(a, srv.features())
-    _, (resp,) = step(a, srv.challenge(auth))
-    step(a, srv.success(resp))
-    step(a, srv.open())
-    step(a, srv.features_bound())
+    srv, _ = login_again(a, 21)
     evs, (bind,) = step(a, f'<failed xmlns="{SM}"><item-not-found '
                            'xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></failed>'.encode())
     assert evs == [] and xml(bind).find("{urn:ietf:params:xml:ns:xmpp-bind}bind") is not None
@@ -185,16 +184,7 @@ def test_failed_resume_with_h_still_acks_what_the_server_handled() -> None:
     a = ready()
     send(a, 1, "c1")
     send(a, 2, "c2")
-    a.closed()
-    a.opened(5.0)
-    srv = Server()
-    a.encode({"t": "login", "rid": 22, "token": "x"}, 5.0)
-    step(a, srv.open())
-    _, (auth,) = step(a, srv.features())
-    _, (resp,) = step(a, srv.challenge(auth))
-    step(a, srv.success(resp))
-    step(a, srv.open())
-    step(a, srv.features_bound())
+    srv, _ = login_again(a, 22)
     _, (bind,) = step(a, f'<failed xmlns="{SM}" h="3"/>'.encode())
     step(a, srv.bind_result(bind))
     evs, _ = step(a, srv.enabled("sm-2"))
@@ -387,6 +377,6 @@ def test_a_fresh_adapter_numbers_on_from_the_sync_cursor_it_is_given() -> None:
 
 def test_promises_follow_stream_management() -> None:
     assert XmppAdapter.promises({"domain": DOMAIN}) == [
-        "lost", "partial", "phantom", "aborted", "corrupted"]
+        "lost", "partial", "phantom", "aborted", "corrupted", "undecryptable"]
     assert XmppAdapter.promises({"domain": DOMAIN, "smacks": False}) == [
-        "phantom", "corrupted"]
+        "phantom", "corrupted", "undecryptable"]

@@ -19,6 +19,7 @@ ME = "alice@example.org"
 
 
 def el(s: str) -> etree._Element:
+    """The XML text ``s`` parsed (test_adapters_xmpp_rooms uses it too)."""
     return etree.fromstring(s.encode())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from lxml import etree
+from test_adapters_xmpp_messages import el
 
 from imload.adapters.xmpp.messages import label_of
 from imload.adapters.xmpp.rooms import (
@@ -18,10 +19,6 @@ from imload.adapters.xmpp.rooms import (
 )
 
 ROOM = "team@conference.example.org"
-
-
-def el(text: str) -> etree._Element:
-    return etree.fromstring(text.encode())
 
 
 def msg(inner: str, frm: str = f"{ROOM}/bob#pc", typ: str = "groupchat") -> etree._Element:

@@ -43,6 +43,7 @@ DRILLS = {
     "op-reorder": "op",
     "stale-members": "lost",
     "stale-members-terse": "lost",
+    "tamper-body": "undecryptable",
 }
 # drills whose bug line is not just their name (several modes, comma-separated)
 BUG_LINES = {"stale-members-terse": "stale-members,terse-events"}

@@ -1,6 +1,6 @@
 """gap: holes in a device's useqs or seqs after the audit (and none before it is judged)."""
 
-from journal_builder import JournalBuilder, two_friends
+from journal_builder import JournalBuilder, two_friends, two_phones
 from test_check_recipients import team
 
 from imload.check.gaps import gap_cases, missing_in_spans, missing_numbers
@@ -114,11 +114,7 @@ def test_a_timestamp_numbered_server_declared_contiguous_gets_bounded_gap_cases(
 
 
 def test_declared_increasing_numbering_makes_gaps_not_applicable() -> None:
-    j = JournalBuilder()
-    j.add("declare", numbering={"seq": "increasing", "useq": "increasing"})
-    j.phase("load", "start")
-    j.device("alice", "phone")
-    j.device("bob", "phone")
+    j = two_phones(numbering={"seq": "increasing", "useq": "increasing"})
     j.send("alice", "phone", "c1", "bob")
     j.ack("alice", "c1", seq=1_733_000_000_000)
     j.deliver_all("alice", "c1")

@@ -1,28 +1,14 @@
 """The index the checks read: one pass, sends folded by cmid, deliveries per device, faults."""
 
-from typing import Any
-
 import pytest
 from journal_builder import JournalBuilder, two_friends
 
 from imload.check import check
 from imload.check.history import build_history
-from imload.check.index import (
-    ATTEMPTS,
-    DELIV_EV,
-    FAIL,
-    INFO,
-    LAST_EV,
-    OK,
-    OK_EV,
-    OUTCOME,
-    PENDING,
-    SEND_EV,
-    History,
-)
+from imload.check.index import FAIL, INFO, OK, PENDING, History, SendRecord
 
 
-def record(h: History, user: str, cmid: str) -> list[Any]:
+def record(h: History, user: str, cmid: str) -> SendRecord:
     rec = h.record(user, cmid)
     assert rec is not None, f"no record of {user}'s {cmid}"
     return rec
@@ -47,8 +33,8 @@ def test_retries_fold_into_one_logical_send() -> None:
     ok = j.ack("alice", "c1")
     h = build_history(j.events)
     rec = record(h, "alice", "c1")
-    assert rec[ATTEMPTS] == 2 and rec[OUTCOME] == OK
-    assert rec[SEND_EV] is first and rec[OK_EV] is ok
+    assert rec.attempts == 2 and rec.outcome == OK
+    assert rec.send_ev is first and rec.ok_ev is ok
 
 
 def test_outcomes_ok_beats_fail_beats_info() -> None:
@@ -61,7 +47,7 @@ def test_outcomes_ok_beats_fail_beats_info() -> None:
     j.fail("alice", "c")
     j.ack("alice", "c")
     h = build_history(j.events)
-    assert [record(h, "alice", c)[OUTCOME] for c in "abcd"] == [FAIL, INFO, OK, PENDING]
+    assert [record(h, "alice", c).outcome for c in "abcd"] == [FAIL, INFO, OK, PENDING]
 
 
 def test_deliveries_per_device_keep_the_first_and_count_repeats() -> None:
@@ -81,7 +67,7 @@ def test_an_unacked_sends_first_copy_is_kept() -> None:
     j.info("alice", "c1")
     j.deliver_all("alice", "c1")
     h = build_history(j.events)
-    assert record(h, "alice", "c1")[DELIV_EV]["user"] == "alice"  # the first copy, any device
+    assert record(h, "alice", "c1").deliv_ev["user"] == "alice"  # the first copy, any device
 
 
 def test_fault_windows_pair_start_and_stop_relative_to_load_start() -> None:
@@ -118,7 +104,7 @@ def test_unsorted_events_are_sorted_first() -> None:
     j.message("alice", "phone", "bob", "c1")
     shuffled = list(reversed(j.events))
     h = build_history(shuffled)
-    assert record(h, "alice", "c1")[OUTCOME] == OK
+    assert record(h, "alice", "c1").outcome == OK
     assert h.wire_duplicates == 0 and not h.seq_clashes and h.events == len(j.events)
 
 
@@ -150,7 +136,7 @@ def test_other_kinds_are_kept_in_time_order_and_the_last_attempt_is_known() -> N
     j.op("alice", "phone", "o1", "contact_add", {"user": "bob"})
     j.reconnect("bob", "phone")
     h = build_history(j.events)
-    assert record(h, "alice", "c1")[LAST_EV] is last
+    assert record(h, "alice", "c1").last_ev is last
     assert [e["ev"] for e in h.kind("read")] == ["read"] and len(h.kind("read_ok")) == 1
     assert len(h.kind("op")) == 1 and len(h.kind("disconnected")) == 1
     assert [e["session"] for e in h.kind("connected") if e["user"] == "bob"] == [1, 2]

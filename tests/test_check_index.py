@@ -5,17 +5,17 @@ import pytest
 from journal_builder import two_friends
 
 from imload.check.history import build_history
-from imload.check.index import ATTEMPTS, DONE_AT, OUTCOME, PENDING, History, Memo, SendRecord
+from imload.check.index import PENDING, History, Memo, SendRecord
 from imload.check.sends import send_tally
 from imload.check.verdict import verdict_of
 
 
-def test_a_send_record_reads_by_field_and_by_name() -> None:
+def test_a_send_record_starts_pending_with_its_first_attempt() -> None:
     first = {"ev": "send", "at": 1.0}
     rec = SendRecord(attempts=1, send_ev=first, last_ev=first)
-    assert (rec.outcome, rec.copies, rec.done_at, rec.ok_ev) == (PENDING, 0, None, None)
-    assert rec[ATTEMPTS] == 1 and rec[OUTCOME] == PENDING and rec[DONE_AT] is None
-    assert (ATTEMPTS, DONE_AT) == ("attempts", "done_at")
+    assert (rec.attempts, rec.outcome, rec.copies, rec.done_at, rec.ok_ev) == (
+        1, PENDING, 0, None, None)
+    assert rec.send_ev is rec.last_ev is first
     assert rec != SendRecord(attempts=1, send_ev=first, last_ev=first)  # one per logical send
 
 

@@ -2,7 +2,7 @@
 
 import time
 
-from journal_builder import JournalBuilder
+from journal_builder import JournalBuilder, two_phones
 
 from imload.check import check
 from imload.check.history import build_history
@@ -14,12 +14,7 @@ STAMP = 1_733_000_000_000  # a 13-digit millisecond timestamp
 def chat(declared: dict[str, str] | None, n: int = 3, base: int = 0,
          step: int = 1) -> JournalBuilder:
     """alice and bob exchange ``n`` messages numbered base + step, base + 2 step, ..."""
-    j = JournalBuilder()
-    if declared is not None:
-        j.add("declare", numbering=declared)
-    j.phase("load", "start")
-    j.device("alice", "phone")
-    j.device("bob", "phone")
+    j = two_phones(numbering=declared)
     for i in range(1, n + 1):
         sender, to = ("alice", "bob") if i % 2 else ("bob", "alice")
         j.send(sender, "phone", f"c{i}", to, seen_seq=base + step * (i - 1))

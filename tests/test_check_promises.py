@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from journal_builder import JournalBuilder
+from journal_builder import JournalBuilder, two_phones
 
 from imload.check import check
 from imload.check.verdict import CHECKS
@@ -12,14 +12,10 @@ from imload.slo import apply_slos, exit_code
 def lossy(promises: list[str] | None) -> JournalBuilder:
     """bob's phone never gets alice's acked c2; c3 reaches him twice (two mids' worth of
     wire: the same mid on two pushes counts as one, so a second *delivery* of c3 via sync
-    with another useq is a duplicate)."""
-    j = JournalBuilder()
-    if promises is not None:
-        j.add("declare", numbering={"seq": "contiguous", "useq": "contiguous"},
-              promises=promises)
-    j.phase("load", "start")
-    j.device("alice", "phone")
-    j.device("bob", "phone")
+    with another useq is a duplicate). With ``promises`` the target declares them, and
+    contiguous numbering; without, it declares nothing."""
+    contiguous = {"seq": "contiguous", "useq": "contiguous"}
+    j = two_phones(numbering=contiguous if promises is not None else None, promises=promises)
     for i in (1, 2, 3):
         j.send("alice", "phone", f"c{i}", "bob")
         j.ack("alice", f"c{i}", seq=i)
@@ -64,15 +60,8 @@ def test_coverage_of_an_unpromised_check_does_not_make_the_verdict_unknown() -> 
 
 
 def _opaque_clean(promises: list[str] | None) -> JournalBuilder:
-    j = JournalBuilder()
-    fields = {} if promises is None else {"promises": promises}
-    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"}, **fields)
-    j.phase("load", "start")
-    j.device("alice", "phone")
-    j.device("bob", "phone")
-    j.send("alice", "phone", "c1", "bob")
-    j.ack("alice", "c1", seq=1)
-    j.deliver_all("alice", "c1")
+    j = two_phones(numbering={"seq": "opaque", "useq": "contiguous"}, promises=promises)
+    j.message("alice", "phone", "bob", "c1")  # seq 1
     j.audit_all()
     return j
 

@@ -1,6 +1,6 @@
 """read_sync: markers going down, diverging after the audit, reads of messages never held."""
 
-from journal_builder import JournalBuilder, two_friends
+from journal_builder import JournalBuilder, only_case, two_friends
 
 from imload.check.history import build_history
 from imload.check.reads import read_sync_cases
@@ -44,9 +44,7 @@ def test_a_read_ok_below_a_value_received_before_the_read_went_down() -> None:
     j = chat()
     top = j.read("alice", "phone", CONV, 4)
     j.read("alice", "laptop", CONV, 2, stored=2)  # last write wins: the marker went down
-    cases = read_sync_cases(build_history(j.events))
-    assert cases.count == 1
-    case = cases.examples[0]
+    case = only_case(read_sync_cases(build_history(j.events)))
     assert "went down for alice" in case["explain"]
     assert "alice/phone had received 4" in case["explain"] and "got read_ok 2" in case["explain"]
     assert case["events"][0]["at"] == top["at"]
@@ -68,10 +66,8 @@ def test_read_sync_pushes_going_down_on_one_connection() -> None:
     j = chat()
     j.read_sync("alice", "laptop", CONV, 4, "phone")
     j.read_sync("alice", "laptop", CONV, 2, "phone")
-    cases = read_sync_cases(build_history(j.events))
-    assert cases.count == 1
-    assert "alice/laptop's read_sync pushes of d:alice:bob went down" in \
-        cases.examples[0]["explain"]
+    case = only_case(read_sync_cases(build_history(j.events)))
+    assert "alice/laptop's read_sync pushes of d:alice:bob went down" in case["explain"]
     j2 = chat()
     j2.read_sync("alice", "laptop", CONV, 4, "phone")
     j2.reconnect("alice", "laptop")
@@ -85,10 +81,9 @@ def test_devices_disagreeing_after_the_audit() -> None:
     j.marks_of("alice", "phone", {CONV: 3})
     j.marks_of("alice", "laptop", {CONV: 5})
     j.marks_of("bob", "phone", {})
-    cases = read_sync_cases(build_history(j.events))
-    assert cases.count == 1
+    case = only_case(read_sync_cases(build_history(j.events)))
     assert "devices of alice disagree on the read marker of d:alice:bob: alice/laptop 5, " \
-           "alice/phone 3" in cases.examples[0]["explain"]
+           "alice/phone 3" in case["explain"]
 
 
 def test_a_read_of_a_message_the_device_never_had() -> None:

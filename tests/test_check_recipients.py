@@ -1,6 +1,6 @@
 """Who must receive a message: direct chats, and groups as of each seq (from event deliveries)."""
 
-from journal_builder import JournalBuilder
+from journal_builder import JournalBuilder, two_friends
 
 from imload.check.history import build_history
 from imload.check.recipients import expected_devices, expected_users, group_timeline
@@ -24,10 +24,16 @@ def team() -> JournalBuilder:
     return j
 
 
-def test_a_direct_chat_is_both_users_every_device() -> None:
-    h = build_history(team().events)
-    assert set(expected_devices("d:alice:bob", 7, h) or ()) == {
-        ("alice", "phone"), ("alice", "laptop"), ("bob", "phone")}
+def test_a_direct_chat_is_both_users_every_device_the_senders_own_included() -> None:
+    for j, seq in ((team(), 7), (two_friends(), 1)):
+        assert set(expected_devices("d:alice:bob", seq, build_history(j.events)) or ()) == {
+            ("alice", "phone"), ("alice", "laptop"), ("bob", "phone")}
+
+
+def test_groups_without_events_and_bad_convs_are_not_known_yet() -> None:
+    h = build_history(two_friends().events)
+    assert expected_devices("g:team", 3, h) is None
+    assert expected_devices("not a conv", 1, h) is None
 
 
 def test_group_members_follow_the_events_in_seq_order() -> None:

@@ -1,6 +1,6 @@
 """fifo (one session's sends sequenced in send order) and causality (after what was seen)."""
 
-from journal_builder import two_friends
+from journal_builder import only_case, two_friends
 
 from imload.check.history import build_history
 from imload.check.session_order import causality_cases, fifo_cases
@@ -22,9 +22,7 @@ def test_a_later_send_sequenced_first_is_fifo() -> None:
     j.send("alice", "phone", "c2", "bob")
     j.ack("alice", "c2")  # seq 1: the server took c2 first
     j.ack("alice", "c1")  # seq 2
-    cases = fifo_cases(build_history(j.events))
-    assert cases.count == 1
-    case = cases.examples[0]
+    case = only_case(fifo_cases(build_history(j.events)))
     assert "alice/phone sent c1 before c2 on session 1" in case["explain"]
     assert "c1 got seq 2" in case["explain"] and "c2 seq 1" in case["explain"]
     assert [(e["ev"], e["cmid"]) for e in case["events"]] == [
@@ -59,9 +57,7 @@ def test_a_message_sequenced_before_one_its_sender_had_seen_is_causality() -> No
     j.ack("bob", "c3", seq=2)  # sequenced at 2 although bob had seen seq 2
     j.send("bob", "phone", "c4", "alice", seen_seq=2)
     j.ack("bob", "c4", seq=3)  # fine
-    cases = causality_cases(build_history(j.events))
-    assert cases.count == 1
-    case = cases.examples[0]
+    case = only_case(causality_cases(build_history(j.events)))
     assert "bob/phone had displayed seq 2 of d:alice:bob when it sent c3" in case["explain"]
     assert [(e["ev"], e.get("cmid")) for e in case["events"]] == [
         ("deliver", "c2"), ("send", "c3"), ("send_ok", "c3")]

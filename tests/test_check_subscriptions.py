@@ -2,13 +2,9 @@
 ``group_membership = "subscription"`` (MQTT), a group message is owed only to member
 devices that had joined the group before it was sent."""
 
-from typing import Any
-
 from journal_builder import JournalBuilder
+from test_check_membership_time import OPAQUE, lost
 
-from imload.check import check
-
-OPAQUE = {"seq": "opaque", "useq": "contiguous"}
 DEVICES = (("alice", "phone"), ("bob", "phone"), ("bob", "laptop"))
 LAPTOP = (("bob", "laptop"),)
 
@@ -25,12 +21,6 @@ def room(membership: str | None = "subscription") -> JournalBuilder:
     for user, device in (("alice", "phone"), ("bob", "phone")):
         j.add("joined", user=user, device=device, session=1, conv="g:room")
     return j
-
-
-def lost(events: list[dict[str, Any]]) -> tuple[int, list[str], dict[str, Any]]:
-    v = check(events)
-    return (v["anomalies"]["lost"], [c["explain"] for c in v["examples"]["lost"]],
-            v["coverage"]["lost"])
 
 
 def test_a_device_not_subscribed_yet_is_not_owed_the_message() -> None:

@@ -13,7 +13,8 @@ from imload.check import CHECKS, check
 from imload.journal import EVENT_FIELDS, event_problem
 
 KINDS = {"lost", "partial", "duplicated", "phantom", "corrupted", "order", "aborted", "gap",
-         "backwards", "fifo", "causality", "read_sync", "op", "display_order", "membership"}
+         "backwards", "fifo", "causality", "read_sync", "op", "display_order", "membership",
+         "undecryptable"}
 
 
 def clean_run() -> JournalBuilder:
@@ -255,6 +256,11 @@ def make_corrupted(j: JournalBuilder) -> None:
     j.deliver("bob", "phone", "alice", "x1", digest="bad0bad0bad0bad0")
 
 
+def make_undecryptable(j: JournalBuilder) -> None:
+    j.message("alice", "phone", "bob", "x1", skip=(("bob", "phone"),))
+    j.deliver("bob", "phone", "alice", "x1", undecryptable=True)["digest"] = None
+
+
 def make_order(j: JournalBuilder) -> None:
     j.message("alice", "phone", "bob", "x1")
     j.send("bob", "phone", "x2", "alice")
@@ -328,6 +334,7 @@ def make_membership(j: JournalBuilder) -> None:
 ANOMALY_JOURNALS = {
     "lost": make_lost, "partial": make_partial, "duplicated": make_duplicated,
     "phantom": make_phantom, "aborted": make_aborted, "corrupted": make_corrupted,
+    "undecryptable": make_undecryptable,
     "order": make_order, "gap": make_gap, "backwards": make_backwards, "fifo": make_fifo,
     "causality": make_causality, "read_sync": make_read_sync, "op": make_op,
     "display_order": make_display_order, "membership": make_membership,

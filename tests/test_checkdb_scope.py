@@ -103,6 +103,12 @@ def _ts(j: JournalBuilder) -> None:
     j.deliver_all("alice", "c9", ts=5)
 
 
+def _undecryptable(j: JournalBuilder) -> None:
+    j.send("alice", "phone", "c9", "bob")
+    j.ack("alice", "c9")
+    j.deliver("bob", "phone", "alice", "c9", undecryptable=True)["digest"] = None
+
+
 def _opaque(j: JournalBuilder) -> None:
     j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"})
 
@@ -143,7 +149,7 @@ CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
     (_missing, "without"),
     (_ts, "copies with ts"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
     (_clash_cmid, "two mids"), (_early, "before its send"), (_late_ack, "before its send"),
-    (_clocks, "clocks"),
+    (_clocks, "clocks"), (_undecryptable, "failed authentication"),
 ]
 
 

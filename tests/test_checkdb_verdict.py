@@ -231,3 +231,25 @@ def test_rows_that_are_not_events_go_to_the_reference_which_names_them() -> None
     got, info = duckdb_check(events=events)
     assert info.checker == "reference" and "not events" in (info.reason or "")
     assert got["journal"]["bad_events"] and dumps_verdict(got) == dumps_verdict(check(events))
+
+
+def test_an_e2e_run_is_judged_alike_and_a_failed_copy_goes_to_the_reference() -> None:
+    j = JournalBuilder()
+    j.phase("load", "start")
+    for user in ("ann", "bob"):
+        j.device(user, "phone")
+    for e in j.events:  # the devices seal their bodies (device.e2e): undecryptable applies
+        if e["ev"] == "device":
+            e["e2e"] = True
+    j.send("ann", "phone", "c1", "bob")
+    j.ack("ann", "c1")
+    j.deliver_all("ann", "c1")
+    j.audit_all()
+    got = judged_alike(j.events)
+    assert got["coverage"]["undecryptable"]["due"] == 2
+    j.send("bob", "phone", "c2", "ann")
+    j.ack("bob", "c2")
+    j.deliver("ann", "phone", "bob", "c2", undecryptable=True)["digest"] = None
+    got, info = duckdb_check(events=j.events)
+    assert info.checker == "reference" and "failed authentication" in str(info.reason)
+    assert got["anomalies"]["undecryptable"] == 1 and got["anomalies"]["corrupted"] == 0

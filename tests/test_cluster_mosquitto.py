@@ -6,16 +6,22 @@ SIGKILL with and without autosave, kill/restart, stop; and ``python -m imload cl
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import tomllib
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cluster_helpers import chat_over_tls, gone, recorded_pids
+from cluster_helpers import (
+    chat_over_tls,
+    cluster_cli,
+    gone,
+    recorded_pids,
+    start_fails,
+    stops_clean,
+)
 from mqtt_helpers import MqttClient, dynsec
 from rich.console import Console
 
@@ -312,7 +318,7 @@ def test_accounts_sessions_and_a_queued_message_survive_sigkill_with_autosave(
         tmp_path: Path, mosquitto_installed: None) -> None:
     cluster = MosquittoCluster(tmp_path, autosave_interval_s=1)
     cluster.start()
-    try:
+    with stops_clean(tmp_path, parts=2):
         assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1", "n1-tls"]
         config = tmp_path.resolve() / "mosquitto" / "mosquitto.conf"
         assert cluster.parts["n1"].cmd[1:] == ["-c", str(config)]
@@ -331,12 +337,6 @@ def test_accounts_sessions_and_a_queued_message_survive_sigkill_with_autosave(
             stranger = MqttClient(*_broker(cluster))
             assert stranger.connect(user, user, password) != 0
             stranger.close()
-        pids = recorded_pids(tmp_path)
-        assert len(pids) == 2 and not any(gone(p) for p in pids)
-    finally:
-        load_cluster(tmp_path).stop()  # as `imload cluster down` would
-    assert all(gone(p) for p in pids)
-    assert recorded_pids(tmp_path) == []
 
 
 @pytest.mark.integration
@@ -372,20 +372,14 @@ def test_broker_that_exits_while_starting_leaves_nothing(
         tmp_path: Path, mosquitto_installed: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mosquitto_module, "mosquitto_config",
                         lambda settings: "no_such_option 1\n")
-    cluster = MosquittoCluster(tmp_path, ready_timeout_s=10)
-    with pytest.raises(ClusterError, match="n1 exited while starting") as caught:
-        cluster.start()
-    assert "no_such_option" in str(caught.value)  # the end of n1.log
-    assert recorded_pids(tmp_path) == []
+    error = start_fails(MosquittoCluster(tmp_path, ready_timeout_s=10),
+                        "n1 exited while starting")
+    assert "no_such_option" in error  # the end of n1.log
 
 
 @pytest.mark.integration
 def test_cli_up_status_kill_restart_down(tmp_path: Path, mosquitto_installed: None) -> None:
-    def imload(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "imload", "cluster", *args,
-                               "--dir", str(tmp_path)], capture_output=True, text=True,
-                              cwd=REPO, timeout=60, check=False)
-
+    imload = partial(cluster_cli, tmp_path)
     up = imload("up", "--backend", "mosquitto", "--qos", "0", "--autosave-interval", "0")
     try:
         assert up.returncode == 0, up.stderr

@@ -8,18 +8,21 @@ import json
 import os
 import shutil
 import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 import websocket
 from cluster_helpers import (
     chat_over_tls,
+    cluster_cli,
     gone,
     groups_chat,
     open_stream,
     recorded_pids,
     send_register,
+    start_fails,
+    stops_clean,
     xmpp_target_parses_back,
 )
 
@@ -216,7 +219,7 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         tmp_path: Path, prosody_installed: None) -> None:
     cluster = ProsodyCluster(tmp_path)
     target = cluster.start()
-    try:
+    with stops_clean(tmp_path, parts=2):
         assert load_target(tmp_path / "target.toml").nodes[0].url == target.nodes[0].url
         assert ToxiproxyAPI(cluster.toxiproxy_api).proxy_names() == ["n1", "n1-c2s"]
         config = tmp_path.resolve() / "prosody" / "prosody.cfg.lua"
@@ -247,12 +250,6 @@ def test_prosody_registers_over_the_proxy_survives_kill_and_stops_clean(
         again = send_register(ws, "u0", "pw")  # the account survived the crash
         assert again.get("type") == "error" and again.find(".//{*}conflict") is not None
         ws.close()
-        pids = recorded_pids(tmp_path)
-        assert len(pids) == 2 and not any(gone(p) for p in pids)
-    finally:
-        load_cluster(tmp_path).stop()  # as `imload cluster down` would
-    assert all(gone(p) for p in pids)
-    assert recorded_pids(tmp_path) == []
 
 
 @pytest.mark.integration
@@ -260,21 +257,15 @@ def test_prosody_that_exits_while_starting_leaves_nothing(
         tmp_path: Path, prosody_installed: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prosody_module, "prosody_config",
                         lambda settings: "this is not lua {{{\n")
-    cluster = ProsodyCluster(tmp_path, ready_timeout_s=10)
-    with pytest.raises(ClusterError, match="n1 exited while starting") as caught:
-        cluster.start()
-    assert "end of" in str(caught.value)
-    assert recorded_pids(tmp_path) == []
+    error = start_fails(ProsodyCluster(tmp_path, ready_timeout_s=10),
+                        "n1 exited while starting")
+    assert "end of" in error
 
 
 @pytest.mark.integration
 def test_cli_up_status_down_with_the_prosody_backend(
         tmp_path: Path, prosody_installed: None) -> None:
-    def imload(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "imload", "cluster", *args,
-                               "--dir", str(tmp_path)], capture_output=True, text=True,
-                              cwd=REPO, timeout=60, check=False)
-
+    imload = partial(cluster_cli, tmp_path)
     up = imload("up", "--backend", "prosody", "--no-smacks")
     try:
         assert up.returncode == 0, up.stderr

@@ -59,6 +59,13 @@ def ensure_up(cluster: LocalCluster, node: str) -> None:
         cluster.restart_node(node)
 
 
+def start_both(a: GeventDevice, b: GeventDevice) -> None:
+    """Start both devices; both are online within 10 s."""
+    a.start()
+    b.start()
+    assert a.wait_until(lambda: a.online and b.online, 10)
+
+
 def evs(dev: GeventDevice, kind: str, **match: Any) -> list[dict[str, Any]]:
     return [e for e in dev.records  # type: ignore[attr-defined]
             if e["ev"] == kind and all(e.get(k) == v for k, v in match.items())]
@@ -71,9 +78,7 @@ def test_two_devices_on_different_nodes_exchange_messages(cluster: LocalCluster,
     a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
     b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
     try:
-        a.start()
-        b.start()
-        assert a.wait_until(lambda: a.online and b.online, 10)
+        start_both(a, b)
         sent_a = [a.send_message(conv, f"from alice {i}") for i in range(5)]
         sent_b = [b.send_message(conv, f"from bob {i}") for i in range(5)]
         assert a.wait_until(lambda: len(a.engine.messages(conv)) == 10
@@ -110,9 +115,7 @@ def test_node_killed_device_moves_and_unacked_sends_get_acked(cluster: LocalClus
     a = make_device(cluster, journal, alice, urls, seed=seed, hb_ms=1000, ack_timeout_s=30)
     b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
     try:
-        a.start()
-        b.start()
-        assert a.wait_until(lambda: a.online and b.online, 10)
+        start_both(a, b)
         assert evs(a, "connected")[0]["node"] == "n1"
         cluster.kill_node("n1")
         # the engine finds out (close, reset or missing pongs); sends made meanwhile wait
@@ -149,9 +152,7 @@ def test_resend_after_kill_keeps_cmid_and_counts_attempts(cluster: LocalCluster,
     a = make_device(cluster, journal, alice, urls, seed=seed, hb_ms=1000)
     b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
     try:
-        a.start()
-        b.start()
-        assert a.wait_until(lambda: a.online and b.online, 10)
+        start_both(a, b)
         cluster.kill_node("n1")
         gevent.sleep(0)  # the kill has happened; the device does not know yet
         cmid = a.send_message(conv, "sent into a dead node")
@@ -295,9 +296,7 @@ def test_queued_ops_and_reads_go_out_after_the_network_returns(
     a = make_device(cluster, journal, alice, [cluster.node_url("n1")])
     b = make_device(cluster, journal, bob, [cluster.node_url("n2")])
     try:
-        a.start()
-        b.start()
-        assert a.wait_until(lambda: a.online and b.online, 10)
+        start_both(a, b)
         a.do_op("group_create", {"conv": group, "members": [bob]})
         assert b.wait_until(lambda: b.engine.in_group(group) is True, 10)
         b.send_message(group, "hello group")

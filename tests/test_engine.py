@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 import pytest
-from engine_harness import AB, URLS, FakeDriver, World
+from engine_harness import AB, URLS, FakeDriver, World, alice_and_bob, alice_online
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,9 +62,7 @@ def test_fresh_engine_trusts_the_server_cursor() -> None:
 
 
 def test_send_is_acked_and_pushed_to_the_peer() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     cmid = a.send(AB, "hello bob")
     w.run()
     (s,) = a.evs("send")
@@ -81,9 +79,7 @@ def test_send_is_acked_and_pushed_to_the_peer() -> None:
 
 
 def test_sends_are_pipelined() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     cmids = [a.send(AB, f"m{i}") for i in range(5)]
     assert len(a.frames("send")) == 5  # all on the wire before any ack
     w.run()
@@ -92,9 +88,7 @@ def test_sends_are_pipelined() -> None:
 
 
 def test_ack_timeout_resends_same_cmid_on_same_connection() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_sends = 1
     cmid = a.send(AB)
     w.run(9.9)
@@ -107,9 +101,7 @@ def test_ack_timeout_resends_same_cmid_on_same_connection() -> None:
 
 
 def test_lost_ack_resend_is_acked_as_dup() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.store_no_ack = 1
     cmid = a.send(AB)
     w.run(11)
@@ -118,9 +110,7 @@ def test_lost_ack_resend_is_acked_as_dup() -> None:
 
 
 def test_in_flight_sends_resent_after_reconnect_same_cmid_next_attempt() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_sends = 2
     c1, c2 = a.send(AB, "one"), a.send(AB, "two")
     w.run(0.5)
@@ -141,9 +131,7 @@ def test_in_flight_sends_resent_after_reconnect_same_cmid_next_attempt() -> None
 
 
 def test_kill_moves_to_next_url() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     first = a.engine.url
     assert first is not None
     w.server.down.add(first)
@@ -154,9 +142,7 @@ def test_kill_moves_to_next_url() -> None:
 
 
 def test_budget_exhausted_records_send_info() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_sends = 100
     cmid = a.send(AB)
     w.run(60)
@@ -168,9 +154,7 @@ def test_budget_exhausted_records_send_info() -> None:
 
 
 def test_give_up_after_s_while_offline_after_an_attempt() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_sends = 1
     cmid = a.send(AB)
     w.run(1)
@@ -198,9 +182,7 @@ def test_never_sent_records_send_fail() -> None:
 
 
 def test_gap_push_triggers_sync_from_held_upto() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     b.send(AB, "one")
     w.run()
     assert a.engine.held_upto == 1
@@ -221,9 +203,7 @@ def test_gap_push_triggers_sync_from_held_upto() -> None:
 
 
 def test_duplicate_delivery_recorded_but_displayed_once() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     w.server.dup_pushes = True
     b.send(AB, "twice")
     w.run()
@@ -233,9 +213,7 @@ def test_duplicate_delivery_recorded_but_displayed_once() -> None:
 
 
 def test_pushes_acked_in_batches_by_timer() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     acks_before = len(a.frames("ack"))
     for i in range(5):
         b.send(AB, f"m{i}")
@@ -264,9 +242,7 @@ def test_503_retry_after_is_honoured() -> None:
 
 
 def test_stop_settles_every_pending_send() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_sends = 1
     on_wire = a.send(AB, "on the wire")
     w.run(0.1)
@@ -286,9 +262,7 @@ def test_stop_settles_every_pending_send() -> None:
 
 
 def test_stop_online_acks_closes_and_records_disconnect() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     b.send(AB, "x")
     w.run(0.01)
     a.stop()
@@ -297,9 +271,7 @@ def test_stop_online_acks_closes_and_records_disconnect() -> None:
 
 
 def test_send_errors() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.send_errors = [("forbidden", None)]
     refused = a.send(AB)
     w.run()
@@ -318,9 +290,7 @@ def test_send_errors() -> None:
 
 
 def test_missing_pongs_declare_the_connection_dead() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.mute_pongs = True
     w.run(29)
     assert a.engine.session == 1 and len(a.frames("ping")) == 2
@@ -358,9 +328,7 @@ def test_clock_offset_from_pongs_and_local_skew() -> None:
 
 
 def test_second_login_of_same_device_replaces_and_reconnects() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     a2 = w.device("alice")  # same device elsewhere: the server closes a's socket (4001)
     w.run(0.01)
     assert "4001" in a.evs("disconnected")[0]["reason"]
@@ -386,9 +354,7 @@ def test_stale_inputs_are_ignored() -> None:
 
 
 def test_malformed_frames_are_counted_not_fatal() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     e = a.engine
     for f in ({"t": "msg", "useq": "x"}, {"t": "sync_batch", "msgs": 3},
               {"t": "send_ack"}, {"t": "error"}, {"t": 7}, {}):
@@ -680,9 +646,7 @@ def test_arbitrary_inputs_never_raise(inputs: list[tuple[str, Any]], lbs: bool) 
 
 
 def test_request_sync_catches_up_to_the_end() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     assert a.engine.caught_up
     w.server.drop_pushes = True
     b.send(AB, "one")

@@ -3,7 +3,7 @@ seed's three (plus one) ways of finding out the device is offline."""
 
 from __future__ import annotations
 
-from engine_harness import AB, URLS, World
+from engine_harness import AB, URLS, World, alice_online
 
 from imload.client import Backoff, Conn, EngineConfig, FetchRoute
 
@@ -89,9 +89,7 @@ def test_backoff_policy_and_delay_are_journaled() -> None:
 
 
 def test_requests_in_a_row_without_answer_declare_the_connection_dead() -> None:
-    w = World(config=EngineConfig(ack_timeout_s=2, max_request_failures=3))
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=EngineConfig(ack_timeout_s=2, max_request_failures=3))
     w.server.swallow_sends = 3
     w.server.mute_pongs = True
     for i in range(3):
@@ -104,9 +102,7 @@ def test_requests_in_a_row_without_answer_declare_the_connection_dead() -> None:
 
 
 def test_an_answer_in_between_resets_the_count() -> None:
-    w = World(config=EngineConfig(ack_timeout_s=2, max_request_failures=2))
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=EngineConfig(ack_timeout_s=2, max_request_failures=2))
     w.server.swallow_sends = 1
     a.send(AB, "lost once")
     w.run(1)
@@ -116,9 +112,7 @@ def test_an_answer_in_between_resets_the_count() -> None:
 
 
 def test_network_down_stops_attempts_and_up_dials_at_once() -> None:
-    w = World(backoff=Backoff("fixed", 30.0, 30.0))
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(backoff=Backoff("fixed", 30.0, 30.0))
     a.network(False)
     assert a.engine.state is Conn.OFFLINE and not a.engine.network_up
     cmid = a.send(AB, "typed in the tunnel")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine_harness import AB, World
+from engine_harness import AB, World, alice_and_bob
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -56,9 +56,7 @@ def test_window_keeps_the_last_messages_only() -> None:
 
 
 def test_send_records_the_newest_seq_displayed() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     a.send(AB, "first")
     w.run()
     b.send(AB, "reply")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine_harness import AB, URLS, FakeDriver, World
+from engine_harness import AB, URLS, FakeDriver, World, alice_and_bob, alice_online
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,9 +15,7 @@ G = "g:team"
 
 
 def test_op_is_sent_with_its_opid_and_acked() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     opid = a.op("contact_add", user="carol")
     w.run()
     (inv,) = a.evs("op", opid=opid)
@@ -30,9 +28,7 @@ def test_op_is_sent_with_its_opid_and_acked() -> None:
 
 
 def test_ops_made_offline_are_queued_and_sent_in_order_after_the_catch_up() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+    w, a, b = alice_and_bob()
     a.network(False)
     assert a.closes == ["network down"] and not a.engine.online
     assert a.evs("disconnected")[-1]["reason"] == "network down"
@@ -61,9 +57,7 @@ def test_ops_made_offline_are_queued_and_sent_in_order_after_the_catch_up() -> N
 
 
 def test_one_instruction_at_a_time_so_a_retry_never_overtakes() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.request_errors = [("internal", None)]
     first = a.op("contact_add", user="carol")
     second = a.op("contact_remove", user="carol")
@@ -76,9 +70,7 @@ def test_one_instruction_at_a_time_so_a_retry_never_overtakes() -> None:
 
 
 def test_op_retried_after_timeout_is_applied_once() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_requests = 1
     opid = a.op("contact_add", user="dave")
     w.run(10.5)
@@ -87,9 +79,7 @@ def test_op_retried_after_timeout_is_applied_once() -> None:
 
 
 def test_forbidden_op_fails_and_the_queue_moves_on() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     bad = a.op("group_add", conv="g:nobody", user="bob")
     good = a.op("contact_add", user="bob")
     w.run()
@@ -99,9 +89,7 @@ def test_forbidden_op_fails_and_the_queue_moves_on() -> None:
 
 
 def test_op_budget_spent_on_the_wire_is_info_never_sent_is_fail() -> None:
-    w = World(config=EngineConfig(give_up_after_s=30))
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=EngineConfig(give_up_after_s=30))
     w.server.swallow_requests = 100
     lost = a.op("contact_add", user="x")
     w.run(60)
@@ -117,9 +105,7 @@ def test_op_budget_spent_on_the_wire_is_info_never_sent_is_fail() -> None:
 
 
 def test_stop_settles_queued_ops() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     w.server.swallow_requests = 1
     flying = a.op("contact_add", user="x")
     waiting = a.op("contact_add", user="y")
@@ -132,14 +118,19 @@ def test_stop_settles_queued_ops() -> None:
     assert a.evs("op_fail", opid=late)[0]["reason"] == "device stopped"
 
 
-def test_reads_of_a_conversation_merge_while_waiting() -> None:
-    w = World()
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
+def _three_unread_offline(**world: Any) -> tuple[World, FakeDriver]:
+    """Alice and bob online, bob sends alice three messages, then alice's network goes
+    down: (the world, alice)."""
+    w, a, b = alice_and_bob(**world)
     for i in range(3):
         b.send(AB, f"m{i}")
     w.run()
     a.network(False)
+    return w, a
+
+
+def test_reads_of_a_conversation_merge_while_waiting() -> None:
+    w, a = _three_unread_offline()
     assert a.read(AB, 1) == 1 and a.read(AB, 3) == 3 and a.read(AB, 2) == 2
     a.network(True)
     w.run(2)
@@ -233,9 +224,7 @@ def _offline_queue(w: World, a: FakeDriver, n: int) -> list[str]:
 
 
 def test_pipelined_flush_puts_every_queued_op_on_the_wire_before_the_first_answer() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     opids = _offline_queue(w, a, 5)
     a.read(AB, 0)  # nothing to mark: no read
     a.network(True)
@@ -254,9 +243,7 @@ def test_pipelined_flush_puts_every_queued_op_on_the_wire_before_the_first_answe
 
 
 def test_one_at_a_time_is_still_the_default() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     _offline_queue(w, a, 3)
     a.network(True)
     w.run(2)
@@ -265,13 +252,7 @@ def test_one_at_a_time_is_still_the_default() -> None:
 
 
 def test_pipelined_ops_and_reads_go_together_and_answers_match_by_opid_and_rid() -> None:
-    w = World(config=PIPE)
-    a, b = w.device("alice"), w.device("bob")
-    w.run()
-    for i in range(3):
-        b.send(AB, f"m{i}")
-    w.run()
-    a.network(False)
+    w, a = _three_unread_offline(config=PIPE)
     first = a.op("pin", conv=AB, pinned=True)
     assert a.read(AB, 2) == 2
     second = a.op("pin", conv=AB, pinned=False)
@@ -292,9 +273,7 @@ def test_pipelined_ops_and_reads_go_together_and_answers_match_by_opid_and_rid()
 
 
 def test_a_drop_mid_flush_requeues_the_unanswered_in_their_order() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     opids = _offline_queue(w, a, 6)
     w.server.cut_after_requests = 2  # the first two answered, then the connection resets
     a.network(True)
@@ -309,9 +288,7 @@ def test_a_drop_mid_flush_requeues_the_unanswered_in_their_order() -> None:
 
 
 def test_a_retry_that_waits_holds_back_what_is_queued_behind_it() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     opids = _offline_queue(w, a, 2)
     w.server.request_errors = [("internal", None)]  # the first op: the store failed
     a.network(True)
@@ -328,9 +305,7 @@ def test_a_retry_that_waits_holds_back_what_is_queued_behind_it() -> None:
 
 
 def test_a_drop_keeps_the_queue_order_around_a_waiting_retry() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     opids = _offline_queue(w, a, 2)
     w.server.request_errors = [("internal", None), ("swallow", None)]
     a.network(True)
@@ -345,9 +320,7 @@ def test_a_drop_keeps_the_queue_order_around_a_waiting_retry() -> None:
 
 
 def test_a_pipelined_op_without_an_answer_is_sent_again_on_the_same_connection() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     w.server.swallow_requests = 1
     first = a.op("contact_add", user="x")
     second = a.op("contact_add", user="y")
@@ -359,9 +332,7 @@ def test_a_pipelined_op_without_an_answer_is_sent_again_on_the_same_connection()
 
 
 def test_stop_settles_pipelined_ops() -> None:
-    w = World(config=PIPE)
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online(config=PIPE)
     w.server.swallow_requests = 2
     flying = [a.op("contact_add", user="x"), a.op("contact_add", user="y")]
     w.run(0.1)
@@ -464,9 +435,7 @@ def test_pipelined_histories_keep_the_order_and_settle(steps: list[tuple[str, An
 
 
 def test_an_adapters_joined_is_journaled_and_a_bad_one_counted() -> None:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     a.deliver(a.conn, {"t": "joined", "conv": "g:team"})
     (j,) = a.evs("joined")
     assert j["conv"] == "g:team" and j["session"] == 1

@@ -4,15 +4,13 @@ asked again after ``retry_after_ms``, and a refusal never costs the connection."
 
 from __future__ import annotations
 
-from engine_harness import AB, World
+from engine_harness import AB, World, alice_online
 
 LIMIT_S = 0.5  # the harness's retry_after_ms
 
 
 def online_world(*refused: str, n: int = 1) -> tuple[World, object]:
-    w = World()
-    a = w.device("alice")
-    w.run()
+    w, a = alice_online()
     assert a.engine.online and a.engine.caught_up
     w.server.limited = {t: n for t in refused}
     return w, a

@@ -21,6 +21,7 @@ from imload.load_options import (
     NUMBER,
     OPTION,
     OPTIONS,
+    STRINGS,
     SWITCH,
     LoadError,
     LoadSpec,
@@ -43,7 +44,7 @@ SAMPLE: dict[str, Any] = {
     "device_shares": [0.5, 0.25, 0.25], "trace": "t.jsonl", "time_scale": 2.5,
     "backoff": "decorrelated", "backoff_base_s": 0.05, "backoff_cap_s": 12.0,
     "skew_ms": [-1800000, -60000], "skew_share": 0.125, "display": "hybrid",
-    "ship_journal": True, "push_loss": 0.01,
+    "ship_journal": True, "push_loss": 0.01, "e2e": True,
 }
 
 
@@ -243,3 +244,11 @@ def test_every_load_key_in_the_drills_and_templates_is_a_key_of_the_table() -> N
             assert set(load["mix"]) <= {"base", *MIX_KEYS}, path
     assert "mix" in _commented_load_keys((REPO / "chaos" / "default.toml").read_text())
     assert _commented_load_keys("[load]\n# speed = 3\n[audit]\n# zz = 1\n") == {"speed"}
+
+
+def test_a_list_of_strings_is_taken_and_reads_back_from_its_text() -> None:
+    """STRINGS: the kind of a scenario's lists of names (``cluster.node_args``)."""
+    assert STRINGS.takes(["--max-conns", "50"]) and STRINGS.takes([])
+    assert not STRINGS.takes(["a", 1]) and not STRINGS.takes("a")
+    assert STRINGS.read(STRINGS.text(("a", "b")), "--x") == ("a", "b")
+    assert STRINGS.read("", "--x") == () and STRINGS.words == "a list of strings"

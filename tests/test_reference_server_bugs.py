@@ -16,13 +16,22 @@ from conftest import OwnNode, RawWs, WsClient, agree, own_node, unique
 from imload.audit import _delivery
 from imload.client import DeviceEngine, Record, SendFrame
 from imload.client.core import EngineCore
+from imload.client.e2e import KeyDirectory, Sealer
 from imload.cluster import LocalCluster
-from imload.journal import event_problem
+from imload.journal import body_digest, event_problem
 from imload.protocol import direct_conv, mint_token
-from reference_server.bugs import BUGS, BugSet, UnknownBug
+from reference_server.bugs import BUGS, BugSet, UnknownBug, tampered
 from reference_server.member_cache import STALE_MEMBERS_S, MemberCache
 
 pytestmark = pytest.mark.integration
+
+
+@contextlib.contextmanager
+def node_and_stack(cluster: LocalCluster, tmp: Path, *args: str
+                   ) -> Iterator[tuple[OwnNode, contextlib.ExitStack]]:
+    """A node of its own with ``args`` (``own_node``), and a stack its clients close on."""
+    with own_node(cluster, tmp, *args) as node, contextlib.ExitStack() as st:
+        yield node, st
 
 
 def test_the_registry_and_the_set() -> None:
@@ -37,8 +46,7 @@ def test_the_registry_and_the_set() -> None:
 def test_lose_offline_removes_pushed_entries(cluster: LocalCluster, tmp_path: Path) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)
-    with own_node(cluster, tmp_path, "--bug", "lose-offline") as node, \
-            contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path, "--bug", "lose-offline") as (node, st):
         a = node.client(st, alice)
         b = node.client(st, bob, "phone")
         ack = a.request("send", cmid="c1", conv=conv, body="lost")
@@ -57,8 +65,7 @@ def test_no_dedup_stores_a_retry_again_and_drops_some_acks(cluster: LocalCluster
                                                            tmp_path: Path) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)
-    with own_node(cluster, tmp_path, "--bug", "no-dedup", "--seed", "3") as node, \
-            contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path, "--bug", "no-dedup", "--seed", "3") as (node, st):
         a = node.client(st, alice)
         n = 400
         for i in range(n):
@@ -78,7 +85,7 @@ def test_no_dedup_stores_a_retry_again_and_drops_some_acks(cluster: LocalCluster
 
 def test_no_dedup_is_off_by_default(cluster: LocalCluster, tmp_path: Path) -> None:
     alice, bob = unique("alice"), unique("bob")
-    with own_node(cluster, tmp_path) as node, contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path) as (node, st):
         a = node.client(st, alice)
         first = a.request("send", cmid="same", conv=direct_conv(alice, bob), body="x")
         again = a.request("send", cmid="same", conv=direct_conv(alice, bob), body="x")
@@ -88,8 +95,7 @@ def test_no_dedup_is_off_by_default(cluster: LocalCluster, tmp_path: Path) -> No
 def test_racy_seq_gives_two_messages_one_seq(cluster: LocalCluster, tmp_path: Path) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)
-    with own_node(cluster, tmp_path, "--bug", "racy-seq") as node, \
-            contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path, "--bug", "racy-seq") as (node, st):
         a = node.client(st, alice)
         b = node.client(st, bob)
         rids = itertools.count(10)
@@ -105,8 +111,7 @@ def test_racy_seq_gives_two_messages_one_seq(cluster: LocalCluster, tmp_path: Pa
 def test_lww_read_lets_a_late_lower_read_win(cluster: LocalCluster, tmp_path: Path) -> None:
     alice, bob = unique("alice"), unique("bob")
     conv = direct_conv(alice, bob)
-    with own_node(cluster, tmp_path, "--bug", "lww-read") as node, \
-            contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path, "--bug", "lww-read") as (node, st):
         a = node.client(st, alice, "phone")
         laptop = node.client(st, alice, "laptop")
         for i in range(5):
@@ -125,13 +130,6 @@ def seqs(c: WsClient, conv: str) -> list[tuple[int, str]]:
     """(seq, kind) of every entry of ``conv`` in the user's inbox, by a sync from the start."""
     msgs = c.request("sync", after=0, limit=1000)["msgs"]
     return [(m["seq"], m["kind"]) for m in msgs if m["conv"] == conv]
-
-
-@contextlib.contextmanager
-def group_node(cluster: LocalCluster, tmp: Path, *args: str
-               ) -> Iterator[tuple[OwnNode, contextlib.ExitStack]]:
-    with own_node(cluster, tmp, *args) as node, contextlib.ExitStack() as st:
-        yield node, st
 
 
 def join_then_send(node: OwnNode, st: contextlib.ExitStack
@@ -157,7 +155,7 @@ def join_then_send(node: OwnNode, st: contextlib.ExitStack
 
 
 def test_stale_members_leaves_a_new_member_out(cluster: LocalCluster, tmp_path: Path) -> None:
-    with group_node(cluster, tmp_path, "--bug", "stale-members") as (node, st):
+    with node_and_stack(cluster, tmp_path, "--bug", "stale-members") as (node, st):
         conv, a, b, c, laptop = join_then_send(node, st)  # well within STALE_MEMBERS_S
         assert seqs(a, conv) == [(1, "event"), (2, "text"), (3, "event"), (4, "text"),
                                  (5, "event"), (6, "text")]
@@ -171,7 +169,7 @@ def test_stale_members_leaves_a_new_member_out(cluster: LocalCluster, tmp_path: 
 
 def test_the_same_join_is_honoured_without_the_bug(cluster: LocalCluster,
                                                    tmp_path: Path) -> None:
-    with group_node(cluster, tmp_path) as (node, st):
+    with node_and_stack(cluster, tmp_path) as (node, st):
         conv, _, _, c, laptop = join_then_send(node, st)
         for dev in (c, laptop):
             assert seqs(dev, conv) == [(3, "event"), (4, "text"), (5, "event"), (6, "text")]
@@ -211,7 +209,7 @@ def test_terse_events_word_membership_as_strings(cluster: LocalCluster, tmp_path
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
     conv = f"g:{unique('team')}"
-    with group_node(cluster, tmp_path, "--bug", "terse-events") as (node, st):
+    with node_and_stack(cluster, tmp_path, "--bug", "terse-events") as (node, st):
         a, b = node.client(st, alice), node.client(st, bob)
         agree(cluster, alice, bob, carol, url=node.url)
         assert op(a, "group_create", conv=conv, members=[bob])["t"] == "op_ok"
@@ -267,3 +265,45 @@ def test_op_reorder_applies_a_flush_read_in_one_go_newest_first(cluster: LocalCl
     assert [r["rid"] for r in oks] == [f["rid"] for f in reversed(frames)]  # newest first
     assert replies[20]["t"] == "state_ok" and replies[20]["contacts"] == [bob]  # op p0 won
     assert alone["t"] == "op_ok" and after["contacts"] == []
+
+
+def test_tamper_body_alters_stored_bodies_caught_as_corrupted_or_undecryptable(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    """A direct message (the pipelined write) and a group message (the one-at-a-time
+    write) are both stored altered: a plain body is journaled with another digest
+    (corrupted), an end-to-end sealed one as undecryptable."""
+    alice, bob = unique("alice"), unique("bob")
+    conv, group = direct_conv(alice, bob), f"g:{unique('team')}"
+    keys = KeyDirectory(3)
+    mine, bobs = Sealer(keys, alice), Sealer(keys, bob)
+    with own_node(cluster, tmp_path, "--bug", "tamper-body") as node, \
+            contextlib.ExitStack() as st:
+        a, b = node.client(st, alice), node.client(st, bob, "phone")
+        assert op(b, "contact_add", user=alice)["t"] == "op_ok"
+        assert op(a, "group_create", conv=group, members=[bob])["t"] == "op_ok"
+        for cmid, to, body in (("p1", conv, "plain words"),
+                               ("s1", conv, mine.seal(conv, "s1", "sealed words")),
+                               ("s2", group, mine.seal(group, "s2", "group words"))):
+            assert a.request("send", cmid=cmid, conv=to, body=body)["t"] == "send_ack"
+        got = {m["cmid"]: m for m in b.request("sync", after=0)["msgs"] if m["kind"] == "text"}
+    assert got["p1"]["body"] == tampered("plain words") != "plain words"
+    plain = _delivery(got["p1"], bob, "phone", 1.0)
+    assert plain["digest"] != body_digest("plain words") and "undecryptable" not in plain
+    for cmid in ("s1", "s2"):
+        sealed = _delivery(got[cmid], bob, "phone", 1.0, sealer=bobs)
+        assert sealed["undecryptable"] is True and sealed["digest"] is None, cmid
+        assert bobs.open(got[cmid]["conv"], alice, got[cmid]["body"]) is None
+
+
+def test_sealed_bodies_pass_a_correct_node_untouched(cluster: LocalCluster,
+                                                     tmp_path: Path) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    conv = direct_conv(alice, bob)
+    keys = KeyDirectory(3)
+    wire = Sealer(keys, alice).seal(conv, "s1", "sealed words")
+    with own_node(cluster, tmp_path) as node, contextlib.ExitStack() as st:
+        a, b = node.client(st, alice), node.client(st, bob, "phone")
+        assert a.request("send", cmid="s1", conv=conv, body=wire)["t"] == "send_ack"
+        (m,) = b.request("sync", after=0)["msgs"]
+    assert m["body"] == wire  # the server stores and forwards the envelope as it came
+    assert Sealer(keys, bob).open(conv, alice, m["body"]) == "sealed words"

@@ -25,11 +25,12 @@ def op(c: WsClient, kind: str, **args: object) -> dict[str, object]:
     return c.request("op", opid=f"o{next(_opids)}", kind=kind, args=args)
 
 
-def group_of_four(open_client: Connect, cluster: LocalCluster, what: str
-                  ) -> tuple[str, WsClient, list[str]]:
-    """A new group ``g:<what>...`` of alice, its owner, and bob, carol and dave, who agreed:
-    (its name, alice's client, the four names)."""
-    users = [unique(n) for n in ("alice", "bob", "carol", "dave")]
+def new_group(open_client: Connect, cluster: LocalCluster, what: str,
+              names: tuple[str, ...] = ("alice", "bob", "carol", "dave")
+              ) -> tuple[str, WsClient, list[str]]:
+    """A new group ``g:<what>...`` of fresh users named after ``names``, who agreed, made
+    by the first (its owner, on n1): (its name, the owner's client, the users)."""
+    users = [unique(n) for n in names]
     conv = f"g:{unique(what)}"
     agree(cluster, *users)
     a = open_client(users[0])
@@ -201,7 +202,7 @@ def test_a_user_joins_only_with_their_consent(open_client: Connect,
 
 def test_only_the_owner_removes_others_and_anyone_may_leave(open_client: Connect,
                                                             cluster: LocalCluster) -> None:
-    conv, a, (alice, bob, carol, dave) = group_of_four(open_client, cluster, "owned")
+    conv, a, (alice, bob, carol, dave) = new_group(open_client, cluster, "owned")
     b = open_client(bob, node="n2")
     for victim in (alice, carol):
         refused = op(b, "group_remove", conv=conv, user=victim)
@@ -305,7 +306,7 @@ def test_the_owner_names_admins_who_remove_members_but_not_the_owner_or_admins(
 
 def test_a_removed_or_leaving_admin_is_no_longer_one(open_client: Connect,
                                                      cluster: LocalCluster) -> None:
-    conv, a, (_, bob, carol, dave) = group_of_four(open_client, cluster, "demoted")
+    conv, a, (_, bob, carol, dave) = new_group(open_client, cluster, "demoted")
     b, c = open_client(bob, node="n2"), open_client(carol, node="n2")
     for admin in (bob, carol):
         assert op(a, "group_role", conv=conv, user=admin, role="admin")["t"] == "op_ok"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Connect, WsClient, agree, unique
+from conftest import Connect, WsClient, unique
+from test_reference_server_groups import new_group
 
 from imload.cluster import LocalCluster
 from imload.protocol import direct_conv
@@ -59,12 +60,8 @@ def test_the_marker_only_grows_and_stops_at_the_last_seq(open_client: Connect) -
 
 def test_group_receipts_go_to_every_other_member(open_client: Connect,
                                                  cluster: LocalCluster) -> None:
-    alice, bob, carol = unique("alice"), unique("bob"), unique("carol")
-    conv = f"g:{unique('readers')}"
-    agree(cluster, alice, bob, carol)
-    a = open_client(alice, node="n1")
-    assert a.request("op", opid="mk", kind="group_create",
-                     args={"conv": conv, "members": [bob, carol]})["t"] == "op_ok"
+    conv, a, (_, bob, carol) = new_group(open_client, cluster, "readers",
+                                         ("alice", "bob", "carol"))
     b = open_client(bob, node="n2")
     c = open_client(carol, node="n1")
     chat(a, conv, 2)

@@ -14,7 +14,7 @@ CYCLE_EVENTS = 12
 KEEP = ("ev", "at", "user", "device", "session", "node", "cmid", "opid", "conv", "mid", "seq",
         "useq", "from", "from_device", "digest", "via", "phase", "attempt", "dup", "reason",
         "action", "inbox_seq", "acked", "kind", "event", "event_text", "args", "seen_seq", "upto",
-        "reader", "marks", "contacts", "pinned", "groups", "target", "fault")
+        "reader", "marks", "contacts", "pinned", "groups", "target", "fault", "undecryptable")
 
 
 def trim(e: Mapping[str, Any]) -> dict[str, Any]:

@@ -174,13 +174,16 @@ class Filing:
         if rec.deliv_ev is None:
             rec.deliv_ev = e
         sent = rec.send_ev
+        sealed_bad = e.get("undecryptable") is True
+        if sealed_bad:  # e2e: the AEAD refused it; not compared as a digest
+            self.h.undecryptable.append((sent, e))
         if sent is None:
             if first_copy:
                 if rec.early is None:
                     rec.early = [e]
                 else:
                     rec.early.append(e)
-        elif sent["digest"] != digest:
+        elif sent["digest"] != digest and not sealed_bad:
             self.h.digest_mismatches.append((sent, e))
         canon = rec.mid_ev
         if (canon is None or canon["mid"] != mid or canon["seq"] != seq
@@ -199,7 +202,8 @@ class Filing:
         h = self.h
         early: list[Event] = rec.early
         rec.early = None
-        h.digest_mismatches.extend((sent, d) for d in early if d["digest"] != sent["digest"])
+        h.digest_mismatches.extend((sent, d) for d in early if d["digest"] != sent["digest"]
+                                   and d.get("undecryptable") is not True)
         canon_mid = rec.mid_ev["mid"]
         for d in early:
             if (h.copy(d["user"], d["device"], d["mid"]) is d and d["mid"] == canon_mid

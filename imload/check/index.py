@@ -38,15 +38,6 @@ class SendRecord:
     copies: int = 0  # member devices (of a direct chat) holding the canonical mid, in its conv
     done_at: float | None = None  # when the last of those copies arrived
 
-    def __getitem__(self, slot: str) -> Any:
-        """A field by its name: ``rec[OUTCOME]`` is ``rec.outcome``."""
-        return getattr(self, slot)
-
-
-# the fields' names, for reading a record by name (``rec[OUTCOME]``)
-ATTEMPTS, OUTCOME, SEND_EV, OK_EV, END_EV, MID_EV, DELIV_EV, EARLY, LAST_EV, COPIES, DONE_AT = \
-    SendRecord.__slots__
-
 
 @dataclass(slots=True, eq=False)
 class Known:
@@ -152,6 +143,8 @@ class History:
     mid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # one mid, 2 places/msgs
     cmid_clashes: list[tuple[Event, Event]] = field(default_factory=list)  # (user, cmid), 2 mids
     digest_mismatches: list[tuple[Event, Event]] = field(default_factory=list)  # (send, deliver)
+    # e2e copies the AEAD refused (``undecryptable``): (their send or None, deliver)
+    undecryptable: list[tuple[Event | None, Event]] = field(default_factory=list)
     backwards: list[tuple[Event, Event]] = field(default_factory=list)  # pushes, same session
     # (user, device, session, conv) of sends acked out of order (see session_order)
     fifo_suspects: set[tuple[Any, ...]] = field(default_factory=set)

@@ -6,6 +6,9 @@
 - phantom: a delivered (from, cmid) that no simulated client ever sent, or a
   membership event (``cmid`` ``op:<opid>``) of an op no client ever invoked.
 - corrupted: a delivery whose body digest differs from the digest sent.
+- undecryptable: with end-to-end encryption on (docs/e2e.md), a delivery whose body
+  failed authentication (journaled ``undecryptable``): a server or proxy altered the
+  ciphertext, or moved it to another conversation or sender.
 - aborted: a send the server definitely refused (``send_fail``) that was
   delivered anyway.
 """
@@ -82,6 +85,32 @@ def corrupted_cases(h: History, limit: int = 20) -> Cases:
     return out
 
 
+def e2e_devices(h: History) -> bool:
+    """Did any device seal its bodies end to end (its ``device`` event says ``e2e``)?"""
+    return any(log.declared is not None and log.declared.get("e2e") is True
+               for per_user in h.devices.values() for log in per_user.values())
+
+
+def undecryptable_cases(h: History, limit: int = 20) -> Cases:
+    """Deliveries whose envelope failed authentication: one case per delivery."""
+    return undecryptable_of(h.undecryptable, e2e_devices(h), h.delivered(), limit)
+
+
+def undecryptable_of(found: list[tuple[Event | None, Event]], e2e: bool, delivered: int,
+                     limit: int = 20) -> Cases:
+    """The ``undecryptable`` cases of ``found`` (send or None, copy); the check applies
+    when some device encrypted end to end (``e2e``) or a copy says it failed."""
+    out = Cases("undecryptable", limit, unit="delivered messages")
+    if not found and not e2e:
+        out.not_applicable("no device encrypted its bodies end to end (e2e off)")
+        return out
+    out.owe(delivered)
+    for sent, got in found:
+        if out.tally():
+            out.keep(undecryptable_sentence(sent, got), [sent, got])
+    return out
+
+
 def aborted_cases(h: History, limit: int = 20) -> Cases:
     """Sends refused for certain (``send_fail``) that were delivered anyway."""
     out = Cases("aborted", limit, unit="refused sends")
@@ -114,6 +143,15 @@ def corrupted_sentence(sent: Event, got: Event) -> str:
     return (f"{who(got['user'], got['device'])} received {got['from']}'s message "
             f"{got['cmid']} (mid {got['mid']}) with digest {got['digest']}, but "
             f"{who(sent['user'], sent['device'])} sent digest {sent['digest']}")
+
+
+def undecryptable_sentence(sent: Event | None, got: Event) -> str:
+    """The case of a copy whose envelope failed authentication."""
+    by = (f"as {who(sent['user'], sent['device'])} sealed it" if sent is not None
+          else "(no send of it journaled before)")
+    return (f"{who(got['user'], got['device'])} could not authenticate {got['from']}'s message "
+            f"{got['cmid']} (mid {got['mid']}, {got['conv']}): the ciphertext is not "
+            f"{by}")
 
 
 def _seen(h: History, e: Event) -> str:

@@ -50,7 +50,13 @@ from imload.check.figures import (
 from imload.check.gaps import gap_cases
 from imload.check.history import build_history
 from imload.check.index import Event, History
-from imload.check.integrity import aborted_cases, corrupted_cases, duplicated_cases, phantom_cases
+from imload.check.integrity import (
+    aborted_cases,
+    corrupted_cases,
+    duplicated_cases,
+    phantom_cases,
+    undecryptable_cases,
+)
 from imload.check.latency import latency_figures
 from imload.check.membership import membership_cases
 from imload.check.ops import op_cases
@@ -68,6 +74,7 @@ CHECKS: dict[str, Callable[[History, int], Cases]] = {
     "phantom": phantom_cases,
     "aborted": aborted_cases,
     "corrupted": corrupted_cases,
+    "undecryptable": undecryptable_cases,
     "order": order_cases,
     "gap": gap_cases,
     "backwards": backwards_cases,

@@ -7,6 +7,12 @@ in the file); the checks speak of events by ``i`` and ``fetch`` rebuilds the
 journal's own event dicts (keys in their order) only for the few that a
 verdict shows.
 
+The name columns (``FAMILY``) hold integer ids, one numbering per family (a
+user's id is the same in ``user`` and ``from``): ``Dicts`` (``names_of``) turns
+ids into names and back, and each family's dictionary is a table too,
+``dict_<family>(id, name)``; ``cv`` describes each conversation (``direct``,
+``grp``, a direct chat's two users ``a`` and ``b`` as user ids).
+
 DuckDB runs on every core (``threads``), within ``memory_limit``, spilling to
 ``temp_directory`` when a sort or a join needs more.
 """
@@ -25,6 +31,8 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from imload.journal.columns import NESTED, RAW_KEYS, SCHEMA
 from imload.journal.events import EVENT_FIELDS
@@ -33,6 +41,40 @@ from imload.journal.events import EVENT_FIELDS
 # share: 600 MB keeps a million-message run under 1 GiB (benchmarks/bench_checker.py)
 MEMORY_LIMIT = "600MB"
 COLUMNS = [f.name for f in SCHEMA]
+# the name columns, each with its family (the columns whose values name the same things)
+FAMILY = {"user": "user", "from": "user", "device": "device", "from_device": "device",
+          "conv": "conv", "mid": "mid", "cmid": "cmid", "digest": "digest"}
+STORED = pa.schema([pa.field(f.name, pa.int32()) if f.name in FAMILY else f for f in SCHEMA])
+Names = dict[str, pa.Array]  # family -> its dictionary (an id is a place in it)
+SMALL_FAMILIES = ("user", "device", "conv")  # few enough names for a Python dict
+
+
+@dataclass
+class Dicts:
+    """A connection's dictionaries: ids to names and back."""
+
+    arrays: Names
+    _ids: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def name(self, family: str, i: int | None) -> Any:
+        return None if i is None else self.arrays[family][i].as_py()
+
+    def names(self, family: str, ids: list[int | None]) -> list[Any]:
+        """The names of ``ids`` (None stays None), in one take."""
+        return pc.take(self.arrays[family], pa.array(ids, pa.int32())).to_pylist()
+
+    def id(self, family: str, name: Any) -> int | None:
+        """The id of ``name`` (None when no event names it)."""
+        if not isinstance(name, str):
+            return None
+        if family in SMALL_FAMILIES:
+            ids = self._ids.get(family)
+            if ids is None:
+                values = self.arrays[family].to_pylist()
+                ids = self._ids[family] = {v: k for k, v in enumerate(values)}
+            return ids.get(name)
+        found = pc.index(self.arrays[family], pa.scalar(name, pa.string())).as_py()
+        return None if found < 0 else int(found)
 
 
 def q(name: str) -> str:
@@ -51,11 +93,35 @@ class Loaded:
 
 
 _FOLDERS: dict[int, str] = {}
+_DICTS: dict[int, Dicts] = {}
 
 
 def folder_of(con: duckdb.DuckDBPyConnection) -> str:
     """The private folder of a connection made by ``connect``."""
     return _FOLDERS[id(con)]
+
+
+def names_of(con: duckdb.DuckDBPyConnection) -> Dicts:
+    """The dictionaries of a connection's loaded journal."""
+    return _DICTS[id(con)]
+
+
+CV = """
+    CREATE OR REPLACE TEMP TABLE cv AS
+    SELECT c.id AS c, c.name, c.name LIKE 'd:%' AS direct, c.name LIKE 'g:%' AS grp,
+           a.id AS a, b.id AS b
+    FROM dict_conv c
+    LEFT JOIN dict_user a ON c.name LIKE 'd:%' AND a.name = split_part(c.name, ':', 2)
+    LEFT JOIN dict_user b ON c.name LIKE 'd:%' AND b.name = split_part(c.name, ':', 3)"""
+
+
+def set_names(con: duckdb.DuckDBPyConnection, names: Names) -> None:
+    """Keep a loaded journal's dictionaries: in Python, and as ``dict_<family>`` tables."""
+    _DICTS[id(con)] = Dicts(names)
+    for family, values in names.items():
+        ids = pa.array(range(len(values)), pa.int32())
+        con.register(f"dict_{family}", pa.table({"id": ids, "name": values}))
+    con.execute(CV)
 
 
 def connect(memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
@@ -89,6 +155,7 @@ TABLES = (*NARROW, "other")
 
 def _forget(key: int, folder: str) -> None:
     _FOLDERS.pop(key, None)
+    _DICTS.pop(key, None)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -108,14 +175,16 @@ def fetch(con: duckdb.DuckDBPyConnection, indices: Iterable[int]) -> dict[int, d
         rows = con.execute(f"SELECT i, {cols} FROM {table} WHERE i IN (SELECT unnest(?))",
                            [wanted]).fetchall()
         index = {c: k + 1 for k, c in enumerate(names)}
+        dicts = names_of(con)
         for row in rows:
-            out[row[0]] = _event(row, index, table)
+            out[row[0]] = _event(row, index, table, dicts)
         if len(out) == len(wanted):
             break
     return out
 
 
-def _event(row: tuple[Any, ...], index: dict[str, int], table: str) -> dict[str, Any]:
+def _event(row: tuple[Any, ...], index: dict[str, int], table: str,
+           dicts: Dicts) -> dict[str, Any]:
     keys = row[index["keys"]]
     if keys == RAW_KEYS:
         return dict(json.loads(row[index["raw"]]))
@@ -127,7 +196,10 @@ def _event(row: tuple[Any, ...], index: dict[str, int], table: str) -> dict[str,
             e[k] = table
         elif k in index:
             v = row[index[k]]
-            e[k] = orjson.loads(v) if k in NESTED and v is not None else v
+            if k in FAMILY:
+                e[k] = dicts.name(FAMILY[k], v)
+            else:
+                e[k] = orjson.loads(v) if k in NESTED and v is not None else v
         else:
             e[k] = extras[k]
     return e

@@ -30,9 +30,9 @@ from imload.check.index import History
 from imload.check.membership import Timeline, group_timeline
 from imload.checkdb.index import Index
 
-RUN = pa.schema([("conv", pa.string()), ("u", pa.string()), ("lo", pa.int64()),
+RUN = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("lo", pa.int64()),
                  ("hi", pa.int64())])
-KNOWN = pa.schema([("conv", pa.string()), ("lo", pa.int64()), ("hi", pa.int64())])
+KNOWN = pa.schema([("conv", pa.int32()), ("lo", pa.int64()), ("hi", pa.int64())])
 
 
 def events_of(ix: Index, h: History) -> None:
@@ -84,10 +84,11 @@ def build(ix: Index) -> None:
     known: list[tuple[Any, ...]] = []
     spans: list[tuple[Any, ...]] = []
     unknown: list[tuple[Any, ...]] = []
-    convs = ix.con.execute("SELECT DISTINCT conv FROM names WHERE conv LIKE 'g:%' "
-                           "ORDER BY conv").fetchall()
+    convs = sorted(ix.dicts.names("conv", [r[0] for r in ix.con.execute(
+        "SELECT DISTINCT n.conv FROM names n JOIN cv ON cv.c = n.conv WHERE cv.grp"
+    ).fetchall()]))
     ix.groups = bool(convs)
-    for (conv,) in convs:
+    for conv in convs:
         t = group_timeline(conv, ix.small)
         if t.unknown is not None:
             unknown.append((conv, None, None))
@@ -98,8 +99,8 @@ def build(ix: Index) -> None:
         spans.extend(_spans(conv, t))
     for name, rows, schema in (("grun", runs, RUN), ("gknown", known, KNOWN),
                                ("gspan", spans, RUN), ("gunknown", unknown, KNOWN)):
-        table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
-                                     schema=schema)
+        table = pa.Table.from_pylist([dict(zip(schema.names, _ids(ix, r), strict=True))
+                                      for r in rows], schema=schema)
         ix.con.register("rows_", table)
         ix.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rows_")
         ix.con.unregister("rows_")
@@ -108,12 +109,21 @@ def build(ix: Index) -> None:
             ix.con.execute(statement)
 
 
+def _ids(ix: Index, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of (conv, user, ...) or (conv, ...) names with ids instead (None: a user no
+    event names, owed nothing the tables hold)."""
+    conv, *rest = row
+    if len(rest) == 3:
+        rest[0] = ix.id("user", rest[0])
+    return (ix.id("conv", conv), *rest)
+
+
 IN = "m.s >= g.lo AND (g.hi IS NULL OR m.s < g.hi)"  # a seq in a table's [lo, hi)
 
 OWE = f"""
 CREATE OR REPLACE TEMP TABLE gmsg AS
   SELECT u AS su, cmid, a_conv AS conv, a_seq AS s, a_mid AS mid FROM acked
-  WHERE a_conv LIKE 'g:%';
+  JOIN cv ON cv.c = a_conv WHERE cv.grp;
 CREATE OR REPLACE TEMP TABLE gowed AS
   SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m JOIN grun g ON g.conv = m.conv AND {IN};
 CREATE OR REPLACE TEMP TABLE gdue AS
@@ -146,8 +156,8 @@ E2E = """
 # the devices short of a group's seqs they were owed (``gaps._seq_gap``): per span of
 # ``gspan`` cut at the device's top seq of the group, the seqs it lacks
 SHORT = """
-    WITH mine AS (SELECT u, d, conv, max(seq) AS top FROM held WHERE conv LIKE 'g:%'
-                  GROUP BY ALL),
+    WITH mine AS (SELECT u, d, conv, max(seq) AS top FROM held JOIN cv ON cv.c = conv
+                  WHERE cv.grp GROUP BY ALL),
     sp AS (SELECT m.u, m.d, m.conv, s.lo, least(coalesce(s.hi, m.top), m.top) AS hi
            FROM mine m JOIN gspan s ON s.conv = m.conv AND s.u = m.u),
     inside AS (SELECT sp.u, sp.d, sp.conv, sp.lo, sp.hi, count(DISTINCT h.seq) AS k FROM sp

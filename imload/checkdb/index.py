@@ -11,7 +11,7 @@ import duckdb
 
 from imload.check.index import History
 from imload.check.recipients import expected_users
-from imload.checkdb.db import fetch
+from imload.checkdb.db import Dicts, fetch, names_of
 
 
 @dataclass(slots=True)
@@ -34,7 +34,14 @@ class Index:
     small: History = field(default_factory=History)  # the walk of the non-message events
     kinds: set[str] = field(default_factory=set)  # the kinds of the events in ``other``
     groups: bool = False  # any group conversation (``groups.build``)
+    dicts: Dicts = field(default_factory=lambda: Dicts({}))  # ids to names and back
     _cache: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def name(self, family: str, i: int | None) -> Any:
+        return self.dicts.name(family, i)
+
+    def id(self, family: str, name: Any) -> int | None:
+        return self.dicts.id(family, name)
 
     def rel(self, at: float) -> float:
         return round(at - self.t0, 3)
@@ -68,7 +75,11 @@ def build_index(con: duckdb.DuckDBPyConnection) -> Index:
     ix = Index(con=con, t0=load if load is not None else (first if first is not None else 0.0),
                t_end=last if last is not None else 0.0, events=n)
     ix.kinds = {r[0] for r in con.execute("SELECT DISTINCT ev FROM other").fetchall()}
-    for u, d, l_i in con.execute("SELECT u, d, l_i FROM dev ORDER BY l_i").fetchall():
+    dicts = ix.dicts = names_of(con)
+    rows = con.execute("SELECT u, d, l_i FROM dev ORDER BY l_i").fetchall()
+    users = dicts.names("user", [r[0] for r in rows])
+    devices = dicts.names("device", [r[1] for r in rows])
+    for u, d, (_, _, l_i) in zip(users, devices, rows, strict=True):
         ix.devices.setdefault(u, {})[d] = Device(l_i=l_i)
     rows = con.execute("""
         SELECT "user", device,
@@ -84,7 +95,10 @@ def build_index(con: duckdb.DuckDBPyConnection) -> Index:
     for per in ix.devices.values():
         for dv in per.values():
             dv.declared = dv.l_i  # filed by a copy, and never declared nor logged in
-    for u, d, own_i, audit_i, start_i, last_action, top_s, top_a, first_i, ev in rows:
+    users = dicts.names("user", [r[0] for r in rows])
+    devices = dicts.names("device", [r[1] for r in rows])
+    for u, d, (_, _, own_i, audit_i, start_i, last_action, top_s, top_a, first_i, ev) in zip(
+            users, devices, rows, strict=True):
         dv = ix.devices[u][d]
         first_ev = ev if first_i == dv.l_i else "deliver"  # filed by its first copy
         # ``DeviceLog.declared``: the event that filed it, replaced by its first device or

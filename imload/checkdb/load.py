@@ -13,6 +13,13 @@ anything a database does with it):
    inverse permutation: rows come in the same order as in the first pass) and
    inserts the rows in bulk.
 
+The name columns (``db.FAMILY``: users, devices, conversations, mids, cmids, digests)
+go to the database as integers: the first pass dictionary-encodes each batch's
+columns and unifies the dictionaries of each family once (``_Names``), the second
+gives each row its family's global id; the dictionaries stay in Arrow
+(``db.names_of``), so every join and grouping in DuckDB is over integers and a
+string is made only for the few events a verdict shows.
+
 No join, no sort inside the database. A JSON lines file is encoded once (the
 columnar writer's encoder, so both forms give the same rows) and spooled to an
 uncompressed Arrow file in the database's folder for the second pass. Rows
@@ -32,7 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from imload.checkdb.db import COLUMNS, NARROW, TABLES, Loaded, folder_of
+from imload.checkdb.db import COLUMNS, FAMILY, NARROW, STORED, TABLES, Loaded, Names, \
+    folder_of, set_names
 from imload.journal.columnar import SUFFIX, batches_of
 from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
 from imload.journal.reader import _is_event, jsonl_events
@@ -80,14 +88,18 @@ def load_events(con: duckdb.DuckDBPyConnection, events: Sequence[dict[str, Any]]
 
 
 def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) -> int:
-    numbers, events = _numbers(sources)
+    names = _Names()
+    numbers, events = _numbers(sources, names)
+    ids = names.unify()
+    set_names(con, names.dictionaries)
     loader = _Loader(con, events)
-    offset = 0
+    offset, k = 0, 0
     for _, batches in sources:
         for batch in batches():
-            loader.add(batch, numbers.slice(offset, batch.num_rows))
+            loader.add(names.encoded(batch, ids, k), numbers.slice(offset, batch.num_rows))
             offset += batch.num_rows
-    del numbers
+            k += 1
+    del numbers, ids
     loader.finish()
     pa.default_memory_pool().release_unused()  # Arrow's cache of freed memory: DuckDB's now
     con.execute("CREATE VIEW events AS " + " UNION ALL BY NAME ".join(
@@ -96,15 +108,56 @@ def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) ->
     return events
 
 
-def _numbers(sources: list[tuple[int, Batches]]) -> tuple[pa.Array, int]:
+class _Names:
+    """The name columns dictionary-encoded batch by batch (``add``), then each family's
+    dictionaries unified into one (``unify``): its values' ids, the same in every table."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[pa.DictionaryArray]] = {c: [] for c in FAMILY}
+        self.dictionaries: Names = {}
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        for column, parts in self.parts.items():
+            parts.append(batch.column(column).dictionary_encode())
+
+    def unify(self) -> dict[str, list[pa.Array]]:
+        """Per name column, per batch (in reading order), its rows' ids."""
+        ids: dict[str, list[pa.Array]] = {}
+        for family in dict.fromkeys(FAMILY.values()):
+            columns = [c for c, fam in FAMILY.items() if fam == family]
+            chunks = [a for c in columns for a in self.parts.pop(c)]
+            if not chunks:
+                self.dictionaries[family] = pa.array([], pa.string())
+                ids.update({c: [] for c in columns})
+                continue
+            unified = pa.chunked_array(chunks).unify_dictionaries()
+            self.dictionaries[family] = unified.chunk(0).dictionary
+            per = len(chunks) // len(columns)
+            for k, c in enumerate(columns):
+                ids[c] = [unified.chunk(k * per + b).indices for b in range(per)]
+        return ids
+
+    @staticmethod
+    def encoded(batch: pa.RecordBatch, ids: dict[str, list[pa.Array]],
+                k: int) -> pa.RecordBatch:
+        """Batch ``k`` with its name columns replaced by their ids."""
+        for column in FAMILY:
+            batch = batch.set_column(batch.schema.get_field_index(column),
+                                     STORED.field(column), ids[column][k])
+        return batch
+
+
+def _numbers(sources: list[tuple[int, Batches]], names: _Names) -> tuple[pa.Array, int]:
     """Every row's number in the reference order (rows in reading order), and how many
-    rows are events (those whose ``at`` is a number: numbered first)."""
+    rows are events (those whose ``at`` is a number: numbered first); ``names`` gathers
+    the name columns."""
     ats: list[pa.Array] = []
     fns: list[pa.Array] = []
     for f, batches in sources:
         for batch in batches():  # copies: a column would keep its whole batch's memory
             ats.append(pa.concat_arrays([batch.column(AT), _NO_AT]))
             fns.append(pc.add(batch.column(N), f << FILE_SHIFT))
+            names.add(batch)
     if not ats:
         return pa.array([], pa.int64()), 0
     pairs = pa.table({"at": pa.chunked_array(ats), "fn": pa.chunked_array(fns)})
@@ -186,7 +239,7 @@ class _Loader:
         for table in TABLES:
             if table not in self.writers:
                 schema = pa.schema([pa.field("i", pa.int64())] +
-                                   [SCHEMA.field(c) for c in self.columns[table]])
+                                   [STORED.field(c) for c in self.columns[table]])
                 self._write(table, schema.empty_table())
             self.writers.pop(table).close()
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM "

@@ -52,17 +52,22 @@ def fan_out(ix: Index) -> FanOut:
     if not short:
         return out
     mids = [row[3] for row in short]
-    holders: dict[str, set[tuple[str, str]]] = {}
-    for u, d, mid in ix.con.execute("SELECT u, d, mid FROM held WHERE mid IN "
-                                    "(SELECT unnest(?))", [mids]).fetchall():
+    holders: dict[int, set[tuple[str, str]]] = {}
+    held = ix.con.execute("SELECT u, d, mid FROM held WHERE mid IN (SELECT unnest(?))",
+                          [mids]).fetchall()
+    for u, d, (_, _, mid) in zip(ix.dicts.names("user", [r[0] for r in held]),
+                                 ix.dicts.names("device", [r[1] for r in held]), held,
+                                 strict=True):
         holders.setdefault(mid, set()).add((u, d))
-    for u, cmid, a_i, mid, conv, seq, s_i, unknown in short:
+    convs = ix.dicts.names("conv", [row[4] for row in short])
+    for (u, cmid, a_i, mid_id, _, seq, s_i, unknown), conv in zip(short, convs, strict=True):
+        mid = ix.name("mid", mid_id)
         recips = None if unknown else ix.recipients(conv, seq)
         if recips is None:
             out.unjudged.skip(*unknown_recipients(conv, ix.small))
             continue
         out.expected += len(recips)
-        have = holders.get(mid, set())
+        have = holders.get(mid_id, set())
         missing = [r for r in recips if r not in have]
         if not missing:
             continue
@@ -104,8 +109,7 @@ def partial_cases(ix: Index, limit: int = 20) -> Cases:
         if recips is None:
             out.skip(*unknown_recipients(got["conv"], ix.small))
             continue
-        have = {(a, b) for a, b in ix.con.execute(
-            "SELECT u, d FROM held WHERE mid = ?", [got["mid"]]).fetchall()}
+        have = _holders(ix, d_i)
         missing = [r for r in recips if r not in have]
         if missing and len(missing) < len(recips) and out.tally():
             sent, end = ix.get([s_i, e_i])
@@ -128,7 +132,8 @@ def phantom_cases(ix: Index, delivered: int, limit: int = 20) -> Cases:
         got = ix.one(d_i)
         assert got is not None
         firsts = [r[0] for r in ix.con.execute(
-            "SELECT h_i FROM held WHERE mid = ? ORDER BY h_i", [got["mid"]]).fetchall()]
+            "SELECT h_i FROM held WHERE mid = (SELECT mid FROM deliver WHERE i = ?) "
+            "ORDER BY h_i", [d_i]).fetchall()]
         copies = ix.get(firsts)
         out.keep(phantom_sentence(got, len(copies)), copies)
     phantom_events(ix.small, out)
@@ -214,6 +219,14 @@ def info_reasons(ix: Index) -> dict[str, dict[str, int]]:
     for key, ev in (("send", "send_info"), ("send_fail", "send_fail")):
         out[key] = dict(sorted(found[ev].items(), key=lambda kv: -kv[1]))  # stable: ties keep
     return out                                                            # first-seen order
+
+
+def _holders(ix: Index, d_i: int) -> set[tuple[str, str]]:
+    """The devices holding the mid of copy ``d_i``."""
+    rows = ix.con.execute("SELECT u, d FROM held WHERE mid = (SELECT mid FROM deliver "
+                          "WHERE i = ?)", [d_i]).fetchall()
+    return set(zip(ix.dicts.names("user", [r[0] for r in rows]),
+                   ix.dicts.names("device", [r[1] for r in rows]), strict=True))
 
 
 def evidence(ix: Index, devices: list[tuple[str, str]]) -> list[dict[str, Any] | None]:

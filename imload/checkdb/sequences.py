@@ -42,28 +42,31 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
         return out
     useqs: dict[tuple[str, str], tuple[int, int, int]] = {}
     if check_useq:
-        useqs = {(u, d): (n, lo, hi) for u, d, n, lo, hi in ix.con.execute(
-            "SELECT u, d, count(DISTINCT useq), min(useq), max(useq) FROM held "
-            "GROUP BY u, d").fetchall()}
+        rows = ix.con.execute("SELECT u, d, count(DISTINCT useq), min(useq), max(useq) "
+                              "FROM held GROUP BY u, d").fetchall()
+        useqs = {(u, d): (n, lo, hi) for u, d, (_, _, n, lo, hi) in zip(
+            ix.dicts.names("user", [r[0] for r in rows]),
+            ix.dicts.names("device", [r[1] for r in rows]), rows, strict=True)}
     seq_short: dict[tuple[str, str], list[str]] = {}
     unknown: dict[tuple[str, str], str] = {}  # a device's first group of unknown members
     if check_seq:
         short_groups = groups.SHORT if ix.groups else "SELECT NULL AS u, NULL AS d, NULL AS conv"
-        for u, d, conv in ix.con.execute(f"""
+        rows = ix.con.execute(f"""
                 WITH tops AS (SELECT conv, max(seq) AS top FROM events
                               WHERE ev IN ('send_ok', 'deliver') GROUP BY conv),
                      mine AS (SELECT u, d, conv, count(*) AS n, min(h_i) AS first_i
                               FROM held GROUP BY ALL),
                      groups AS ({short_groups})
                 SELECT m.u, m.d, m.conv FROM mine m JOIN tops t USING (conv)
-                LEFT JOIN groups g USING (u, d, conv)
-                WHERE (m.conv LIKE 'd:%' AND m.n < t.top) OR g.u IS NOT NULL
-                ORDER BY m.u, m.d, m.first_i""").fetchall():
+                JOIN cv ON cv.c = m.conv LEFT JOIN groups g USING (u, d, conv)
+                WHERE (cv.direct AND m.n < t.top) OR g.u IS NOT NULL
+                ORDER BY m.u, m.d, m.first_i""").fetchall()
+        for u, d, conv in _named(ix, rows):
             seq_short.setdefault((u, d), []).append(conv)
         if ix.groups:
-            unknown = {(u, d): conv for u, d, conv in ix.con.execute(
+            unknown = {(u, d): conv for u, d, conv in _named(ix, ix.con.execute(
                 "SELECT u, d, arg_min(conv, h_i) FROM held WHERE conv IN "
-                "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall()}
+                "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall())}
     tops = {u: {d: dv.inbox_top for d, dv in per.items()} for u, per in ix.devices.items()}
     for user in sorted(ix.devices):
         for device in sorted(ix.devices[user]):
@@ -82,9 +85,17 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
     return out
 
 
+def _named(ix: Index, rows: list[tuple[Any, ...]]) -> list[tuple[Any, Any, Any]]:
+    """Rows of (user, device, conv) ids as names."""
+    return list(zip(ix.dicts.names("user", [r[0] for r in rows]),
+                    ix.dicts.names("device", [r[1] for r in rows]),
+                    ix.dicts.names("conv", [r[2] for r in rows]), strict=True))
+
+
 def _copies(ix: Index, user: str, device: str, conv: str | None = None) -> list[dict[str, Any]]:
     where = " AND conv = ?" if conv is not None else ""
-    args: list[Any] = [user, device] + ([conv] if conv is not None else [])
+    args: list[Any] = [ix.id("user", user), ix.id("device", device)] + (
+        [ix.id("conv", conv)] if conv is not None else [])
     rows = ix.con.execute(f"SELECT h_i FROM held WHERE u = ? AND d = ?{where} ORDER BY h_i",
                           args).fetchall()
     return [e for e in ix.get([r[0] for r in rows]) if e is not None]
@@ -93,7 +104,7 @@ def _copies(ix: Index, user: str, device: str, conv: str | None = None) -> list[
 def _useq(ix: Index, out: Cases, user: str, device: str, top: int) -> None:
     inside = ix.con.execute(
         "SELECT count(DISTINCT useq) FROM held WHERE u = ? AND d = ? AND useq BETWEEN 1 AND ?",
-        [user, device, top]).fetchone()[0]  # type: ignore[index]
+        [ix.id("user", user), ix.id("device", device), top]).fetchone()[0]  # type: ignore[index]
     if inside >= top:
         return
     copies = _copies(ix, user, device)
@@ -122,7 +133,8 @@ def _seq(ix: Index, out: Cases, user: str, device: str, conv: str) -> None:
     if count and out.tally():
         named = dict(ix.con.execute(
             "SELECT seq, min(i) FROM events WHERE ev IN ('send_ok', 'deliver') AND conv = ? "
-            "AND seq IN (SELECT unnest(?)) GROUP BY seq", [conv, first]).fetchall())
+            "AND seq IN (SELECT unnest(?)) GROUP BY seq", [ix.id("conv", conv), first]
+        ).fetchall())
         known = ix.get([named[s] for s in first if s in named][:2])
         out.keep(seq_sentence((user, device), conv, top, count, first, len(known)),
                  [mine[top], *known, ix.one(ix.devices[user][device].audit)])
@@ -214,11 +226,12 @@ def causality_cases(ix: Index, limit: int = 20) -> Cases:
 
 def _displayed(ix: Index, sent: dict[str, Any], conv: str, seq: int) -> dict[str, Any] | None:
     row = ix.con.execute("SELECT min(i) FROM events WHERE ev IN ('send_ok', 'deliver') AND "
-                         "conv = ? AND seq = ?", [conv, seq]).fetchone()
+                         "conv = ? AND seq = ?", [ix.id("conv", conv), seq]).fetchone()
     named = ix.one(row[0] if row else None)
     if named is not None:
         found = ix.con.execute("SELECT h_i FROM held WHERE u = ? AND d = ? AND mid = ?",
-                               [sent["user"], sent["device"], named["mid"]]).fetchone()
+                               [ix.id("user", sent["user"]), ix.id("device", sent["device"]),
+                                ix.id("mid", named["mid"])]).fetchone()
         copy = ix.one(found[0]) if found else None
         if copy is not None and copy["at"] <= sent["at"]:
             return copy

@@ -79,24 +79,25 @@ CREATE TEMP TABLE dev AS
     UNION ALL SELECT u, d, h_i FROM held) GROUP BY ALL;
 CREATE TEMP TABLE ndev AS SELECT u, count(*) AS n FROM dev GROUP BY u;
 CREATE TEMP TABLE got AS
-  SELECT mid, count(*) AS copies, max(h_at) AS done_at FROM held
-  WHERE conv LIKE 'd:%' AND (u = split_part(conv, ':', 2) OR u = split_part(conv, ':', 3))
-  GROUP BY mid;
+  SELECT h.mid, count(*) AS copies, max(h.h_at) AS done_at FROM held h JOIN cv ON cv.c = h.conv
+  WHERE cv.direct AND (h.u = cv.a OR h.u = cv.b)
+  GROUP BY h.mid;
 CREATE TEMP TABLE acked AS
-  SELECT r.*, r.a_conv LIKE 'd:%' AS direct,
+  SELECT r.*, cv.direct AS direct,
          coalesce(na.n, 0) + coalesce(nb.n, 0) AS wanted, l.i AS last_i,
          l.session AS last_session, l."at" AS last_at,
-         coalesce(g.copies, 0) AS copies, g.done_at, r.a_conv LIKE 'd:%' AS judged,
+         coalesce(g.copies, 0) AS copies, g.done_at, cv.direct AS judged,
          false AS unknown
   FROM rec r
-  LEFT JOIN ndev na ON r.a_conv LIKE 'd:%' AND na.u = split_part(r.a_conv, ':', 2)
-  LEFT JOIN ndev nb ON r.a_conv LIKE 'd:%' AND nb.u = split_part(r.a_conv, ':', 3)
+  LEFT JOIN cv ON cv.c = r.a_conv
+  LEFT JOIN ndev na ON cv.direct AND na.u = cv.a
+  LEFT JOIN ndev nb ON cv.direct AND nb.u = cv.b
   LEFT JOIN (SELECT x."user" AS u, x.cmid, max(x.i) AS last_i FROM send x
              JOIN rec y ON y.u = x."user" AND y.cmid = x.cmid
              WHERE y.attempts > 1 AND y.a_i IS NOT NULL AND x.i < y.a_i GROUP BY ALL) m
     ON m.u = r.u AND m.cmid = r.cmid
   LEFT JOIN send l ON l.i = CASE WHEN r.attempts = 1 THEN r.s_i ELSE m.last_i END
-  LEFT JOIN got g ON r.a_conv LIKE 'd:%' AND g.mid = r.a_mid
+  LEFT JOIN got g ON cv.direct AND g.mid = r.a_mid
   WHERE r.a_i IS NOT NULL
 """
 

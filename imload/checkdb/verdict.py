@@ -35,6 +35,7 @@ from imload.check.figures import cost_of, fractions, info_reasons, op_counts
 from imload.check.filing import finish
 from imload.check.history import _Walk
 from imload.check.index import History
+from imload.check.integrity import e2e_devices, undecryptable_of
 from imload.check.latency import BIN_US, from_bins, reconnect_s, summarize
 from imload.check.membership import membership_cases
 from imload.check.numbering import numbering
@@ -162,6 +163,8 @@ def _verdict(ix: Index, events: list[dict[str, Any]], max_examples: int) -> dict
         "phantom": messages.phantom_cases(ix, counts["delivered"], limit),
         "aborted": messages.aborted_cases(ix, counts["failed"], limit),
         "corrupted": messages.corrupted_cases(ix, counts["delivered"], limit),
+        # in scope, no copy failed authentication (``scope``): the applicability and the due
+        "undecryptable": undecryptable_of([], e2e_devices(small), counts["delivered"], limit),
         "order": sequences.order_cases(ix, limit),
         "gap": sequences.gap_cases(ix, declared, limit),
         "backwards": sequences.backwards_cases(ix, limit),
@@ -229,8 +232,8 @@ E2E = """
                     FROM other WHERE ev = 'connected') c
       ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
     JOIN rec r ON r.u = h.frm AND r.cmid = h.cmid
-    WHERE r.s_i IS NOT NULL AND h.conv LIKE 'd:%' AND (h.u = string_split(h.conv, ':')[2]
-                                                       OR h.u = string_split(h.conv, ':')[3])"""
+    JOIN cv ON cv.c = h.conv
+    WHERE r.s_i IS NOT NULL AND cv.direct AND (h.u = cv.a OR h.u = cv.b)"""
 
 
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:

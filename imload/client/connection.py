@@ -49,7 +49,7 @@ class Connection(Instructions):
         if self._conn is not Conn.IDLE:
             self.ignored += 1
             return
-        self._rec("device", now)
+        self._rec("device", now, **({"e2e": True} if self.sealer is not None else {}))
         self._connect(now)
 
     def _connect(self, now: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from imload.client.backoff import Backoff
 from imload.client.clock import OffsetEstimator, local_ms
 from imload.client.config import EngineConfig
 from imload.journal import body_digest, event
+
+if TYPE_CHECKING:
+    from imload.client.e2e import Sealer
 
 
 class Conn(Enum):
@@ -63,6 +66,7 @@ def digest_of(body: object) -> str:
 
 class EngineCore:
     check_events = False  # True: check every journal event against the schema (tests do)
+    sealer: Sealer | None = None  # e2e on: seals bodies sent, opens bodies received (e2e.py)
 
     def __init__(self, user: str, device: str, *, rng: random.Random,
                  backoff: Backoff | None, config: EngineConfig | None) -> None:

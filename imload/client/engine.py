@@ -46,7 +46,7 @@ Malformed server frames are counted in ``bad_frames`` and skipped.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -74,6 +74,9 @@ from imload.client.display import Display
 from imload.client.inbox import Inbox, is_valid_msg
 from imload.client.routing import Router
 
+if TYPE_CHECKING:
+    from imload.client.e2e import Sealer
+
 _CONNECTION_TIMERS = (T_LOGIN, T_PING, T_ACK, T_SYNC, T_READS, T_STATE)
 
 
@@ -86,10 +89,12 @@ class DeviceEngine(Connection):
 
     def __init__(self, user: str, device: str, token: str, urls: list[str], *,
                  rng: random.Random, backoff: Backoff | None = None,
-                 config: EngineConfig | None = None, lbs: bool = False) -> None:
+                 config: EngineConfig | None = None, lbs: bool = False,
+                 sealer: Sealer | None = None) -> None:
         if not urls:
             raise ValueError("a device needs at least one url to connect to")
         super().__init__(user, device, rng=rng, backoff=backoff, config=config)
+        self.sealer = sealer
         self.token = token
         self.router = Router(urls, lbs, rng)
         c = self.config
@@ -280,11 +285,16 @@ class DeviceEngine(Connection):
         get = m.get
         kind = get("kind", "text")
         body = get("body")
+        sealed = self.sealer is not None and kind != "event"
+        if sealed:  # e2e: the digest of the plaintext
+            body = self.sealer.open(m["conv"], get("from"), body)  # type: ignore[union-attr]
         e = {"ev": "deliver", "at": now, "user": self.user, "device": self.device,
              "session": self.session, "mid": m["mid"], "conv": m["conv"], "seq": m["seq"],
              "useq": m["useq"], "cmid": get("cmid"), "from_device": get("from_device"),
-             "digest": digest_of(body), "via": via, "phase": self.phase, "kind": kind,
-             "from": get("from")}
+             "digest": None if sealed and body is None else digest_of(body),
+             "via": via, "phase": self.phase, "kind": kind, "from": get("from")}
+        if e["digest"] is None:
+            e["undecryptable"] = True  # the AEAD refused it (docs/checker.md)
         if kind == "event":  # the membership change: an object as documented, else as text
             if isinstance(body, dict):
                 e["event"] = body

@@ -56,6 +56,8 @@ class Sender(EngineCore):
         """The user hits send: returns the cmid that every attempt will carry."""
         m = self._out.create(conv, body, body_digest(body), now, self.stamp_ms(now),
                              self.inbox.display.seen_seq(conv))
+        if self.sealer is not None:  # sealed once: every attempt sends the same envelope
+            m.body = self.sealer.seal(conv, m.cmid, body)
         if self._conn is STOPPED:
             self._out.move(m, MsgEvent.STOP)
             self._rec("send_fail", now, cmid=m.cmid, conv=conv, reason="device stopped")

@@ -5,6 +5,7 @@ subparsers (``add_*``) and runs what was parsed (``cmd_*``); ``imload/cli.py`` a
 |---|---|
 | ``drills.py`` | ``run``, ``avalanche``, ``capacity`` |
 | ``results.py`` | ``compare``, ``verify``, ``probe`` |
+| ``shrink.py`` | ``shrink`` |
 | ``files.py`` | ``journal``, ``trace`` |
 | ``cluster.py`` | ``cluster`` |
 | ``imload.init`` | ``init`` |

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from imload.slo import EXIT_ERROR
 
@@ -13,6 +15,7 @@ EXIT_CODES_HELP = ("exit codes: 0 passed; 1 failed (an anomaly, or an SLO missed
                    "coverage short, or nothing acked or delivered)")
 
 SubParsers = argparse._SubParsersAction  # what ``add_subparsers`` returns
+_N = TypeVar("_N", int, float)
 
 
 class Parser(argparse.ArgumentParser):
@@ -22,10 +25,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _read(float, text, "a number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -35,11 +35,16 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1, "a whole number")
 
 
-def _whole_number(text: str, least: int, what: str) -> int:
+def _read(kind: Callable[[str], _N], text: str, what: str) -> _N:
+    """``kind(text)``, or an ArgumentTypeError saying ``text`` is not ``what``."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+
+
+def _whole_number(text: str, least: int, what: str) -> int:
+    value = _read(int, text, what)
     if value < least:
         raise argparse.ArgumentTypeError(f"must be at least {least}, got {text}")
     return value

@@ -108,6 +108,9 @@ NUMBERINGS = ("contiguous", "increasing", "opaque")
 #                   (epoch ms), when the push carried it (protocol v1 does)
 #   fault.error     why a fault could not start or stop
 #   clock.role      "master" on the anchor of a master's journal (the reference clock)
+#   device.e2e      true: the device seals and opens text bodies end to end (docs/e2e.md)
+#   deliver.undecryptable  true: e2e on, and the body failed authentication (a server or
+#                   proxy altered the ciphertext); then ``digest`` is null
 
 
 _STR, _INT, _NUM = (str,), (int,), (int, float)
@@ -129,6 +132,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "numbering": (dict,),
     "group_membership": _STR,
     "source": _STR, "wall": _NUM, "host": _STR, "offset_s": _NUM, "rtt_s": _NUM, "role": _STR,
+    "e2e": (bool,), "undecryptable": (bool,),
 }
 
 

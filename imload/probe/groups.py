@@ -17,9 +17,10 @@ a group over, or to amplify one user's traffic (docs/security.md)?
   would take 1,000 accounts that agreed, more than the probe makes).
 - ``abuse.fanout``: ``FANOUT_MEMBERS - 1`` accounts of the probe's agree, ``a`` makes a
   group of them and sends it up to ``FANOUT_BUDGET`` short messages as fast as the target
-  answers. It passes when the target refuses one (any error: a fan-out budget, a send
-  rate) before the budget is spent, with how many inbox writes it took; it fails when
-  all are stored (``FANOUT_BUDGET x FANOUT_MEMBERS`` inbox writes, shown with the time).
+  answers (``limits.flood``, ``WINDOW`` at a time). It passes when the target refuses one
+  (any error: a fan-out budget, a send rate) before the budget is spent, with how many
+  inbox writes it took; it fails when all are stored (``FANOUT_BUDGET x FANOUT_MEMBERS``
+  inbox writes, shown with the time). A target that closes the connection instead: n/a.
 
 Every account is the probe's own (minted with the target's secret, named after the
 probe's tag); the most a check sends is the fan-out one: ``FANOUT_MEMBERS`` logins and
@@ -28,10 +29,10 @@ probe's tag); the most a check sends is the fan-out one: ``FANOUT_MEMBERS`` logi
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from imload.probe.checks import FAIL, PASS, Check, Finding, Probe, ProbeError
+from imload.probe.limits import flood
 from imload.probe.link import Link
 
 GROUP_SIZE = 1000  # members asked for by abuse.group_size (group_create names at most 999)
@@ -56,6 +57,14 @@ def _agree(p: Probe, owner: str, users: list[str]) -> None:
             reply = _op(link, f"probe-agree-{owner}", "contact_add", user=owner)
         if reply.get("t") != "op_ok":
             raise ProbeError(f"{user} could not add {owner} as a contact: {reply}")
+
+
+def _cast(p: Probe, agreed: int) -> tuple[str, str, str]:
+    """The probe's users ``a, b, c``, the first ``agreed`` of ``b, c`` having agreed to
+    join ``a``'s groups."""
+    a, b, c = p.users
+    _agree(p, a, [b, c][:agreed])
+    return a, b, c
 
 
 def _groups_of(p: Probe, user: str) -> list[str]:
@@ -83,8 +92,7 @@ def _said(reply: dict[str, Any]) -> str:
 
 
 def add_strangers(p: Probe) -> Finding:
-    a, b, c = p.users
-    _agree(p, a, [b])
+    a, b, c = _cast(p, 1)
     with p.logged_in(a) as link:
         named = f"g:{p.name('strangers')}"
         created = _op(link, "probe-strangers", "group_create", conv=named, members=[b, c])
@@ -100,8 +108,7 @@ def add_strangers(p: Probe) -> Finding:
 
 
 def remove_owner(p: Probe) -> Finding:
-    a, b, c = p.users
-    _agree(p, a, [b, c])
+    a, b, c = _cast(p, 2)
     with p.logged_in(a) as link:
         conv = _group(p, link, "owned", [b, c])
     with p.logged_in(b) as link:
@@ -127,8 +134,7 @@ def remove_owner(p: Probe) -> Finding:
 
 
 def group_size(p: Probe) -> Finding:
-    a, b, c = p.users
-    _agree(p, a, [b, c])
+    a, b, c = _cast(p, 2)
     nobody = _names(p, "x", GROUP_SIZE - 3)
     conv = f"g:{p.name('big')}"
     with p.logged_in(a) as link:
@@ -145,42 +151,19 @@ def fanout(p: Probe) -> Finding:
     _agree(p, a, members)
     with p.logged_in(a) as link:
         conv = _group(p, link, "fanout", members)
-        started = time.monotonic()
-        stored, refusal = _flood(link, conv)
-        took = time.monotonic() - started
-    writes = stored * FANOUT_MEMBERS
-    if refusal is None:
+        f = flood(link, lambda rid, i: {"t": "send", "rid": rid, "cmid": f"probe-fan-{i}",
+                                        "conv": conv, "body": "fan-out!"},
+                  "send_ack", FANOUT_BUDGET, chunk=WINDOW, stop=None)
+    if f.closed is not None:
+        raise ProbeError(f"the target closed the connection ({f.closed}) during the fan-out")
+    stored = f.answers.get("send_ack", 0)
+    writes = f"{stored * FANOUT_MEMBERS:,} inbox writes in {f.seconds:.2f} s"
+    if f.refused is None:
         return Finding(FAIL, f"stored all {stored} messages to a group of {FANOUT_MEMBERS}: "
-                             f"{writes:,} inbox writes in {took:.2f} s, none refused")
-    return Finding(PASS, f"refused after {stored} messages ({writes:,} inbox writes in "
-                         f"{took:.2f} s): {_said(refusal)}, retry_after_ms "
-                         f"{refusal.get('retry_after_ms')}")
-
-
-def _flood(link: Link, conv: str) -> tuple[int, dict[str, Any] | None]:
-    """Send up to FANOUT_BUDGET messages, WINDOW at a time: (stored, the first refusal)."""
-    stored = sent = 0
-    while sent < FANOUT_BUDGET:
-        rids = set()
-        for _ in range(min(WINDOW, FANOUT_BUDGET - sent)):
-            rid = 500_000 + sent
-            link.send({"t": "send", "rid": rid, "cmid": f"probe-fan-{sent}", "conv": conv,
-                       "body": "fan-out!"})
-            rids.add(rid)
-            sent += 1
-        refusal = None
-        while rids:
-            frame = link.recv()
-            if frame.get("rid") not in rids:
-                continue  # a push of the probe's own messages
-            rids.discard(frame["rid"])
-            if frame.get("t") == "send_ack":
-                stored += 1
-            elif refusal is None:
-                refusal = frame
-        if refusal is not None:
-            return stored, refusal
-    return stored, None
+                             f"{writes}, none refused")
+    retry = f.refused.get("retry_after_ms")
+    return Finding(PASS, f"refused after {stored} messages ({writes}): {_said(f.refused)}, "
+                         f"retry_after_ms {retry}")
 
 
 GROUP_CHECKS: tuple[Check, ...] = (

@@ -56,8 +56,9 @@ RELEASE_WAIT_S = 15.0  # the longest the failed-login check waits for its addres
 
 @dataclass
 class Flood:
-    """What a flood of one request type got: ``served`` answered as asked, ``answers``
-    every answer by type (``error:<code>`` for errors), the first ``rate_limited``."""
+    """What a flood of one request type got: ``served`` answered as asked before the first
+    refusal, ``answers`` every answer by type (``error:<code>`` for errors), the first
+    refusal (``rate_limited``, unless the flood said otherwise)."""
 
     served: int = 0
     answers: dict[str, int] = field(default_factory=dict)
@@ -70,14 +71,16 @@ class Flood:
 
 
 def flood(link: Link, make: Callable[[int, int], dict[str, Any]], reply: str,
-          budget: int) -> Flood:
-    """Send ``make(rid, i)`` for i < ``budget``, ``CHUNK`` at a time, reading the answers of
-    each chunk; stop after the chunk with the first ``rate_limited``."""
+          budget: int, *, chunk: int = CHUNK, stop: str | None = "rate_limited") -> Flood:
+    """Send ``make(rid, i)`` for i < ``budget``, ``chunk`` at a time, reading the answers of
+    each chunk; stop after the chunk with the first refusal: the error ``stop``, or (``stop``
+    None) any answer but ``reply``."""
     out, sent, started = Flood(), 0, time.monotonic()
+    refusal = None if stop is None else f"error:{stop}"
     try:
         while sent < budget and out.refused is None:
             rids: set[int] = set()
-            for i in range(sent, min(budget, sent + CHUNK)):
+            for i in range(sent, min(budget, sent + chunk)):
                 rid = link.next_rid()
                 link.send(make(rid, i))
                 rids.add(rid)
@@ -92,7 +95,7 @@ def flood(link: Link, make: Callable[[int, int], dict[str, Any]], reply: str,
                 out.answers[key] = out.answers.get(key, 0) + 1
                 if t == reply and out.refused is None:
                     out.served += 1
-                elif key == "error:rate_limited" and out.refused is None:
+                elif out.refused is None and (refusal is None or key == refusal):
                     out.refused = frame
     except ConnectionClosed as e:
         out.closed = closed_code(e)

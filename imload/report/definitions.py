@@ -14,6 +14,7 @@ DEFINITIONS: dict[str, str] = {
     "phantom": "a delivered message (or membership event) no simulated client sent",
     "aborted": "a send refused for certain that was delivered anyway",
     "corrupted": "a copy whose body digest differs from what was sent",
+    "undecryptable": "an end-to-end encrypted copy whose ciphertext failed authentication",
     "order": "one (conv, seq) naming two mids, one mid in two places, or orders that cannot "
              "be merged",
     "gap": "a hole in a device's useqs or seqs after the audit",

@@ -2,7 +2,8 @@
 
 On start it takes its identity (a device of the population, or of the trace),
 mints its token, builds a ``DeviceEngine`` (backoff, clock skew, display policy
-from the options; ops pipelined when the mix says ``pipeline_ops``) and a
+from the options; ops pipelined when the mix says ``pipeline_ops``; with
+``--imload-e2e`` a ``Sealer`` of the run's key directory, docs/e2e.md) and a
 ``GeventDevice`` (the target's LBS unless ``--imload-no-lbs``), waits (at most
 ``login_wait_s``) to be online, and builds its ``Player``: the model's script of
 its device (``imload.traffic.model``) or its lines of the trace
@@ -50,6 +51,7 @@ from locust import User, events, task
 
 from imload.adapters import adapter_class, make_adapter
 from imload.client import Backoff, DeviceEngine, EngineConfig, Metric
+from imload.client.e2e import Sealer, directory
 from imload.cluster.target import profile_links
 from imload.drivers import GeventDevice, measure_wall_offset
 from imload.traffic.model import device_acts
@@ -144,7 +146,8 @@ class IMUser(User):
             me.user, me.device, adapter.identity.token, urls,
             rng=random.Random(f"{o.imload_seed}/engine/{index}"),
             backoff=Backoff(o.imload_backoff, o.imload_backoff_base, o.imload_backoff_cap),
-            config=config, lbs=lbs is not None)
+            config=config, lbs=lbs is not None,
+            sealer=Sealer(directory(o.imload_seed), me.user) if o.imload_e2e else None)
         self.device = GeventDevice(engine, runtime.journal_for(o), on_record=self._on_record,
                                    on_metric=self._on_metric, lbs=lbs,
                                    ca=str(target.ca) if target.ca else None,

@@ -40,8 +40,8 @@ class MqttAdapter(Groups):
         made up or altered. Duplicates are part of QoS 1 (never promised); order is per
         publisher and topic (not judged: seqs are labels). QoS 0: nothing but integrity."""
         if options.get("qos", 1) == 0:
-            return ["phantom", "corrupted"]
-        return ["lost", "partial", "phantom", "aborted", "corrupted"]
+            return ["phantom", "corrupted", "undecryptable"]
+        return ["lost", "partial", "phantom", "aborted", "corrupted", "undecryptable"]
 
     # ------------------------------------------------------------ intents
     def encode(self, frame: dict[str, Any], now: float) -> Sequence[bytes]:

@@ -66,8 +66,8 @@ class XmppAdapter(Markers):
         a failed resume is a new stanza; XEP-0359 asks no server to drop repeats), order
         (seqs are labels here) and inbox gaps (the useqs are the adapter's)."""
         if options.get("smacks", True) is False:
-            return ["phantom", "corrupted"]
-        return ["lost", "partial", "phantom", "aborted", "corrupted"]
+            return ["phantom", "corrupted", "undecryptable"]
+        return ["lost", "partial", "phantom", "aborted", "corrupted", "undecryptable"]
 
     @classmethod
     def credential(cls, secret: str, user: str, device: str) -> str:

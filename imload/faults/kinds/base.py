@@ -27,9 +27,12 @@ import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from imload.faults.toxiproxy import ToxiproxyAPI
+
+if TYPE_CHECKING:
+    from imload.faults.netns import PacketNetwork
 
 INTEGER, NUMBER, STRING = "an integer", "a number", "a string"  # as the docs name them
 COMMON_KEYS = frozenset({"kind", "target", "at_s", "for_s"})
@@ -121,11 +124,13 @@ def run_shell(command: str, timeout_s: float = 60.0) -> None:
 
 @dataclass
 class FaultContext:
-    """The means a run has to make faults: node specs, Toxiproxy, a shell."""
+    """The means a run has to make faults: node specs, Toxiproxy, a shell, and the devices'
+    network namespace when the drill has packet faults."""
 
     nodes: dict[str, NodeMeans]
     toxiproxy: ToxiproxyAPI | None
     shell: Callable[[str], None] = run_shell
+    network: PacketNetwork | None = None
 
 
 class FaultKind(ABC):

@@ -1,0 +1,261 @@
+"""The devices' own network: a namespace and a veth pair the run makes, and removes.
+
+A drill with ``netem`` faults runs Locust inside the network namespace ``imload-<run>``
+(``ip netns exec``). The namespace's end of a veth pair routes to the host's end, and the
+local cluster listens on the host end's address (198.18.0.0/15, RFC 2544's benchmarking
+range: a /30 picked from the run's name and not in use here), so every device packet
+crosses the pair while nothing leaves the machine. The faults are rules on the pair
+(``packet_rules.py`` renders them): nft's netdev tables at each end's ingress, htb and
+netem qdiscs at each end's egress. The host end's nft table is ``imload_<run>``; the rest
+lives in the namespace, and removing the namespace removes the pair.
+
+``PacketNetwork`` is a context manager: ``close`` removes every namespace, link and table
+it made, on success, on failure and on Ctrl-C (``imload run`` turns SIGTERM into the same
+KeyboardInterrupt), and is safe to call twice. Everything goes through ``sh``, the one
+wrapper of ``ip``, ``tc`` and ``nft``.
+
+What this machine can do is probed once, in throwaway namespaces (``unshare -n``) that
+vanish with their process: ``means()`` says what is missing, by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import cache
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from imload.faults.packet_rules import DOWN, UP, LinkFault, nft_script, tc_commands
+
+PREFIX = "imload-"
+BLOCK = ipaddress.ip_network("198.18.0.0/15")
+TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "unshare": "util-linux"}
+NO_NETEM = ("the kernel's netem qdisc (sch_netem, CONFIG_NET_SCH_NETEM), which this kernel "
+            "does not have")
+
+
+class NetError(RuntimeError):
+    """A namespace, link or rule that could not be made or removed."""
+
+
+def sh(argv: list[str], stdin: str | None = None, timeout_s: float = 20.0) -> str:
+    """Run ``argv`` (ip, tc, nft); its output, or NetError naming the command and its error."""
+    try:
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                              timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise NetError(f"{' '.join(argv)}: {e}") from None
+    if done.returncode != 0:
+        tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise NetError(f"{' '.join(argv)} failed (exit {done.returncode}): {tail}")
+    return done.stdout
+
+
+def _probe(argv: list[str], stdin: str | None = None) -> bool:
+    try:
+        sh(argv, stdin)
+    except NetError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Means:
+    """What this machine offers packet faults (``means()``)."""
+
+    root: bool
+    missing_tools: tuple[str, ...]  # "nft (nftables)", ...
+    netem: bool                     # tc's netem qdisc
+    nft: bool                       # nf_tables netdev ingress with numgen and dynamic sets
+
+    def refusal(self) -> str | None:
+        """Why no packet fault can be made here, or None."""
+        if not self.root:
+            return ("packet faults need root (network namespaces, veth pairs, tc and nft): "
+                    "run imload as root")
+        if self.missing_tools:
+            return (f"packet faults need {', '.join(self.missing_tools)} on PATH "
+                    "(sudo scripts/install-package.sh PACKAGE)")
+        return None
+
+
+NFT_PROBE = ('table netdev probe { set s { type inet_proto; flags dynamic; }\n'
+             '  chain c { type filter hook ingress device "lo" priority 0;\n'
+             '    numgen random mod 100 < 1 add @s { meta l4proto } accept\n'
+             '    meta l4proto @s delete @s { meta l4proto } accept\n  }\n}\n')
+
+
+@cache
+def means() -> Means:
+    """Probe once: root, the tools, netem and nft (in namespaces that die with the probe)."""
+    missing = tuple(f"{tool} ({package})" for tool, package in TOOLS.items()
+                    if shutil.which(tool) is None)
+    root = os.geteuid() == 0
+    if not root or missing:
+        return Means(root, missing, netem=False, nft=False)
+    netem = _probe(["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
+                    "delay", "1ms"])
+    nft = _probe(["unshare", "-n", "nft", "-f", "-"], NFT_PROBE)
+    return Means(root, missing, netem=netem, nft=nft)
+
+
+def names(run_id: str) -> tuple[str, str, str, str]:
+    """(namespace, host end, namespace end, host nft table) of a run; a link's name has at
+    most 15 characters, so the veth ends carry a hash of the namespace's name."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", run_id):
+        raise ValueError(f"a run id is 1-40 of [A-Za-z0-9_-], got {run_id!r}")
+    ns = f"{PREFIX}{run_id}"
+    tag = hashlib.sha256(ns.encode()).hexdigest()[:8]
+    return ns, f"im{tag}h", f"im{tag}n", "imload_" + run_id.replace("-", "_")
+
+
+def pick_subnet(tag: str, used: set[ipaddress.IPv4Address]) -> ipaddress.IPv4Network:
+    """A /30 of 198.18.0.0/15 chosen by ``tag``, none of whose addresses is in ``used``."""
+    subnets = 2 ** (30 - BLOCK.prefixlen)
+    first = int(hashlib.sha256(tag.encode()).hexdigest(), 16) % subnets
+    for i in range(subnets):
+        net = ipaddress.ip_network((int(BLOCK.network_address) + 4 * ((first + i) % subnets),
+                                    30))
+        if not any(a in net for a in used):
+            return net
+    raise NetError(f"no free /30 in {BLOCK}")
+
+
+def addresses_in_use() -> set[ipaddress.IPv4Address]:
+    out = sh(["ip", "-4", "-o", "addr", "show"])
+    return {ipaddress.ip_interface(m).ip for m in re.findall(r"inet (\S+)", out)}
+
+
+def leftovers(prefix: str = PREFIX) -> list[str]:
+    """Namespaces, links and nft tables here whose names start with ``prefix`` (or its
+    veth/table forms): what a run left behind; [] when clean."""
+    found = [f"netns {n.split()[0]}" for n in sh(["ip", "netns", "list"]).splitlines()
+             if n.startswith(prefix)]
+    found += [f"link {n}" for n in re.findall(r"^\d+: (im[0-9a-f]{8}[hn])[@:]",
+                                             sh(["ip", "-o", "link", "show"]), re.M)]
+    if shutil.which("nft"):
+        table = prefix.replace("-", "_")
+        found += [f"nft {line}" for line in sh(["nft", "list", "tables"]).splitlines()
+                  if line.split()[-1:] and line.split()[-1].startswith(table)]
+    return found
+
+
+def ports_of(nodes: Mapping[str, object]) -> dict[str, int]:
+    """Each fault target's port (a node's or a profile's proxy), from its ``url``."""
+    out = {}
+    for name, node in nodes.items():
+        with suppress(ValueError):
+            port = urlsplit(getattr(node, "url", "") or "").port
+            if port:
+                out[name] = port
+    return out
+
+
+class PacketNetwork:
+    """The run's namespace and veth pair, and the packet faults on them."""
+
+    def __init__(self, run_id: str) -> None:
+        self.ns, self.host_dev, self.ns_dev, self.table = names(run_id)
+        self.netem, self.nft = means().netem, means().nft
+        self.host_ip = self.ns_ip = ""
+        self.ports: dict[str, int] = {}  # fault target (node or node.profile) -> its port
+        self._faults: dict[str, LinkFault] = {}
+        self._lock = threading.Lock()
+        self._made = False
+
+    def open(self) -> PacketNetwork:
+        """Make the namespace and the pair; NetError (with everything removed) when it cannot."""
+        why = means().refusal()
+        if why:
+            raise NetError(why)
+        net = pick_subnet(self.ns, addresses_in_use())
+        host, peer = list(net.hosts())
+        self.host_ip, self.ns_ip = str(host), str(peer)
+        self._made = True
+        try:
+            for argv in (["ip", "netns", "add", self.ns],
+                         ["ip", "link", "add", "name", self.host_dev, "type", "veth", "peer",
+                          "name", self.ns_dev, "netns", self.ns],
+                         ["ip", "addr", "add", f"{host}/30", "dev", self.host_dev],
+                         ["ip", "-n", self.ns, "addr", "add", f"{peer}/30", "dev", self.ns_dev],
+                         # one TCP segment per packet: a loss is one segment, as on a real link
+                         ["ip", "link", "set", "dev", self.host_dev, "gso_max_segs", "1", "up"],
+                         ["ip", "-n", self.ns, "link", "set", "dev", self.ns_dev,
+                          "gso_max_segs", "1", "up"],
+                         ["ip", "-n", self.ns, "link", "set", "dev", "lo", "up"],
+                         ["ip", "-n", self.ns, "route", "add", "default", "via", str(host)]):
+                sh(argv)
+        except NetError:
+            self.close()
+            raise
+        return self
+
+    def exec_prefix(self) -> list[str]:
+        """What runs a command inside the namespace."""
+        return ["ip", "netns", "exec", self.ns]
+
+    def add(self, fault: LinkFault) -> None:
+        with self._lock:
+            self._faults[fault.fault_id] = fault
+            self._apply()
+
+    def remove(self, fault_id: str) -> None:
+        with self._lock:
+            if self._faults.pop(fault_id, None) is not None:
+                self._apply()
+
+    def _apply(self) -> None:
+        faults = list(self._faults.values())
+        in_ns = ["ip", "netns", "exec", self.ns]
+        sh([*in_ns, "nft", "-f", "-"], nft_script("imload", self.ns_dev, DOWN, faults,
+                                                  self.netem))
+        sh(["nft", "-f", "-"], nft_script(self.table, self.host_dev, UP, faults, self.netem))
+        for tc, dev, direction in ((["tc", "-n", self.ns], self.ns_dev, UP),
+                                   (["tc"], self.host_dev, DOWN)):
+            _quiet([*tc, "qdisc", "del", "dev", dev, "root"])
+            for argv in tc_commands(dev, direction, faults, self.netem):
+                sh([*tc, *argv])
+
+    def close(self) -> list[str]:
+        """Remove the host's table, the namespace and the pair; what could not be removed
+        (after trying everything). Idempotent."""
+        with self._lock:
+            self._faults.clear()
+            if not self._made:
+                return []
+            errors = []
+            if shutil.which("nft"):
+                errors += _quiet(["nft", "-f", "-"], nft_script(self.table, "", UP, [], True))
+            errors += _quiet(["ip", "netns", "del", self.ns])
+            errors += _quiet(["ip", "link", "del", "dev", self.host_dev])
+            self._made = False
+            return errors
+
+    def __enter__(self) -> PacketNetwork:
+        return self.open()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+GONE = ("No such file", "Cannot find device", "does not exist", "Cannot delete qdisc with "
+        "handle of zero", "Invalid handle", "not found")
+
+
+def _quiet(argv: list[str], stdin: str | None = None) -> list[str]:
+    """Run a removal; [] when it worked or there was nothing to remove, else its error."""
+    try:
+        sh(argv, stdin)
+    except NetError as e:
+        return [] if any(g in str(e) for g in GONE) else [str(e)]
+    return []

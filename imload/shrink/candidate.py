@@ -1,0 +1,147 @@
+"""A candidate of the search: trace lines plus the scenario's ``[[chaos]]`` steps.
+
+Pure. The reductions keep a subset of one kind of part (devices, conversations, time
+windows, acts, faults) and return a new candidate; ``rebased`` moves everything earlier
+so the first act comes ``LEAD_S`` after time 0 (a try lasts only as long as what it
+keeps); ``scenario_table`` is the scenario that replays it (``imload run``'s trace replay,
+docs/traffic.md "Traces").
+
+A line's time and a fault's ``at_s`` are on two clocks whose origins differ by Locust's
+start-up (the fault timeline starts with the load phase, the trace with the first
+Locust user, a fraction of a second later); a shift moves both by the same amount, so
+what happens between them stays as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ACTS = ("send", "op", "read")  # what a device does; offline / online are its state
+LEAD_S = 1.0  # the first act's time after rebasing: every device is up and away by then
+TAIL_S = 2.0  # the load outlasts the last line or fault by this much
+WINDOWS = 8  # time windows the window pass starts from
+# [load] keys of the model that a trace replay has no use for
+MODEL_KEYS = ("population", "devices", "device_shares", "horizon", "msg_interval_s")
+
+Line = dict[str, Any]
+Fault = dict[str, Any]
+
+
+def conv_of(line: Line) -> str | None:
+    """The conversation a line is about (an op's ``args.conv``), None for none."""
+    if line["action"] in ("send", "read"):
+        return str(line.get("conv", ""))
+    conv = (line.get("args") or {}).get("conv") if line["action"] == "op" else None
+    return conv if isinstance(conv, str) else None
+
+
+def _shift_fault(f: Fault, s: float) -> Fault | None:
+    at = float(f.get("at_s", 0.0))
+    end = at + float(f["for_s"]) if f.get("for_s") is not None else None
+    if end is not None and end - s <= 0:
+        return None  # over before the kept part starts
+    g = dict(f)
+    g["at_s"] = round(max(0.0, at - s), 3)
+    if end is not None:
+        g["for_s"] = round(end - s - g["at_s"], 3)
+    return g
+
+
+@dataclass(frozen=True)
+class Candidate:
+    lines: tuple[Line, ...]
+    faults: tuple[Fault, ...] = ()
+
+    # the parts each pass works on
+    def devices(self) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((x["user"], x["device"]) for x in self.lines))
+
+    def convs(self) -> list[str]:
+        return list(dict.fromkeys(c for x in self.lines if (c := conv_of(x)) is not None))
+
+    def acts(self) -> list[int]:
+        return [i for i, x in enumerate(self.lines) if x["action"] in ACTS]
+
+    def windows(self, n: int = WINDOWS) -> list[tuple[float, float]]:
+        """The span of the acts cut into ``n`` windows [lo, hi) (the last one closed)."""
+        times = [x["t"] for x in self.lines if x["action"] in ACTS]
+        if not times:
+            return []
+        lo, hi = min(times), max(times)
+        width = (hi - lo) / n or 1.0
+        return [(lo + k * width, math.inf if k == n - 1 else lo + (k + 1) * width)
+                for k in range(n)]
+
+    # the reductions
+    def keep_devices(self, kept: Iterable[tuple[str, str]]) -> Candidate:
+        keep = set(kept)
+        return self._keep(lambda x: (x["user"], x["device"]) in keep)
+
+    def keep_convs(self, kept: Iterable[str]) -> Candidate:
+        keep = set(kept)
+        return self._keep(lambda x: (c := conv_of(x)) is None or c in keep)
+
+    def keep_windows(self, kept: Sequence[tuple[float, float]]) -> Candidate:
+        return self._keep(lambda x: x["action"] not in ACTS
+                          or any(lo <= x["t"] < hi for lo, hi in kept))
+
+    def keep_acts(self, kept: Iterable[int]) -> Candidate:
+        keep = set(kept)
+        return Candidate(tuple(x for i, x in enumerate(self.lines)
+                               if x["action"] not in ACTS or i in keep), self.faults)
+
+    def keep_faults(self, kept: Iterable[Fault]) -> Candidate:
+        return Candidate(self.lines, tuple(kept))
+
+    def _keep(self, ok: Any) -> Candidate:
+        return Candidate(tuple(x for x in self.lines if ok(x)), self.faults)
+
+    # what a try needs
+    def rebased(self, lead_s: float = LEAD_S) -> Candidate:
+        """Everything moved earlier so the first act is at ``lead_s`` (never later)."""
+        times = [x["t"] for x in self.lines if x["action"] in ACTS]
+        s = max(0.0, min(times) - lead_s) if times else 0.0
+        if s <= 0:
+            return self
+        lines = tuple(x | {"t": round(max(0.0, x["t"] - s), 3)} for x in self.lines)
+        faults = tuple(g for f in self.faults if (g := _shift_fault(f, s)) is not None)
+        return Candidate(lines, faults)
+
+    def duration_s(self, tail_s: float = TAIL_S) -> float:
+        """The load's length: the last line or fault end, plus ``tail_s``, whole seconds."""
+        ends = [x["t"] for x in self.lines]
+        ends += [float(f.get("at_s", 0)) + float(f.get("for_s") or 0) for f in self.faults]
+        return float(math.ceil(max(ends, default=0.0) + tail_s))
+
+    def counts(self) -> dict[str, int]:
+        out = {"devices": len(self.devices()), "messages": 0, "ops": 0, "reads": 0,
+               "faults": len(self.faults)}
+        names = {"send": "messages", "op": "ops", "read": "reads"}
+        for x in self.lines:
+            if x["action"] in names:
+                out[names[x["action"]]] += 1
+        return out
+
+    def trace_lines(self, header: dict[str, Any]) -> list[Line]:
+        """The trace file's lines: a header, then the lines by time."""
+        head = {"trace": "imload", "version": 1, "duration_s": self.duration_s(0.0),
+                "devices": len(self.devices())} | header
+        return [head, *sorted(self.lines, key=lambda x: x["t"])]
+
+
+def scenario_table(raw: dict[str, Any], c: Candidate, trace: str, name: str) -> dict[str, Any]:
+    """The run's scenario (its parsed TOML ``raw``) made to replay ``c`` from ``trace`` (a
+    path relative to the new scenario file): every device started at once, the model's
+    keys gone, ``[[chaos]]`` the candidate's faults."""
+    out = {k: v for k, v in raw.items() if k not in ("chaos", "capacity", "metrics")}
+    load = {k: v for k, v in dict(raw.get("load", {})).items() if k not in MODEL_KEYS}
+    users = max(1, len(c.devices()))
+    load.update(users=users, spawn_rate=users, duration_s=c.duration_s(), trace=trace,
+                time_scale=1.0)
+    out.update(name=name, load=load)
+    if c.faults:
+        out["chaos"] = [dict(f) for f in c.faults]
+    return out
