@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_generator.py [--quick] [--devices N] [--pairs P]
                                                    [--seconds S] [--profile FILE]
                                                    [--pace S] [--journal-format F]
-                                                   [--rounds N]
+                                                   [--rounds N] [--e2e]
 
 A private local cluster (3 nodes, admission limits raised: ``NODE_ARGS``) is
 started; the generator runs in child processes of this script (``--child``, the code
@@ -45,6 +45,12 @@ descriptors per connection). Figures, one JSON object per line (docs/architectur
   run is made twice, columnar with ``baseline`` = the same run journaling JSON
   lines, and ``ratio``: the columnar journal must not make a message dearer);
 - ``journal_bytes_per_message``: the journal file's size per acked message.
+
+- with ``--e2e`` (end-to-end encrypted bodies, docs/e2e.md):
+  ``generator_cpu_per_message_e2e``, the flat-out message run again with every device
+  sealing what it sends and opening what it gets, with ``baseline`` = the same run
+  without (the first journal format) and ``ratio``; and ``e2e_seal_open_us``, one seal
+  plus one open of the run's body in this process (the AEAD's share of that).
 
 ``--profile FILE`` writes a pyinstrument profile of the message run (text).
 ``--rounds N`` makes the message runs (flat out and paced) N times, alternating, as a
@@ -117,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pace", type=float, default=0.5, metavar="SECONDS",
                    help="the paced run: each device of a pair sends every SECONDS on "
                         "average (default 0.5; 0 skips it)")
+    p.add_argument("--e2e", action="store_true",
+                   help="also measure the message run with end-to-end encrypted bodies")
     p.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     return p
 
@@ -146,6 +154,7 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
     forms = list(WRITERS) if ns.journal_format == "both" else [ns.journal_format]
     flat: dict[str, list[dict[str, Any]]] = {form: [] for form in forms}
     paced: list[dict[str, Any]] = []
+    sealed: list[dict[str, Any]] = []
     try:
         cluster.start()
         urls = [cluster.node_url(n, direct=True) for n in cluster.node_names]
@@ -156,6 +165,9 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
                 flat[form].append(run_child("messages", target, str(pairs), str(seconds),
                                             f"{tmp}/journal-{form}-{r}", ns.profile or "",
                                             form, "0"))
+            if ns.e2e:  # the same flat-out run, every body sealed and opened
+                sealed.append(run_child("messages", target, str(pairs), str(seconds),
+                                        f"{tmp}/journal-e2e-{r}", "", forms[0], "0", "1"))
             if ns.pace > 0:  # a chat's pace: every frame wakes the process on its own
                 paced.append(run_child(
                     "messages", target, str(pairs), str(max(seconds, 10 * ns.pace)),
@@ -173,7 +185,22 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
         server.terminate()
         server.wait(10)
     return {"conn": conn, "echo": echo, "runs": {f: _median(v) for f, v in flat.items()},
-            "paced": _median(paced) if paced else None}
+            "paced": _median(paced) if paced else None,
+            "e2e": _median(sealed) if sealed else None}
+
+
+def seal_open_us(n: int = 20000) -> float:
+    """Microseconds of one seal and one open of the benchmark's body (keys derived once)."""
+    from imload.client.e2e import KeyDirectory, Sealer
+    from imload.protocol import direct_conv
+    keys = KeyDirectory(1)
+    conv = direct_conv("alice", "bob")
+    alice, bob = Sealer(keys, "alice"), Sealer(keys, "bob")
+    bob.open(conv, "alice", alice.seal(conv, "warm", generator_children.BODY))
+    t0 = time.process_time()
+    for i in range(n):
+        assert bob.open(conv, "alice", alice.seal(conv, f"c{i}", generator_children.BODY))
+    return (time.process_time() - t0) * 1e6 / n
 
 
 def _report(ns: argparse.Namespace, devices: int, pairs: int, m: dict[str, Any]) -> None:
@@ -203,6 +230,13 @@ def _report(ns: argparse.Namespace, devices: int, pairs: int, m: dict[str, Any])
         emit("paced_cpu_per_message", _cpu_us(paced), "cpu-us/message",
              baseline=_cpu_us(msgs), ratio=_cpu_us(paced) / _cpu_us(msgs), pace_s=ns.pace,
              devices=pairs * 2, messages_per_s=paced_done / paced["wall_s"], **_spread(paced))
+    sealed = m["e2e"]
+    if sealed is not None:
+        plain = runs[next(iter(runs))]
+        emit("generator_cpu_per_message_e2e", _cpu_us(sealed), "cpu-us/message",
+             baseline=_cpu_us(plain), ratio=_cpu_us(sealed) / _cpu_us(plain),
+             undecryptable=sealed["undecryptable"], **_spread(sealed))
+        emit("e2e_seal_open_us", seal_open_us(), "cpu-us/message")
     jsonl = runs.get("jsonl")
     for form, run in runs.items():  # what a message costs, by journal format
         base = {"baseline": _cpu_us(jsonl), "ratio": _cpu_us(run) / _cpu_us(jsonl)} \

@@ -31,7 +31,8 @@ def run(kind: str, rest: list[str]) -> None:
         child_connect(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3])
     elif kind == "messages":
         child_messages(json.loads(rest[0]), int(rest[1]), float(rest[2]), rest[3],
-                       rest[4] or None, rest[5], float(rest[6]))
+                       rest[4] or None, rest[5], float(rest[6]),
+                       e2e=len(rest) > 7 and rest[7] == "1")
     elif kind == "echo":
         child_echo(rest[0], int(rest[1]), float(rest[2]))
     elif kind == "echo-server":
@@ -52,14 +53,16 @@ def rss_kib() -> int:
 
 
 def _device(target: Any, user: str, device: str, urls: list[str], journal: Any,
-            on_record: Any = None, seed: int = 0) -> Any:
+            on_record: Any = None, seed: int = 0, e2e: bool = False) -> Any:
     from imload.client import Backoff, DeviceEngine, EngineConfig
+    from imload.client.e2e import Sealer, directory
     from imload.drivers import GeventDevice, measure_wall_offset
     from imload.protocol import mint_token
     engine = DeviceEngine(user, device, mint_token(target["secret"], user, device), urls,
                           rng=random.Random(seed), backoff=Backoff("full_jitter", 0.5, 10.0),
                           config=EngineConfig(wall_offset=measure_wall_offset(),
-                                              keep_display=False, fetch_marks=False))
+                                              keep_display=False, fetch_marks=False),
+                          sealer=Sealer(directory(1), user) if e2e else None)
     return GeventDevice(engine, journal, on_record=on_record)
 
 
@@ -102,9 +105,10 @@ def child_connect(target: dict[str, Any], n: int, rate: float, journal_dir: str)
 
 
 def _chat_pairs(target: dict[str, Any], pairs: int, journal: Any, counts: dict[str, int],
-                measuring: list[bool]) -> list[tuple[Any, Any, str, Any]]:
+                measuring: list[bool], e2e: bool = False) -> list[tuple[Any, Any, str, Any]]:
     """``pairs`` pairs of devices, online, each counting its sends, acks and deliveries
-    into ``counts`` (while ``measuring``): (sender, receiver, conv, the sender's room)."""
+    into ``counts`` (while ``measuring``; ``undecryptable`` copies apart): (sender,
+    receiver, conv, the sender's room). ``e2e``: the devices seal their bodies."""
     import gevent.event
 
     from imload.protocol import direct_conv
@@ -121,6 +125,7 @@ def _chat_pairs(target: dict[str, Any], pairs: int, journal: Any, counts: dict[s
                 counts["events"] += 1
                 if kind == "deliver" and ev["from"] == other:
                     counts["delivered"] += 1
+                    counts["undecryptable"] += ev.get("undecryptable") is True
         return rec
 
     senders = []
@@ -129,8 +134,9 @@ def _chat_pairs(target: dict[str, Any], pairs: int, journal: Any, counts: dict[s
         urls = [target["urls"][i % len(target["urls"])]]
         room = gevent.event.Event()
         room.set()
-        sd = _device(target, a, "d0", urls, journal, counter(b, room), seed=i)
-        rd = _device(target, b, "d0", urls, journal, counter(a, gevent.event.Event()), seed=i)
+        sd = _device(target, a, "d0", urls, journal, counter(b, room), seed=i, e2e=e2e)
+        rd = _device(target, b, "d0", urls, journal, counter(a, gevent.event.Event()), seed=i,
+                     e2e=e2e)
         sd.start()
         rd.start()
         senders.append((sd, rd, direct_conv(a, b), room))
@@ -164,7 +170,8 @@ def _talk(senders: list[tuple[Any, Any, str, Any]], pace_s: float, stop: list[bo
 
 
 def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_dir: str,
-                   profile: str | None, form: str, pace_s: float = 0.0) -> None:
+                   profile: str | None, form: str, pace_s: float = 0.0,
+                   e2e: bool = False) -> None:
     """Pairs of devices chat as fast as the window allows (``pace_s`` 0), or at a chat's
     pace: both devices of a pair send one message every ``pace_s`` seconds on average
     (uniform jitter, so each frame arrives alone: one wake-up per frame); count complete
@@ -174,10 +181,11 @@ def child_messages(target: dict[str, Any], pairs: int, seconds: float, journal_d
     from imload.journal.formats import open_writer
     journal = open_writer(journal_dir, f"messages-{os.getpid()}", form)
     flusher = gevent.spawn(_flush_every_second, journal)  # as the Locust processes do
-    counts = {"acked": 0, "delivered": 0, "events": 0, "all_acked": 0}
+    counts = {"acked": 0, "delivered": 0, "events": 0, "all_acked": 0, "undecryptable": 0}
     measuring = [False]
     stop = [False]
-    greenlets = _talk(_chat_pairs(target, pairs, journal, counts, measuring), pace_s, stop)
+    greenlets = _talk(_chat_pairs(target, pairs, journal, counts, measuring, e2e), pace_s,
+                      stop)
     gevent.sleep(2.0 if pace_s == 0 else max(2.0, 2 * pace_s))  # warm up
     profiler = None
     if profile:

@@ -357,6 +357,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
         if timeline is not None:
             timeline.heal()
         if network is not None:
+            console.print(network.keep_counters(out / "network.json"), highlight=False)
             for e in network.close():
                 console.print(f"[red]error:[/] could not remove {escape(e)}")
         writer.close()

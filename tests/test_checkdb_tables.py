@@ -39,7 +39,9 @@ def tables():
 
 def test_records_have_the_walks_outcomes_and_order() -> None:
     con = tables()
-    rows = con.execute("SELECT u, cmid, attempts, outcome FROM rec ORDER BY u_i, r_i").fetchall()
+    rows = con.execute("SELECT un.name, cn.name, attempts, outcome FROM rec "
+                       "JOIN dict_user un ON un.id = u JOIN dict_cmid cn ON cn.id = cmid "
+                       "ORDER BY u_i, r_i").fetchall()
     assert rows == [("alice", "c1", 1, "ok"), ("alice", "c3", 1, "fail"),
                     ("alice", "c4", 1, "info"), ("alice", "x9", 0, "pending"),
                     ("bob", "c2", 2, "ok"), ("bob", "c5", 1, "pending")]
@@ -49,16 +51,18 @@ def test_held_keeps_each_devices_first_copy_once() -> None:
     con = tables()
     assert con.execute("SELECT count(*) FROM deliver").fetchone()[0] == 8
     assert con.execute("SELECT count(*) FROM held").fetchone()[0] == 7
-    first = con.execute("SELECT h_i FROM held WHERE u = 'alice' AND d = 'phone' AND mid = "
-                        "(SELECT a_mid FROM acked WHERE cmid = 'c2')").fetchone()[0]
+    first = con.execute(  # the name columns hold ids (dict_<family> names them)
+        "SELECT h_i FROM held WHERE u = (SELECT id FROM dict_user WHERE name = 'alice') "
+        "AND d = (SELECT id FROM dict_device WHERE name = 'phone') AND mid = (SELECT a_mid "
+        "FROM acked WHERE cmid = (SELECT id FROM dict_cmid WHERE name = 'c2'))").fetchone()[0]
     later = con.execute("SELECT i FROM deliver WHERE via = 'sync'").fetchone()[0]
     assert first < later
 
 
 def test_acked_sends_know_their_copies_and_devices() -> None:
     con = tables()
-    rows = con.execute("SELECT cmid, wanted, copies, last_session FROM acked "
-                       "ORDER BY a_i").fetchall()
+    rows = con.execute("SELECT cn.name, wanted, copies, last_session FROM acked "
+                       "JOIN dict_cmid cn ON cn.id = cmid ORDER BY a_i").fetchall()
     # bob's tablet (it only ever got the phantom) is one of his devices: owed both
     assert rows == [("c1", 4, 3, 1), ("c2", 4, 3, 1)]
 

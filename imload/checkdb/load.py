@@ -39,8 +39,17 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-from imload.checkdb.db import COLUMNS, FAMILY, NARROW, STORED, TABLES, Loaded, Names, \
-    folder_of, set_names
+from imload.checkdb.db import (
+    COLUMNS,
+    FAMILY,
+    NARROW,
+    STORED,
+    TABLES,
+    Loaded,
+    Names,
+    folder_of,
+    set_names,
+)
 from imload.journal.columnar import SUFFIX, batches_of
 from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
 from imload.journal.reader import _is_event, jsonl_events

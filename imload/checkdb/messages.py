@@ -151,7 +151,8 @@ def aborted_cases(ix: Index, failed: int, limit: int = 20) -> Cases:
             continue
         sent, end, got = ix.get([s_i, e_i, d_i])
         assert got is not None
-        out.keep(aborted_sentence(u, cmid, end, got), [sent, end, got])
+        out.keep(aborted_sentence(ix.name("user", u), ix.name("cmid", cmid), end, got),
+                 [sent, end, got])
     return out
 
 

@@ -85,8 +85,8 @@ def read_sync_cases(ix: Index, small: History, limit: int = 20) -> Cases:
     """``reads.read_sync_cases`` (seqs are never opaque in scope)."""
     out = Cases("read_sync", limit, unit="users who read")
     kinds = ", ".join(f"'{k}'" for k in (*READ_KINDS, "marks"))
-    readers = {r[0] for r in ix.con.execute(
-        f"SELECT DISTINCT \"user\" FROM other WHERE ev IN ({kinds})").fetchall()}
+    readers = set(ix.dicts.names("user", [r[0] for r in ix.con.execute(
+        f"SELECT DISTINCT \"user\" FROM other WHERE ev IN ({kinds})").fetchall()]))
     owe_readers(small, out, readers)
     _went_down(ix, small, out)
     _pushed_down(ix, out)
@@ -105,11 +105,14 @@ def _marks_rows(ix: Index, small: History) -> Iterator[tuple[Any, ...]]:
         return
     starts = _starts(small)
     seen: dict[str, list[tuple[float, str]]] = {}  # user -> (first received at, conv)
-    for u, conv, at in ix.con.execute("""
+    rows = ix.con.execute("""
             SELECT "user", conv, min("at") FROM other
             WHERE ev IN ('read_ok', 'read_sync')
               AND "user" IN (SELECT DISTINCT "user" FROM other WHERE ev = 'marks')
-            GROUP BY ALL ORDER BY 3""").fetchall():
+            GROUP BY ALL ORDER BY 3""").fetchall()
+    for u, conv, (_, _, at) in zip(ix.dicts.names("user", [r[0] for r in rows]),
+                                   ix.dicts.names("conv", [r[1] for r in rows]), rows,
+                                   strict=True):
         seen.setdefault(u, []).append((at, conv))
     indices = ix.con.execute("SELECT i FROM other WHERE ev = 'marks' ORDER BY i").fetchall()
     named: dict[str, set[str]] = {}
@@ -130,7 +133,7 @@ def _marks_rows(ix: Index, small: History) -> Iterator[tuple[Any, ...]]:
         convs.update(values)
 
 
-MK = pa.schema([("u", pa.string()), ("conv", pa.string()), ("at", pa.float64()),
+MK = pa.schema([("u", pa.int32()), ("conv", pa.int32()), ("at", pa.float64()),
                 ("i", pa.int64()), ("sub", pa.int64()), ("v", pa.int64()),
                 ("start", pa.float64())])
 
@@ -154,16 +157,30 @@ WENT_DOWN = """
 
 
 def _went_down(ix: Index, small: History, out: Cases) -> None:
-    rows = pa.Table.from_pylist([dict(zip(MK.names, r, strict=True))
-                                 for r in _marks_rows(ix, small)], schema=MK)
+    """(The marks name conversations no other event may name: those get ids of their own,
+    past the dictionary's.)"""
+    fresh: dict[str, int] = {}
+    names: dict[int, str] = {}
+
+    def conv_id(conv: str) -> int:
+        found = ix.id("conv", conv)
+        if found is None:
+            found = fresh.setdefault(conv, len(ix.dicts.arrays["conv"]) + len(fresh))
+        names[found] = conv
+        return found
+
+    rows = pa.Table.from_pylist([
+        dict(zip(MK.names, (ix.id("user", u), conv_id(conv), *rest), strict=True))
+        for u, conv, *rest in _marks_rows(ix, small)], schema=MK)
     ix.con.register("mk", rows)
     try:
         found = ix.con.execute(WENT_DOWN).fetchall()
     finally:
         ix.con.unregister("mk")
-    for e_i, inv_i, top_i, start, conv, _ in found:
+    for e_i, inv_i, top_i, start, conv_i, _ in found:
         if not out.tally():
             continue
+        conv = names[conv_i] if conv_i in names else ix.name("conv", conv_i)
         e, invoke, top = ix.get([e_i, inv_i, top_i])
         assert e is not None and top is not None
         out.keep(went_down_sentence(conv, e["user"], top, _value(top, conv), e, start,
@@ -205,6 +222,7 @@ def _unheld(ix: Index, out: Cases) -> None:
         e, copy = ix.get([i, h_i])
         assert e is not None
         row = ix.con.execute("SELECT min(i) FROM events WHERE ev IN ('send_ok', 'deliver') "
-                             "AND conv = ? AND seq = ?", [e["conv"], e["upto"]]).fetchone()
+                             "AND conv = ? AND seq = ?", [ix.id("conv", e["conv"]), e["upto"]]
+                             ).fetchone()
         named = ix.one(row[0] if row else None)
         out.keep(unheld_sentence(e, named, copy, ix.rel), [e, named, copy])

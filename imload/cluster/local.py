@@ -127,7 +127,9 @@ class LocalCluster(SupervisedCluster):
             "redis": Part("redis", "redis", ports[0], [
                 redis_bin, "--port", str(ports[0]), "--bind", self.host,
                 "--dir", str(self.directory / "redis"), "--appendonly", "yes",
-                "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no"],
+                "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no",
+                # off loopback (a netem drill's veth address) Redis refuses clients unless told
+                *(["--protected-mode", "no"] if self.host != "127.0.0.1" else [])],
                 str(logs / "redis.log")),
             "toxiproxy": Part("toxiproxy", "toxiproxy", ports[1], [
                 toxiproxy_bin, "-host", self.host, "-port", str(ports[1])],

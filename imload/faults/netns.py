@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -149,6 +151,23 @@ def leftovers(prefix: str = PREFIX) -> list[str]:
     return found
 
 
+COUNTERS = ("OutSegs", "RetransSegs", "TCPTimeouts", "TCPLossProbes", "TCPSynRetrans",
+            "TCPFastRetrans", "TCPSlowStartRetrans")
+
+
+def tcp_counters(text: str) -> dict[str, int]:
+    """``COUNTERS`` from /proc/net/snmp and /proc/net/netstat's text (header line, value
+    line, per protocol); a counter the kernel does not have is 0."""
+    found: dict[str, int] = {}
+    lines = text.splitlines()
+    for header, values in zip(lines, lines[1:], strict=False):
+        keys, numbers = header.split(), values.split()
+        if keys[:1] == numbers[:1] and keys[:1] in (["Tcp:"], ["TcpExt:"]):
+            found.update((k, int(v)) for k, v in zip(keys[1:], numbers[1:], strict=False)
+                         if v.lstrip("-").isdigit())
+    return {k: found.get(k, 0) for k in COUNTERS}
+
+
 def ports_of(nodes: Mapping[str, object]) -> dict[str, int]:
     """Each fault target's port (a node's or a profile's proxy), from its ``url``."""
     out = {}
@@ -180,10 +199,10 @@ class PacketNetwork:
         net = pick_subnet(self.ns, addresses_in_use())
         host, peer = list(net.hosts())
         self.host_ip, self.ns_ip = str(host), str(peer)
+        sh(["ip", "netns", "add", self.ns])  # refused when the name is taken: not ours
         self._made = True
         try:
-            for argv in (["ip", "netns", "add", self.ns],
-                         ["ip", "link", "add", "name", self.host_dev, "type", "veth", "peer",
+            for argv in (["ip", "link", "add", "name", self.host_dev, "type", "veth", "peer",
                           "name", self.ns_dev, "netns", self.ns],
                          ["ip", "addr", "add", f"{host}/30", "dev", self.host_dev],
                          ["ip", "-n", self.ns, "addr", "add", f"{peer}/30", "dev", self.ns_dev],
@@ -202,6 +221,23 @@ class PacketNetwork:
     def exec_prefix(self) -> list[str]:
         """What runs a command inside the namespace."""
         return ["ip", "netns", "exec", self.ns]
+
+    def tcp_counters(self) -> dict[str, int]:
+        """The namespace's TCP counters (the devices' side): ``COUNTERS``; NetError without."""
+        read = [*self.exec_prefix(), "cat", "/proc/net/snmp", "/proc/net/netstat"]
+        return tcp_counters(sh(read))
+
+    def keep_counters(self, path: Path) -> str:
+        """Write the TCP counters to ``path`` (JSON) before the namespace goes; the line
+        saying them, or why they could not be read."""
+        try:
+            counters = self.tcp_counters()
+            path.write_text(json.dumps(counters, indent=1) + "\n")
+        except (NetError, OSError) as e:
+            return f"the devices' TCP counters could not be kept: {e}"
+        return (f"the devices' TCP ({path.name}): {counters['RetransSegs']} of "
+                f"{counters['OutSegs']} segments sent again, {counters['TCPTimeouts']} "
+                "retransmission timeouts")
 
     def add(self, fault: LinkFault) -> None:
         with self._lock:

@@ -56,6 +56,9 @@ class Candidate:
     faults: tuple[Fault, ...] = ()
 
     # the parts each pass works on
+    def people(self) -> list[str]:
+        return list(dict.fromkeys(x["user"] for x in self.lines))
+
     def devices(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((x["user"], x["device"]) for x in self.lines))
 
@@ -76,6 +79,10 @@ class Candidate:
                 for k in range(n)]
 
     # the reductions
+    def keep_people(self, kept: Iterable[str]) -> Candidate:
+        keep = set(kept)
+        return self._keep(lambda x: x["user"] in keep)
+
     def keep_devices(self, kept: Iterable[tuple[str, str]]) -> Candidate:
         keep = set(kept)
         return self._keep(lambda x: (x["user"], x["device"]) in keep)

@@ -6,7 +6,8 @@ one cluster the search starts once (the run's ``[cluster]``, bug modes included;
 try has its own run id, so tries never share users) or against a target file. A
 candidate still fails when at least ``min_fails`` of ``tries`` replays report the
 anomaly kind (it stops asking once that is decided). The passes, each a ddmin
-(``ddmin.py``): devices, conversations, time windows, acts, faults.
+(``ddmin.py``): time windows, people, devices, conversations, acts, faults (why
+this order: docs/shrink.md).
 
 Every process a try starts is stopped by ``run_scenario``; the cluster is stopped when
 the search ends, on Ctrl-C and on failure too.
@@ -182,9 +183,10 @@ class Tries:
 # (pass name, its parts, keep those parts, ask the empty set first)
 PASSES: Sequence[tuple[str, Callable[[Candidate], list[Any]],
                        Callable[[Candidate, list[Any]], Candidate], bool]] = (
+    ("windows", Candidate.windows, Candidate.keep_windows, False),
+    ("people", Candidate.people, Candidate.keep_people, False),
     ("devices", Candidate.devices, Candidate.keep_devices, False),
     ("conversations", Candidate.convs, Candidate.keep_convs, False),
-    ("windows", Candidate.windows, Candidate.keep_windows, False),
     ("acts", Candidate.acts, Candidate.keep_acts, False),
     ("faults", lambda c: list(c.faults), Candidate.keep_faults, True),
 )
