@@ -53,8 +53,9 @@ def _message(text: str) -> str:
 
 def tsung_config(url: str, devices: int, interval: float, seconds: float, csv: Path,
                  body: str) -> str:
-    """The Tsung scenario: every device arrives in the first second and sends for
-    ``seconds``."""
+    """The Tsung scenario: the devices arrive at ``devices`` a second (Tsung's arrivals are
+    random: the phase lasts 5 s so that all of them come, about the first second) and send
+    for ``seconds``."""
     parts = urlsplit(url)
     sends = int(seconds / interval) + 10  # outlasts the run: <load duration> stops it
     login = _message('{"t":"login","rid":0,"token":"%%_token%%"}')
@@ -66,7 +67,7 @@ def tsung_config(url: str, devices: int, interval: float, seconds: float, csv: P
   <clients><client host="localhost" use_controller_vm="true" maxusers="{devices + 10}"/></clients>
   <servers><server host="{parts.hostname}" port="{parts.port}" type="tcp"/></servers>
   <load duration="{int(seconds)}" unit="second">
-    <arrivalphase phase="1" duration="1" unit="second">
+    <arrivalphase phase="1" duration="5" unit="second">
       <users maxnumber="{devices}" arrivalrate="{devices}" unit="second"/>
     </arrivalphase>
   </load>
