@@ -136,8 +136,12 @@ def kind_keys() -> dict[str, tuple[str, str, str]]:
     for key, pairs in owners.items():
         first = pairs[0][1]
         required = [owner for owner, o in pairs if o.required]
+        defaults = {owner: o.unset if o.default is None else lit(o.default)
+                    for owner, o in pairs}
         default = ("required by " + ", ".join(required) if required
-                   else first.unset if first.default is None else lit(first.default))
+                   else defaults[pairs[0][0]] if len(set(defaults.values())) == 1
+                   else "; ".join(", ".join(o for o in defaults if defaults[o] == d) + f": {d}"
+                                  for d in dict.fromkeys(defaults.values())))
         meaning = "; ".join(dict.fromkeys(f"{owner}: {o.meaning}" for owner, o in pairs))
         out[key] = (first.type, default, meaning)
     return out

@@ -305,7 +305,7 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
     try:
         with _sigterm_as_interrupt():
             exporter = start_exporter(scenario, console)
-            network = open_network(scenario, target_file)
+            network = open_network(scenario, target_file, console)
             prepared = prepare_target(scenario, out, target_file, console,
                                       network.host_ip if network else None)
             try:
@@ -367,9 +367,10 @@ def run_scenario(scenario: Scenario, out: Path, target_file: str | None = None,
             exporter.close()
 
 
-def open_network(scenario: Scenario, target_file: str | None) -> PacketNetwork | None:
-    """The devices' network namespace when the drill has packet faults (``netem``), made;
-    None without them. RunError saying why it cannot be made here."""
+def open_network(scenario: Scenario, target_file: str | None,
+                 console: Console) -> PacketNetwork | None:
+    """The devices' network namespace when the drill has packet faults (``netem``), made
+    (and said); None without them. RunError saying why it cannot be made here."""
     if not any(f.kind == "netem" for f in scenario.chaos):
         return None
     if target_file or scenario.target != "local" or scenario.cluster.backend != "reference":
@@ -380,9 +381,11 @@ def open_network(scenario: Scenario, target_file: str | None) -> PacketNetwork |
         raise RunError("netem faults need the Locust processes on this machine "
                        "(expect_workers = 0): they run in the run's network namespace")
     try:
-        return PacketNetwork(new_run_id()).open()
+        network = PacketNetwork(new_run_id()).open()
     except NetError as e:
         raise RunError(f"the devices' network namespace could not be made: {e}") from None
+    console.print(f"the devices' network: {network.describe()}", highlight=False)
+    return network
 
 
 def start_exporter(scenario: Scenario, console: Console) -> MetricsExporter | None:

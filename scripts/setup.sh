@@ -35,7 +35,8 @@ fi
 
 # 2. Debian packages: redis-server (the reference cluster's store), prosody, ejabberd and
 #    mosquitto (imload cluster up --backend prosody / ejabberd / mosquitto), prometheus (its
-#    server and promtool: the tests scrape imload's exporter with it, docs/metrics.md). Their
+#    server and promtool: the tests scrape imload's exporter with it, docs/metrics.md),
+#    nftables (packet faults, docs/chaos.md). Their
 #    system services are never started (ejabberd's epmd neither: imload runs its own).
 need_package() {  # need_package COMMAND PACKAGE
   if command -v "$1" >/dev/null 2>&1; then
@@ -57,6 +58,7 @@ need_package prosody prosody
 need_package ejabberdctl ejabberd
 need_package mosquitto mosquitto
 need_package prometheus prometheus
+need_package nft nftables  # packet faults (kind = "netem") as root: docs/chaos.md
 
 # 3. toxiproxy-server.
 mkdir -p bin

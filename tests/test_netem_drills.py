@@ -6,16 +6,21 @@ interrupted run too. As root only (namespaces, nft)."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-from imload.faults.netns import leftovers, means
+from imload.faults.netns import leftovers, means, names
 from imload.run import run_scenario
 from imload.scenario import load_scenario
 
@@ -28,6 +33,15 @@ def needs_packet_faults() -> None:
     m = means()
     if m.refusal() is not None or not m.nft:
         pytest.skip(f"packet faults cannot be made here: {m.refusal() or 'no nft'}")
+
+
+def left_by(stderr: str) -> list[str]:
+    """What the run that printed ``stderr`` left: its namespace, veth and nft table (other
+    runs may hold their own at the same time)."""
+    found = re.search(r"the devices' network: namespace imload-(\S+) ", stderr)
+    assert found, stderr[-2000:]
+    ns, host_dev, _, table = names(found.group(1))
+    return [x for x in leftovers() if ns in x or host_dev[:-1] in x or table in x]
 
 
 def imload_run(out: Path, *extra: str) -> list[str]:
@@ -47,34 +61,53 @@ def test_packet_loss_drill_passes_with_retransmissions(tmp_path: Path) -> None:
     counters = json.loads((tmp_path / "run" / "network.json").read_text())
     assert counters["RetransSegs"] > 0, counters
     assert "segments sent again" in done.stderr
-    assert [x for x in leftovers() if "imload" in x or x.startswith("link im")] == []
+    assert left_by(done.stderr) == []
 
 
 def test_ctrl_c_mid_load_removes_the_network(tmp_path: Path) -> None:
     needs_packet_faults()
-    before = set(leftovers())
     proc = subprocess.Popen(imload_run(tmp_path / "run"), cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    err: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "run" / "locust.log").exists():  # the load has started
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(5)  # the fault is on (at_s 2.5 at half time)
-        assert set(leftovers()) - before  # the run's namespace, link and table are there
+        assert len(left_by("".join(err))) == 3  # its namespace, veth and nft table
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 2 and "interrupted" in err, err[-2000:]
-    assert set(leftovers()) <= before
+    reader.join(timeout=10)
+    assert proc.returncode == 2 and "interrupted" in "".join(err), "".join(err)[-2000:]
+    assert left_by("".join(err)) == []
 
 
-def test_a_staging_target_is_refused(tmp_path: Path) -> None:
+def test_a_staging_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "staging.toml"
     target.write_text('name = "staging"\nsecret = "s"\n[[nodes]]\nname = "n1"\n'
                       'url = "ws://10.0.0.5:7201/ws"\n')
     code = run_scenario(load_scenario(DRILL), tmp_path / "out", target_file=str(target))
     assert code == 2
+    assert 'netem faults need target = "local"' in capsys.readouterr().err
+
+
+def test_without_root_the_run_is_refused() -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run imload as another user")
+    with tempfile.TemporaryDirectory() as where:  # pytest's own folders are root's only
+        Path(where).chmod(0o777)
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               sys.executable, "-m", "imload", "run", str(DRILL), "--out",
+                               f"{where}/run"], capture_output=True, text=True, cwd=where,
+                              timeout=120)
+    assert done.returncode == 2
+    assert ("the devices' network namespace could not be made: packet faults need root "
+            "(network namespaces, veth pairs, tc and nft): run imload as root") in done.stderr

@@ -159,14 +159,16 @@ def _forget(key: int, folder: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def fetch(con: duckdb.DuckDBPyConnection, indices: Iterable[int]) -> dict[int, dict[str, Any]]:
+def fetch(con: duckdb.DuckDBPyConnection, indices: Iterable[int],
+          tables: Iterable[str] = TABLES) -> dict[int, dict[str, Any]]:
     """The journal events numbered ``indices``, each rebuilt exactly as written (one query
-    per table: the narrow ones have few columns)."""
+    per table: the narrow ones have few columns), looked for in ``tables`` (all of them, or
+    the one a caller knows holds them)."""
     wanted = sorted(set(indices))
     out: dict[int, dict[str, Any]] = {}
     if not wanted:
         return out
-    for table in TABLES:
+    for table in tables:
         names = ([c for c in COLUMNS if c not in ("n", "ev")] if table == "other" else
                  ["keys", "extra", "at", *NARROW[table]])
         if table == "other":

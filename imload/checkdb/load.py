@@ -29,7 +29,9 @@ whose ``at`` is not a number are left out (not events, as ``read_journal`` says)
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
 from imload.journal.reader import _is_event, jsonl_events
 
 CHUNK = 65536  # JSON lines encoded per batch
+AHEAD = 4  # batches read ahead of their encoding (each held until encoded)
 FILE_SHIFT = 40  # events per file below 2**40
 FLUSH_ROWS = 1 << 18  # rows gathered in Arrow before one Parquet row group
 PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False}  # write speed first
@@ -124,13 +127,26 @@ class _Names:
     def __init__(self) -> None:
         self.parts: dict[str, list[pa.DictionaryArray]] = {c: [] for c in FAMILY}
         self.dictionaries: Names = {}
+        # encoded on a thread of its own while the next batch is read (Arrow frees the GIL)
+        self.pool = ThreadPoolExecutor(1)
+        self.pending: deque[Future[list[pa.DictionaryArray]]] = deque()
 
     def add(self, batch: pa.RecordBatch) -> None:
-        for column, parts in self.parts.items():
-            parts.append(batch.column(column).dictionary_encode())
+        self.pending.append(self.pool.submit(
+            lambda: [batch.column(c).dictionary_encode() for c in self.parts]))
+        while len(self.pending) > AHEAD:
+            self._take()
+
+    def _take(self) -> None:
+        for parts, encoded in zip(self.parts.values(), self.pending.popleft().result(),
+                                  strict=True):
+            parts.append(encoded)
 
     def unify(self) -> dict[str, list[pa.Array]]:
         """Per name column, per batch (in reading order), its rows' ids."""
+        while self.pending:
+            self._take()
+        self.pool.shutdown()
         ids: dict[str, list[pa.Array]] = {}
         for family in dict.fromkeys(FAMILY.values()):
             columns = [c for c, fam in FAMILY.items() if fam == family]
@@ -193,6 +209,8 @@ class _Loader:
         self.columns["other"] = COLUMNS
         self.allowed = {t: {*cols, "ev"} for t, cols in self.columns.items()}
         self.value_set = pa.array(list(NARROW))
+        self.pool = ThreadPoolExecutor(1)
+        self.written: Future[list[None]] | None = None
 
     def add(self, batch: pa.RecordBatch, numbers: pa.Array) -> None:
         """Split a batch by table. A message event goes to its own table when its key list
@@ -227,10 +245,15 @@ class _Loader:
             self.flush()
 
     def flush(self) -> None:
-        for table, parts in self.parts.items():
-            if parts:
-                self._write(table, pa.Table.from_batches(parts))
-                parts.clear()
+        """Write the gathered rows on the writer's thread (Parquet encoding frees the GIL),
+        while the next rows are split; one flush at a time in flight."""
+        if self.written is not None:
+            self.written.result()
+        data = [(table, pa.Table.from_batches(parts))
+                for table, parts in self.parts.items() if parts]
+        for parts in self.parts.values():
+            parts.clear()
+        self.written = self.pool.submit(lambda: [self._write(t, d) for t, d in data])
         self.rows = 0
 
     def _write(self, table: str, data: pa.Table) -> None:
@@ -245,6 +268,9 @@ class _Loader:
 
     def finish(self) -> None:
         self.flush()
+        assert self.written is not None
+        self.written.result()
+        self.pool.shutdown()
         for table in TABLES:
             if table not in self.writers:
                 schema = pa.schema([pa.field("i", pa.int64())] +

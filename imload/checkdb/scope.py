@@ -97,7 +97,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> str | None:
     kinds = ", ".join(f"'{k}'" for k in NESTED_KINDS)
     indices = [r[0] for r in con.execute(f"SELECT i FROM other WHERE ev IN ({kinds})")
                .fetchall()]
-    for e in fetch(con, indices).values():
+    for e in fetch(con, indices, ("other",)).values():
         problem = event_problem(e)
         if problem:
             return f"a malformed {e.get('ev')} event: {problem}"
@@ -146,7 +146,7 @@ def _convs(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
     indices = [r[0] for r in con.execute("SELECT i FROM other WHERE ev = 'declare'").fetchall()]
-    for e in fetch(con, indices).values():
+    for e in fetch(con, indices, ("other",)).values():
         if "opaque" in (e.get("numbering") or {}).values():
             return "seqs or useqs declared opaque"
         if e.get("group_membership") not in (None, "members"):

@@ -3,7 +3,7 @@ tables: the message series as queries, the rest by the reference's own code.
 
 The message kinds are bucketed by DuckDB (sent, attempts, failed, delivered,
 and the ack and e2e samples, whose two nearest-rank percentiles per second are
-picked by a window, not a Python sort); the devices, connections, faults and
+picked from each second's sorted list, not a Python sort); the devices, connections, faults and
 phases come from the few non-message events, walked by ``add_state`` exactly as
 ``build_series`` walks them. The result equals ``build_series`` on the same
 journal (``tests/test_checkdb_series.py``).
@@ -61,16 +61,14 @@ def _percentiles(ix: Index, n: int, samples: str
                  ) -> tuple[list[float | None], list[float | None]]:
     """Per second, ``percentile(sorted samples, q)`` for each of ``QUANTILES``: the sample of
     rank max(1, ceil(q / 100 * count)), in milliseconds rounded as ``build_series`` does."""
-    ranks = ", ".join(f"greatest(1, ceil(CAST({q} AS DOUBLE) / 100 * c))::BIGINT"
+    picks = ", ".join(f"l[greatest(1, ceil(CAST({q} AS DOUBLE) / 100 * c))::BIGINT]"
                       for q in QUANTILES)
     rows = ix.con.execute(f"""
-        WITH x AS (SELECT b, v, row_number() OVER (PARTITION BY b ORDER BY v) AS r,
-                          count(*) OVER (PARTITION BY b) AS c FROM ({samples}))
-        SELECT b, r, v, [{ranks}] AS want FROM x WHERE list_contains([{ranks}], r)""",
-                          {"t0": ix.t0}).fetchall()
+        WITH x AS (SELECT b, count(*) AS c, list_sort(list(v)) AS l FROM ({samples})
+                   GROUP BY b)
+        SELECT b, {picks} FROM x""", {"t0": ix.t0}).fetchall()
     out: list[list[float | None]] = [[None] * n for _ in QUANTILES]
-    for b, r, v, want in rows:
-        for k, rank in enumerate(want):
-            if rank == r:
-                out[k][b] = round(v * 1000, 3)
+    for b, *values in rows:
+        for k, v in enumerate(values):
+            out[k][b] = round(v * 1000, 3)
     return out[0], out[1]

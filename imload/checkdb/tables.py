@@ -84,19 +84,21 @@ CREATE TEMP TABLE got AS
   GROUP BY h.mid;
 CREATE TEMP TABLE acked AS
   SELECT r.*, cv.direct AS direct,
-         coalesce(na.n, 0) + coalesce(nb.n, 0) AS wanted, l.i AS last_i,
-         l.session AS last_session, l."at" AS last_at,
+         coalesce(na.n, 0) + coalesce(nb.n, 0) AS wanted,
+         CASE WHEN r.attempts = 1 THEN r.s_i ELSE m.last_i END AS last_i,
+         CASE WHEN r.attempts = 1 THEN r.s_session ELSE m.last_session END AS last_session,
+         CASE WHEN r.attempts = 1 THEN r.s_at ELSE m.last_at END AS last_at,
          coalesce(g.copies, 0) AS copies, g.done_at, cv.direct AS judged,
          false AS unknown
   FROM rec r
   LEFT JOIN cv ON cv.c = r.a_conv
   LEFT JOIN ndev na ON cv.direct AND na.u = cv.a
   LEFT JOIN ndev nb ON cv.direct AND nb.u = cv.b
-  LEFT JOIN (SELECT x."user" AS u, x.cmid, max(x.i) AS last_i FROM send x
-             JOIN rec y ON y.u = x."user" AND y.cmid = x.cmid
+  LEFT JOIN (SELECT x."user" AS u, x.cmid, max(x.i) AS last_i,
+                    max_by(x.session, x.i) AS last_session, max_by(x."at", x.i) AS last_at
+             FROM send x JOIN rec y ON y.u = x."user" AND y.cmid = x.cmid
              WHERE y.attempts > 1 AND y.a_i IS NOT NULL AND x.i < y.a_i GROUP BY ALL) m
     ON m.u = r.u AND m.cmid = r.cmid
-  LEFT JOIN send l ON l.i = CASE WHEN r.attempts = 1 THEN r.s_i ELSE m.last_i END
   LEFT JOIN got g ON cv.direct AND g.mid = r.a_mid
   WHERE r.a_i IS NOT NULL
 """

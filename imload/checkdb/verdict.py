@@ -124,7 +124,7 @@ def _small_events(ix: Index) -> list[dict[str, Any]]:
     kinds = ", ".join(f"'{k}'" for k in SMALL_KINDS)
     indices = [r[0] for r in ix.con.execute(
         f"SELECT i FROM events WHERE ev IN ({kinds}) ORDER BY i").fetchall()]
-    found = fetch(ix.con, indices)
+    found = fetch(ix.con, indices, ("other",))
     return [found[i] for i in indices]
 
 
@@ -224,16 +224,26 @@ def _binned(ix: Index, samples: str) -> dict[str, Any]:
     return from_bins({b: n for b, n, _, _ in rows}, rows[0][2], int(rows[0][3]))
 
 
+# A copy's connection: its latest ``connected`` before it. Most connections log in once
+# (one ``connected`` per device and session): an equality join finds theirs; the copies of
+# connections that logged in more than once (``many``) take the slower ``ASOF`` join.
 E2E = """
     CREATE TEMP TABLE e2e AS
-    SELECT h.h_at - r.s_at AS x, coalesce(c.c_at > r.s_at, false) AS away
-    FROM held h
-    ASOF LEFT JOIN (SELECT "user" AS u, device AS d, session, i AS c_i, "at" AS c_at
-                    FROM other WHERE ev = 'connected') c
-      ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
-    JOIN rec r ON r.u = h.frm AND r.cmid = h.cmid
+    WITH c AS (SELECT "user" AS u, device AS d, session, i AS c_i, "at" AS c_at
+               FROM other WHERE ev = 'connected'),
+    one AS (SELECT u, d, session, count(*) AS n, min(c_i) AS c_i, min(c_at) AS c_at
+            FROM c GROUP BY ALL),
+    h AS (SELECT h.h_at, h.h_i, h.u, h.d, h.session, h.frm, h.cmid, h.conv, o.n,
+                 CASE WHEN o.n = 1 AND h.h_i > o.c_i THEN o.c_at END AS c_at
+          FROM held h LEFT JOIN one o USING (u, d, session)),
+    many AS (SELECT h.h_i, c.c_at FROM (SELECT * FROM h WHERE n > 1) h
+             ASOF JOIN c ON c.u = h.u AND c.d = h.d AND c.session = h.session
+               AND h.h_i > c.c_i)
+    SELECT h.h_at - s.s_at AS x, coalesce(coalesce(h.c_at, m.c_at) > s.s_at, false) AS away
+    FROM h LEFT JOIN many m ON h.n > 1 AND m.h_i = h.h_i
+    JOIN snd s ON s.u = h.frm AND s.cmid = h.cmid
     JOIN cv ON cv.c = h.conv
-    WHERE r.s_i IS NOT NULL AND cv.direct AND (h.u = cv.a OR h.u = cv.b)"""
+    WHERE cv.direct AND (h.u = cv.a OR h.u = cv.b)"""
 
 
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,8 @@ def add_shrink(sub: SubParsers) -> None:
                               "be shrunk, or a try did not run (what was found is written)")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a failed run's folder (imload run --out)")
     p.add_argument("--kind", metavar="KIND",
-                   help="the anomaly kind to keep (default: the run's most frequent)")
+                   help="the anomaly kind to keep (default: the run's first in the checker's "
+                        "report order, docs/checker.md: lost before gap)")
     p.add_argument("--tries", type=positive_int, default=2, metavar="K",
                    help="replays of each candidate, at most (default: %(default)s)")
     p.add_argument("--min-fails", type=positive_int, default=1, metavar="M",

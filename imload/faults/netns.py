@@ -218,6 +218,10 @@ class PacketNetwork:
             raise
         return self
 
+    def describe(self) -> str:
+        return (f"namespace {self.ns} ({self.ns_ip}), veth {self.host_dev} ({self.host_ip}), "
+                f"nft table {self.table}")
+
     def exec_prefix(self) -> list[str]:
         """What runs a command inside the namespace."""
         return ["ip", "netns", "exec", self.ns]

@@ -21,7 +21,7 @@ from typing import Any
 
 ACTS = ("send", "op", "read")  # what a device does; offline / online are its state
 LEAD_S = 1.0  # the first act's time after rebasing: every device is up and away by then
-TAIL_S = 2.0  # the load outlasts the last line or fault by this much
+TAIL_S = 1.0  # the load outlasts the last line or fault by this much
 WINDOWS = 8  # time windows the window pass starts from
 # [load] keys of the model that a trace replay has no use for
 MODEL_KEYS = ("population", "devices", "device_shares", "horizon", "msg_interval_s")
@@ -69,14 +69,14 @@ class Candidate:
         return [i for i, x in enumerate(self.lines) if x["action"] in ACTS]
 
     def windows(self, n: int = WINDOWS) -> list[tuple[float, float]]:
-        """The span of the acts cut into ``n`` windows [lo, hi) (the last one closed)."""
-        times = [x["t"] for x in self.lines if x["action"] in ACTS]
+        """The acts' span cut into at most ``n`` windows [lo, hi) of about as many acts each
+        (not of equal length: a window without acts would be a try wasted)."""
+        times = sorted(x["t"] for x in self.lines if x["action"] in ACTS)
         if not times:
             return []
-        lo, hi = min(times), max(times)
-        width = (hi - lo) / n or 1.0
-        return [(lo + k * width, math.inf if k == n - 1 else lo + (k + 1) * width)
-                for k in range(n)]
+        k = max(1, min(n, len(times)))
+        starts = sorted({times[(i * len(times)) // k] for i in range(k)})
+        return list(zip(starts, [*starts[1:], math.inf], strict=True))
 
     # the reductions
     def keep_people(self, kept: Iterable[str]) -> Candidate:
@@ -113,9 +113,13 @@ class Candidate:
         s = max(0.0, min(times) - lead_s) if times else 0.0
         if s <= 0:
             return self
-        lines = tuple(x | {"t": round(max(0.0, x["t"] - s), 3)} for x in self.lines)
+        lines = [x | {"t": round(max(0.0, x["t"] - s), 3)} for x in self.lines]
+        # an away spell over before the kept part: offline and online both at 0, gone
+        zero = {(x["user"], x["device"]) for x in lines if x["t"] == 0 and x["action"] == "online"}
+        lines = [x for x in lines if not (x["t"] == 0 and x["action"] in ("offline", "online")
+                                          and (x["user"], x["device"]) in zero)]
         faults = tuple(g for f in self.faults if (g := _shift_fault(f, s)) is not None)
-        return Candidate(lines, faults)
+        return Candidate(tuple(lines), faults)
 
     def duration_s(self, tail_s: float = TAIL_S) -> float:
         """The load's length: the last line or fault end, plus ``tail_s``, whole seconds."""

@@ -22,6 +22,8 @@ class Stop(Exception):  # noqa: N818 - a signal, not an error
 
 def chunks(parts: Sequence[T], n: int) -> list[list[T]]:
     """``parts`` cut into ``n`` chunks of nearly equal size, in order (none empty)."""
+    if not parts:
+        return []
     n = max(1, min(n, len(parts)))
     size, extra = divmod(len(parts), n)
     out, i = [], 0

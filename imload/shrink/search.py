@@ -35,13 +35,17 @@ from imload.shrink.report import write_report
 from imload.toml_file import read_toml
 
 
+# anomaly kinds a drill can report without any message (docs/checker.md)
+WITHOUT_MESSAGES = frozenset({"op", "membership"})
+
+
 class ShrinkError(RuntimeError):
     """The run cannot be shrunk (the message says why)."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    kind: str | None = None  # the anomaly kind to keep; None: the run's most frequent
+    kind: str | None = None  # the anomaly kind to keep; None: the run's first (report order)
     tries: int = 2
     min_fails: int = 1
     budget_s: float = 600.0
@@ -76,7 +80,7 @@ def load_run(run_dir: Path, kind: str | None) -> Run:
     if not found:
         raise ShrinkError(f"{run_dir}: the run has no anomaly: nothing to shrink")
     if kind is None:
-        kind = max(found, key=lambda k: (found[k], k))
+        kind = next(iter(found))  # the checker's report order: lost before gap
     elif kind not in anomalies:
         raise ShrinkError(f"--kind {kind}: not an anomaly kind; known: "
                           f"{', '.join(sorted(anomalies))}")
@@ -126,7 +130,10 @@ class Tries:
     step: str = "full trace"
 
     def fails(self, c: Candidate) -> bool:
-        """Whether ``c`` still reports the kind in ``min_fails`` of ``tries`` replays."""
+        """Whether ``c`` still reports the kind in ``min_fails`` of ``tries`` replays (a
+        candidate with no message, for a kind that needs one, passes without a try)."""
+        if not c.counts()["messages"] and self.run.kind not in WITHOUT_MESSAGES:
+            return False
         c = c.rebased()
         hits = 0
         for k in range(self.settings.tries):

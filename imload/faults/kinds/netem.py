@@ -50,17 +50,17 @@ class Netem(FaultKind):
             "the packets between the devices and the node; limits their rate")
     needs = "a local cluster, root; delay and the rest: the kernel's netem"
     options = (
-        percent("loss", "share of packets lost (the mean, with `loss_burst`)"),
-        Option("loss_burst", "mean length of a burst of lost packets (Gilbert model); "
+        percent("loss", "% of packets lost (the mean, with `loss_burst`)"),
+        Option("loss_burst", "mean burst of lost packets, in packets (Gilbert model); "
                "unset: independent losses", type=NUMBER, unit="packets", minimum=1),
-        Option("rate", "the link's rate", unit="kbit/s", minimum=1),
-        Option("delay", "delay added to every packet", type=NUMBER, unit="ms"),
-        Option("jitter", "variation of the delay", type=NUMBER, unit="ms"),
+        Option("rate", "the link's rate, kbit/s", unit="kbit/s", minimum=1),
+        Option("delay", "ms added to every packet", unit="ms"),
+        Option("jitter", "ms of variation of the delay", unit="ms"),
         Option("distribution", "of the delay's variation: "
                + ", ".join(DISTRIBUTIONS), type=STRING, choices=DISTRIBUTIONS),
-        percent("reorder", "share of packets sent at once, ahead of delayed ones"),
-        percent("duplicate", "share of packets sent twice"),
-        percent("corrupt", "share of packets with one bit flipped"),
+        percent("reorder", "% of packets sent at once, ahead of the delayed ones"),
+        percent("duplicate", "% of packets sent twice"),
+        percent("corrupt", "% of packets with one bit flipped"),
         Option("stream", "upstream (device to node), downstream or both", type=STRING,
                default="both", choices=tuple(STREAMS), spec_field="stream"),
     )
