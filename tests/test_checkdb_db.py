@@ -87,3 +87,20 @@ def test_the_database_folder_goes_away_when_the_connection_does(tmp_path: Path) 
     del con
     gc.collect()
     assert not list(tmp_path.iterdir())
+
+
+def test_names_are_stored_as_ids_one_numbering_per_family() -> None:
+    """A user's id is the same in ``user`` and ``from``; ``fetch`` gives the names back."""
+    from imload.checkdb.db import names_of
+    con = connect(memory_limit="256MB", threads=1, on_disk=False)
+    events = sample()
+    load_events(con, events)
+    names = names_of(con)
+    alice = names.id("user", "alice")
+    assert alice is not None and names.name("user", alice) == "alice"
+    assert names.id("user", "nobody") is None and names.id("mid", "no such mid") is None
+    types = con.execute('SELECT typeof("user"), typeof("from"), typeof(mid) FROM deliver '
+                        "LIMIT 1").fetchone()
+    assert types == ("INTEGER", "INTEGER", "INTEGER")
+    senders = {r[0] for r in con.execute('SELECT DISTINCT "from" FROM deliver').fetchall()}
+    assert senders == {alice}  # (the events come back named: the tests above)

@@ -55,3 +55,16 @@ def test_a_read_of_a_message_not_held_yet_is_found() -> None:
     j.read("bob", "phone", CONV, 5)  # a seq no one saw
     j.audit_all()
     assert judged_alike(j.events)["anomalies"]["read_sync"] == 2
+
+
+def test_markers_of_a_conversation_no_other_event_names_are_judged() -> None:
+    """The audit's markers may name a conversation nothing else names (no id of its own in
+    the dictionaries): it gets one past them, and a marker going down there is found."""
+    j = chat()
+    j.marks_of("bob", "phone", {"d:bob:zed": 5})
+    j.reconnect("bob", "phone")
+    j.marks_of("bob", "phone", {"d:bob:zed": 2})
+    j.audit_all()
+    v = judged_alike(j.events)
+    assert v["anomalies"]["read_sync"] == 1
+    assert "d:bob:zed" in str(v["examples"]["read_sync"])

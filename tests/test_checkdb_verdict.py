@@ -253,3 +253,21 @@ def test_an_e2e_run_is_judged_alike_and_a_failed_copy_goes_to_the_reference() ->
     got, info = duckdb_check(events=j.events)
     assert info.checker == "reference" and "failed authentication" in str(info.reason)
     assert got["anomalies"]["undecryptable"] == 1 and got["anomalies"]["corrupted"] == 0
+
+
+def test_a_connection_logged_in_twice_files_its_copies_by_the_later_login() -> None:
+    """Two ``connected`` of one device and session: a copy's login is the latest before it
+    (the e2e table's ``ASOF`` join, not the equality join most runs take)."""
+    j = JournalBuilder()
+    for user, devices in USERS.items():
+        for device in devices:
+            j.device(user, device)
+    j.message("ann", "phone", "bob", "c1")
+    j.add("connected", user="bob", device="phone", session=1, node="n1", inbox_seq=1, acked=1)
+    j.send("ann", "phone", "c2", "bob")
+    j.add("connected", user="bob", device="phone", session=1, node="n1", inbox_seq=1, acked=1)
+    j.ack("ann", "c2")
+    j.deliver_all("ann", "c2")
+    j.audit_all()
+    v = judged_alike(j.events)
+    assert v["latency_ms"]["away"]["count"] == 1  # c2's copy on bob's phone: logged in after

@@ -9,6 +9,10 @@ import pytest
 
 from imload.cli import main
 
+SOME_LOAD = [{"ev": "device", "at": 5.0, "user": "r1u0", "device": "d0"},
+             {"ev": "send", "at": 6.0, "user": "r1u0", "device": "d0", "cmid": "c",
+              "conv": "d:r1u0:r1u1", "attempt": 1}]
+
 
 def run_folder(tmp: Path, anomalies: dict[str, int] | None, journal: bool = True,
                scenario: bool = True) -> Path:
@@ -61,6 +65,26 @@ def test_a_bad_number_is_an_argument_error(tmp_path: Path,
         main(["shrink", str(tmp_path), "--tries", "0"])
     assert stop.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_a_run_against_a_target_file_that_is_gone_asks_for_target(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = run_folder(tmp_path, {"lost": 3})
+    (d / "scenario.toml").write_text('name = "x"\ntarget = "gone/target.toml"\n')
+    (d / "journal" / "run.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n"
+                                                       for e in SOME_LOAD))
+    assert main(["shrink", str(d)]) == 2
+    assert "no such file (pass --target FILE)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_an_earlier_shrink_is_never_mixed_with_a_new_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = run_folder(tmp_path, {"lost": 3})
+    (d / "journal" / "run.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n"
+                                                       for e in SOME_LOAD))
+    (d / "shrink" / "try-001").mkdir(parents=True)
+    assert main(["shrink", str(d)]) == 2
+    assert "exists (an earlier shrink)" in " ".join(capsys.readouterr().err.split())
 
 
 def test_a_missing_run_folder_is_refused(tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from imload.shrink.candidate import LEAD_S, TAIL_S, Candidate, scenario_table
@@ -58,19 +59,23 @@ def test_rebasing_moves_lines_and_faults_together() -> None:
     late = C.keep_acts([4]).rebased()  # shift by 6.0: u1/d1's spell (0..6) ends at 0
     assert [(x["t"], x["action"]) for x in late.lines] == [(LEAD_S, "send")]
     early = Candidate((line(0.5, "u0", "d0", "send", conv="d:u0:u1"),))
-    assert early.rebased() is early  # never later
+    assert early.rebased() == early  # never later
+    # a device state line long after the last act comes LEAD_S after it
+    tail = C.keep_acts([1]).rebased()  # the op at 4.0 -> 1.0; u1/d1 back at 6.0 -> 2.0
+    assert [(x["t"], x["action"]) for x in tail.lines] == [(0.0, "offline"), (LEAD_S, "op"),
+                                                           (2 * LEAD_S, "online")]
 
 
 def test_the_scenario_replays_the_trace_with_every_device_at_once() -> None:
     raw = {"name": "drill", "target": "local", "seed": 7, "cluster": {"bug": "lose-offline"},
            "load": {"users": 100, "spawn_rate": 3, "duration_s": 60, "population": 50,
-                    "msg_interval_s": 1.0, "mix": "churn"},
+                    "msg_interval_s": 1.0, "mix": "churn", "expect_workers": 2},
            "chaos": [dict(f) for f in FAULTS], "metrics": {"prometheus": ":0"},
            "capacity": {"steps": [10]}}
     c = C.keep_faults([FAULTS[0]])
     table = scenario_table(raw, c, "t.jsonl", "drill-try")
     assert table["name"] == "drill-try" and table["cluster"] == {"bug": "lose-offline"}
-    assert table["load"] == {"users": 3, "spawn_rate": 3, "duration_s": 12.0 + TAIL_S,
+    assert table["load"] == {"users": 3, "spawn_rate": 3, "duration_s": math.ceil(12 + TAIL_S),
                              "trace": "t.jsonl", "time_scale": 1.0, "mix": "churn"}
     assert table["chaos"] == [FAULTS[0]]
     assert "metrics" not in table and "capacity" not in table

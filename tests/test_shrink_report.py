@@ -1,4 +1,5 @@
-"""report.md: before -> after, why the search stopped, the tries, the minimal trace."""
+"""The report (the shrink folder's README.md): before -> after, why the search stopped,
+the tries, the minimal trace."""
 
 from __future__ import annotations
 

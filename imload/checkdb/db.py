@@ -177,16 +177,27 @@ def fetch(con: duckdb.DuckDBPyConnection, indices: Iterable[int],
         rows = con.execute(f"SELECT i, {cols} FROM {table} WHERE i IN (SELECT unnest(?))",
                            [wanted]).fetchall()
         index = {c: k + 1 for k, c in enumerate(names)}
-        dicts = names_of(con)
-        for row in rows:
-            out[row[0]] = _event(row, index, table, dicts)
+        for row in _named(con, rows, index):
+            out[row[0]] = _event(row, index, table)
         if len(out) == len(wanted):
             break
     return out
 
 
-def _event(row: tuple[Any, ...], index: dict[str, int], table: str,
-           dicts: Dicts) -> dict[str, Any]:
+def _named(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]],
+           index: dict[str, int]) -> list[list[Any]]:
+    """``rows`` with their name columns' ids turned into names (a take per column)."""
+    dicts = names_of(con)
+    out = [list(row) for row in rows]
+    for column, family in FAMILY.items():
+        k = index.get(column)
+        if k is not None and out:
+            for row, name in zip(out, dicts.names(family, [r[k] for r in out]), strict=True):
+                row[k] = name
+    return out
+
+
+def _event(row: list[Any], index: dict[str, int], table: str) -> dict[str, Any]:
     keys = row[index["keys"]]
     if keys == RAW_KEYS:
         return dict(json.loads(row[index["raw"]]))
@@ -198,10 +209,7 @@ def _event(row: tuple[Any, ...], index: dict[str, int], table: str,
             e[k] = table
         elif k in index:
             v = row[index[k]]
-            if k in FAMILY:
-                e[k] = dicts.name(FAMILY[k], v)
-            else:
-                e[k] = orjson.loads(v) if k in NESTED and v is not None else v
+            e[k] = orjson.loads(v) if k in NESTED and v is not None else v
         else:
             e[k] = extras[k]
     return e

@@ -103,6 +103,8 @@ def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) ->
     names = _Names()
     numbers, events = _numbers(sources, names)
     ids = names.unify()
+    pool = pa.default_memory_pool()
+    pool.release_unused()  # the sort's and the batches' dictionaries' memory
     set_names(con, names.dictionaries)
     loader = _Loader(con, events)
     offset, k = 0, 0
@@ -113,7 +115,6 @@ def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) ->
             k += 1
     del numbers, ids
     loader.finish()
-    pa.default_memory_pool().release_unused()  # Arrow's cache of freed memory: DuckDB's now
     con.execute("CREATE VIEW events AS " + " UNION ALL BY NAME ".join(
         f"SELECT *{'' if t == 'other' else f', {chr(39)}{t}{chr(39)} AS ev'} FROM {t}"
         for t in TABLES))
@@ -165,10 +166,11 @@ class _Names:
     @staticmethod
     def encoded(batch: pa.RecordBatch, ids: dict[str, list[pa.Array]],
                 k: int) -> pa.RecordBatch:
-        """Batch ``k`` with its name columns replaced by their ids."""
+        """Batch ``k`` with its name columns replaced by their ids (let go of once used)."""
         for column in FAMILY:
             batch = batch.set_column(batch.schema.get_field_index(column),
                                      STORED.field(column), ids[column][k])
+            ids[column][k] = None  # type: ignore[call-overload]
         return batch
 
 
@@ -277,6 +279,8 @@ class _Loader:
                                    [STORED.field(c) for c in self.columns[table]])
                 self._write(table, schema.empty_table())
             self.writers.pop(table).close()
+        pa.default_memory_pool().release_unused()  # Arrow's cache of freed memory: DuckDB's now
+        for table in TABLES:
             self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM "
                              f"read_parquet('{self._path(table)}')")
             os.remove(self._path(table))

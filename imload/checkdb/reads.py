@@ -159,19 +159,23 @@ WENT_DOWN = """
 def _went_down(ix: Index, small: History, out: Cases) -> None:
     """(The marks name conversations no other event may name: those get ids of their own,
     past the dictionary's.)"""
-    fresh: dict[str, int] = {}
     names: dict[int, str] = {}
+    ids: dict[str, int] = {}
 
     def conv_id(conv: str) -> int:
-        found = ix.id("conv", conv)
+        found = ids.get(conv)
         if found is None:
-            found = fresh.setdefault(conv, len(ix.dicts.arrays["conv"]) + len(fresh))
-        names[found] = conv
+            known = ix.id("conv", conv)
+            found = ids[conv] = len(ix.dicts.arrays["conv"]) + len(names) \
+                if known is None else known
+            names[found] = conv
         return found
 
-    rows = pa.Table.from_pylist([
-        dict(zip(MK.names, (ix.id("user", u), conv_id(conv), *rest), strict=True))
-        for u, conv, *rest in _marks_rows(ix, small)], schema=MK)
+    columns = list(zip(*_marks_rows(ix, small), strict=True)) or [() for _ in MK.names]
+    users: dict[str, int | None] = {}
+    rows = pa.table([
+        [users[u] if u in users else users.setdefault(u, ix.id("user", u)) for u in columns[0]],
+        [conv_id(conv) for conv in columns[1]], *columns[2:]], schema=MK)
     ix.con.register("mk", rows)
     try:
         found = ix.con.execute(WENT_DOWN).fetchall()

@@ -224,33 +224,30 @@ def _binned(ix: Index, samples: str) -> dict[str, Any]:
     return from_bins({b: n for b, n, _, _ in rows}, rows[0][2], int(rows[0][3]))
 
 
-# A copy's connection: its latest ``connected`` before it. Most connections log in once
-# (one ``connected`` per device and session): an equality join finds theirs; the copies of
-# connections that logged in more than once (``many``) take the slower ``ASOF`` join.
+# A copy's connection: its latest ``connected`` before it (``ASOF``). When every connection
+# logged in once (one ``connected`` per device and session: most runs), an equality join
+# finds the same, without sorting the copies.
 E2E = """
     CREATE TEMP TABLE e2e AS
-    WITH c AS (SELECT "user" AS u, device AS d, session, i AS c_i, "at" AS c_at
-               FROM other WHERE ev = 'connected'),
-    one AS (SELECT u, d, session, count(*) AS n, min(c_i) AS c_i, min(c_at) AS c_at
-            FROM c GROUP BY ALL),
-    h AS (SELECT h.h_at, h.h_i, h.u, h.d, h.session, h.frm, h.cmid, h.conv, o.n,
-                 CASE WHEN o.n = 1 AND h.h_i > o.c_i THEN o.c_at END AS c_at
-          FROM held h LEFT JOIN one o USING (u, d, session)),
-    many AS (SELECT h.h_i, c.c_at FROM (SELECT * FROM h WHERE n > 1) h
-             ASOF JOIN c ON c.u = h.u AND c.d = h.d AND c.session = h.session
-               AND h.h_i > c.c_i)
-    SELECT h.h_at - s.s_at AS x, coalesce(coalesce(h.c_at, m.c_at) > s.s_at, false) AS away
-    FROM h LEFT JOIN many m ON h.n > 1 AND m.h_i = h.h_i
+    SELECT h.h_at - s.s_at AS x, coalesce(c.c_at > s.s_at, false) AS away
+    FROM held h
+    {join} (SELECT "user" AS u, device AS d, session, i AS c_i, "at" AS c_at
+            FROM other WHERE ev = 'connected') c
+      ON c.u = h.u AND c.d = h.d AND c.session = h.session AND h.h_i > c.c_i
     JOIN snd s ON s.u = h.frm AND s.cmid = h.cmid
     JOIN cv ON cv.c = h.conv
     WHERE cv.direct AND (h.u = cv.a OR h.u = cv.b)"""
+RELOGGED = """SELECT count(*) FROM (SELECT 1 FROM other WHERE ev = 'connected'
+                                    GROUP BY "user", device, session HAVING count(*) > 1)"""
 
 
 def _latency(ix: Index, small: History) -> dict[str, dict[str, Any]]:
     """``latency.latency_figures``; e2e split as ``DeviceLog.was_away`` does: away when the
     copy's connection logged in (its latest ``connected`` before the copy) after the first
     attempt."""
-    ix.con.execute(E2E + (" UNION ALL " + groups.E2E if ix.groups else ""))
+    relogged = ix.con.execute(RELOGGED).fetchone()[0]  # type: ignore[index]
+    e2e = E2E.format(join="ASOF LEFT JOIN" if relogged else "LEFT JOIN")
+    ix.con.execute(e2e + (" UNION ALL " + groups.E2E if ix.groups else ""))
     return {
         "ack": _binned(ix, "SELECT a_at - s_at AS x FROM acked"),
         "e2e": _binned(ix, "SELECT x FROM e2e"),

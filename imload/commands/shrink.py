@@ -30,8 +30,8 @@ def add_shrink(sub: SubParsers) -> None:
                    help="stop searching after S seconds and keep the smallest failing drill "
                         "found (default: %(default)s)")
     p.add_argument("--target", metavar="FILE",
-                   help="target TOML file to replay against (default: the run's target; "
-                        "'local': one cluster of the run's [cluster] for all the tries)")
+                   help="target TOML file to replay against (default: the run's target; a "
+                        "run on 'local' gets one cluster of its [cluster] for all the tries)")
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
@@ -63,7 +63,8 @@ def cmd_shrink(args: argparse.Namespace) -> int:
     print(f"{figures['kind']}: devices {b['devices']} -> {a['devices']}, messages "
           f"{b['messages']} -> {a['messages']}, faults {b['faults']} -> {a['faults']}; "
           f"{figures['tries']} tries, {figures['wall_s']:g} s")
-    print(f"wrote {run_dir / 'shrink'}/minimal.toml, minimal-trace.jsonl, report.md")
+    print(f"wrote {run_dir / 'shrink'}/minimal.toml, minimal-trace.jsonl, README.md "
+          "(the report)")
     if figures["stopped"]:
         print(f"stopped early: {figures['stopped']}")
     return EXIT_ERROR if figures["stopped"].startswith("try-") else 0

@@ -21,10 +21,13 @@ from typing import Any
 
 ACTS = ("send", "op", "read")  # what a device does; offline / online are its state
 LEAD_S = 1.0  # the first act's time after rebasing: every device is up and away by then
-TAIL_S = 1.0  # the load outlasts the last line or fault by this much
+TAIL_S = 0.5  # the load outlasts the last line or fault by this much (the drain acks the rest)
 WINDOWS = 8  # time windows the window pass starts from
-# [load] keys of the model that a trace replay has no use for
-MODEL_KEYS = ("population", "devices", "device_shares", "horizon", "msg_interval_s")
+# [load] keys a try drops: the model's (a trace replay has no use for them) and those of
+# several Locust processes or machines (a shrunk drill runs in one, and never waits for
+# workers)
+DROPPED_LOAD_KEYS = ("population", "devices", "device_shares", "horizon", "msg_interval_s",
+                     "processes", "expect_workers", "master_host", "master_port")
 
 Line = dict[str, Any]
 Fault = dict[str, Any]
@@ -108,12 +111,15 @@ class Candidate:
 
     # what a try needs
     def rebased(self, lead_s: float = LEAD_S) -> Candidate:
-        """Everything moved earlier so the first act is at ``lead_s`` (never later)."""
+        """Everything moved earlier so the first act is at ``lead_s`` (never later), and
+        the device state lines after the last act moved to ``lead_s`` after it (a try
+        need not wait for a device to come back: the end of the load brings it back)."""
         times = [x["t"] for x in self.lines if x["action"] in ACTS]
-        s = max(0.0, min(times) - lead_s) if times else 0.0
-        if s <= 0:
+        if not times:
             return self
-        lines = [x | {"t": round(max(0.0, x["t"] - s), 3)} for x in self.lines]
+        s = max(0.0, min(times) - lead_s)
+        cap = max(times) + lead_s
+        lines = [x | {"t": round(max(0.0, min(x["t"], cap) - s), 3)} for x in self.lines]
         # an away spell over before the kept part: offline and online both at 0, gone
         zero = {(x["user"], x["device"]) for x in lines if x["t"] == 0 and x["action"] == "online"}
         lines = [x for x in lines if not (x["t"] == 0 and x["action"] in ("offline", "online")
@@ -146,9 +152,9 @@ class Candidate:
 def scenario_table(raw: dict[str, Any], c: Candidate, trace: str, name: str) -> dict[str, Any]:
     """The run's scenario (its parsed TOML ``raw``) made to replay ``c`` from ``trace`` (a
     path relative to the new scenario file): every device started at once, the model's
-    keys gone, ``[[chaos]]`` the candidate's faults."""
+    and multi-process keys gone, ``[[chaos]]`` the candidate's faults."""
     out = {k: v for k, v in raw.items() if k not in ("chaos", "capacity", "metrics")}
-    load = {k: v for k, v in dict(raw.get("load", {})).items() if k not in MODEL_KEYS}
+    load = {k: v for k, v in dict(raw.get("load", {})).items() if k not in DROPPED_LOAD_KEYS}
     users = max(1, len(c.devices()))
     load.update(users=users, spawn_rate=users, duration_s=c.duration_s(), trace=trace,
                 time_scale=1.0)

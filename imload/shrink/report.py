@@ -1,4 +1,5 @@
-"""``RUN_DIR/shrink/report.md``: before -> after, the tries, and how to replay the result."""
+"""``RUN_DIR/shrink/README.md``, the shrink's report: before -> after, the tries, and how to
+replay the result (a README, so that the folder says what it holds)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ one cluster the search starts once (the run's ``[cluster]``, bug modes included;
 try has its own run id, so tries never share users) or against a target file. A
 candidate still fails when at least ``min_fails`` of ``tries`` replays report the
 anomaly kind (it stops asking once that is decided). The passes, each a ddmin
-(``ddmin.py``): time windows, people, devices, conversations, acts, faults (why
+(``ddmin.py``): time windows, faults, people, devices, conversations, acts (why
 this order: docs/shrink.md).
 
 Every process a try starts is stopped by ``run_scenario``; the cluster is stopped when
@@ -33,7 +33,6 @@ from imload.shrink.ddmin import Stop, ddmin
 from imload.shrink.extract import KINDS, ExtractError, trace_lines
 from imload.shrink.report import write_report
 from imload.toml_file import read_toml
-
 
 # anomaly kinds a drill can report without any message (docs/checker.md)
 WITHOUT_MESSAGES = frozenset({"op", "membership"})
@@ -191,11 +190,11 @@ class Tries:
 PASSES: Sequence[tuple[str, Callable[[Candidate], list[Any]],
                        Callable[[Candidate, list[Any]], Candidate], bool]] = (
     ("windows", Candidate.windows, Candidate.keep_windows, False),
+    ("faults", lambda c: list(c.faults), Candidate.keep_faults, True),
     ("people", Candidate.people, Candidate.keep_people, False),
     ("devices", Candidate.devices, Candidate.keep_devices, False),
     ("conversations", Candidate.convs, Candidate.keep_convs, False),
     ("acts", Candidate.acts, Candidate.keep_acts, False),
-    ("faults", lambda c: list(c.faults), Candidate.keep_faults, True),
 )
 
 
@@ -206,9 +205,10 @@ def search(tries: Tries, c: Candidate) -> Candidate:
         if tries.stopped or len(parts) < (1 if try_empty else 2):
             continue
         tries.step = step
-        kept = ddmin(parts, lambda sub, c=c, keep=keep: tries.fails(keep(c, sub)),  # type: ignore[misc]
-                     try_empty)
-        c = keep(c, kept)
+        def fails(sub: list[Any], c: Candidate = c, keep: Any = keep) -> bool:
+            return tries.fails(keep(c, sub))
+
+        c = keep(c, ddmin(parts, fails, try_empty))
     return c
 
 
@@ -229,13 +229,17 @@ def start_cluster(folder: Path, run: Run, console: Console) -> tuple[Any, str]:
 def shrink(run_dir: Path, settings: Settings, say: Callable[[str], None],
            console: Console) -> dict[str, Any]:
     """Shrink the failed run in ``run_dir``; write ``run_dir/shrink/`` (minimal.toml,
-    minimal-trace.jsonl, report.md); the figures of the report."""
+    minimal-trace.jsonl, README.md: the report); its figures."""
     run = load_run(run_dir, settings.kind)
     folder = run_dir / "shrink"
-    folder.mkdir(exist_ok=True)
+    if folder.exists():  # its tries' journals would be judged with the new ones
+        raise ShrinkError(f"{folder} exists (an earlier shrink): move or remove it first")
+    folder.mkdir()
     started = time.monotonic()
-    target = settings.target or (run.raw.get("target") if run.raw.get("target", "local")
-                                 != "local" else None)
+    target = settings.target or (None if run.raw.get("target", "local") == "local"
+                                 else str(run.raw["target"]))
+    if target is not None and not Path(target).is_file():
+        raise ShrinkError(f"the run's target {target}: no such file (pass --target FILE)")
     cluster: Any = None
     try:
         if target is None:
@@ -248,8 +252,9 @@ def shrink(run_dir: Path, settings: Settings, say: Callable[[str], None],
         with suppress(Stop):
             if not tries.fails(run.original):
                 raise ShrinkError(f"the replay of the whole run's trace did not report "
-                                  f"'{run.kind}' in {settings.tries} tries: the failure "
-                                  "needs something the trace does not hold (docs/shrink.md)")
+                                  f"'{run.kind}' in {settings.min_fails} of {settings.tries} "
+                                  "tries: the failure needs something the trace does not "
+                                  "hold, or more tries (docs/shrink.md)")
         if tries.stopped:
             raise ShrinkError(f"the replay of the whole trace did not finish: {tries.stopped}")
         best = search(tries, run.original).rebased()
@@ -264,5 +269,5 @@ def shrink(run_dir: Path, settings: Settings, say: Callable[[str], None],
     write_candidate(folder, "minimal", {**run.raw, **({"target": target} if settings.target
                                                       else {})}, best,
                     f"{run.raw.get('name', 'drill')}-minimal")
-    write_report(folder / "report.md", run_dir, figures, tries.log)
+    write_report(folder / "README.md", run_dir, figures, tries.log)
     return figures
