@@ -25,7 +25,7 @@ from cluster_helpers import (
 from mqtt_helpers import MqttClient, dynsec
 from rich.console import Console
 
-import imload.run as run_module
+import imload.run_setup as run_setup
 from imload.cli import build_parser, main
 from imload.cluster.backends import (
     BACKENDS,
@@ -171,10 +171,10 @@ def test_scenario_cluster_table_takes_qos_and_autosave_for_mosquitto(
         with pytest.raises(ScenarioError, match=words):
             parse_scenario({"cluster": table}, path)
     started: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(run_module, "start_backend",
+    monkeypatch.setattr(run_setup, "start_backend",
                         lambda backend, out, console, **options: started.append(
                             (backend, options)))
-    run_module.prepare_target(s, tmp_path, None, Console(quiet=True))
+    run_setup.prepare_target(s, tmp_path, None, Console(quiet=True))
     assert started == [("mosquitto", {"qos": 0, "autosave_interval_s": 0})]
 
 

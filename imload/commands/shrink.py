@@ -35,7 +35,7 @@ def add_shrink(sub: SubParsers) -> None:
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
-    from imload.run import _sigterm_as_interrupt
+    from imload.run_setup import sigterm_as_interrupt
     from imload.shrink.search import Settings, ShrinkError, shrink
 
     err = make_console(stderr=True)
@@ -51,7 +51,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
                         target=str(Path(args.target).resolve()) if args.target else None)
     run_dir = Path(args.run_dir).resolve()
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             figures = shrink(run_dir, settings, lambda s: print(s, flush=True), err)
     except ShrinkError as e:
         err.print(f"[red]imload shrink: {escape(str(e))}[/]", highlight=False, soft_wrap=True)

@@ -214,7 +214,7 @@ def search(tries: Tries, c: Candidate) -> Candidate:
 
 def start_cluster(folder: Path, run: Run, console: Console) -> tuple[Any, str]:
     """One cluster of the run's ``[cluster]`` for every try: (its handle, its target file)."""
-    from imload.run import RunError, prepare_target
+    from imload.run_setup import RunError, prepare_target
     from imload.scenario import ScenarioError, load_scenario
 
     path = write_candidate(folder, "original", run.raw, run.original.rebased(), "original")
