@@ -285,16 +285,17 @@ class DeviceEngine(Connection):
         get = m.get
         kind = get("kind", "text")
         body = get("body")
-        sealed = self.sealer is not None and kind != "event"
-        if sealed:  # e2e: the digest of the plaintext
-            body = self.sealer.open(m["conv"], get("from"), body)  # type: ignore[union-attr]
+        undecryptable = False
+        if self.sealer is not None and kind != "event":  # e2e: the digest of the plaintext
+            body = self.sealer.open(m["conv"], get("from"), body)
+            undecryptable = body is None  # the AEAD refused it (docs/checker.md)
         e = {"ev": "deliver", "at": now, "user": self.user, "device": self.device,
              "session": self.session, "mid": m["mid"], "conv": m["conv"], "seq": m["seq"],
              "useq": m["useq"], "cmid": get("cmid"), "from_device": get("from_device"),
-             "digest": None if sealed and body is None else digest_of(body),
+             "digest": None if undecryptable else digest_of(body),
              "via": via, "phase": self.phase, "kind": kind, "from": get("from")}
-        if e["digest"] is None:
-            e["undecryptable"] = True  # the AEAD refused it (docs/checker.md)
+        if undecryptable:
+            e["undecryptable"] = True
         if kind == "event":  # the membership change: an object as documented, else as text
             if isinstance(body, dict):
                 e["event"] = body
