@@ -1,13 +1,19 @@
-"""A server a test starts itself (toxiproxy-server, Prometheus): started with its output to a
-log, waited for until it answers, stopped at the end whatever happened."""
+"""Processes a test starts itself: a server (toxiproxy-server, Prometheus) started with its
+output to a log, waited for until it answers, stopped at the end whatever happened; and
+``imload run`` in the background, its stderr collected, interrupted if still going."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -33,3 +39,31 @@ def serving(argv: Sequence[str], log: Path, ready: Callable[[], bool], what: str
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@contextmanager
+def imload_in_background(args: list[str], out: Path
+                         ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``imload run ARGS`` in the background, its stderr lines collected as they come;
+    interrupted (its own clean-up runs) if still going at exit."""
+    with open(out.parent / "run.stdout", "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "imload", "run", *args, "--out",
+                                 str(out)], cwd=REPO, stdout=stdout, stderr=subprocess.PIPE,
+                                text=True)
+    lines: list[str] = []
+    err = proc.stderr
+    assert err is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(err.readline, "")), daemon=True)
+    reader.start()
+    try:
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # the run heals and stops what it started
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join(timeout=10)
+        err.close()

@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,7 +22,7 @@ from typing import Any
 
 import orjson
 import pytest
-from process_helpers import serving
+from process_helpers import imload_in_background, serving
 from test_docs_grafana import dashboard_queries
 
 from imload.cli import main
@@ -294,33 +292,6 @@ def value_of(base: str, query: str, at: float) -> float:
     return float(result[0]["value"][1])
 
 
-@contextmanager
-def imload_run(args: list[str], out: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """``imload run ARGS`` in the background, its stderr lines collected as they come;
-    interrupted (its own clean-up runs) if still going at exit."""
-    with open(out.parent / "run.stdout", "w") as stdout:
-        proc = subprocess.Popen([sys.executable, "-m", "imload", "run", *args, "--out",
-                                 str(out)], cwd=REPO, stdout=stdout, stderr=subprocess.PIPE,
-                                text=True)
-    lines: list[str] = []
-    err = proc.stderr
-    assert err is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(err.readline, "")), daemon=True)
-    reader.start()
-    try:
-        yield proc, lines
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # the run heals and stops what it started
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        reader.join(timeout=10)
-        err.close()
-
-
 def wait_for(what: str, check: Any, timeout: float, proc: subprocess.Popen[str],
              lines: list[str]) -> Any:
     deadline = time.monotonic() + timeout
@@ -349,7 +320,7 @@ def test_a_run_scraped_by_prometheus_fills_every_dashboard_query(tmp_path: Path,
     endpoint = f"127.0.0.1:{exporter_port}"
     started = time.time()
     with prometheus_server(tmp_path, port, endpoint) as base, \
-            imload_run([str(drill), "--prometheus", endpoint], out) as (proc, lines):
+            imload_in_background([str(drill), "--prometheus", endpoint], out) as (proc, lines):
         url = wait_for("metrics line", lambda: next(
             (m.group(1) for m in map(re.compile(r"^metrics: (http://\S+/metrics)").match, lines)
              if m), None), 60, proc, lines)

@@ -13,12 +13,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
+from process_helpers import imload_in_background
 
 from imload.faults.netns import leftovers, means, names
 from imload.run import run_scenario
@@ -44,9 +44,11 @@ def left_by(stderr: str) -> list[str]:
     return [x for x in leftovers() if ns in x or host_dev[:-1] in x or table in x]
 
 
+DRILL_ARGS = [str(DRILL), "--time-scale", "0.5", "--users", "20"]
+
+
 def imload_run(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "imload", "run", str(DRILL), "--out", str(out),
-            "--time-scale", "0.5", "--users", "20", *extra]
+    return [sys.executable, "-m", "imload", "run", *DRILL_ARGS, "--out", str(out), *extra]
 
 
 def test_packet_loss_drill_passes_with_retransmissions(tmp_path: Path) -> None:
@@ -66,28 +68,18 @@ def test_packet_loss_drill_passes_with_retransmissions(tmp_path: Path) -> None:
 
 def test_ctrl_c_mid_load_removes_the_network(tmp_path: Path) -> None:
     needs_packet_faults()
-    proc = subprocess.Popen(imload_run(tmp_path / "run"), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    err: list[str] = []
-    assert proc.stderr is not None
-    reader = threading.Thread(target=lambda: err.extend(proc.stderr or ()), daemon=True)
-    reader.start()
-    try:
+    out = tmp_path / "run"
+    with imload_in_background(DRILL_ARGS, out) as (proc, lines):
         deadline = time.monotonic() + 120
-        while not (tmp_path / "run" / "locust.log").exists():  # the load has started
+        while not (out / "locust.log").exists():  # the load has started
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(5)  # the fault is on (at_s 2.5 at half time)
-        assert len(left_by("".join(err))) == 3  # its namespace, veth and nft table
+        assert len(left_by("".join(lines))) == 3  # its namespace, veth and nft table
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(timeout=10)
-    assert proc.returncode == 2 and "interrupted" in "".join(err), "".join(err)[-2000:]
-    assert left_by("".join(err)) == []
+    assert proc.returncode == 2 and "interrupted" in "".join(lines), "".join(lines)[-2000:]
+    assert left_by("".join(lines)) == []
 
 
 def test_a_staging_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
+
+from imload.traffic.names import map_args, map_conv
 
 BODY_SIZE = 32
 LATE_S = 0.3
@@ -55,24 +58,11 @@ def strip_user(prefix: str, user: str) -> str:
 
 
 def strip_conv(prefix: str, conv: str) -> str:
-    if conv.startswith("g:"):
-        return "g:" + strip_user(prefix, conv[2:])
-    if conv.startswith("d:") and conv.count(":") == 2:
-        _, a, b = conv.split(":")
-        return f"d:{strip_user(prefix, a)}:{strip_user(prefix, b)}"
-    return conv
+    return map_conv(conv, partial(strip_user, prefix))
 
 
 def strip_args(prefix: str, args: dict[str, Any]) -> dict[str, Any]:
-    out = dict(args)
-    if isinstance(out.get("user"), str):
-        out["user"] = strip_user(prefix, out["user"])
-    if isinstance(out.get("conv"), str):
-        out["conv"] = strip_conv(prefix, out["conv"])
-    if isinstance(out.get("members"), list):
-        out["members"] = [strip_user(prefix, m) if isinstance(m, str) else m
-                          for m in out["members"]]
-    return out
+    return map_args(args, partial(strip_user, prefix))
 
 
 def trace_lines(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ localized the same way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from imload.protocol import direct_conv
@@ -35,23 +37,34 @@ def local_user(run_id: str, user: str) -> str:
     return f"{run_id}{user}"
 
 
+def map_conv(conv: str, user: Callable[[str], str]) -> str:
+    """``conv`` with its users (direct) or its name (group) passed through ``user``."""
+    if conv.startswith("g:"):
+        return "g:" + user(conv[2:])
+    if conv.startswith("d:") and conv.count(":") == 2:
+        _, a, b = conv.split(":")
+        return direct_conv(user(a), user(b))
+    return conv
+
+
+def map_args(args: dict[str, Any], user: Callable[[str], str]) -> dict[str, Any]:
+    """An op's args with every user and conversation passed through ``user``
+    (``map_conv``); members that are not names are left out."""
+    out = dict(args)
+    if isinstance(out.get("user"), str):
+        out["user"] = user(out["user"])
+    if isinstance(out.get("conv"), str):
+        out["conv"] = map_conv(out["conv"], user)
+    if isinstance(out.get("members"), list):
+        out["members"] = [user(m) for m in out["members"] if isinstance(m, str)]
+    return out
+
+
 def local_conv(run_id: str, conv: str) -> str:
     """``conv`` with its users (direct) or its name (group) prefixed by ``run_id``."""
-    if conv.startswith("g:"):
-        return f"g:{run_id}{conv[2:]}"
-    if conv.startswith("d:"):
-        _, a, b = conv.split(":")
-        return direct_conv(local_user(run_id, a), local_user(run_id, b))
-    return conv
+    return map_conv(conv, partial(local_user, run_id))
 
 
 def local_args(run_id: str, args: dict[str, Any]) -> dict[str, Any]:
     """An op's args with every user and conversation localized."""
-    out = dict(args)
-    if isinstance(out.get("user"), str):
-        out["user"] = local_user(run_id, out["user"])
-    if isinstance(out.get("conv"), str):
-        out["conv"] = local_conv(run_id, out["conv"])
-    if isinstance(out.get("members"), list):
-        out["members"] = [local_user(run_id, m) for m in out["members"] if isinstance(m, str)]
-    return out
+    return map_args(args, partial(local_user, run_id))
