@@ -16,6 +16,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def like_a_terminal() -> None:
+    """A child's ``preexec_fn``: SIGINT at its default, as a terminal starts a command, so
+    Ctrl-C (SIGINT) reaches it as KeyboardInterrupt even when this suite runs with SIGINT
+    ignored (pytest-xdist's workers; a background job of a non-interactive shell): an
+    ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def serving(argv: Sequence[str], log: Path, ready: Callable[[], bool], what: str,
             timeout_s: float) -> Iterator[subprocess.Popen[bytes]]:
@@ -49,7 +57,7 @@ def imload_in_background(args: list[str], out: Path
     with open(out.parent / "run.stdout", "w") as stdout:
         proc = subprocess.Popen([sys.executable, "-m", "imload", "run", *args, "--out",
                                  str(out)], cwd=REPO, stdout=stdout, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=like_a_terminal)
     lines: list[str] = []
     err = proc.stderr
     assert err is not None

@@ -5,15 +5,15 @@ behind, on Ctrl-C too."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from process_helpers import like_a_terminal
 
 from imload.faults.netns import (
     BLOCK,
@@ -97,18 +97,33 @@ def network(root_means: Means) -> Iterator[PacketNetwork]:
             or net.table in x] == []
 
 
-def sink(host: str) -> tuple[socket.socket, list[int]]:
-    """A server on ``host`` counting the bytes it receives."""
-    srv = socket.create_server((host, 0))
-    got = [0]
+SINK = """
+import socket, sys
+srv = socket.create_server((sys.argv[1], 0))
+print(srv.getsockname()[1], flush=True)
+conn, _ = srv.accept()
+got = 0
+while data := conn.recv(65536):
+    got += len(data)
+conn.close()
+print(got, flush=True)
+"""
 
-    def serve() -> None:
-        conn, _ = srv.accept()
-        with conn:
-            while data := conn.recv(65536):
-                got[0] += len(data)
-    threading.Thread(target=serve, daemon=True).start()
-    return srv, got
+
+@contextmanager
+def sink(host: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """A server on ``host`` counting the bytes it receives, in a process of its own (a
+    thread of this test process would share its interpreter with pytest's): its port,
+    and the process, which prints the count once the sender is done."""
+    proc = subprocess.Popen([sys.executable, "-c", SINK, host], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline()), proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
 
 
 SENDER = """
@@ -124,18 +139,17 @@ s.recv(1)
 
 
 def test_bursty_loss_makes_tcp_retransmit(network: PacketNetwork) -> None:
-    srv, got = sink(network.host_ip)
-    port = srv.getsockname()[1]
-    network.add(LinkFault("f1_netem_n1", network.host_ip, port, "both",
-                          Shape(loss=10, loss_burst=3)))
-    listed = sh(["nft", "list", "table", "netdev", network.table])
-    assert f"tcp dport {port} jump f_f1_netem_n1" in listed
-    before = network.tcp_counters()
-    subprocess.run([*network.exec_prefix(), sys.executable, "-c", SENDER, network.host_ip,
-                    str(port)], check=True, timeout=120)
-    after = network.tcp_counters()
-    srv.close()
-    assert got[0] == 1200 * 300  # TCP delivered everything despite the loss
+    with sink(network.host_ip) as (port, receiver):
+        network.add(LinkFault("f1_netem_n1", network.host_ip, port, "both",
+                              Shape(loss=10, loss_burst=3)))
+        listed = sh(["nft", "list", "table", "netdev", network.table])
+        assert f"tcp dport {port} jump f_f1_netem_n1" in listed
+        before = network.tcp_counters()
+        subprocess.run([*network.exec_prefix(), sys.executable, "-c", SENDER,
+                        network.host_ip, str(port)], check=True, timeout=120)
+        after = network.tcp_counters()
+        got, _ = receiver.communicate(timeout=30)
+    assert int(got) == 1200 * 300  # TCP delivered everything despite the loss
     sent = after["OutSegs"] - before["OutSegs"]
     again = after["RetransSegs"] - before["RetransSegs"]
     # ~10 % of some 500 segments (bursts of 3 on average): fewer than 5 would be a
@@ -179,6 +193,7 @@ def test_ctrl_c_removes_everything(root_means: Means) -> None:
     run_id = f"tint{time.monotonic_ns() % 10**6:x}"
     ns, host_dev, _, table = names(run_id)
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, run_id], cwd=REPO,
+                            preexec_fn=like_a_terminal,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"

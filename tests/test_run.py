@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+from process_helpers import like_a_terminal
 
 from imload.journal import read_journal
 
@@ -207,12 +208,9 @@ def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     f = scenario(tmp_path, name="interrupted", duration=60)
-    # as a terminal would start it: SIGINT at its default, also when this suite runs as a
-    # background job (a non-interactive shell starts those with SIGINT ignored, and an
-    # ignored signal stays ignored across exec)
     proc = subprocess.Popen([sys.executable, "-m", "imload", "run", str(f), "--out", str(out)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=like_a_terminal)  # Ctrl-C must reach it
     deadline = time.monotonic() + 60
     chaos = out / "journal" / "run.jsonl"
     # wait until the load runs and the latency toxic is on, then press Ctrl-C

@@ -103,8 +103,7 @@ def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) ->
     names = _Names()
     numbers, events = _numbers(sources, names)
     ids = names.unify()
-    pool = pa.default_memory_pool()
-    pool.release_unused()  # the sort's and the batches' dictionaries' memory
+    pa.default_memory_pool().release_unused()  # the sort's, the batches' dictionaries'
     set_names(con, names.dictionaries)
     loader = _Loader(con, events)
     offset, k = 0, 0
