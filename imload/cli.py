@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from imload import __version__
-from imload.commands import cluster, drills, files, results, shrink
+from imload.commands import cluster, drills, files, results, shrink, sweep
 from imload.commands.args import EXIT_CODES_HELP, Parser, SubParsers
 from imload.init import add_init_parser, main_init
 from imload.slo import EXIT_ERROR
@@ -35,6 +35,7 @@ COMMANDS: tuple[tuple[str, Callable[[SubParsers], None], Handler], ...] = (
     ("journal", files.add_journal, files.cmd_journal),
     ("trace", files.add_trace, files.cmd_trace),
     ("cluster", cluster.add_cluster, cluster.cmd_cluster),
+    ("sweep", sweep.add_sweep, sweep.cmd_sweep),
     ("init", add_init_parser, cmd_init),
 )
 

@@ -8,6 +8,7 @@ subparsers (``add_*``) and runs what was parsed (``cmd_*``); ``imload/cli.py`` a
 | ``shrink.py`` | ``shrink`` |
 | ``files.py`` | ``journal``, ``trace`` |
 | ``cluster.py`` | ``cluster`` |
+| ``sweep.py`` | ``sweep`` |
 | ``imload.init`` | ``init`` |
 
 ``args.py`` holds what they share: the parser class (one clear line and exit 2 on a bad

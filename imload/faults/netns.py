@@ -11,8 +11,10 @@ lives in the namespace, and removing the namespace removes the pair.
 
 ``PacketNetwork`` is a context manager: ``close`` removes every namespace, link and table
 it made, on success, on failure and on Ctrl-C (``imload run`` turns SIGTERM into the same
-KeyboardInterrupt), and is safe to call twice. Everything goes through ``sh``, the one
-wrapper of ``ip``, ``tc`` and ``nft``.
+KeyboardInterrupt), and is safe to call twice. A run killed outright (SIGKILL) cannot
+clean up: each namespace's maker is written to ``/run/imload/<namespace>.pid``, and
+``sweep`` (``imload sweep``) removes the namespaces whose maker is gone. Everything goes
+through ``sh``, the one wrapper of ``ip``, ``tc`` and ``nft``.
 
 What this machine can do is probed once, in throwaway namespaces (``unshare -n``) that
 vanish with their process: ``means()`` says what is missing, by name.
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 from imload.faults.packet_rules import DOWN, UP, LinkFault, nft_script, tc_commands
 
 PREFIX = "imload-"
+OWNERS = Path("/run/imload")  # <namespace>.pid: the process that made it (for ``sweep``)
 BLOCK = ipaddress.ip_network("198.18.0.0/15")
 TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "unshare": "util-linux"}
 NO_NETEM = ("the kernel's netem qdisc (sch_netem, CONFIG_NET_SCH_NETEM), which this kernel "
@@ -199,7 +202,14 @@ class PacketNetwork:
         net = pick_subnet(self.ns, addresses_in_use())
         host, peer = list(net.hosts())
         self.host_ip, self.ns_ip = str(host), str(peer)
-        sh(["ip", "netns", "add", self.ns])  # refused when the name is taken: not ours
+        owner = OWNERS / f"{self.ns}.pid"  # first: a sweep never sees it without one
+        try:
+            OWNERS.mkdir(mode=0o700, parents=True, exist_ok=True)
+            owner.write_text(f"{os.getpid()} {_started(os.getpid())}\n")
+            sh(["ip", "netns", "add", self.ns])  # refused when the name is taken: not ours
+        except (NetError, OSError):
+            owner.unlink(missing_ok=True)
+            raise
         self._made = True
         try:
             for argv in (["ip", "link", "add", "name", self.host_dev, "type", "veth", "peer",
@@ -272,13 +282,8 @@ class PacketNetwork:
             self._faults.clear()
             if not self._made:
                 return []
-            errors = []
-            if shutil.which("nft"):
-                errors += _quiet(["nft", "-f", "-"], nft_script(self.table, "", UP, [], True))
-            errors += _quiet(["ip", "netns", "del", self.ns])
-            errors += _quiet(["ip", "link", "del", "dev", self.host_dev])
             self._made = False
-            return errors
+            return remove_network(self.ns)
 
     def __enter__(self) -> PacketNetwork:
         return self.open()
@@ -286,6 +291,50 @@ class PacketNetwork:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def remove_network(ns: str) -> list[str]:
+    """Remove namespace ``ns`` (one of ``names``), its veth pair, the host's nft table and
+    its owner file; what could not be removed (after trying everything)."""
+    _, host_dev, _, table = names(ns[len(PREFIX):])
+    errors = []
+    if shutil.which("nft"):
+        errors += _quiet(["nft", "-f", "-"], nft_script(table, "", UP, [], True))
+    errors += _quiet(["ip", "netns", "del", ns])
+    errors += _quiet(["ip", "link", "del", "dev", host_dev])
+    with suppress(OSError):
+        (OWNERS / f"{ns}.pid").unlink()
+    return errors
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22):
+    with its pid, it names one process, whatever reuses the pid later; '' when gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return raw[raw.rindex(")") + 2:].split()[19]
+
+
+def _alive_owner(ns: str) -> bool:
+    """Whether the process that made ``ns`` still runs; without an owner file, whether
+    any process is inside the namespace."""
+    try:
+        pid, started = (OWNERS / f"{ns}.pid").read_text().split()
+        return _started(int(pid)) == started
+    except (OSError, ValueError):
+        return bool(sh(["ip", "netns", "pids", ns]).strip())
+
+
+def sweep(dry_run: bool = False) -> tuple[list[str], list[str]]:
+    """The namespaces (with their pairs and tables) that runs killed without their
+    clean-up left here: removed (``dry_run``: only named). (swept, errors)."""
+    spaces = [n.split()[0] for n in sh(["ip", "netns", "list"]).splitlines()
+              if n.startswith(PREFIX)]
+    stale = [ns for ns in spaces if not _alive_owner(ns)]
+    errors = [] if dry_run else [e for ns in stale for e in remove_network(ns)]
+    return stale, errors
 
 
 GONE = ("No such file", "Cannot find device", "does not exist", "Cannot delete qdisc with "
