@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="imload verify's way: from a columnar file, engine vs reference")
     p.add_argument("--no-reference", action="store_true",
                    help="with --from-files: skip the reference checker (too big for it)")
-    p.add_argument("--memory-limit", default="600MB",
-                   help="the DuckDB checker's memory_limit (default 600MB, its own)")
+    p.add_argument("--memory-limit", default="550MB",
+                   help="the DuckDB checker's memory_limit (default 550MB, its own)")
     p.add_argument("--traffic", choices=("direct", "chat"), default="direct",
                    help="with --from-files: direct chats only, or the chat mix's groups, "
                         "reads and ops too (benchmarks/synth_chat.py)")

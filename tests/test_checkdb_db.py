@@ -104,3 +104,21 @@ def test_names_are_stored_as_ids_one_numbering_per_family() -> None:
     assert types == ("INTEGER", "INTEGER", "INTEGER")
     senders = {r[0] for r in con.execute('SELECT DISTINCT "from" FROM deliver').fetchall()}
     assert senders == {alice}  # (the events come back named: the tests above)
+
+
+def test_few_valued_text_columns_are_ids_and_an_all_null_column_a_constant() -> None:
+    """``keys``, ``via``, ``phase`` and ``kind`` are coded too (``code`` names an id, -1 when
+    no event has the value); a column null in every copy is kept as a constant NULL."""
+    from imload.checkdb.db import code, folder_of, names_of
+    con = connect(memory_limit="256MB", threads=1)
+    load_events(con, sample())
+    types = con.execute("SELECT typeof(keys), typeof(via), typeof(phase), typeof(kind), "
+                        "typeof(event_text) FROM deliver LIMIT 1").fetchone()
+    assert types == ("INTEGER", "INTEGER", "INTEGER", "INTEGER", "VARCHAR")
+    push = code(con, "via", "push")
+    assert push >= 0 and names_of(con).name("via", push) == "push"
+    assert code(con, "kind", "event") == -1  # no membership copies here
+    pushed = con.execute(f"SELECT count(*) FROM deliver WHERE via = {push}").fetchone()[0]
+    assert pushed == con.execute("SELECT count(*) FROM deliver").fetchone()[0] > 0
+    assert con.execute("SELECT count(event_text) FROM deliver").fetchone()[0] == 0
+    assert not [p for p in Path(folder_of(con)).iterdir() if "spool" in p.name]  # removed

@@ -55,7 +55,8 @@ def test_held_keeps_each_devices_first_copy_once() -> None:
         "SELECT h_i FROM held WHERE u = (SELECT id FROM dict_user WHERE name = 'alice') "
         "AND d = (SELECT id FROM dict_device WHERE name = 'phone') AND mid = (SELECT a_mid "
         "FROM acked WHERE cmid = (SELECT id FROM dict_cmid WHERE name = 'c2'))").fetchone()[0]
-    later = con.execute("SELECT i FROM deliver WHERE via = 'sync'").fetchone()[0]
+    later = con.execute("SELECT i FROM deliver WHERE via = "  # (via: coded too)
+                        "(SELECT id FROM dict_via WHERE name = 'sync')").fetchone()[0]
     assert first < later
 
 

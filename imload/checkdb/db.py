@@ -7,9 +7,11 @@ in the file); the checks speak of events by ``i`` and ``fetch`` rebuilds the
 journal's own event dicts (keys in their order) only for the few that a
 verdict shows.
 
-The name columns (``FAMILY``) hold integer ids, one numbering per family (a
-user's id is the same in ``user`` and ``from``): ``Dicts`` (``names_of``) turns
-ids into names and back, and each family's dictionary is a table too,
+The coded columns (``FAMILY``: the names, and ``keys``, ``via``, ``phase`` and
+``kind``) hold integer ids, one numbering per family (a user's id is the same in
+``user`` and ``from``; a query compares a coded column with ``code(con, family,
+value)``): ``Dicts`` (``names_of``) turns ids into names and back, and each
+family's dictionary is a table too,
 ``dict_<family>(id, name)``; ``cv`` describes each conversation (``direct``,
 ``grp``, a direct chat's two users ``a`` and ``b`` as user ids).
 
@@ -37,16 +39,20 @@ import pyarrow.compute as pc
 from imload.journal.columns import NESTED, RAW_KEYS, SCHEMA
 from imload.journal.events import EVENT_FIELDS
 
-# DuckDB's own limit; the process also holds Arrow batches while loading and Python's
-# share: 600 MB keeps a million-message run under 1 GiB (benchmarks/bench_checker.py)
-MEMORY_LIMIT = "600MB"
+# DuckDB's own limit; the process also holds Python's share and what DuckDB's allocator
+# keeps: 550 MB keeps a million-message run, direct or the chat mix, under 1 GiB
+# (benchmarks/bench_checker.py; 600 MB took the chat mix's 500k messages to 1.05 GiB)
+MEMORY_LIMIT = "550MB"
 COLUMNS = [f.name for f in SCHEMA]
-# the name columns, each with its family (the columns whose values name the same things)
+# the coded columns, each with its family (the columns whose values name the same things):
+# the names, and the text columns of few values (a query compares them with ``code``)
 FAMILY = {"user": "user", "from": "user", "device": "device", "from_device": "device",
-          "conv": "conv", "mid": "mid", "cmid": "cmid", "digest": "digest"}
+          "conv": "conv", "mid": "mid", "cmid": "cmid", "digest": "digest",
+          "keys": "keys", "via": "via", "phase": "phase", "kind": "kind"}
 STORED = pa.schema([pa.field(f.name, pa.int32()) if f.name in FAMILY else f for f in SCHEMA])
 Names = dict[str, pa.Array]  # family -> its dictionary (an id is a place in it)
-SMALL_FAMILIES = ("user", "device", "conv")  # few enough names for a Python dict
+# families of few enough names for a Python dict
+SMALL_FAMILIES = ("user", "device", "conv", "keys", "via", "phase", "kind")
 
 
 @dataclass
@@ -75,6 +81,13 @@ class Dicts:
             return ids.get(name)
         found = pc.index(self.arrays[family], pa.scalar(name, pa.string())).as_py()
         return None if found < 0 else int(found)
+
+
+def code(con: duckdb.DuckDBPyConnection, family: str, value: str) -> int:
+    """The id of ``value`` in a coded column, for a query's comparison (-1, which no row
+    holds, when no event has it)."""
+    found = names_of(con).id(family, value)
+    return -1 if found is None else found
 
 
 def q(name: str) -> str:
@@ -115,12 +128,17 @@ CV = """
     LEFT JOIN dict_user b ON c.name LIKE 'd:%' AND b.name = split_part(c.name, ':', 3)"""
 
 
+def count(n: int) -> pa.Array:
+    """0, 1, ..., n - 1 (int32: ids), made in Arrow."""
+    ones = pc.fill_null(pa.nulls(n, pa.int32()), 1)
+    return pc.subtract(pc.cumulative_sum(ones), 1).cast(pa.int32())
+
+
 def set_names(con: duckdb.DuckDBPyConnection, names: Names) -> None:
     """Keep a loaded journal's dictionaries: in Python, and as ``dict_<family>`` tables."""
     _DICTS[id(con)] = Dicts(names)
     for family, values in names.items():
-        ids = pa.array(range(len(values)), pa.int32())
-        con.register(f"dict_{family}", pa.table({"id": ids, "name": values}))
+        con.register(f"dict_{family}", pa.table({"id": count(len(values)), "name": values}))
     con.execute(CV)
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 from imload.check.filing import file_event
 from imload.check.index import History
 from imload.check.membership import Timeline, group_timeline
+from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
 RUN = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("lo", pa.int64()),
@@ -39,9 +40,10 @@ def events_of(ix: Index, h: History) -> None:
     """File the membership events (copies of ``kind`` event) in ``h`` as the walk does
     (``filing.file_event``): the first copy of each (conv, seq) and of each mid of an
     op's (from, cmid). Only those first copies are fetched."""
-    indices = [r[0] for r in ix.con.execute("""
-        SELECT i FROM (SELECT min(i) AS i FROM deliver WHERE kind = 'event' GROUP BY conv, seq
-                       UNION SELECT min(i) FROM deliver WHERE kind = 'event'
+    event = code(ix.con, "kind", "event")
+    indices = [r[0] for r in ix.con.execute(f"""
+        SELECT i FROM (SELECT min(i) AS i FROM deliver WHERE kind = {event} GROUP BY conv, seq
+                       UNION SELECT min(i) FROM deliver WHERE kind = {event}
                        GROUP BY "from", cmid, mid) ORDER BY i""").fetchall()]
     for e in ix.get(indices):
         assert e is not None

@@ -11,7 +11,7 @@ import duckdb
 
 from imload.check.index import History
 from imload.check.recipients import expected_users
-from imload.checkdb.db import Dicts, fetch, names_of
+from imload.checkdb.db import Dicts, code, fetch, names_of
 
 
 @dataclass(slots=True)
@@ -68,7 +68,8 @@ class Index:
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> Index:
-    t0_row = con.execute("""SELECT min_by("at", i) FILTER (WHERE ev = 'phase' AND phase = 'load'
+    t0_row = con.execute(f"""SELECT min_by("at", i) FILTER (WHERE ev = 'phase'
+                                   AND phase = {code(con, 'phase', 'load')}
                                    AND action = 'start'), min_by("at", i), max_by("at", i),
                                    count(*) FROM events""").fetchone()
     load, first, last, n = t0_row  # type: ignore[misc]

@@ -1,37 +1,45 @@
 """Loading a journal into DuckDB, numbered in the reference checker's order.
 
 ``read_journal`` orders events by ``at``, ties by file then by place in the
-file. ``load`` reads the journal twice (reading a columnar file is cheap next to
-anything a database does with it):
+file. ``load`` reads the journal once (``_Split``):
 
-1. the first pass keeps only each event's ``at`` and ``fn`` (its file's number
-   and its place in the file, ``f << 40 | n``) and sorts those pairs in Arrow;
-   the inverse of that permutation is every event's number ``i``;
-2. the second pass splits each batch by table (``db.NARROW``: the message
-   kinds, most of a journal, get narrow tables; everything else goes to
-   ``other`` with every column), gives each row its ``i`` (a slice of the
-   inverse permutation: rows come in the same order as in the first pass) and
-   inserts the rows in bulk.
+1. each batch keeps its rows' ``at`` and ``fn`` (its file's number and its place
+   in the file, ``f << 40 | n``) and is split by table (``db.NARROW``: the
+   message kinds, most of a journal, get narrow tables; everything else goes to
+   ``other`` with every column) into parts, runs of its rows, spooled to a file
+   in the database's folder: the columns not null in every row, the coded ones
+   (``db.FAMILY``) as indices into the part's own dictionaries (kept in memory);
+2. the pairs are sorted in Arrow: the inverse of that permutation is every
+   event's number ``i`` (a part's rows are a run of the reading order: their
+   numbers are a slice of it);
+3. each family's dictionaries are unified into one (``unify``: the ids, the same
+   in every table and column of the family, and each part's index to id);
+4. each table is made from its parts read back from the spool, with their ``i``
+   and ids, a million rows at a time (a column null in every row of a table is
+   a constant ``NULL``).
 
-The name columns (``db.FAMILY``: users, devices, conversations, mids, cmids, digests)
-go to the database as integers: the first pass dictionary-encodes each batch's
-columns and unifies the dictionaries of each family once (``_Names``), the second
-gives each row its family's global id; the dictionaries stay in Arrow
-(``db.names_of``), so every join and grouping in DuckDB is over integers and a
-string is made only for the few events a verdict shows.
+The spool keeps memory to the pairs, the dictionaries and a million rows: held
+in memory, the parts took the chat mix's 500k messages past 1 GiB.
 
-No join, no sort inside the database. A JSON lines file is encoded once (the
-columnar writer's encoder, so both forms give the same rows) and spooled to an
-uncompressed Arrow file in the database's folder for the second pass. Rows
-whose ``at`` is not a number are left out (not events, as ``read_journal`` says).
+The coded columns (``db.FAMILY``: users, devices, conversations, mids, cmids,
+digests, and the few-valued ``keys``, ``via``, ``phase`` and ``kind``) go to the
+database as integers; the dictionaries stay in Arrow (``db.names_of``), so every
+join and grouping in DuckDB is over integers and a string is made only for the
+few events a verdict shows.
+
+No join, no sort inside the database. A JSON lines file is encoded by the
+columnar writer's encoder (so both forms give the same rows). Rows whose ``at``
+is not a number are left out (not events, as ``read_journal`` says).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +47,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from imload.checkdb.db import (
     COLUMNS,
@@ -49,7 +56,9 @@ from imload.checkdb.db import (
     TABLES,
     Loaded,
     Names,
+    count,
     folder_of,
+    q,
     set_names,
 )
 from imload.journal.columnar import SUFFIX, batches_of
@@ -57,34 +66,22 @@ from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
 from imload.journal.reader import _is_event, jsonl_events
 
 CHUNK = 65536  # JSON lines encoded per batch
-AHEAD = 4  # batches read ahead of their encoding (each held until encoded)
+AHEAD = 4  # batches read ahead of their spooling (each held until spooled)
+TABLE_ROWS = 1 << 20  # rows read back from the spool and inserted at a time
 FILE_SHIFT = 40  # events per file below 2**40
-FLUSH_ROWS = 1 << 18  # rows gathered in Arrow before one Parquet row group
-PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False}  # write speed first
 TYPED = frozenset(TYPES)  # a key list's fields that need a column (the rest go to extra)
 AT, N = SCHEMA.get_field_index("at"), SCHEMA.get_field_index("n")
 EV = SCHEMA.get_field_index("ev")
 _NO_AT = pa.array([], pa.float64())
 
-Batches = Callable[[], Iterator[pa.RecordBatch]]
-
 
 def load(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> Loaded:
     """Read ``files`` (in ``read_journal``'s order) into the tables."""
     out = Loaded(files=list(files))
-    folder = folder_of(con)
-    sources: list[tuple[int, Batches]] = []
-    for f, path in enumerate(files):
-        if path.name.endswith(SUFFIX):
-            sources.append((f, _columnar(path, out.bad_lines)))
-        else:
-            sources.append((f, _spooled(path, os.path.join(folder, f"spool-{f}.arrow"),
-                                        out.bad_lines)))
+    sources: list[Iterator[pa.RecordBatch]] = [
+        _read_columnar(path, out.bad_lines) if path.name.endswith(SUFFIX)
+        else _jsonl_batches(path, out.bad_lines) for path in files]
     out.events = _load(con, sources)
-    for f in range(len(files)):
-        spool = os.path.join(folder, f"spool-{f}.arrow")
-        if os.path.exists(spool):
-            os.remove(spool)
     return out
 
 
@@ -93,205 +90,236 @@ def load_events(con: duckdb.DuckDBPyConnection, events: Sequence[dict[str, Any]]
     out = Loaded(files=[])
     kept = [e for e in events if _is_event(e)]
     out.not_events = len(events) - len(kept)
-    batches = [encode(group_rows(kept[start:start + CHUNK], start))
-               for start in range(0, len(kept), CHUNK)]
-    out.events = _load(con, [(0, lambda: iter(batches))])
+    batches = (encode(group_rows(kept[start:start + CHUNK], start))
+               for start in range(0, len(kept), CHUNK))
+    out.events = _load(con, [batches])
     return out
 
 
-def _load(con: duckdb.DuckDBPyConnection, sources: list[tuple[int, Batches]]) -> int:
-    names = _Names()
-    numbers, events = _numbers(sources, names)
-    ids = names.unify()
-    pa.default_memory_pool().release_unused()  # the sort's, the batches' dictionaries'
-    set_names(con, names.dictionaries)
-    loader = _Loader(con, events)
-    offset, k = 0, 0
-    for _, batches in sources:
-        for batch in batches():
-            loader.add(names.encoded(batch, ids, k), numbers.slice(offset, batch.num_rows))
-            offset += batch.num_rows
-            k += 1
-    del numbers, ids
-    loader.finish()
+def _load(con: duckdb.DuckDBPyConnection, sources: list[Iterator[pa.RecordBatch]]) -> int:
+    spool = os.path.join(folder_of(con), "spool.arrows")
+    split = _Split(spool)
+    for f, batches in enumerate(sources):
+        for batch in batches:
+            split.add(batch, f)
+    split.finish()
+    with ThreadPoolExecutor(1) as pool:  # the sort beside the union (each frees the GIL)
+        numbered = pool.submit(split.numbers)
+        set_names(con, split.unify())
+        numbers, events = numbered.result()
+    _write_tables(con, split.parts, numbers, spool)
+    os.remove(spool)
     con.execute("CREATE VIEW events AS " + " UNION ALL BY NAME ".join(
         f"SELECT *{'' if t == 'other' else f', {chr(39)}{t}{chr(39)} AS ev'} FROM {t}"
         for t in TABLES))
     return events
 
 
-class _Names:
-    """The name columns dictionary-encoded batch by batch (``add``), then each family's
-    dictionaries unified into one (``unify``): its values' ids, the same in every table."""
+# the narrow tables drop ``ev`` (their name says it) and ``n``
+COLUMNS_OF = {**{t: ["keys", "at", *cols, "extra"] for t, cols in NARROW.items()},
+              "other": COLUMNS}
+_ALLOWED = {t: {*cols, "ev"} for t, cols in COLUMNS_OF.items()}
+_KINDS = pa.array(list(NARROW))
 
-    def __init__(self) -> None:
-        self.parts: dict[str, list[pa.DictionaryArray]] = {c: [] for c in FAMILY}
-        self.dictionaries: Names = {}
-        # encoded on a thread of its own while the next batch is read (Arrow frees the GIL)
-        self.pool = ThreadPoolExecutor(1)
-        self.pending: deque[Future[list[pa.DictionaryArray]]] = deque()
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.pending.append(self.pool.submit(
-            lambda: [batch.column(c).dictionary_encode() for c in self.parts]))
+@dataclass
+class _Part:
+    """A run of one batch's rows bound for one table, spooled: ``pos`` the first one's
+    place in the reading order; ``schema`` its columns not null in every row (the coded
+    ones as indices into ``codes``' dictionaries), ``at`` and ``size`` its place in the
+    spool. ``codes``: per coded column, its dictionary (indices 0, 1, 2, ...); after
+    ``_Split.unify``, each of those indices' id."""
+
+    table: str
+    pos: int
+    rows: int
+    schema: pa.Schema
+    at: int
+    size: int
+    codes: dict[str, pa.Array]
+
+
+class _Split:
+    """The journal read once: every row's ``at`` and ``fn`` (``numbers``), its rows split
+    by table (``parts``, in reading order, spooled to a file), the coded columns'
+    dictionaries (``unify``)."""
+
+    def __init__(self, spool: str) -> None:
+        self.ats: list[pa.Array] = []
+        self.fns: list[pa.Array] = []
+        self.offset = 0
+        self.parts: list[_Part] = []
+        self.spool = pa.OSFile(spool, "wb")
+        self.lock = threading.Lock()
+        # batches are split and spooled on threads of their own while the next one is read
+        self.pool = ThreadPoolExecutor(2)  # (Arrow frees the GIL)
+        self.pending: deque[Future[tuple[pa.Array, pa.Array, list[_Part]]]] = deque()
+
+    def add(self, batch: pa.RecordBatch, f: int) -> None:
+        """Split a batch, ``f``'s, on a worker (``_split``); results taken in order."""
+        self.pending.append(self.pool.submit(self._split, batch, f, self.offset))
+        self.offset += batch.num_rows
         while len(self.pending) > AHEAD:
             self._take()
 
     def _take(self) -> None:
-        for parts, encoded in zip(self.parts.values(), self.pending.popleft().result(),
-                                  strict=True):
-            parts.append(encoded)
+        at, fn, parts = self.pending.popleft().result()
+        self.ats.append(at)
+        self.fns.append(fn)
+        self.parts.extend(parts)
 
-    def unify(self) -> dict[str, list[pa.Array]]:
-        """Per name column, per batch (in reading order), its rows' ids."""
-        while self.pending:
-            self._take()
-        self.pool.shutdown()
-        ids: dict[str, list[pa.Array]] = {}
-        for family in dict.fromkeys(FAMILY.values()):
-            columns = [c for c, fam in FAMILY.items() if fam == family]
-            chunks = [a for c in columns for a in self.parts.pop(c)]
-            if not chunks:
-                self.dictionaries[family] = pa.array([], pa.string())
-                ids.update({c: [] for c in columns})
-                continue
-            unified = pa.chunked_array(chunks).unify_dictionaries()
-            self.dictionaries[family] = unified.chunk(0).dictionary
-            per = len(chunks) // len(columns)
-            for k, c in enumerate(columns):
-                ids[c] = [unified.chunk(k * per + b).indices for b in range(per)]
-        return ids
-
-    @staticmethod
-    def encoded(batch: pa.RecordBatch, ids: dict[str, list[pa.Array]],
-                k: int) -> pa.RecordBatch:
-        """Batch ``k`` with its name columns replaced by their ids (let go of once used)."""
-        for column in FAMILY:
-            batch = batch.set_column(batch.schema.get_field_index(column),
-                                     STORED.field(column), ids[column][k])
-            ids[column][k] = None  # type: ignore[call-overload]
-        return batch
-
-
-def _numbers(sources: list[tuple[int, Batches]], names: _Names) -> tuple[pa.Array, int]:
-    """Every row's number in the reference order (rows in reading order), and how many
-    rows are events (those whose ``at`` is a number: numbered first); ``names`` gathers
-    the name columns."""
-    ats: list[pa.Array] = []
-    fns: list[pa.Array] = []
-    for f, batches in sources:
-        for batch in batches():  # copies: a column would keep its whole batch's memory
-            ats.append(pa.concat_arrays([batch.column(AT), _NO_AT]))
-            fns.append(pc.add(batch.column(N), f << FILE_SHIFT))
-            names.add(batch)
-    if not ats:
-        return pa.array([], pa.int64()), 0
-    pairs = pa.table({"at": pa.chunked_array(ats), "fn": pa.chunked_array(fns)})
-    order = pc.sort_indices(pairs, [("at", "ascending", "at_end"),
-                                    ("fn", "ascending", "at_end")])
-    numbers = pc.inverse_permutation(order.cast(pa.int64()))
-    return numbers, len(pairs) - pairs.column("at").null_count
-
-
-class _Loader:
-    """Gathers each table's rows (Arrow, narrow) into a Parquet file, then makes the table
-    from it (DuckDB reads a Parquet file on every core; inserting Arrow rows costs several
-    times more)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, events: int) -> None:
-        self.con = con
-        self.folder = folder_of(con)
-        self.events = events
-        self.parts: dict[str, list[pa.RecordBatch]] = {t: [] for t in TABLES}
-        self.rows = 0
-        self.writers: dict[str, pq.ParquetWriter] = {}
-        # the narrow tables drop ``ev`` (their name says it) and ``n``
-        self.columns = {t: ["keys", "at", *cols, "extra"] for t, cols in NARROW.items()}
-        self.columns["other"] = COLUMNS
-        self.allowed = {t: {*cols, "ev"} for t, cols in self.columns.items()}
-        self.value_set = pa.array(list(NARROW))
-        self.pool = ThreadPoolExecutor(1)
-        self.written: Future[list[None]] | None = None
-
-    def add(self, batch: pa.RecordBatch, numbers: pa.Array) -> None:
-        """Split a batch by table. A message event goes to its own table when its key list
-        fits it (decided once per distinct key list, the batch's ``keys`` dictionary), else
-        to ``other``; rows that are not events go nowhere. The writer keeps a batch's rows
-        grouped by key list, so a table's rows come in a few runs: slices, not copies."""
+    def _split(self, batch: pa.RecordBatch, f: int,
+               offset: int) -> tuple[pa.Array, pa.Array, list[_Part]]:
+        """A batch's ``at`` and ``fn``, and its parts. A message event goes to its own table
+        when its key list fits it (decided once per distinct key list, the batch's ``keys``
+        dictionary), else to ``other``; rows that are not events go nowhere. The writer keeps
+        a batch's rows grouped by key list, so a table's rows come in a few runs."""
+        at = batch.column(AT)
         keys = batch.column(1)
         names = keys.dictionary.to_pylist()
-        kind = pc.fill_null(pc.index_in(batch.column(EV), value_set=self.value_set), -1)
+        kind = pc.fill_null(pc.index_in(batch.column(EV), value_set=_KINDS), -1)
         fits = [k is not None and k != RAW_KEYS and set(k.split(",")) & TYPED
-                <= self.allowed[t] for t in NARROW for k in names]
+                <= _ALLOWED[t] for t in NARROW for k in names]
         code = pc.add(pc.multiply(pc.max_element_wise(kind, 0).cast(pa.int32()), len(names)),
                       keys.indices)
         placed = pc.and_(pc.greater_equal(kind, 0),
                          pc.fill_null(pc.take(pa.array(fits, pa.bool_()), code), False))
         where = pc.if_else(placed, kind, len(NARROW))
-        where = pc.if_else(pc.less(numbers, self.events), where, -1)
-        batch = batch.add_column(0, "i", numbers)
+        where = pc.if_else(pc.is_valid(at), where, -1)  # (numbered after every event)
         runs = pc.run_end_encode(where)
-        start = 0
+        start, cuts = 0, []
         for end, t in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
             if t >= 0:
-                table = TABLES[t]
-                rows = batch.slice(start, end - start)
-                self._put(table, rows.select(["i", *self.columns[table]]))
+                cuts.append((TABLES[t], start, end - start))
             start = end
+        # at: a copy (a slice would hold the whole batch's memory)
+        return (pa.concat_arrays([at, _NO_AT]), pc.add(batch.column(N), f << FILE_SHIFT),
+                self._cut(batch, cuts, offset))
 
-    def _put(self, table: str, rows: pa.RecordBatch) -> None:
-        self.parts[table].append(rows)
-        self.rows += rows.num_rows
-        if self.rows >= FLUSH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the gathered rows on the writer's thread (Parquet encoding frees the GIL),
-        while the next rows are split; one flush at a time in flight."""
-        if self.written is not None:
-            self.written.result()
-        data = [(table, pa.Table.from_batches(parts))
-                for table, parts in self.parts.items() if parts]
-        for parts in self.parts.values():
-            parts.clear()
-        self.written = self.pool.submit(lambda: [self._write(t, d) for t, d in data])
-        self.rows = 0
-
-    def _write(self, table: str, data: pa.Table) -> None:
-        writer = self.writers.get(table)
-        if writer is None:
-            writer = self.writers[table] = pq.ParquetWriter(self._path(table), data.schema,
-                                                            **PARQUET)
-        writer.write_table(data)
-
-    def _path(self, table: str) -> str:
-        return os.path.join(self.folder, f"{table}.rows.parquet")
+    def _cut(self, batch: pa.RecordBatch, cuts: list[tuple[str, int, int]],
+             offset: int) -> list[_Part]:
+        parts = []
+        for table, start, rows in cuts:
+            arrays, names, codes = [], [], {}
+            for name in COLUMNS_OF[table]:
+                col = batch.column(name).slice(start, rows)
+                if col.null_count == rows:
+                    continue
+                if name in FAMILY:
+                    if not pa.types.is_dictionary(col.type):
+                        col = col.dictionary_encode()
+                    codes[name] = pa.DictionaryArray.from_arrays(count(len(col.dictionary)),
+                                                                 col.dictionary)
+                    col = col.indices
+                arrays.append(col)
+                names.append(name)
+            data = pa.RecordBatch.from_arrays(arrays, names=names)
+            message = data.serialize()  # (only the run's rows)
+            with self.lock:
+                at = self.spool.tell()
+                self.spool.write(message)
+            parts.append(_Part(table, offset + start, rows, data.schema, at, message.size,
+                               codes))
+        return parts
 
     def finish(self) -> None:
-        self.flush()
-        assert self.written is not None
-        self.written.result()
+        """Every part spooled."""
+        while self.pending:
+            self._take()
         self.pool.shutdown()
+        self.spool.close()
+
+    def numbers(self) -> tuple[pa.Array, int]:
+        """Every row's number in the reference order (rows in reading order), and how many
+        rows are events (those whose ``at`` is a number: numbered first)."""
+        if not self.ats:
+            return pa.array([], pa.int64()), 0
+        pairs = pa.table({"at": pa.chunked_array(self.ats), "fn": pa.chunked_array(self.fns)})
+        self.ats, self.fns = [], []
+        order = pc.sort_indices(pairs, [("at", "ascending", "at_end"),
+                                        ("fn", "ascending", "at_end")])
+        numbers = pc.inverse_permutation(order.cast(pa.int64()))
+        return numbers, len(pairs) - pairs.column("at").null_count
+
+    def unify(self) -> Names:
+        """Each family's dictionaries unified into one; the parts' codes, their ids."""
+        dictionaries: Names = {}
+        for family in dict.fromkeys(FAMILY.values()):
+            places = [(part, c) for part in self.parts for c in part.codes
+                      if FAMILY[c] == family]
+            if not places:
+                dictionaries[family] = pa.array([], pa.string())
+                continue
+            unified = pa.chunked_array([p.codes[c] for p, c in places]).unify_dictionaries()
+            dictionaries[family] = unified.chunk(0).dictionary
+            for k, (part, c) in enumerate(places):
+                part.codes[c] = unified.chunk(k).indices
+            del unified
+        pa.default_memory_pool().release_unused()  # the parts' dictionaries
+        return dictionaries
+
+
+_SQL_TYPES = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE",
+              pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, parts: list[_Part], numbers: pa.Array,
+                  spool: str) -> None:
+    """Each table made from its parts read back from the spool, ``TABLE_ROWS`` rows at a
+    time (read as Arrow, no copy until DuckDB's; inserting Arrow costs DuckDB no more than
+    reading Parquet); a column null in every row of a table is a constant."""
+    by_table: dict[str, list[_Part]] = {t: [] for t in TABLES}
+    for part in parts:
+        by_table[part.table].append(part)
+    parts.clear()
+    with pa.OSFile(spool) as source:
         for table in TABLES:
-            if table not in self.writers:
-                schema = pa.schema([pa.field("i", pa.int64())] +
-                                   [STORED.field(c) for c in self.columns[table]])
-                self._write(table, schema.empty_table())
-            self.writers.pop(table).close()
-        pa.default_memory_pool().release_unused()  # Arrow's cache of freed memory: DuckDB's now
-        for table in TABLES:
-            self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM "
-                             f"read_parquet('{self._path(table)}')")
-            os.remove(self._path(table))
+            mine = by_table.pop(table)
+            kept = [c for c in COLUMNS_OF[table] if any(c in p.schema.names for p in mine)]
+            schema = pa.schema([pa.field("i", pa.int64())] + [STORED.field(c) for c in kept])
+            into = f"CREATE TABLE {table} AS"
+            cols = ", ".join(q(c) if c in kept else
+                             f"NULL::{_SQL_TYPES[STORED.field(c).type]} AS {q(c)}"
+                             for c in COLUMNS_OF[table])
+            for group in _groups(mine):
+                rows = pa.Table.from_batches([_rows(source, p, schema, numbers)
+                                              for p in group], schema)
+                con.register("rows_", rows)
+                con.execute(f"{into} SELECT i, {cols} FROM rows_")
+                con.unregister("rows_")
+                into = f"INSERT INTO {table}"
+                del rows
+            pa.default_memory_pool().release_unused()  # Arrow's cache of freed memory
 
 
-def _columnar(path: Path, bad: list[str]) -> Batches:
-    told = [False]
+def _groups(parts: list[_Part]) -> Iterator[list[_Part]]:
+    """``parts`` in runs of about ``TABLE_ROWS`` rows (one, empty, when there are none)."""
+    group: list[_Part] = []
+    rows = 0
+    for part in parts:
+        group.append(part)
+        rows += part.rows
+        if rows >= TABLE_ROWS:
+            yield group
+            group, rows = [], 0
+    if group or not parts:
+        yield group
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield from _read_columnar(path, bad if not told[0] else [])
-        told[0] = True
-    return batches
+
+def _rows(source: pa.NativeFile, part: _Part, schema: pa.Schema,
+          numbers: pa.Array) -> pa.RecordBatch:
+    """A part read back: its numbers, its ids, a column it lacks null."""
+    source.seek(part.at)
+    data = ipc.read_record_batch(source.read_buffer(part.size), part.schema)
+    arrays = [numbers.slice(part.pos, part.rows)]
+    for field in list(schema)[1:]:
+        if field.name not in part.schema.names:
+            arrays.append(pa.nulls(part.rows, field.type))
+        elif field.name in part.codes:
+            arrays.append(pc.take(part.codes[field.name], data.column(field.name)))
+        else:
+            arrays.append(data.column(field.name))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _read_columnar(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:
@@ -316,24 +344,6 @@ def _conform(batch: pa.RecordBatch) -> pa.RecordBatch:
                 col = pa.nulls(batch.num_rows, want.type)
         arrays.append(col)
     return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-
-
-def _spooled(path: Path, spool: str, bad: list[str]) -> Batches:
-    """A JSON lines file through the columnar writer's encoder, ``CHUNK`` events a batch:
-    encoded on the first pass (and written to ``spool``), read back from it after."""
-    written = [False]
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        if written[0]:
-            with pa.OSFile(spool) as source:
-                yield from ipc.open_stream(source)
-            return
-        with pa.OSFile(spool, "wb") as sink, ipc.new_stream(sink, SCHEMA) as out:
-            for batch in _jsonl_batches(path, bad):
-                out.write_batch(batch)
-                yield batch
-        written[0] = True
-    return batches
 
 
 def _jsonl_batches(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:

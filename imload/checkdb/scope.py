@@ -44,8 +44,9 @@ from __future__ import annotations
 import duckdb
 
 from imload.checkdb import reads
-from imload.checkdb.db import NARROW, fetch, q
+from imload.checkdb.db import NARROW, code, fetch, names_of, q
 from imload.checkdb.reads import READ_KINDS
+from imload.journal.columns import RAW_KEYS
 from imload.journal.events import EVENT_FIELDS, FIELD_TYPES, event_problem
 
 OP_KINDS = ("op", "op_ok", "op_fail", "op_info", "state")
@@ -77,12 +78,13 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> object:
 
 def _rows(con: duckdb.DuckDBPyConnection) -> str | None:
     """Well-formed events: per key list, every required field there and non-null."""
-    if _one(con, "SELECT count(*) FROM other WHERE keys = 'raw'"):
+    if _one(con, f"SELECT count(*) FROM other WHERE keys = {code(con, 'keys', RAW_KEYS)}"):
         return "events whose values do not fit the journal schema"
     if _one(con, "SELECT count(*) FROM other WHERE ev = 'deliver' AND undecryptable"):
         return "copies that failed authentication (undecryptable: not ported yet)"
     if _one(con, "SELECT count(*) FROM other WHERE ev IN ('deliver', 'send', 'send_ok')"):
         return "message events with fields their table lacks"
+    keys = names_of(con)
     for table in (*NARROW, "other"):
         columns = (("ev",) if table == "other" else ()) + (
             NARROW[table] if table in NARROW else tuple(FIELD_TYPES))
@@ -91,7 +93,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> str | None:
         kind = "ev" if table == "other" else f"'{table}'"
         for row in con.execute(f"SELECT {kind}, keys, count(*), {cols} FROM {table} "
                                "GROUP BY ALL").fetchall():
-            reason = _group(row, counted)
+            reason = _group((row[0], keys.name("keys", row[1]), *row[2:]), counted)
             if reason:
                 return reason
     kinds = ", ".join(f"'{k}'" for k in NESTED_KINDS)
@@ -128,7 +130,7 @@ def _clocks(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _names(con: duckdb.DuckDBPyConnection) -> None:
     """Not a test: the ``names`` table the ones after it read (the rows are well formed)."""
-    con.execute(NAMES)
+    con.execute(NAMES.format(event=code(con, "kind", "event")))
 
 
 def _convs(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -161,7 +163,7 @@ def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
 NAMES = """
     CREATE OR REPLACE TEMP TABLE names AS
     SELECT DISTINCT mid, conv, seq, "user" AS sender, cmid, false AS event FROM send_ok
-    UNION SELECT mid, conv, seq, "from", cmid, kind IS NOT DISTINCT FROM 'event' FROM deliver"""
+    UNION SELECT mid, conv, seq, "from", cmid, kind IS NOT DISTINCT FROM {event} FROM deliver"""
 
 
 def _clashes(con: duckdb.DuckDBPyConnection) -> str | None:

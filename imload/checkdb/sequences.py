@@ -30,6 +30,7 @@ from imload.check.session_order import (
     fifo_sentence,
 )
 from imload.checkdb import groups
+from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
 
@@ -143,11 +144,11 @@ def _seq(ix: Index, out: Cases, user: str, device: str, conv: str) -> None:
 def backwards_cases(ix: Index, limit: int = 20) -> Cases:
     out = Cases("backwards", limit, unit="devices")
     out.owe(sum(map(len, ix.devices.values())))
-    for prev, cur in ix.con.execute("""
+    for prev, cur in ix.con.execute(f"""
             SELECT prev_i, i FROM (
               SELECT i, seq, session, lag(i) OVER w AS prev_i, lag(seq) OVER w AS prev_seq,
                      lag(session) OVER w AS prev_session
-              FROM deliver WHERE via = 'push'
+              FROM deliver WHERE via = {code(ix.con, 'via', 'push')}
               WINDOW w AS (PARTITION BY "user", device, conv ORDER BY i))
             WHERE prev_i IS NOT NULL AND seq < prev_seq AND prev_session = session
             ORDER BY i""").fetchall():

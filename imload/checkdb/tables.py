@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import duckdb
 
+from imload.checkdb.db import code
+
 TABLES = """
 CREATE TEMP TABLE snd AS
   SELECT "user" AS u, cmid, count(*) AS attempts, min(i) AS s_i, min_by("at", i) AS s_at,
@@ -44,7 +46,7 @@ CREATE TEMP TABLE fin AS
   FROM other WHERE ev IN ('send_fail', 'send_info') GROUP BY ALL;
 CREATE TEMP TABLE cop AS
   SELECT "from" AS u, cmid, min(i) AS d_i FROM deliver
-  WHERE kind IS DISTINCT FROM 'event' GROUP BY ALL;
+  WHERE kind IS DISTINCT FROM {event} GROUP BY ALL;
 CREATE TEMP TABLE rec AS
   WITH r AS (
     SELECT s.u, s.cmid, s.attempts, s.s_i, s.s_at, s.s_session, s.s_device, s.s_digest,
@@ -71,7 +73,7 @@ CREATE TEMP TABLE later AS
   WHERE e.i <> x.first_i;
 CREATE TEMP VIEW held AS
   SELECT e."user" AS u, e.device AS d, e.mid, e.i AS h_i, e."at" AS h_at, e.conv, e.seq,
-         e.useq, e.session, e."from" AS frm, e.cmid
+         e.useq, e.session, e."from" AS frm, e.cmid, e.digest AS h_digest
   FROM deliver e ANTI JOIN later l ON l.i = e.i;
 CREATE TEMP TABLE dev AS
   SELECT "user" AS u, device AS d, min(i) AS l_i FROM (
@@ -105,6 +107,6 @@ CREATE TEMP TABLE acked AS
 
 
 def build_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for script in (TABLES,):
-        for statement in filter(str.strip, script.split(";")):
-            con.execute(statement)
+    script = TABLES.format(event=code(con, "kind", "event"))  # (a copy of a membership event)
+    for statement in filter(str.strip, script.split(";")):
+        con.execute(statement)

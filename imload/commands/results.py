@@ -35,9 +35,9 @@ def add_verify(sub: SubParsers) -> None:
                         help="duckdb: the checker in DuckDB, for journals too big to hold "
                              "(the same verdict); reference: the checker in Python; auto "
                              "(default): DuckDB from 64 MiB of columnar journal on")
-    verify.add_argument("--memory-limit", default="600MB", metavar="SIZE", type=size,
+    verify.add_argument("--memory-limit", default="550MB", metavar="SIZE", type=size,
                         help="the DuckDB checker's memory limit (it spills to disk past it); "
-                             "default 600MB, enough for 1M messages; more for tens of millions")
+                             "default 550MB, enough for 1M messages; more for tens of millions")
 
 
 def add_probe(sub: SubParsers) -> None:
