@@ -29,7 +29,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from imload.protocol import is_valid_conv
-from reference_server.bugs import tampered
 from reference_server.store import RateLimited, StoreError, script_reply, send_result
 
 if TYPE_CHECKING:
@@ -147,8 +146,7 @@ def _start_send(session: Pipeline, frame: dict[str, Any]) -> bool:
     if user != a and user != b:
         return False  # answered forbidden on the other path
     rid, cmid = frame["rid"], frame["cmid"]
-    body = tampered(frame["body"]) if session.bugs.has("tamper-body") else frame["body"]
-    fut = session.store.start_send(user, device, cmid, conv, [a, b], body,
+    fut = session.store.start_send(user, device, cmid, conv, [a, b], frame["body"],
                                    frame.get("ts"), session.now_ms(), session.limits.tail("send"))
 
     def on_reply(reply: Any) -> None:

@@ -269,15 +269,14 @@ def test_op_reorder_applies_a_flush_read_in_one_go_newest_first(cluster: LocalCl
 
 def test_tamper_body_alters_stored_bodies_caught_as_corrupted_or_undecryptable(
         cluster: LocalCluster, tmp_path: Path) -> None:
-    """A direct message (the pipelined write) and a group message (the one-at-a-time
-    write) are both stored altered: a plain body is journaled with another digest
+    """A direct message and a group message are both stored altered (a bug mode keeps the
+    one-at-a-time write path: session.py): a plain body is journaled with another digest
     (corrupted), an end-to-end sealed one as undecryptable."""
     alice, bob = unique("alice"), unique("bob")
     conv, group = direct_conv(alice, bob), f"g:{unique('team')}"
     keys = KeyDirectory(3)
     mine, bobs = Sealer(keys, alice), Sealer(keys, bob)
-    with own_node(cluster, tmp_path, "--bug", "tamper-body") as node, \
-            contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path, "--bug", "tamper-body") as (node, st):
         a, b = node.client(st, alice), node.client(st, bob, "phone")
         assert op(b, "contact_add", user=alice)["t"] == "op_ok"
         assert op(a, "group_create", conv=group, members=[bob])["t"] == "op_ok"
@@ -301,7 +300,7 @@ def test_sealed_bodies_pass_a_correct_node_untouched(cluster: LocalCluster,
     conv = direct_conv(alice, bob)
     keys = KeyDirectory(3)
     wire = Sealer(keys, alice).seal(conv, "s1", "sealed words")
-    with own_node(cluster, tmp_path) as node, contextlib.ExitStack() as st:
+    with node_and_stack(cluster, tmp_path) as (node, st):
         a, b = node.client(st, alice), node.client(st, bob, "phone")
         assert a.request("send", cmid="s1", conv=conv, body=wire)["t"] == "send_ack"
         (m,) = b.request("sync", after=0)["msgs"]

@@ -263,12 +263,8 @@ def test_group_messages_and_ops_draw_on_a_fanout_budget_per_user(
 
 def test_the_owner_names_admins_who_remove_members_but_not_the_owner_or_admins(
         open_client: Connect, cluster: LocalCluster) -> None:
-    alice, bob, carol, dave, erin = (unique(n) for n in ("alice", "bob", "carol", "dave",
-                                                         "erin"))
-    conv = f"g:{unique('ranks')}"
-    agree(cluster, alice, bob, carol, dave, erin)
-    a = open_client(alice)
-    assert op(a, "group_create", conv=conv, members=[bob, carol, dave, erin])["t"] == "op_ok"
+    conv, a, (alice, bob, carol, dave, erin) = new_group(
+        open_client, cluster, "ranks", ("alice", "bob", "carol", "dave", "erin"))
     b = open_client(bob, node="n2")
     refused = op(b, "group_role", conv=conv, user=carol, role="admin")
     assert (refused["t"], refused["code"]) == ("error", "forbidden")
