@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from lxml import etree
+
 from imload.adapters import DeviceIdentity
 from imload.adapters.v1 import V1Adapter
 
@@ -33,3 +35,8 @@ class RefusingAdapter(V1Adapter):
         out, self._made = self._made, []
         self.has_events = False
         return out
+
+
+def el(s: str) -> etree._Element:
+    """The XML text ``s`` parsed (the XMPP adapter's tests)."""
+    return etree.fromstring(s.encode())

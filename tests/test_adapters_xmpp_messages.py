@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapter_helpers import el
 from lxml import etree
 
 from imload.adapters.xmpp.messages import (
@@ -16,11 +17,6 @@ from imload.adapters.xmpp.messages import (
 )
 
 ME = "alice@example.org"
-
-
-def el(s: str) -> etree._Element:
-    """The XML text ``s`` parsed (test_adapters_xmpp_rooms uses it too)."""
-    return etree.fromstring(s.encode())
 
 
 def test_jids_and_convs() -> None:

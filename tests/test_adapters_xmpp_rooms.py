@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from adapter_helpers import el
 from lxml import etree
-from test_adapters_xmpp_messages import el
 
 from imload.adapters.xmpp.messages import label_of
 from imload.adapters.xmpp.rooms import (
