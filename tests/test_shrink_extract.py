@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from imload.shrink.candidate import Candidate
 from imload.shrink.extract import (
     BODY_SIZE,
     ExtractError,
-    count,
     run_prefix,
     strip_args,
     strip_conv,
@@ -57,7 +57,8 @@ def test_a_journal_becomes_the_trace_a_replay_plays() -> None:
         {"t": 6.0, "user": "u1", "device": "d0", "action": "online"},
         {"t": 6.5, "user": "u1", "device": "d0", "action": "read", "conv": "d:u0:u1"},
     ]
-    assert count(lines) == {"devices": 3, "send": 1, "op": 1, "read": 1}
+    assert Candidate(tuple(lines)).counts() == {"devices": 3, "messages": 1, "ops": 1,
+                                                "reads": 1, "faults": 0}
 
 
 def test_the_run_id_is_the_users_common_hex_prefix() -> None:

@@ -140,11 +140,16 @@ def addresses_in_use() -> set[ipaddress.IPv4Address]:
     return {ipaddress.ip_interface(m).ip for m in re.findall(r"inet (\S+)", out)}
 
 
+def namespaces(prefix: str = PREFIX) -> list[str]:
+    """The network namespaces here whose names start with ``prefix``."""
+    return [n.split()[0] for n in sh(["ip", "netns", "list"]).splitlines()
+            if n.startswith(prefix)]
+
+
 def leftovers(prefix: str = PREFIX) -> list[str]:
     """Namespaces, links and nft tables here whose names start with ``prefix`` (or its
     veth/table forms): what a run left behind; [] when clean."""
-    found = [f"netns {n.split()[0]}" for n in sh(["ip", "netns", "list"]).splitlines()
-             if n.startswith(prefix)]
+    found = [f"netns {ns}" for ns in namespaces(prefix)]
     found += [f"link {n}" for n in re.findall(r"^\d+: (im[0-9a-f]{8}[hn])[@:]",
                                              sh(["ip", "-o", "link", "show"]), re.M)]
     if shutil.which("nft"):
@@ -265,9 +270,8 @@ class PacketNetwork:
 
     def _apply(self) -> None:
         faults = list(self._faults.values())
-        in_ns = ["ip", "netns", "exec", self.ns]
-        sh([*in_ns, "nft", "-f", "-"], nft_script("imload", self.ns_dev, DOWN, faults,
-                                                  self.netem))
+        sh([*self.exec_prefix(), "nft", "-f", "-"],
+           nft_script("imload", self.ns_dev, DOWN, faults, self.netem))
         sh(["nft", "-f", "-"], nft_script(self.table, self.host_dev, UP, faults, self.netem))
         for tc, dev, direction in ((["tc", "-n", self.ns], self.ns_dev, UP),
                                    (["tc"], self.host_dev, DOWN)):
@@ -330,9 +334,7 @@ def _alive_owner(ns: str) -> bool:
 def sweep(dry_run: bool = False) -> tuple[list[str], list[str]]:
     """The namespaces (with their pairs and tables) that runs killed without their
     clean-up left here: removed (``dry_run``: only named). (swept, errors)."""
-    spaces = [n.split()[0] for n in sh(["ip", "netns", "list"]).splitlines()
-              if n.startswith(PREFIX)]
-    stale = [ns for ns in spaces if not _alive_owner(ns)]
+    stale = [ns for ns in namespaces() if not _alive_owner(ns)]
     errors = [] if dry_run else [e for ns in stale for e in remove_network(ns)]
     return stale, errors
 

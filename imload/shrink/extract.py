@@ -111,14 +111,3 @@ def trace_lines(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         raise ExtractError("the journal has no sends: nothing to shrink")
     return out
 
-
-def count(lines: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Devices and lines per action of a trace (the report's figures)."""
-    devices: set[tuple[str, str]] = set()
-    out = {"devices": 0, "send": 0, "op": 0, "read": 0}
-    for x in lines:
-        devices.add((x["user"], x["device"]))
-        if x["action"] in out:
-            out[x["action"]] += 1
-    out["devices"] = len(devices)
-    return out

@@ -212,12 +212,12 @@ def search(tries: Tries, c: Candidate) -> Candidate:
     return c
 
 
-def start_cluster(folder: Path, run: Run, console: Console) -> tuple[Any, str]:
-    """One cluster of the run's ``[cluster]`` for every try: (its handle, its target file)."""
+def start_cluster(folder: Path, path: Path, console: Console) -> tuple[Any, str]:
+    """One cluster of the ``[cluster]`` of scenario ``path`` for every try, started in
+    ``folder``: (its handle, its target file)."""
     from imload.run_setup import RunError, prepare_target
     from imload.scenario import ScenarioError, load_scenario
 
-    path = write_candidate(folder, "original", run.raw, run.original.rebased(), "original")
     try:
         scenario = load_scenario(path)
         prepared = prepare_target(scenario, folder, None, console)
@@ -241,11 +241,10 @@ def shrink(run_dir: Path, settings: Settings, say: Callable[[str], None],
     if target is not None and not Path(target).is_file():
         raise ShrinkError(f"the run's target {target}: no such file (pass --target FILE)")
     cluster: Any = None
+    original = write_candidate(folder, "original", run.raw, run.original.rebased(), "original")
     try:
         if target is None:
-            cluster, target = start_cluster(folder, run, console)
-        else:
-            write_candidate(folder, "original", run.raw, run.original.rebased(), "original")
+            cluster, target = start_cluster(folder, original, console)
         tries = Tries(folder, run, settings, target, say, started + settings.budget_s)
         say(f"shrinking {run_dir}: keeping '{run.kind}' ({run.count} in the run); "
             f"{settings.min_fails} of {settings.tries} tries must fail")
