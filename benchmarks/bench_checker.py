@@ -260,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="imload verify's way: from a columnar file, engine vs reference")
     p.add_argument("--no-reference", action="store_true",
                    help="with --from-files: skip the reference checker (too big for it)")
-    p.add_argument("--memory-limit", default="550MB",
-                   help="the DuckDB checker's memory_limit (default 550MB, its own)")
+    p.add_argument("--memory-limit",
+                   help="the DuckDB checker's memory_limit (default: its own, "
+                        "imload.checkdb.db.MEMORY_LIMIT)")
     p.add_argument("--traffic", choices=("direct", "chat"), default="direct",
                    help="with --from-files: direct chats only, or the chat mix's groups, "
                         "reads and ops too (benchmarks/synth_chat.py)")
@@ -270,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     messages = args.messages or (50_000 if args.quick else 1_000_000)
     if args.from_files:
-        return from_files(messages, args.users, not args.no_reference, args.memory_limit,
-                          args.traffic)
+        from imload.checkdb.db import MEMORY_LIMIT  # (not at the top: DuckDB stays out of
+        # the in-process figures' peak memory)
+        return from_files(messages, args.users, not args.no_reference,
+                          args.memory_limit or MEMORY_LIMIT, args.traffic)
     args.repeat = max(1, args.repeat or (3 if messages <= 200_000 else 1))
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})

@@ -104,6 +104,11 @@ def test_names_are_stored_as_ids_one_numbering_per_family() -> None:
     assert types == ("INTEGER", "INTEGER", "INTEGER")
     senders = {r[0] for r in con.execute('SELECT DISTINCT "from" FROM deliver').fetchall()}
     assert senders == {alice}  # (the events come back named: the tests above)
+    rows = con.execute('SELECT "user", device, i FROM deliver ORDER BY i').fetchall()
+    named = names.named(rows, "user", "device")  # a query's id columns named, in one take each
+    assert [r[2] for r in named] == [r[2] for r in rows] and names.named([], "user") == []
+    assert {(u, d) for u, d, _ in named} == {(e["user"], e["device"]) for e in events
+                                              if e["ev"] == "deliver"}
 
 
 def test_few_valued_text_columns_are_ids_and_an_all_null_column_a_constant() -> None:

@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,14 @@ class Dicts:
     def names(self, family: str, ids: list[int | None]) -> list[Any]:
         """The names of ``ids`` (None stays None), in one take."""
         return pc.take(self.arrays[family], pa.array(ids, pa.int32())).to_pylist()
+
+    def named(self, rows: Sequence[Sequence[Any]], *families: str) -> list[tuple[Any, ...]]:
+        """``rows`` with their first columns' ids as names, one ``families`` per column
+        (one take per column); the other columns as they are."""
+        k = len(families)
+        heads = zip(*(self.names(f, [r[c] for r in rows]) for c, f in enumerate(families)),
+                    strict=True)
+        return [(*head, *row[k:]) for head, row in zip(heads, rows, strict=True)]
 
     def id(self, family: str, name: Any) -> int | None:
         """The id of ``name`` (None when no event names it)."""

@@ -78,9 +78,7 @@ def build_index(con: duckdb.DuckDBPyConnection) -> Index:
     ix.kinds = {r[0] for r in con.execute("SELECT DISTINCT ev FROM other").fetchall()}
     dicts = ix.dicts = names_of(con)
     rows = con.execute("SELECT u, d, l_i FROM dev ORDER BY l_i").fetchall()
-    users = dicts.names("user", [r[0] for r in rows])
-    devices = dicts.names("device", [r[1] for r in rows])
-    for u, d, (_, _, l_i) in zip(users, devices, rows, strict=True):
+    for u, d, l_i in dicts.named(rows, "user", "device"):
         ix.devices.setdefault(u, {})[d] = Device(l_i=l_i)
     rows = con.execute("""
         SELECT "user", device,
@@ -96,10 +94,8 @@ def build_index(con: duckdb.DuckDBPyConnection) -> Index:
     for per in ix.devices.values():
         for dv in per.values():
             dv.declared = dv.l_i  # filed by a copy, and never declared nor logged in
-    users = dicts.names("user", [r[0] for r in rows])
-    devices = dicts.names("device", [r[1] for r in rows])
-    for u, d, (_, _, own_i, audit_i, start_i, last_action, top_s, top_a, first_i, ev) in zip(
-            users, devices, rows, strict=True):
+    for u, d, own_i, audit_i, start_i, last_action, top_s, top_a, first_i, ev in dicts.named(
+            rows, "user", "device"):
         dv = ix.devices[u][d]
         first_ev = ev if first_i == dv.l_i else "deliver"  # filed by its first copy
         # ``DeviceLog.declared``: the event that filed it, replaced by its first device or

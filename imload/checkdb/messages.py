@@ -56,9 +56,7 @@ def fan_out(ix: Index) -> FanOut:
     holders: dict[int, set[tuple[str, str]]] = {}
     held = ix.con.execute("SELECT u, d, mid FROM held WHERE mid IN (SELECT unnest(?))",
                           [mids]).fetchall()
-    for u, d, (_, _, mid) in zip(ix.dicts.names("user", [r[0] for r in held]),
-                                 ix.dicts.names("device", [r[1] for r in held]), held,
-                                 strict=True):
+    for u, d, mid in ix.dicts.named(held, "user", "device"):
         holders.setdefault(mid, set()).add((u, d))
     convs = ix.dicts.names("conv", [row[4] for row in short])
     for (u, cmid, a_i, mid_id, _, seq, s_i, unknown), conv in zip(short, convs, strict=True):
@@ -226,8 +224,7 @@ def _holders(ix: Index, d_i: int) -> set[tuple[str, str]]:
     """The devices holding the mid of copy ``d_i``."""
     rows = ix.con.execute("SELECT u, d FROM held WHERE mid = (SELECT mid FROM deliver "
                           "WHERE i = ?)", [d_i]).fetchall()
-    return set(zip(ix.dicts.names("user", [r[0] for r in rows]),
-                   ix.dicts.names("device", [r[1] for r in rows]), strict=True))
+    return set(ix.dicts.named(rows, "user", "device"))
 
 
 def evidence(ix: Index, devices: list[tuple[str, str]]) -> list[dict[str, Any] | None]:

@@ -110,9 +110,7 @@ def _marks_rows(ix: Index, small: History) -> Iterator[tuple[Any, ...]]:
             WHERE ev IN ('read_ok', 'read_sync')
               AND "user" IN (SELECT DISTINCT "user" FROM other WHERE ev = 'marks')
             GROUP BY ALL ORDER BY 3""").fetchall()
-    for u, conv, (_, _, at) in zip(ix.dicts.names("user", [r[0] for r in rows]),
-                                   ix.dicts.names("conv", [r[1] for r in rows]), rows,
-                                   strict=True):
+    for u, conv, at in ix.dicts.named(rows, "user", "conv"):
         seen.setdefault(u, []).append((at, conv))
     indices = ix.con.execute("SELECT i FROM other WHERE ev = 'marks' ORDER BY i").fetchall()
     named: dict[str, set[str]] = {}
@@ -172,9 +170,8 @@ def _went_down(ix: Index, small: History, out: Cases) -> None:
         return found
 
     columns = list(zip(*_marks_rows(ix, small), strict=True)) or [() for _ in MK.names]
-    users: dict[str, int | None] = {}
     rows = pa.table([
-        [users[u] if u in users else users.setdefault(u, ix.id("user", u)) for u in columns[0]],
+        [ix.id("user", u) for u in columns[0]],
         [conv_id(conv) for conv in columns[1]], *columns[2:]], schema=MK)
     ix.con.register("mk", rows)
     try:

@@ -45,9 +45,8 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
     if check_useq:
         rows = ix.con.execute("SELECT u, d, count(DISTINCT useq), min(useq), max(useq) "
                               "FROM held GROUP BY u, d").fetchall()
-        useqs = {(u, d): (n, lo, hi) for u, d, (_, _, n, lo, hi) in zip(
-            ix.dicts.names("user", [r[0] for r in rows]),
-            ix.dicts.names("device", [r[1] for r in rows]), rows, strict=True)}
+        useqs = {(u, d): (n, lo, hi)
+                 for u, d, n, lo, hi in ix.dicts.named(rows, "user", "device")}
     seq_short: dict[tuple[str, str], list[str]] = {}
     unknown: dict[tuple[str, str], str] = {}  # a device's first group of unknown members
     if check_seq:
@@ -62,12 +61,12 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
                 JOIN cv ON cv.c = m.conv LEFT JOIN groups g USING (u, d, conv)
                 WHERE (cv.direct AND m.n < t.top) OR g.u IS NOT NULL
                 ORDER BY m.u, m.d, m.first_i""").fetchall()
-        for u, d, conv in _named(ix, rows):
+        for u, d, conv in ix.dicts.named(rows, "user", "device", "conv"):
             seq_short.setdefault((u, d), []).append(conv)
         if ix.groups:
-            unknown = {(u, d): conv for u, d, conv in _named(ix, ix.con.execute(
+            unknown = {(u, d): conv for u, d, conv in ix.dicts.named(ix.con.execute(
                 "SELECT u, d, arg_min(conv, h_i) FROM held WHERE conv IN "
-                "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall())}
+                "(SELECT conv FROM gunknown) GROUP BY ALL").fetchall(), "user", "device", "conv")}
     tops = {u: {d: dv.inbox_top for d, dv in per.items()} for u, per in ix.devices.items()}
     for user in sorted(ix.devices):
         for device in sorted(ix.devices[user]):
@@ -84,13 +83,6 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
             if (user, device) in unknown:
                 out.skip(*unknown_members(unknown[(user, device)], ix.small))
     return out
-
-
-def _named(ix: Index, rows: list[tuple[Any, ...]]) -> list[tuple[Any, Any, Any]]:
-    """Rows of (user, device, conv) ids as names."""
-    return list(zip(ix.dicts.names("user", [r[0] for r in rows]),
-                    ix.dicts.names("device", [r[1] for r in rows]),
-                    ix.dicts.names("conv", [r[2] for r in rows]), strict=True))
 
 
 def _copies(ix: Index, user: str, device: str, conv: str | None = None) -> list[dict[str, Any]]:
