@@ -91,6 +91,21 @@ INSTALL_SCRIPT = REPO / "scripts" / "install-package.sh"
 Found = TypeVar("Found")
 
 
+def running_in_group(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies aside: an orphan's may stay
+    until whoever adopted it reaps it), from /proc."""
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
 def how_to_install(package: str) -> str:
     return (f"install it: sudo {INSTALL_SCRIPT} {package} (or: sudo apt-get install "
             f"{package}), or run scripts/setup.sh as root")
@@ -239,12 +254,29 @@ class Supervisor:
         for p in self.wait_dead(parts, grace_s):
             self.signal(p, signal.SIGKILL)
         stuck = self.wait_dead(parts, 5.0)
+        self._end_groups([p.pid for p in parts if p.pid is not None and p not in stuck],
+                         grace_s)
         for p in parts:
             if p not in stuck:
                 self.forget(p)
         if stuck:
             raise ClusterError("could not stop " + ", ".join(f"{p.name} (pid {p.pid})"
                                                            for p in stuck))
+
+    @staticmethod
+    def _end_groups(pgids: list[int], grace_s: float) -> None:
+        """What else runs in the parts' own groups (a beam's erl_child_setup, a shell's
+        children) goes with its leader: waited for, then SIGKILLed after ``grace_s``."""
+        for sig_after, wait_s in ((signal.SIGKILL, grace_s), (None, 5.0)):
+            deadline = time.monotonic() + wait_s
+            while (pgids := [g for g in pgids if running_in_group(g)]) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.02)
+            if not pgids or sig_after is None:
+                return
+            for g in pgids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(g, sig_after)
 
     def forget(self, part: Part) -> None:
         if part.pid is not None:
