@@ -362,7 +362,7 @@ def _differential() -> None:
     def check(events: Any, **kw: Any) -> dict[str, Any]:
         found = original_check(events, **kw)
         if not kw.get("bad_lines"):
-            compare(events, found, kw.get("max_examples", 20))
+            compare(events, found, kw.get("max_examples", 20), kw.get("timeline"))
         return found
 
     def build_history(events: Any) -> Any:

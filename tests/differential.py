@@ -55,7 +55,8 @@ def judged_alike(events: Sequence[Any], **kw: Any) -> dict[str, Any]:
 _seen: dict[str, int] = {}
 
 
-def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int = 20) -> None:
+def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int = 20,
+            timeline: dict[str, Any] | None = None) -> None:
     """Judge ``events`` with the DuckDB checker too and log the comparison (at most
     ``IMLOAD_DIFFERENTIAL_PER_TEST`` journals per test, when set: a property test makes
     hundreds)."""
@@ -67,7 +68,8 @@ def compare(events: Sequence[Any], reference: dict[str, Any], max_examples: int 
     if most and _seen[test] > most:
         return
     try:
-        got, info = duckdb_check(events=list(events), max_examples=max_examples)
+        got, info = duckdb_check(events=list(events), max_examples=max_examples,
+                                 timeline=timeline)
     except Exception as e:  # noqa: BLE001 - a crash is a finding, written down
         line = {"test": test, "scope": "crash", "error": f"{type(e).__name__}: {e}"[:500]}
     else:

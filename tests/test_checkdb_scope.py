@@ -138,18 +138,13 @@ def _late_ack(j: JournalBuilder) -> None:
                      "seq": 1, "dup": False})
 
 
-def _clocks(j: JournalBuilder) -> None:
-    for n, source in enumerate(("host-1", "host-2")):
-        j.add("clock", source=source, wall=1e9 + n, host=source)
-
-
 CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
     (_subscriptions, "subscriptions"), (_joined, "'joined'"), (_stray_conv, "groups (e.g."),
     (_read_ok_first, "no read pending"), (_raw, "schema"), (_null, "null"),
     (_missing, "without"),
     (_ts, "copies with ts"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
     (_clash_cmid, "two mids"), (_early, "before its send"), (_late_ack, "before its send"),
-    (_clocks, "clocks"), (_undecryptable, "failed authentication"),
+    (_undecryptable, "failed authentication"),
 ]
 
 

@@ -111,6 +111,7 @@ class Loaded:
     bad_lines: list[str] = field(default_factory=list)
     events: int = 0
     not_events: int = 0  # given rows without an ``ev`` or a numeric ``at`` (left out)
+    timeline: dict[str, Any] | None = None  # several clocks put on one (``clocks``)
 
 
 _FOLDERS: dict[int, str] = {}

@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from imload.checkdb.clocks import Row, Shift, clock_rows, shift_of
 from imload.checkdb.db import (
     COLUMNS,
     FAMILY,
@@ -81,7 +82,7 @@ def load(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> Loaded:
     sources: list[Iterator[pa.RecordBatch]] = [
         _read_columnar(path, out.bad_lines) if path.name.endswith(SUFFIX)
         else _jsonl_batches(path, out.bad_lines) for path in files]
-    out.events = _load(con, sources)
+    out.events, out.timeline = _load(con, sources, align=True)
     return out
 
 
@@ -92,27 +93,32 @@ def load_events(con: duckdb.DuckDBPyConnection, events: Sequence[dict[str, Any]]
     out.not_events = len(events) - len(kept)
     batches = (encode(group_rows(kept[start:start + CHUNK], start))
                for start in range(0, len(kept), CHUNK))
-    out.events = _load(con, [batches])
+    out.events, _ = _load(con, [batches], align=False)  # (given on one timeline)
     return out
 
 
-def _load(con: duckdb.DuckDBPyConnection, sources: list[Iterator[pa.RecordBatch]]) -> int:
+def _load(con: duckdb.DuckDBPyConnection, sources: list[Iterator[pa.RecordBatch]],
+          align: bool) -> tuple[int, dict[str, Any] | None]:
+    """Load the batches of each file of ``sources``; (events, the timeline's summary when
+    ``align`` put several clocks on one, else None)."""
     spool = os.path.join(folder_of(con), "spool.arrows")
     split = _Split(spool)
     for f, batches in enumerate(sources):
         for batch in batches:
             split.add(batch, f)
     split.finish()
+    if align:
+        split.shift = shift_of(split.clocks, split.fns, split.ats, FILE_SHIFT)
     with ThreadPoolExecutor(1) as pool:  # the sort beside the union (each frees the GIL)
         numbered = pool.submit(split.numbers)
         set_names(con, split.unify())
         numbers, events = numbered.result()
-    _write_tables(con, split.parts, numbers, spool)
+    _write_tables(con, split.parts, numbers, spool, split.shift.per_row)
     os.remove(spool)
     con.execute("CREATE VIEW events AS " + " UNION ALL BY NAME ".join(
         f"SELECT *{'' if t == 'other' else f', {chr(39)}{t}{chr(39)} AS ev'} FROM {t}"
         for t in TABLES))
-    return events
+    return events, split.shift.summary
 
 
 # the narrow tables drop ``ev`` (their name says it) and ``n``
@@ -149,11 +155,14 @@ class _Split:
         self.fns: list[pa.Array] = []
         self.offset = 0
         self.parts: list[_Part] = []
+        self.clocks: list[Row] = []  # the clock and clock_offset rows (``clocks``)
+        self.shift = Shift(None, None)  # each row's ``at`` onto the master's clock
         self.spool = pa.OSFile(spool, "wb")
         self.lock = threading.Lock()
         # batches are split and spooled on threads of their own while the next one is read
         self.pool = ThreadPoolExecutor(2)  # (Arrow frees the GIL)
-        self.pending: deque[Future[tuple[pa.Array, pa.Array, list[_Part]]]] = deque()
+        self.pending: deque[Future[tuple[pa.Array, pa.Array, list[_Part], list[Row]]]] = \
+            deque()
 
     def add(self, batch: pa.RecordBatch, f: int) -> None:
         """Split a batch, ``f``'s, on a worker (``_split``); results taken in order."""
@@ -163,13 +172,14 @@ class _Split:
             self._take()
 
     def _take(self) -> None:
-        at, fn, parts = self.pending.popleft().result()
+        at, fn, parts, clocks = self.pending.popleft().result()
         self.ats.append(at)
         self.fns.append(fn)
         self.parts.extend(parts)
+        self.clocks += clocks
 
     def _split(self, batch: pa.RecordBatch, f: int,
-               offset: int) -> tuple[pa.Array, pa.Array, list[_Part]]:
+               offset: int) -> tuple[pa.Array, pa.Array, list[_Part], list[Row]]:
         """A batch's ``at`` and ``fn``, and its parts. A message event goes to its own table
         when its key list fits it (decided once per distinct key list, the batch's ``keys``
         dictionary), else to ``other``; rows that are not events go nowhere. The writer keeps
@@ -194,7 +204,7 @@ class _Split:
             start = end
         # at: a copy (a slice would hold the whole batch's memory)
         return (pa.concat_arrays([at, _NO_AT]), pc.add(batch.column(N), f << FILE_SHIFT),
-                self._cut(batch, cuts, offset))
+                self._cut(batch, cuts, offset), clock_rows(batch, EV, f << FILE_SHIFT))
 
     def _cut(self, batch: pa.RecordBatch, cuts: list[tuple[str, int, int]],
              offset: int) -> list[_Part]:
@@ -234,7 +244,10 @@ class _Split:
         rows are events (those whose ``at`` is a number: numbered first)."""
         if not self.ats:
             return pa.array([], pa.int64()), 0
-        pairs = pa.table({"at": pa.chunked_array(self.ats), "fn": pa.chunked_array(self.fns)})
+        at = pa.chunked_array(self.ats)
+        if self.shift.per_row is not None:
+            at = pc.add(at, self.shift.per_row)
+        pairs = pa.table({"at": at, "fn": pa.chunked_array(self.fns)})
         self.ats, self.fns = [], []
         order = pc.sort_indices(pairs, [("at", "ascending", "at_end"),
                                         ("fn", "ascending", "at_end")])
@@ -264,7 +277,7 @@ _SQL_TYPES = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, parts: list[_Part], numbers: pa.Array,
-                  spool: str) -> None:
+                  spool: str, shift: pa.Array | None) -> None:
     """Each table made from its parts read back from the spool, ``TABLE_ROWS`` rows at a
     time (read as Arrow, no copy until DuckDB's; inserting Arrow costs DuckDB no more than
     reading Parquet); a column null in every row of a table is a constant."""
@@ -282,7 +295,7 @@ def _write_tables(con: duckdb.DuckDBPyConnection, parts: list[_Part], numbers: p
                              f"NULL::{_SQL_TYPES[STORED.field(c).type]} AS {q(c)}"
                              for c in COLUMNS_OF[table])
             for group in _groups(mine):
-                rows = pa.Table.from_batches([_rows(source, p, schema, numbers)
+                rows = pa.Table.from_batches([_rows(source, p, schema, numbers, shift)
                                               for p in group], schema)
                 con.register("rows_", rows)
                 con.execute(f"{into} SELECT i, {cols} FROM rows_")
@@ -307,8 +320,9 @@ def _groups(parts: list[_Part]) -> Iterator[list[_Part]]:
 
 
 def _rows(source: pa.NativeFile, part: _Part, schema: pa.Schema,
-          numbers: pa.Array) -> pa.RecordBatch:
-    """A part read back: its numbers, its ids, a column it lacks null."""
+          numbers: pa.Array, shift: pa.Array | None) -> pa.RecordBatch:
+    """A part read back: its numbers, its ids, a column it lacks null, its ``at`` on the
+    master's clock."""
     source.seek(part.at)
     data = ipc.read_record_batch(source.read_buffer(part.size), part.schema)
     arrays = [numbers.slice(part.pos, part.rows)]
@@ -317,6 +331,8 @@ def _rows(source: pa.NativeFile, part: _Part, schema: pa.Schema,
             arrays.append(pa.nulls(part.rows, field.type))
         elif field.name in part.codes:
             arrays.append(pc.take(part.codes[field.name], data.column(field.name)))
+        elif field.name == "at" and shift is not None:
+            arrays.append(pc.add(data.column("at"), shift.slice(part.pos, part.rows)))
         else:
             arrays.append(data.column(field.name))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

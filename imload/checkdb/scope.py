@@ -9,9 +9,9 @@ In the class:
 
 - every event well formed (no raw rows, every field its kind needs, none null
   that may not be; the nested kinds, ops and states checked whole), of the kinds
-  below, on one clock (one process, or several whose clocks needed no shifting:
-  ``timeline``); given events (not files) all events (an ``ev`` and a numeric
-  ``at``: ``verdict``);
+  below (the clocks of several processes are put on one as the journal is read:
+  ``clocks``); given events (not files) all events (an ``ev`` and a numeric ``at``:
+  ``verdict``);
 - messages in direct conversations ``d:a:b`` and groups ``g:...``; group members
   from the clients' ops at their membership events' seqs (``groups``); reads of
   every kind (``reads``); ops and the audit's states (the reference's code).
@@ -64,7 +64,7 @@ def out_of_scope(con: duckdb.DuckDBPyConnection, *, tables: bool) -> str | None:
     """The first reason the journal is not in the class: the tests on the loaded events
     alone (``tables`` False: run them first, so a journal that goes to the reference costs
     no index), or those that read ``tables.build_tables``' index (``tables`` True)."""
-    for test in (_order,) if tables else (_rows, _clocks, _names, _convs, _declared,
+    for test in (_order,) if tables else (_rows, _names, _convs, _declared,
                                           _clashes, reads.scope_problem):
         reason = test(con)
         if reason:
@@ -119,12 +119,6 @@ def _group(row: tuple[object, ...], counted: list[str]) -> str | None:
         return f"{ev} events with {', '.join(nulls)} null"
     if ev == "deliver" and names & set(COPY_ONLY):
         return f"copies with {', '.join(sorted(names & set(COPY_ONLY)))}"
-    return None
-
-
-def _clocks(con: duckdb.DuckDBPyConnection) -> str | None:
-    if _one(con, "SELECT count(DISTINCT source) FROM other WHERE ev = 'clock'") > 1:  # type: ignore[operator]
-        return "several processes' clocks (one timeline: not ported yet)"
     return None
 
 

@@ -67,10 +67,12 @@ class CheckInfo:
 def duckdb_check(files: Sequence[Path] | None = None, *,
                  events: Sequence[dict[str, Any]] | None = None, max_examples: int = 20,
                  memory_limit: str = MEMORY_LIMIT, threads: int | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None, series: bool = False
-                 ) -> tuple[dict[str, Any], CheckInfo]:
+                 con: duckdb.DuckDBPyConnection | None = None, series: bool = False,
+                 timeline: dict[str, Any] | None = None) -> tuple[dict[str, Any], CheckInfo]:
     """The verdict of the journal in ``files`` (or of ``events``), and how it was reached
-    (with the report's series in ``info.series`` when ``series`` is asked for)."""
+    (with the report's series in ``info.series`` when ``series`` is asked for).
+    ``timeline``: how given ``events`` were put on one clock (the reference's argument);
+    files are put on one as they are read."""
     info = CheckInfo()
     con = con or connect(memory_limit, threads, on_disk=events is None)
     t = time.perf_counter()
@@ -91,7 +93,7 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
     if info.reason is not None:
         info.checker = "reference"
         con.close()
-        verdict, journal = _reference(files, events, max_examples)
+        verdict, journal = _reference(files, events, max_examples, timeline)
         if series:
             info.series = build_series(journal, verdict)
         return verdict, info
@@ -99,6 +101,8 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
     ix = build_index(con)
     small = _small_events(ix)
     verdict = _verdict(ix, small, max_examples)
+    if (timeline := loaded.timeline if events is None else timeline) is not None:
+        verdict["journal"]["timeline"] = timeline
     info.seconds["checks"] = time.perf_counter() - t
     if series:
         t = time.perf_counter()
@@ -109,9 +113,10 @@ def duckdb_check(files: Sequence[Path] | None = None, *,
 
 
 def _reference(files: Sequence[Path] | None, events: Sequence[dict[str, Any]] | None,
-               max_examples: int) -> tuple[dict[str, Any], Sequence[dict[str, Any]]]:
+               max_examples: int, timeline: dict[str, Any] | None
+               ) -> tuple[dict[str, Any], Sequence[dict[str, Any]]]:
     if events is not None:
-        return check(events, max_examples=max_examples), events
+        return check(events, max_examples=max_examples, timeline=timeline), events
     from imload.journal.reader import read_files
     journal = read_files(list(files or []))
     return check(journal.events, bad_lines=journal.bad_lines, max_examples=max_examples,

@@ -94,13 +94,46 @@ def align(files: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
     estimate), 0 when nothing needed shifting, None when some source's is unknown.
     """
     segmented = [_segments(events) for events in files]
+    shifts, summary = _plan(segmented, None)
+    if shifts:
+        for segments in segmented:
+            for source, e in segments:
+                shift = shifts.get(source)
+                if shift is not None and _num(e.get("at")):
+                    e["at"] += shift
+    return summary
+
+
+def plan(clocks: Sequence[Sequence[dict[str, Any]]], events: dict[str | None, int]
+         ) -> tuple[dict[str | None, float], dict[str, Any]]:
+    """What ``align`` would do, from each file's ``clock`` and ``clock_offset`` events
+    alone (in file order) and the number of events of each source (``segments`` counts
+    them): (the shift to add to each source's ``at``, the summary). For a reader that
+    shifts the times itself (the DuckDB checker, column by column)."""
+    return _plan([_segments(found) for found in clocks], events)
+
+
+def segments(clocks: Sequence[dict[str, Any]]) -> tuple[str | None, list[str | None]]:
+    """One file's sources: the one before its first ``clock`` event, and the one from each
+    ``clock`` event of ``clocks`` (the file's clock events, in order) on: what ``align``
+    files its events under."""
+    found = [source for source, e in _segments(clocks) if e.get("ev") == "clock"]
+    first = next((s for e in clocks if e.get("ev") == "clock"
+                  if (s := _anchor(e)) is not None), None)
+    return first, found
+
+
+def _plan(segmented: list[list[tuple[str | None, dict[str, Any]]]],
+          events: dict[str | None, int] | None
+          ) -> tuple[dict[str | None, float], dict[str, Any]]:
     anchors: dict[str, dict[str, Any]] = {}
     estimates: dict[str, list[tuple[float, float]]] = {}
     writers: dict[str | None, int] = {}
-    counts: dict[str | None, int] = {}
+    counts: dict[str | None, int] = {} if events is None else events
     for segments in segmented:
         for source, e in segments:
-            counts[source] = counts.get(source, 0) + 1
+            if events is None:
+                counts[source] = counts.get(source, 0) + 1
             kind = e.get("ev")
             if kind == "clock" and (s := _anchor(e)) is not None:
                 anchors.setdefault(s, e)
@@ -117,8 +150,8 @@ def align(files: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
     others = [s for s in anchors if not (has_ref and s == ref)]
     sources = len(others) + has_ref
     if sources <= 1:
-        return {"sources": sources, "reference": ref, "method": SINGLE, "bound_s": 0.0,
-                "aligned": []}
+        return {}, {"sources": sources, "reference": ref, "method": SINGLE, "bound_s": 0.0,
+                    "aligned": []}
     ref_anchor = anchors.get(ref) if ref is not None else None
     shifts: dict[str | None, float] = {}
     aligned = []
@@ -128,18 +161,14 @@ def align(files: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
         if entry["offset_s"]:
             shifts[source] = -entry["offset_s"]
         aligned.append(entry)
-    for segments in segmented:
-        for source, e in segments:
-            shift = shifts.get(source)
-            if shift is not None and _num(e.get("at")):
-                e["at"] += shift
     worst = max((a["method"] for a in aligned), key=_RANK.__getitem__)
     bounds = [a["bound_s"] for a in aligned]
     for a in aligned:
         for k in ("offset_s", "bound_s", "rtt_s", "spread_s"):
             a[k] = _r(a[k])
-    return {"sources": sources, "reference": ref, "method": worst,
-            "bound_s": None if None in bounds else _r(max(bounds)), "aligned": aligned}
+    return shifts, {"sources": sources, "reference": ref, "method": worst,
+                    "bound_s": None if None in bounds else _r(max(bounds)),
+                    "aligned": aligned}
 
 
 def _place(source: str, anchor: dict[str, Any], samples: list[tuple[float, float]],
