@@ -15,7 +15,7 @@ load drifts between runs):
 
 - ``imload``: ``locustfiles/chat.py`` (``ChatUser``) replaying a trace of exactly this
   workload (``--imload-trace``): per message the engine's send and retry timer, its
-  ``send_ack``, push acks in batches (``ack_delay_s``), heartbeats, the columnar journal
+  ``send_ack``, push acks (at most one per ``ack_delay_s``), heartbeats, the columnar journal
   (four events or more), the ``send-ack`` request event and the push rows;
 - ``bare``: ``peers_bare.py``: send, wait for ``send_ack`` (a request event), ack each
   push at once; no engine, no journal;

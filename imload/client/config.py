@@ -22,8 +22,10 @@ class EngineConfig:
     - ``max_request_failures``: that many requests in a row without an answer (and
       no frame from the server meanwhile) and the connection is declared dead (the
       seed's offline detection b; a: missed heartbeats; c: ``network_changed``).
-    - ``ack_delay_s``: pushes are acked in batches, at most this long after the
-      first unacked one.
+    - ``ack_delay_s``: at most one ack of pushes per this long: a push after a quiet
+      spell is acked at once (once the frames read with it are handled: a burst gets
+      one ack, and no wake-up of its own), later ones together when the interval
+      since the last ack ends.
     - ``login_timeout_s``: a connection without ``login_ok`` this long after it
       opened is closed and counted as a failed attempt; also the LBS's timeout.
     - ``hb_ms``: ping interval; None takes the server's ``login_ok.hb_ms``. Two

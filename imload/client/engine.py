@@ -107,6 +107,7 @@ class DeviceEngine(Connection):
         self._sync_why = "login"
         self._resync = False             # a gap appeared while a sync was in flight
         self._acked_sent = 0
+        self._ack_timer_at = float("-inf")  # when the ack timer last fired: one per ack_delay_s
         self._init_sends()
         self._init_instructions()
         self._init_connection()
@@ -198,6 +199,7 @@ class DeviceEngine(Connection):
         elif name == T_PING:
             self._on_ping_timer(now)
         elif name == T_ACK:
+            self._ack_timer_at = now
             self._send_ack_if_advanced()
         elif name in (T_READS, T_STATE):
             self._on_query_timer(name, now)
@@ -274,7 +276,10 @@ class DeviceEngine(Connection):
             else:
                 self._resync = True
         if self.inbox.held_upto > self._acked_sent and T_ACK not in self._timers:
-            self._set_timer(T_ACK, now + self.config.ack_delay_s)
+            # after a quiet spell at once (due now, the timer fires once the frames already
+            # read are handled: a burst gets one ack, in the wake-up that read it, and no
+            # wake-up of its own); within ack_delay_s of the last, when that interval ends
+            self._set_timer(T_ACK, max(now, self._ack_timer_at + self.config.ack_delay_s))
 
     def _deliver(self, m: object, now: float, via: str) -> int:
         """Record one received msg and hold it; its useq, or 0 if malformed."""
