@@ -105,7 +105,7 @@ def open_network(scenario: Scenario, target_file: str | None,
                  console: Console) -> PacketNetwork | None:
     """The devices' network namespace when the drill has packet faults (``netem``), made
     (and said); None without them. RunError saying why it cannot be made here."""
-    if not any(f.kind == "netem" for f in scenario.chaos):
+    if not scenario.has_packet_faults():
         return None
     if target_file or scenario.target != "local" or scenario.cluster.backend != "reference":
         raise RunError("netem faults need target = \"local\" with the reference backend: "

@@ -106,16 +106,23 @@ class Scenario:
 
     def fault_plan(self, nodes: list[str]) -> list[FaultSpec]:
         """Every fault of the run against these node names, ``"*"`` and nemesis expanded."""
-        planned = list(self.chaos)
-        for p in self.profiles:  # the profile's preset on each node's profile proxy, all along
-            for node in nodes:
-                planned += expand_preset({"kind": "preset", "preset": p.preset,
-                                          "target": f"{node}.{p.name}", "at_s": 0},
-                                         self.load.duration_s,
-                                         random.Random(f"profile:{self.seed}:{p.name}:{node}"))
+        planned = [*self.chaos, *self._profile_faults(nodes)]
         if self.nemesis is not None:
             planned += nemesis_schedule(self.nemesis, nodes, self.load.duration_s, self.seed)
         return expand_targets(planned, nodes)
+
+    def _profile_faults(self, nodes: list[str]) -> list[FaultSpec]:
+        """Each profile's preset on each node's proxy of that profile, all along."""
+        return [spec for p in self.profiles for node in nodes
+                for spec in expand_preset({"kind": "preset", "preset": p.preset,
+                                           "target": f"{node}.{p.name}", "at_s": 0},
+                                          self.load.duration_s,
+                                          random.Random(f"profile:{self.seed}:{p.name}:{node}"))]
+
+    def has_packet_faults(self) -> bool:
+        """Whether a fault of the run (a step or a profile's preset) works on packets
+        (``netem``): its devices then run in the run's network namespace."""
+        return any(f.kind == "netem" for f in [*self.chaos, *self._profile_faults(["n1"])])
 
 
 _TOP = {"name", "target", "seed", "load", "cluster", "audit", "chaos", "nemesis", "slo",

@@ -59,6 +59,7 @@ need_package ejabberdctl ejabberd
 need_package mosquitto mosquitto
 need_package prometheus prometheus
 need_package nft nftables  # packet faults (kind = "netem") as root: docs/chaos.md
+need_package iptables iptables  # netem's userspace emulator (NFQUEUE): docs/chaos.md
 
 # 3. toxiproxy-server.
 mkdir -p bin

@@ -1,7 +1,8 @@
 """The netem kind (imload/faults/kinds/netem.py): its keys, its rules, what it refuses.
 
-Pure: the network is a plain record of what the kind reads (netem, nft, ports, host) and
-collects the faults it is given; tests/test_faults_netns.py makes the real one.
+Pure: the network is a plain record of what the kind reads (netem, nft, the emulator,
+ports, host) and collects the faults it is given; tests/test_faults_netns.py makes the
+real one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from imload.faults.registry import KINDS, parse_fault
 class Links:
     netem: bool = False
     nft: bool = True
+    emulator: str | None = "iptables on PATH"  # what the userspace emulator lacks
     host_ip: str = "198.18.0.1"
     ports: dict[str, int] = field(default_factory=lambda: {"n1": 7201, "n1.slow": 7301})
     faults: dict[str, LinkFault] = field(default_factory=dict)
@@ -90,9 +92,11 @@ def test_missing_names_the_kernel_feature_for_netem_only_keys() -> None:
     s = spec(loss=10, delay=100, jitter=10, duplicate=1)
     why = Netem().missing(s, Node(), ctx(Links(netem=False)))
     assert why == ("netem on n1: delay, jitter, duplicate need the kernel's netem qdisc "
-                   "(sch_netem, CONFIG_NET_SCH_NETEM), which this kernel does not have; "
-                   "loss, loss_burst and rate work without it")
+                   "(sch_netem, CONFIG_NET_SCH_NETEM), which this kernel does not have, "
+                   "or imload's userspace emulator, which needs iptables on PATH; "
+                   "loss, loss_burst and rate work without them")
     assert Netem().missing(s, Node(), ctx(Links(netem=True))) is None
+    assert Netem().missing(s, Node(), ctx(Links(netem=False, emulator=None))) is None
 
 
 def test_missing_loss_without_nft_nor_netem() -> None:

@@ -7,12 +7,16 @@ import random
 import pytest
 
 from imload.faults.packet_rules import (
+    COPY_MARK,
     DOWN,
     UP,
     LinkFault,
     Shape,
+    emulated,
     gilbert,
     netem_args,
+    nfqueue_rule,
+    nft_remove,
     nft_script,
     tc_commands,
 )
@@ -57,12 +61,23 @@ def test_gilbert_refuses_what_cannot_be(loss: float, burst: float, says: str) ->
 
 def test_nft_independent_loss_at_the_receiving_ingress() -> None:
     script = nft_script("imload_r1", "imab12cd34h", UP, [fault(loss=10)], netem=False)
-    assert script.startswith("table netdev imload_r1 {}\ndelete table netdev imload_r1\n")
+    assert script.startswith("add table netdev imload_r1\n")
+    assert "delete table" not in script  # a hook removed drops what the emulator holds
     assert "numgen random mod 10000 < 1000 drop" in script
     assert 'hook ingress device "imab12cd34h"' in script
-    assert f"ip daddr {HOST} tcp dport 7201 jump f_f1_netem_n1" in script
+    assert f"add rule netdev imload_r1 ingress ip daddr {HOST} tcp dport 7201 jump " \
+        "f_f1_netem_n1" in script
     down = nft_script("imload", "imab12cd34n", DOWN, [fault(loss=10)], netem=False)
     assert f"ip saddr {HOST} tcp sport 7201 jump f_f1_netem_n1" in down
+
+
+def test_nft_total_loss_drops_every_packet_without_numgen() -> None:
+    """numgen's numbers are 0..9999: "< 10000" is refused by nft, so 100 % is a plain drop
+    (a handover's radio gap in the high-speed-rail-packets preset)."""
+    script = nft_script("imload_r1", "imab12cd34h", UP, [fault(loss=100)], netem=False)
+    assert "numgen" not in script and "\n    drop\n" in script
+    assert "numgen random mod 10000 < 9990 drop" in nft_script(
+        "imload_r1", "imab12cd34h", UP, [fault(loss=99.9)], netem=False)
 
 
 def test_nft_bursty_loss_is_a_two_state_set() -> None:
@@ -74,12 +89,32 @@ def test_nft_bursty_loss_is_a_two_state_set() -> None:
     assert "numgen random mod 10000 < 370 add @f_f1_netem_n1 { meta l4proto } drop" in script
 
 
-def test_nft_only_removes_when_nothing_to_drop() -> None:
-    reset = "table netdev t {}\ndelete table netdev t\n"
-    assert nft_script("t", "d", UP, [], netem=False) == reset
-    assert nft_script("t", "d", UP, [fault(stream=DOWN, loss=5)], netem=False) == reset
-    assert nft_script("t", "d", UP, [fault(rate=100)], netem=False) == reset
-    assert nft_script("t", "d", UP, [fault(loss=5)], netem=True) == reset  # netem makes it
+def test_nft_says_nothing_when_its_part_is_unchanged() -> None:
+    assert nft_script("t", "d", UP, [], netem=False) == ""
+    assert nft_script("t", "d", UP, [fault(stream=DOWN, loss=5)], netem=False) == ""
+    assert nft_script("t", "d", UP, [fault(rate=100)], netem=False) == ""
+    assert nft_script("t", "d", UP, [fault(loss=5)], netem=True) == ""  # netem makes it
+    lossy = [fault(loss=5)]
+    assert nft_script("t", "d", UP, [*lossy, fault("both", 7202, "f2", rate=9)], False,
+                      before=lossy) == ""  # a rate fault came: the loss table stays
+
+
+def test_nft_moves_between_fault_sets_without_removing_the_hook() -> None:
+    """A fault ends: its chain (and set) go, the ingress chain is emptied, the others are
+    made again; the table and its hooked chain stay."""
+    a = fault(fault_id="fa", loss=5, loss_burst=2)
+    b = fault(port=7202, fault_id="fb", loss=100)
+    script = nft_script("t", "d", UP, [b], netem=False, before=[a, b])
+    lines = script.splitlines()
+    assert lines[:3] == ["add table netdev t", 'add chain netdev t ingress { type filter hook '
+                         'ingress device "d" priority 0; policy accept; }',
+                         "flush chain netdev t ingress"]
+    assert "flush chain netdev t f_fa" in lines and "delete chain netdev t f_fa" in lines
+    assert "delete set netdev t f_fa" in lines
+    assert lines.index("flush chain netdev t f_fa") < lines.index("delete chain netdev t f_fa")
+    assert lines[-1] == f"add rule netdev t ingress ip daddr {HOST} tcp dport 7202 jump f_fb"
+    assert "delete table" not in script
+    assert nft_remove("t") == "table netdev t {}\ndelete table netdev t\n"
 
 
 def test_nft_names_are_identifiers() -> None:
@@ -124,3 +159,21 @@ def test_tc_netem_leaf_under_its_class() -> None:
     assert cmds[1][-6:] == ["rate", "10gbit", "ceil", "10gbit", "quantum", "1514"]
     assert cmds[2] == ["qdisc", "add", "dev", "dev0", "parent", "1:1", "handle", "11:",
                        "netem", "delay", "50ms"]
+
+
+def test_nfqueue_rules_match_each_direction_and_skip_the_copies() -> None:
+    f = fault(delay=100)
+    assert nfqueue_rule(f, UP, 3) == [
+        "OUTPUT", "-d", f"{HOST}/32", "-p", "tcp", "--dport", "7201", "-m", "mark", "!",
+        "--mark", hex(COPY_MARK), "-j", "NFQUEUE", "--queue-num", "3", "--queue-bypass"]
+    assert nfqueue_rule(f, DOWN, 4) == [
+        "INPUT", "-s", f"{HOST}/32", "-p", "tcp", "--sport", "7201", "-m", "mark", "!",
+        "--mark", hex(COPY_MARK), "-j", "NFQUEUE", "--queue-num", "4", "--queue-bypass"]
+
+
+def test_the_emulator_makes_what_netem_would_but_loss_and_rate() -> None:
+    assert emulated(Shape(loss=10, loss_burst=3, rate=64)) == {}
+    assert emulated(Shape(loss=5, delay=100, jitter=10, distribution="pareto", reorder=5,
+                          duplicate=1, corrupt=0.5, rate=64)) == {
+        "delay": 100, "jitter": 10, "distribution": "pareto", "reorder": 5, "duplicate": 1,
+        "corrupt": 0.5}

@@ -48,3 +48,24 @@ def test_window_defaults_to_the_rest_of_the_load() -> None:
 def test_bad_preset_steps(step: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         expand_preset({"kind": "preset", **step}, 60, random.Random(0))
+
+
+@pytest.mark.parametrize("name", ["3g-packets", "high-speed-rail-packets"])
+def test_packet_presets_are_netem_faults_the_kind_accepts(name: str) -> None:
+    from imload.faults.registry import KINDS
+    specs = expand_preset({"kind": "preset", "preset": name, "target": "n1.slow", "at_s": 0,
+                           "for_s": 60}, 60, random.Random(2))
+    assert {s.kind for s in specs} == {"netem"}
+    for spec in specs:
+        KINDS["netem"].validate(spec)  # raises on a key or value the kind refuses
+    assert specs[0].attributes["delay"] > 0 and specs[0].for_s == 60
+
+
+def test_high_speed_rail_packets_handovers_lose_everything_briefly_and_apart() -> None:
+    specs = expand_preset({"kind": "preset", "preset": "high-speed-rail-packets",
+                           "target": "n1", "at_s": 0, "for_s": 120}, 120, random.Random(5))
+    gaps = [s for s in specs if s.attributes == {"loss": 100}]
+    assert len(gaps) >= 8  # one every 5-10 s
+    for a, b in zip(gaps, gaps[1:], strict=False):
+        assert a.for_s is not None and 0.3 <= a.for_s <= 1.0
+        assert b.at_s - (a.at_s + a.for_s) >= 5 - 1e-6

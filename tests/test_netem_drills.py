@@ -26,6 +26,7 @@ from imload.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL = REPO / "chaos" / "packet-loss.toml"
+DELAY_DRILL = REPO / "chaos" / "packet-delay.toml"
 pytestmark = pytest.mark.integration
 
 
@@ -63,6 +64,56 @@ def test_packet_loss_drill_passes_with_retransmissions(tmp_path: Path) -> None:
     counters = json.loads((tmp_path / "run" / "network.json").read_text())
     assert counters["RetransSegs"] > 0, counters
     assert "segments sent again" in done.stderr
+    assert left_by(done.stderr) == []
+
+
+def test_packet_delay_drill_passes_with_the_emulator(tmp_path: Path) -> None:
+    needs_packet_faults()
+    m = means()
+    if not m.netem and m.emulator is not None:
+        pytest.skip(f"neither netem nor the userspace emulator here: {m.emulator}")
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "imload", "run", str(DELAY_DRILL),
+                           "--time-scale", "0.5", "--users", "20", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    verdict = orjson.loads((out / "verdict.json").read_bytes())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert verdict["outcome"] == "passed"
+    counters = json.loads((out / "network.json").read_text())
+    assert counters["RetransSegs"] > 0, counters
+    if not m.netem:  # the emulator made it: delayed, duplicated and corrupted packets
+        made = counters["emulator"]
+        assert made["delayed"] > 0 and made["duplicated"] > 0 and made["corrupted"] > 0, made
+        assert "the packet emulator:" in done.stderr
+    assert left_by(done.stderr) == []
+    ns = re.search(r"the devices' network: namespace (\S+) ", done.stderr)
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    assert ns and not [line for line in ps.splitlines()
+                       if "imload.faults.nfqueue" in line and f"--label {ns.group(1)}/" in line]
+
+
+def test_packet_presets_shape_their_profiles_pools(tmp_path: Path) -> None:
+    """chaos/mobile-packets.toml: a pool on high-speed-rail-packets (handovers: every packet
+    lost for under a second, again and again, beside the delay), one on 3g-packets; the
+    run passes, and the emulator's held packets outlive every handover's rule change."""
+    needs_packet_faults()
+    m = means()
+    if not m.netem and m.emulator is not None:
+        pytest.skip(f"neither netem nor the userspace emulator here: {m.emulator}")
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "imload", "run",
+                           str(REPO / "chaos" / "mobile-packets.toml"), "--time-scale", "0.5",
+                           "--out", str(out)], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    verdict = orjson.loads((out / "verdict.json").read_bytes())
+    assert verdict["outcome"] == "passed"
+    targets = [f["target"] for f in verdict["faults"] if f["kind"] == "netem"]
+    assert {"n1.rail", "n2.rail", "n1.3g", "n2.3g"} <= set(targets)
+    assert targets.count("n1.rail") + targets.count("n2.rail") >= 4  # handovers too
+    counters = json.loads((out / "network.json").read_text())
+    if not m.netem:
+        assert counters["emulator"]["delayed"] > 0 and counters["emulator"]["errors"] == 0
     assert left_by(done.stderr) == []
 
 

@@ -82,6 +82,18 @@ def test_presets_nemesis_and_star_targets_make_the_plan() -> None:
         parse({"nemesis": {"bogus": 1}})
 
 
+def test_a_packet_preset_in_a_step_or_a_profile_makes_a_packet_fault_run() -> None:
+    assert not parse({"chaos": [{"kind": "preset", "preset": "3g", "target": "n1"}]}
+                     ).has_packet_faults()
+    assert parse({"chaos": [{"kind": "preset", "preset": "3g-packets", "target": "n1"}]}
+                 ).has_packet_faults()
+    s = parse({"profiles": [{"name": "rail", "share": 0.2,
+                             "preset": "high-speed-rail-packets"}]})
+    assert s.has_packet_faults()
+    assert {f.target for f in s.fault_plan(["n1", "n2"]) if f.kind == "netem"} == {
+        "n1.rail", "n2.rail"}
+
+
 def test_rescale_multiplies_every_time() -> None:
     from imload.scenario import rescale
     s = rescale(load_scenario(REPO / "chaos" / "default.toml"), time_scale=0.25, users=10)

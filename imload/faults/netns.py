@@ -6,15 +6,18 @@ local cluster listens on the host end's address (198.18.0.0/15, RFC 2544's bench
 range: a /30 picked from the run's name and not in use here), so every device packet
 crosses the pair while nothing leaves the machine. The faults are rules on the pair
 (``packet_rules.py`` renders them): nft's netdev tables at each end's ingress, htb and
-netem qdiscs at each end's egress. The host end's nft table is ``imload_<run>``; the rest
-lives in the namespace, and removing the namespace removes the pair.
+netem qdiscs at each end's egress; without the kernel's netem, delay and the rest are
+made by imload's userspace emulator (``emulators.py``: NFQUEUE rules in the namespace and
+one process per fault and direction). The host end's nft table is ``imload_<run>``; the
+rest lives in the namespace, and removing the namespace removes the pair.
 
 ``PacketNetwork`` is a context manager: ``close`` removes every namespace, link and table
 it made, on success, on failure and on Ctrl-C (``imload run`` turns SIGTERM into the same
-KeyboardInterrupt), and is safe to call twice. A run killed outright (SIGKILL) cannot
-clean up: each namespace's maker is written to ``/run/imload/<namespace>.pid``, and
-``sweep`` (``imload sweep``) removes the namespaces whose maker is gone. Everything goes
-through ``sh``, the one wrapper of ``ip``, ``tc`` and ``nft``.
+KeyboardInterrupt), stopping the emulators first, and is safe to call twice. A run killed
+outright (SIGKILL) cannot clean up: each namespace's maker is written to
+``/run/imload/<namespace>.pid``, and ``sweep`` (``imload sweep``) removes the namespaces
+whose maker is gone, killing what still runs in them. Everything goes through
+``shell.sh``, the one wrapper of ``ip``, ``tc``, ``nft`` and ``iptables``.
 
 What this machine can do is probed once, in throwaway namespaces (``unshare -n``) that
 vanish with their process: ``means()`` says what is missing, by name.
@@ -28,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import threading
 from collections.abc import Mapping
 from contextlib import suppress
@@ -38,7 +40,9 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from imload.faults.packet_rules import DOWN, UP, LinkFault, nft_script, tc_commands
+from imload.faults.emulators import Emulators, end_processes_in, why_not
+from imload.faults.packet_rules import DOWN, UP, LinkFault, nft_remove, nft_script, tc_commands
+from imload.faults.shell import NetError, quiet, sh, works
 
 PREFIX = "imload-"
 OWNERS = Path("/run/imload")  # <namespace>.pid: the process that made it (for ``sweep``)
@@ -46,31 +50,6 @@ BLOCK = ipaddress.ip_network("198.18.0.0/15")
 TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "unshare": "util-linux"}
 NO_NETEM = ("the kernel's netem qdisc (sch_netem, CONFIG_NET_SCH_NETEM), which this kernel "
             "does not have")
-
-
-class NetError(RuntimeError):
-    """A namespace, link or rule that could not be made or removed."""
-
-
-def sh(argv: list[str], stdin: str | None = None, timeout_s: float = 20.0) -> str:
-    """Run ``argv`` (ip, tc, nft); its output, or NetError naming the command and its error."""
-    try:
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True,
-                              timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise NetError(f"{' '.join(argv)}: {e}") from None
-    if done.returncode != 0:
-        tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise NetError(f"{' '.join(argv)} failed (exit {done.returncode}): {tail}")
-    return done.stdout
-
-
-def _probe(argv: list[str], stdin: str | None = None) -> bool:
-    try:
-        sh(argv, stdin)
-    except NetError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -81,6 +60,7 @@ class Means:
     missing_tools: tuple[str, ...]  # "nft (nftables)", ...
     netem: bool                     # tc's netem qdisc
     nft: bool                       # nf_tables netdev ingress with numgen and dynamic sets
+    emulator: str | None = "not probed"  # what the userspace emulator lacks; None: it works
 
     def refusal(self) -> str | None:
         """Why no packet fault can be made here, or None."""
@@ -107,10 +87,10 @@ def means() -> Means:
     root = os.geteuid() == 0
     if not root or missing:
         return Means(root, missing, netem=False, nft=False)
-    netem = _probe(["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
-                    "delay", "1ms"])
-    nft = _probe(["unshare", "-n", "nft", "-f", "-"], NFT_PROBE)
-    return Means(root, missing, netem=netem, nft=nft)
+    netem = works(["unshare", "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem",
+                   "delay", "1ms"])
+    nft = works(["unshare", "-n", "nft", "-f", "-"], NFT_PROBE)
+    return Means(root, missing, netem=netem, nft=nft, emulator=None if netem else why_not())
 
 
 def names(run_id: str) -> tuple[str, str, str, str]:
@@ -193,9 +173,13 @@ class PacketNetwork:
     def __init__(self, run_id: str) -> None:
         self.ns, self.host_dev, self.ns_dev, self.table = names(run_id)
         self.netem, self.nft = means().netem, means().nft
+        self.emulator = means().emulator  # what the userspace emulator lacks; None: it works
+        self._emulators = Emulators(self.ns, OWNERS / f"{self.ns}.emulator")
         self.host_ip = self.ns_ip = ""
         self.ports: dict[str, int] = {}  # fault target (node or node.profile) -> its port
         self._faults: dict[str, LinkFault] = {}
+        self._applied: dict[str, list[LinkFault]] = {}  # per nft table: what its rules make
+        self._applied_tc: dict[str, list[list[str]]] = {}  # per device: its qdisc tree's commands
         self._lock = threading.Lock()
         self._made = False
 
@@ -251,43 +235,74 @@ class PacketNetwork:
         saying them, or why they could not be read."""
         try:
             counters = self.tcp_counters()
-            path.write_text(json.dumps(counters, indent=1) + "\n")
+            emulated = self.emulated()
+            kept = {**counters, **({"emulator": emulated} if emulated else {})}
+            path.write_text(json.dumps(kept, indent=1) + "\n")
         except (NetError, OSError) as e:
             return f"the devices' TCP counters could not be kept: {e}"
+        said = ("" if not emulated else
+                f"; the packet emulator: {', '.join(f'{v} {k}' for k, v in emulated.items())}")
         return (f"the devices' TCP ({path.name}): {counters['RetransSegs']} of "
                 f"{counters['OutSegs']} segments sent again, {counters['TCPTimeouts']} "
-                "retransmission timeouts")
+                f"retransmission timeouts{said}")
+
+    def emulated(self) -> dict[str, int]:
+        """The userspace emulator's counts (``packet_emulator.COUNTS``), summed over the
+        faults stopped so far; {} when it made none."""
+        return self._emulators.total()
 
     def add(self, fault: LinkFault) -> None:
+        """Put ``fault`` on: its rules, and its emulators without the kernel's netem."""
         with self._lock:
             self._faults[fault.fault_id] = fault
             self._apply()
+            if not self.netem:
+                try:
+                    self._emulators.start(fault)
+                except NetError:
+                    self._faults.pop(fault.fault_id)
+                    self._apply()
+                    raise
 
     def remove(self, fault_id: str) -> None:
         with self._lock:
+            errors = self._emulators.stop(fault_id)
             if self._faults.pop(fault_id, None) is not None:
                 self._apply()
+            if errors:
+                raise NetError("; ".join(errors))
 
     def _apply(self) -> None:
+        """Move the rules to the faults that are on; a table or qdisc tree whose part of
+        them did not change is left alone (a rebuilt one drops what it holds)."""
         faults = list(self._faults.values())
-        sh([*self.exec_prefix(), "nft", "-f", "-"],
-           nft_script("imload", self.ns_dev, DOWN, faults, self.netem))
-        sh(["nft", "-f", "-"], nft_script(self.table, self.host_dev, UP, faults, self.netem))
+        for prefix, table, dev, direction in ((self.exec_prefix(), "imload", self.ns_dev, DOWN),
+                                              ([], self.table, self.host_dev, UP)):
+            script = nft_script(table, dev, direction, faults, self.netem,
+                                self._applied.get(table, []))
+            if script:
+                sh([*prefix, "nft", "-f", "-"], script)
+            self._applied[table] = faults
         for tc, dev, direction in ((["tc", "-n", self.ns], self.ns_dev, UP),
                                    (["tc"], self.host_dev, DOWN)):
-            _quiet([*tc, "qdisc", "del", "dev", dev, "root"])
-            for argv in tc_commands(dev, direction, faults, self.netem):
+            commands = tc_commands(dev, direction, faults, self.netem)
+            if commands == self._applied_tc.get(dev):
+                continue
+            quiet([*tc, "qdisc", "del", "dev", dev, "root"])
+            for argv in commands:
                 sh([*tc, *argv])
+            self._applied_tc[dev] = commands
 
     def close(self) -> list[str]:
         """Remove the host's table, the namespace and the pair; what could not be removed
         (after trying everything). Idempotent."""
         with self._lock:
             self._faults.clear()
+            errors = self._emulators.close()  # before the namespace they run in goes
             if not self._made:
-                return []
+                return errors
             self._made = False
-            return remove_network(self.ns)
+            return errors + remove_network(self.ns)
 
     def __enter__(self) -> PacketNetwork:
         return self.open()
@@ -302,10 +317,12 @@ def remove_network(ns: str) -> list[str]:
     its owner file; what could not be removed (after trying everything)."""
     _, host_dev, _, table = names(ns[len(PREFIX):])
     errors = []
+    end_processes_in(ns)  # a killed run's emulators, and their folder
+    shutil.rmtree(OWNERS / f"{ns}.emulator", ignore_errors=True)
     if shutil.which("nft"):
-        errors += _quiet(["nft", "-f", "-"], nft_script(table, "", UP, [], True))
-    errors += _quiet(["ip", "netns", "del", ns])
-    errors += _quiet(["ip", "link", "del", "dev", host_dev])
+        errors += quiet(["nft", "-f", "-"], nft_remove(table))
+    errors += quiet(["ip", "netns", "del", ns])
+    errors += quiet(["ip", "link", "del", "dev", host_dev])
     with suppress(OSError):
         (OWNERS / f"{ns}.pid").unlink()
     return errors
@@ -337,16 +354,3 @@ def sweep(dry_run: bool = False) -> tuple[list[str], list[str]]:
     stale = [ns for ns in namespaces() if not _alive_owner(ns)]
     errors = [] if dry_run else [e for ns in stale for e in remove_network(ns)]
     return stale, errors
-
-
-GONE = ("No such file", "Cannot find device", "does not exist", "Cannot delete qdisc with "
-        "handle of zero", "Invalid handle", "not found")
-
-
-def _quiet(argv: list[str], stdin: str | None = None) -> list[str]:
-    """Run a removal; [] when it worked or there was nothing to remove, else its error."""
-    try:
-        sh(argv, stdin)
-    except NetError as e:
-        return [] if any(g in str(e) for g in GONE) else [str(e)]
-    return []

@@ -21,6 +21,10 @@ moves back with probability ``r``. The mean loss is ``p / (p + r)`` and the mean
 netem says the same as ``loss gemodel p r``; nft with a one-element dynamic set holding the
 state (``add @bad``, ``delete @bad`` from the packet path).
 
+Without the kernel's netem, delay, jitter, reorder, duplicate and corrupt are made by
+imload's userspace emulator (``nfqueue.py``); ``nfqueue_rule`` is the iptables rule in the
+namespace sending a fault's packets to its queue (upstream in OUTPUT, downstream in INPUT).
+
 Every rule set is rendered whole from the faults that are on: applying it replaces the
 last one (nft's ``table ... {}; delete table ...`` is atomic; the qdisc tree is rebuilt).
 """
@@ -28,6 +32,7 @@ last one (nft's ``table ... {}; delete table ...`` is atomic; the qdisc tree is 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 UP, DOWN = "upstream", "downstream"
@@ -103,7 +108,9 @@ def nft_loss_rules(fault: LinkFault) -> list[str]:
     if shape.loss <= 0:
         return []
     if shape.loss_burst is None:
-        return [f"numgen random mod {SCALE} < {_chance(shape.loss / 100)} drop"]
+        chance = _chance(shape.loss / 100)
+        # numgen's numbers are 0..SCALE-1: "< SCALE" is out of nft's range; every one is lost
+        return ["drop"] if chance >= SCALE else [f"numgen random mod {SCALE} < {chance} drop"]
     p, r = gilbert(shape.loss, shape.loss_burst)
     bad = f"@{fault.chain}"
     return [f"meta l4proto {bad} numgen random mod {SCALE} < {_chance(r)} "
@@ -119,31 +126,51 @@ def match(fault: LinkFault, direction: str) -> str:
     return f"ip saddr {fault.host} tcp sport {fault.port}"
 
 
-def nft_script(table: str, device: str, direction: str, faults: list[LinkFault],
-               netem: bool) -> str:
-    """The whole netdev table dropping ``direction``'s packets at ``device``'s ingress;
-    without a loss to make (or with netem, which makes it), the script only removes it."""
-    reset = f"table netdev {table} {{}}\ndelete table netdev {table}\n"
-    lossy = [] if netem else [f for f in faults if f.goes(direction) and f.shape.loss > 0]
-    if not lossy:
-        return reset
-    lines = [f"table netdev {table} {{"]
-    for f in lossy:
+def nft_remove(table: str) -> str:
+    """The script removing netdev table ``table`` (nothing when it is not there)."""
+    return f"table netdev {table} {{}}\ndelete table netdev {table}\n"
+
+
+def _lossy(faults: Sequence[LinkFault], direction: str, netem: bool) -> list[LinkFault]:
+    return [] if netem else [f for f in faults if f.goes(direction) and f.shape.loss > 0]
+
+
+def nft_script(table: str, device: str, direction: str, faults: Sequence[LinkFault],
+               netem: bool, before: Sequence[LinkFault] = ()) -> str:
+    """The netdev table dropping ``direction``'s packets at ``device``'s ingress, moved from
+    what ``before`` made to what ``faults`` make ('' when that is the same; with netem,
+    which makes the loss, always ''). The table and its ingress chain stay once made (the
+    chain is emptied, the faults' chains replaced, in one transaction): removing a hook
+    makes the kernel drop every packet queued to userspace in its namespace, those the
+    emulator holds too (``nf_queue_nf_hook_drop``); ``nft_remove`` at the end."""
+    lossy, old = _lossy(faults, direction, netem), _lossy(before, direction, netem)
+    if lossy == old:
+        return ""
+    t = f"netdev {table}"
+    lines = [f"add table {t}",
+             f'add chain {t} ingress {{ type filter hook ingress device "{device}" '
+             "priority 0; policy accept; }",
+             f"flush chain {t} ingress"]
+    for f in old:
+        lines += [f"flush chain {t} {f.chain}", f"delete chain {t} {f.chain}"]
         if f.shape.loss_burst is not None:
-            lines.append(f"  set {f.chain} {{ type inet_proto; flags dynamic; }}")
-        lines.append(f"  chain {f.chain} {{")
-        lines += [f"    {rule}" for rule in nft_loss_rules(f)]
-        lines.append("  }")
-    lines.append(f'  chain ingress {{ type filter hook ingress device "{device}" priority 0; '
-                 "policy accept;")
-    lines += [f"    {match(f, direction)} jump {f.chain}" for f in lossy]
-    lines += ["  }", "}"]
-    return reset + "\n".join(lines) + "\n"
+            lines.append(f"delete set {t} {f.chain}")
+    if lossy:
+        lines.append(f"table {t} {{")
+        for f in lossy:
+            if f.shape.loss_burst is not None:
+                lines.append(f"  set {f.chain} {{ type inet_proto; flags dynamic; }}")
+            lines.append(f"  chain {f.chain} {{")
+            lines += [f"    {rule}" for rule in nft_loss_rules(f)]
+            lines.append("  }")
+        lines.append("}")
+    lines += [f"add rule {t} ingress {match(f, direction)} jump {f.chain}" for f in lossy]
+    return "\n".join(lines) + "\n"
 
 
 def netem_args(shape: Shape, netem: bool) -> list[str]:
     """``tc qdisc ... netem`` arguments for the shape; [] when there is nothing for netem
-    (without netem in the kernel the loss is nft's, and nothing else may be asked)."""
+    (without netem in the kernel the loss is nft's, the rest the userspace emulator's)."""
     if not netem:
         return []
     args: list[str] = []
@@ -191,3 +218,25 @@ def tc_commands(device: str, direction: str, faults: list[LinkFault],
                     "prio", str(i), "u32", "match", "ip", field, f"{f.host}/32",
                     "match", "ip", port, str(f.port), "0xffff", "flowid", f"1:{i:x}"])
     return out
+
+
+COPY_MARK = 0x1D8  # the emulator's duplicates carry it; its queue rules skip them
+EMULATED = ("delay", "jitter", "distribution", "reorder", "duplicate", "corrupt")
+
+
+def emulated(shape: Shape) -> dict[str, float | str]:
+    """The part of ``shape`` the userspace emulator makes (loss stays nft's, rate htb's);
+    {} when there is none."""
+    return {k: getattr(shape, k) for k in EMULATED if getattr(shape, k) is not None}
+
+
+def nfqueue_rule(fault: LinkFault, direction: str, queue: int) -> list[str]:
+    """The iptables rule (after ``-A``/``-D``, in the devices' namespace) sending the fault's
+    packets going ``direction`` to NFQUEUE ``queue``: upstream as they leave (OUTPUT),
+    downstream as they arrive (INPUT). ``--queue-bypass``: without a reader they pass."""
+    if direction == UP:
+        chain, where = "OUTPUT", ["-d", f"{fault.host}/32", "-p", "tcp", "--dport"]
+    else:
+        chain, where = "INPUT", ["-s", f"{fault.host}/32", "-p", "tcp", "--sport"]
+    return [chain, *where, str(fault.port), "-m", "mark", "!", "--mark", hex(COPY_MARK),
+            "-j", "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]

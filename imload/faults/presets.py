@@ -15,6 +15,16 @@ scenario's seed, so the same seed replays the same outages.
   latency 50 +- 100 ms, and 30 % of connections cut after 256 KB
   (``limit_data``).
 
+Two more say the same places as packet faults (``kind = "netem"``: root, a local
+cluster; docs/chaos.md gives their sources), where TCP's own retransmissions are the
+truer model than a toxic's stream-level delay:
+
+- ``3g-packets``: 125 +- 25 ms each way (a 250 ms round trip), 0.5 % of packets lost
+  each way, 1,200 kbit/s.
+- ``high-speed-rail-packets``: 75 +- 50 ms each way, 1 % lost, and a handover every
+  5-10 s: every packet lost for 0.3-1.0 s (the radio gap; TCP stalls for an RTO and
+  retransmits, where the toxic preset resets the connection).
+
 Why these toxics: a black hole (timeout 0) is what a dead radio looks like to
 TCP, so clients must notice it by missed heartbeats (seed 8.4); reset_peer is
 the new attachment after a handoff, which kills the old connection at once.
@@ -32,7 +42,7 @@ Window = tuple[float, float]
 
 
 def _spec(kind: str, target: str, at: float, dur: float | None, preset: str,
-          stream: str = "both", toxicity: float = 1.0, **attributes: int) -> FaultSpec:
+          stream: str = "both", toxicity: float = 1.0, **attributes: Any) -> FaultSpec:
     return FaultSpec(kind=kind, target=target, at_s=round(at, 3),
                      for_s=None if dur is None else round(dur, 3), stream=stream,
                      toxicity=toxicity, attributes=dict(attributes), preset=preset)
@@ -82,12 +92,31 @@ def bad_wifi(target: str, w: Window, rng: random.Random) -> list[FaultSpec]:
                   toxicity=0.3, bytes=256 * 1024)]
 
 
+def three_g_packets(target: str, w: Window, rng: random.Random) -> list[FaultSpec]:
+    return [_spec("netem", target, w[0], w[1] - w[0], "3g-packets", delay=125, jitter=25,
+                  distribution="normal", loss=0.5, rate=1200)]
+
+
+def high_speed_rail_packets(target: str, w: Window, rng: random.Random) -> list[FaultSpec]:
+    name = "high-speed-rail-packets"
+    out = [_spec("netem", target, w[0], w[1] - w[0], name, delay=75, jitter=50,
+                 distribution="normal", loss=1)]
+    t = w[0] + rng.uniform(5, 10)
+    while t < w[1]:
+        gap = min(rng.uniform(0.3, 1.0), w[1] - t)
+        out.append(_spec("netem", target, t, gap, name, loss=100))
+        t += gap + rng.uniform(5, 10)
+    return out
+
+
 PRESETS: dict[str, Callable[[str, Window, random.Random], list[FaultSpec]]] = {
     "elevator": elevator,
     "subway": subway,
     "high-speed-rail": high_speed_rail,
     "3g": three_g,
     "bad-wifi": bad_wifi,
+    "3g-packets": three_g_packets,
+    "high-speed-rail-packets": high_speed_rail_packets,
 }
 
 

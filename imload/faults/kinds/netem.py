@@ -6,8 +6,10 @@ RTO backoff happen in the drill. The devices run in the run's network namespace
 (``imload/faults/netns.py``); the fault is rules on its veth pair for the packets to and
 from the target's port (``packet_rules.py``), so ``target = "n1.slow"`` shapes one
 profile's devices only. Loss (independent, or in Gilbert bursts) and rate work on any
-kernel with nf_tables and htb; delay, jitter, reorder, duplicate and corrupt need the
-kernel's netem qdisc, and a drill asking for them where it is missing is refused, naming it.
+kernel with nf_tables and htb; delay, jitter, reorder, duplicate and corrupt are made by
+the kernel's netem qdisc or, on a kernel without it, by imload's userspace emulator
+(``packet_emulator.py``, ``nfqueue.py``: iptables NFQUEUE rules and fnfqueue); a drill
+asking for them where neither works is refused, naming what is missing.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Netem(FaultKind):
     name = "netem"
     does = ("drops (independently or in bursts), delays, reorders, duplicates or corrupts "
             "the packets between the devices and the node; limits their rate")
-    needs = "a local cluster, root; delay and the rest: the kernel's netem"
+    needs = ("a local cluster, root; delay and the rest: the kernel's netem, or iptables' "
+             "NFQUEUE and fnfqueue (imload's userspace emulator)")
     options = (
         percent("loss", "% of packets lost (the mean, with `loss_burst`)"),
         Option("loss_burst", "mean burst of lost packets, in packets (Gilbert model); "
@@ -88,9 +91,10 @@ class Netem(FaultKind):
             return f"netem on {spec.target}: no port of its proxy is known"
         shape = shape_of(spec)
         asked = shape.asked()
-        if asked and not net.netem:
+        if asked and not net.netem and net.emulator is not None:
             return (f"netem on {spec.target}: {', '.join(asked)} need{'s' * (len(asked) == 1)} "
-                    f"{NO_NETEM}; loss, loss_burst and rate work without it")
+                    f"{NO_NETEM}, or imload's userspace emulator, which needs "
+                    f"{net.emulator}; loss, loss_burst and rate work without them")
         if shape.loss > 0 and not net.netem and not net.nft:
             return (f"netem on {spec.target}: loss needs nf_tables' netdev ingress hook with "
                     "numgen and dynamic sets (CONFIG_NF_TABLES_NETDEV, CONFIG_NFT_NUMGEN, "
