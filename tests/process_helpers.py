@@ -75,3 +75,37 @@ def imload_in_background(args: list[str], out: Path
                 proc.wait()
         reader.join(timeout=10)
         err.close()
+
+
+@contextmanager
+def script_server(script: str, *args: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """A server running Python ``script`` (with ``args``) in a process of its own (a thread
+    of a pytest worker shares its interpreter and is slow here); the script prints its port
+    first: (that port, the process). Killed at the end if it is still running."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline()), proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def ctrl_c_on_leaving(script: str, *args: str, timeout_s: float = 60) -> Iterator[str]:
+    """Run Python ``script`` (with ``args``) as a terminal would, so Ctrl-C reaches it; the
+    first line it prints, then, on leaving the block, Ctrl-C and a wait for its end (it
+    is killed if it will not end, or if the block failed)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO,
+                            preexec_fn=like_a_terminal, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

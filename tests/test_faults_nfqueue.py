@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from process_helpers import like_a_terminal
+from process_helpers import ctrl_c_on_leaving, script_server
 
 from imload.faults.netns import PacketNetwork, leftovers, means
 from imload.faults.nfqueue import Emulator
@@ -155,21 +153,6 @@ s.recv(1)
 SENT = b"".join(bytes((i + j) % 251 for j in range(300)) for i in range(800))
 
 
-@contextmanager
-def server(host: str, mode: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    """An echo or digesting server on ``host`` in a process of its own (threads in pytest's
-    workers are slow here): its port and the process."""
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, host, mode], stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stdout is not None
-        yield int(proc.stdout.readline()), proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-
-
 def in_namespace(net: PacketNetwork, script: str, port: int) -> str:
     return subprocess.run([*net.exec_prefix(), sys.executable, "-c", script, net.host_ip,
                            str(port)], check=True, capture_output=True, text=True,
@@ -177,7 +160,7 @@ def in_namespace(net: PacketNetwork, script: str, port: int) -> str:
 
 
 def test_delay_adds_to_the_round_trip(network: PacketNetwork) -> None:
-    with server(network.host_ip, "echo") as (port, _):
+    with script_server(SERVER, network.host_ip, "echo") as (port, _):
         network.add(LinkFault(network.ns, network.host_ip, port, "both", Shape(delay=50)))
         rules = subprocess.run([*network.exec_prefix(), "iptables", "-S"], check=True,
                                capture_output=True, text=True).stdout
@@ -193,7 +176,7 @@ def test_delay_adds_to_the_round_trip(network: PacketNetwork) -> None:
 def deliver(network: PacketNetwork, shape: Shape) -> tuple[dict[str, int], int]:
     """Send ``SENT`` across the namespace with ``shape`` on; the emulator's counts and the
     segments TCP sent again. Asserts every byte arrived intact."""
-    with server(network.host_ip, "digest") as (port, proc):
+    with script_server(SERVER, network.host_ip, "digest") as (port, proc):
         network.add(LinkFault(network.ns, network.host_ip, port, "both", shape))
         before = network.tcp_counters()
         in_namespace(network, SENDER, port)
@@ -232,18 +215,8 @@ with PacketNetwork(sys.argv[1]) as net:
 
 def test_ctrl_c_stops_the_emulators_and_removes_the_namespace(emulator_here: None) -> None:
     run_id = f"qint{time.monotonic_ns() % 10**6:x}"
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, run_id], cwd=REPO,
-                            preexec_fn=like_a_terminal, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        ns = proc.stdout.readline().strip()
+    with ctrl_c_on_leaving(HOLDER, run_id) as ns:
         assert len(emulators_of(ns)) == 2  # upstream and downstream
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert emulators_of(ns) == [] and [x for x in leftovers() if ns in x] == []
 
 
@@ -251,7 +224,7 @@ def test_held_packets_survive_other_faults_coming_and_going(network: PacketNetwo
     """A loss fault on another port starts and stops five times while the emulator holds
     the acks of a transfer: the loss tables change in place, so the kernel never drops
     what the emulator holds (removing a hook would: every verdict then fails, ENOENT)."""
-    with server(network.host_ip, "digest") as (port, proc):
+    with script_server(SERVER, network.host_ip, "digest") as (port, proc):
         network.add(LinkFault(network.ns, network.host_ip, port, "both", Shape(delay=200)))
         sender = subprocess.Popen([*network.exec_prefix(), sys.executable, "-c", SENDER,
                                    network.host_ip, str(port)])
