@@ -55,8 +55,8 @@ from peers_tsung import run_tsung  # noqa: E402
 from imload.protocol import direct_conv  # noqa: E402
 
 LOCUST = str(Path(sys.executable).with_name("locust"))
-DOES = {"imload": "send, send_ack, retry timer, batched push acks, heartbeats, columnar "
-                  "journal (4+ events), Locust send-ack event and push rows",
+DOES = {"imload": "send, send_ack, retry timer, push acks (one per 0.2 s at most), "
+                  "heartbeats, columnar journal (4+ events), Locust send-ack event and push rows",
         "bare": "send, wait for send_ack (a request event), ack each push at once",
         "tsung": TSUNG_DOES, "tsung-no-busy-wait": TSUNG_DOES + "; +sbwt none"}
 
