@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imload.journal.columns import decode
-from imload.journal.timeline import plan, segments
+from imload.journal.timeline import plan, sources_of
 
 KINDS = pa.array(["clock", "clock_offset"])
 Row = tuple[int, dict[str, Any]]  # (fn: file << shift | place in the file, the event)
@@ -58,18 +58,19 @@ def shift_of(rows: list[Row], fns: Sequence[pa.Array], ats: Sequence[pa.Array],
     order) from the journal's clock rows."""
     if not rows:
         return Shift(None, None)
-    rows = sorted(rows, key=lambda r: r[0])
-    files = sorted({fn >> file_bits for fn, _ in rows})
-    clocks = [[e for fn, e in rows if fn >> file_bits == f] for f in files]
+    by_file: dict[int, list[Row]] = {}
+    for row in sorted(rows, key=lambda r: r[0]):
+        by_file.setdefault(row[0] >> file_bits, []).append(row)
     fn = pa.chunked_array(fns, pa.int64())
     is_event = pc.is_valid(pa.chunked_array(ats, pa.float64()))
     counts: dict[str | None, int] = {}
     spans: list[tuple[pa.ChunkedArray, str | None]] = []
-    for start, end, source in _segments(rows, files, clocks, file_bits):
-        inside = pc.and_(pc.greater_equal(fn, start), pc.less(fn, end))
-        counts[source] = counts.get(source, 0) + pc.sum(pc.and_(inside, is_event)).as_py()
-        spans.append((inside, source))
-    shifts, summary = plan(clocks, counts)
+    for f, found in by_file.items():
+        for start, end, source in _runs(found, f, file_bits):
+            inside = pc.and_(pc.greater_equal(fn, start), pc.less(fn, end))
+            counts[source] = counts.get(source, 0) + pc.sum(pc.and_(inside, is_event)).as_py()
+            spans.append((inside, source))
+    shifts, summary = plan([[e for _, e in found] for found in by_file.values()], counts)
     if not shifts:
         return Shift(None, summary if summary["sources"] > 1 else None)
     per_row = pc.multiply(pc.cast(is_event, pa.float64()), 0.0)  # zeros, one per row
@@ -79,17 +80,11 @@ def shift_of(rows: list[Row], fns: Sequence[pa.Array], ats: Sequence[pa.Array],
     return Shift(per_row.combine_chunks(), summary)
 
 
-def _segments(rows: list[Row], files: list[int], clocks: list[list[dict[str, Any]]],
-              file_bits: int) -> list[tuple[int, int, str | None]]:
-    """(first fn, end fn, source) of each run of rows on one source: a file's
-    first source from its start, each clock row's own from that row on (files without
-    clock rows have none: they are on the master's clock, as ``align`` has it)."""
-    out = []
-    for f, found in zip(files, clocks, strict=True):
-        first, at_each = segments(found)
-        starts = [f << file_bits] + [fn for fn, e in rows
-                                     if fn >> file_bits == f and e.get("ev") == "clock"]
-        ends = [*starts[1:], (f + 1) << file_bits]
-        for start, end, source in zip(starts, ends, [first, *at_each], strict=True):
-            out.append((start, end, source))
-    return out
+def _runs(found: list[Row], f: int, file_bits: int) -> list[tuple[int, int, str | None]]:
+    """(first fn, end fn, source) of each run of file ``f``'s rows on one source, from its
+    clock rows ``found``: ``align``'s source of each row (``timeline.sources_of``) holds
+    from its file's start, and each clock row's from that row on."""
+    tagged = sources_of([e for _, e in found])
+    starts = [f << file_bits] + [fn for fn, e in found if e.get("ev") == "clock"]
+    owners = [tagged[0][0]] + [s for s, e in tagged if e.get("ev") == "clock"]
+    return list(zip(starts, [*starts[1:], (f + 1) << file_bits], owners, strict=True))

@@ -58,8 +58,9 @@ def _anchor(e: dict[str, Any]) -> str | None:
     return source if isinstance(source, str) and _num(e.get("wall")) else None
 
 
-def _segments(events: Sequence[dict[str, Any]]) -> list[tuple[str | None, dict[str, Any]]]:
-    """Each event of one file with its clock source (None: the file has no anchor)."""
+def sources_of(events: Sequence[dict[str, Any]]) -> list[tuple[str | None, dict[str, Any]]]:
+    """Each event of one file with its clock source (None: the file has no anchor); the
+    DuckDB checker asks it of a file's clock rows alone (``checkdb.clocks``)."""
     current = next((s for e in events if e.get("ev") == "clock"
                     if (s := _anchor(e)) is not None), None)
     out: list[tuple[str | None, dict[str, Any]]] = []
@@ -93,7 +94,7 @@ def align(files: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
     ``bound_s`` is the largest uncertainty of a shifted source (rtt / 2 of its chosen
     estimate), 0 when nothing needed shifting, None when some source's is unknown.
     """
-    segmented = [_segments(events) for events in files]
+    segmented = [sources_of(events) for events in files]
     shifts, summary = _plan(segmented, None)
     if shifts:
         for segments in segmented:
@@ -110,17 +111,7 @@ def plan(clocks: Sequence[Sequence[dict[str, Any]]], events: dict[str | None, in
     alone (in file order) and the number of events of each source (``segments`` counts
     them): (the shift to add to each source's ``at``, the summary). For a reader that
     shifts the times itself (the DuckDB checker, column by column)."""
-    return _plan([_segments(found) for found in clocks], events)
-
-
-def segments(clocks: Sequence[dict[str, Any]]) -> tuple[str | None, list[str | None]]:
-    """One file's sources: the one before its first ``clock`` event, and the one from each
-    ``clock`` event of ``clocks`` (the file's clock events, in order) on: what ``align``
-    files its events under."""
-    found = [source for source, e in _segments(clocks) if e.get("ev") == "clock"]
-    first = next((s for e in clocks if e.get("ev") == "clock"
-                  if (s := _anchor(e)) is not None), None)
-    return first, found
+    return _plan([sources_of(found) for found in clocks], events)
 
 
 def _plan(segmented: list[list[tuple[str | None, dict[str, Any]]]],
