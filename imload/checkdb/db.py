@@ -21,7 +21,6 @@ DuckDB runs on every core (``threads``), within ``memory_limit``, spilling to
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -32,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from imload.journal.columns import NESTED, RAW_KEYS, SCHEMA
+from imload.journal.columns import SCHEMA, decode
 from imload.journal.events import EVENT_FIELDS
 
 # DuckDB's own limit; the process also holds Python's share and what DuckDB's allocator
@@ -137,10 +135,17 @@ CV = """
     LEFT JOIN dict_user b ON c.name LIKE 'd:%' AND b.name = split_part(c.name, ':', 3)"""
 
 
+_IDS: list[pa.Array] = [pa.array([], pa.int32())]  # 0, 1, 2, ...: sliced by ``count``
+
+
 def count(n: int) -> pa.Array:
-    """0, 1, ..., n - 1 (int32: ids), made in Arrow."""
-    ones = pc.fill_null(pa.nulls(n, pa.int32()), 1)
-    return pc.subtract(pc.cumulative_sum(ones), 1).cast(pa.int32())
+    """0, 1, ..., n - 1 (int32: ids): a slice of one array, grown in Arrow when short (a
+    Python int given to a compute function costs ~70 us: pyarrow looks for numpy)."""
+    if len(_IDS[0]) < n:
+        ones = pc.fill_null(pa.nulls(max(n, 2 * len(_IDS[0]), 1 << 16), pa.int32()),
+                            pa.scalar(1, pa.int32()))
+        _IDS[0] = pc.subtract(pc.cumulative_sum(ones), pa.scalar(1, pa.int32()))
+    return _IDS[0].slice(0, n)
 
 
 def set_names(con: duckdb.DuckDBPyConnection, names: Names) -> None:
@@ -188,55 +193,51 @@ def _forget(key: int, folder: str) -> None:
 
 def fetch(con: duckdb.DuckDBPyConnection, indices: Iterable[int],
           tables: Iterable[str] = TABLES) -> dict[int, dict[str, Any]]:
-    """The journal events numbered ``indices``, each rebuilt exactly as written (one query
-    per table: the narrow ones have few columns), looked for in ``tables`` (all of them, or
-    the one a caller knows holds them)."""
-    wanted = sorted(set(indices))
+    """The journal events numbered ``indices``, each rebuilt exactly as written, looked for
+    in ``tables`` (all of them, or the one a caller knows holds them): one query per table
+    (the narrow ones have few columns), fetched as Arrow, its ids turned into names with a
+    take per column and its rows into events by the columnar journal's own ``decode``."""
+    wanted = pa.table({"i": pa.array(sorted(set(indices)), pa.int64())})
     out: dict[int, dict[str, Any]] = {}
-    if not wanted:
+    if not len(wanted):
         return out
-    for table in tables:
-        names = ([c for c in COLUMNS if c not in ("n", "ev")] if table == "other" else
-                 ["keys", "extra", "at", *NARROW[table]])
-        if table == "other":
-            names.append("ev")
-        cols = ", ".join(q(c) for c in names)
-        rows = con.execute(f"SELECT i, {cols} FROM {table} WHERE i IN (SELECT unnest(?))",
-                           [wanted]).fetchall()
-        index = {c: k + 1 for k, c in enumerate(names)}
-        for row in _named(con, rows, index):
-            out[row[0]] = _event(row, index, table)
-        if len(out) == len(wanted):
-            break
-    return out
-
-
-def _named(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]],
-           index: dict[str, int]) -> list[list[Any]]:
-    """``rows`` with their name columns' ids turned into names (a take per column)."""
     dicts = names_of(con)
-    out = [list(row) for row in rows]
-    for column, family in FAMILY.items():
-        k = index.get(column)
-        if k is not None and out:
-            for row, name in zip(out, dicts.names(family, [r[k] for r in out]), strict=True):
-                row[k] = name
+    cur = con.cursor()  # (its own: ``con`` may hold a result its caller is reading)
+    cur.register("wanted_", wanted)
+    try:
+        for table in tables:
+            names = ([c for c in COLUMNS if c != "n"] if table == "other" else
+                     ["keys", "extra", "at", *NARROW[table]])
+            rows = _arrow(cur.sql(f"SELECT i, {', '.join(q(c) for c in names)} FROM {table} "
+                                  "SEMI JOIN wanted_ USING (i)"))
+            if rows.num_rows:
+                numbers, events = decode(_as_journal(rows, dicts, table))
+                out.update(zip(numbers, events, strict=True))
+            if len(out) == len(wanted):
+                break
+    finally:
+        cur.close()
     return out
 
 
-def _event(row: list[Any], index: dict[str, int], table: str) -> dict[str, Any]:
-    keys = row[index["keys"]]
-    if keys == RAW_KEYS:
-        return dict(json.loads(row[index["raw"]]))
-    extra = row[index["extra"]]
-    extras = orjson.loads(extra) if extra is not None else {}
-    e: dict[str, Any] = {}
-    for k in keys.split(","):
-        if k == "ev" and table != "other":
-            e[k] = table
-        elif k in index:
-            v = row[index[k]]
-            e[k] = orjson.loads(v) if k in NESTED and v is not None else v
-        else:
-            e[k] = extras[k]
-    return e
+def _arrow(rel: duckdb.DuckDBPyRelation) -> pa.Table:
+    """A relation's rows as an Arrow table (``to_arrow_table`` from DuckDB 1.4 on, which
+    deprecates the older name)."""
+    to_table = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+    return to_table()
+
+
+def _as_journal(rows: pa.Table, dicts: Dicts, table: str) -> pa.RecordBatch:
+    """A table's rows as a journal batch for ``decode``: ``i`` first (its numbers), the
+    key lists as a dictionary column, every other id its name, a narrow table's ``ev``."""
+    batch = rows.combine_chunks().to_batches()[0]  # (rows: one chunk per column)
+    arrays = [batch.column(0),
+              pa.DictionaryArray.from_arrays(batch.column(1), dicts.arrays["keys"])]
+    names = ["i", "keys"]
+    for name, col in zip(batch.schema.names[2:], batch.columns[2:], strict=True):
+        arrays.append(pc.take(dicts.arrays[FAMILY[name]], col) if name in FAMILY else col)
+        names.append(name)
+    if table != "other":
+        arrays.append(pa.array([table] * batch.num_rows, pa.string()))
+        names.append("ev")
+    return pa.RecordBatch.from_arrays(arrays, names=names)

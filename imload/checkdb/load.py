@@ -74,6 +74,8 @@ TYPED = frozenset(TYPES)  # a key list's fields that need a column (the rest go 
 AT, N = SCHEMA.get_field_index("at"), SCHEMA.get_field_index("n")
 EV = SCHEMA.get_field_index("ev")
 _NO_AT = pa.array([], pa.float64())
+# compute functions get typed scalars: a Python int costs ~70 us a call (pyarrow looks for numpy)
+_NOWHERE, _FIRST, _OTHER = (pa.scalar(k, pa.int32()) for k in (-1, 0, len(NARROW)))
 
 
 def load(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> Loaded:
@@ -187,15 +189,16 @@ class _Split:
         at = batch.column(AT)
         keys = batch.column(1)
         names = keys.dictionary.to_pylist()
-        kind = pc.fill_null(pc.index_in(batch.column(EV), value_set=_KINDS), -1)
+        kind = pc.fill_null(pc.index_in(batch.column(EV), value_set=_KINDS), _NOWHERE)
         fits = [k is not None and k != RAW_KEYS and set(k.split(",")) & TYPED
                 <= _ALLOWED[t] for t in NARROW for k in names]
-        code = pc.add(pc.multiply(pc.max_element_wise(kind, 0).cast(pa.int32()), len(names)),
-                      keys.indices)
-        placed = pc.and_(pc.greater_equal(kind, 0),
-                         pc.fill_null(pc.take(pa.array(fits, pa.bool_()), code), False))
-        where = pc.if_else(placed, kind, len(NARROW))
-        where = pc.if_else(pc.is_valid(at), where, -1)  # (numbered after every event)
+        code = pc.add(pc.multiply(pc.max_element_wise(kind, _FIRST),
+                                  pa.scalar(len(names), pa.int32())), keys.indices)
+        placed = pc.and_(pc.greater_equal(kind, _FIRST),
+                         pc.fill_null(pc.take(pa.array(fits, pa.bool_()), code),
+                                      pa.scalar(False)))
+        where = pc.if_else(placed, kind, _OTHER)
+        where = pc.if_else(pc.is_valid(at), where, _NOWHERE)  # (numbered after every event)
         runs = pc.run_end_encode(where)
         start, cuts = 0, []
         for end, t in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
@@ -203,7 +206,8 @@ class _Split:
                 cuts.append((TABLES[t], start, end - start))
             start = end
         # at: a copy (a slice would hold the whole batch's memory)
-        return (pa.concat_arrays([at, _NO_AT]), pc.add(batch.column(N), f << FILE_SHIFT),
+        return (pa.concat_arrays([at, _NO_AT]),
+                pc.add(batch.column(N), pa.scalar(f << FILE_SHIFT, pa.int64())),
                 self._cut(batch, cuts, offset), clock_rows(batch, EV, f << FILE_SHIFT))
 
     def _cut(self, batch: pa.RecordBatch, cuts: list[tuple[str, int, int]],
