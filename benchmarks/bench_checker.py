@@ -4,7 +4,7 @@ The checker is single-threaded pure Python, so it uses one core; ``--pin``
 also pins the process to one CPU (on a busy shared machine that can hurt).
 
     .venv/bin/python benchmarks/bench_checker.py [--quick] [--messages N] [--users U]
-                                                 [--seqs contiguous|timestamps]
+                                                 [--seqs contiguous|timestamps|opaque]
 
 The journal: ``--users`` users (default 10k) with 1 or 2 devices each, each
 user with ~10 contacts; ``--messages`` direct messages (default 1M, 50k with
@@ -15,8 +15,10 @@ fields a real journal has; every check runs over it (the gap check judges every
 audited device). ``--seqs timestamps`` numbers every conversation with 13-digit
 millisecond timestamps instead of 1, 2, 3 (the journal declares them
 ``increasing``): no check's cost may depend on the values, so its figures must
-match the contiguous run's. Prints one JSON object per line (docs/architecture.md,
-"Benchmarks"):
+match the contiguous run's. ``--seqs opaque`` numbers them with 63-bit labels and
+declares them ``opaque``, as XMPP and MQTT targets do (the order checks are then not
+judged; with ``--from-files`` the DuckDB checker still judges the journal). Prints one
+JSON object per line (docs/architecture.md, "Benchmarks"):
 
 - checker_events_per_s, with ``baseline``: a plain pass over the same events
   that touches one dict per event, and ``ratio`` = checker / baseline (best
@@ -66,17 +68,19 @@ from imload.check import check  # noqa: E402
 from imload.journal import body_digest  # noqa: E402
 
 TIMESTAMP_BASE = 1_733_000_000_000  # ms since the epoch, December 2024
+OPAQUE_BASE = 0x5DEECE66D << 20  # labels: the seqs an XMPP or MQTT adapter makes are 63-bit
+SEQ_NUMBERING = {"contiguous": "contiguous", "timestamps": "increasing", "opaque": "opaque"}
 
 
 def synth_journal(messages: int, users: int, seed: int = 7,
-                  timestamps: bool = False) -> list[dict[str, Any]]:
-    events = list(synth_events(messages, users, seed, timestamps))
+                  seqs: str = "contiguous") -> list[dict[str, Any]]:
+    events = list(synth_events(messages, users, seed, seqs))
     events.sort(key=lambda e: e["at"])
     return events
 
 
 def synth_events(messages: int, users: int, seed: int = 7,
-                 timestamps: bool = False) -> Iterator[dict[str, Any]]:
+                 seqs: str = "contiguous") -> Iterator[dict[str, Any]]:
     """The synthetic journal's events, as they are made (by message, not sorted by ``at``:
     any reader sorts them), so a journal of any size is written without holding it."""
     rnd = random.Random(seed)
@@ -86,8 +90,8 @@ def synth_events(messages: int, users: int, seed: int = 7,
     buffer: list[dict[str, Any]] = []
     add = buffer.append
     t = 1000.0
-    if timestamps:
-        add({"ev": "declare", "at": t, "numbering": {"seq": "increasing",
+    if seqs != "contiguous":
+        add({"ev": "declare", "at": t, "numbering": {"seq": SEQ_NUMBERING[seqs],
                                                      "useq": "contiguous"}})
     add({"ev": "phase", "at": t, "phase": "load", "action": "start"})
     for u in names:
@@ -96,7 +100,7 @@ def synth_events(messages: int, users: int, seed: int = 7,
             add({"ev": "device", "at": t, "user": u, "device": d})
             add({"ev": "connected", "at": t, "user": u, "device": d, "session": 1,
                  "node": "n1", "inbox_seq": 0, "acked": 0})
-    seqs: dict[str, int] = {}
+    numbered: dict[str, int] = {}
     useqs = dict.fromkeys(names, 0)
     last_push: dict[str, float] = {}
     digests = [body_digest(f"body {i}") for i in range(1000)]
@@ -109,8 +113,10 @@ def synth_events(messages: int, users: int, seed: int = 7,
         conv = f"d:{a}:{b}" if a < b else f"d:{b}:{a}"
         dev = devices[a][rnd.randrange(len(devices[a]))]
         cmid, mid, digest = f"c{i}", f"m{i}", digests[i % 1000]
-        seen = seqs.get(conv, 0)
-        seq = seqs[conv] = (TIMESTAMP_BASE + i if timestamps else seen + 1)
+        seen = numbered.get(conv, 0)
+        seq = numbered[conv] = (TIMESTAMP_BASE + i if seqs == "timestamps" else
+                                OPAQUE_BASE ^ (i * 2_654_435_761) if seqs == "opaque" else
+                                seen + 1)
         add({"ev": "send", "at": t, "user": a, "device": dev, "session": 1, "cmid": cmid,
              "conv": conv, "digest": digest, "attempt": 1, "ts": int(t * 1000),
              "seen_seq": seen})
@@ -167,9 +173,10 @@ def emit(**fields: Any) -> None:
     sys.stdout.flush()
 
 
-def write_journal(messages: int, users: int, folder: str, traffic: str = "direct") -> None:
+def write_journal(messages: int, users: int, folder: str, traffic: str = "direct",
+                  seqs: str = "contiguous") -> None:
     from imload.journal.columnar import ColumnarJournalWriter
-    events = synth_events(messages, users) if traffic == "direct" else \
+    events = synth_events(messages, users, seqs=seqs) if traffic == "direct" else \
         chat_events(messages, users)
     with ColumnarJournalWriter(folder, "locust-bench-1", flush_every=65536) as w:
         for e in events:
@@ -211,12 +218,12 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def from_files(messages: int, users: int, reference: bool, memory_limit: str,
-               traffic: str = "direct") -> int:
+               traffic: str = "direct", seqs: str = "contiguous") -> int:
     import tempfile
     with tempfile.TemporaryDirectory(prefix="imload-bench-check-") as tmp:
         journal = f"{tmp}/journal"
         t = time.perf_counter()
-        _child("write", str(messages), str(users), journal, traffic)
+        _child("write", str(messages), str(users), journal, traffic, seqs)
         size = sum(f.stat().st_size for f in Path(journal).iterdir())
         written = time.perf_counter() - t
         engine = _child("judge", "duckdb", journal, f"{tmp}/engine.json", memory_limit)
@@ -224,7 +231,8 @@ def from_files(messages: int, users: int, reference: bool, memory_limit: str,
                      memory_limit) if reference else None
         same = ref is None or Path(f"{tmp}/engine.json").read_bytes() == Path(
             f"{tmp}/reference.json").read_bytes()
-    context = {"messages": messages, "users": users, "traffic": traffic, "journal_bytes": size,
+    context = {"messages": messages, "users": users, "traffic": traffic, "seqs": seqs,
+               "journal_bytes": size,
                "checker": engine["checker"], "write_s": round(written, 1)}
     base = {"baseline": round(ref["seconds"], 2),
             "ratio": round(engine["seconds"] / ref["seconds"], 3)} if ref else {}
@@ -244,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child"]:
         kind, *rest = argv[1:]
         if kind == "write":
-            write_journal(int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
+            write_journal(int(rest[0]), int(rest[1]), rest[2], *rest[3:5])
             print("{}")
         else:
             judge(rest[0], rest[1], rest[2], rest[3])
@@ -254,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--messages", type=int, help="number of messages (overrides --quick)")
     p.add_argument("--users", type=int, default=10_000)
     p.add_argument("--repeat", type=int, help="runs; the best counts (default 3, full run 1)")
-    p.add_argument("--seqs", choices=("contiguous", "timestamps"), default="contiguous",
-                   help="number conversations 1, 2, 3 or with 13-digit ms timestamps")
+    p.add_argument("--seqs", choices=tuple(SEQ_NUMBERING), default="contiguous",
+                   help="number conversations 1, 2, 3, with 13-digit ms timestamps, or with "
+                        "labels (opaque, as XMPP and MQTT targets declare)")
     p.add_argument("--from-files", action="store_true",
                    help="imload verify's way: from a columnar file, engine vs reference")
     p.add_argument("--no-reference", action="store_true",
@@ -274,12 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         from imload.checkdb.db import MEMORY_LIMIT  # (not at the top: DuckDB stays out of
         # the in-process figures' peak memory)
         return from_files(messages, args.users, not args.no_reference,
-                          args.memory_limit or MEMORY_LIMIT, args.traffic)
+                          args.memory_limit or MEMORY_LIMIT, args.traffic, args.seqs)
     args.repeat = max(1, args.repeat or (3 if messages <= 200_000 else 1))
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     t = time.perf_counter()
-    events = synth_journal(messages, args.users, timestamps=args.seqs == "timestamps")
+    events = synth_journal(messages, args.users, seqs=args.seqs)
     gen_s = time.perf_counter() - t
     journal_rss = peak_rss_mib()
     n = len(events)

@@ -46,6 +46,13 @@ def test_a_clean_chat_is_in_scope() -> None:
     assert reason(j.events) is None
 
 
+def test_opaque_seqs_in_direct_chats_are_in_scope() -> None:
+    j = chat()
+    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"})
+    j.audit_all()
+    assert reason(j.events) is None
+
+
 def test_reads_ops_and_groups_are_in_scope() -> None:
     """What the chat mix does besides direct messages: a group created, joined and written
     to, reads with their pushes and markers, a contact op and the audit's state."""
@@ -109,8 +116,13 @@ def _undecryptable(j: JournalBuilder) -> None:
     j.deliver("bob", "phone", "alice", "c9", undecryptable=True)["digest"] = None
 
 
-def _opaque(j: JournalBuilder) -> None:
+def _opaque_with_groups(j: JournalBuilder) -> None:
     j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"})
+    j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob",))
+
+
+def _opaque_useqs(j: JournalBuilder) -> None:
+    j.add("declare", numbering={"seq": "contiguous", "useq": "opaque"})
 
 
 def _clash_seq(j: JournalBuilder) -> None:
@@ -142,7 +154,8 @@ CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
     (_subscriptions, "subscriptions"), (_joined, "'joined'"), (_stray_conv, "groups (e.g."),
     (_read_ok_first, "no read pending"), (_raw, "schema"), (_null, "null"),
     (_missing, "without"),
-    (_ts, "copies with ts"), (_opaque, "opaque"), (_clash_seq, "seq naming two mids"),
+    (_ts, "copies with ts"), (_opaque_with_groups, "opaque, with groups"),
+    (_opaque_useqs, "useqs declared opaque"), (_clash_seq, "seq naming two mids"),
     (_clash_cmid, "two mids"), (_early, "before its send"), (_late_ack, "before its send"),
     (_undecryptable, "failed authentication"),
 ]

@@ -196,6 +196,24 @@ def test_every_anomaly_it_judges_is_found_and_shown_alike() -> None:
     judged_alike(events, max_examples=1)
 
 
+def test_opaque_seqs_in_direct_chats_are_judged_alike_and_their_order_is_not() -> None:
+    """XMPP and MQTT targets declare their seqs opaque (labels): with direct chats alone the
+    DuckDB checker judges the journal, and counts the order checks as not judged exactly as
+    the reference does."""
+    direct = [s for s in STEPS if s not in ("group", "join", "leave", "group_lost")]
+    events = build([(s, n, n + 1) for n, s in enumerate(direct)] * 2, audit_all=True)
+    events.insert(1, {**events[0], "ev": "declare",
+                      "numbering": {"seq": "opaque", "useq": "contiguous"}})
+    events[1].pop("phase", None)
+    events[1].pop("action", None)
+    reference = check(events)
+    for kind in ("order", "backwards", "fifo", "causality", "read_sync"):  # planted, skipped
+        reasons = [r["reason"] for r in reference["coverage"][kind]["reasons"]]
+        assert "seq declared opaque" in reasons, kind
+    assert reference["anomalies"]["lost"] and reference["anomalies"]["corrupted"]
+    judged_alike(events)
+
+
 def test_a_journal_read_from_files_gives_the_same_verdict(tmp_path: Path) -> None:
     events = build([(s, n, 2 * n) for n, s in enumerate(STEPS)], audit_all=True)
     for form, writer in (("columnar", ColumnarJournalWriter), ("jsonl", JournalWriter)):

@@ -39,6 +39,12 @@ _USER = itemgetter("user")
 Obs = tuple[float, int, Event]  # (when received, value, event)
 
 
+# why, with opaque seqs, no read marker is judged to have gone down (reason, example)
+MARKERS_ARE_LABELS = ("seq declared opaque", "the target numbers conversations with labels, "
+                      "so whether a read marker went down cannot be judged (divergence and "
+                      "unheld reads still are)")
+
+
 def read_sync_cases(h: History, limit: int = 20) -> Cases:
     out = Cases("read_sync", limit, unit="users who read")
     readers: set[str] = set()
@@ -47,9 +53,7 @@ def read_sync_cases(h: History, limit: int = 20) -> Cases:
     judged_here = owe_readers(h, out, readers)
     if seq_opaque(h):  # markers are labels: "went down" has no order to go by
         if judged_here:
-            out.skip("seq declared opaque", "the target numbers conversations with labels, so "
-                     "whether a read marker went down cannot be judged (divergence and "
-                     "unheld reads still are)", judged_here)
+            out.skip(*MARKERS_ARE_LABELS, judged_here)
     else:
         went_down(h, out)
         pushed_down(h, out)

@@ -30,7 +30,9 @@ import pyarrow as pa
 
 from imload.check.cases import Cases
 from imload.check.index import History
+from imload.check.numbering import seq_opaque
 from imload.check.reads import (
+    MARKERS_ARE_LABELS,
     _starts,
     diverged,
     owe_readers,
@@ -82,14 +84,18 @@ LATENCY = """
 
 
 def read_sync_cases(ix: Index, small: History, limit: int = 20) -> Cases:
-    """``reads.read_sync_cases`` (seqs are never opaque in scope)."""
+    """``reads.read_sync_cases``."""
     out = Cases("read_sync", limit, unit="users who read")
     kinds = ", ".join(f"'{k}'" for k in (*READ_KINDS, "marks"))
     readers = set(ix.dicts.names("user", [r[0] for r in ix.con.execute(
         f"SELECT DISTINCT \"user\" FROM other WHERE ev IN ({kinds})").fetchall()]))
-    owe_readers(small, out, readers)
-    _went_down(ix, small, out)
-    _pushed_down(ix, out)
+    judged_here = owe_readers(small, out, readers)
+    if seq_opaque(small):
+        if judged_here:
+            out.skip(*MARKERS_ARE_LABELS, judged_here)
+    else:
+        _went_down(ix, small, out)
+        _pushed_down(ix, out)
     diverged(small, out)
     if "read" in ix.kinds:  # (no join over the copies for a run without reads)
         _unheld(ix, out)
