@@ -39,7 +39,12 @@ descriptors per connection). Figures, one JSON object per line (docs/architectur
   the same pairs, both devices sending one message every 0.5 s on average with
   jitter, so every frame arrives alone and wakes the process on its own;
   generator CPU-microseconds per complete message, with ``baseline`` = the
-  flat-out run's and ``ratio`` (issue #14's target: <= 2);
+  flat-out run's and ``ratio`` (issue #14's target: <= 2), and ``raw_ratio``, the same
+  ratio for the bare transport (below);
+- ``raw_paced_round_trip_cpu``: the ceiling's client at that pace: each connection sends
+  one frame every ``--pace`` on average and awaits its echo (gevent + websocket-client,
+  nothing else); CPU-microseconds per round trip, with ``baseline`` = the flat-out
+  ceiling's and ``ratio``: what waking up for every frame costs the transport alone;
 - ``generator_cpu_per_message``: generator CPU-microseconds per complete
   message, per journal format (``--journal-format``; by default the message
   run is made twice, columnar with ``baseline`` = the same run journaling JSON
@@ -181,10 +186,14 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
     try:
         time.sleep(1.5)
         echo = run_child("echo", f"ws://127.0.0.1:{port}/", str(pairs * 2), str(seconds))
+        echo_paced = run_child("echo", f"ws://127.0.0.1:{port}/", str(pairs * 2),
+                               str(max(seconds, 10 * ns.pace)), str(ns.pace)) \
+            if ns.pace > 0 else None
     finally:
         server.terminate()
         server.wait(10)
-    return {"conn": conn, "echo": echo, "runs": {f: _median(v) for f, v in flat.items()},
+    return {"conn": conn, "echo": echo, "echo_paced": echo_paced,
+            "runs": {f: _median(v) for f, v in flat.items()},
             "paced": _median(paced) if paced else None,
             "e2e": _median(sealed) if sealed else None}
 
@@ -227,9 +236,15 @@ def _report(ns: argparse.Namespace, devices: int, pairs: int, m: dict[str, Any])
     emit("generator_cpu_util", msgs["cpu_s"] / msgs["wall_s"], "cores")
     if paced is not None:
         paced_done = min(paced["acked"], paced["delivered"])
+        raw_paced = m["echo_paced"]
+        flat_us = echo["cpu_s"] * 1e6 / max(echo["round_trips"], 1)
+        paced_us = raw_paced["cpu_s"] * 1e6 / max(raw_paced["round_trips"], 1)
+        emit("raw_paced_round_trip_cpu", paced_us, "cpu-us/round trip", baseline=flat_us,
+             ratio=paced_us / flat_us, pace_s=ns.pace, connections=pairs * 2)
         emit("paced_cpu_per_message", _cpu_us(paced), "cpu-us/message",
              baseline=_cpu_us(msgs), ratio=_cpu_us(paced) / _cpu_us(msgs), pace_s=ns.pace,
-             devices=pairs * 2, messages_per_s=paced_done / paced["wall_s"], **_spread(paced))
+             devices=pairs * 2, messages_per_s=paced_done / paced["wall_s"],
+             raw_ratio=paced_us / flat_us, **_spread(paced))
     sealed = m["e2e"]
     if sealed is not None:
         plain = runs[next(iter(runs))]

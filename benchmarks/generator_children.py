@@ -34,7 +34,7 @@ def run(kind: str, rest: list[str]) -> None:
                        rest[4] or None, rest[5], float(rest[6]),
                        e2e=len(rest) > 7 and rest[7] == "1")
     elif kind == "echo":
-        child_echo(rest[0], int(rest[1]), float(rest[2]))
+        child_echo(rest[0], int(rest[1]), float(rest[2]), float(rest[3]) if rest[3:] else 0.0)
     elif kind == "echo-server":
         echo_server(int(rest[0]))
     os._exit(0)
@@ -216,9 +216,11 @@ def _flush_every_second(journal: Any) -> None:
         journal.flush()
 
 
-def child_echo(url: str, clients: int, seconds: float) -> None:
-    """``clients`` connections, ``WINDOW`` frames in flight each, for ``seconds``: prints the
-    round trips and the CPU they took."""
+def child_echo(url: str, clients: int, seconds: float, pace_s: float = 0.0) -> None:
+    """``clients`` connections for ``seconds``: ``WINDOW`` frames in flight each (flat out),
+    or with ``pace_s`` one frame at a time every ``pace_s`` on average (uniform jitter, as
+    the paced message run), each echo awaited; prints the round trips and the CPU they
+    took."""
     import gevent
     import gevent.lock
 
@@ -228,26 +230,30 @@ def child_echo(url: str, clients: int, seconds: float) -> None:
     stop = [False]
     frame = json.dumps({"t": "send", "rid": 1, "cmid": "c1", "conv": "d:a:b", "body": BODY})
 
-    def client() -> None:
+    def client(rnd: random.Random) -> None:
         ws = open_websocket(url, gevent.lock.Semaphore(), connect_timeout_s=10.0)
-        for _ in range(WINDOW):
+        if pace_s > 0:
+            gevent.sleep(rnd.uniform(0, pace_s))
+        for _ in range(1 if pace_s > 0 else WINDOW):
             ws.send(frame)
         while not stop[0]:
             ws.recv_data_frame(False)
             if measuring[0]:
                 count[0] += 1
+            if pace_s > 0:
+                gevent.sleep(rnd.uniform(0.5 * pace_s, 1.5 * pace_s))
             ws.send(frame)
         ws.shutdown()
 
-    greenlets = [gevent.spawn(client) for _ in range(clients)]
-    gevent.sleep(2.0)
+    greenlets = [gevent.spawn(client, random.Random(k)) for k in range(clients)]
+    gevent.sleep(2.0 + 2 * pace_s)
     measuring[0] = True
     c0, w0 = cpu_self(), time.monotonic()
     gevent.sleep(seconds)
     measuring[0] = False
     cpu, wall = cpu_self() - c0, time.monotonic() - w0
     stop[0] = True
-    gevent.joinall(greenlets, timeout=2)
+    gevent.joinall(greenlets, timeout=2 + 2 * pace_s)
     print(json.dumps({"round_trips": count[0], "cpu_s": cpu, "wall_s": wall}), flush=True)
 
 
