@@ -4,8 +4,11 @@ Most journals here relabel every seq so that the labels run against time
 (``labelled``): a checker that still sorted ops and messages by seq would judge
 them the other way round, so each test fails if the seq rule is taken."""
 
+import math
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from journal_builder import JournalBuilder
 
 from imload.check import check
@@ -233,3 +236,19 @@ def span_of(j: JournalBuilder, cmid: str) -> tuple[float, float]:
     sent = next(e["at"] for e in j.events if e["ev"] == "send" and e["cmid"] == cmid)
     acked = next(e["at"] for e in j.events if e["ev"] == "send_ok" and e["cmid"] == cmid)
     return sent, acked
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 6), st.booleans(),
+                          st.booleans()), max_size=6),
+       st.integers(0, 24), st.integers(0, 6))
+def test_the_windows_say_what_owed_says(ops: list[tuple[int, int, bool, bool]], s: int,
+                                        length: int) -> None:
+    """``UserOps.windows`` (the DuckDB checker's form of the rule) owes a send window
+    exactly when ``owed`` does: integer times, so ties and unanswered ops (end +inf) come up."""
+    rows = [(math.inf if unanswered else start + took, start, joins, OpRecord("u", f"o{n}"))
+            for n, (start, took, joins, unanswered) in enumerate(ops)]
+    user = UserOps.of(rows)
+    a = s + length
+    by_windows = any(lo < s <= hi and a < a_max for lo, hi, a_max in user.windows())
+    assert by_windows == user.owed(s, a)

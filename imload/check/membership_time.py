@@ -60,10 +60,20 @@ class UserOps:
     def owed(self, s: float, a: float) -> bool:
         """A member all along [s, a], surely."""
         k = bisect_left(self.ends, s)  # ops[:k] ended before s
-        if k == 0 or self.rest_min[k] <= a:  # never a member before, or a change overlaps
-            return False
+        # never a member before, or a change overlaps
+        return k > 0 and a < self.rest_min[k] and self._member_after(k)
+
+    def _member_after(self, k: int) -> bool:
+        """Every op of ``ops[:k]`` that may have applied last made the user a member."""
         j = bisect_left(self.ends, self.first_max[k - 1], 0, k)  # ops[j:k] may be the last
         return self.joined[k] - self.joined[j] == k - j
+
+    def windows(self) -> list[tuple[float, float, float]]:
+        """``owed`` as windows: (lo, hi, a_max), owed iff lo < s <= hi and a < a_max (one per
+        run of ``s`` after the same ops, where those leave the user a member)."""
+        ends = [-INF, *self.ends, INF]
+        return [(ends[k], ends[k + 1], self.rest_min[k]) for k in range(1, len(self.ends) + 1)
+                if ends[k] < ends[k + 1] and self._member_after(k)]
 
     def last(self) -> list[tuple[bool, OpRecord]]:
         """The ops that may have applied last of all, and whether each made a member."""

@@ -13,14 +13,20 @@ copies) stays in DuckDB; the timelines go to it as two small tables:
 - ``gspan(conv, u, lo, hi)``: ``Timeline.member_spans``, the seqs each user was
   owed (event messages included), which the gap check reads.
 
-``owe`` then files each acked group message as ``fan_out`` does: owed users
-(``gowed``), wanted devices, copies and the last copy's time, or ``unknown``
+``OWE`` and ``DUE`` then file each acked group message as ``fan_out`` does: owed
+users (``gowed``), wanted devices, copies and the last copy's time, or ``unknown``
 (the skip reason comes from the reference's ``unknown_recipients``).
+
+With seqs declared opaque no seq places anything: ``gowed`` comes from the time rule
+instead (``membership_time``: the users surely in the group all along the message's
+send window, its first attempt to its ack), computed by the reference's own
+``time_members`` per acked group message, and a message owed to nobody (every
+member's membership changed while it was sent) is known, not unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -28,12 +34,17 @@ import pyarrow as pa
 from imload.check.filing import file_event
 from imload.check.index import History
 from imload.check.membership import Timeline, group_timeline
+from imload.check.membership_time import time_members
+from imload.check.numbering import seq_opaque
 from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
 RUN = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("lo", pa.int64()),
                  ("hi", pa.int64())])
 KNOWN = pa.schema([("conv", pa.int32()), ("lo", pa.int64()), ("hi", pa.int64())])
+TIME = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("lo", pa.float64()),
+                  ("hi", pa.float64()), ("a_max", pa.float64())])
+CREATED = pa.schema([("conv", pa.int32()), ("created", pa.float64())])
 
 
 def events_of(ix: Index, h: History) -> None:
@@ -90,6 +101,13 @@ def build(ix: Index) -> None:
         "SELECT DISTINCT n.conv FROM names n JOIN cv ON cv.c = n.conv WHERE cv.grp"
     ).fetchall()]))
     ix.groups = bool(convs)
+    if seq_opaque(ix.small):  # no seq places anything: the time rule (``membership_time``)
+        _create(ix, (("grun", [], RUN), ("gknown", [], KNOWN), ("gspan", [], RUN),
+                     ("gunknown", [], KNOWN)))
+        if ix.groups:
+            _owed_by_time(ix, convs)
+            _run(ix, DUE)
+        return
     for conv in convs:
         t = group_timeline(conv, ix.small)
         if t.unknown is not None:
@@ -99,16 +117,48 @@ def build(ix: Index) -> None:
         runs.extend(r)
         known.extend(k)
         spans.extend(_spans(conv, t))
-    for name, rows, schema in (("grun", runs, RUN), ("gknown", known, KNOWN),
-                               ("gspan", spans, RUN), ("gunknown", unknown, KNOWN)):
-        table = pa.Table.from_pylist([dict(zip(schema.names, _ids(ix, r), strict=True))
-                                      for r in rows], schema=schema)
+    _create(ix, (("grun", [_ids(ix, r) for r in runs], RUN),
+                 ("gknown", [_ids(ix, r) for r in known], KNOWN),
+                 ("gspan", [_ids(ix, r) for r in spans], RUN),
+                 ("gunknown", [_ids(ix, r) for r in unknown], KNOWN)))
+    if ix.groups:  # (the direct chats of a capacity run skip the joins over the copies)
+        _run(ix, OWE + ";" + DUE)
+
+
+def _create(ix: Index, tables: Iterable[tuple[str, list[tuple[Any, ...]], pa.Schema]]) -> None:
+    """Temporary tables of ``rows`` (ids, not names)."""
+    for name, rows, schema in tables:
+        table = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                     schema=schema)
         ix.con.register("rows_", table)
         ix.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM rows_")
         ix.con.unregister("rows_")
-    if ix.groups:  # (the direct chats of a capacity run skip the joins over the copies)
-        for statement in filter(str.strip, OWE.split(";")):
-            ix.con.execute(statement)
+
+
+def _run(ix: Index, script: str) -> None:
+    for statement in filter(str.strip, script.split(";")):
+        ix.con.execute(statement)
+
+
+def _owed_by_time(ix: Index, convs: list[str]) -> None:
+    """``gowed`` and ``gk`` by the time rule: a message is owed to the users surely in the
+    group all along its send window (first attempt to ack), and its members are known when
+    the group's are and it was acked after the group's creation began (``TimeMembers``).
+    The reference's ``time_members`` per group gives each user's ``windows`` (tables
+    ``gtime``, ``gconv``); DuckDB joins the messages to them."""
+    windows: list[tuple[Any, ...]] = []
+    created: list[tuple[Any, ...]] = []
+    for conv in convs:
+        t = time_members(conv, ix.small)
+        if t.unknown is not None:
+            continue
+        c = ix.id("conv", conv)
+        created.append((c, t.created))
+        for user, ops in t.users.items():
+            u = ix.id("user", user)
+            windows.extend((c, u, lo, hi, a_max) for lo, hi, a_max in ops.windows())
+    _create(ix, (("gtime", windows, TIME), ("gconv", created, CREATED)))
+    _run(ix, TIMED)
 
 
 def _ids(ix: Index, row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -128,16 +178,36 @@ CREATE OR REPLACE TEMP TABLE gmsg AS
   JOIN cv ON cv.c = a_conv WHERE cv.grp;
 CREATE OR REPLACE TEMP TABLE gowed AS
   SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m JOIN grun g ON g.conv = m.conv AND {IN};
+CREATE OR REPLACE TEMP TABLE gk AS
+  SELECT DISTINCT m.su, m.cmid FROM gmsg m JOIN gknown g ON g.conv = m.conv AND {IN}
+"""
+
+# the time rule (opaque seqs): the acked group messages' windows against ``gtime`` (owed iff
+# lo < s <= hi and a < a_max) and ``gconv`` (known iff acked after the creation began)
+TIMED = """
+CREATE OR REPLACE TEMP TABLE gmsg AS
+  SELECT u AS su, cmid, a_conv AS conv, s_at AS s, a_at AS a, a_mid AS mid FROM acked
+  JOIN cv ON cv.c = a_conv WHERE cv.grp AND s_at IS NOT NULL;
+CREATE OR REPLACE TEMP TABLE gk AS
+  SELECT m.su, m.cmid FROM gmsg m JOIN gconv c ON c.conv = m.conv AND m.a >= c.created;
+CREATE OR REPLACE TEMP TABLE gowed AS
+  SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m
+  JOIN gconv c ON c.conv = m.conv AND m.a >= c.created
+  JOIN gtime g ON g.conv = m.conv AND m.s > g.lo AND m.s <= g.hi AND m.a < g.a_max
+"""
+
+# each acked group message's due, from ``gowed`` and ``gk`` (the messages whose members are
+# known), by either rule
+DUE = """
 CREATE OR REPLACE TEMP TABLE gdue AS
-  WITH k AS (SELECT DISTINCT m.su, m.cmid FROM gmsg m JOIN gknown g ON g.conv = m.conv
-             AND {IN}),
+  WITH m AS (SELECT u AS su, cmid FROM acked JOIN cv ON cv.c = a_conv WHERE cv.grp),
   w AS (SELECT o.su, o.cmid, sum(coalesce(n.n, 0)) AS wanted FROM gowed o
         LEFT JOIN ndev n ON n.u = o.u GROUP BY ALL),
   c AS (SELECT o.su, o.cmid, count(*) AS copies, max(h.h_at) AS done_at FROM gowed o
         JOIN held h ON h.mid = o.mid AND h.u = o.u GROUP BY ALL)
   SELECT m.su, m.cmid, k.su IS NOT NULL AS known, coalesce(w.wanted, 0) AS wanted,
          coalesce(c.copies, 0) AS copies, c.done_at
-  FROM gmsg m LEFT JOIN k USING (su, cmid) LEFT JOIN w USING (su, cmid)
+  FROM m LEFT JOIN gk k USING (su, cmid) LEFT JOIN w USING (su, cmid)
   LEFT JOIN c USING (su, cmid);
 UPDATE acked SET wanted = g.wanted, copies = g.copies, done_at = g.done_at,
                  judged = g.known AND g.wanted > 0, unknown = NOT g.known

@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 
 from imload.check.index import History
+from imload.check.membership_time import Span
+from imload.check.numbering import seq_opaque
 from imload.check.recipients import expected_users
 from imload.checkdb.db import Dicts, code, fetch, names_of
 
@@ -57,13 +59,15 @@ class Index:
     def one(self, i: int | None) -> dict[str, Any] | None:
         return self.get([i])[0]
 
-    def recipients(self, conv: str, seq: int) -> list[tuple[str, str]] | None:
+    def recipients(self, conv: str, seq: int, span: Span | None = None
+                   ) -> list[tuple[str, str]] | None:
         """``recipients.expected_devices``: a direct chat's two users, a group's members at
-        ``seq`` (the reference's timeline over ``small``), each with every device; None when
-        they are not known."""
-        users = expected_users(conv, seq, self.small)
+        ``seq`` (the reference's timeline over ``small``), or with opaque seqs all along
+        ``span`` (the send window: the time rule), each with every device; None when they
+        are not known, [] when owed to nobody (the time rule)."""
+        users = expected_users(conv, seq, self.small, span=span)
         if not users:
-            return None
+            return [] if users is not None and seq_opaque(self.small) else None
         return [(u, d) for u in users for d in self.devices.get(u, {})]
 
 

@@ -24,6 +24,8 @@ from imload.check.integrity import (
     phantom_events,
     phantom_sentence,
 )
+from imload.check.membership_time import Span
+from imload.check.numbering import seq_opaque
 from imload.check.recipients import unknown_recipients
 from imload.checkdb.db import code
 from imload.checkdb.index import Index
@@ -47,7 +49,8 @@ def fan_out(ix: Index) -> FanOut:
     out = FanOut()
     out.expected = ix.con.execute("SELECT coalesce(sum(wanted), 0) FROM acked "
                                   "WHERE judged AND copies = wanted").fetchone()[0]  # type: ignore[index]
-    short = ix.con.execute("""SELECT u, cmid, a_i, a_mid, a_conv, a_seq, s_i, unknown FROM acked
+    short = ix.con.execute("""SELECT u, cmid, a_i, a_mid, a_conv, a_seq, s_i, unknown, s_at,
+                                     a_at FROM acked
                               WHERE (judged AND copies <> wanted) OR unknown
                               ORDER BY a_i""").fetchall()
     if not short:
@@ -59,11 +62,13 @@ def fan_out(ix: Index) -> FanOut:
     for u, d, mid in ix.dicts.named(held, "user", "device"):
         holders.setdefault(mid, set()).add((u, d))
     convs = ix.dicts.names("conv", [row[4] for row in short])
-    for (u, cmid, a_i, mid_id, _, seq, s_i, unknown), conv in zip(short, convs, strict=True):
+    for (u, cmid, a_i, mid_id, _, seq, s_i, unknown, s_at, a_at), conv in zip(short, convs,
+                                                                               strict=True):
         mid = ix.name("mid", mid_id)
-        recips = None if unknown else ix.recipients(conv, seq)
+        span = _window(ix, s_at, a_at)
+        recips = None if unknown else ix.recipients(conv, seq, span)
         if recips is None:
-            out.unjudged.skip(*unknown_recipients(conv, ix.small))
+            out.unjudged.skip(*unknown_recipients(conv, ix.small, span=span))
             continue
         out.expected += len(recips)
         have = holders.get(mid_id, set())
@@ -87,7 +92,8 @@ def lost_cases(ix: Index, found: FanOut, limit: int = 20) -> Cases:
             continue
         sent, ok = ix.get([rec["s_i"], rec["a_i"]])
         assert ok is not None
-        recips = ix.recipients(ok["conv"], ok["seq"])
+        recips = ix.recipients(ok["conv"], ok["seq"],
+                               _window(ix, sent["at"] if sent else None, ok["at"]))
         assert recips is not None
         out.keep(lost_sentence(sent, ok, missing, len(recips), ix.rel),
                  [sent, ok, *evidence(ix, missing)])
@@ -102,17 +108,17 @@ def partial_cases(ix: Index, limit: int = 20) -> Cases:
         ORDER BY {RECORD_ORDER}""").fetchall()
     for s_i, e_i, d_i in rows:
         out.owe()
-        got = ix.one(d_i)
-        assert got is not None
-        recips = ix.recipients(got["conv"], got["seq"])
+        sent, got = ix.get([s_i, d_i])
+        assert sent is not None and got is not None
+        span = _window(ix, sent["at"], got["at"])  # to its earliest copy
+        recips = ix.recipients(got["conv"], got["seq"], span)
         if recips is None:
-            out.skip(*unknown_recipients(got["conv"], ix.small))
+            out.skip(*unknown_recipients(got["conv"], ix.small, span=span))
             continue
         have = _holders(ix, d_i)
         missing = [r for r in recips if r not in have]
         if missing and len(missing) < len(recips) and out.tally():
-            sent, end = ix.get([s_i, e_i])
-            assert sent is not None
+            end = ix.one(e_i)
             out.keep(partial_sentence(sent, end, got["mid"], len(recips), missing),
                      [sent, end, got, *evidence(ix, missing)])
     return out
@@ -234,6 +240,12 @@ def evidence(ix: Index, devices: list[tuple[str, str]]) -> list[dict[str, Any] |
         dv = ix.devices[u][d]
         picks.append(dv.audit if dv.audit is not None else dv.declared)
     return ix.get(picks)
+
+
+def _window(ix: Index, start: float | None, end: float) -> Span | None:
+    """A message's send window, which places it when the seqs are opaque (the time rule:
+    ``membership_time``); None otherwise, or when its first attempt is not journaled."""
+    return (start, end) if start is not None and seq_opaque(ix.small) else None
 
 
 def _count(ix: Index, sql: str) -> int:

@@ -20,10 +20,9 @@ Out of it, each with its reason (what the port would need):
 
 - copies carrying local display times (``ts``): the display-order check rebuilds
   each device's hybrid order, per device, in Python over all its copies;
-- seqs declared opaque in a journal with groups: groups are then placed by the time
-  rule (``membership_time``), over every message's send window (with direct chats alone,
-  opaque seqs are in the class: the order checks count what they could not judge, as the
-  reference's do); useqs declared opaque;
+- useqs declared opaque (seqs declared opaque are in the class: the order checks count
+  what they could not judge, as the reference's do, and groups are placed by the time
+  rule, ``groups``);
 - groups declared subscriptions, or ``joined`` events (MQTT): who is owed depends
   on each device's join time;
 - a conversation neither ``d:a:b`` nor ``g:...`` (the reference judges it unknown);
@@ -148,18 +147,9 @@ def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
         numbering = e.get("numbering") or {}
         if numbering.get("useq") == "opaque":
             return "useqs declared opaque"
-        if numbering.get("seq") == "opaque" and _groups(con):
-            return "seqs declared opaque, with groups (placed by the time rule: not ported yet)"
         if e.get("group_membership") not in (None, "members"):
             return "groups declared as subscriptions"
     return None
-
-
-def _groups(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the journal names a group: a ``g:`` conversation, or a group op."""
-    dicts = names_of(con)
-    return any(str(name).startswith("g:") for name in dicts.arrays["conv"].to_pylist()) or \
-        any(str(kind).startswith("group_") for kind in dicts.arrays["kind"].to_pylist())
 
 
 # Every distinct way a mid is named (its conv, seq, sender and cmid) by an ack or a copy:
