@@ -19,9 +19,10 @@ users (``gowed``), wanted devices, copies and the last copy's time, or ``unknown
 
 With seqs declared opaque no seq places anything: ``gowed`` comes from the time rule
 instead (``membership_time``: the users surely in the group all along the message's
-send window, its first attempt to its ack), computed by the reference's own
-``time_members`` per acked group message, and a message owed to nobody (every
-member's membership changed while it was sent) is known, not unknown.
+send window, its first attempt to its ack). The reference's own ``time_members`` gives
+each member's windows of send times (``UserOps.windows``: ``gtime``) and each group's
+creation (``gconv``), and DuckDB joins the acked group messages to them; a message owed
+to nobody (every member's membership changed while it was sent) is known, not unknown.
 """
 
 from __future__ import annotations
