@@ -56,6 +56,18 @@ def test_opaque_seqs_are_in_scope_groups_too() -> None:
     assert reason(j.events) is None
 
 
+def test_groups_as_subscriptions_are_in_scope() -> None:
+    """As MQTT targets declare them, with their devices' ``joined`` events."""
+    j = chat()
+    j.add("declare", numbering={"seq": "opaque", "useq": "contiguous"},
+          group_membership="subscription")
+    j.group_op("alice", "phone", "o1", "group_create", "g:team", members=("bob",))
+    j.add("joined", user="bob", device="phone", session=1, conv="g:team")
+    j.group_message("bob", "phone", "g:team", "c3")
+    j.audit_all()
+    assert reason(j.events) is None
+
+
 def test_reads_ops_and_groups_are_in_scope() -> None:
     """What the chat mix does besides direct messages: a group created, joined and written
     to, reads with their pushes and markers, a contact op and the audit's state."""
@@ -75,15 +87,6 @@ def test_reads_ops_and_groups_are_in_scope() -> None:
             j.marks_of(user, device)
             j.state(user, device, contacts=("alice",) if user == "bob" else ())
     assert reason(j.events) is None
-
-
-def _subscriptions(j: JournalBuilder) -> None:
-    j.add("declare", numbering={"seq": "contiguous", "useq": "contiguous"},
-          group_membership="subscription")
-
-
-def _joined(j: JournalBuilder) -> None:
-    j.add("joined", user="bob", device="phone", session=1, conv="g:team")
 
 
 def _stray_conv(j: JournalBuilder) -> None:
@@ -149,7 +152,7 @@ def _late_ack(j: JournalBuilder) -> None:
 
 
 CASES: list[tuple[Callable[[JournalBuilder], None], str]] = [
-    (_subscriptions, "subscriptions"), (_joined, "'joined'"), (_stray_conv, "groups (e.g."),
+    (_stray_conv, "groups (e.g."),
     (_read_ok_first, "no read pending"), (_raw, "schema"), (_null, "null"),
     (_missing, "without"),
     (_ts, "copies with ts"), (_opaque_useqs, "useqs declared opaque"),

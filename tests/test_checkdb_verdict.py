@@ -203,6 +203,28 @@ def opaque(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [events[0], declare, *events[1:]]
 
 
+def subscriptions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` of an MQTT-like target: opaque seqs, groups as subscriptions; every device
+    joins the group at the start but cy's tablet, which joins halfway through."""
+    start, middle = events[0]["at"], len(events) // 2
+    declare = {"ev": "declare", "at": start, "group_membership": "subscription",
+               "numbering": {"seq": "opaque", "useq": "contiguous"}}
+    joined = [{"ev": "joined", "at": start, "user": user, "device": device, "session": 1,
+               "conv": GROUP} for user, devices in USERS.items() for device in devices
+              if (user, device) != ("cy", "tablet")]
+    late = {"ev": "joined", "at": events[middle]["at"], "user": "cy", "device": "tablet",
+            "session": 1, "conv": GROUP}
+    return [events[0], declare, *joined, *events[1:middle], late, *events[middle:]]
+
+
+@settings(max_examples=25)
+@given(runs, st.booleans())
+def test_subscriptions_get_the_reference_verdict(steps: list[tuple[str, int, int]],
+                                                 audit_all: bool) -> None:
+    """A group message owed to the devices that had joined before it was sent."""
+    judged_alike(subscriptions(build(steps, audit_all)))
+
+
 @settings(max_examples=25)
 @given(runs, st.booleans())
 def test_opaque_seqs_get_the_reference_verdict(steps: list[tuple[str, int, int]],
@@ -223,6 +245,11 @@ def test_opaque_seqs_are_judged_alike_groups_by_the_time_rule() -> None:
     assert reference["counts"]["expected_deliveries"] > 0
     judged_alike(events)
     judged_alike(events, max_examples=1)
+    with_subscriptions = subscriptions(build([(s, n, n + 1) for n, s in enumerate(STEPS)] * 2,
+                                             audit_all=True))
+    assert check(with_subscriptions)["counts"]["expected_deliveries"] < \
+        reference["counts"]["expected_deliveries"]  # the late tablet is owed less
+    judged_alike(with_subscriptions)
 
 
 def test_a_journal_read_from_files_gives_the_same_verdict(tmp_path: Path) -> None:

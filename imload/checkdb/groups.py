@@ -37,6 +37,7 @@ from imload.check.index import History
 from imload.check.membership import Timeline, group_timeline
 from imload.check.membership_time import time_members
 from imload.check.numbering import seq_opaque
+from imload.check.subscriptions import joined_at, subscription_groups
 from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
@@ -46,6 +47,8 @@ KNOWN = pa.schema([("conv", pa.int32()), ("lo", pa.int64()), ("hi", pa.int64())]
 TIME = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("lo", pa.float64()),
                   ("hi", pa.float64()), ("a_max", pa.float64())])
 CREATED = pa.schema([("conv", pa.int32()), ("created", pa.float64())])
+JOINED = pa.schema([("conv", pa.int32()), ("u", pa.int32()), ("d", pa.int32()),
+                    ("at", pa.float64())])
 
 
 def events_of(ix: Index, h: History) -> None:
@@ -102,12 +105,13 @@ def build(ix: Index) -> None:
         "SELECT DISTINCT n.conv FROM names n JOIN cv ON cv.c = n.conv WHERE cv.grp"
     ).fetchall()]))
     ix.groups = bool(convs)
+    due = _due(ix)
     if seq_opaque(ix.small):  # no seq places anything: the time rule (``membership_time``)
         _create(ix, (("grun", [], RUN), ("gknown", [], KNOWN), ("gspan", [], RUN),
                      ("gunknown", [], KNOWN)))
         if ix.groups:
             _owed_by_time(ix, convs)
-            _run(ix, DUE)
+            _run(ix, due)
         return
     for conv in convs:
         t = group_timeline(conv, ix.small)
@@ -123,7 +127,18 @@ def build(ix: Index) -> None:
                  ("gspan", [_ids(ix, r) for r in spans], RUN),
                  ("gunknown", [_ids(ix, r) for r in unknown], KNOWN)))
     if ix.groups:  # (the direct chats of a capacity run skip the joins over the copies)
-        _run(ix, OWE + ";" + DUE)
+        _run(ix, OWE + ";" + due)
+
+
+def _due(ix: Index) -> str:
+    """``DUE``, its devices filtered by ``gjoin`` (each device's first ``joined`` of each
+    group: ``subscriptions.joined_at``) when the target declared subscriptions."""
+    if not subscription_groups(ix.small):
+        return DUE.format(subscribed="")
+    rows = [(ix.id("conv", conv), ix.id("user", u), ix.id("device", d), at)
+            for (conv, u, d), at in joined_at(ix.small).items()]
+    _create(ix, (("gjoin", rows, JOINED),))
+    return DUE.format(subscribed=SUBSCRIBED)
 
 
 def _create(ix: Index, tables: Iterable[tuple[str, list[tuple[Any, ...]], pa.Schema]]) -> None:
@@ -175,13 +190,16 @@ IN = "m.s >= g.lo AND (g.hi IS NULL OR m.s < g.hi)"  # a seq in a table's [lo, h
 
 OWE = f"""
 CREATE OR REPLACE TEMP TABLE gmsg AS
-  SELECT u AS su, cmid, a_conv AS conv, a_seq AS s, a_mid AS mid FROM acked
+  SELECT u AS su, cmid, a_conv AS conv, a_seq AS s, a_mid AS mid, s_at AS sat FROM acked
   JOIN cv ON cv.c = a_conv WHERE cv.grp;
 CREATE OR REPLACE TEMP TABLE gowed AS
-  SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m JOIN grun g ON g.conv = m.conv AND {IN};
+  SELECT m.su, m.cmid, m.mid, m.conv, m.sat, g.u FROM gmsg m
+  JOIN grun g ON g.conv = m.conv AND {IN};
 CREATE OR REPLACE TEMP TABLE gk AS
   SELECT DISTINCT m.su, m.cmid FROM gmsg m JOIN gknown g ON g.conv = m.conv AND {IN}
 """
+
+SUBSCRIBED = "JOIN gjoin j ON j.conv = o.conv AND j.u = v.u AND j.d = v.d AND j.at < o.sat"
 
 # the time rule (opaque seqs): the acked group messages' windows against ``gtime`` (owed iff
 # lo < s <= hi and a < a_max) and ``gconv`` (known iff acked after the creation began)
@@ -192,20 +210,23 @@ CREATE OR REPLACE TEMP TABLE gmsg AS
 CREATE OR REPLACE TEMP TABLE gk AS
   SELECT m.su, m.cmid FROM gmsg m JOIN gconv c ON c.conv = m.conv AND m.a >= c.created;
 CREATE OR REPLACE TEMP TABLE gowed AS
-  SELECT m.su, m.cmid, m.mid, g.u FROM gmsg m
+  SELECT m.su, m.cmid, m.mid, m.conv, m.s AS sat, g.u FROM gmsg m
   JOIN gconv c ON c.conv = m.conv AND m.a >= c.created
   JOIN gtime g ON g.conv = m.conv AND m.s > g.lo AND m.s <= g.hi AND m.a < g.a_max
 """
 
 # each acked group message's due, from ``gowed`` and ``gk`` (the messages whose members are
-# known), by either rule
+# known), by either rule: ``gdev`` its owed devices (with subscriptions, those that had
+# joined the group before its first attempt: ``SUBSCRIBED``)
 DUE = """
+CREATE OR REPLACE TEMP VIEW gdev AS
+  SELECT o.su, o.cmid, o.mid, v.u, v.d FROM gowed o JOIN dev v ON v.u = o.u
+  {subscribed};
 CREATE OR REPLACE TEMP TABLE gdue AS
   WITH m AS (SELECT u AS su, cmid FROM acked JOIN cv ON cv.c = a_conv WHERE cv.grp),
-  w AS (SELECT o.su, o.cmid, sum(coalesce(n.n, 0)) AS wanted FROM gowed o
-        LEFT JOIN ndev n ON n.u = o.u GROUP BY ALL),
-  c AS (SELECT o.su, o.cmid, count(*) AS copies, max(h.h_at) AS done_at FROM gowed o
-        JOIN held h ON h.mid = o.mid AND h.u = o.u GROUP BY ALL)
+  w AS (SELECT su, cmid, count(*) AS wanted FROM gdev GROUP BY ALL),
+  c AS (SELECT o.su, o.cmid, count(*) AS copies, max(h.h_at) AS done_at FROM gdev o
+        JOIN held h ON h.mid = o.mid AND h.u = o.u AND h.d = o.d GROUP BY ALL)
   SELECT m.su, m.cmid, k.su IS NOT NULL AS known, coalesce(w.wanted, 0) AS wanted,
          coalesce(c.copies, 0) AS copies, c.done_at
   FROM m LEFT JOIN gk k USING (su, cmid) LEFT JOIN w USING (su, cmid)
@@ -219,8 +240,8 @@ FROM gdue g WHERE acked.u = g.su AND acked.cmid = g.cmid
 # of an acked message, away when its connection's latest login came after the first attempt
 E2E = """
     SELECT h.h_at - a.s_at AS x, coalesce(c.c_at > a.s_at, false) AS away
-    FROM acked a JOIN gowed o ON o.su = a.u AND o.cmid = a.cmid
-    JOIN held h ON h.mid = o.mid AND h.u = o.u
+    FROM acked a JOIN gdev o ON o.su = a.u AND o.cmid = a.cmid
+    JOIN held h ON h.mid = o.mid AND h.u = o.u AND h.d = o.d
     LEFT JOIN (SELECT "user" AS u, device AS d, session, max_by("at", i) AS c_at
                FROM other WHERE ev = 'connected' GROUP BY ALL) c
       ON c.u = h.u AND c.d = h.d AND c.session = h.session

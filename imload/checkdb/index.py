@@ -13,6 +13,7 @@ from imload.check.index import History
 from imload.check.membership_time import Span
 from imload.check.numbering import seq_opaque
 from imload.check.recipients import expected_users
+from imload.check.subscriptions import subscribed, subscription_groups
 from imload.checkdb.db import Dicts, code, fetch, names_of
 
 
@@ -63,12 +64,16 @@ class Index:
                    ) -> list[tuple[str, str]] | None:
         """``recipients.expected_devices``: a direct chat's two users, a group's members at
         ``seq`` (the reference's timeline over ``small``), or with opaque seqs all along
-        ``span`` (the send window: the time rule), each with every device; None when they
-        are not known, [] when owed to nobody (the time rule)."""
+        ``span`` (the send window: the time rule), each with every device (with
+        subscriptions, every device that had joined the group before ``span`` began); None
+        when they are not known, [] when owed to nobody (the time rule)."""
         users = expected_users(conv, seq, self.small, span=span)
         if not users:
             return [] if users is not None and seq_opaque(self.small) else None
-        return [(u, d) for u in users for d in self.devices.get(u, {})]
+        found = [(u, d) for u in users for d in self.devices.get(u, {})]
+        if span is not None and conv[:2] == "g:" and subscription_groups(self.small):
+            return list(subscribed(conv, tuple(found), span[0], self.small))
+        return found
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> Index:

@@ -27,6 +27,7 @@ from imload.check.integrity import (
 from imload.check.membership_time import Span
 from imload.check.numbering import seq_opaque
 from imload.check.recipients import unknown_recipients
+from imload.check.subscriptions import subscription_groups
 from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
@@ -244,8 +245,10 @@ def evidence(ix: Index, devices: list[tuple[str, str]]) -> list[dict[str, Any] |
 
 def _window(ix: Index, start: float | None, end: float) -> Span | None:
     """A message's send window, which places it when the seqs are opaque (the time rule:
-    ``membership_time``); None otherwise, or when its first attempt is not journaled."""
-    return (start, end) if start is not None and seq_opaque(ix.small) else None
+    ``membership_time``) or the groups subscriptions (who had joined); None otherwise, or
+    when its first attempt is not journaled."""
+    timed = seq_opaque(ix.small) or subscription_groups(ix.small)
+    return (start, end) if start is not None and timed else None
 
 
 def _count(ix: Index, sql: str) -> int:

@@ -23,8 +23,6 @@ Out of it, each with its reason (what the port would need):
 - useqs declared opaque (seqs declared opaque are in the class: the order checks count
   what they could not judge, as the reference's do, and groups are placed by the time
   rule, ``groups``);
-- groups declared subscriptions, or ``joined`` events (MQTT): who is owed depends
-  on each device's join time;
 - a conversation neither ``d:a:b`` nor ``g:...`` (the reference judges it unknown);
 - copies journaled ``undecryptable`` (e2e: the AEAD refused them): few, and only in a
   broken run, so the reference's walk judges them (copies that decrypted are in the
@@ -53,7 +51,7 @@ from imload.journal.events import EVENT_FIELDS, FIELD_TYPES, event_problem
 OP_KINDS = ("op", "op_ok", "op_fail", "op_info", "state")
 KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "send",
          "send_ok", "send_fail", "send_info", "deliver", "fault", "audit", "phase", "marks",
-         "declare", "clock", "clock_offset", *READ_KINDS, *OP_KINDS)
+         "declare", "clock", "clock_offset", "joined", *READ_KINDS, *OP_KINDS)
 # checked whole (``event_problem``): the nested ones, and the ops and the audit's states,
 # walked in Python (``verdict._small_history``)
 NESTED_KINDS = ("fault", "marks", "declare", "clock", "clock_offset", *OP_KINDS)
@@ -147,8 +145,6 @@ def _declared(con: duckdb.DuckDBPyConnection) -> str | None:
         numbering = e.get("numbering") or {}
         if numbering.get("useq") == "opaque":
             return "useqs declared opaque"
-        if e.get("group_membership") not in (None, "members"):
-            return "groups declared as subscriptions"
     return None
 
 

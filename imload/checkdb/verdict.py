@@ -53,7 +53,8 @@ from imload.checkdb.tables import build_tables
 from imload.report.timeseries import Series, build_series
 
 SMALL_KINDS = ("device", "connect", "connected", "connect_failed", "disconnected", "fault",
-               "audit", "phase", "marks", "declare", "clock", "clock_offset", *OP_KINDS)
+               "audit", "phase", "marks", "declare", "clock", "clock_offset", "joined",
+               *OP_KINDS)
 
 
 @dataclass

@@ -104,6 +104,7 @@ NUMBERINGS = ("contiguous", "increasing", "opaque")
 #   deliver.event_text  for kind "event" whose body is not an object: the body as text
 #                   (a string as it came, anything else as JSON); then no ``event``
 #   connected.url   the URL the device dialled
+#   connected.node  null when the target names no node (an MQTT broker's CONNACK does not)
 #   read_sync.server_ts, receipt.server_ts  the server's clock when it took the read
 #                   (epoch ms), when the push carried it (protocol v1 does)
 #   fault.error     why a fault could not start or stop
@@ -124,7 +125,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "seq": _INT, "useq": _INT, "from": _STR, "from_device": _STR, "digest": _OPT_STR,
     "via": _STR, "phase": _STR, "action": _STR, "kind": _STR, "target": _STR, "fault": _STR,
     "detail": (dict,), "reason": _STR, "retry_after_ms": _OPT_NUM, "url": _STR,
-    "attempt": _INT, "node": _STR, "inbox_seq": _INT, "acked": _INT, "dup": (bool,),
+    "attempt": _INT, "node": _OPT_STR, "inbox_seq": _INT, "acked": _INT, "dup": (bool,),
     "ts": _OPT_NUM, "server_ts": _OPT_NUM, "seen_seq": _OPT_INT, "upto": _INT,
     "reader": _STR, "marks": (dict,), "opid": _STR, "args": (dict,),
     "contacts": (list,), "pinned": (list,), "groups": (list,), "event": (dict,),
