@@ -13,16 +13,17 @@ In the class:
   ``clocks``); given events (not files) all events (an ``ev`` and a numeric ``at``:
   ``verdict``);
 - messages in direct conversations ``d:a:b`` and groups ``g:...``; group members
-  from the clients' ops at their membership events' seqs (``groups``); reads of
-  every kind (``reads``); ops and the audit's states (the reference's code).
+  from the clients' ops at their membership events' seqs, or by the time rule when
+  seqs are declared opaque, and only the devices that had joined when groups are
+  declared subscriptions (``groups``); reads of every kind (``reads``); ops and the
+  audit's states (the reference's code).
 
 Out of it, each with its reason (what the port would need):
 
 - copies carrying local display times (``ts``): the display-order check rebuilds
   each device's hybrid order, per device, in Python over all its copies;
 - useqs declared opaque (seqs declared opaque are in the class: the order checks count
-  what they could not judge, as the reference's do, and groups are placed by the time
-  rule, ``groups``);
+  what they could not judge, as the reference's do);
 - a conversation neither ``d:a:b`` nor ``g:...`` (the reference judges it unknown);
 - copies journaled ``undecryptable`` (e2e: the AEAD refused them): few, and only in a
   broken run, so the reference's walk judges them (copies that decrypted are in the
