@@ -75,6 +75,12 @@ OPAQUE_BASE = 0x5DEECE66D << 20  # labels: the seqs an XMPP or MQTT adapter make
 SEQ_NUMBERING = {"contiguous": "contiguous", "timestamps": "increasing", "opaque": "opaque"}
 
 
+def declare(seqs: str, at: float) -> dict[str, Any]:
+    """The ``declare`` event of a journal numbered as ``--seqs`` says."""
+    return {"ev": "declare", "at": at, "numbering": {"seq": SEQ_NUMBERING[seqs],
+                                                     "useq": "contiguous"}}
+
+
 def synth_journal(messages: int, users: int, seed: int = 7,
                   seqs: str = "contiguous") -> list[dict[str, Any]]:
     events = list(synth_events(messages, users, seed, seqs))
@@ -94,8 +100,7 @@ def synth_events(messages: int, users: int, seed: int = 7,
     add = buffer.append
     t = 1000.0
     if seqs != "contiguous":
-        add({"ev": "declare", "at": t, "numbering": {"seq": SEQ_NUMBERING[seqs],
-                                                     "useq": "contiguous"}})
+        add(declare(seqs, t))
     add({"ev": "phase", "at": t, "phase": "load", "action": "start"})
     for u in names:
         for d in devices[u]:
@@ -183,8 +188,7 @@ def write_journal(messages: int, users: int, folder: str, traffic: str = "direct
         chat_events(messages, users)
     if traffic == "chat" and seqs != "contiguous":  # the chat mix's seqs, declared so (the
         # checker's cost may not depend on their values: only what the declaration changes)
-        events = itertools.chain([{"ev": "declare", "at": 1000.0, "numbering": {
-            "seq": SEQ_NUMBERING[seqs], "useq": "contiguous"}}], events)
+        events = itertools.chain([declare(seqs, 1000.0)], events)
     with ColumnarJournalWriter(folder, "locust-bench-1", flush_every=65536) as w:
         for e in events:
             w.write(e)

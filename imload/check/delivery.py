@@ -31,10 +31,13 @@ from operator import add, and_, attrgetter, eq, is_, itemgetter, not_
 from imload.check.cases import Cases, who
 from imload.check.index import Event, History, SendRecord
 from imload.check.membership_time import send_span
-from imload.check.numbering import seq_opaque
-from imload.check.recipients import Recipients, expected_devices, unknown_recipients
+from imload.check.recipients import (
+    Recipients,
+    expected_devices,
+    placed_by_time,
+    unknown_recipients,
+)
 from imload.check.sends import send_tally
-from imload.check.subscriptions import subscription_groups
 
 MISSING_SHOWN = 4  # devices named (with their audit event) in one case
 _OK_EV = attrgetter("ok_ev")
@@ -94,7 +97,7 @@ def fan_out(h: History) -> FanOut:
     done_ats.extend(map(_DONE_AT, compress(acked, easy)))
     expected = sum(compress(wanted, easy))
     # groups by the time rule or by subscriptions: each message's send window places it
-    timed = seq_opaque(h) or subscription_groups(h)
+    timed = placed_by_time(h)
     span = None
     for rec, ok in zip(compress(acked, map(not_, easy)), compress(oks, map(not_, easy)),
                        strict=True):
@@ -149,7 +152,7 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
         if not out.tally():
             continue
         ok = rec.ok_ev
-        span = send_span(rec) if seq_opaque(h) or subscription_groups(h) else None
+        span = send_span(rec) if placed_by_time(h) else None
         n = len(expected_devices(ok["conv"], ok["seq"], h, span=span) or ())
         out.keep(lost_sentence(rec.send_ev, ok, missing, n, h.rel),
                  [rec.send_ev, ok, *_evidence(h, missing)])
@@ -159,7 +162,7 @@ def lost_cases(h: History, limit: int = 20) -> Cases:
 def partial_cases(h: History, limit: int = 20) -> Cases:
     """Indeterminate sends delivered to some expected devices but not to all."""
     out = Cases("partial", limit, unit="indeterminate sends that were stored")
-    timed = seq_opaque(h) or subscription_groups(h)
+    timed = placed_by_time(h)
     for _user, _cmid, rec in send_tally(h).unsure_delivered:
         got = rec.mid_ev
         out.owe()

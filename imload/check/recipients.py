@@ -31,6 +31,7 @@ the group before the message was sent are owed it (``subscriptions``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from imload.check.membership import Members, Timeline, group_timeline, unknown_members
@@ -91,23 +92,36 @@ def expected_users(conv: str, seq: int | None, history: History, is_event: bool 
     return tuple(sorted(found)) if found is not None else None
 
 
+def placed_by_time(history: History) -> bool:
+    """Whether a group message's send window places it: its members by the time rule
+    (opaque seqs) or its devices by when they joined (groups as subscriptions)."""
+    return seq_opaque(history) or subscription_groups(history)
+
+
 def expected_devices(conv: str, seq: int | None, history: History, is_event: bool = False,
-                     *, span: Span | None = None) -> Recipients | None:
+                     *, span: Span | None = None,
+                     devices: Mapping[str, Iterable[str]] | None = None) -> Recipients | None:
     """The (user, device) pairs that must end up holding message ``seq`` of ``conv``.
 
     None when the checker cannot tell (a group whose creation it never saw, a
     malformed conv): callers skip such messages rather than guess. Memoised per
     member set on ``history``. Under the time rule (opaque seqs) a message may be
     owed to nobody (every member's membership changed while it was sent): ().
+    ``devices``: each user's devices, when not ``history``'s (the DuckDB checker's index
+    knows them; not memoised then).
     """
     users = expected_users(conv, seq, history, is_event, span=span)
     if not users:
         return () if users is not None and seq_opaque(history) else None
-    memo: dict[tuple[str, ...], Recipients] = history.memo.table("recipients")
-    found = memo.get(users)
-    if found is None:
-        found = memo[users] = tuple((user, device) for user in users
-                                    for device in history.devices.get(user, {}))
+    if devices is not None:
+        found: Recipients = tuple((user, device) for user in users
+                                  for device in devices.get(user, ()))
+    else:
+        memo: dict[tuple[str, ...], Recipients] = history.memo.table("recipients")
+        if users not in memo:
+            memo[users] = tuple((user, device) for user in users
+                                for device in history.devices.get(user, {}))
+        found = memo[users]
     if span is not None and conv[:2] == "g:" and subscription_groups(history):
         return subscribed(conv, found, span[0], history)
     return found

@@ -106,9 +106,8 @@ def build(ix: Index) -> None:
     ).fetchall()]))
     ix.groups = bool(convs)
     due = _due(ix)
-    if seq_opaque(ix.small):  # no seq places anything: the time rule (``membership_time``)
-        _create(ix, (("grun", [], RUN), ("gknown", [], KNOWN), ("gspan", [], RUN),
-                     ("gunknown", [], KNOWN)))
+    if seq_opaque(ix.small):  # no seq places anything: the time rule (``membership_time``;
+        # the seq gap check, the only reader of the seq tables, is off then)
         if ix.groups:
             _owed_by_time(ix, convs)
             _run(ix, due)

@@ -11,9 +11,7 @@ import duckdb
 
 from imload.check.index import History
 from imload.check.membership_time import Span
-from imload.check.numbering import seq_opaque
-from imload.check.recipients import expected_users
-from imload.check.subscriptions import subscribed, subscription_groups
+from imload.check.recipients import Recipients, expected_devices
 from imload.checkdb.db import Dicts, code, fetch, names_of
 
 
@@ -60,20 +58,9 @@ class Index:
     def one(self, i: int | None) -> dict[str, Any] | None:
         return self.get([i])[0]
 
-    def recipients(self, conv: str, seq: int, span: Span | None = None
-                   ) -> list[tuple[str, str]] | None:
-        """``recipients.expected_devices``: a direct chat's two users, a group's members at
-        ``seq`` (the reference's timeline over ``small``), or with opaque seqs all along
-        ``span`` (the send window: the time rule), each with every device (with
-        subscriptions, every device that had joined the group before ``span`` began); None
-        when they are not known, [] when owed to nobody (the time rule)."""
-        users = expected_users(conv, seq, self.small, span=span)
-        if not users:
-            return [] if users is not None and seq_opaque(self.small) else None
-        found = [(u, d) for u in users for d in self.devices.get(u, {})]
-        if span is not None and conv[:2] == "g:" and subscription_groups(self.small):
-            return list(subscribed(conv, tuple(found), span[0], self.small))
-        return found
+    def recipients(self, conv: str, seq: int, span: Span | None = None) -> Recipients | None:
+        """``recipients.expected_devices`` over ``small``, with this index's devices."""
+        return expected_devices(conv, seq, self.small, span=span, devices=self.devices)
 
 
 def build_index(con: duckdb.DuckDBPyConnection) -> Index:

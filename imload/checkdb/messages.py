@@ -25,9 +25,7 @@ from imload.check.integrity import (
     phantom_sentence,
 )
 from imload.check.membership_time import Span
-from imload.check.numbering import seq_opaque
-from imload.check.recipients import unknown_recipients
-from imload.check.subscriptions import subscription_groups
+from imload.check.recipients import placed_by_time, unknown_recipients
 from imload.checkdb.db import code
 from imload.checkdb.index import Index
 
@@ -247,8 +245,7 @@ def _window(ix: Index, start: float | None, end: float) -> Span | None:
     """A message's send window, which places it when the seqs are opaque (the time rule:
     ``membership_time``) or the groups subscriptions (who had joined); None otherwise, or
     when its first attempt is not journaled."""
-    timed = seq_opaque(ix.small) or subscription_groups(ix.small)
-    return (start, end) if start is not None and timed else None
+    return (start, end) if start is not None and placed_by_time(ix.small) else None
 
 
 def _count(ix: Index, sql: str) -> int:
