@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from imload.checkdb import series
 from imload.checkdb.verdict import duckdb_check
 from imload.report.timeseries import build_series
 
@@ -90,3 +91,25 @@ def test_percentiles_pick_the_reference_rank(late: float) -> None:
 def test_an_empty_journal_has_no_series() -> None:
     got, expected, _ = both([])
     assert got == expected and got["seconds"] == 0
+
+
+def test_seconds_are_listed_a_few_at_a_time_and_give_the_same_series(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for 3 samples at a time, a chat's seconds are sorted in many queries (a
+    second of more than 3 in a query of its own): the series is the same."""
+    monkeypatch.setattr(series, "SAMPLES_AT_ONCE", 3)
+    asked: list[tuple[int, int]] = []
+    spans = series._spans
+    monkeypatch.setattr(series, "_spans", lambda counts: asked.extend(spans(counts)) or
+                        spans(counts))
+    got, expected, checker = both(chat())
+    assert checker == "duckdb" and len(asked) > 8 and any(expected["e2e_p99"])
+    assert got == expected
+
+
+def test_spans_hold_at_most_their_share_but_a_second_too_big_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(series, "SAMPLES_AT_ONCE", 50)
+    counts = [(0, 20), (1, 25), (2, 10), (4, 70), (5, 5), (9, 45)]
+    assert series._spans(counts) == [(0, 1), (2, 2), (4, 4), (5, 9)]
+    assert series._spans([]) == []

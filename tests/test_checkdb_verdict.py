@@ -327,3 +327,16 @@ def test_a_connection_logged_in_twice_files_its_copies_by_the_later_login() -> N
     j.audit_all()
     v = judged_alike(j.events)
     assert v["latency_ms"]["away"]["count"] == 1  # c2's copy on bob's phone: logged in after
+
+
+def test_a_useq_held_twice_does_not_hide_the_hole_it_covers() -> None:
+    """A device holding two mids at one useq, and none at the next: as many copies as its
+    inbox top, from 1 to the top, and still a gap (the DuckDB checker's duplicate test)."""
+    events = build([("ok", 0, 0)] * 4, audit_all=True)
+    bobs = [e for e in events if e["ev"] == "deliver" and e["user"] == "bob"]
+    assert [e["useq"] for e in bobs] == [1, 2, 3, 4]
+    bobs[2]["useq"] = 2  # 1, 2, 2, 4: four copies, lowest 1, highest 4, 3 missing
+    verdict = judged_alike(events)
+    assert verdict["anomalies"]["gap"] == 1
+    assert verdict["examples"]["gap"][0]["explain"].endswith(
+        "inbox positions 1..4 after the audit: useq 3")

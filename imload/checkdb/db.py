@@ -39,7 +39,7 @@ from imload.journal.events import EVENT_FIELDS
 
 # DuckDB's own limit; the process also holds Python's share and what DuckDB's allocator
 # keeps: 550 MB keeps a million direct messages (5M events) or the chat mix's 500k under
-# 1 GiB; the chat mix's million (13M copies: its groups) needs 1 GB (1.7 GiB peak)
+# 1 GiB, and the chat mix's million (13M copies: its groups) at 1.1 GiB
 # (benchmarks/bench_checker.py; 600 MB took the chat mix's 500k messages to 1.05 GiB)
 MEMORY_LIMIT = "550MB"
 COLUMNS = [f.name for f in SCHEMA]

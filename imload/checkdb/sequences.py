@@ -44,10 +44,7 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
         return out
     useqs: dict[tuple[str, str], tuple[int, int, int]] = {}
     if check_useq:
-        rows = ix.con.execute("SELECT u, d, count(DISTINCT useq), min(useq), max(useq) "
-                              "FROM held GROUP BY u, d").fetchall()
-        useqs = {(u, d): (n, lo, hi)
-                 for u, d, n, lo, hi in ix.dicts.named(rows, "user", "device")}
+        useqs = _useq_spans(ix)
     seq_short: dict[tuple[str, str], list[str]] = {}
     unknown: dict[tuple[str, str], str] = {}  # a device's first group of unknown members
     if check_seq:
@@ -84,6 +81,21 @@ def gap_cases(ix: Index, numbering: dict[str, str], limit: int = 20) -> Cases:
             if (user, device) in unknown:
                 out.skip(*unknown_members(unknown[(user, device)], ix.small))
     return out
+
+
+def _useq_spans(ix: Index) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Per device, (distinct useqs held, lowest, highest), for the devices that hold no useq
+    twice (a device that does is a suspect: ``_useq`` counts it exactly). Not a
+    ``count(DISTINCT useq)`` per device: over a group chat's 13M copies that needs a hash
+    table of them all at once, which a 550 MB limit cannot give; the duplicates are found by
+    a grouping that spills."""
+    twice = set(ix.con.execute(
+        "SELECT DISTINCT u, d FROM (SELECT u, d FROM held WHERE useq IS NOT NULL "
+        "GROUP BY u, d, useq HAVING count(*) > 1)").fetchall())
+    rows = ix.con.execute(
+        "SELECT u, d, count(useq), min(useq), max(useq) FROM held GROUP BY u, d").fetchall()
+    return {(u, d): (n, lo, hi) for u, d, n, lo, hi in ix.dicts.named(
+        [r for r in rows if (r[0], r[1]) not in twice], "user", "device")}
 
 
 def _copies(ix: Index, user: str, device: str, conv: str | None = None) -> list[dict[str, Any]]:

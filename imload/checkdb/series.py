@@ -57,18 +57,44 @@ def series_of(ix: Index, small: Sequence[dict[str, Any]],
     return s
 
 
+SAMPLES_AT_ONCE = 2_000_000  # samples whose lists one query holds (8 bytes each, and more)
+
+
 def _percentiles(ix: Index, n: int, samples: str
                  ) -> tuple[list[float | None], list[float | None]]:
     """Per second, ``percentile(sorted samples, q)`` for each of ``QUANTILES``: the sample of
-    rank max(1, ceil(q / 100 * count)), in milliseconds rounded as ``build_series`` does."""
+    rank max(1, ceil(q / 100 * count)), in milliseconds rounded as ``build_series`` does.
+
+    A second's samples are listed and sorted together, seconds of at most
+    ``SAMPLES_AT_ONCE`` samples at a time (more than that, as lists at once, outgrew a
+    550 MB limit with a group chat's 13M copies)."""
+    ix.con.execute(f"CREATE OR REPLACE TEMP TABLE samples_ AS {samples}", {"t0": ix.t0})
+    out: list[list[float | None]] = [[None] * n for _ in QUANTILES]
     picks = ", ".join(f"l[greatest(1, ceil(CAST({q} AS DOUBLE) / 100 * c))::BIGINT]"
                       for q in QUANTILES)
-    rows = ix.con.execute(f"""
-        WITH x AS (SELECT b, count(*) AS c, list_sort(list(v)) AS l FROM ({samples})
-                   GROUP BY b)
-        SELECT b, {picks} FROM x""", {"t0": ix.t0}).fetchall()
-    out: list[list[float | None]] = [[None] * n for _ in QUANTILES]
-    for b, *values in rows:
-        for k, v in enumerate(values):
-            out[k][b] = round(v * 1000, 3)
+    for lo, hi in _spans(ix.con.execute(
+            "SELECT b, count(*) FROM samples_ GROUP BY b ORDER BY b").fetchall()):
+        rows = ix.con.execute(f"""
+            WITH x AS (SELECT b, count(*) AS c, list_sort(list(v)) AS l FROM samples_
+                       WHERE b BETWEEN $lo AND $hi GROUP BY b)
+            SELECT b, {picks} FROM x""", {"lo": lo, "hi": hi}).fetchall()
+        for b, *values in rows:
+            for k, v in enumerate(values):
+                out[k][b] = round(v * 1000, 3)
+    ix.con.execute("DROP TABLE samples_")
     return out[0], out[1]
+
+
+def _spans(counts: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of consecutive seconds (first, last) of at most ``SAMPLES_AT_ONCE`` samples each
+    (a second of more is a run of its own)."""
+    spans: list[tuple[int, int]] = []
+    held = 0
+    for b, c in counts:
+        if spans and held + c <= SAMPLES_AT_ONCE:
+            spans[-1] = (spans[-1][0], b)
+            held += c
+        else:
+            spans.append((b, b))
+            held = c
+    return spans

@@ -37,9 +37,8 @@ def add_verify(sub: SubParsers) -> None:
                              "(default): DuckDB from 64 MiB of columnar journal on")
     verify.add_argument("--memory-limit", default="550MB", metavar="SIZE", type=size,
                         help="the DuckDB checker's memory limit (it spills to disk past it); "
-                             "default 550MB, enough for 1M one-to-one messages (5M events); "
-                             "1GB for 1M of the chat mix (13M copies); more for tens of "
-                             "millions")
+                             "default 550MB, enough for 1M messages (5M events one-to-one, "
+                             "13M with group chats); more for tens of millions")
 
 
 def add_probe(sub: SubParsers) -> None:

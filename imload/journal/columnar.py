@@ -45,8 +45,8 @@ class ColumnarJournalWriter:
         self._stream = ipc.new_stream(self._file, SCHEMA)
         self._lock = threading.Lock()
         self._flush_every = flush_every
+        self._flush_at = flush_every - 1  # the number of the event that fills a batch
         self._groups: dict[tuple[str, ...], Group] = {}
-        self._pending = 0
         self.count = 0
 
     def write(self, ev: dict[str, Any]) -> None:
@@ -55,20 +55,21 @@ class ColumnarJournalWriter:
             g = self._groups.get(keys)
             if g is None:
                 g = self._groups[keys] = Group(keys)
+            n = self.count
             if g.frozen:
-                g.add(ev, self.count)
+                g.add(ev, n)
             else:  # the common case, inline: one C call takes every value
                 g.rows.append(g.take(ev))
-                g.numbers.append(self.count)
-            self.count += 1
-            self._pending += 1
-            if self._pending >= self._flush_every:
+                g.numbers.append(n)
+            self.count = n + 1
+            if n >= self._flush_at:
                 self._write_pending()
 
     def _write_pending(self) -> None:
-        if not self._pending or self._file.closed:
+        if not self._groups or self._file.closed:
             return
-        groups, self._groups, self._pending = list(self._groups.values()), {}, 0
+        groups, self._groups = list(self._groups.values()), {}
+        self._flush_at = self.count + self._flush_every - 1
         self._stream.write_batch(encode(groups))
         self._file.flush()
 

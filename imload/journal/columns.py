@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -92,7 +93,7 @@ class Group:
         self.take: Callable[[dict[str, Any]], tuple[Any, ...]] = \
             get if len(keys) > 1 else (lambda e: (get(e),)) if keys else (lambda e: ())
         self.frozen = [i for i, k in enumerate(keys) if k in NESTED or k not in TYPES]
-        self.rows: list[tuple[Any, ...] | list[Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
         self.numbers: list[int] = []
         # kept raw: keys the ``keys`` column cannot spell (none; a comma in a name; the
         # raw marker itself), or a value only the standard library's JSON keeps exact
@@ -110,6 +111,7 @@ class Group:
                 except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
                     row[i] = _dumps(row[i])
                     self.raw = True
+            row = tuple(row)
         self.rows.append(row)
         self.numbers.append(number)
 
@@ -137,54 +139,86 @@ def group_rows(rows: Sequence[dict[str, Any]], first: int = 0) -> list[Group]:
 
 
 def encode(groups: Sequence[Group]) -> pa.RecordBatch:
-    """One batch holding every event of ``groups``; ``n`` keeps their written order."""
-    parts = [_part(g) for g in groups if g.rows]
-    try:
-        return _batch(parts)
-    except (pa.ArrowException, OverflowError):  # e.g. an int beyond int64: that group raw
-        safe = []
-        for g, part in zip([g for g in groups if g.rows], parts, strict=True):
-            try:
-                _batch([part])
-                safe.append(part)
-            except (pa.ArrowException, OverflowError):
-                safe.append(_raw_part(g))
-        return _batch(safe)
+    """One batch holding every event of ``groups``; ``n`` keeps their written order.
+
+    Each group's rows become its columns in one C++ pass (its tuples converted as a
+    struct), the columns none of its events has are slices of one all-null array (no row
+    pays for another kind's columns), and the groups are joined in one C++ call."""
+    batches = [_batch_of(g) for g in groups if g.rows]
+    if not batches:
+        return pa.RecordBatch.from_pylist([], SCHEMA)
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
 
 
-Part = tuple[str, list[int], dict[str, list[Any]]]  # keys, numbers, columns
+def _batch_of(g: Group) -> pa.RecordBatch:
+    if not g.raw:
+        try:
+            batch = _typed_batch(g)
+        except (pa.ArrowException, OverflowError):  # a wrong type, an int beyond int64
+            batch = None
+        if batch is not None:
+            return batch
+    return _raw_batch(g)
 
 
-def _part(g: Group) -> Part:
-    """The columns of a group, or its events kept raw when a value does not fit its column's
-    type. pyarrow refuses a wrong type in a string or bool column by itself; a number
-    column would convert (1.0 to 1), so it is checked."""
-    columns: dict[str, list[Any]] = {}
-    unknown: list[tuple[str, list[Any]]] = []
-    if g.raw:
-        return _raw_part(g)
-    for f, v in zip(g.keys, zip(*g.rows, strict=True), strict=True):
-        kind = TYPES.get(f)
-        if kind is None:
-            unknown.append((_dumps(f), list(v)))
-        elif kind in _NUMBERS and not set(map(type, v)) <= _PY[kind]:
-            return _raw_part(g)
-        else:
-            columns[f] = list(v)
-    if unknown:  # each value is JSON already: the object is assembled, not encoded again
-        columns["extra"] = ["{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
-                            for pairs in zip(*[[(k, x) for x in v] for k, v in unknown],
-                                             strict=True)]
-    return ",".join(g.keys), g.numbers, columns
+class _Layout:
+    """Where a key list's values go: the struct its rows convert as, each typed field's
+    column, the number fields whose Python types are checked (pyarrow would convert 1 to
+    1.0 or 1.0 to 1), and the fields the schema does not know (to ``extra``)."""
+
+    __slots__ = ("struct", "slots", "numbers", "unknown")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.struct = pa.struct([(k, TYPES.get(k, pa.string())) for k in keys])
+        self.slots = [(_INDEX[k] - 2, i) for i, k in enumerate(keys) if k in TYPES]
+        self.numbers = [(i, _PY[TYPES[k]]) for i, k in enumerate(keys)
+                        if TYPES.get(k) in _NUMBERS]
+        self.unknown = [(i, _dumps(k)) for i, k in enumerate(keys) if k not in TYPES]
 
 
-def _raw_part(g: Group) -> Part:
+@lru_cache(maxsize=1024)
+def _layout(keys: tuple[str, ...]) -> _Layout:
+    return _Layout(keys)
+
+
+_EXTRA = _INDEX["extra"] - 2
+
+
+def _typed_batch(g: Group) -> pa.RecordBatch | None:
+    """The group's events in their typed columns, or None when a number is of a type its
+    column would change."""
+    lay, rows = _layout(g.keys), g.rows
+    for i, allowed in lay.numbers:
+        if not set(map(type, map(itemgetter(i), rows))) <= allowed:
+            return None
+    values = pa.array(rows, type=lay.struct)
+    columns = _null_columns(len(rows))
+    for at, i in lay.slots:
+        columns[at] = values.field(i)
+    if lay.unknown:  # each value is JSON already: the object is assembled, not encoded again
+        columns[_EXTRA] = pa.array(
+            ["{" + ",".join([f"{k}:{row[i]}" for i, k in lay.unknown]) + "}" for row in rows],
+            pa.string())
+    return _batch(",".join(g.keys), g.numbers, columns)
+
+
+def _raw_batch(g: Group) -> pa.RecordBatch:
     """Events kept whole as JSON (``ev`` and ``at`` typed when they fit, for queries)."""
     rows = g.events()
-    return RAW_KEYS, g.numbers, {
-        "ev": [e.get("ev") if isinstance(e.get("ev"), str) else None for e in rows],
-        "at": [_float(e.get("at")) for e in rows],
-        "raw": [_dumps(e) for e in rows]}
+    columns = _null_columns(len(rows))
+    columns[_INDEX["ev"] - 2] = pa.array(
+        [e.get("ev") if isinstance(e.get("ev"), str) else None for e in rows], pa.string())
+    columns[_INDEX["at"] - 2] = pa.array([_float(e.get("at")) for e in rows], pa.float64())
+    columns[_INDEX["raw"] - 2] = pa.array([_dumps(e) for e in rows], pa.string())
+    return _batch(RAW_KEYS, g.numbers, columns)
+
+
+def _batch(keys: str, numbers: list[int], columns: list[pa.Array]) -> pa.RecordBatch:
+    n = len(numbers)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(numbers, pa.int64()),
+         pa.DictionaryArray.from_arrays(_zeros(n), pa.array([keys], pa.string())), *columns],
+        schema=SCHEMA)
 
 
 def _float(a: Any) -> float | None:
@@ -197,38 +231,30 @@ def _float(a: Any) -> float | None:
         return None
 
 
-def _batch(parts: Sequence[Part]) -> pa.RecordBatch:
-    """Each part's own columns converted alone (no row pays for another kind's columns),
-    the rest filled with slices of one all-null array, joined per column in C++."""
-    numbers: list[int] = []
-    indices: list[int] = []
-    for g, (_, nums, _) in enumerate(parts):
-        numbers.extend(nums)
-        indices.extend([g] * len(nums))
-    n = len(numbers)
-    keys = pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()),
-                                          pa.array([names for names, _, _ in parts],
-                                                   pa.string()))
-    arrays: list[pa.Array] = [pa.array(numbers, pa.int64()), keys]
-    for field in _FIELDS:
-        name, kind = field.name, field.type
-        if not any(name in cols for _, _, cols in parts):
-            arrays.append(_nulls(kind, n))
-            continue
-        pieces = [pa.array(cols[name], kind) if name in cols else _nulls(kind, len(nums))
-                  for _, nums, cols in parts]
-        arrays.append(pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces))
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
-
-
 _NULLS: dict[pa.DataType, pa.Array] = {}
+_LAST_NULLS: list[Any] = [-1, []]  # (rows, their null columns): a flush's groups reuse it
+
+
+def _null_columns(n: int) -> list[pa.Array]:
+    """A column of ``n`` nulls for each field after ``n`` and ``keys`` (zero-copy slices of
+    one cached array per type)."""
+    if _LAST_NULLS[0] != n:
+        _LAST_NULLS[:] = [n, [_nulls(f.type, n) for f in _FIELDS]]
+    return list(_LAST_NULLS[1])
 
 
 def _nulls(kind: pa.DataType, n: int) -> pa.Array:
-    """``n`` nulls of ``kind``: a zero-copy slice of one cached array."""
     cached = _NULLS.get(kind)
     if cached is None or len(cached) < n:
         cached = _NULLS[kind] = pa.nulls(max(n, 65536), kind)
+    return cached.slice(0, n)
+
+
+def _zeros(n: int) -> pa.Array:
+    """``n`` zero indices (a group's rows all have its one key list)."""
+    cached = _NULLS.get(pa.int32())
+    if cached is None or len(cached) < n:
+        cached = _NULLS[pa.int32()] = pa.repeat(pa.scalar(0, pa.int32()), max(n, 65536))
     return cached.slice(0, n)
 
 
