@@ -50,7 +50,13 @@ descriptors per connection). Figures, one JSON object per line (docs/architectur
   message, per journal format (``--journal-format``; by default the message
   run is made twice, columnar with ``baseline`` = the same run journaling JSON
   lines, and ``ratio``: the columnar journal must not make a message dearer);
-- ``journal_bytes_per_message``: the journal file's size per acked message.
+- ``journal_bytes_per_message``: the journal file's size per acked message;
+- ``journal_write_cpu_per_message``: journaling alone: the first flat-out run's events
+  written again in a child by each format's writer in turn (``--rounds`` times, flushed
+  about as often as that run flushed), CPU-microseconds per message (the median round),
+  with ``baseline`` = JSON lines' and ``ratio``, and ``per_event``. What the writer
+  costs beside the rest of a generator (the garbage collector's share, the cache it
+  takes) is in ``generator_cpu_per_message``; this is the writer's own.
 
 - with ``--e2e`` (end-to-end encrypted bodies, docs/e2e.md):
   ``generator_cpu_per_message_e2e``, the flat-out message run again with every device
@@ -60,8 +66,10 @@ descriptors per connection). Figures, one JSON object per line (docs/architectur
 
 ``--profile FILE`` writes a pyinstrument profile of the message run (text).
 ``--rounds N`` makes the message runs (flat out and paced) N times, alternating, as a
-machine others load drifts between runs: each figure is then the run of median CPU per
-message, with ``runs``, ``min`` and ``max`` of the CPU per message.
+machine others load drifts between runs (the two journal formats' order swapped every
+round: the first of a pair runs against a cluster the other has not yet loaded): each
+figure is then the run of median CPU per message, with ``runs``, ``min`` and ``max`` of
+the CPU per message.
 """
 
 from __future__ import annotations
@@ -166,8 +174,8 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
         urls = [cluster.node_url(n, direct=True) for n in cluster.node_names]
         target = json.dumps({"secret": cluster.secret, "urls": urls})
         conn = run_child("connect", target, str(devices), "2500", f"{tmp}/journal")
-        for r in range(ns.rounds):  # alternating: a loaded machine drifts between runs
-            for form in forms:
+        for r in range(ns.rounds):  # alternating: a loaded machine drifts between runs,
+            for form in forms[::-1] if r % 2 else forms:  # and the first of a pair differs
                 flat[form].append(run_child("messages", target, str(pairs), str(seconds),
                                             f"{tmp}/journal-{form}-{r}", ns.profile or "",
                                             form, "0"))
@@ -181,6 +189,11 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
                     forms[0], str(ns.pace)))
     finally:
         cluster.stop()
+    first = flat[forms[0]][0]
+    replay = run_child("replay", f"{tmp}/journal-{forms[0]}-0",
+                       str(first["journal_events"] / first["wall_s"]), str(ns.rounds),
+                       f"{tmp}/replay")
+    replay["events_per_message"] = first["journal_events"] / max(first["all_acked"], 1)
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--child", "echo-server", str(port)],
                               cwd=REPO)
@@ -193,7 +206,7 @@ def _measure(ns: argparse.Namespace, devices: int, pairs: int, seconds: float,
     finally:
         server.terminate()
         server.wait(10)
-    return {"conn": conn, "echo": echo, "echo_paced": echo_paced,
+    return {"conn": conn, "echo": echo, "echo_paced": echo_paced, "replay": replay,
             "runs": {f: _median(v) for f, v in flat.items()},
             "paced": _median(paced) if paced else None,
             "e2e": _median(sealed) if sealed else None}
@@ -262,6 +275,21 @@ def _report(ns: argparse.Namespace, devices: int, pairs: int, m: dict[str, Any])
         emit("journal_bytes_per_message", run["journal_bytes"] / max(run["all_acked"], 1),
              "bytes/message", journal_format=form,
              bytes_per_event=run["journal_bytes"] / max(run["journal_events"], 1))
+    _report_replay(m["replay"])
+
+
+def _report_replay(replay: dict[str, Any]) -> None:
+    per_event = {form: sorted(us)[(len(us) - 1) // 2]
+                 for form, us in replay["us_per_event"].items()}
+    ev = replay["events_per_message"]
+    base = per_event.get("jsonl")
+    for form, us in per_event.items():
+        spread = replay["us_per_event"][form]
+        emit("journal_write_cpu_per_message", us * ev, "cpu-us/message", journal_format=form,
+             per_event=us, events=replay["events"],
+             **({"baseline": base * ev, "ratio": us / base} if base else {}),
+             **({"runs": len(spread), "min": min(spread) * ev, "max": max(spread) * ev}
+                if len(spread) > 1 else {}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,10 @@
 - ``messages``: pairs of devices chat through the cluster, flat out or at a chat's pace,
   journaled as a Locust process journals (``_chat_pairs``, ``_talk``);
 - ``echo`` / ``echo-server``: the raw ceiling, WebSocket round trips through gevent and
-  websocket-client against a bare ``websockets`` echo server.
+  websocket-client against a bare ``websockets`` echo server;
+- ``replay``: a message run's journal written again by each journal format's writer, in
+  turn, as the run wrote it (its flushes as often as the run's, once a second): what
+  journaling alone costs per event, the rest of the process as it was.
 
 Each prints one JSON object (its counts and CPU) and exits at once (``run``): no teardown
 of thousands of greenlets and sockets.
@@ -37,6 +40,8 @@ def run(kind: str, rest: list[str]) -> None:
         child_echo(rest[0], int(rest[1]), float(rest[2]), float(rest[3]) if rest[3:] else 0.0)
     elif kind == "echo-server":
         echo_server(int(rest[0]))
+    elif kind == "replay":
+        child_replay(Path(rest[0]), float(rest[1]), int(rest[2]), rest[3])
     os._exit(0)
 
 
@@ -276,3 +281,25 @@ def echo_server(port: int) -> None:
         uvloop.run(main())
     except ImportError:
         asyncio.run(main())
+
+
+def child_replay(journal: Path, per_second: float, rounds: int, scratch: str) -> None:
+    """The events of ``journal`` (a folder) written ``rounds`` times by every writer of
+    ``formats.WRITERS`` in turn, with a ``flush()`` every ``per_second`` events (a second of
+    the run); CPU-microseconds per event, every round."""
+    from imload.journal import read_journal
+    from imload.journal.formats import WRITERS
+    events = read_journal(journal).events
+    every = max(int(per_second), 1)
+    us: dict[str, list[float]] = {form: [] for form in WRITERS}
+    for r in range(rounds):
+        for form, writer in WRITERS.items():
+            gc.collect()
+            c0 = cpu_self()
+            with writer(f"{scratch}/{form}-{r}", "replay") as w:
+                for n, e in enumerate(events, 1):
+                    w.write(e)
+                    if n % every == 0:
+                        w.flush()
+            us[form].append((cpu_self() - c0) * 1e6 / max(len(events), 1))
+    print(json.dumps({"events": len(events), "us_per_event": us}), flush=True)

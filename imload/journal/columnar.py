@@ -59,7 +59,7 @@ class ColumnarJournalWriter:
             if g.frozen:
                 g.add(ev, n)
             else:  # the common case, inline: one C call takes every value
-                g.rows.append(g.take(ev))
+                g.values.extend(g.take(ev))
                 g.numbers.append(n)
             self.count = n + 1
             if n >= self._flush_at:

@@ -78,48 +78,59 @@ RAW_KEYS = "raw"  # the ``keys`` of a raw event
 
 
 class Group:
-    """Events with the same keys in the same order, held as tuples of values until a flush.
+    """Events with the same keys in the same order, their values held in one flat list until
+    a flush (``width`` values per event).
 
     Taking the values while the event is fresh in the cache, with one C call
-    (``itemgetter``), is what keeps a columnar write as cheap as a JSON line;
-    nested and unknown values are frozen as JSON at once (the caller may reuse them).
+    (``itemgetter``) whose tuple goes at once (``extend``), is what keeps a columnar write
+    cheap: no object per event outlives the call, so the collector has no more to walk
+    than with JSON lines (a tuple per event held until the flush tripled the garbage
+    collections of a generator and cost it 8 us a message). Nested and unknown values are
+    frozen as JSON at once (the caller may reuse them).
     """
 
-    __slots__ = ("keys", "take", "frozen", "rows", "numbers", "raw")
+    __slots__ = ("keys", "width", "take", "frozen", "values", "numbers", "raw")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         self.keys = keys
+        self.width = len(keys)
         get = itemgetter(*keys) if keys else None
         self.take: Callable[[dict[str, Any]], tuple[Any, ...]] = \
             get if len(keys) > 1 else (lambda e: (get(e),)) if keys else (lambda e: ())
         self.frozen = [i for i, k in enumerate(keys) if k in NESTED or k not in TYPES]
-        self.rows: list[tuple[Any, ...]] = []
+        self.values: list[Any] = []
         self.numbers: list[int] = []
         # kept raw: keys the ``keys`` column cannot spell (none; a comma in a name; the
         # raw marker itself), or a value only the standard library's JSON keeps exact
         self.raw = not keys or keys == (RAW_KEYS,) or any("," in k for k in keys)
 
     def add(self, e: dict[str, Any], number: int) -> None:
-        row = self.take(e)
-        if self.frozen:
-            row = list(row)
-            for i in self.frozen:
-                if row[i] is None and self.keys[i] in TYPES:
-                    continue
-                try:
-                    row[i] = orjson.dumps(row[i]).decode()
-                except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
-                    row[i] = _dumps(row[i])
-                    self.raw = True
-            row = tuple(row)
-        self.rows.append(row)
+        row = list(self.take(e))
+        for i in self.frozen:
+            if row[i] is None and self.keys[i] in TYPES:
+                continue
+            try:
+                row[i] = orjson.dumps(row[i]).decode()
+            except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
+                row[i] = _dumps(row[i])
+                self.raw = True
+        self.values.extend(row)
         self.numbers.append(number)
+
+    def column(self, i: int) -> list[Any]:
+        """The values of field ``i``, one per event."""
+        return self.values[i::self.width]
+
+    def rows(self) -> list[list[Any]]:
+        """The values of each event."""
+        w = self.width
+        return [self.values[k:k + w] for k in range(0, len(self.numbers) * w, w)] if w \
+            else [[] for _ in self.numbers]
 
     def events(self) -> list[dict[str, Any]]:
         """The events back (for the raw path)."""
         out = []
-        for row in self.rows:
-            values = list(row)
+        for values in self.rows():
             for i in self.frozen:
                 if values[i] is not None or self.keys[i] not in TYPES:
                     values[i] = json.loads(values[i])
@@ -144,7 +155,7 @@ def encode(groups: Sequence[Group]) -> pa.RecordBatch:
     Each group's rows become its columns in one C++ pass (its tuples converted as a
     struct), the columns none of its events has are slices of one all-null array (no row
     pays for another kind's columns), and the groups are joined in one C++ call."""
-    batches = [_batch_of(g) for g in groups if g.rows]
+    batches = [_batch_of(g) for g in groups if g.numbers]
     if not batches:
         return pa.RecordBatch.from_pylist([], SCHEMA)
     return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
@@ -162,15 +173,14 @@ def _batch_of(g: Group) -> pa.RecordBatch:
 
 
 class _Layout:
-    """Where a key list's values go: the struct its rows convert as, each typed field's
-    column, the number fields whose Python types are checked (pyarrow would convert 1 to
-    1.0 or 1.0 to 1), and the fields the schema does not know (to ``extra``)."""
+    """Where a key list's values go: each typed field's column and type, the number fields
+    whose Python types are checked (pyarrow would convert 1 to 1.0 or 1.0 to 1), and the
+    fields the schema does not know (to ``extra``)."""
 
-    __slots__ = ("struct", "slots", "numbers", "unknown")
+    __slots__ = ("slots", "numbers", "unknown")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
-        self.struct = pa.struct([(k, TYPES.get(k, pa.string())) for k in keys])
-        self.slots = [(_INDEX[k] - 2, i) for i, k in enumerate(keys) if k in TYPES]
+        self.slots = [(_INDEX[k] - 2, i, TYPES[k]) for i, k in enumerate(keys) if k in TYPES]
         self.numbers = [(i, _PY[TYPES[k]]) for i, k in enumerate(keys)
                         if TYPES.get(k) in _NUMBERS]
         self.unknown = [(i, _dumps(k)) for i, k in enumerate(keys) if k not in TYPES]
@@ -187,17 +197,18 @@ _EXTRA = _INDEX["extra"] - 2
 def _typed_batch(g: Group) -> pa.RecordBatch | None:
     """The group's events in their typed columns, or None when a number is of a type its
     column would change."""
-    lay, rows = _layout(g.keys), g.rows
+    lay = _layout(g.keys)
     for i, allowed in lay.numbers:
-        if not set(map(type, map(itemgetter(i), rows))) <= allowed:
+        if not set(map(type, g.column(i))) <= allowed:
             return None
-    values = pa.array(rows, type=lay.struct)
-    columns = _null_columns(len(rows))
-    for at, i in lay.slots:
-        columns[at] = values.field(i)
+    columns = _null_columns(len(g.numbers))
+    for at, i, kind in lay.slots:
+        columns[at] = pa.array(g.column(i), kind)
     if lay.unknown:  # each value is JSON already: the object is assembled, not encoded again
+        names = [k for _, k in lay.unknown]
         columns[_EXTRA] = pa.array(
-            ["{" + ",".join([f"{k}:{row[i]}" for i, k in lay.unknown]) + "}" for row in rows],
+            ["{" + ",".join([f"{k}:{v}" for k, v in zip(names, row, strict=True)]) + "}"
+             for row in zip(*[g.column(i) for i, _ in lay.unknown], strict=True)],
             pa.string())
     return _batch(",".join(g.keys), g.numbers, columns)
 
