@@ -82,11 +82,11 @@ class Group:
     a flush (``width`` values per event).
 
     Taking the values while the event is fresh in the cache, with one C call
-    (``itemgetter``) whose tuple goes at once (``extend``), is what keeps a columnar write
-    cheap: no object per event outlives the call, so the collector has no more to walk
-    than with JSON lines (a tuple per event held until the flush tripled the garbage
-    collections of a generator and cost it 8 us a message). Nested and unknown values are
-    frozen as JSON at once (the caller may reuse them).
+    (``itemgetter``) whose tuple goes at once (``extend``), keeps a columnar write
+    cheap: no object per event outlives the call, so the collector runs no more often
+    than with JSON lines (a tuple per event held until the flush made a generator's
+    gen-0 collections five times as many). Nested and unknown values are frozen as JSON
+    at once (the caller may reuse them).
     """
 
     __slots__ = ("keys", "width", "take", "frozen", "values", "numbers", "raw")
@@ -105,15 +105,18 @@ class Group:
         self.raw = not keys or keys == (RAW_KEYS,) or any("," in k for k in keys)
 
     def add(self, e: dict[str, Any], number: int) -> None:
-        row = list(self.take(e))
-        for i in self.frozen:
-            if row[i] is None and self.keys[i] in TYPES:
-                continue
-            try:
-                row[i] = orjson.dumps(row[i]).decode()
-            except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
-                row[i] = _dumps(row[i])
-                self.raw = True
+        row: Sequence[Any] = self.take(e)
+        if self.frozen:
+            frozen = list(row)
+            for i in self.frozen:
+                if frozen[i] is None and self.keys[i] in TYPES:
+                    continue
+                try:
+                    frozen[i] = orjson.dumps(frozen[i]).decode()
+                except TypeError:  # e.g. an int beyond 64 bits, which orjson reads as a float
+                    frozen[i] = _dumps(frozen[i])
+                    self.raw = True
+            row = frozen
         self.values.extend(row)
         self.numbers.append(number)
 
@@ -152,9 +155,9 @@ def group_rows(rows: Sequence[dict[str, Any]], first: int = 0) -> list[Group]:
 def encode(groups: Sequence[Group]) -> pa.RecordBatch:
     """One batch holding every event of ``groups``; ``n`` keeps their written order.
 
-    Each group's rows become its columns in one C++ pass (its tuples converted as a
-    struct), the columns none of its events has are slices of one all-null array (no row
-    pays for another kind's columns), and the groups are joined in one C++ call."""
+    Each group's columns are converted by pyarrow from slices of its flat list, the
+    columns none of its events has are slices of one all-null array (no row pays for
+    another kind's columns), and the groups are joined in one C++ call."""
     batches = [_batch_of(g) for g in groups if g.numbers]
     if not batches:
         return pa.RecordBatch.from_pylist([], SCHEMA)
