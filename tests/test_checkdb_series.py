@@ -100,8 +100,12 @@ def test_seconds_are_listed_a_few_at_a_time_and_give_the_same_series(
     monkeypatch.setattr(series, "SAMPLES_AT_ONCE", 3)
     asked: list[tuple[int, int]] = []
     spans = series._spans
-    monkeypatch.setattr(series, "_spans", lambda counts: asked.extend(spans(counts)) or
-                        spans(counts))
+
+    def listed(counts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        asked.extend(found := spans(counts))
+        return found
+
+    monkeypatch.setattr(series, "_spans", listed)
     got, expected, checker = both(chat())
     assert checker == "duckdb" and len(asked) > 8 and any(expected["e2e_p99"])
     assert got == expected

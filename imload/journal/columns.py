@@ -245,31 +245,26 @@ def _float(a: Any) -> float | None:
         return None
 
 
-_NULLS: dict[pa.DataType, pa.Array] = {}
-_LAST_NULLS: list[Any] = [-1, []]  # (rows, their null columns): a flush's groups reuse it
+# long arrays of one value (each type's nulls, the zero indices), sliced to a group's length
+_LONG: dict[Any, pa.Array] = {}
+
+
+def _long(key: Any, make: Callable[[int], pa.Array], n: int) -> pa.Array:
+    """``n`` values of ``make``'s array: a zero-copy slice of one cached array."""
+    cached = _LONG.get(key)
+    if cached is None or len(cached) < n:
+        cached = _LONG[key] = make(max(n, 65536))
+    return cached.slice(0, n)
 
 
 def _null_columns(n: int) -> list[pa.Array]:
-    """A column of ``n`` nulls for each field after ``n`` and ``keys`` (zero-copy slices of
-    one cached array per type)."""
-    if _LAST_NULLS[0] != n:
-        _LAST_NULLS[:] = [n, [_nulls(f.type, n) for f in _FIELDS]]
-    return list(_LAST_NULLS[1])
-
-
-def _nulls(kind: pa.DataType, n: int) -> pa.Array:
-    cached = _NULLS.get(kind)
-    if cached is None or len(cached) < n:
-        cached = _NULLS[kind] = pa.nulls(max(n, 65536), kind)
-    return cached.slice(0, n)
+    """A column of ``n`` nulls for each field after ``n`` and ``keys``."""
+    return [_long(f.type, lambda k, t=f.type: pa.nulls(k, t), n) for f in _FIELDS]
 
 
 def _zeros(n: int) -> pa.Array:
     """``n`` zero indices (a group's rows all have its one key list)."""
-    cached = _NULLS.get(pa.int32())
-    if cached is None or len(cached) < n:
-        cached = _NULLS[pa.int32()] = pa.repeat(pa.scalar(0, pa.int32()), max(n, 65536))
-    return cached.slice(0, n)
+    return _long("zeros", lambda k: pa.repeat(pa.scalar(0, pa.int32()), k), n)
 
 
 def _dumps(e: Any) -> str:
