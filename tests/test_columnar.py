@@ -18,7 +18,7 @@ from imload.journal.columnar import (
     read_columnar,
     read_new_batches,
 )
-from imload.journal.columns import SCHEMA
+from imload.journal.columns import SCHEMA, schema_of
 
 
 def events(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -38,10 +38,28 @@ def events(n: int, start: int = 0) -> list[dict[str, Any]]:
     return out
 
 
+def streams_in(path: Path) -> list[pa.Table]:
+    """A whole file's Arrow streams, read as any tool can: decompressed, then one stream
+    after another to the end."""
+    with pa.CompressedInputStream(pa.OSFile(str(path)), COMPRESSION) as f:
+        data = f.read_buffer()
+    source = pa.BufferReader(data)
+    out = []
+    while source.tell() < data.size:
+        out.append(ipc.open_stream(source).read_all())
+    return out
+
+
 def batches_in(path: Path) -> list[int]:
     """The number of rows of each batch of a whole file."""
-    with pa.CompressedInputStream(pa.OSFile(str(path)), COMPRESSION) as f:
-        return [b.num_rows for b in ipc.open_stream(f)]
+    return [b.num_rows for t in streams_in(path) for b in t.to_batches()]
+
+
+def table_of(path: Path) -> pa.Table:
+    """A whole file as one table on ``SCHEMA`` (a column a stream lacks: null in its rows)."""
+    table = pa.concat_tables(streams_in(path), promote_options="default")
+    return pa.table([table.column(f.name) if f.name in table.column_names
+                     else pa.nulls(table.num_rows, f.type) for f in SCHEMA], schema=SCHEMA)
 
 
 def write(path_dir: Path, name: str, evs: list[dict[str, Any]], flush_every: int,
@@ -69,9 +87,13 @@ def test_round_trip_over_several_flushes(tmp_path: Path) -> None:
 def test_the_file_is_a_zstd_arrow_stream_any_tool_can_read(tmp_path: Path) -> None:
     evs = events(10)
     path = write(tmp_path, "a", evs, flush_every=4)
-    with pa.CompressedInputStream(str(path), "zstd") as f:
-        table = ipc.open_stream(f).read_all()
-    assert table.schema == SCHEMA and table.num_rows == 10
+    streams = streams_in(path)
+    assert len(streams) == 4  # one per flush, each with the columns its events use ...
+    assert streams[3].num_rows == 0  # ... and the end mark
+    assert all(t.schema == schema_of(frozenset(t.schema.names)) for t in streams)
+    assert "raw" in streams[0].schema.names and "raw" not in streams[2].schema.names
+    table = table_of(path)
+    assert table.num_rows == 10
     # rows are grouped by key list within a batch; ``n`` gives the written order back
     assert sorted(table.column("n").to_pylist()) == list(range(10))
     by_n = table.sort_by("n")
@@ -229,8 +251,7 @@ def test_a_file_of_another_version_is_read_by_column_name(tmp_path: Path) -> Non
     fewer (its field was unknown then: in ``extra``) and one more reads back the same."""
     evs = events(12)
     path = write(tmp_path, "new", evs, flush_every=5)
-    with pa.CompressedInputStream(str(path), COMPRESSION) as f:
-        table = ipc.open_stream(f).read_all()
+    table = table_of(path)
     older = table.drop_columns(["role", "useq"]).append_column("gone", pa.nulls(12, pa.int64()))
     old = tmp_path / f"old{SUFFIX}"
     with pa.CompressedOutputStream(str(old), COMPRESSION) as f, \

@@ -34,10 +34,10 @@ KINDS = pa.array(["clock", "clock_offset"])
 Row = tuple[int, dict[str, Any]]  # (fn: file << shift | place in the file, the event)
 
 
-def clock_rows(batch: pa.RecordBatch, ev: int, file_bits: int) -> list[Row]:
+def clock_rows(batch: pa.RecordBatch, file_bits: int) -> list[Row]:
     """The batch's ``clock`` and ``clock_offset`` rows as events, each with its ``fn``
     (``file_bits``: its file's number, shifted); [] for a batch without one (most)."""
-    found = pc.is_in(batch.column(ev), value_set=KINDS)
+    found = pc.is_in(batch.column("ev"), value_set=KINDS)
     if not pc.any(found).as_py():
         return []
     numbers, events = decode(batch.filter(found))

@@ -63,7 +63,7 @@ from imload.checkdb.db import (
     set_names,
 )
 from imload.journal.columnar import SUFFIX, batches_of
-from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows
+from imload.journal.columns import RAW_KEYS, SCHEMA, TYPES, encode, group_rows, schema_of
 from imload.journal.reader import _is_event, jsonl_events
 
 CHUNK = 65536  # JSON lines encoded per batch
@@ -71,8 +71,7 @@ AHEAD = 4  # batches read ahead of their spooling (each held until spooled)
 TABLE_ROWS = 1 << 20  # rows read back from the spool and inserted at a time
 FILE_SHIFT = 40  # events per file below 2**40
 TYPED = frozenset(TYPES)  # a key list's fields that need a column (the rest go to extra)
-AT, N = SCHEMA.get_field_index("at"), SCHEMA.get_field_index("n")
-EV = SCHEMA.get_field_index("ev")
+CORE = ("n", "keys", "ev", "at")  # the columns a batch is split by (``_split``)
 _NO_AT = pa.array([], pa.float64())
 # compute functions get typed scalars: a Python int costs ~70 us a call (pyarrow looks for numpy)
 _NOWHERE, _FIRST, _OTHER = (pa.scalar(k, pa.int32()) for k in (-1, 0, len(NARROW)))
@@ -186,10 +185,11 @@ class _Split:
         when its key list fits it (decided once per distinct key list, the batch's ``keys``
         dictionary), else to ``other``; rows that are not events go nowhere. The writer keeps
         a batch's rows grouped by key list, so a table's rows come in a few runs."""
-        at = batch.column(AT)
-        keys = batch.column(1)
+        batch = on_schema(batch)
+        at = batch.column("at")
+        keys = batch.column("keys")
         names = keys.dictionary.to_pylist()
-        kind = pc.fill_null(pc.index_in(batch.column(EV), value_set=_KINDS), _NOWHERE)
+        kind = pc.fill_null(pc.index_in(batch.column("ev"), value_set=_KINDS), _NOWHERE)
         fits = [k is not None and k != RAW_KEYS and set(k.split(",")) & TYPED
                 <= _ALLOWED[t] for t in NARROW for k in names]
         code = pc.add(pc.multiply(pc.max_element_wise(kind, _FIRST),
@@ -207,15 +207,18 @@ class _Split:
             start = end
         # at: a copy (a slice would hold the whole batch's memory)
         return (pa.concat_arrays([at, _NO_AT]),
-                pc.add(batch.column(N), pa.scalar(f << FILE_SHIFT, pa.int64())),
-                self._cut(batch, cuts, offset), clock_rows(batch, EV, f << FILE_SHIFT))
+                pc.add(batch.column("n"), pa.scalar(f << FILE_SHIFT, pa.int64())),
+                self._cut(batch, cuts, offset), clock_rows(batch, f << FILE_SHIFT))
 
     def _cut(self, batch: pa.RecordBatch, cuts: list[tuple[str, int, int]],
              offset: int) -> list[_Part]:
         parts = []
+        present = set(batch.schema.names)
         for table, start, rows in cuts:
             arrays, names, codes = [], [], {}
             for name in COLUMNS_OF[table]:
+                if name not in present:  # (a column no row of the batch has)
+                    continue
                 col = batch.column(name).slice(start, rows)
                 if col.null_count == rows:
                     continue
@@ -343,18 +346,22 @@ def _rows(source: pa.NativeFile, part: _Part, schema: pa.Schema,
 
 
 def _read_columnar(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:
-    """``columnar.batches_of``, each batch on today's schema."""
-    for batch in batches_of(path, bad):
-        yield batch if batch.schema == SCHEMA else _conform(batch)
+    return batches_of(path, bad)
 
 
-def _conform(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """A batch of another schema version on today's (missing columns null; a column whose
-    type changed cast, or null when it cannot be)."""
-    arrays = []
+def on_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch with today's types, in today's order: a column of another schema version
+    cast (null when it cannot be), one today's schema lacks dropped, ``CORE``'s null when
+    absent; other absent columns stay absent (null in every row)."""
+    names = batch.schema.names
+    if batch.schema == schema_of(frozenset(names)) and set(CORE) <= set(names):
+        return batch
+    fields, arrays = [], []
     for want in SCHEMA:
-        if want.name not in batch.schema.names:
-            arrays.append(pa.nulls(batch.num_rows, want.type))
+        if want.name not in names:
+            if want.name in CORE:
+                fields.append(want)
+                arrays.append(pa.nulls(batch.num_rows, want.type))
             continue
         col = batch.column(want.name)
         if col.type != want.type:
@@ -362,8 +369,9 @@ def _conform(batch: pa.RecordBatch) -> pa.RecordBatch:
                 col = col.cast(want.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 col = pa.nulls(batch.num_rows, want.type)
+        fields.append(want)
         arrays.append(col)
-    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _jsonl_batches(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:

@@ -1,19 +1,21 @@
-"""The columnar journal file: a zstd-compressed Arrow IPC stream (``<name>.arrows.zst``), one
-per process.
+"""The columnar journal file (``<name>.arrows.zst``, one per process): Arrow IPC streams,
+one per flush, each in a zstd frame of its own.
 
 ``ColumnarJournalWriter`` has the interface of ``JournalWriter`` (``write``,
-``flush``, ``close``, ``path``, ``count``): events are kept in memory and
-written as record batches every ``flush_every`` events and on every
-``flush()`` (the Locust processes flush every second). A stream needs no
-footer, so a file is readable up to its last whole batch after a crash;
-``read_columnar`` says where a torn batch cut it short.
+``flush``, ``close``, ``path``, ``count``): events are kept in memory (typed
+buffers filled in C: ``colbuf``) and written every ``flush_every`` events and on
+every ``flush()`` (the Locust processes flush every second). A flush is one
+record batch with the columns its events use, so each is a stream of its own
+(its schema, its batch, the end-of-stream marker), compressed as one frame and
+written at once: a file is readable up to its last whole flush after a crash,
+and ``read_columnar`` says where a torn one cut it short. ``close`` adds a
+stream of no batch, the end mark (``END``): a file without it was not closed.
 
-The whole stream goes through one zstd stream (``zstdcat F | <any Arrow IPC
-reader>`` reads it), flushed after every batch: a batch costs microseconds,
-where compressing each IPC buffer on its own (Arrow's own option) costs
-milliseconds per batch of a 60-column schema, and a flushed zstd stream is
-readable up to its last flush. See ``columns`` for the schema and how an
-event round-trips exactly.
+``zstdcat F`` gives the streams one after another (any Arrow IPC reader reads
+each). Compressing a flush as one buffer costs a fraction of a zstd stream fed
+each IPC buffer on its own, and Arrow's own per-buffer compression costs
+milliseconds per batch. See ``columns`` for the schema and how an event
+round-trips exactly.
 """
 
 from __future__ import annotations
@@ -28,50 +30,87 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from imload.journal.columns import RAW_KEYS, SCHEMA, Group, decode, encode
+from imload.journal.colbuf import columns_of, kinds_for, pending
+from imload.journal.columns import RAW_KEYS, SCHEMA, Group, columns_in, decode, join
 
 SUFFIX = ".arrows.zst"  # the Arrow IPC stream format's customary extension, compressed
 COMPRESSION = "zstd"
+# the last stream of a file its writer closed: no batch, this schema (each flush's stream
+# is marked too: ``columns.schema_of``)
+END = SCHEMA.with_metadata({"imload": "end"})
 
 
 class ColumnarJournalWriter:
     """Appends events to ``DIR/<name>.arrows.zst`` in batches. Thread- and greenlet-safe."""
 
     def __init__(self, directory: str | os.PathLike[str], name: str,
-                 flush_every: int = 8192) -> None:
+                 flush_every: int = 8192, compiled: bool = True) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.path = Path(directory) / f"{name}{SUFFIX}"
-        self._file = pa.CompressedOutputStream(pa.OSFile(str(self.path), "wb"), COMPRESSION)
-        self._stream = ipc.new_stream(self._file, SCHEMA)
+        self._file = pa.OSFile(str(self.path), "wb")
+        self._codec = pa.Codec(COMPRESSION)
         self._lock = threading.Lock()
         self._flush_every = flush_every
-        self._flush_at = flush_every - 1  # the number of the event that fills a batch
+        # the events since the last flush: in typed buffers (``colbuf``; ``compiled``
+        # False: the pure-Python path alone), the rest in ``_groups``
+        self._pending = pending(flush_every - 1, compiled)
+        self._seen: set[tuple[str, ...]] = set()  # key lists met (registered when typed)
         self._groups: dict[tuple[str, ...], Group] = {}
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        """Events written so far."""
+        return self._pending.count
 
     def write(self, ev: dict[str, Any]) -> None:
-        keys = tuple(ev)
+        done = self._pending.add(ev)  # the common case: one C call, atomic under the GIL
+        if done == 1:
+            return
         with self._lock:
-            g = self._groups.get(keys)
-            if g is None:
-                g = self._groups[keys] = Group(keys)
-            n = self.count
-            if g.frozen:
-                g.add(ev, n)
-            else:  # the common case, inline: one C call takes every value
-                g.values.extend(g.take(ev))
-                g.numbers.append(n)
-            self.count = n + 1
-            if n >= self._flush_at:
+            if done == 0:
+                self._add(ev)
+            if self._pending.count > self._pending.flush_at:
                 self._write_pending()
 
+    def _add(self, ev: dict[str, Any]) -> None:
+        """An event the fast path did not take: its key list's first (registered then, when
+        typed), or one it does not take (to the Python path)."""
+        keys = tuple(ev)
+        if keys not in self._seen:
+            self._seen.add(keys)
+            kinds = kinds_for(keys)
+            if kinds is not None:
+                try:
+                    self._pending.register(keys, kinds)
+                except ValueError:  # another key list of the same hash, or no extension
+                    pass
+                else:
+                    if self._pending.add(ev):
+                        return
+        n = self._pending.claim()
+        g = self._groups.get(keys)
+        if g is None:
+            g = self._groups[keys] = Group(keys)
+        g.add(ev, n)
+
     def _write_pending(self) -> None:
-        if not self._groups or self._file.closed:
+        if self._file.closed:
             return
-        groups, self._groups = list(self._groups.values()), {}
-        self._flush_at = self.count + self._flush_every - 1
-        self._stream.write_batch(encode(groups))
-        self._file.flush()
+        parts = [columns_of(keys, taken) for keys, taken in self._pending.take()]
+        parts += [columns_in(g) for g in self._groups.values() if g.numbers]
+        self._groups = {}
+        self._pending.flush_at = self._pending.count + self._flush_every - 1
+        if parts:
+            self._write_stream(join(parts))
+
+    def _write_stream(self, batch: pa.RecordBatch) -> None:
+        """One flush: an Arrow stream of its own (the columns its events use) in a zstd
+        frame of its own, written at once; a batch of no row makes a stream of no batch."""
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, batch.schema) as stream:
+            if batch.num_rows:
+                stream.write_batch(batch)
+        self._file.write(self._codec.compress(sink.getvalue()))
 
     def flush(self) -> None:
         with self._lock:
@@ -82,7 +121,7 @@ class ColumnarJournalWriter:
             if self._file.closed:
                 return
             self._write_pending()
-            self._stream.close()  # the end-of-stream marker
+            self._write_stream(pa.RecordBatch.from_pylist([], END))
             self._file.close()
             with open(self.path, "rb") as f:
                 os.fsync(f.fileno())
@@ -104,14 +143,55 @@ _DAMAGED = (pa.ArrowException, OSError, ValueError, KeyError, TypeError, Attribu
 
 
 def _batches(path: Path) -> Iterator[pa.RecordBatch]:
-    """The record batches of one columnar file, as far as it can be read."""
-    with pa.CompressedInputStream(pa.OSFile(str(path)), COMPRESSION) as f:
-        reader = ipc.open_stream(f)
-        names = reader.schema.names  # the typed columns may be another version's
-        if names[:2] != ["n", "keys"] or not {"extra", "raw"} <= set(names):
-            raise NotImload("not an imload journal (its columns are not n, keys, ..., "
-                            "extra, raw)")
-        yield from reader
+    """The record batches of one columnar file (its streams one after another), as far as
+    it can be read; an error when it ends without its writer's end mark."""
+    with pa.CompressedInputStream(pa.OSFile(str(path)), COMPRESSION) as raw:
+        f = _Peekable(raw)
+        streams, ended = 0, False
+        while not f.at_end():
+            reader = ipc.open_stream(f)
+            schema = reader.schema
+            if schema.names[:2] != ["n", "keys"]:
+                raise NotImload("not an imload journal (its first columns are not n, keys)")
+            streams += 1
+            ended = schema.metadata == END.metadata
+            yield from reader
+        if not streams:
+            raise OSError("no Arrow stream in it")
+        # (a file of the first format: one stream, unmarked, whole at its end)
+        if not ended and not (streams == 1 and not schema.metadata):
+            raise OSError("no end mark: its writer did not close it")
+
+
+class _Peekable:
+    """A file object over a decompressing stream that says whether anything is left (Arrow's
+    own cannot), so a reader knows a stream's end from the file's. Reads are zero-copy
+    Arrow buffers but for the byte taken to look."""
+
+    def __init__(self, raw: pa.NativeFile) -> None:
+        self.raw = raw
+        self.head = b""
+        self.closed = False
+
+    def at_end(self) -> bool:
+        if not self.head:
+            self.head = self.raw.read(1)
+        return not self.head
+
+    def read(self, n: int | None = -1) -> bytes | pa.Buffer:
+        if self.head:
+            head, self.head = self.head, b""
+            return head + (self.raw.read() if n is None or n < 0 else self.raw.read(n - 1))
+        return self.raw.read() if n is None or n < 0 else self.raw.read_buffer(n)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def read_columnar(path: Path) -> tuple[list[dict[str, Any]], str | None]:
@@ -160,14 +240,18 @@ def columnar_events(path: Path, kinds: Sequence[str] | None = None,
         for batch in _batches(path):
             names = batch.schema.names
             if kinds is None or fields is None or RAW_KEYS in batch.column(1).dictionary \
-                    .to_pylist() or not set(fields) <= set(names):
+                    .to_pylist():
                 events = decode(batch)[1]
                 if kinds is not None:
                     events = [e for e in events if e.get("ev") in kinds]
                 yield from events if fields is None else project(events, fields)
                 continue
+            if "ev" not in names:  # no row is an event of a kind
+                continue
             wanted = pc.is_in(batch.column("ev"), value_set=pa.array(list(kinds)))
-            yield from batch.filter(wanted).select(list(fields)).to_pylist()
+            present = [f for f in fields if f in names]  # (the others: null in every row)
+            rows = batch.filter(wanted).select(present).to_pylist()
+            yield from rows if len(present) == len(fields) else project(rows, fields)
     except (NotImload, *_DAMAGED):
         return
 

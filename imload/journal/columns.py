@@ -19,8 +19,10 @@ as JSON text. Four more columns:
   in a nested or unknown field); such an event comes back exactly as it was
   written, only without a typed column to query.
 
-One flush of a writer is one batch: the writer's cost per event is a few
-C-level passes per field list (``encode``), not a Python loop per column.
+A batch has only the columns its events use (``schema_of``; a reader takes a
+column a batch lacks as null in all its rows). The pure-Python path (``Group``,
+``encode``) is here; the writer's fast path fills the same columns in C
+(``colbuf``).
 """
 
 from __future__ import annotations
@@ -72,8 +74,6 @@ TYPES: dict[str, pa.DataType] = {f: _arrow_type(f, t) for f, t in FIELD_TYPES.it
 SCHEMA = pa.schema([("n", pa.int64()), ("keys", pa.dictionary(pa.int32(), pa.string())),
                     *TYPES.items(), ("extra", pa.string()),
                     ("raw", pa.string())])
-_INDEX = {name: i for i, name in enumerate(SCHEMA.names)}
-_FIELDS = list(SCHEMA)[2:]
 RAW_KEYS = "raw"  # the ``keys`` of a raw event
 
 
@@ -155,24 +155,49 @@ def group_rows(rows: Sequence[dict[str, Any]], first: int = 0) -> list[Group]:
 def encode(groups: Sequence[Group]) -> pa.RecordBatch:
     """One batch holding every event of ``groups``; ``n`` keeps their written order.
 
-    Each group's columns are converted by pyarrow from slices of its flat list, the
-    columns none of its events has are slices of one all-null array (no row pays for
-    another kind's columns), and the groups are joined in one C++ call."""
-    batches = [_batch_of(g) for g in groups if g.numbers]
-    if not batches:
+    The batch has the columns its events use, in ``SCHEMA``'s order (``n`` and ``keys``
+    always): a column none of them has is not there (a reader takes it as all null), so
+    no row pays for another kind's columns. Each group's columns are converted by pyarrow
+    from slices of its flat list, and the groups are joined in one C++ call."""
+    return join([columns_in(g) for g in groups if g.numbers])
+
+
+Columns = dict[str, pa.Array]  # one group's columns by name, ``n`` and ``keys`` among them
+
+
+def join(parts: Sequence[Columns]) -> pa.RecordBatch:
+    """One batch of the groups' columns: a column a group lacks is null in its rows."""
+    if not parts:
         return pa.RecordBatch.from_pylist([], SCHEMA)
-    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
+    schema = schema_of(frozenset().union(*parts))
+    if len(parts) == 1:
+        return pa.RecordBatch.from_arrays([parts[0][f.name] for f in schema], schema=schema)
+    batches = []
+    for part in parts:
+        rows = len(part["n"])
+        batches.append(pa.RecordBatch.from_arrays(
+            [part[f.name] if f.name in part else _long(f.type, _nulls(f.type), rows)
+             for f in schema], schema=schema))
+    return pa.concat_batches(batches)
 
 
-def _batch_of(g: Group) -> pa.RecordBatch:
+@lru_cache(maxsize=1024)
+def schema_of(names: frozenset[str]) -> pa.Schema:
+    """The fields of ``SCHEMA`` named in ``names``, in its order, marked as a flush's (a
+    file whose last stream is one was cut short: ``columnar``)."""
+    return pa.schema([f for f in SCHEMA if f.name in names], metadata={"imload": "flush"})
+
+
+def columns_in(g: Group) -> Columns:
+    """A group's columns: typed, or its events whole as JSON (``raw``)."""
     if not g.raw:
         try:
-            batch = _typed_batch(g)
+            columns = _typed_columns(g)
         except (pa.ArrowException, OverflowError):  # a wrong type, an int beyond int64
-            batch = None
-        if batch is not None:
-            return batch
-    return _raw_batch(g)
+            columns = None
+        if columns is not None:
+            return columns
+    return _raw_columns(g)
 
 
 class _Layout:
@@ -180,59 +205,58 @@ class _Layout:
     whose Python types are checked (pyarrow would convert 1 to 1.0 or 1.0 to 1), and the
     fields the schema does not know (to ``extra``)."""
 
-    __slots__ = ("slots", "numbers", "unknown")
+    __slots__ = ("joined", "slots", "numbers", "unknown")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
-        self.slots = [(_INDEX[k] - 2, i, TYPES[k]) for i, k in enumerate(keys) if k in TYPES]
+        self.joined = ",".join(keys)
+        self.slots = [(k, i, TYPES[k]) for i, k in enumerate(keys) if k in TYPES]
         self.numbers = [(i, _PY[TYPES[k]]) for i, k in enumerate(keys)
                         if TYPES.get(k) in _NUMBERS]
         self.unknown = [(i, _dumps(k)) for i, k in enumerate(keys) if k not in TYPES]
 
 
 @lru_cache(maxsize=1024)
-def _layout(keys: tuple[str, ...]) -> _Layout:
+def layout(keys: tuple[str, ...]) -> _Layout:
+    """How the events of key list ``keys`` are stored (computed once per key list)."""
     return _Layout(keys)
 
 
-_EXTRA = _INDEX["extra"] - 2
-
-
-def _typed_batch(g: Group) -> pa.RecordBatch | None:
+def _typed_columns(g: Group) -> Columns | None:
     """The group's events in their typed columns, or None when a number is of a type its
     column would change."""
-    lay = _layout(g.keys)
+    lay = layout(g.keys)
     for i, allowed in lay.numbers:
         if not set(map(type, g.column(i))) <= allowed:
             return None
-    columns = _null_columns(len(g.numbers))
-    for at, i, kind in lay.slots:
-        columns[at] = pa.array(g.column(i), kind)
+    columns = head(lay.joined, pa.array(g.numbers, pa.int64()))
+    for name, i, kind in lay.slots:
+        columns[name] = pa.array(g.column(i), kind)
     if lay.unknown:  # each value is JSON already: the object is assembled, not encoded again
         names = [k for _, k in lay.unknown]
-        columns[_EXTRA] = pa.array(
+        columns["extra"] = pa.array(
             ["{" + ",".join([f"{k}:{v}" for k, v in zip(names, row, strict=True)]) + "}"
              for row in zip(*[g.column(i) for i, _ in lay.unknown], strict=True)],
             pa.string())
-    return _batch(",".join(g.keys), g.numbers, columns)
+    return columns
 
 
-def _raw_batch(g: Group) -> pa.RecordBatch:
+def _raw_columns(g: Group) -> Columns:
     """Events kept whole as JSON (``ev`` and ``at`` typed when they fit, for queries)."""
     rows = g.events()
-    columns = _null_columns(len(rows))
-    columns[_INDEX["ev"] - 2] = pa.array(
+    columns = head(RAW_KEYS, pa.array(g.numbers, pa.int64()))
+    columns["ev"] = pa.array(
         [e.get("ev") if isinstance(e.get("ev"), str) else None for e in rows], pa.string())
-    columns[_INDEX["at"] - 2] = pa.array([_float(e.get("at")) for e in rows], pa.float64())
-    columns[_INDEX["raw"] - 2] = pa.array([_dumps(e) for e in rows], pa.string())
-    return _batch(RAW_KEYS, g.numbers, columns)
+    columns["at"] = pa.array([_float(e.get("at")) for e in rows], pa.float64())
+    # the standard library's JSON: exact for every float (orjson writes inf as null)
+    columns["raw"] = pa.array([json.dumps(e, separators=(",", ":"), default=repr)
+                               for e in rows], pa.string())
+    return columns
 
 
-def _batch(keys: str, numbers: list[int], columns: list[pa.Array]) -> pa.RecordBatch:
-    n = len(numbers)
-    return pa.RecordBatch.from_arrays(
-        [pa.array(numbers, pa.int64()),
-         pa.DictionaryArray.from_arrays(_zeros(n), pa.array([keys], pa.string())), *columns],
-        schema=SCHEMA)
+def head(keys: str, numbers: pa.Array) -> Columns:
+    """A group's first two columns: its events' numbers, and its key list on each row."""
+    return {"n": numbers, "keys": pa.DictionaryArray.from_arrays(
+        _long("zeros", _zeros, len(numbers)), pa.array([keys], pa.string()))}
 
 
 def _float(a: Any) -> float | None:
@@ -257,14 +281,13 @@ def _long(key: Any, make: Callable[[int], pa.Array], n: int) -> pa.Array:
     return cached.slice(0, n)
 
 
-def _null_columns(n: int) -> list[pa.Array]:
-    """A column of ``n`` nulls for each field after ``n`` and ``keys``."""
-    return [_long(f.type, lambda k, t=f.type: pa.nulls(k, t), n) for f in _FIELDS]
+def _nulls(kind: pa.DataType) -> Callable[[int], pa.Array]:
+    return lambda n: pa.nulls(n, kind)
 
 
 def _zeros(n: int) -> pa.Array:
     """``n`` zero indices (a group's rows all have its one key list)."""
-    return _long("zeros", lambda k: pa.repeat(pa.scalar(0, pa.int32()), k), n)
+    return pa.repeat(pa.scalar(0, pa.int32()), n)
 
 
 def _dumps(e: Any) -> str:
