@@ -295,19 +295,24 @@ static int Pending_init(Pending *p, PyObject *args, PyObject *Py_UNUSED(kw)) {
     return 0;
 }
 
-/* The hash of the event's key list (its keys' str hashes, combined in order), or -1 for
-   a key that is not an exact str (the caller takes the slow path). */
+/* A key list's hash: its keys' str hashes, combined in order (``mix``, then ``finish``). */
+static Py_uhash_t mix(Py_uhash_t h, Py_hash_t key) { return (h ^ (Py_uhash_t)key) * 1000003UL; }
+static Py_hash_t finish(Py_uhash_t h) { return h == (Py_uhash_t)-1 ? 1 : (Py_hash_t)h; }
+#define KEYS_SEED 0x345678UL
+
+/* The hash of the event's key list, or -1 for a key that is not an exact str (the caller
+   takes the slow path). */
 static Py_hash_t keys_hash(PyObject *ev) {
-    Py_uhash_t h = 0x345678UL;
+    Py_uhash_t h = KEYS_SEED;
     Py_ssize_t pos = 0;
     PyObject *key, *v;
     while (PyDict_Next(ev, &pos, &key, &v)) {
         if (!PyUnicode_CheckExact(key)) return -1;  /* (no Python code runs in here) */
         Py_hash_t kh = PyObject_Hash(key);
         if (kh == -1) { PyErr_Clear(); return -1; }
-        h = (h ^ (Py_uhash_t)kh) * 1000003UL;
+        h = mix(h, kh);
     }
-    return h == (Py_uhash_t)-1 ? 1 : (Py_hash_t)h;
+    return finish(h);
 }
 
 static Entry *find(Pending *p, Py_hash_t h, Py_ssize_t size) {
@@ -342,13 +347,18 @@ static PyObject *Pending_add(Pending *p, PyObject *ev) {
 static PyObject *Pending_register(Pending *p, PyObject *args) {
     PyObject *keys, *kinds;
     if (!PyArg_ParseTuple(args, "O!U", &PyTuple_Type, &keys, &kinds)) return NULL;
-    Py_uhash_t h = 0x345678UL;
+    Py_uhash_t h = KEYS_SEED;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
-        Py_hash_t kh = PyObject_Hash(PyTuple_GET_ITEM(keys, i));
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        if (!PyUnicode_CheckExact(key)) {
+            PyErr_SetString(PyExc_ValueError, "keys are str");
+            return NULL;
+        }
+        Py_hash_t kh = PyObject_Hash(key);
         if (kh == -1) return NULL;
-        h = (h ^ (Py_uhash_t)kh) * 1000003UL;
+        h = mix(h, kh);
     }
-    Py_hash_t hash = h == (Py_uhash_t)-1 ? 1 : (Py_hash_t)h;
+    Py_hash_t hash = finish(h);
     if (find(p, hash, PyTuple_GET_SIZE(keys))->keys != NULL) {
         PyErr_SetString(PyExc_ValueError, "a key list of that hash is registered");
         return NULL;
