@@ -151,6 +151,9 @@ def test_pending_numbers_events_and_says_when_a_flush_is_due() -> None:
     assert p.take() == []
     with pytest.raises(ValueError, match="one kind per key"):
         p.register(("ev", "at"), "s")
+    with pytest.raises(ValueError, match="keys are str"):
+        p.register((1, "at"), "if")  # type: ignore[arg-type]
+    assert p.add({1: 2, "at": 1.0}) == 0 and p.count == 3  # not a str key: not taken
 
 
 def test_many_key_lists_and_the_python_path_keep_the_written_order(tmp_path: Path) -> None:
