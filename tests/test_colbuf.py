@@ -154,6 +154,9 @@ def test_pending_numbers_events_and_says_when_a_flush_is_due() -> None:
     with pytest.raises(ValueError, match="keys are str"):
         p.register((1, "at"), "if")  # type: ignore[arg-type]
     assert p.add({1: 2, "at": 1.0}) == 0 and p.count == 3  # not a str key: not taken
+    bare = colbuf._colbuf.Pending.__new__(colbuf._colbuf.Pending)  # no __init__: refused
+    with pytest.raises(TypeError, match="not set up"):
+        bare.add({"ev": "x"})
 
 
 def test_many_key_lists_and_the_python_path_keep_the_written_order(tmp_path: Path) -> None:

@@ -315,6 +315,12 @@ static Py_hash_t keys_hash(PyObject *ev) {
     return finish(h);
 }
 
+static int set_up(Pending *p) {
+    if (p->table != NULL) return 1;
+    PyErr_SetString(PyExc_TypeError, "Pending was not set up (Pending(flush_at))");
+    return 0;
+}
+
 static Entry *find(Pending *p, Py_hash_t h, Py_ssize_t size) {
     for (Py_ssize_t i = (Py_ssize_t)((Py_uhash_t)h & (p->cap - 1));; i = (i + 1) & (p->cap - 1)) {
         Entry *e = &p->table[i];
@@ -327,6 +333,7 @@ static Entry *find(Pending *p, Py_hash_t h, Py_ssize_t size) {
    (then one more), 2 when that number reached flush_at. One C call: atomic under the
    GIL, so the writer's lock is not needed around it. */
 static PyObject *Pending_add(Pending *p, PyObject *ev) {
+    if (!set_up(p)) return NULL;
     if (!PyDict_Check(ev)) {
         PyErr_SetString(PyExc_TypeError, "add(event: dict)");
         return NULL;
@@ -346,7 +353,7 @@ static PyObject *Pending_add(Pending *p, PyObject *ev) {
    str), one kind letter per key. */
 static PyObject *Pending_register(Pending *p, PyObject *args) {
     PyObject *keys, *kinds;
-    if (!PyArg_ParseTuple(args, "O!U", &PyTuple_Type, &keys, &kinds)) return NULL;
+    if (!set_up(p) || !PyArg_ParseTuple(args, "O!U", &PyTuple_Type, &keys, &kinds)) return NULL;
     Py_uhash_t h = KEYS_SEED;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
         PyObject *key = PyTuple_GET_ITEM(keys, i);
