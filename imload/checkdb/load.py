@@ -81,7 +81,7 @@ def load(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> Loaded:
     """Read ``files`` (in ``read_journal``'s order) into the tables."""
     out = Loaded(files=list(files))
     sources: list[Iterator[pa.RecordBatch]] = [
-        _read_columnar(path, out.bad_lines) if path.name.endswith(SUFFIX)
+        batches_of(path, out.bad_lines) if path.name.endswith(SUFFIX)
         else _jsonl_batches(path, out.bad_lines) for path in files]
     out.events, out.timeline = _load(con, sources, align=True)
     return out
@@ -343,10 +343,6 @@ def _rows(source: pa.NativeFile, part: _Part, schema: pa.Schema,
         else:
             arrays.append(data.column(field.name))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _read_columnar(path: Path, bad: list[str]) -> Iterator[pa.RecordBatch]:
-    return batches_of(path, bad)
 
 
 def on_schema(batch: pa.RecordBatch) -> pa.RecordBatch:
