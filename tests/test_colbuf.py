@@ -82,6 +82,18 @@ def test_a_value_of_another_type_is_refused_and_nothing_kept(field: str, value: 
 
 
 @needs_build
+def test_a_refused_event_leaves_no_null_count_behind() -> None:
+    """The nulls written before the value that did not fit are taken back too."""
+    good = deliver(1)
+    keys = tuple(good)
+    rows = rows_for(keys)
+    assert rows.add(good, 0) and rows.add({**good, "user": None, "seq": "x"}, 1) is False
+    columns = columns_of(keys, rows.take())
+    assert columns["user"].null_count == 0 and columns["user"].to_pylist() == ["u"]
+    columns["user"].validate(full=True)
+
+
+@needs_build
 def test_what_the_fast_path_does_not_take() -> None:
     assert rows_for(("ev", "at", "detail")) is None  # nested: JSON text, the Python path
     assert rows_for(("ev", "at", "shiny")) is None  # unknown to the schema
