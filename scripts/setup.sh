@@ -22,7 +22,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || die "could not create $VENV: install python3-venv"
 fi
 stamp=$VENV/.imload-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# (again when the dependencies or the C extension's source changed: setup.py builds it)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] \
+    || [ imload/journal/_colbuf.c -nt "$stamp" ]; then
   say "installing imload and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   # setuptools' one informational note on editable installs is not a warning: keep it off screen
