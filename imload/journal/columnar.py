@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from imload.journal.colbuf import columns_of, kinds_for, pending
-from imload.journal.columns import RAW_KEYS, SCHEMA, Group, columns_in, decode, join
+from imload.journal.columns import RAW_KEYS, SCHEMA, Group, add_to, columns_in, decode, join
 
 SUFFIX = ".arrows.zst"  # the Arrow IPC stream format's customary extension, compressed
 COMPRESSION = "zstd"
@@ -87,11 +87,7 @@ class ColumnarJournalWriter:
                 else:
                     if self._pending.add(ev):
                         return
-        n = self._pending.claim()
-        g = self._groups.get(keys)
-        if g is None:
-            g = self._groups[keys] = Group(keys)
-        g.add(ev, n)
+        add_to(self._groups, keys, ev, self._pending.claim())
 
     def _write_pending(self) -> None:
         if self._file.closed:

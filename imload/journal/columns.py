@@ -141,14 +141,20 @@ class Group:
         return out
 
 
+def add_to(groups: dict[tuple[str, ...], Group], keys: tuple[str, ...], e: dict[str, Any],
+           number: int) -> None:
+    """Event ``e`` (key list ``keys``), numbered ``number``, into its group of ``groups``."""
+    g = groups.get(keys)
+    if g is None:
+        g = groups[keys] = Group(keys)
+    g.add(e, number)
+
+
 def group_rows(rows: Sequence[dict[str, Any]], first: int = 0) -> list[Group]:
     """``rows`` grouped by their key lists, numbered from ``first``."""
     groups: dict[tuple[str, ...], Group] = {}
     for n, e in enumerate(rows, first):
-        g = groups.get(keys := tuple(e))
-        if g is None:
-            g = groups[keys] = Group(keys)
-        g.add(e, n)
+        add_to(groups, tuple(e), e, n)
     return list(groups.values())
 
 
