@@ -124,9 +124,16 @@ def bound_backoff(network: PacketNetwork) -> None:
     """The namespace's TCP backs off to 2 s at most (``tcp_rto_max_ms``, Linux 6.15 on):
     the kernel's loss is random, unseeded, and a burst that takes a segment's every
     retransmission would double its timeout up to 120 s, past the test's bounds (a
-    run or two in a hundred). The test is about retransmissions, not backoff."""
-    subprocess.run([*network.exec_prefix(), "sysctl", "-qw", "net.ipv4.tcp_rto_max_ms=2000"],
-                   capture_output=True, check=False)  # an older kernel: its 120 s stands
+    run or two in a hundred). With timeouts that short, the default retry counts give up
+    sooner: 15 retransmissions of a segment (``tcp_retries2``) are 30 s, and an idle
+    segment (the last data, the FIN) is all a burst then meets, so a burst of 15 ended
+    the connection (ETIMEDOUT, once in CI); 6 SYNs as much. The namespace retries 40
+    times (about 80 s, inside the test's 120 s; a burst that long: (2/3)^40, about 1e-7).
+    The test is about retransmissions, not backoff or giving up."""
+    for setting in ("net.ipv4.tcp_rto_max_ms=2000", "net.ipv4.tcp_retries2=40",
+                    "net.ipv4.tcp_syn_retries=40"):
+        subprocess.run([*network.exec_prefix(), "sysctl", "-qw", setting],
+                       capture_output=True, check=False)  # an older kernel: its own stand
 
 
 def test_bursty_loss_makes_tcp_retransmit(network: PacketNetwork) -> None:
